@@ -1,0 +1,25 @@
+"""Explicit randomness: every random draw in rnnkit comes from a ``numpy.random.Generator``."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+Seed = "int | np.random.Generator | None"
+
+
+def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """Return a Generator: ``seed`` itself if it is one, else ``np.random.default_rng(seed)``."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0):
+        return np.random.default_rng(seed)
+    raise TypeError(
+        f"The 'seed' parameter must be a non-negative int, a numpy.random.Generator or None. Got {seed!r} instead."
+    )
+
+
+def seed_for_config(seed: int | np.random.Generator | None) -> int | None:
+    """The serialisable part of a seed: the int itself, or None for a Generator."""
+    return int(seed) if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) else None

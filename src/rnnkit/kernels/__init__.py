@@ -1,0 +1,17 @@
+"""Kernels: pure functions over one layer and one direction, with explicit caches.
+
+``*_forward(x, state0, W_ih, W_hh, b_ih, b_hh, batch_sizes, rec_mask) -> (y, stateT, cache)``
+``*_backward(cache, dy, dstateT) -> (dx, dstate0, grads, dh_sq)``
+
+They hold no parameters and no state between calls; :mod:`rnnkit.layers` builds on them.
+"""
+
+from .gru import gru_backward, gru_forward
+from .lstm import lstm_backward, lstm_forward
+from .rnn import rnn_backward, rnn_forward
+
+__all__ = [
+    "rnn_forward", "rnn_backward",
+    "lstm_forward", "lstm_backward",
+    "gru_forward", "gru_backward",
+]

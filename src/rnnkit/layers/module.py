@@ -1,0 +1,93 @@
+"""``Module``: the parameter container every rnnkit layer derives from.
+
+A module owns ``params`` (name -> live NumPy array) and ``grads`` (same keys, same shapes;
+backward adds into them). Names follow PyTorch so that weights move between the two with
+``state_dict`` / ``load_state_dict``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+
+class Module:
+    """Base class: parameters, gradients, train/eval mode, state dicts."""
+
+    params: dict[str, np.ndarray]
+    grads: dict[str, np.ndarray]
+    training: bool
+
+    def _init_params(self, params: dict[str, np.ndarray]) -> None:
+        """Install ``params`` (in PyTorch's key order) and matching zero gradients."""
+        self.params = params
+        self.grads = {k: np.zeros_like(v) for k, v in params.items()}
+        self.training = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def zero_grad(self) -> None:
+        """Set every gradient in ``grads`` to zero (in place)."""
+        for g in self.grads.values():
+            g.fill(0)
+
+    def train(self, mode: bool = True) -> "Module":
+        """Switch to training mode (dropout active). Returns self."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self) -> "Module":
+        """Switch to evaluation mode (dropout off). Returns self."""
+        return self.train(False)
+
+    def num_parameters(self) -> int:
+        """Total number of scalar parameters."""
+        return int(sum(p.size for p in self.params.values()))
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of all parameters, keyed and ordered exactly as PyTorch's ``state_dict``."""
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Copy ``state`` into the live parameters (in place, converting to the layer dtype).
+
+        Accepts any array-likes (NumPy arrays, lists, CPU torch tensors' ``.numpy()``).
+        Raises ``ValueError`` listing every missing, unexpected and mis-shaped key at once,
+        and changes nothing in that case.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"Expected a mapping of parameter name -> array, got {type(state).__name__}.")
+        missing = [k for k in self.params if k not in state]
+        unexpected = [k for k in state if k not in self.params]
+        arrays, misshaped = {}, []
+        for k, p in self.params.items():
+            if k not in state:
+                continue
+            v = state[k]
+            if hasattr(v, "detach") and hasattr(v, "numpy"):
+                v = v.detach().cpu().numpy()
+            a = np.asarray(v)
+            if a.dtype.kind not in "fiu":
+                raise TypeError(f"Expected a numeric array for '{k}', got dtype {a.dtype}.")
+            if a.shape != p.shape:
+                misshaped.append(f"{k}: expected {p.shape}, got {a.shape}")
+            arrays[k] = a
+        if missing or unexpected or misshaped:
+            parts = []
+            if missing:
+                parts.append(f"missing keys {missing}")
+            if unexpected:
+                parts.append(f"unexpected keys {unexpected}")
+            if misshaped:
+                parts.append("wrong shapes [" + "; ".join(misshaped) + "]")
+            raise ValueError(
+                f"Cannot load state dict into {type(self).__name__}: " + ", ".join(parts) + ". "
+                f"Expected keys {list(self.params)}."
+            )
+        for k, a in arrays.items():
+            np.copyto(self.params[k], a, casting="unsafe")

@@ -1,0 +1,300 @@
+"""``RecurrentLayer``: the machinery shared by RNN, LSTM and GRU.
+
+A layer stacks ``num_layers`` layers of ``D`` directions (D = 2 if bidirectional) and runs each
+(layer, direction) through a pure kernel from :mod:`rnnkit.kernels`. It converts between the
+user's layout and the kernels' time-major layout, sorts variable-length batches (see
+:mod:`rnnkit.layers.packing`), draws dropout masks, and keeps the caches of the last forward so
+that ``backward`` can run BPTT through it. Nothing else survives between calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .._checks import (
+    as_float_array,
+    check_bool,
+    check_choice,
+    check_dtype,
+    check_lengths,
+    check_positive_int,
+    check_probability,
+    check_shape,
+)
+from .._random import as_generator, seed_for_config
+from .init import INIT_SCHEMES, init_recurrent
+from .module import Module
+from .packing import Packing, reverse_time
+
+State = "np.ndarray | tuple[np.ndarray, np.ndarray]"
+
+
+@dataclass
+class _Record:
+    """What the last forward left for backward."""
+
+    caches: list[dict]
+    drop_masks: list[np.ndarray | None]
+    packing: Packing | None
+    unbatched: bool
+    x_shape: tuple[int, ...]
+    y_shape: tuple[int, ...]
+    T: int
+    N: int
+
+
+class RecurrentLayer(Module):
+    """Base class; see :class:`rnnkit.RNN`, :class:`rnnkit.LSTM`, :class:`rnnkit.GRU`."""
+
+    _gates: int = 1
+    _state_names: tuple[str, ...] = ("h",)
+    _forget_gate: int | None = None
+    _forward_kernel: Callable
+    _backward_kernel: Callable
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = True,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        recurrent_dropout: float = 0.0,
+        init: str = "pytorch",
+        dtype: str | np.dtype = "float32",
+        seed: int | np.random.Generator | None = None,
+        **options: Any,
+    ) -> None:
+        name = type(self).__name__
+        self.input_size = check_positive_int(input_size, "input_size", name)
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size", name)
+        self.num_layers = check_positive_int(num_layers, "num_layers", name)
+        self.bias = check_bool(bias, "bias", name)
+        self.batch_first = check_bool(batch_first, "batch_first", name)
+        self.dropout = check_probability(dropout, "dropout", name)
+        self.bidirectional = check_bool(bidirectional, "bidirectional", name)
+        self.recurrent_dropout = check_probability(recurrent_dropout, "recurrent_dropout", name)
+        self.init = check_choice(init, "init", name, INIT_SCHEMES)
+        self.dtype = check_dtype(dtype, name)
+        self.options = self._check_options(options)
+        self._seed = seed_for_config(seed)
+        self._rng = as_generator(seed)
+        self.num_directions = 2 if self.bidirectional else 1
+        params = {}
+        for l in range(self.num_layers):
+            in_size = self.input_size if l == 0 else self.hidden_size * self.num_directions
+            for d in range(self.num_directions):
+                p = init_recurrent(self.init, self._gates, in_size, self.hidden_size, self.bias,
+                                   self._rng, self.dtype, self._forget_gate)
+                params.update({f"{k}_l{l}{'_reverse' if d else ''}": v for k, v in p.items()})
+        self._init_params(params)
+        self._record: _Record | None = None
+        self.hidden_grad_norms: np.ndarray | None = None
+
+    # -- configuration -------------------------------------------------------------------
+    def _check_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Validate cell-specific keyword options (RNN: nonlinearity, GRU: reset_after)."""
+        if options:
+            raise TypeError(f"{type(self).__name__} got unexpected keyword arguments {sorted(options)}.")
+        return {}
+
+    def get_config(self) -> dict[str, Any]:
+        """Every constructor argument, JSON-serialisable; ``from_config`` rebuilds the layer."""
+        return dict(
+            input_size=self.input_size, hidden_size=self.hidden_size, num_layers=self.num_layers,
+            bias=self.bias, batch_first=self.batch_first, dropout=self.dropout,
+            bidirectional=self.bidirectional, recurrent_dropout=self.recurrent_dropout,
+            init=self.init, dtype=self.dtype.name, seed=self._seed, **self.options,
+        )
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "RecurrentLayer":
+        """Rebuild a layer from :meth:`get_config` output (weights are re-initialised)."""
+        return cls(**config)
+
+    def set_rng(self, seed: int | np.random.Generator | None) -> None:
+        """Replace the generator that draws dropout masks (to replay the same masks)."""
+        self._rng = as_generator(seed)
+
+    def __repr__(self) -> str:
+        cfg = self.get_config()
+        extras = ", ".join(f"{k}={v!r}" for k, v in list(cfg.items())[2:] if k != "seed")
+        return f"{type(self).__name__}({self.input_size}, {self.hidden_size}, {extras})"
+
+    def _weights(self, l: int, d: int) -> tuple[np.ndarray | None, ...]:
+        s = f"_l{l}{'_reverse' if d else ''}"
+        p = self.params
+        return (p["weight_ih" + s], p["weight_hh" + s], p.get("bias_ih" + s), p.get("bias_hh" + s))
+
+    # -- input checks ----------------------------------------------------------------------
+    def _check_x(self, x: Any) -> tuple[np.ndarray, bool]:
+        """Return x as a time-major (T, N, I) array and whether the input was unbatched."""
+        x = as_float_array(x, "x", self.dtype)
+        layout = "(N, T, I)" if self.batch_first else "(T, N, I)"
+        if x.ndim not in (2, 3):
+            raise ValueError(
+                f"Expected x of rank 3 with layout {layout} (or rank 2, (T, I), for one unbatched "
+                f"sequence), got rank {x.ndim} with shape {x.shape}."
+            )
+        if x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"Expected x with {self.input_size} features in its last axis (input_size), "
+                f"got shape {x.shape}."
+            )
+        if x.ndim == 2:
+            x_tm = x[:, None, :]
+        else:
+            x_tm = x.transpose(1, 0, 2) if self.batch_first else x
+        if x_tm.shape[0] == 0 or x_tm.shape[1] == 0:
+            raise ValueError(f"Expected at least one sequence of at least one step, got x of shape {x.shape}.")
+        return x_tm, x.ndim == 2
+
+    def _check_state(self, state: Any, N: int, unbatched: bool, name: str) -> list[np.ndarray]:
+        """Return the state as a list of (L*D, N, H) arrays (one per state tensor)."""
+        LD, H = self.num_layers * self.num_directions, self.hidden_size
+        shape = (LD, H) if unbatched else (LD, N, H)
+        k = len(self._state_names)
+        if state is None:
+            return [np.zeros((LD, N, H), dtype=self.dtype) for _ in range(k)]
+        if k == 2:
+            if not isinstance(state, (tuple, list)) or len(state) != 2:
+                raise TypeError(
+                    f"Expected '{name}' of {type(self).__name__} to be a tuple (h, c) of arrays of "
+                    f"shape {shape}, got {type(state).__name__}."
+                )
+            parts = list(state)
+        else:
+            if isinstance(state, (tuple, list)):
+                raise TypeError(
+                    f"Expected '{name}' of {type(self).__name__} to be one array h of shape {shape}, "
+                    f"got a {type(state).__name__}."
+                )
+            parts = [state]
+        out = []
+        for part, sym in zip(parts, self._state_names):
+            a = as_float_array(part, f"{name}[{sym}]" if k == 2 else name, self.dtype)
+            check_shape(a, shape, f"{name}[{sym}]" if k == 2 else name,
+                        "The state is (num_layers * num_directions, N, H); nothing is broadcast.")
+            out.append(a[:, None, :] if unbatched else a)
+        return out
+
+    def _mask(self, shape: tuple[int, ...], p: float, packing: Packing | None, axis: int) -> np.ndarray:
+        """Inverted-dropout mask: 1/(1-p) with probability 1-p, else 0; rows in sorted order."""
+        m = (self._rng.random(shape) >= p).astype(self.dtype) / self.dtype.type(1 - p)
+        return m if packing is None else packing.sort(m, axis)
+
+    # -- forward / backward ----------------------------------------------------------------
+    def forward(self, x: Any, state: Any = None, lengths: Any = None) -> tuple[np.ndarray, Any]:
+        """Run the layer over a batch of sequences; see the class docstring for shapes."""
+        x_tm, unbatched = self._check_x(x)
+        T, N, _ = x_tm.shape
+        states = self._check_state(state, N, unbatched, "state")
+        packing = None
+        if lengths is not None:
+            lens = check_lengths(lengths, N, T)
+            if (lens < T).any():
+                packing = Packing.from_lengths(lens, T)
+                x_tm = packing.sort(x_tm, axis=1)
+                states = [packing.sort(s, axis=1) for s in states]
+        x_tm = np.ascontiguousarray(x_tm)
+        L, D, H = self.num_layers, self.num_directions, self.hidden_size
+        batch_sizes = None if packing is None else packing.batch_sizes
+        final = [np.empty_like(s) for s in states]
+        caches, drop_masks = [], []
+        layer_in = x_tm
+        for l in range(L):
+            outs = []
+            for d in range(D):
+                k = l * D + d
+                rec_mask = None
+                if self.training and self.recurrent_dropout > 0:
+                    rec_mask = self._mask((N, H), self.recurrent_dropout, packing, axis=0)
+                inp = layer_in if d == 0 else reverse_time(layer_in, packing)
+                y, state_T, cache = type(self)._forward_kernel(
+                    inp, tuple(s[k] for s in states), *self._weights(l, d),
+                    batch_sizes=batch_sizes, rec_mask=rec_mask, **self.options)
+                outs.append(y if d == 0 else reverse_time(y, packing))
+                for f, s in zip(final, state_T):
+                    f[k] = s
+                caches.append(cache)
+            out = outs[0] if D == 1 else np.concatenate(outs, axis=2)
+            drop = None
+            if l < L - 1 and self.training and self.dropout > 0:
+                drop = self._mask(out.shape, self.dropout, packing, axis=1)
+                out = out * drop
+            drop_masks.append(drop)
+            layer_in = out
+        y = layer_in
+        if packing is not None:
+            y = packing.unsort(y, axis=1)
+            final = [packing.unsort(f, axis=1) for f in final]
+        y = self._to_user_layout(y, unbatched)
+        if unbatched:
+            final = [f[:, 0] for f in final]
+        self._record = _Record(caches, drop_masks, packing, unbatched, tuple(np.shape(x)), y.shape, T, N)
+        return y, (final[0] if len(final) == 1 else tuple(final))
+
+    def _to_user_layout(self, a: np.ndarray, unbatched: bool) -> np.ndarray:
+        """(T, N, F) time-major -> the user's layout, always as a fresh array."""
+        if unbatched:
+            return a[:, 0].copy()
+        return np.ascontiguousarray(a.transpose(1, 0, 2)) if self.batch_first else a.copy()
+
+    def backward(self, dy: Any, dstate: Any = None) -> tuple[np.ndarray, Any]:
+        """BPTT through the last forward; see the class docstring for shapes."""
+        rec = self._record
+        if rec is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward() was called before forward(). "
+                "Expected a forward pass first: backward differentiates the last forward call."
+            )
+        dy = as_float_array(dy, "dy", self.dtype)
+        check_shape(dy, rec.y_shape, "dy", "dy must have the shape of the output y of forward().")
+        if rec.unbatched:
+            dy_tm = dy[:, None, :]
+        else:
+            dy_tm = dy.transpose(1, 0, 2) if self.batch_first else dy
+        dstates = self._check_state(dstate, rec.N, rec.unbatched, "dstate")
+        packing = rec.packing
+        if packing is not None:
+            dy_tm = packing.sort(dy_tm, axis=1)
+            dstates = [packing.sort(s, axis=1) for s in dstates]
+        L, D, H = self.num_layers, self.num_directions, self.hidden_size
+        dstate0 = [np.empty_like(s) for s in dstates]
+        norms = np.zeros((L, D, rec.T), dtype=self.dtype)
+        d_out = dy_tm
+        for l in reversed(range(L)):
+            if rec.drop_masks[l] is not None:
+                d_out = d_out * rec.drop_masks[l]
+            d_in = None
+            for d in range(D):
+                k = l * D + d
+                dy_d = d_out if D == 1 else d_out[:, :, d * H : (d + 1) * H]
+                if d == 1:
+                    dy_d = reverse_time(dy_d, packing)
+                dx_d, ds0, grads, dh_sq = type(self)._backward_kernel(
+                    rec.caches[k], dy_d, tuple(s[k] for s in dstates))
+                if d == 1:
+                    dx_d, dh_sq = reverse_time(dx_d, packing), reverse_time(dh_sq, packing)
+                suffix = f"_l{l}{'_reverse' if d else ''}"
+                for name, g in grads.items():
+                    self.grads[name + suffix] += g
+                for dst, v in zip(dstate0, ds0):
+                    dst[k] = v
+                norms[l, d] = np.sqrt(dh_sq.sum(axis=1))
+                d_in = dx_d if d_in is None else d_in + dx_d
+            d_out = d_in
+        self.hidden_grad_norms = norms
+        if packing is not None:
+            d_out = packing.unsort(d_out, axis=1)
+            dstate0 = [packing.unsort(s, axis=1) for s in dstate0]
+        dx = self._to_user_layout(d_out, rec.unbatched)
+        if rec.unbatched:
+            dstate0 = [s[:, 0] for s in dstate0]
+        return dx, (dstate0[0] if len(dstate0) == 1 else tuple(dstate0))
