@@ -1,18 +1,29 @@
-"""Pieces shared by the RNN, LSTM and GRU kernels.
+"""Layout and pieces shared by the RNN, LSTM and GRU kernels.
 
-Conventions for every kernel in this package (one layer, one direction, time-major):
+Every kernel works on one layer and one direction in the *feature-major, time-major* layout,
+where the batch is the fastest axis. Per time step the state is an (H, N) matrix, so the
+recurrent product is ``W_hh @ h`` (G*H x H times H x N), each gate is a contiguous (H, N) block
+of the (G*H, N) gate matrix, and the elementwise gate arithmetic runs on contiguous memory::
 
-    x            (T, N, I)    input sequence, C-contiguous
-    W_ih         (G*H, I)     input weights, gates stacked in PyTorch order
+    x            (T, I, N)    input sequence (column n of x[t] is sequence n's input at step t)
+    y            (T, H, N)    outputs h_t
+    h, c         (H, N)       states
+    W_ih         (G*H, I)     input weights, gates stacked in PyTorch order (PyTorch's layout)
     W_hh         (G*H, H)     recurrent weights
     b_ih, b_hh   (G*H,)       biases, or None when the layer has no bias
-    batch_sizes  (T,) ints    rows active at step t (batch sorted by length, longest first);
-                              None means every row is active at every step
-    rec_mask     (N, H)       variational recurrent-dropout mask (already scaled by 1/(1-p)),
-                              applied to h_{t-1} where it enters the product with W_hh; or None
+    batch_sizes  (T,) ints    columns active at step t (batch sorted by length, longest first);
+                              None means every column is active at every step
+    rec_mask     (H, N)       variational recurrent-dropout mask (already scaled by 1/(1-p)),
+                              applied to h_{t-1} where it enters ``W_hh @ h``; or None
+    reverse      bool         run t = T-1 .. 0 (the reverse direction of a bidirectional layer)
 
-Rows ``n >= batch_sizes[t]`` are finished sequences: their state is carried unchanged, their
-output is 0, and they receive no gradient. This is PyTorch's packed-sequence semantics.
+Columns ``n >= batch_sizes[t]`` are finished sequences (or, in reverse, not yet started ones):
+their state is carried unchanged, their output is 0, and they get no gradient. This is PyTorch's
+packed-sequence semantics; in reverse it makes every sequence start at its own last valid step.
+
+States live in ``hs`` (T+1, H, N): step t reads slot ``prev`` and writes slot ``cur``, with
+(prev, cur) = (t, t+1) forwards and (t+1, t) in reverse, so the initial state is in slot 0
+(forwards) or slot T (reverse).
 """
 
 from __future__ import annotations
@@ -20,65 +31,103 @@ from __future__ import annotations
 import numpy as np
 
 
-def active_rows(batch_sizes: np.ndarray | None, t: int, n: int) -> int:
-    """Number of rows still running at step t."""
+def steps(T: int, reverse: bool) -> range:
+    """The order in which a direction visits the time steps."""
+    return range(T - 1, -1, -1) if reverse else range(T)
+
+
+def slots(t: int, reverse: bool) -> tuple[int, int]:
+    """(prev, cur): where step t reads h_{t-1} and writes h_t in ``hs``."""
+    return (t + 1, t) if reverse else (t, t + 1)
+
+
+def active(batch_sizes: np.ndarray | None, t: int, n: int) -> int:
+    """Number of columns (sequences) still running at step t."""
     return n if batch_sizes is None else int(batch_sizes[t])
 
 
-def input_projection(x: np.ndarray, W_ih: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-    """All T input projections as one matrix product: ``A[t] = x[t] @ W_ih.T + bias``.
+def sigmoid_prescale(gates: int, sigmoid_gates: int, H: int, dtype: np.dtype) -> np.ndarray:
+    """Column (G*H, 1): 0.5 on the rows of sigmoid gates, 1 on the tanh gates.
 
-    Returns a fresh C-contiguous (T, N, G*H) array that the kernels overwrite with gate values.
+    ``sigmoid(a) = 0.5 * tanh(a / 2) + 0.5``. Halving the sigmoid rows of the weights (exact in
+    floating point) lets one ``tanh`` call activate all gates at once; the sigmoid rows are then
+    mapped with ``s = 0.5 * t + 0.5``.
     """
-    T, N, I = x.shape
-    A = x.reshape(T * N, I) @ W_ih.T
+    s = np.ones((gates * H, 1), dtype=dtype)
+    s[: sigmoid_gates * H] = 0.5
+    return s
+
+
+def input_projection(x: np.ndarray, W: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """``A[t] = W @ x[t] + bias`` for all T steps before the time loop: (T, G*H, N), fresh."""
+    A = np.matmul(W, x)
     if bias is not None:
-        A += bias
-    return A.reshape(T, N, -1)
+        A += bias[:, None]
+    return A
 
 
-def masked_outputs(hs: np.ndarray, batch_sizes: np.ndarray | None) -> np.ndarray:
-    """Outputs y[t] = h_t, with 0 at finished (padded) rows. ``hs`` is (T+1, N, H), hs[0] = h0."""
+def matmul_into(A: np.ndarray, B: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out[...] = A @ B`` without a temporary when ``out`` is contiguous."""
+    if out.flags.c_contiguous:
+        return np.matmul(A, B, out=out)
+    out[...] = A @ B
+    return out
+
+
+def masked_outputs(hs: np.ndarray, batch_sizes: np.ndarray | None, reverse: bool) -> np.ndarray:
+    """Outputs y[t] = h_t from ``hs``, with 0 in finished columns. (T, H, N)."""
+    T = hs.shape[0] - 1
+    y = hs[:T] if reverse else hs[1:]
     if batch_sizes is None:
-        return hs[1:]
-    y = hs[1:].copy()
+        return y
+    y = y.copy()
     for t, b in enumerate(batch_sizes):
-        y[t, b:] = 0
+        y[t, :, b:] = 0
     return y
 
 
+def recurrent_inputs(hs: np.ndarray, rec_mask: np.ndarray | None, reverse: bool) -> np.ndarray:
+    """The (T, H, N) stack of h_{t-1} as it entered ``W_hh @ h`` (mask applied), by step t."""
+    T = hs.shape[0] - 1
+    h_in = hs[1:] if reverse else hs[:T]
+    return h_in if rec_mask is None else h_in * rec_mask
+
+
+def by_columns(a: np.ndarray) -> np.ndarray:
+    """(T, F, N) -> (F, T*N): the layout in which a sum over steps and batch is one product."""
+    T, F, N = a.shape
+    return np.ascontiguousarray(a.transpose(1, 0, 2)).reshape(F, T * N)
+
+
+def by_rows(a: np.ndarray) -> np.ndarray:
+    """(T, F, N) -> (T*N, F)."""
+    T, F, N = a.shape
+    return np.ascontiguousarray(a.transpose(0, 2, 1)).reshape(T * N, F)
+
+
 def weight_gradients(
-    dA: np.ndarray, x: np.ndarray, h_in: np.ndarray, W_ih: np.ndarray, has_bias: bool
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Everything that is not sequential in the backward pass, as a few large matrix products.
+    dA: np.ndarray, x: np.ndarray, h_in: np.ndarray, has_bias: bool, dA_h: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Everything that is not sequential in the backward pass, as a few large products.
 
-    With ``dA[t]`` the gradient w.r.t. the gate pre-activations at step t (zero at padded rows)
-    and ``h_in[t]`` the recurrent input of step t (h_{t-1}, masked by recurrent dropout)::
+    With ``dA[t]`` (G*H, N) the gradient w.r.t. the gate pre-activations at step t (0 in
+    padded columns), ``dA_h[t]`` the same on the recurrent side where it differs (GRU with
+    reset_after; default ``dA``) and ``h_in[t]`` the recurrent input of step t::
 
-        dW_ih = sum_t dA[t].T @ x[t]        dW_hh = sum_t dA[t].T @ h_in[t]
-        db_ih = db_hh = sum_t sum_n dA[t]   dx[t] = dA[t] @ W_ih
+        dW_ih = sum_t dA[t] @ x[t].T        dW_hh = sum_t dA_h[t] @ h_in[t].T
+        db_ih = sum_t dA[t] @ 1             db_hh = sum_t dA_h[t] @ 1
 
-    Returns ``(dx, grads)`` with grads keyed like the parameters (without layer suffix).
+    Rows are in the kernel's internal gate order. Returns grads keyed like the parameters.
     """
-    T, N, I = x.shape
-    dA2 = dA.reshape(T * N, -1)
-    grads = {
-        "weight_ih": dA2.T @ x.reshape(T * N, I),
-        "weight_hh": dA2.T @ h_in.reshape(T * N, -1),
-    }
+    dA2 = by_columns(dA)
+    dAh2 = dA2 if dA_h is None else by_columns(dA_h)
+    grads = {"weight_ih": dA2 @ by_rows(x), "weight_hh": dAh2 @ by_rows(h_in)}
     if has_bias:
-        db = dA2.sum(axis=0)
-        grads["bias_ih"] = db
-        grads["bias_hh"] = db.copy()
-    dx = (dA2 @ W_ih).reshape(T, N, I)
-    return dx, grads
+        grads["bias_ih"] = dA2.sum(axis=1)
+        grads["bias_hh"] = dAh2.sum(axis=1) if dA_h is not None else grads["bias_ih"].copy()
+    return grads
 
 
-def recurrent_inputs(hs: np.ndarray, rec_mask: np.ndarray | None) -> np.ndarray:
-    """The (T, N, H) stack of h_{t-1} as it entered the recurrent product (mask applied)."""
-    return hs[:-1] if rec_mask is None else hs[:-1] * rec_mask
-
-
-def row_sq_norms(dh: np.ndarray) -> np.ndarray:
-    """Squared L2 norm of every row of a (B, H) array."""
-    return np.einsum("ij,ij->i", dh, dh)
+def column_sq_norms(dh: np.ndarray) -> np.ndarray:
+    """Squared L2 norm of every column of an (H, B) array."""
+    return np.einsum("hn,hn->n", dh, dh)

@@ -1,45 +1,50 @@
 """GRU kernel, in both forms, with its Backpropagation Through Time.
 
-Gates are stacked in PyTorch's order r, z, n (reset, update, candidate). Row vectors,
-``h~ = h_{t-1} * rec_mask``, sigma = sigmoid, W_hr/W_hz/W_hn the three row blocks of W_hh::
+Layout and arguments as in :mod:`rnnkit.kernels.common` (h is (H, N)). Gates are stacked in
+PyTorch's order r, z, n; W_hr, W_hz, W_hn are the row blocks of W_hh. For each step t
+(``h~ = h_{t-1} * rec_mask``, sigma = sigmoid)::
 
-    r_t = sigma(x_t @ W_ir.T + b_ir + h~ @ W_hr.T + b_hr)
-    z_t = sigma(x_t @ W_iz.T + b_iz + h~ @ W_hz.T + b_hz)
-    reset_after=True  (PyTorch, cuDNN):   n_t = tanh(x_t @ W_in.T + b_in + r_t * (h~ @ W_hn.T + b_hn))
-    reset_after=False (Cho et al. 2014):  n_t = tanh(x_t @ W_in.T + b_in + (r_t * h~) @ W_hn.T + b_hn)
-    h_t = (1 - z_t) * n_t + z_t * h_{t-1}
-    y_t = h_t
+    r_t = sigma(W_ir @ x_t + b_ir + W_hr @ h~ + b_hr)
+    z_t = sigma(W_iz @ x_t + b_iz + W_hz @ h~ + b_hz)
+    reset_after=True  (PyTorch, cuDNN):   n_t = tanh(W_in @ x_t + b_in + r_t * (W_hn @ h~ + b_hn))
+    reset_after=False (Cho et al. 2014):  n_t = tanh(W_in @ x_t + b_in + W_hn @ (r_t * h~) + b_hn)
+    h_t = (1 - z_t) * n_t + z_t * h_{t-1}  =  n_t + z_t * (h_{t-1} - n_t)
 
-Backward, for t = T-1 .. 0, carrying dh = dL/dh_t::
+Backward, in the opposite order, carrying dh = dL/dh_t::
 
     dh  += dy_t
     da_n = dh * (1 - z_t) * (1 - n_t**2)
     da_z = dh * (h_{t-1} - n_t) * z_t * (1 - z_t)
-    reset_after=True:   gh_n = h~ @ W_hn.T + b_hn
+    reset_after=True:   gh_n = W_hn @ h~ + b_hn
                         da_r = da_n * gh_n * r_t * (1 - r_t)
-                        dh~  = [da_r, da_z, da_n * r_t] @ W_hh
-    reset_after=False:  drh  = da_n @ W_hn
+                        dh~  = W_hh.T @ [da_r; da_z; da_n * r_t]
+    reset_after=False:  drh  = W_hn.T @ da_n
                         da_r = drh * h~ * r_t * (1 - r_t)
-                        dh~  = [da_r, da_z] @ [W_hr; W_hz] + drh * r_t
+                        dh~  = [W_hr; W_hz].T @ [da_r; da_z] + drh * r_t
     dh   = dh * z_t + dh~ * rec_mask          (now dL/dh_{t-1})
 
-The weight gradients and dx follow after the loop as one matrix product each. With
-reset_after=True the recurrent side has its own gate gradients ``[da_r, da_z, da_n * r_t]``, so
-db_hh differs from db_ih in the n block. Shapes and ``batch_sizes``/``rec_mask`` are as in
-:mod:`rnnkit.kernels.common`.
+With reset_after=True the recurrent side has its own gate gradients [da_r; da_z; da_n * r_t],
+so dW_hh and db_hh use those; weight gradients and dx are large products after the loop. The
+sigmoid rows (r, z) of the weights are halved inside so that one tanh activates them
+(:func:`~rnnkit.kernels.common.sigmoid_prescale`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .activations import sigmoid_, tanh_
 from .common import (
-    active_rows,
+    active,
+    by_columns,
+    by_rows,
+    column_sq_norms,
     input_projection,
     masked_outputs,
+    matmul_into,
     recurrent_inputs,
-    row_sq_norms,
+    sigmoid_prescale,
+    slots,
+    steps,
     weight_gradients,
 )
 
@@ -53,67 +58,72 @@ def gru_forward(
     b_hh: np.ndarray | None = None,
     batch_sizes: np.ndarray | None = None,
     rec_mask: np.ndarray | None = None,
+    reverse: bool = False,
     reset_after: bool = True,
 ) -> tuple[np.ndarray, tuple[np.ndarray], dict]:
-    """Run the GRU over x (T, N, I) from state0 = (h0,) with h0 (N, H).
+    """Run the GRU over x (T, I, N) from state0 = (h0,), h0 (H, N).
 
-    Returns ``(y, (h_T,), cache)`` with y (T, N, H).
+    Returns ``(y, (h_T,), cache)`` with y (T, H, N).
     """
-    T, N, _ = x.shape
+    T, _, N = x.shape
     H = W_hh.shape[1]
-    (h0,) = state0
+    dtype = x.dtype
+    half = sigmoid_prescale(3, 2, H, dtype)
     has_bias = b_ih is not None
+    bias = None
     if has_bias:
-        bias = b_ih.copy()
+        bias = b_ih + b_hh
         if reset_after:
-            bias[: 2 * H] += b_hh[: 2 * H]  # b_hn stays inside r * (...)
-        else:
-            bias += b_hh
-    else:
-        bias = None
-    A = input_projection(x, W_ih, bias)  # (T, N, 3H); overwritten with [r z n]
-    hs = np.empty((T + 1, N, H), dtype=x.dtype)
-    hs[0] = h0
+            bias[2 * H :] = b_ih[2 * H :]  # b_hn stays inside r * (...)
+        bias = bias * half[:, 0]
+    A = input_projection(x, W_ih * half, bias)  # (T, 3H, N), becomes [r; z; n]
+    hs = np.empty((T + 1, H, N), dtype=dtype)
+    hs[T if reverse else 0] = state0[0]
+    side = np.zeros((T, H, N), dtype=dtype)  # reset_after: W_hn @ h~ + b_hn;  else: r * h~
     if reset_after:
-        W_hhT = W_hh.T
-        b_hn = b_hh[2 * H :] if has_bias else None
-        side = np.zeros((T, N, H), dtype=x.dtype)  # gh_n = h~ @ W_hn.T + b_hn
+        W_hs = W_hh * half
+        b_hn = b_hh[2 * H :, None] if has_bias else None
     else:
-        W_hrzT, W_hnT = W_hh[: 2 * H].T, W_hh[2 * H :].T
-        side = np.zeros((T, N, H), dtype=x.dtype)  # r * h~
-    for t in range(T):
-        B = active_rows(batch_sizes, t, N)
-        h_prev = hs[t, :B]
-        hm = h_prev if rec_mask is None else h_prev * rec_mask[:B]
-        a = A[t, :B]
-        rz, n = a[:, : 2 * H], a[:, 2 * H :]
+        W_hrz = W_hh[: 2 * H] * half[: 2 * H]
+        W_hn = W_hh[2 * H :]
+    gh_buf = np.empty(3 * H * N, dtype=dtype)
+    for t in steps(T, reverse):
+        prev, cur = slots(t, reverse)
+        B = active(batch_sizes, t, N)
+        h_prev = hs[prev, :, :B]
+        hm = h_prev if rec_mask is None else h_prev * rec_mask[:, :B]
+        a = A[t, :, :B]
+        rz, n = a[: 2 * H], a[2 * H :]
         if reset_after:
-            gh = hm @ W_hhT
-            rz += gh[:, : 2 * H]
-            ghn = side[t, :B]
-            ghn[...] = gh[:, 2 * H :]
+            gh = np.matmul(W_hs, hm, out=gh_buf[: 3 * H * B].reshape(3 * H, B))
+            rz += gh[: 2 * H]
+            ghn = side[t, :, :B]
             if b_hn is not None:
-                ghn += b_hn
-            sigmoid_(rz)
-            r = rz[:, :H]
-            n += r * ghn
+                np.add(gh[2 * H :], b_hn, out=ghn)
+            else:
+                ghn[...] = gh[2 * H :]
+            np.tanh(rz, out=rz)
+            rz *= 0.5
+            rz += 0.5
+            n += np.multiply(rz[:H], ghn, out=gh[: H])
         else:
-            rz += hm @ W_hrzT
-            sigmoid_(rz)
-            rh = np.multiply(rz[:, :H], hm, out=side[t, :B])
-            n += rh @ W_hnT
-        tanh_(n)
-        z = rz[:, H:]
-        # h_t = n + z * (h_{t-1} - n)
-        h = hs[t + 1, :B]
+            rz += np.matmul(W_hrz, hm, out=gh_buf[: 2 * H * B].reshape(2 * H, B))
+            np.tanh(rz, out=rz)
+            rz *= 0.5
+            rz += 0.5
+            rh = np.multiply(rz[:H], hm, out=side[t, :, :B])
+            n += np.matmul(W_hn, rh, out=gh_buf[: H * B].reshape(H, B))
+        np.tanh(n, out=n)
+        h = hs[cur, :, :B]
         np.subtract(h_prev, n, out=h)
-        h *= z
+        h *= rz[H:]
         h += n
         if B < N:
-            hs[t + 1, B:] = hs[t, B:]
+            hs[cur, :, B:] = hs[prev, :, B:]
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, side=side, batch_sizes=batch_sizes,
-                 rec_mask=rec_mask, reset_after=reset_after, has_bias=has_bias)
-    return masked_outputs(hs, batch_sizes), (hs[T].copy(),), cache
+                 rec_mask=rec_mask, reverse=reverse, reset_after=reset_after, has_bias=has_bias)
+    final = hs[0] if reverse else hs[T]
+    return masked_outputs(hs, batch_sizes, reverse), (final.copy(),), cache
 
 
 def gru_backward(
@@ -123,66 +133,85 @@ def gru_backward(
 
     Args:
         cache: the forward's cache.
-        dy: dL/dy (T, N, H), or None for zeros.
-        dstate: (dL/dh_T,) with dL/dh_T (N, H).
+        dy: dL/dy (T, H, N), or None for zeros.
+        dstate: (dL/dh_T,) with dL/dh_T (H, N).
 
     Returns:
-        ``(dx, (dh0,), grads, dh_sq)``: dx (T, N, I); grads keyed weight_ih, weight_hh
-        [, bias_ih, bias_hh]; dh_sq (T, N) the squared norm of dL/dh_t per row.
+        ``(dx, (dh0,), grads, dh_sq)``: dx (T, I, N); grads keyed weight_ih, weight_hh
+        [, bias_ih, bias_hh]; dh_sq (T, N) the squared norm of dL/dh_t per sequence.
     """
     x, W_hh, A, hs, side = cache["x"], cache["W_hh"], cache["gates"], cache["hs"], cache["side"]
-    batch_sizes, rec_mask, reset_after = cache["batch_sizes"], cache["rec_mask"], cache["reset_after"]
-    T, N, _ = x.shape
+    batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
+    reset_after = cache["reset_after"]
+    T, _, N = x.shape
     H = W_hh.shape[1]
-    dh = np.array(dstate[0], dtype=x.dtype, copy=True)
-    dA = np.zeros_like(A)  # input-side gate gradients
-    dAh = np.zeros_like(A) if reset_after else None  # recurrent-side (reset_after only)
-    dh_sq = np.zeros((T, N), dtype=x.dtype)
-    W_hrz, W_hn = W_hh[: 2 * H], W_hh[2 * H :]
-    for t in reversed(range(T)):
-        B = active_rows(batch_sizes, t, N)
-        dh_t = dh[:B]
+    dtype = x.dtype
+    dh = np.array(dstate[0], dtype=dtype, copy=True)
+    dA = np.empty_like(A) if batch_sizes is None else np.zeros_like(A)  # input side [da_r; da_z; da_n]
+    dh_sq = np.zeros((T, N), dtype=dtype)
+    if reset_after:
+        W_hhT = np.ascontiguousarray(W_hh.T)
+        dAh = np.empty_like(A) if batch_sizes is None else np.zeros_like(A)  # recurrent side
+    else:
+        W_hrzT = np.ascontiguousarray(W_hh[: 2 * H].T)
+        W_hnT = np.ascontiguousarray(W_hh[2 * H :].T)
+    u_buf = np.empty(2 * H * N, dtype=dtype)
+    dhm_buf = np.empty(H * N, dtype=dtype)
+    for t in steps(T, not reverse):
+        prev, _ = slots(t, reverse)
+        B = active(batch_sizes, t, N)
+        dh_t = dh[:, :B]
         if dy is not None:
-            dh_t += dy[t, :B]
-        dh_sq[t, :B] = row_sq_norms(dh_t)
-        a = A[t, :B]
-        r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
-        h_prev = hs[t, :B]
-        da = dA[t, :B]
-        da_r, da_z, da_n = da[:, :H], da[:, H : 2 * H], da[:, 2 * H :]
-        np.multiply(dh_t, 1 - z, out=da_n)
-        da_n *= 1 - n * n
+            dh_t += dy[t, :, :B]
+        dh_sq[t, :B] = column_sq_norms(dh_t)
+        a = A[t, :, :B]
+        rz, z, n = a[: 2 * H], a[H : 2 * H], a[2 * H :]
+        h_prev = hs[prev, :, :B]
+        da = dA[t, :, :B]
+        da_r, da_z, da_n = da[:H], da[H : 2 * H], da[2 * H :]
+        u = u_buf[: H * B].reshape(H, B)
+        # da_n = dh * (1 - z) * (1 - n^2)
+        np.multiply(n, n, out=u)
+        np.subtract(1, u, out=u)
+        np.subtract(1, z, out=da_n)
+        da_n *= u
+        da_n *= dh_t
+        # upstream of r and z, then times sigma' = s - s^2 in one block
         np.subtract(h_prev, n, out=da_z)
         da_z *= dh_t
-        da_z *= z * (1 - z)
+        hm = h_prev if rec_mask is None else h_prev * rec_mask[:, :B]
         if reset_after:
-            np.multiply(da_n, side[t, :B], out=da_r)
-            da_r *= r * (1 - r)
-            dah = dAh[t, :B]
-            dah[:, : 2 * H] = da[:, : 2 * H]
-            np.multiply(da_n, r, out=dah[:, 2 * H :])
-            dhm = dah @ W_hh
+            np.multiply(da_n, side[t, :, :B], out=da_r)
         else:
-            drh = da_n @ W_hn
-            hm = h_prev if rec_mask is None else h_prev * rec_mask[:B]
+            drh = np.matmul(W_hnT, da_n, out=dhm_buf[: H * B].reshape(H, B))
             np.multiply(drh, hm, out=da_r)
-            da_r *= r * (1 - r)
-            dhm = da[:, : 2 * H] @ W_hrz
-            dhm += drh * r
-        if rec_mask is not None:
-            dhm *= rec_mask[:B]
+        sp = u_buf[: 2 * H * B].reshape(2 * H, B)
+        np.multiply(rz, rz, out=sp)
+        np.subtract(rz, sp, out=sp)
+        da[: 2 * H] *= sp
         dh_t *= z
+        if reset_after:
+            dah = dAh[t, :, :B]
+            dah[: 2 * H] = da[: 2 * H]
+            np.multiply(da_n, rz[:H], out=dah[2 * H :])
+            dhm = np.matmul(W_hhT, dah, out=dhm_buf[: H * B].reshape(H, B))
+        else:
+            drh *= rz[:H]
+            dhm = np.matmul(W_hrzT, da[: 2 * H])
+            dhm += drh
+        if rec_mask is not None:
+            dhm *= rec_mask[:, :B]
         dh_t += dhm
-    h_in = recurrent_inputs(hs, rec_mask)
-    dx, grads = weight_gradients(dA, x, h_in, cache["W_ih"], cache["has_bias"])
+    h_in = recurrent_inputs(hs, rec_mask, reverse)
+    has_bias = cache["has_bias"]
     if reset_after:
-        dAh2 = dAh.reshape(T * N, 3 * H)
-        grads["weight_hh"] = dAh2.T @ h_in.reshape(T * N, H)
-        if cache["has_bias"]:
-            grads["bias_hh"] = dAh2.sum(axis=0)
+        grads = weight_gradients(dA, x, h_in, has_bias, dA_h=dAh)
     else:
-        dA2 = dA.reshape(T * N, 3 * H)
-        grads["weight_hh"] = np.concatenate(
-            [dA2[:, : 2 * H].T @ h_in.reshape(T * N, H), dA2[:, 2 * H :].T @ side.reshape(T * N, H)]
-        )
+        dA2 = by_columns(dA)
+        grads = {"weight_ih": dA2 @ by_rows(x),
+                 "weight_hh": np.concatenate([dA2[: 2 * H] @ by_rows(h_in), dA2[2 * H :] @ by_rows(side)])}
+        if has_bias:
+            grads["bias_ih"] = dA2.sum(axis=1)
+            grads["bias_hh"] = grads["bias_ih"].copy()
+    dx = np.matmul(cache["W_ih"].T, dA)
     return dx, (dh,), grads, dh_sq

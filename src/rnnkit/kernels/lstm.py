@@ -1,43 +1,53 @@
 """LSTM kernel: forward over a whole sequence and its Backpropagation Through Time.
 
-Gates are stacked in PyTorch's order i, f, g, o (input, forget, cell candidate, output).
-Forward, for t = 0 .. T-1 (row vectors, ``h~ = h_{t-1} * rec_mask``, sigma = sigmoid)::
+Layout and arguments as in :mod:`rnnkit.kernels.common` (h, c are (H, N)). The parameters use
+PyTorch's gate order i, f, g, o. Forward, for each step t (``h~ = h_{t-1} * rec_mask``,
+sigma = sigmoid)::
 
-    a_t = x_t @ W_ih.T + b_ih + h~_{t-1} @ W_hh.T + b_hh     (N, 4H) = [a_i a_f a_g a_o]
+    a_t = W_ih @ x_t + b_ih + W_hh @ h~ + b_hh          (4H, N) = [a_i; a_f; a_g; a_o]
     i_t = sigma(a_i)   f_t = sigma(a_f)   g_t = tanh(a_g)   o_t = sigma(a_o)
     c_t = f_t * c_{t-1} + i_t * g_t
     h_t = o_t * tanh(c_t)
     y_t = h_t
 
-Backward, for t = T-1 .. 0, carrying dh = dL/dh_t and dc = dL/dc_t::
+Backward, in the opposite order, carrying dh = dL/dh_t and dc = dL/dc_t::
 
     dh  += dy_t
-    do   = dh * tanh(c_t)                    da_o = do * o_t * (1 - o_t)
     dc  += dh * o_t * (1 - tanh(c_t)**2)
-    di   = dc * g_t                          da_i = di * i_t * (1 - i_t)
-    df   = dc * c_{t-1}                      da_f = df * f_t * (1 - f_t)
-    dg   = dc * i_t                          da_g = dg * (1 - g_t**2)
-    dc   = dc * f_t                          (now dL/dc_{t-1})
-    dh   = (da_t @ W_hh) * rec_mask          (now dL/dh_{t-1})
+    da_i = dc * g_t * i_t * (1 - i_t)          da_f = dc * c_{t-1} * f_t * (1 - f_t)
+    da_g = dc * i_t * (1 - g_t**2)             da_o = dh * tanh(c_t) * o_t * (1 - o_t)
+    dc   = dc * f_t                            (now dL/dc_{t-1})
+    dh   = (W_hh.T @ da_t) * rec_mask          (now dL/dh_{t-1})
 
-then the weight gradients and dx as one matrix product each
-(:func:`rnnkit.kernels.common.weight_gradients`). Shapes and the meaning of ``batch_sizes``
-and ``rec_mask`` are in :mod:`rnnkit.kernels.common`.
+then the weight gradients and dx as a few large products after the loop.
+
+Inside, the gate rows are reordered to i, f, o, g so the three sigmoid gates form one
+contiguous block, and the sigmoid rows of the weights are halved so that one ``tanh`` call
+activates all four gates (:func:`~rnnkit.kernels.common.sigmoid_prescale`). Gradients are
+returned in PyTorch's order.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .activations import sigmoid_, tanh_
 from .common import (
-    active_rows,
+    active,
+    column_sq_norms,
     input_projection,
     masked_outputs,
+    matmul_into,
     recurrent_inputs,
-    row_sq_norms,
+    sigmoid_prescale,
+    slots,
+    steps,
     weight_gradients,
 )
+
+
+def _ifog(H: int) -> np.ndarray:
+    """Row permutation from PyTorch's i, f, g, o to the kernel's i, f, o, g (an involution)."""
+    return np.r_[0 : 2 * H, 3 * H : 4 * H, 2 * H : 3 * H]
 
 
 def lstm_forward(
@@ -49,41 +59,51 @@ def lstm_forward(
     b_hh: np.ndarray | None = None,
     batch_sizes: np.ndarray | None = None,
     rec_mask: np.ndarray | None = None,
+    reverse: bool = False,
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict]:
-    """Run the LSTM over x (T, N, I) from state0 = (h0, c0), each (N, H).
+    """Run the LSTM over x (T, I, N) from state0 = (h0, c0), each (H, N).
 
-    Returns ``(y, (h_T, c_T), cache)`` with y (T, N, H).
+    Returns ``(y, (h_T, c_T), cache)`` with y (T, H, N).
     """
-    T, N, _ = x.shape
+    T, _, N = x.shape
     H = W_hh.shape[1]
-    h0, c0 = state0
-    bias = None if b_ih is None else b_ih + b_hh
-    A = input_projection(x, W_ih, bias)  # (T, N, 4H); overwritten with [i f g o]
-    W_hhT = W_hh.T
-    hs = np.empty((T + 1, N, H), dtype=x.dtype)
-    cs = np.empty((T + 1, N, H), dtype=x.dtype)
-    tanh_cs = np.empty((T, N, H), dtype=x.dtype)
-    hs[0], cs[0] = h0, c0
-    for t in range(T):
-        B = active_rows(batch_sizes, t, N)
-        h_prev = hs[t, :B] if rec_mask is None else hs[t, :B] * rec_mask[:B]
-        a = A[t, :B]
-        a += h_prev @ W_hhT
-        sigmoid_(a[:, : 2 * H])
-        tanh_(a[:, 2 * H : 3 * H])
-        sigmoid_(a[:, 3 * H :])
-        i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-        c = cs[t + 1, :B]
-        np.multiply(f, cs[t, :B], out=c)
-        c += i * g
-        tc = np.tanh(c, out=tanh_cs[t, :B])
-        np.multiply(o, tc, out=hs[t + 1, :B])
+    dtype = x.dtype
+    perm = _ifog(H)
+    half = sigmoid_prescale(4, 3, H, dtype)
+    W_hp = W_hh[perm]  # recurrent weights in i, f, o, g order
+    W_hs = W_hp * half
+    bias = None if b_ih is None else (b_ih + b_hh)[perm] * half[:, 0]
+    A = input_projection(x, W_ih[perm] * half, bias)  # (T, 4H, N), becomes [i; f; o; g]
+    hs = np.empty((T + 1, H, N), dtype=dtype)
+    cs = np.empty((T + 1, H, N), dtype=dtype)
+    tanh_cs = np.empty((T, H, N), dtype=dtype)
+    first = T if reverse else 0
+    hs[first], cs[first] = state0
+    gh_buf = np.empty(4 * H * N, dtype=dtype)
+    ig_buf = np.empty(H * N, dtype=dtype)
+    for t in steps(T, reverse):
+        prev, cur = slots(t, reverse)
+        B = active(batch_sizes, t, N)
+        h_prev = hs[prev, :, :B] if rec_mask is None else hs[prev, :, :B] * rec_mask[:, :B]
+        a = A[t, :, :B]
+        a += np.matmul(W_hs, h_prev, out=gh_buf[: 4 * H * B].reshape(4 * H, B))
+        np.tanh(a, out=a)
+        sig = a[: 3 * H]
+        sig *= 0.5
+        sig += 0.5
+        i, f, o, g = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
+        c = cs[cur, :, :B]
+        np.multiply(f, cs[prev, :, :B], out=c)
+        c += np.multiply(i, g, out=ig_buf[: H * B].reshape(H, B))
+        tc = np.tanh(c, out=tanh_cs[t, :, :B])
+        np.multiply(o, tc, out=hs[cur, :, :B])
         if B < N:
-            hs[t + 1, B:] = hs[t, B:]
-            cs[t + 1, B:] = cs[t, B:]
-    cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, cs=cs, tanh_cs=tanh_cs,
-                 batch_sizes=batch_sizes, rec_mask=rec_mask, has_bias=b_ih is not None)
-    return masked_outputs(hs, batch_sizes), (hs[T].copy(), cs[T].copy()), cache
+            hs[cur, :, B:] = hs[prev, :, B:]
+            cs[cur, :, B:] = cs[prev, :, B:]
+    cache = dict(x=x, W_ih_p=W_ih[perm], W_hh_p=W_hp, gates=A, hs=hs, cs=cs, tanh_cs=tanh_cs,
+                 batch_sizes=batch_sizes, rec_mask=rec_mask, reverse=reverse, has_bias=b_ih is not None)
+    last = 0 if reverse else T
+    return masked_outputs(hs, batch_sizes, reverse), (hs[last].copy(), cs[last].copy()), cache
 
 
 def lstm_backward(
@@ -93,48 +113,64 @@ def lstm_backward(
 
     Args:
         cache: the forward's cache.
-        dy: dL/dy (T, N, H), or None for zeros.
-        dstate: (dL/dh_T, dL/dc_T), each (N, H).
+        dy: dL/dy (T, H, N), or None for zeros.
+        dstate: (dL/dh_T, dL/dc_T), each (H, N).
 
     Returns:
-        ``(dx, (dh0, dc0), grads, dh_sq)``: dx (T, N, I); grads keyed weight_ih, weight_hh
-        [, bias_ih, bias_hh]; dh_sq (T, N) the squared norm of dL/dh_t per row.
+        ``(dx, (dh0, dc0), grads, dh_sq)``: dx (T, I, N); grads keyed weight_ih, weight_hh
+        [, bias_ih, bias_hh] in PyTorch's gate order; dh_sq (T, N) the squared norm of dL/dh_t
+        per sequence.
     """
-    x, W_hh, A = cache["x"], cache["W_hh"], cache["gates"]
-    hs, cs, tanh_cs = cache["hs"], cache["cs"], cache["tanh_cs"]
-    batch_sizes, rec_mask = cache["batch_sizes"], cache["rec_mask"]
-    T, N, _ = x.shape
-    H = W_hh.shape[1]
-    dh = np.array(dstate[0], dtype=x.dtype, copy=True)
-    dc = np.array(dstate[1], dtype=x.dtype, copy=True)
-    dA = np.zeros_like(A)
-    dh_sq = np.zeros((T, N), dtype=x.dtype)
-    for t in reversed(range(T)):
-        B = active_rows(batch_sizes, t, N)
-        dh_t, dc_t = dh[:B], dc[:B]
+    x, A, hs, cs, tanh_cs = cache["x"], cache["gates"], cache["hs"], cache["cs"], cache["tanh_cs"]
+    batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
+    T, _, N = x.shape
+    H = hs.shape[1]
+    dtype = x.dtype
+    W_hpT = np.ascontiguousarray(cache["W_hh_p"].T)
+    dh = np.array(dstate[0], dtype=dtype, copy=True)
+    dc = np.array(dstate[1], dtype=dtype, copy=True)
+    dA = np.empty_like(A) if batch_sizes is None else np.zeros_like(A)  # [da_i; da_f; da_o; da_g]
+    dh_sq = np.zeros((T, N), dtype=dtype)
+    u_buf = np.empty(H * N, dtype=dtype)
+    s_buf = np.empty(3 * H * N, dtype=dtype)
+    for t in steps(T, not reverse):
+        prev, _ = slots(t, reverse)
+        B = active(batch_sizes, t, N)
+        dh_t, dc_t = dh[:, :B], dc[:, :B]
         if dy is not None:
-            dh_t += dy[t, :B]
-        dh_sq[t, :B] = row_sq_norms(dh_t)
-        a = A[t, :B]
-        i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-        tc = tanh_cs[t, :B]
-        da = dA[t, :B]
-        da_i, da_f, da_g, da_o = da[:, :H], da[:, H : 2 * H], da[:, 2 * H : 3 * H], da[:, 3 * H :]
-        # output gate: da_o = dh * tanh(c) * o * (1 - o)
-        np.multiply(dh_t, tc, out=da_o)
-        da_o *= o * (1 - o)
-        # cell: dc += dh * o * (1 - tanh(c)^2)
-        dc_t += dh_t * o * (1 - tc * tc)
-        np.multiply(dc_t, g, out=da_i)
-        da_i *= i * (1 - i)
-        np.multiply(dc_t, cs[t, :B], out=da_f)
-        da_f *= f * (1 - f)
+            dh_t += dy[t, :, :B]
+        dh_sq[t, :B] = column_sq_norms(dh_t)
+        a = A[t, :, :B]
+        i, f, o, g = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
+        tc = tanh_cs[t, :, :B]
+        da = dA[t, :, :B]
+        u = u_buf[: H * B].reshape(H, B)
+        # dc += dh * o * (1 - tanh(c)^2)
+        np.multiply(tc, tc, out=u)
+        np.subtract(1, u, out=u)
+        u *= o
+        u *= dh_t
+        dc_t += u
+        # upstream gradients of the sigmoid gates, then times sigma' = s - s^2 in one block
+        np.multiply(dc_t, g, out=da[:H])
+        np.multiply(dc_t, cs[prev, :, :B], out=da[H : 2 * H])
+        np.multiply(dh_t, tc, out=da[2 * H : 3 * H])
+        s = a[: 3 * H]
+        sp = np.multiply(s, s, out=s_buf[: 3 * H * B].reshape(3 * H, B))
+        np.subtract(s, sp, out=sp)
+        da[: 3 * H] *= sp
+        # da_g = dc * i * (1 - g^2)
+        da_g = da[3 * H :]
         np.multiply(dc_t, i, out=da_g)
-        da_g *= 1 - g * g
+        np.multiply(g, g, out=u)
+        np.subtract(1, u, out=u)
+        da_g *= u
         dc_t *= f
-        dh_prev = da @ W_hh
+        matmul_into(W_hpT, da, dh_t)
         if rec_mask is not None:
-            dh_prev *= rec_mask[:B]
-        dh[:B] = dh_prev
-    dx, grads = weight_gradients(dA, x, recurrent_inputs(hs, rec_mask), cache["W_ih"], cache["has_bias"])
+            dh_t *= rec_mask[:, :B]
+    grads_p = weight_gradients(dA, x, recurrent_inputs(hs, rec_mask, reverse), cache["has_bias"])
+    perm = _ifog(H)
+    grads = {k: v[perm] for k, v in grads_p.items()}
+    dx = np.matmul(cache["W_ih_p"].T, dA)
     return dx, (dh, dc), grads, dh_sq

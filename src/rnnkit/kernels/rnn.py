@@ -1,33 +1,35 @@
 """Elman RNN kernel: forward over a whole sequence and its Backpropagation Through Time.
 
-Forward, for t = 0 .. T-1 (row-vector convention, ``h~ = h_{t-1} * rec_mask``)::
+Layout and arguments as in :mod:`rnnkit.kernels.common` (state h is (H, N)). Forward, for each
+step t (``h~ = h_{t-1} * rec_mask``)::
 
-    a_t = x_t @ W_ih.T + b_ih + h~_{t-1} @ W_hh.T + b_hh
+    a_t = W_ih @ x_t + b_ih + W_hh @ h~ + b_hh
     h_t = phi(a_t)                      phi = tanh or relu
     y_t = h_t
 
-Backward, for t = T-1 .. 0, carrying ``dh`` = dL/dh_t::
+Backward, in the opposite order, carrying ``dh`` = dL/dh_t::
 
     dh    += dy_t
     da_t   = dh * phi'(a_t)             tanh' = 1 - h_t**2,  relu' = [h_t > 0]
-    dh     = (da_t @ W_hh) * rec_mask   (now dL/dh_{t-1})
+    dh     = (W_hh.T @ da_t) * rec_mask  (now dL/dh_{t-1})
 
-and after the loop the weight gradients and dx as one matrix product each
-(:func:`rnnkit.kernels.common.weight_gradients`). Shapes and the meaning of ``batch_sizes``
-and ``rec_mask`` are in :mod:`rnnkit.kernels.common`.
+then dW_ih, dW_hh, db (:func:`~rnnkit.kernels.common.weight_gradients`) and dx_t = W_ih.T @ da_t
+as a few large products after the loop.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .activations import relu_, tanh_
 from .common import (
-    active_rows,
+    active,
+    column_sq_norms,
     input_projection,
     masked_outputs,
+    matmul_into,
     recurrent_inputs,
-    row_sq_norms,
+    slots,
+    steps,
     weight_gradients,
 )
 
@@ -41,32 +43,37 @@ def rnn_forward(
     b_hh: np.ndarray | None = None,
     batch_sizes: np.ndarray | None = None,
     rec_mask: np.ndarray | None = None,
+    reverse: bool = False,
     nonlinearity: str = "tanh",
 ) -> tuple[np.ndarray, tuple[np.ndarray], dict]:
-    """Run the RNN over x (T, N, I) from state0 = (h0,) with h0 (N, H).
+    """Run the RNN over x (T, I, N) from state0 = (h0,), h0 (H, N).
 
-    Returns ``(y, (h_T,), cache)``: y (T, N, H), the final state (N, H), and what backward needs.
+    Returns ``(y, (h_T,), cache)``: y (T, H, N), the final state (H, N), what backward needs.
     """
-    T, N, _ = x.shape
+    T, _, N = x.shape
     H = W_hh.shape[1]
-    (h0,) = state0
     bias = None if b_ih is None else b_ih + b_hh
-    A = input_projection(x, W_ih, bias)  # (T, N, H) pre-activations
-    phi = tanh_ if nonlinearity == "tanh" else relu_
-    W_hhT = W_hh.T
-    hs = np.empty((T + 1, N, H), dtype=x.dtype)
-    hs[0] = h0
-    for t in range(T):
-        B = active_rows(batch_sizes, t, N)
-        h_prev = hs[t, :B] if rec_mask is None else hs[t, :B] * rec_mask[:B]
-        a = A[t, :B]
-        a += h_prev @ W_hhT
-        hs[t + 1, :B] = phi(a)
+    A = input_projection(x, W_ih, bias)  # (T, H, N) pre-activations
+    hs = np.empty((T + 1, H, N), dtype=x.dtype)
+    hs[T if reverse else 0] = state0[0]
+    gh = np.empty((H, N), dtype=x.dtype)
+    for t in steps(T, reverse):
+        prev, cur = slots(t, reverse)
+        B = active(batch_sizes, t, N)
+        h_prev = hs[prev, :, :B] if rec_mask is None else hs[prev, :, :B] * rec_mask[:, :B]
+        a = A[t, :, :B]
+        a += matmul_into(W_hh, h_prev, gh[:, :B] if B == N else np.empty((H, B), x.dtype))
+        h = hs[cur, :, :B]
+        if nonlinearity == "tanh":
+            np.tanh(a, out=h)
+        else:
+            np.maximum(a, 0, out=h)
         if B < N:
-            hs[t + 1, B:] = hs[t, B:]
-    cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, hs=hs, batch_sizes=batch_sizes,
-                 rec_mask=rec_mask, nonlinearity=nonlinearity, has_bias=b_ih is not None)
-    return masked_outputs(hs, batch_sizes), (hs[T].copy(),), cache
+            hs[cur, :, B:] = hs[prev, :, B:]
+    cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, hs=hs, batch_sizes=batch_sizes, rec_mask=rec_mask,
+                 reverse=reverse, nonlinearity=nonlinearity, has_bias=b_ih is not None)
+    final = hs[0] if reverse else hs[T]
+    return masked_outputs(hs, batch_sizes, reverse), (final.copy(),), cache
 
 
 def rnn_backward(
@@ -76,37 +83,40 @@ def rnn_backward(
 
     Args:
         cache: the forward's cache.
-        dy: dL/dy (T, N, H), or None for zeros.
-        dstate: (dL/dh_T,) with dL/dh_T (N, H).
+        dy: dL/dy (T, H, N), or None for zeros.
+        dstate: (dL/dh_T,) with dL/dh_T (H, N).
 
     Returns:
-        ``(dx, (dh0,), grads, dh_sq)``: dx (T, N, I); dh0 (N, H); grads keyed weight_ih,
-        weight_hh[, bias_ih, bias_hh]; dh_sq (T, N) the squared norm of dL/dh_t per row.
+        ``(dx, (dh0,), grads, dh_sq)``: dx (T, I, N); dh0 (H, N); grads keyed weight_ih,
+        weight_hh[, bias_ih, bias_hh]; dh_sq (T, N) the squared norm of dL/dh_t per sequence.
     """
     x, W_hh, hs = cache["x"], cache["W_hh"], cache["hs"]
-    batch_sizes, rec_mask = cache["batch_sizes"], cache["rec_mask"]
+    batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
     relu = cache["nonlinearity"] == "relu"
-    T, N, _ = x.shape
+    T, _, N = x.shape
+    H = W_hh.shape[1]
+    W_hhT = np.ascontiguousarray(W_hh.T)
     dh = np.array(dstate[0], dtype=x.dtype, copy=True)
-    dA = np.zeros_like(hs[1:])
+    dA = np.empty((T, H, N), dtype=x.dtype) if batch_sizes is None else np.zeros((T, H, N), x.dtype)
     dh_sq = np.zeros((T, N), dtype=x.dtype)
-    for t in reversed(range(T)):
-        B = active_rows(batch_sizes, t, N)
-        dh_t = dh[:B]
+    for t in steps(T, not reverse):
+        _, cur = slots(t, reverse)
+        B = active(batch_sizes, t, N)
+        dh_t = dh[:, :B]
         if dy is not None:
-            dh_t += dy[t, :B]
-        dh_sq[t, :B] = row_sq_norms(dh_t)
-        h = hs[t + 1, :B]
-        da = dA[t, :B]
+            dh_t += dy[t, :, :B]
+        dh_sq[t, :B] = column_sq_norms(dh_t)
+        h = hs[cur, :, :B]
+        da = dA[t, :, :B]
         if relu:
             np.multiply(dh_t, h > 0, out=da)
         else:
             np.multiply(h, h, out=da)
             np.subtract(1, da, out=da)
             da *= dh_t
-        dh_prev = da @ W_hh
+        matmul_into(W_hhT, da, dh_t)
         if rec_mask is not None:
-            dh_prev *= rec_mask[:B]
-        dh[:B] = dh_prev
-    dx, grads = weight_gradients(dA, x, recurrent_inputs(hs, rec_mask), cache["W_ih"], cache["has_bias"])
+            dh_t *= rec_mask[:, :B]
+    grads = weight_gradients(dA, x, recurrent_inputs(hs, rec_mask, reverse), cache["has_bias"])
+    dx = np.matmul(cache["W_ih"].T, dA)
     return dx, (dh,), grads, dh_sq

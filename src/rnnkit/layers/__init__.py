@@ -1,10 +1,26 @@
-"""Layers: objects that hold parameters and call the pure kernels of :mod:`rnnkit.kernels`."""
+"""Layers: objects that hold parameters and call the pure kernels of :mod:`rnnkit.kernels`.
 
+Recurrent layers and cells (``RNN``, ``LSTM``, ``GRU``, ``*Cell``), the layers around them
+(``Linear``, ``Embedding``, ``Dropout``, ``Tanh``/``ReLU``/``Sigmoid``, ``LastStep``) and the
+container ``Sequential``.
+"""
+
+from .activation import ReLU, Sigmoid, Tanh
 from .cells import GRUCell, LSTMCell, RNNCell
+from .dropout import Dropout
+from .embedding import Embedding
 from .gru import GRU
+from .last_step import LastStep
+from .linear import Linear
 from .lstm import LSTM
 from .module import Module
 from .recurrent import RecurrentLayer
+from .registry import register_layer
 from .rnn import RNN
+from .sequential import Sequential
 
-__all__ = ["Module", "RecurrentLayer", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
+__all__ = [
+    "Module", "RecurrentLayer", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
+    "Linear", "Embedding", "Dropout", "Tanh", "ReLU", "Sigmoid", "LastStep", "Sequential",
+    "register_layer",
+]

@@ -94,13 +94,13 @@ class _Cell(Module):
         unbatched = x.ndim == 1
         x2 = x.reshape(1, -1) if unbatched else x
         N = x2.shape[0]
-        state0 = self._check_state(state, N, unbatched, "state")
+        state0 = tuple(s.T for s in self._check_state(state, N, unbatched, "state"))  # (H, N)
         p = self.params
         _, state1, cache = type(self)._forward_kernel(
-            np.ascontiguousarray(x2[None]), state0, p["weight_ih"], p["weight_hh"],
+            np.ascontiguousarray(x2.T[None]), state0, p["weight_ih"], p["weight_hh"],
             p.get("bias_ih"), p.get("bias_hh"), **self.options)
         self.cache = {"kernel": cache, "unbatched": unbatched, "N": N}
-        out = tuple(s[0] if unbatched else s for s in state1)
+        out = tuple(s[:, 0].copy() if unbatched else np.ascontiguousarray(s.T) for s in state1)
         return out if len(out) == 2 else out[0]
 
     def backward(self, dstate: Any, cache: dict | None = None) -> tuple[np.ndarray, Any]:
@@ -115,12 +115,12 @@ class _Cell(Module):
         unbatched, N = cache["unbatched"], cache["N"]
         if dstate is None:
             raise ValueError("Expected 'dstate', the gradient of the loss w.r.t. the new state, got None.")
-        ds = self._check_state(dstate, N, unbatched, "dstate")
+        ds = tuple(s.T for s in self._check_state(dstate, N, unbatched, "dstate"))
         dx, ds0, grads, _ = type(self)._backward_kernel(cache["kernel"], None, ds)
         for k, g in grads.items():
             self.grads[k] += g
-        dx = dx[0, 0] if unbatched else dx[0]
-        out = tuple(s[0] if unbatched else s for s in ds0)
+        dx = dx[0, :, 0].copy() if unbatched else np.ascontiguousarray(dx[0].T)
+        out = tuple(s[:, 0].copy() if unbatched else np.ascontiguousarray(s.T) for s in ds0)
         return dx, (out if len(out) == 2 else out[0])
 
 

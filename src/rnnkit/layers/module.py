@@ -18,6 +18,8 @@ class Module:
     params: dict[str, np.ndarray]
     grads: dict[str, np.ndarray]
     training: bool
+    #: whether ``forward`` accepts ``lengths=`` (``Sequential`` passes them on to such layers)
+    takes_lengths: bool = False
 
     def _init_params(self, params: dict[str, np.ndarray]) -> None:
         """Install ``params`` (in PyTorch's key order) and matching zero gradients."""
@@ -91,3 +93,23 @@ class Module:
             )
         for k, a in arrays.items():
             np.copyto(self.params[k], a, casting="unsafe")
+
+    # -- randomness and saving (used by checkpoints and ``rnnkit.load``) ----------------------
+    def get_rng_state(self) -> dict | None:
+        """The state of the generator that draws this layer's dropout masks (JSON-able), or None."""
+        rng = getattr(self, "_rng", None)
+        return None if rng is None else rng.bit_generator.state
+
+    def set_rng_state(self, state: Mapping[str, Any] | None) -> None:
+        """Restore a state from :meth:`get_rng_state` (the mask stream continues from there)."""
+        if state is None or getattr(self, "_rng", None) is None:
+            return
+        from .._random import generator_from_state
+
+        self._rng = generator_from_state(state)
+
+    def save(self, path: Any) -> None:
+        """Write this module to one safetensors file (config + weights); see :func:`rnnkit.load`."""
+        from ..io.model_file import save_model
+
+        save_model(self, path)

@@ -1,13 +1,14 @@
-"""Variable-length batches without packing: sort by length, count active rows, reverse in place.
+"""Variable-length batches without packing: sort by length and count the active sequences.
 
 PyTorch runs a padded batch through ``pack_padded_sequence(enforce_sorted=False)``. rnnkit gets
-the same semantics from three index arrays:
+the same semantics from two index arrays:
 
 - ``order``: the batch sorted by length, longest first, so that at step t the running
-  sequences are the first ``batch_sizes[t]`` rows (a prefix: no masking in the time loop);
-- ``batch_sizes[t] = #{n : lengths[n] > t}``;
-- ``rev[t, n] = lengths[n] - 1 - t`` for t < lengths[n] (else t): the reverse direction reads
-  each sequence backwards from its own last valid step; padding stays where it is.
+  sequences are the first ``batch_sizes[t]`` columns (a prefix: no masking in the time loop);
+- ``batch_sizes[t] = #{n : lengths[n] > t}``.
+
+The reverse direction needs nothing more: visiting t = T-1 .. 0 with the same prefixes, a
+sequence becomes active at its own last valid step (see :mod:`rnnkit.kernels.common`).
 """
 
 from __future__ import annotations
@@ -19,12 +20,11 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Packing:
-    """How a batch of N sequences with ``lengths`` is reordered and reversed. Shapes: (N,), (T,), (T, N)."""
+    """How a batch of N sequences with ``lengths`` is reordered. Shapes: (N,), (N,), (T,)."""
 
     order: np.ndarray
     inverse: np.ndarray
     batch_sizes: np.ndarray
-    rev: np.ndarray
 
     @classmethod
     def from_lengths(cls, lengths: np.ndarray, T: int) -> "Packing":
@@ -34,24 +34,13 @@ class Packing:
         sorted_lengths = lengths[order]
         steps = np.arange(T)
         batch_sizes = (sorted_lengths[None, :] > steps[:, None]).sum(axis=1)
-        rev = np.where(steps[:, None] < sorted_lengths[None, :], sorted_lengths[None, :] - 1 - steps[:, None], steps[:, None])
-        return cls(order=order, inverse=inverse, batch_sizes=batch_sizes, rev=rev)
+        return cls(order=order, inverse=inverse, batch_sizes=batch_sizes)
 
-    def sort(self, a: np.ndarray, axis: int) -> np.ndarray:
-        """Rows of ``a`` along the batch ``axis`` in sorted order."""
-        return np.take(a, self.order, axis=axis)
+    def sort(self, a: np.ndarray) -> np.ndarray:
+        """``a`` with its last (batch) axis in sorted order."""
+        return np.take(a, self.order, axis=-1)
 
-    def unsort(self, a: np.ndarray, axis: int) -> np.ndarray:
+    def unsort(self, a: np.ndarray) -> np.ndarray:
         """Undo :meth:`sort`."""
-        return np.take(a, self.inverse, axis=axis)
+        return np.take(a, self.inverse, axis=-1)
 
-
-def reverse_time(a: np.ndarray, packing: Packing | None) -> np.ndarray:
-    """Reverse each sequence of a time-major (T, N, ...) array within its own length.
-
-    An involution: applying it twice gives ``a`` back. Returns a C-contiguous array.
-    """
-    if packing is None:
-        return np.ascontiguousarray(a[::-1])
-    idx = packing.rev.reshape(packing.rev.shape + (1,) * (a.ndim - 2))
-    return np.take_along_axis(a, idx, axis=0)

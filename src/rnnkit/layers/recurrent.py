@@ -27,7 +27,7 @@ from .._checks import (
 from .._random import as_generator, seed_for_config
 from .init import INIT_SCHEMES, init_recurrent
 from .module import Module
-from .packing import Packing, reverse_time
+from .packing import Packing
 
 State = "np.ndarray | tuple[np.ndarray, np.ndarray]"
 
@@ -133,8 +133,9 @@ class RecurrentLayer(Module):
         return (p["weight_ih" + s], p["weight_hh" + s], p.get("bias_ih" + s), p.get("bias_hh" + s))
 
     # -- input checks ----------------------------------------------------------------------
+    # Inside, sequences are (T, F, N) and states (L*D, H, N): see rnnkit.kernels.common.
     def _check_x(self, x: Any) -> tuple[np.ndarray, bool]:
-        """Return x as a time-major (T, N, I) array and whether the input was unbatched."""
+        """Return x in the kernels' (T, I, N) layout and whether the input was unbatched."""
         x = as_float_array(x, "x", self.dtype)
         layout = "(N, T, I)" if self.batch_first else "(T, N, I)"
         if x.ndim not in (2, 3):
@@ -148,20 +149,20 @@ class RecurrentLayer(Module):
                 f"got shape {x.shape}."
             )
         if x.ndim == 2:
-            x_tm = x[:, None, :]
+            x_k = x[:, :, None]
         else:
-            x_tm = x.transpose(1, 0, 2) if self.batch_first else x
-        if x_tm.shape[0] == 0 or x_tm.shape[1] == 0:
+            x_k = x.transpose(1, 2, 0) if self.batch_first else x.transpose(0, 2, 1)
+        if x_k.shape[0] == 0 or x_k.shape[2] == 0:
             raise ValueError(f"Expected at least one sequence of at least one step, got x of shape {x.shape}.")
-        return x_tm, x.ndim == 2
+        return x_k, x.ndim == 2
 
     def _check_state(self, state: Any, N: int, unbatched: bool, name: str) -> list[np.ndarray]:
-        """Return the state as a list of (L*D, N, H) arrays (one per state tensor)."""
+        """Return the state as a list of (L*D, H, N) arrays (one per state tensor)."""
         LD, H = self.num_layers * self.num_directions, self.hidden_size
         shape = (LD, H) if unbatched else (LD, N, H)
         k = len(self._state_names)
         if state is None:
-            return [np.zeros((LD, N, H), dtype=self.dtype) for _ in range(k)]
+            return [np.zeros((LD, H, N), dtype=self.dtype) for _ in range(k)]
         if k == 2:
             if not isinstance(state, (tuple, list)) or len(state) != 2:
                 raise TypeError(
@@ -178,73 +179,81 @@ class RecurrentLayer(Module):
             parts = [state]
         out = []
         for part, sym in zip(parts, self._state_names):
-            a = as_float_array(part, f"{name}[{sym}]" if k == 2 else name, self.dtype)
-            check_shape(a, shape, f"{name}[{sym}]" if k == 2 else name,
-                        "The state is (num_layers * num_directions, N, H); nothing is broadcast.")
-            out.append(a[:, None, :] if unbatched else a)
+            label = f"{name}[{sym}]" if k == 2 else name
+            a = as_float_array(part, label, self.dtype)
+            check_shape(a, shape, label, "The state is (num_layers * num_directions, N, H); nothing is broadcast.")
+            out.append(a[:, :, None] if unbatched else a.transpose(0, 2, 1))
         return out
 
-    def _mask(self, shape: tuple[int, ...], p: float, packing: Packing | None, axis: int) -> np.ndarray:
-        """Inverted-dropout mask: 1/(1-p) with probability 1-p, else 0; rows in sorted order."""
-        m = (self._rng.random(shape) >= p).astype(self.dtype) / self.dtype.type(1 - p)
-        return m if packing is None else packing.sort(m, axis)
+    def _state_to_user(self, states: list[np.ndarray], unbatched: bool) -> Any:
+        """(L*D, H, N) arrays -> the user's (L*D, N, H) (or (L*D, H)) state structure."""
+        out = [s[:, :, 0].copy() if unbatched else np.ascontiguousarray(s.transpose(0, 2, 1)) for s in states]
+        return out[0] if len(out) == 1 else tuple(out)
+
+    def _seq_to_user(self, a: np.ndarray, unbatched: bool) -> np.ndarray:
+        """(T, F, N) -> the user's (N, T, F) / (T, N, F) / (T, F) layout, always a fresh array."""
+        if unbatched:
+            return a[:, :, 0].copy()
+        return np.ascontiguousarray(a.transpose(2, 0, 1) if self.batch_first else a.transpose(0, 2, 1))
+
+    def _mask(self, user_shape: tuple[int, ...], axes: tuple[int, ...], p: float,
+              packing: Packing | None) -> np.ndarray:
+        """Inverted-dropout mask: 1/(1-p) with probability 1-p, else 0.
+
+        Drawn per sequence in the user's batch order (``user_shape`` starts with N), then moved
+        to the kernels' layout by ``axes`` and sorted like the batch.
+        """
+        keep = self._rng.random(user_shape) >= p
+        m = (keep / (1 - p)).astype(self.dtype).transpose(axes)
+        return m if packing is None else packing.sort(m)
 
     # -- forward / backward ----------------------------------------------------------------
     def forward(self, x: Any, state: Any = None, lengths: Any = None) -> tuple[np.ndarray, Any]:
         """Run the layer over a batch of sequences; see the class docstring for shapes."""
-        x_tm, unbatched = self._check_x(x)
-        T, N, _ = x_tm.shape
+        x_k, unbatched = self._check_x(x)
+        T, _, N = x_k.shape
         states = self._check_state(state, N, unbatched, "state")
         packing = None
         if lengths is not None:
             lens = check_lengths(lengths, N, T)
             if (lens < T).any():
                 packing = Packing.from_lengths(lens, T)
-                x_tm = packing.sort(x_tm, axis=1)
-                states = [packing.sort(s, axis=1) for s in states]
-        x_tm = np.ascontiguousarray(x_tm)
+                x_k = packing.sort(x_k)
+                states = [packing.sort(s) for s in states]
+        x_k = np.ascontiguousarray(x_k)
         L, D, H = self.num_layers, self.num_directions, self.hidden_size
         batch_sizes = None if packing is None else packing.batch_sizes
         final = [np.empty_like(s) for s in states]
         caches, drop_masks = [], []
-        layer_in = x_tm
+        layer_in = x_k
         for l in range(L):
             outs = []
             for d in range(D):
                 k = l * D + d
                 rec_mask = None
                 if self.training and self.recurrent_dropout > 0:
-                    rec_mask = self._mask((N, H), self.recurrent_dropout, packing, axis=0)
-                inp = layer_in if d == 0 else reverse_time(layer_in, packing)
+                    rec_mask = self._mask((N, H), (1, 0), self.recurrent_dropout, packing)
                 y, state_T, cache = type(self)._forward_kernel(
-                    inp, tuple(s[k] for s in states), *self._weights(l, d),
-                    batch_sizes=batch_sizes, rec_mask=rec_mask, **self.options)
-                outs.append(y if d == 0 else reverse_time(y, packing))
+                    layer_in, tuple(s[k] for s in states), *self._weights(l, d),
+                    batch_sizes=batch_sizes, rec_mask=rec_mask, reverse=d == 1, **self.options)
+                outs.append(y)
                 for f, s in zip(final, state_T):
                     f[k] = s
                 caches.append(cache)
-            out = outs[0] if D == 1 else np.concatenate(outs, axis=2)
+            out = outs[0] if D == 1 else np.concatenate(outs, axis=1)
             drop = None
             if l < L - 1 and self.training and self.dropout > 0:
-                drop = self._mask(out.shape, self.dropout, packing, axis=1)
+                drop = self._mask((N, T, D * H), (1, 2, 0), self.dropout, packing)
                 out = out * drop
             drop_masks.append(drop)
             layer_in = out
         y = layer_in
         if packing is not None:
-            y = packing.unsort(y, axis=1)
-            final = [packing.unsort(f, axis=1) for f in final]
-        y = self._to_user_layout(y, unbatched)
-        if unbatched:
-            final = [f[:, 0] for f in final]
+            y = packing.unsort(y)
+            final = [packing.unsort(f) for f in final]
+        y = self._seq_to_user(y, unbatched)
         self._record = _Record(caches, drop_masks, packing, unbatched, tuple(np.shape(x)), y.shape, T, N)
-        return y, (final[0] if len(final) == 1 else tuple(final))
-
-    def _to_user_layout(self, a: np.ndarray, unbatched: bool) -> np.ndarray:
-        """(T, N, F) time-major -> the user's layout, always as a fresh array."""
-        if unbatched:
-            return a[:, 0].copy()
-        return np.ascontiguousarray(a.transpose(1, 0, 2)) if self.batch_first else a.copy()
+        return y, self._state_to_user(final, unbatched)
 
     def backward(self, dy: Any, dstate: Any = None) -> tuple[np.ndarray, Any]:
         """BPTT through the last forward; see the class docstring for shapes."""
@@ -257,31 +266,28 @@ class RecurrentLayer(Module):
         dy = as_float_array(dy, "dy", self.dtype)
         check_shape(dy, rec.y_shape, "dy", "dy must have the shape of the output y of forward().")
         if rec.unbatched:
-            dy_tm = dy[:, None, :]
+            dy_k = dy[:, :, None]
         else:
-            dy_tm = dy.transpose(1, 0, 2) if self.batch_first else dy
+            dy_k = dy.transpose(1, 2, 0) if self.batch_first else dy.transpose(0, 2, 1)
         dstates = self._check_state(dstate, rec.N, rec.unbatched, "dstate")
         packing = rec.packing
         if packing is not None:
-            dy_tm = packing.sort(dy_tm, axis=1)
-            dstates = [packing.sort(s, axis=1) for s in dstates]
+            dy_k = packing.sort(dy_k)
+            dstates = [packing.sort(s) for s in dstates]
+        dy_k = np.ascontiguousarray(dy_k)
         L, D, H = self.num_layers, self.num_directions, self.hidden_size
         dstate0 = [np.empty_like(s) for s in dstates]
         norms = np.zeros((L, D, rec.T), dtype=self.dtype)
-        d_out = dy_tm
+        d_out = dy_k
         for l in reversed(range(L)):
             if rec.drop_masks[l] is not None:
                 d_out = d_out * rec.drop_masks[l]
             d_in = None
             for d in range(D):
                 k = l * D + d
-                dy_d = d_out if D == 1 else d_out[:, :, d * H : (d + 1) * H]
-                if d == 1:
-                    dy_d = reverse_time(dy_d, packing)
+                dy_d = d_out if D == 1 else d_out[:, d * H : (d + 1) * H]
                 dx_d, ds0, grads, dh_sq = type(self)._backward_kernel(
                     rec.caches[k], dy_d, tuple(s[k] for s in dstates))
-                if d == 1:
-                    dx_d, dh_sq = reverse_time(dx_d, packing), reverse_time(dh_sq, packing)
                 suffix = f"_l{l}{'_reverse' if d else ''}"
                 for name, g in grads.items():
                     self.grads[name + suffix] += g
@@ -292,9 +298,6 @@ class RecurrentLayer(Module):
             d_out = d_in
         self.hidden_grad_norms = norms
         if packing is not None:
-            d_out = packing.unsort(d_out, axis=1)
-            dstate0 = [packing.unsort(s, axis=1) for s in dstate0]
-        dx = self._to_user_layout(d_out, rec.unbatched)
-        if rec.unbatched:
-            dstate0 = [s[:, 0] for s in dstate0]
-        return dx, (dstate0[0] if len(dstate0) == 1 else tuple(dstate0))
+            d_out = packing.unsort(d_out)
+            dstate0 = [packing.unsort(s) for s in dstate0]
+        return self._seq_to_user(d_out, rec.unbatched), self._state_to_user(dstate0, rec.unbatched)

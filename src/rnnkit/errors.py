@@ -1,0 +1,52 @@
+"""rnnkit's own exception classes. Each derives from a built-in one, so ``except ValueError``
+keeps working; catch the rnnkit class when you want to single out one kind of problem.
+
+- :class:`ConfigError` (``ValueError``): a configuration names an unknown layer, loss or
+  optimizer, or lacks a field.
+- :class:`LoadError` (``ValueError``): a model or checkpoint file cannot be loaded: it is
+  missing (then also a ``FileNotFoundError``, see :class:`MissingFileError`), truncated,
+  corrupted, not an rnnkit file, or its contents do not match its config. The message names the
+  file and the problem.
+- :class:`NonFiniteError` (``FloatingPointError`` and ``ValueError``): training met a loss or a
+  gradient that is NaN or infinite. The message names the epoch and the batch.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class ConfigError(ValueError):
+    """A config dict that cannot be turned back into an object."""
+
+
+class LoadError(ValueError):
+    """A file that cannot be read as an rnnkit model, checkpoint or safetensors file."""
+
+    def __init__(self, path: str | os.PathLike, problem: str) -> None:
+        self.path = os.fspath(path)
+        self.problem = problem
+        super().__init__(f"Cannot load '{self.path}': {problem}")
+
+    def __str__(self) -> str:
+        return f"Cannot load '{self.path}': {self.problem}"
+
+
+class MissingFileError(LoadError, FileNotFoundError):
+    """The file to load does not exist (a :class:`LoadError` and a ``FileNotFoundError``)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        LoadError.__init__(self, path, "no such file.")
+        self.filename = self.path
+
+
+class NonFiniteError(FloatingPointError, ValueError):
+    """A NaN or infinite loss or gradient stopped training.
+
+    Attributes: ``epoch`` and ``batch`` (1-based) where it happened, ``what`` ("loss" or
+    "gradient").
+    """
+
+    def __init__(self, message: str, epoch: int, batch: int, what: str) -> None:
+        super().__init__(message)
+        self.epoch, self.batch, self.what = epoch, batch, what

@@ -1,0 +1,191 @@
+"""``rnnkit.Sequential``: a stack of layers run one after the other, with BPTT back through all.
+
+The model is the composition out = f_K(... f_1(f_0(x))). Forward stores nothing of its own but
+the shapes; every layer keeps the cache of its last forward, and ``backward`` walks the layers
+in reverse order, handing each the gradient of its output::
+
+    for layer in reversed(layers):
+        dout = layer.backward(dout)          # recurrent layers: dout, _ = layer.backward(dout)
+
+so the recurrent layers run Backpropagation Through Time on the gradient that the layers above
+them produced for every time step.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator, Mapping
+
+import numpy as np
+
+from .last_step import LastStep
+from .module import Module
+from .recurrent import RecurrentLayer
+
+
+class Sequential(Module):
+    """Layers applied in order; PyTorch-style prefixed parameter names ("0.weight_ih_l0").
+
+    Shapes: x is what the first layer takes, batch-first: (N, T, I) floats, or (N, T) token ids
+    for an :class:`Embedding`. The output is what the last layer gives: (N, T, O) for per-step
+    outputs, (N, O) after a :class:`LastStep`.
+
+    - ``out = model(x, lengths=None, states=None)``: ``lengths`` (N ints in 1..T) go to every
+      layer whose forward takes them (recurrent layers, ``LastStep``). Recurrent layers' outputs
+      y are passed on; their final states are kept in ``model.last_states`` (one entry per
+      recurrent layer, in order; LSTM: (h, c)). ``states`` gives their initial states in the
+      same form (None = zeros): truncated BPTT carries ``last_states`` into the next chunk.
+    - ``dx = model.backward(dout)``: BPTT through the last forward; parameter gradients are
+      added into ``model.grads``. Returns dL/dx (None when the first layer is an Embedding).
+    - ``params`` / ``grads``: name -> live array, names "{index}.{layer's name}".
+    - ``fit``, ``predict``, ``evaluate``: see :mod:`rnnkit.training`; ``save``: see :func:`rnnkit.load`.
+
+    Recurrent layers inside a Sequential must be batch-first (the default).
+
+    Example:
+        >>> import numpy as np, rnnkit
+        >>> model = rnnkit.Sequential([rnnkit.LSTM(3, 8, seed=0), rnnkit.LastStep(), rnnkit.Linear(8, 1, seed=0)])
+        >>> model(np.zeros((4, 10, 3)), lengths=[10, 3, 7, 1]).shape
+        (4, 1)
+    """
+
+    def __init__(self, layers: Iterable[Module]) -> None:
+        if isinstance(layers, Module) or not isinstance(layers, Iterable):
+            raise TypeError(f"Expected a list of layers for Sequential, got {type(layers).__name__}.")
+        self.layers = list(layers)
+        if not self.layers:
+            raise ValueError("Expected at least one layer for Sequential, got an empty list.")
+        previous = None
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Expected rnnkit layers (Module instances) in Sequential, got "
+                                f"{type(layer).__name__} at index {i}.")
+            if isinstance(layer, RecurrentLayer) and not layer.batch_first:
+                raise ValueError(f"Expected batch-first recurrent layers in Sequential, got "
+                                 f"{layer!r} at index {i}. Build it with batch_first=True.")
+            if isinstance(layer, LastStep) and layer.bidirectional is None:
+                layer._resolved = isinstance(previous, RecurrentLayer) and previous.bidirectional
+            previous = layer
+        self.training = True
+        self.last_states: list[Any] | None = None
+        self.last_shapes: list[tuple[int, ...]] | None = None
+
+    # -- structure ---------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, index: int) -> Module:
+        return self.layers[index]
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self.layers)
+
+    def __repr__(self) -> str:
+        inner = "".join(f"\n  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential({inner}\n)"
+
+    @property
+    def recurrent_layers(self) -> list[RecurrentLayer]:
+        """The recurrent layers, in order (the entries of ``states`` / ``last_states``)."""
+        return [layer for layer in self.layers if isinstance(layer, RecurrentLayer)]
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:  # type: ignore[override]
+        """Every layer's live parameters, keys "{index}.{name}" as PyTorch's nn.Sequential."""
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:  # type: ignore[override]
+        """Every layer's live gradients, same keys as ``params``."""
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
+
+    def train(self, mode: bool = True) -> "Sequential":
+        """Set training mode (dropout active) on every layer. Returns self."""
+        self.training = bool(mode)
+        for layer in self.layers:
+            layer.train(mode)
+        return self
+
+    # -- forward / backward --------------------------------------------------------------------
+    def forward(self, x: Any, lengths: Any = None, states: list[Any] | None = None) -> np.ndarray:
+        """Run every layer in order; see the class docstring."""
+        n_rec = len(self.recurrent_layers)
+        if states is not None and (not isinstance(states, (list, tuple)) or len(states) != n_rec):
+            raise ValueError(f"Expected 'states' as a list of {n_rec} entries (one per recurrent layer, "
+                             f"None for zeros), got {states!r:.100}.")
+        out, finals, shapes, r = x, [], [], 0
+        for layer in self.layers:
+            if isinstance(layer, RecurrentLayer):
+                out, state = layer.forward(out, None if states is None else states[r], lengths)
+                finals.append(state)
+                r += 1
+            elif layer.takes_lengths:
+                out = layer.forward(out, lengths=lengths)
+            else:
+                out = layer.forward(out)
+            shapes.append(np.shape(out))
+        self.last_states, self.last_shapes = finals, shapes
+        return out
+
+    def backward(self, dout: Any) -> np.ndarray | None:
+        """BPTT back through every layer; returns dL/dx (None after an Embedding)."""
+        if self.last_shapes is None:
+            raise RuntimeError("Sequential.backward() was called before forward(). Expected a forward pass first.")
+        grad = dout
+        for layer in reversed(self.layers):
+            if isinstance(layer, RecurrentLayer):
+                grad, _ = layer.backward(grad)
+            else:
+                grad = layer.backward(grad)
+        return grad
+
+    # -- config, randomness ------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """``{"layers": [{"class_name": ..., "config": ...}, ...]}``, JSON-serialisable."""
+        from .registry import layer_to_spec
+
+        return {"layers": [layer_to_spec(layer) for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "Sequential":
+        """Rebuild the stack from :meth:`get_config` output (weights freshly initialised)."""
+        from ..errors import ConfigError
+        from .registry import layer_from_spec
+
+        if not isinstance(config, Mapping) or not isinstance(config.get("layers"), list):
+            raise ConfigError(f"Expected a Sequential config {{'layers': [...]}}, got {config!r:.200}.")
+        return cls([layer_from_spec(spec) for spec in config["layers"]])
+
+    def get_rng_state(self) -> dict[str, Any]:  # type: ignore[override]
+        """The dropout-mask generator states of the layers that have one, keyed by index."""
+        return {str(i): s for i, layer in enumerate(self.layers) if (s := layer.get_rng_state()) is not None}
+
+    def set_rng_state(self, state: Mapping[str, Any] | None) -> None:
+        for key, s in (state or {}).items():
+            self.layers[int(key)].set_rng_state(s)
+
+    def summary(self, input_shape: tuple | None = None) -> str:
+        """A table of layers, output shapes and parameter counts (see :func:`summarize`)."""
+        from .summary import summarize
+
+        return summarize(self, input_shape)
+
+    # -- training (implemented in rnnkit.training) -------------------------------------------
+    def fit(self, X: Any, y: Any, lengths: Any = None, **kwargs: Any):
+        """Train on (X, y); returns a :class:`rnnkit.training.History`. Options: see
+        :class:`rnnkit.training.FitOptions` and :meth:`rnnkit.training.Trainer.fit`."""
+        from ..training.trainer import fit
+
+        return fit(self, X, y, lengths=lengths, **kwargs)
+
+    def predict(self, X: Any, lengths: Any = None, batch_size: int = 256) -> np.ndarray:
+        """Outputs in evaluation mode (no dropout), batch by batch; X as for ``fit``."""
+        from ..training.evaluate import predict
+
+        return predict(self, X, lengths=lengths, batch_size=batch_size)
+
+    def evaluate(self, X: Any, y: Any, lengths: Any = None, *, loss: Any = "mse",
+                 metrics: Iterable[str] = (), batch_size: int = 256) -> dict[str, float]:
+        """Loss and metrics in evaluation mode: ``{"loss": ..., "accuracy": ...}``."""
+        from ..training.evaluate import evaluate
+
+        return evaluate(self, X, y, lengths=lengths, loss=loss, metrics=metrics, batch_size=batch_size)
