@@ -2,11 +2,36 @@
 Time, equal to PyTorch, in NumPy alone.
 
 Architecture: :mod:`rnnkit.kernels` (pure forward/backward functions) ->
-:mod:`rnnkit.layers` (parameter-holding layers and cells).
+:mod:`rnnkit.layers` (parameter-holding layers and cells, ``Sequential``) ->
+:mod:`rnnkit.losses`, :mod:`rnnkit.optim` -> :mod:`rnnkit.training` (``fit``, truncated BPTT,
+checkpoints) and :mod:`rnnkit.io` (safetensors files, ``rnnkit.load``).
 """
 
-from .layers import GRU, LSTM, RNN, GRUCell, LSTMCell, Module, RNNCell
+from . import errors, losses, optim, training
+from .errors import ConfigError, LoadError, NonFiniteError
+from .io import load
+from .layers import (
+    GRU,
+    LSTM,
+    RNN,
+    Dropout,
+    Embedding,
+    GRUCell,
+    LastStep,
+    Linear,
+    LSTMCell,
+    Module,
+    ReLU,
+    RNNCell,
+    Sequential,
+    Sigmoid,
+    Tanh,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "Module", "__version__"]
+__all__ = [
+    "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "Module", "__version__",
+    "Linear", "Embedding", "Dropout", "Tanh", "ReLU", "Sigmoid", "LastStep", "Sequential",
+    "load", "losses", "optim", "training", "errors", "ConfigError", "LoadError", "NonFiniteError",
+]

@@ -48,6 +48,8 @@ class Sequential(Module):
         (4, 1)
     """
 
+    takes_lengths = True  # a nested Sequential passes them on
+
     def __init__(self, layers: Iterable[Module]) -> None:
         if isinstance(layers, Module) or not isinstance(layers, Iterable):
             raise TypeError(f"Expected a list of layers for Sequential, got {type(layers).__name__}.")
@@ -108,35 +110,14 @@ class Sequential(Module):
     # -- forward / backward --------------------------------------------------------------------
     def forward(self, x: Any, lengths: Any = None, states: list[Any] | None = None) -> np.ndarray:
         """Run every layer in order; see the class docstring."""
-        n_rec = len(self.recurrent_layers)
-        if states is not None and (not isinstance(states, (list, tuple)) or len(states) != n_rec):
-            raise ValueError(f"Expected 'states' as a list of {n_rec} entries (one per recurrent layer, "
-                             f"None for zeros), got {states!r:.100}.")
-        out, finals, shapes, r = x, [], [], 0
-        for layer in self.layers:
-            if isinstance(layer, RecurrentLayer):
-                out, state = layer.forward(out, None if states is None else states[r], lengths)
-                finals.append(state)
-                r += 1
-            elif layer.takes_lengths:
-                out = layer.forward(out, lengths=lengths)
-            else:
-                out = layer.forward(out)
-            shapes.append(np.shape(out))
-        self.last_states, self.last_shapes = finals, shapes
+        out, self.last_states, self.last_shapes = forward_layers(self.layers, x, lengths, states)
         return out
 
     def backward(self, dout: Any) -> np.ndarray | None:
         """BPTT back through every layer; returns dL/dx (None after an Embedding)."""
         if self.last_shapes is None:
             raise RuntimeError("Sequential.backward() was called before forward(). Expected a forward pass first.")
-        grad = dout
-        for layer in reversed(self.layers):
-            if isinstance(layer, RecurrentLayer):
-                grad, _ = layer.backward(grad)
-            else:
-                grad = layer.backward(grad)
-        return grad
+        return backward_layers(self.layers, dout)
 
     # -- config, randomness ------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
@@ -189,3 +170,38 @@ class Sequential(Module):
         from ..training.evaluate import evaluate
 
         return evaluate(self, X, y, lengths=lengths, loss=loss, metrics=metrics, batch_size=batch_size)
+
+
+def forward_layers(layers: list[Module], x: Any, lengths: Any = None,
+                   states: list[Any] | None = None) -> tuple[Any, list[Any], list[tuple[int, ...]]]:
+    """Run ``layers`` in order: returns (output, final states of the recurrent layers, output shapes).
+
+    ``lengths`` go to layers that take them; ``states`` (one entry per recurrent layer or None)
+    are their initial states. Truncated BPTT runs slices of a model's layers through this.
+    """
+    n_rec = sum(isinstance(layer, RecurrentLayer) for layer in layers)
+    if states is not None and (not isinstance(states, (list, tuple)) or len(states) != n_rec):
+        raise ValueError(f"Expected 'states' as a list of {n_rec} entries (one per recurrent layer, "
+                         f"None for zeros), got {states!r:.100}.")
+    out, finals, shapes = x, [], []
+    for layer in layers:
+        if isinstance(layer, RecurrentLayer):
+            out, state = layer.forward(out, None if states is None else states[len(finals)], lengths)
+            finals.append(state)
+        elif layer.takes_lengths:
+            out = layer.forward(out, lengths=lengths)
+        else:
+            out = layer.forward(out)
+        shapes.append(np.shape(out))
+    return out, finals, shapes
+
+
+def backward_layers(layers: list[Module], dout: Any) -> Any:
+    """BPTT back through ``layers`` (reverse order); the recurrent layers get dstate = None."""
+    grad = dout
+    for layer in reversed(layers):
+        if isinstance(layer, RecurrentLayer):
+            grad, _ = layer.backward(grad)
+        else:
+            grad = layer.backward(grad)
+    return grad

@@ -1,0 +1,7 @@
+"""Files: safetensors read/write in NumPy (:mod:`.safetensors`) and whole models in one file
+(:mod:`.model_file`: ``model.save(path)`` / ``rnnkit.load(path)``)."""
+
+from .model_file import load, read_model_file, save_model
+from .safetensors import read_safetensors, write_safetensors
+
+__all__ = ["load", "save_model", "read_model_file", "read_safetensors", "write_safetensors"]

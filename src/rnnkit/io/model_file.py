@@ -1,0 +1,101 @@
+"""One file per model: safetensors weights + the JSON config in the metadata.
+
+Metadata written by :func:`save_model`::
+
+    "format": "rnnkit"            marks the file as ours
+    "format_version": "1"
+    "rnnkit_version": "0.1.0"
+    "model": JSON {"class_name": "Sequential", "config": {...}}   (see layers/registry.py)
+    "rng": JSON of the dropout-mask generator states (so training-mode outputs replay too)
+
+Tensors: the model's ``state_dict()`` under its own names ("0.weight_ih_l0"). Checkpoints add
+tensors whose names contain "/" ("optimizer/...", "best/...") and more metadata; see
+:mod:`rnnkit.training.checkpoint`. Loading builds only classes registered in
+:mod:`rnnkit.layers.registry` and reads only arrays and JSON: no pickle, no code from the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..errors import ConfigError, LoadError
+from ..layers.module import Module
+from ..layers.registry import layer_from_spec, layer_to_spec
+from .safetensors import read_safetensors, write_safetensors
+
+FORMAT, FORMAT_VERSION = "rnnkit", "1"
+
+
+def save_model(module: Module, path: str | os.PathLike, extra_tensors: Mapping[str, np.ndarray] | None = None,
+               extra_metadata: Mapping[str, str] | None = None) -> None:
+    """Write ``module`` (config + weights + RNG state) to ``path`` atomically."""
+    from .. import __version__
+
+    tensors = dict(module.state_dict())
+    for name, a in (extra_tensors or {}).items():
+        if "/" not in name:
+            raise ValueError(f"Expected extra tensor names with a '/' (e.g. 'optimizer/...'), got {name!r}.")
+        tensors[name] = a
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "rnnkit_version": __version__,
+            "model": json.dumps(layer_to_spec(module)), "rng": json.dumps(module.get_rng_state())}
+    meta.update(extra_metadata or {})
+    write_safetensors(path, tensors, meta)
+
+
+def read_model_file(path: str | os.PathLike) -> tuple[Module, dict[str, np.ndarray], dict[str, str]]:
+    """Rebuild the model in ``path``; also return the extra tensors and the metadata."""
+    tensors, meta = read_safetensors(path)
+    if meta.get("format") != FORMAT:
+        raise LoadError(path, "this is a safetensors file but not an rnnkit model or checkpoint (its metadata has "
+                              "no \"format\": \"rnnkit\"). To use foreign weights, build the model and call "
+                              "model.load_state_dict(rnnkit.io.read_safetensors(path)[0]).")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise LoadError(path, f"format version {meta.get('format_version')!r} is not supported; expected "
+                              f"{FORMAT_VERSION!r}.")
+    spec = json_field(path, meta, "model")
+    try:
+        module = layer_from_spec(spec)
+    except ConfigError as exc:
+        raise LoadError(path, f"its config cannot be built: {exc}") from None
+    weights = {k: v for k, v in tensors.items() if "/" not in k}
+    extras = {k: v for k, v in tensors.items() if "/" in k}
+    wrong_dtype = [f"{k}: {weights[k].dtype} (expected {p.dtype})" for k, p in module.params.items()
+                   if k in weights and weights[k].dtype != p.dtype]
+    if wrong_dtype:
+        raise LoadError(path, f"weights do not have the dtype the config asks for: {wrong_dtype}.")
+    try:
+        module.load_state_dict(weights)
+    except (ValueError, TypeError) as exc:
+        raise LoadError(path, f"the weights do not match the config: {exc}") from None
+    if "rng" in meta:
+        try:
+            module.set_rng_state(json_field(path, meta, "rng"))
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise LoadError(path, f"the stored random-generator state is invalid: {exc}") from None
+    return module, extras, meta
+
+
+def json_field(path: str | os.PathLike, meta: Mapping[str, str], key: str) -> Any:
+    """Parse metadata field ``key`` as JSON, or raise LoadError naming the file and field."""
+    if key not in meta:
+        raise LoadError(path, f"the metadata lacks the field {key!r}.")
+    try:
+        return json.loads(meta[key])
+    except json.JSONDecodeError as exc:
+        raise LoadError(path, f"metadata field {key!r} is not valid JSON ({exc}).") from None
+
+
+def load(path: str | os.PathLike) -> Module:
+    """Rebuild the model saved by ``model.save(path)`` (or a checkpoint): same class, config,
+    weights and dropout-mask stream, so its outputs are bit-identical. The file is only parsed
+    (JSON and raw arrays), never executed.
+
+    Raises:
+        rnnkit.errors.LoadError (a ValueError) naming the file and the problem: missing
+        (also a FileNotFoundError), truncated, corrupted, not an rnnkit file, unknown layer.
+    """
+    return read_model_file(path)[0]

@@ -1,0 +1,156 @@
+"""The safetensors file format, read and written with NumPy alone (no pickle, no code runs).
+
+Layout (https://github.com/huggingface/safetensors)::
+
+    8 bytes      n = header length, unsigned 64-bit little-endian
+    n bytes      JSON header, UTF-8, padded with spaces:
+                 {"<name>": {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}, ...,
+                  "__metadata__": {"<str>": "<str>", ...}}
+    the rest     the data: each tensor's bytes, C order, little-endian, at [begin, end) counted
+                 from the start of the data; together the tensors cover it with no gap.
+
+:func:`write_safetensors` writes atomically (a temporary file in the same folder, fsync, then
+``os.replace``), so a crash mid-write never leaves a half-written file under the final name.
+It also stores the SHA-256 of the data in the metadata under ``"rnnkit.data_sha256"``;
+:func:`read_safetensors` checks it when present, so flipped bits in the weights are caught.
+Every problem is reported as :class:`rnnkit.errors.LoadError` naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..errors import LoadError, MissingFileError
+
+DTYPES: dict[str, str] = {
+    "BOOL": "|b1", "U8": "|u1", "I8": "|i1", "U16": "<u2", "I16": "<i2", "F16": "<f2",
+    "U32": "<u4", "I32": "<i4", "F32": "<f4", "U64": "<u8", "I64": "<i8", "F64": "<f8",
+}
+_CODES = {np.dtype(v).newbyteorder("=") if v[0] == "<" else np.dtype(v): k for k, v in DTYPES.items()}
+MAX_HEADER = 100_000_000
+CHECKSUM_KEY = "rnnkit.data_sha256"
+
+
+def _code(a: np.ndarray, name: str) -> str:
+    code = _CODES.get(a.dtype.newbyteorder("="))
+    if code is None:
+        raise TypeError(f"Expected tensors of dtype bool, int, uint or float16/32/64, got {a.dtype} for '{name}'.")
+    return code
+
+
+def write_safetensors(path: str | os.PathLike, tensors: Mapping[str, Any],
+                      metadata: Mapping[str, str] | None = None) -> None:
+    """Write ``tensors`` (name -> array) and ``metadata`` (str -> str) to ``path``, atomically."""
+    meta = dict(metadata or {})
+    for k, v in meta.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise TypeError(f"Expected safetensors metadata str -> str, got {k!r}: {type(v).__name__}.")
+    arrays = {}
+    for name, a in tensors.items():
+        if not isinstance(name, str) or not name or name == "__metadata__":
+            raise ValueError(f"Expected non-empty tensor names other than '__metadata__', got {name!r}.")
+        arrays[name] = np.ascontiguousarray(a)
+        _code(arrays[name], name)
+    # widest items first, so every tensor starts at a multiple of its item size
+    layout = sorted(arrays, key=lambda k: -arrays[k].dtype.itemsize)
+    header: dict[str, Any] = {}
+    chunks, offset = [], 0
+    for name in layout:
+        a = arrays[name]
+        raw = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+        header[name] = {"dtype": _code(a, name), "shape": list(a.shape), "data_offsets": [offset, offset + len(raw)]}
+        chunks.append(raw)
+        offset += len(raw)
+    data = b"".join(chunks)
+    meta[CHECKSUM_KEY] = hashlib.sha256(data).hexdigest()
+    ordered = {"__metadata__": meta, **{k: header[k] for k in arrays}}
+    text = json.dumps(ordered, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    blob = len(text).to_bytes(8, "little") + text + data
+    _atomic_write(os.fspath(path), blob)
+
+
+def _atomic_write(path: str, blob: bytes) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Read ``path``; returns (tensors in header order, metadata). Raises LoadError on any problem."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise MissingFileError(path)
+    with open(path, "rb") as f:
+        blob = f.read()
+    if len(blob) < 8:
+        raise LoadError(path, f"the file is {len(blob)} bytes long, too short for a safetensors header "
+                              "(truncated, or not a safetensors file).")
+    n = int.from_bytes(blob[:8], "little")
+    if n > min(MAX_HEADER, len(blob) - 8):
+        raise LoadError(path, f"the header claims {n} bytes but the file has {len(blob) - 8} after the length "
+                              "field (truncated, or not a safetensors file).")
+    try:
+        header = json.loads(blob[8:8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LoadError(path, f"the header is not valid JSON ({exc}); the file is corrupted or not a "
+                              "safetensors file.") from None
+    if not isinstance(header, dict):
+        raise LoadError(path, f"expected a JSON object as header, got {type(header).__name__}.")
+    data = memoryview(blob)[8 + n:]
+    meta = header.pop("__metadata__", None) or {}
+    if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
+        raise LoadError(path, "expected '__metadata__' to map strings to strings.")
+    tensors, spans = {}, []
+    for name, info in header.items():
+        tensors[name] = _tensor(path, name, info, data)
+        spans.append(tuple(info["data_offsets"]))
+    end = 0
+    for begin, stop in sorted(spans):
+        if begin != end:
+            raise LoadError(path, f"the tensors' data overlap or leave a gap at byte {end} (corrupted header).")
+        end = stop
+    if end != len(data):
+        raise LoadError(path, f"the data section has {len(data)} bytes but the tensors use {end} "
+                              f"({'truncated' if end > len(data) else 'trailing bytes'}).")
+    if CHECKSUM_KEY in meta and hashlib.sha256(data).hexdigest() != meta[CHECKSUM_KEY]:
+        raise LoadError(path, "the tensor data do not match their SHA-256 checksum (the file is corrupted).")
+    return tensors, meta
+
+
+def _tensor(path: str, name: str, info: Any, data: memoryview) -> np.ndarray:
+    """One tensor from its header entry, validated against the data section."""
+    ok = (isinstance(info, dict) and isinstance(info.get("dtype"), str) and isinstance(info.get("shape"), list)
+          and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in info["shape"])
+          and isinstance(info.get("data_offsets"), list) and len(info["data_offsets"]) == 2
+          and all(isinstance(o, int) and not isinstance(o, bool) and o >= 0 for o in info["data_offsets"]))
+    if not ok:
+        raise LoadError(path, f"malformed header entry for tensor '{name}': {info!r:.200}.")
+    if info["dtype"] not in DTYPES:
+        raise LoadError(path, f"tensor '{name}' has dtype {info['dtype']!r}; expected one of {', '.join(DTYPES)}.")
+    dtype = np.dtype(DTYPES[info["dtype"]])
+    begin, end = info["data_offsets"]
+    count = int(np.prod(info["shape"], dtype=np.int64))
+    if end - begin != count * dtype.itemsize or end < begin:
+        raise LoadError(path, f"tensor '{name}' of shape {info['shape']} and dtype {info['dtype']} needs "
+                              f"{count * dtype.itemsize} bytes, its offsets [{begin}, {end}] give {end - begin}.")
+    if end > len(data):
+        raise LoadError(path, f"tensor '{name}' ends at byte {end} of the data but the file has only {len(data)} "
+                              "(truncated).")
+    a = np.frombuffer(data, dtype=dtype, count=count, offset=begin).reshape(info["shape"])
+    return a.astype(dtype.newbyteorder("="), copy=True)

@@ -1,0 +1,55 @@
+"""Gradient clipping: by global norm (``torch.nn.utils.clip_grad_norm_``) or by value
+(``clip_grad_value_``). Both act in place on ``module.grads`` (or a dict of gradients).
+
+Global-norm clipping rescales all gradients together, keeping their direction::
+
+    total = (sum_k ||g_k||**2) ** 0.5        (over every gradient array g_k)
+    g_k   = g_k * min(1, max_norm / (total + 1e-6))
+
+Value clipping clamps each element to [-clip_value, clip_value] (direction changes).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy as np
+
+from .base import check_hyper
+
+
+def _grads(target: Any) -> list[np.ndarray]:
+    grads = target.grads if hasattr(target, "grads") else target
+    if not isinstance(grads, Mapping):
+        raise TypeError(f"Expected a module or a dict of gradient arrays, got {type(target).__name__}.")
+    return list(grads.values())
+
+
+def global_norm(target: Any) -> float:
+    """(sum over all gradients of their squared entries) ** 0.5, in float64; nan/inf propagate."""
+    total = 0.0
+    for g in _grads(target):
+        total += float(np.dot(g.ravel().astype(np.float64, copy=False), g.ravel().astype(np.float64, copy=False)))
+    return math.sqrt(total) if total == total else float("nan")
+
+
+def clip_grad_norm(target: Any, max_norm: float) -> float:
+    """Rescale the gradients so their global norm is at most ``max_norm``; return the norm
+    before clipping (non-finite norms are returned and nothing is changed)."""
+    max_norm = check_hyper(max_norm, "max_norm", "clip_grad_norm")
+    total = global_norm(target)
+    if not math.isfinite(total):
+        return total
+    coef = max_norm / (total + 1e-6)
+    if coef < 1.0:
+        for g in _grads(target):
+            g *= g.dtype.type(coef)
+    return total
+
+
+def clip_grad_value(target: Any, clip_value: float) -> None:
+    """Clamp every gradient element to [-clip_value, clip_value] in place."""
+    clip_value = check_hyper(clip_value, "clip_value", "clip_grad_value")
+    for g in _grads(target):
+        np.clip(g, -clip_value, clip_value, out=g)

@@ -1,0 +1,69 @@
+"""``RMSprop``: divide the gradient by a running root mean square of recent gradients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..layers.module import Module
+from .base import Optimizer, check_hyper
+
+
+class RMSprop(Optimizer):
+    """The update rule of ``torch.optim.RMSprop``, for each parameter p with gradient g::
+
+        g = g + weight_decay * p
+        s = alpha * s + (1 - alpha) * g * g                  (square average, starts at 0)
+        a = s + (1 - alpha) * (g - a)   and   r = sqrt(s - a * a) + eps    (centered)
+        r = sqrt(s) + eps                                                 (not centered)
+        b = momentum * b + g / r;  p = p - lr * b           (momentum > 0; b starts at 0)
+        p = p - lr * g / r                                  (momentum = 0)
+
+    Args:
+        module: the model whose ``params`` are updated from its ``grads``.
+        lr: default 1e-2 (PyTorch's). alpha: smoothing in [0, 1]. eps: added to the root.
+        weight_decay, momentum: >= 0. centered: normalise by the estimated variance instead.
+    """
+
+    hyperparameters = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")
+
+    def __init__(self, module: Module, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False) -> None:
+        super().__init__(module)
+        self.lr = check_hyper(lr, "lr", "RMSprop")
+        self.alpha = check_hyper(alpha, "alpha", "RMSprop", 0.0, 1.0, high_open=False)
+        self.eps = check_hyper(eps, "eps", "RMSprop")
+        self.weight_decay = check_hyper(weight_decay, "weight_decay", "RMSprop")
+        self.momentum = check_hyper(momentum, "momentum", "RMSprop")
+        if not isinstance(centered, bool):
+            raise TypeError(f"The 'centered' parameter of RMSprop must be a bool. Got {centered!r} instead.")
+        self.centered = centered
+
+    def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+        if not state:
+            state.update(step=0, square_avg=np.zeros_like(p))
+            if self.momentum > 0:
+                state["momentum_buffer"] = np.zeros_like(p)
+            if self.centered:
+                state["grad_avg"] = np.zeros_like(p)
+        state["step"] += 1
+        if self.weight_decay:
+            g = g + self.weight_decay * p
+        s = state["square_avg"]
+        s *= self.alpha
+        s += (1 - self.alpha) * (g * g)
+        if self.centered:
+            a = state["grad_avg"]
+            a += (1 - self.alpha) * (g - a)
+            r = np.sqrt(s - a * a)
+        else:
+            r = np.sqrt(s)
+        r += self.eps
+        if self.momentum > 0:
+            b = state["momentum_buffer"]
+            b *= self.momentum
+            b += g / r
+            p -= self.lr * b
+        else:
+            p -= self.lr * (g / r)

@@ -1,0 +1,72 @@
+"""``EpochStats``: the running sums of one epoch, pooled exactly over its batches.
+
+The epoch's "loss" is the mean over every loss term of the epoch (batch losses weighted by the
+number of terms they average: sequences, or valid steps for per-step targets), so it does not
+depend on how the data were cut into batches. Metrics are pooled the same way. "grad_norm" is
+the mean, "grad_norm_max" the maximum, of the global gradient norm before clipping over the
+epoch's updates, and "hidden_grad_norms" the root mean square over batches of ||dL/dh_t||.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+class EpochStats:
+    def __init__(self, metrics: tuple[str, ...] = ()) -> None:
+        self.loss_sum, self.terms, self.batches = 0.0, 0, 0
+        self.metric_sums = {m: [0.0, 0] for m in metrics}
+        self.norm_sum, self.norm_max, self.updates = 0.0, 0.0, 0
+        self.hidden_sq: np.ndarray | None = None
+        self.seconds = 0.0
+
+    def add_batch(self, loss: float, terms: int, metric_values: dict[str, tuple[float, int]],
+                  hidden_sq: np.ndarray | None) -> None:
+        self.loss_sum += loss * terms
+        self.terms += terms
+        self.batches += 1
+        for m, (s, c) in metric_values.items():
+            self.metric_sums[m][0] += s
+            self.metric_sums[m][1] += c
+        if hidden_sq is not None:
+            if self.hidden_sq is None or self.hidden_sq.shape[1] < hidden_sq.shape[1]:
+                grown = np.zeros(hidden_sq.shape)
+                if self.hidden_sq is not None:
+                    grown[:, : self.hidden_sq.shape[1]] = self.hidden_sq
+                self.hidden_sq = grown
+            self.hidden_sq[:, : hidden_sq.shape[1]] += hidden_sq
+
+    def add_update(self, grad_norm: float) -> None:
+        self.norm_sum += grad_norm
+        self.norm_max = max(self.norm_max, grad_norm)
+        self.updates += 1
+
+    @property
+    def loss(self) -> float:
+        return self.loss_sum / self.terms if self.terms else math.nan
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"loss": self.loss}
+        for m, (s, c) in self.metric_sums.items():
+            out[m] = s / c if c else math.nan
+        out["grad_norm"] = self.norm_sum / self.updates if self.updates else math.nan
+        out["grad_norm_max"] = self.norm_max
+        if self.hidden_sq is not None:
+            out["hidden_grad_norms"] = np.sqrt(self.hidden_sq / self.batches)
+        out["time"] = self.seconds
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(vars(self))
+        d["hidden_sq"] = None if self.hidden_sq is None else self.hidden_sq.tolist()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "EpochStats":
+        s = cls()
+        s.__dict__.update(d)
+        s.hidden_sq = None if d["hidden_sq"] is None else np.asarray(d["hidden_sq"], dtype=np.float64)
+        return s

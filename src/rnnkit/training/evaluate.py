@@ -1,0 +1,86 @@
+"""Inference and evaluation in evaluation mode (dropout off), batch by batch."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from .. import losses
+from ..layers.embedding import Embedding
+from ..layers.last_step import LastStep
+from ..layers.sequential import Sequential
+from .batching import Dataset, batch_indices, loss_terms, prepare, step_mask
+from .metrics import METRICS, check_metrics
+
+
+def is_sequence_input(model: Sequential, X: Any) -> bool:
+    """Whether X has a time axis: a list of sequences, rank 3, or (N, T) ids for an Embedding."""
+    if isinstance(X, (list, tuple)):
+        return True
+    ndim = np.ndim(X)
+    return ndim == 3 or (ndim == 2 and isinstance(model.layers[0], Embedding))
+
+
+def is_per_step(model: Sequential, sequence_input: bool) -> bool:
+    """Per-step outputs (and targets): sequence input and no LastStep in the model."""
+    return sequence_input and not any(isinstance(layer, LastStep) for layer in model.layers)
+
+
+def evaluate_dataset(model: Sequential, data: Dataset, loss_fn: Callable, metrics: tuple[str, ...],
+                     per_step: bool, batch_size: int) -> dict[str, float]:
+    """Mean loss over all loss terms and pooled metrics, in evaluation mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        loss_sum, terms = 0.0, 0
+        sums = {m: [0.0, 0] for m in metrics}
+        for idx in batch_indices(len(data), batch_size, None):
+            batch = data.take(idx, per_step=per_step)
+            out = model(batch.X, lengths=batch.lengths)
+            mask = step_mask(batch.lengths, len(idx), out.shape[1]) if per_step else None
+            value, _ = loss_fn(out, batch.y, mask)
+            n = loss_terms(per_step, out.shape, mask)
+            loss_sum += value * n
+            terms += n
+            for m in metrics:
+                s, c = METRICS[m](out, batch.y, mask)
+                sums[m][0] += s
+                sums[m][1] += c
+    finally:
+        model.train(was_training)
+    out_d = {"loss": loss_sum / terms}
+    out_d.update({m: s / c for m, (s, c) in sums.items()})
+    return out_d
+
+
+def predict(model: Sequential, X: Any, lengths: Any = None, batch_size: int = 256) -> np.ndarray:
+    """The model's outputs for X (array or list of sequences), in evaluation mode.
+
+    Per-step outputs of a list of sequences come padded to (N, max T_n, ...); entries at steps
+    t >= T_n are padding, not predictions.
+    """
+    seq = is_sequence_input(model, X)
+    n = len(X)
+    data = prepare(X, np.zeros(n), lengths, seq)
+    was_training = model.training
+    model.eval()
+    try:
+        outs = []
+        for idx in batch_indices(n, batch_size, None):
+            outs.append((idx, model(data.X[idx], lengths=None if data.lengths is None else data.lengths[idx])))
+    finally:
+        model.train(was_training)
+    first = outs[0][1]
+    result = np.zeros((n,) + first.shape[1:], dtype=first.dtype)
+    for idx, o in outs:
+        result[idx] = o
+    return result
+
+
+def evaluate(model: Sequential, X: Any, y: Any, lengths: Any = None, *, loss: Any = "mse",
+             metrics: Iterable[str] = (), batch_size: int = 256) -> dict[str, float]:
+    """``{"loss": ..., <metric>: ...}`` over (X, y) in evaluation mode."""
+    seq = is_sequence_input(model, X)
+    data = prepare(X, y, lengths, seq)
+    return evaluate_dataset(model, data, losses.get(loss), check_metrics(metrics), is_per_step(model, seq), batch_size)

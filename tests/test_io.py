@@ -1,0 +1,236 @@
+"""Files: safetensors compatibility, exact save/load round trips, atomic writes and every
+documented damaged-file error."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import rnnkit
+from rnnkit.errors import LoadError, MissingFileError
+from rnnkit.io import read_safetensors, write_safetensors
+from rnnkit.io.safetensors import CHECKSUM_KEY
+
+
+def _model():
+    return rnnkit.Sequential([
+        rnnkit.Embedding(20, 5, padding_idx=0, seed=1), rnnkit.GRU(5, 6, num_layers=2, dropout=0.2, seed=2,
+                                                                  recurrent_dropout=0.1, reset_after=False),
+        rnnkit.Dropout(0.3, seed=3), rnnkit.LastStep(), rnnkit.Linear(6, 3, dtype="float64", seed=4), rnnkit.ReLU(),
+    ])
+
+
+def _ids():
+    return np.random.default_rng(0).integers(0, 20, (4, 7))
+
+
+def test_safetensors_files_are_read_by_the_safetensors_package_and_vice_versa(tmp_path):
+    import safetensors.numpy as st  # a test extra: the reference implementation of the format
+    tensors = {"w": np.arange(12, dtype=np.float32).reshape(3, 4), "b": np.linspace(0, 1, 5),
+               "ids": np.array([1, -2, 3], dtype=np.int64), "flags": np.array([True, False]),
+               "half": np.ones(3, dtype=np.float16), "empty": np.zeros((0, 2), np.float32)}
+    write_safetensors(tmp_path / "ours.safetensors", tensors, {"note": "hi"})
+    theirs = st.load_file(tmp_path / "ours.safetensors")
+    from safetensors import safe_open
+
+    with safe_open(tmp_path / "ours.safetensors", "np") as f:
+        assert f.metadata()["note"] == "hi"
+    st.save_file(tensors, tmp_path / "theirs.safetensors", metadata={"note": "ho"})
+    back, meta = read_safetensors(tmp_path / "theirs.safetensors")
+    assert meta == {"note": "ho"}
+    for k, v in tensors.items():
+        for name, got in (("safetensors read ours", theirs[k]), ("we read safetensors", back[k])):
+            assert got.dtype == v.dtype and got.shape == v.shape, f"{name}: {k}"
+            np.testing.assert_array_equal(got, v, err_msg=f"{name}: {k}")
+
+
+def test_header_layout_is_the_documented_one(tmp_path):
+    write_safetensors(tmp_path / "a.st", {"x": np.array([1.5, -2.0], dtype=np.float32)})
+    blob = (tmp_path / "a.st").read_bytes()
+    n = int.from_bytes(blob[:8], "little")
+    assert n % 8 == 0
+    header = json.loads(blob[8:8 + n])
+    assert header["x"] == {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}
+    assert blob[8 + n:] == np.array([1.5, -2.0], dtype="<f4").tobytes()
+
+
+def test_save_load_round_trip_is_bit_identical_including_dropout_streams(tmp_path):
+    model = _model()
+    model(_ids(), lengths=[7, 3, 5, 1])  # advance the dropout streams before saving
+    path = tmp_path / "model.safetensors"
+    model.save(path)
+    loaded = rnnkit.load(path)
+    assert type(loaded) is rnnkit.Sequential and loaded.get_config() == model.get_config()
+    for k, v in model.state_dict().items():
+        assert loaded.params[k].dtype == v.dtype
+        np.testing.assert_array_equal(loaded.params[k], v, err_msg=k)
+    for mode in ("train", "eval"):
+        getattr(model, mode)()
+        getattr(loaded, mode)()
+        a, b = model(_ids(), lengths=[7, 3, 5, 1]), loaded(_ids(), lengths=[7, 3, 5, 1])
+        assert a.tobytes() == b.tobytes(), f"outputs differ in {mode} mode"
+    assert not list(tmp_path.glob(".*tmp")), "no temporary file may stay behind"
+
+
+def test_single_layers_round_trip_too(tmp_path):
+    lstm = rnnkit.LSTM(3, 4, bidirectional=True, dtype="float64", seed=0)
+    lstm.save(tmp_path / "lstm.safetensors")
+    loaded = rnnkit.load(tmp_path / "lstm.safetensors")
+    x = np.random.default_rng(0).standard_normal((2, 5, 3))
+    assert loaded(x)[0].tobytes() == lstm(x)[0].tobytes()
+
+
+def test_custom_layers_load_once_registered(tmp_path):
+    class Scale(rnnkit.Module):
+        def __init__(self, factor: float = 2.0):
+            self.factor = factor
+            self._init_params({})
+
+        def get_config(self):
+            return {"factor": self.factor}
+
+        def forward(self, x):
+            return x * self.factor
+
+        def backward(self, dy):
+            return dy * self.factor
+
+    model = rnnkit.Sequential([rnnkit.Linear(2, 2, seed=0), Scale(3.0)])
+    with pytest.raises(rnnkit.ConfigError, match="register_layer"):
+        model.save(tmp_path / "m.st")
+    rnnkit.layers.register_layer(Scale)
+    model.save(tmp_path / "m.st")
+    assert rnnkit.load(tmp_path / "m.st").layers[1].factor == 3.0
+
+
+def test_failed_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "model.safetensors"
+    model = _model()
+    model.save(path)
+    before = path.read_bytes()
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    model.layers[4].params["weight"][...] = 0
+    with pytest.raises(OSError, match="disk full"):
+        model.save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"]
+
+
+# -- damaged files -----------------------------------------------------------------------------
+@pytest.fixture()
+def saved(tmp_path):
+    path = tmp_path / "model.safetensors"
+    _model().save(path)
+    return path
+
+
+def _expect(path, pattern):
+    with pytest.raises(LoadError, match=pattern) as info:
+        rnnkit.load(path)
+    assert str(path) in str(info.value), "the error must name the file"
+    assert isinstance(info.value, ValueError)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(MissingFileError, match="no such file") as info:
+        rnnkit.load(tmp_path / "nope.safetensors")
+    assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, LoadError)
+
+
+@pytest.mark.parametrize("keep", [0, 5, 8, 40, -1], ids=["empty", "5-bytes", "length-only", "mid-header", "one-byte-short"])
+def test_truncated_file(saved, keep):
+    blob = saved.read_bytes()
+    saved.write_bytes(blob[:keep] if keep >= 0 else blob[:-1])
+    _expect(saved, "truncated")
+
+
+def test_corrupted_header(saved):
+    blob = bytearray(saved.read_bytes())
+    blob[8] = ord("[")  # the header no longer parses as a JSON object
+    saved.write_bytes(bytes(blob))
+    _expect(saved, "not valid JSON|JSON object")
+
+
+def test_corrupted_weights_are_caught_by_the_checksum(saved):
+    blob = bytearray(saved.read_bytes())
+    blob[-3] ^= 0x10
+    saved.write_bytes(bytes(blob))
+    _expect(saved, "checksum")
+
+
+def test_inconsistent_offsets(saved):
+    tensors, meta = read_safetensors(saved)
+    blob = saved.read_bytes()
+    n = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8:8 + n])
+    name = next(k for k in header if k != "__metadata__")
+    header[name]["data_offsets"][1] += 4
+    text = json.dumps(header).encode()
+    saved.write_bytes(len(text).to_bytes(8, "little") + text + blob[8 + n:])
+    _expect(saved, f"'{name}'")
+
+
+def test_foreign_files(tmp_path):
+    png = tmp_path / "image.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    _expect(png, "truncated, or not a safetensors file")
+    text = tmp_path / "notes.txt"
+    text.write_bytes((20).to_bytes(8, "little") + b"hello, this is text!")
+    _expect(text, "not valid JSON")
+    other = tmp_path / "hf.safetensors"
+    write_safetensors(other, {"weight": np.zeros((2, 2), np.float32)}, {"format": "pt"})
+    _expect(other, "not an rnnkit model")
+
+
+def _rewrite_metadata(path, **changes):
+    tensors, meta = read_safetensors(path)
+    meta.update(changes)
+    meta.pop(CHECKSUM_KEY)
+    write_safetensors(path, tensors, meta)
+
+
+def test_config_naming_an_unknown_layer(saved):
+    _, meta = read_safetensors(saved)
+    spec = json.loads(meta["model"])
+    spec["config"]["layers"][1]["class_name"] = "Transformer"
+    _rewrite_metadata(saved, model=json.dumps(spec))
+    _expect(saved, "Unknown layer 'Transformer'")
+
+
+def test_config_that_does_not_match_the_weights(saved):
+    _, meta = read_safetensors(saved)
+    spec = json.loads(meta["model"])
+    spec["config"]["layers"][4]["config"]["out_features"] = 4
+    _rewrite_metadata(saved, model=json.dumps(spec))
+    _expect(saved, r"weights do not match the config.*4\.weight")
+
+
+def test_weights_of_the_wrong_dtype(saved):
+    tensors, meta = read_safetensors(saved)
+    tensors["4.weight"] = tensors["4.weight"].astype(np.float32)
+    meta.pop(CHECKSUM_KEY)
+    write_safetensors(saved, tensors, meta)
+    _expect(saved, "dtype")
+
+
+def test_bad_metadata_fields(saved):
+    _rewrite_metadata(saved, model="{not json")
+    _expect(saved, "'model' is not valid JSON")
+    _rewrite_metadata(saved, format_version="99")
+    _expect(saved, "format version")
+
+
+def test_loading_never_unpickles(saved):
+    """The loader parses JSON and raw bytes only: a file holding a pickle is just a foreign file."""
+    import pickle
+
+    saved.write_bytes(pickle.dumps({"weight": np.zeros(3)}))
+    _expect(saved, "not a safetensors file|not valid JSON|truncated")
