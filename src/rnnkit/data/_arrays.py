@@ -1,0 +1,60 @@
+"""Turning user input (NumPy arrays, lists, pandas Series/DataFrames) into float arrays.
+
+Series helpers accept integer data (counts are common) and convert it to float64; they refuse
+bools, strings, objects, complex numbers and tensors with a message that says how to convert.
+pandas objects are accepted through ``.to_numpy()`` without importing pandas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def is_pandas(x: Any) -> bool:
+    """True for a pandas Series or DataFrame (checked by module name: pandas is not imported)."""
+    return type(x).__module__.split(".")[0] == "pandas" and hasattr(x, "iloc")
+
+
+def as_float_series(x: Any, name: str, owner: str, ndim: tuple[int, ...] = (1, 2),
+                    allow_nan: bool = False) -> np.ndarray:
+    """Return ``x`` as a float64 array with one of the allowed numbers of dimensions.
+
+    Args:
+        x: array-like, pandas Series (T,) or DataFrame (T, C).
+        name: the argument's name, for messages.
+        owner: the function or class, for messages.
+        ndim: allowed values of ``x.ndim``.
+        allow_nan: if False, NaN or infinite values raise ``ValueError``.
+    """
+    if hasattr(x, "detach") and hasattr(x, "numpy"):
+        raise TypeError(
+            f"{owner} expected '{name}' to be a NumPy array, got a {type(x).__name__}. "
+            "Convert it with .detach().cpu().numpy() first."
+        )
+    if is_pandas(x):
+        x = x.to_numpy()
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(
+            f"{owner} expected '{name}' to be an array of numbers, got {type(x).__name__}: {exc}"
+        ) from None
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(
+            f"{owner} expected '{name}' to hold real numbers, got dtype {arr.dtype}. "
+            "Convert it with np.asarray(values, dtype=float) if the values are meant as numbers."
+        )
+    if arr.ndim not in ndim:
+        shapes = " or ".join({1: "(T,)", 2: "(T, C)", 3: "(N, T, C)"}.get(d, f"{d}-D") for d in ndim)
+        raise ValueError(f"{owner} expected '{name}' of shape {shapes}, got shape {arr.shape}.")
+    arr = arr.astype(np.float64, copy=False)
+    if not allow_nan and not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))
+        raise ValueError(
+            f"{owner} expected '{name}' without NaN or infinite values, got {len(bad)} of them "
+            f"(first at index {tuple(int(i) for i in bad[0])}). Fill the gaps first, e.g. with "
+            "rnnkit.data.fill_missing(values, method='interpolate')."
+        )
+    return arr

@@ -1,0 +1,158 @@
+"""A table of raw cells read from a CSV file (with the csv module) or taken from a DataFrame.
+
+Both readers (wide and long format) work on a :class:`Table`, so a CSV file and a pandas
+DataFrame give the same arrays and the same error messages: a CSV cell is named by its file
+line (the header is line 1), a DataFrame cell by its index label.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._arrays import is_pandas
+from .errors import DataFileError
+
+MISSING = {"", "na", "n/a", "nan", "null", "none", "?"}
+
+
+@dataclass
+class Table:
+    """Columns of raw cells (str from a CSV, Python objects from a DataFrame)."""
+
+    source: str
+    names: list[str]
+    columns: dict[str, list[Any]]
+    lines: list[int] | None  # file line of each row (CSV)
+    labels: list[Any] | None  # index label of each row (DataFrame)
+    index: Any = None  # the DataFrame's index, or None
+
+    def __len__(self) -> int:
+        return len(self.lines if self.lines is not None else self.labels)
+
+    def where(self, i: int) -> dict[str, Any]:
+        """Keyword arguments of DataFileError locating row ``i``."""
+        return {"line": self.lines[i]} if self.lines is not None else {"row": self.labels[i]}
+
+    def column(self, name: Any, role: str) -> list[Any]:
+        """The cells of column ``name`` (a name or an int position); missing -> DataFileError."""
+        if isinstance(name, int) and not isinstance(name, bool) and name not in self.columns:
+            if not -len(self.names) <= name < len(self.names):
+                raise DataFileError(self.source, f"the {role} column index {name} is out of range; "
+                                    f"the table has {len(self.names)} columns: {self.names}.")
+            name = self.names[name]
+        if name not in self.columns:
+            raise DataFileError(
+                self.source, f"no {role} column named {name!r}. The columns are {self.names}; pass "
+                f"the right name (e.g. {role}_column={self.names[0]!r}).")
+        return self.columns[name]
+
+    def resolve(self, name: Any) -> str:
+        """The column name for a name or position (call :meth:`column` first to validate)."""
+        return self.names[name] if isinstance(name, int) and name not in self.columns else name
+
+
+def read_table(source: Any, delimiter: str = ",") -> Table:
+    """Read a CSV path or text stream, or take a pandas DataFrame, as a :class:`Table`."""
+    if is_pandas(source):
+        return _from_frame(source)
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"No such CSV file: '{path}'. Check the path.")
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            return _from_csv(f, path, delimiter)
+    if isinstance(source, io.TextIOBase) or hasattr(source, "read"):
+        return _from_csv(source, getattr(source, "name", "<stream>"), delimiter)
+    raise TypeError(
+        f"Expected a CSV file path, a text stream or a pandas DataFrame, got {type(source).__name__}."
+    )
+
+
+def _from_csv(f: Any, path: str, delimiter: str) -> Table:
+    reader = csv.reader(f, delimiter=delimiter)
+    try:
+        header = next(reader)
+        while not any(h.strip() for h in header):
+            header = next(reader)
+    except StopIteration:
+        raise DataFileError(path, "the file is empty; expected a header line with column names.") from None
+    except csv.Error as exc:
+        raise DataFileError(path, f"not a valid CSV file ({exc}).", line=reader.line_num) from None
+    names = [h.strip() for h in header]
+    header_line = reader.line_num
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise DataFileError(path, f"duplicate column names {dup}; give every column its own name.", line=header_line)
+    if len(names) == 1 and delimiter == "," and ";" in names[0]:
+        raise DataFileError(path, "found one column whose name contains ';'. The file seems to use ';' "
+                            "as separator: pass delimiter=';'.", line=header_line)
+    cols: list[list[str]] = [[] for _ in names]
+    lines: list[int] = []
+    try:
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(names):
+                raise DataFileError(path, f"expected {len(names)} fields as in the header {names}, got "
+                                    f"{len(row)}. Fix the row (check the separators and quoting).",
+                                    line=reader.line_num)
+            for c, cell in enumerate(row):
+                cols[c].append(cell.strip())
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise DataFileError(path, f"not a valid CSV row ({exc}).", line=reader.line_num) from None
+    if not lines:
+        raise DataFileError(path, "the file has a header but no data rows.")
+    return Table(path, names, dict(zip(names, cols)), lines, None)
+
+
+def _from_frame(df: Any) -> Table:
+    if not hasattr(df, "columns"):
+        df = df.to_frame()
+    names = [str(c) for c in df.columns]
+    if len(set(names)) != len(names):
+        raise DataFileError("<DataFrame>", f"duplicate column names {names}; give every column its own name.")
+    cols = {n: df[c].tolist() for n, c in zip(names, df.columns)}
+    if len(df) == 0:
+        raise DataFileError("<DataFrame>", "the DataFrame has no rows.")
+    return Table("<DataFrame>", names, cols, None, list(df.index), df.index)
+
+
+def is_missing(cell: Any) -> bool:
+    """True for an empty/NA marker string, None, or a float NaN."""
+    if cell is None:
+        return True
+    if isinstance(cell, str):
+        return cell.strip().lower() in MISSING
+    if isinstance(cell, np.datetime64):
+        return bool(np.isnat(cell))
+    return isinstance(cell, float) and math.isnan(cell)
+
+
+def numeric_column(table: Table, name: str) -> np.ndarray:
+    """Parse a column to float64, NaN where a cell is missing; a non-number -> DataFileError."""
+    out = np.empty(len(table), dtype=np.float64)
+    for i, cell in enumerate(table.columns[name]):
+        if is_missing(cell):
+            out[i] = np.nan
+            continue
+        try:
+            if isinstance(cell, (bool, np.bool_)):
+                raise ValueError
+            v = float(cell)
+        except (TypeError, ValueError):
+            hint = " Remove the thousands separators." if isinstance(cell, str) and "," in cell else ""
+            raise DataFileError(table.source, f"expected a number, got {cell!r}.{hint} Fix or remove "
+                                "the value (empty cells count as missing).", column=name, **table.where(i)) from None
+        if not math.isfinite(v):
+            raise DataFileError(table.source, f"expected a finite number, got {cell!r}. Replace it or "
+                                "leave the cell empty to mark it missing.", column=name, **table.where(i))
+        out[i] = v
+    return out

@@ -1,0 +1,118 @@
+"""Reading series stored in long format: one row per (series id, time, value).
+
+::
+
+    id,time,value              <- header (line 1)
+    north,2020-01,12.5
+    north,2020-02,13.0
+    south,2020-01,7.1
+
+Every id becomes one series. Rows may come in any order: within an id they are sorted by
+time when the times are dates or numbers (string times keep the file order). The time step
+is the most common difference between consecutive times over all series, so a gap is found
+even in a short series. Series may have
+different lengths and start at different times. The rules for values, missing values, gaps
+and ``fill`` are those of :func:`~rnnkit.data.read_csv_wide`, applied to each series; a
+repeated (id, time) pair is refused, naming both lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ._table import numeric_column, read_table
+from ._time import common_step, integer_diffs, parse_times, regular_grid
+from .csv_wide import on_grid, refuse_missing
+from .errors import DataFileError
+from .missing import check_fill, fill_missing
+
+
+class LongSeries(NamedTuple):
+    """What :func:`read_csv_long` returns; unpacks as ``ids, values, times = ...``.
+
+    Attributes:
+        ids: the series ids in order of first appearance (str for a CSV file; the original
+            values for a DataFrame).
+        values: one array per id, (T_i,) for one value column or (T_i, C) for a list of them.
+        times: one (T_i,) array of times per id (datetime64, float64 or str).
+    """
+
+    ids: list[Any]
+    values: list[np.ndarray]
+    times: list[np.ndarray]
+
+
+def read_csv_long(source: Any, id_column: str | int = "id", time_column: str | int = "time",
+                  value_column: str | int | Sequence[str] = "value", fill: str | None = None,
+                  delimiter: str = ",") -> LongSeries:
+    """Read a long CSV file (or DataFrame) into one series per id.
+
+    Args:
+        source: a path, a text stream or a pandas DataFrame.
+        id_column: name (or position) of the column naming the series.
+        time_column: name (or position) of the time column.
+        value_column: name (or position) of the value column, or a list of names for a
+            multivariate series (T_i, C).
+        fill: None (refuse missing values and gaps), "ffill" or "interpolate".
+        delimiter: the field separator of the CSV file.
+
+    Returns:
+        :class:`LongSeries` ``(ids, values, times)``.
+
+    Raises:
+        DataFileError (a ValueError), naming file, line and column: a missing column, a
+            non-numeric value, a repeated time, a missing value or gap without ``fill``.
+    """
+    check_fill(fill, "read_csv_long")
+    table = read_table(source, delimiter)
+    id_cells = table.column(id_column, "id")
+    table.column(time_column, "time")
+    time_name = table.resolve(time_column)
+    multi = not isinstance(value_column, (str, int))
+    value_names = list(value_column) if multi else [value_column]
+    for v in value_names:
+        table.column(v, "value")
+    value_names = [table.resolve(v) for v in value_names]
+    values = np.stack([numeric_column(table, v) for v in value_names], axis=1)
+    times = parse_times(table, time_name)
+    groups: dict[Any, list[int]] = {}
+    for i, key in enumerate(id_cells):
+        if key is None or (isinstance(key, str) and not key.strip()):
+            raise DataFileError(table.source, "the series id is missing; every row needs one.",
+                                column=table.resolve(id_column), **table.where(i))
+        groups.setdefault(key, []).append(i)
+    ordered = {}
+    for key, members in groups.items():
+        rows = np.asarray(members)
+        if times.dtype != object:
+            rows = rows[np.argsort(times[rows], kind="stable")]
+            _refuse_repeats(table, time_name, times, rows, key)
+        ordered[key] = rows
+    diffs = [integer_diffs(times[rows]) for rows in ordered.values()]
+    diffs = [d for d in diffs if d is not None]
+    step = common_step(np.concatenate(diffs)) if diffs else None  # one time step for all series
+    out = LongSeries([], [], [])
+    for key, rows in ordered.items():
+        t, where = regular_grid(table, time_name, times[rows], fill, rows, step)
+        v = values[rows]
+        if fill is None:
+            refuse_missing(table, v, value_names, rows)
+        else:
+            v = fill_missing(on_grid(v, where), fill, value_names)
+        out.ids.append(key)
+        out.values.append(v if multi else v[:, 0])
+        out.times.append(t)
+    return out
+
+
+def _refuse_repeats(table: Any, name: str, times: np.ndarray, rows: np.ndarray, key: Any) -> None:
+    same = np.flatnonzero(times[rows][1:] == times[rows][:-1])
+    if same.size:
+        a, b = int(rows[same[0]]), int(rows[same[0] + 1])
+        first = table.where(a)
+        ref = f"line {first['line']}" if "line" in first else f"row {first['row']!r}"
+        raise DataFileError(table.source, f"series {key!r} has the time {times[a]} twice (also at {ref}). "
+                            "Remove the duplicate row.", column=name, **table.where(b))

@@ -1,0 +1,74 @@
+"""Padding a list of variable-length sequences into one batch, and back.
+
+``pad_sequences`` puts sequence ``n`` in ``X[n, :T_n]`` and fills ``X[n, T_n:]`` with
+``value`` ("post" padding), returning ``lengths = [T_n]``: the ``lengths`` argument that the
+recurrent layers take, so padded steps never reach the final state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .._checks import check_lengths
+
+
+def pad_sequences(sequences: Sequence[Any], value: float = 0.0,
+                  dtype: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Stack sequences of different lengths, padding at the end.
+
+    Args:
+        sequences: N arrays of shape (T_n, C) (or all (T_n,), e.g. token ids), same C.
+        value: the padding value.
+        dtype: dtype of X; None keeps the common dtype of the sequences (ints stay ints).
+
+    Returns:
+        X: (N, T_max, C) (or (N, T_max) for 1-D sequences).
+        lengths: (N,) int64, T_n for each sequence.
+    """
+    if isinstance(sequences, np.ndarray) or not isinstance(sequences, (list, tuple)) or not sequences:
+        raise TypeError(
+            "pad_sequences expected a non-empty list of (T_n, C) or (T_n,) arrays, got "
+            f"{type(sequences).__name__}. An array of shape (N, T, C) needs no padding."
+        )
+    arrays = [np.asarray(s) for s in sequences]
+    ndims = {a.ndim for a in arrays}
+    if not ndims <= {1, 2} or len(ndims) > 1:
+        raise ValueError(
+            f"pad_sequences expected every sequence to be (T_n,) or every one to be (T_n, C), got "
+            f"shapes {[a.shape for a in arrays[:5]]}{'...' if len(arrays) > 5 else ''}."
+        )
+    tails = {a.shape[1:] for a in arrays}
+    if len(tails) > 1:
+        raise ValueError(
+            f"pad_sequences expected the same number of channels C in every sequence, got {sorted(tails)}."
+        )
+    lengths = np.array([len(a) for a in arrays], dtype=np.int64)
+    if (lengths == 0).any():
+        raise ValueError(
+            f"pad_sequences expected sequences of length >= 1, got an empty one at index {int(np.argmin(lengths))}."
+        )
+    out_dtype = np.result_type(*arrays) if dtype is None else np.dtype(dtype)
+    X = np.full((len(arrays), int(lengths.max())) + arrays[0].shape[1:], value, dtype=out_dtype)
+    for n, a in enumerate(arrays):
+        X[n, : len(a)] = a
+    return X, lengths
+
+
+def unpad_sequences(X: Any, lengths: Any) -> list[np.ndarray]:
+    """The inverse of :func:`pad_sequences`: ``[X[n, :lengths[n]] for n in range(N)]``.
+
+    Args:
+        X: (N, T, ...) padded batch.
+        lengths: (N,) ints in 1..T.
+
+    Returns:
+        list of N arrays (T_n, ...) (copies).
+    """
+    X = np.asarray(X)
+    if X.ndim < 2:
+        raise ValueError(f"unpad_sequences expected X of shape (N, T, ...), got shape {X.shape}.")
+    lengths = check_lengths(lengths, X.shape[0], X.shape[1])
+    return [X[n, : int(k)].copy() for n, k in enumerate(lengths)]

@@ -1,0 +1,161 @@
+"""Scalers fitted on training data only, per channel, with an exact inverse.
+
+Fit on the training part of a series, then transform the training, validation and test parts
+and the model's inputs with the *training* statistics; ``inverse_transform`` maps predictions
+back to the original units. Channels are the last axis: a (T, C) series or (N, T, C) windows
+give C statistics; a 1-D series (T,) gives one, and the scaler then treats every value of any
+array it is given as that one channel.
+
+- :class:`StandardScaler`: ``z = (x - mean_) / scale_`` with ``scale_`` the population
+  standard deviation (ddof 0, as scikit-learn).
+- :class:`MinMaxScaler`: ``z = (x - data_min_) * scale_ + lo`` mapping [min, max] to
+  ``feature_range = (lo, hi)``.
+
+A constant channel has no spread: its ``scale_`` is set so that the transform gives 0
+(standard) or ``lo`` (min-max) instead of dividing by zero, and the inverse still round-trips.
+``fit`` refuses NaN and infinite values; ``transform`` before ``fit`` raises
+:class:`~rnnkit.data.NotFittedError`.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from ._arrays import as_float_series
+from .errors import NotFittedError
+
+
+class _Scaler:
+    """fit / transform / inverse_transform over the last axis; subclasses set shift_ and scale_."""
+
+    _fitted_attr = "scale_"
+
+    def _stats(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def fit(self, x: Any) -> _Scaler:
+        """Learn per-channel statistics from training data x: (T,), (T, C) or (N, T, C)."""
+        arr = as_float_series(x, "x", f"{type(self).__name__}.fit", ndim=(1, 2, 3))
+        if arr.size == 0:
+            raise ValueError(
+                f"{type(self).__name__}.fit expected at least one value, got an empty array of shape {arr.shape}."
+            )
+        self.univariate_ = arr.ndim == 1
+        self.n_features_in_ = 1 if self.univariate_ else arr.shape[-1]
+        self.shift_, self.scale_ = self._stats(arr.reshape(-1, self.n_features_in_))
+        return self
+
+    def _check(self, x: Any, method: str) -> np.ndarray:
+        name = f"{type(self).__name__}.{method}"
+        if not hasattr(self, self._fitted_attr):
+            raise NotFittedError(
+                f"This {type(self).__name__} is not fitted yet. Call fit(train) with the training data "
+                f"before {method}."
+            )
+        arr = as_float_series(x, "x", name, ndim=(1, 2, 3) if not self.univariate_ else (0, 1, 2, 3),
+                              allow_nan=True)
+        if not self.univariate_ and (arr.ndim == 0 or arr.shape[-1] != self.n_features_in_):
+            raise ValueError(
+                f"{name} expected an array whose last axis has {self.n_features_in_} channels, as the "
+                f"data given to fit, got shape {arr.shape}."
+            )
+        return arr
+
+    def transform(self, x: Any) -> np.ndarray:
+        """Scale x (same layout as the fit data; any shape if fitted on a 1-D series).
+
+        Returns:
+            float64 array of the shape of x.
+        """
+        arr = self._check(x, "transform")
+        shift, scale = (self.shift_[0], self.scale_[0]) if self.univariate_ else (self.shift_, self.scale_)
+        return self._forward(arr, shift, scale)
+
+    def inverse_transform(self, z: Any) -> np.ndarray:
+        """Map scaled values back to the original units (the exact inverse of transform)."""
+        arr = self._check(z, "inverse_transform")
+        shift, scale = (self.shift_[0], self.scale_[0]) if self.univariate_ else (self.shift_, self.scale_)
+        return self._backward(arr, shift, scale)
+
+    def fit_transform(self, x: Any) -> np.ndarray:
+        """``fit(x)`` then ``transform(x)``."""
+        return self.fit(x).transform(x)
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor arguments."""
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+class StandardScaler(_Scaler):
+    """``z = (x - mean_) / scale_`` per channel; ``scale_`` = std (ddof 0), 1 for a constant channel.
+
+    Attributes (after fit): ``mean_`` (C,), ``scale_`` (C,), ``n_features_in_`` C.
+    """
+
+    def _stats(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean = flat.mean(axis=0)
+        std = flat.std(axis=0)
+        constant = std <= 1e-12 * np.maximum(1.0, np.abs(mean))
+        return mean, np.where(constant, 1.0, std)
+
+    @property
+    def mean_(self) -> np.ndarray:
+        return self.shift_
+
+    @staticmethod
+    def _forward(x: np.ndarray, shift: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        return (x - shift) / scale
+
+    @staticmethod
+    def _backward(z: np.ndarray, shift: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        return z * scale + shift
+
+
+class MinMaxScaler(_Scaler):
+    """``z = (x - data_min_) * scale_ + lo`` maps each channel's [min, max] to ``feature_range``.
+
+    Args:
+        feature_range: (lo, hi) with lo < hi.
+
+    Attributes (after fit): ``data_min_`` (C,), ``data_max_`` (C,), ``scale_`` (C,) =
+    (hi - lo) / (max - min), or 1 for a constant channel (which maps to lo).
+    """
+
+    def __init__(self, feature_range: tuple[float, float] = (0.0, 1.0)) -> None:
+        self.feature_range = feature_range
+
+    def get_params(self) -> dict[str, Any]:
+        return {"feature_range": self.feature_range}
+
+    def _range(self) -> tuple[float, float]:
+        fr = self.feature_range
+        ok = (isinstance(fr, (tuple, list)) and len(fr) == 2
+              and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in fr) and fr[0] < fr[1])
+        if not ok:
+            raise ValueError(
+                f"The 'feature_range' parameter of MinMaxScaler must be a pair (lo, hi) of numbers with "
+                f"lo < hi. Got {fr!r} instead."
+            )
+        return float(fr[0]), float(fr[1])
+
+    def _stats(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = self._range()
+        self.data_min_ = flat.min(axis=0)
+        self.data_max_ = flat.max(axis=0)
+        span = self.data_max_ - self.data_min_
+        constant = span <= 1e-12 * np.maximum(1.0, np.abs(self.data_min_))
+        self._lo = lo
+        return self.data_min_, np.where(constant, 1.0, (hi - lo) / np.where(constant, 1.0, span))
+
+    def _forward(self, x: np.ndarray, shift: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        return (x - shift) * scale + self._lo
+
+    def _backward(self, z: np.ndarray, shift: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        return (z - self._lo) / scale + shift

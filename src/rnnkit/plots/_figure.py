@@ -1,0 +1,64 @@
+"""Headless figures: matplotlib's Agg canvas without pyplot, and atomic saving.
+
+Figures are built as ``matplotlib.figure.Figure`` objects on a ``FigureCanvasAgg``: no GUI
+backend is touched, no global pyplot state is kept (nothing to close, nothing leaks between
+calls), and Jupyter still displays the returned Figure. matplotlib is imported here, lazily,
+so ``import rnnkit`` does not need it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+
+def new_figure(figsize: tuple[float, float], nrows: int = 1, ncols: int = 1, **subplot_kw: Any) -> tuple[Any, Any]:
+    """A Figure on an Agg canvas and its axes (``Figure.subplots`` result)."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "rnnkit.plots needs matplotlib. Install it with: pip install 'rnnkit[plot]' "
+            "(or pip install matplotlib)."
+        ) from None
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False, **subplot_kw)
+    return fig, axes
+
+
+def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120) -> None:
+    """Write ``fig`` to ``path`` atomically: to a temporary file beside it, then renamed.
+
+    The format follows the file extension (.png, .svg, .pdf, ...). A reader of ``path`` never
+    sees a half-written file, and a failed save leaves an existing file untouched.
+    """
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    supported = fig.canvas.get_supported_filetypes()
+    if ext not in supported:
+        raise ValueError(
+            f"Cannot save a figure to '{path}': expected a file extension among "
+            f"{sorted(supported)}, got {('.' + ext) if ext else 'none'}. Name the file e.g. 'plot.png'."
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"Cannot save a figure to '{path}': the folder '{folder}' does not exist.")
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "xb") as f:  # a new file with the usual permissions (umask)
+            fig.savefig(f, format=ext, dpi=dpi)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def finish(fig: Any, path: str | os.PathLike | None, dpi: int) -> Any:
+    """Save ``fig`` if a path is given; return it."""
+    if path is not None:
+        save_figure(fig, path, dpi)
+    return fig

@@ -1,0 +1,64 @@
+"""Padding variable-length sequences to a batch with lengths, and back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rnnkit.data import fill_missing, pad_sequences, unpad_sequences
+
+
+def test_pad_then_unpad_round_trips():
+    rng = np.random.default_rng(0)
+    seqs = [rng.normal(size=(t, 3)) for t in (5, 2, 7)]
+    X, lengths = pad_sequences(seqs, value=-1.0)
+    assert X.shape == (3, 7, 3) and X.dtype == np.float64
+    np.testing.assert_array_equal(lengths, [5, 2, 7])
+    assert lengths.dtype == np.int64
+    assert np.all(X[1, 2:] == -1.0)
+    for a, b in zip(unpad_sequences(X, lengths), seqs):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_token_ids_stay_integers_and_one_dimensional():
+    X, lengths = pad_sequences([[1, 2, 3], [4]])
+    assert X.dtype.kind == "i" and X.shape == (2, 3)
+    np.testing.assert_array_equal(X, [[1, 2, 3], [4, 0, 0]])
+    X32, _ = pad_sequences([np.ones((2, 1))], dtype="float32")
+    assert X32.dtype == np.float32
+
+
+def test_padded_batch_feeds_a_recurrent_layer():
+    import rnnkit
+
+    seqs = [np.random.default_rng(i).normal(size=(t, 2)) for i, t in enumerate((4, 6))]
+    X, lengths = pad_sequences(seqs)
+    layer = rnnkit.GRU(2, 3, seed=0, dtype="float64")
+    y, h = layer(X, lengths=lengths)
+    y0, h0 = layer(seqs[0][None])
+    np.testing.assert_allclose(h[0, 0], h0[0, 0], rtol=1e-12)
+
+
+def test_bad_padding_input_is_refused():
+    with pytest.raises(TypeError, match="non-empty list"):
+        pad_sequences(np.ones((2, 3, 1)))
+    with pytest.raises(ValueError, match="same number of channels"):
+        pad_sequences([np.ones((2, 1)), np.ones((2, 2))])
+    with pytest.raises(ValueError, match=r"\(T_n,\)"):
+        pad_sequences([np.ones(2), np.ones((2, 1))])
+    with pytest.raises(ValueError, match="empty one at index 1"):
+        pad_sequences([np.ones(2), np.ones(0)])
+    with pytest.raises(ValueError, match="lengths"):
+        unpad_sequences(np.ones((2, 3)), [1, 4])
+
+
+def test_fill_missing_methods():
+    v = np.array([np.nan, 1.0, np.nan, np.nan, 4.0, np.nan])
+    np.testing.assert_array_equal(fill_missing(v, "ffill"), [1, 1, 1, 1, 4, 4])
+    np.testing.assert_array_equal(fill_missing(v, "interpolate"), [1, 1, 2, 3, 4, 4])
+    two = np.stack([v, np.arange(6.0)], axis=1)
+    np.testing.assert_array_equal(fill_missing(two, "interpolate")[:, 1], np.arange(6.0))
+    with pytest.raises(ValueError, match="no observed value"):
+        fill_missing(np.array([[np.nan, 1.0]] * 3), "ffill", names=["a", "b"])
+    with pytest.raises(ValueError, match="'method' parameter"):
+        fill_missing(v, "mean")
