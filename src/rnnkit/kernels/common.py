@@ -86,45 +86,57 @@ def masked_outputs(hs: np.ndarray, batch_sizes: np.ndarray | None, reverse: bool
     return y
 
 
-def recurrent_inputs(hs: np.ndarray, rec_mask: np.ndarray | None, reverse: bool) -> np.ndarray:
-    """The (T, H, N) stack of h_{t-1} as it entered ``W_hh @ h`` (mask applied), by step t."""
+def previous_states(hs: np.ndarray, reverse: bool) -> np.ndarray:
+    """The (T, H, N) view of h_{t-1} by step t (before any recurrent-dropout mask)."""
     T = hs.shape[0] - 1
-    h_in = hs[1:] if reverse else hs[:T]
-    return h_in if rec_mask is None else h_in * rec_mask
+    return hs[1:] if reverse else hs[:T]
 
 
-def by_columns(a: np.ndarray) -> np.ndarray:
-    """(T, F, N) -> (F, T*N): the layout in which a sum over steps and batch is one product."""
-    T, F, N = a.shape
-    return np.ascontiguousarray(a.transpose(1, 0, 2)).reshape(F, T * N)
+CHUNK_BYTES = 1 << 21
 
 
-def by_rows(a: np.ndarray) -> np.ndarray:
-    """(T, F, N) -> (T*N, F)."""
-    T, F, N = a.shape
-    return np.ascontiguousarray(a.transpose(0, 2, 1)).reshape(T * N, F)
+def step_sum(dA: np.ndarray, Z: np.ndarray, rec_mask: np.ndarray | None = None) -> np.ndarray:
+    """``sum_t dA[t] @ (Z[t] * rec_mask).T`` for dA (T, G, N) and Z (T, F, N): a (G, F) array.
+
+    A sum over steps and batch is one matrix product once both operands are laid out as
+    (G, T*N) and (T*N, F). The layout change is done a few steps at a time (about
+    ``CHUNK_BYTES`` of dA per chunk), so no full-size transposed copy is ever held.
+    """
+    T, G, N = dA.shape
+    step = max(1, CHUNK_BYTES // max(1, G * N * dA.itemsize))
+    out = None
+    for t0 in range(0, T, step):
+        d = dA[t0 : t0 + step]
+        z = Z[t0 : t0 + step]
+        if rec_mask is not None:
+            z = z * rec_mask
+        n = d.shape[0] * N
+        d2 = np.ascontiguousarray(d.transpose(1, 0, 2)).reshape(G, n)
+        z2 = np.ascontiguousarray(z.transpose(0, 2, 1)).reshape(n, -1)
+        if out is None:
+            out = d2 @ z2
+        else:
+            out += d2 @ z2
+    return out
 
 
 def weight_gradients(
-    dA: np.ndarray, x: np.ndarray, h_in: np.ndarray, has_bias: bool, dA_h: np.ndarray | None = None
+    dA: np.ndarray, x: np.ndarray, h_in: np.ndarray, has_bias: bool, rec_mask: np.ndarray | None = None
 ) -> dict[str, np.ndarray]:
     """Everything that is not sequential in the backward pass, as a few large products.
 
     With ``dA[t]`` (G*H, N) the gradient w.r.t. the gate pre-activations at step t (0 in
-    padded columns), ``dA_h[t]`` the same on the recurrent side where it differs (GRU with
-    reset_after; default ``dA``) and ``h_in[t]`` the recurrent input of step t::
+    padded columns) and ``h_in[t] * rec_mask`` the recurrent input of step t::
 
-        dW_ih = sum_t dA[t] @ x[t].T        dW_hh = sum_t dA_h[t] @ h_in[t].T
-        db_ih = sum_t dA[t] @ 1             db_hh = sum_t dA_h[t] @ 1
+        dW_ih = sum_t dA[t] @ x[t].T        dW_hh = sum_t dA[t] @ (h_in[t] * rec_mask).T
+        db_ih = db_hh = sum_t dA[t] @ 1
 
     Rows are in the kernel's internal gate order. Returns grads keyed like the parameters.
     """
-    dA2 = by_columns(dA)
-    dAh2 = dA2 if dA_h is None else by_columns(dA_h)
-    grads = {"weight_ih": dA2 @ by_rows(x), "weight_hh": dAh2 @ by_rows(h_in)}
+    grads = {"weight_ih": step_sum(dA, x), "weight_hh": step_sum(dA, h_in, rec_mask)}
     if has_bias:
-        grads["bias_ih"] = dA2.sum(axis=1)
-        grads["bias_hh"] = dAh2.sum(axis=1) if dA_h is not None else grads["bias_ih"].copy()
+        grads["bias_ih"] = dA.sum(axis=(0, 2))
+        grads["bias_hh"] = grads["bias_ih"].copy()
     return grads
 
 

@@ -35,17 +35,15 @@ import numpy as np
 
 from .common import (
     active,
-    by_columns,
-    by_rows,
     column_sq_norms,
     input_projection,
     masked_outputs,
     matmul_into,
-    recurrent_inputs,
+    previous_states,
     sigmoid_prescale,
     slots,
     steps,
-    weight_gradients,
+    step_sum,
 )
 
 
@@ -129,7 +127,8 @@ def gru_forward(
 def gru_backward(
     cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray]
 ) -> tuple[np.ndarray, tuple[np.ndarray], dict[str, np.ndarray], np.ndarray]:
-    """BPTT through :func:`gru_forward`.
+    """BPTT through :func:`gru_forward`. Consumes the cache: the gate gradients are written
+    over the stored gate activations, so each forward supports one backward.
 
     Args:
         cache: the forward's cache.
@@ -147,16 +146,16 @@ def gru_backward(
     H = W_hh.shape[1]
     dtype = x.dtype
     dh = np.array(dstate[0], dtype=dtype, copy=True)
-    dA = np.empty_like(A) if batch_sizes is None else np.zeros_like(A)  # input side [da_r; da_z; da_n]
     dh_sq = np.zeros((T, N), dtype=dtype)
     if reset_after:
         W_hhT = np.ascontiguousarray(W_hh.T)
-        dAh = np.empty_like(A) if batch_sizes is None else np.zeros_like(A)  # recurrent side
+        dah_buf = np.empty(3 * H * N, dtype=dtype)
     else:
         W_hrzT = np.ascontiguousarray(W_hh[: 2 * H].T)
         W_hnT = np.ascontiguousarray(W_hh[2 * H :].T)
-    u_buf = np.empty(2 * H * N, dtype=dtype)
-    dhm_buf = np.empty(H * N, dtype=dtype)
+    up_buf = np.empty(2 * H * N, dtype=dtype)
+    sq_buf = np.empty(2 * H * N, dtype=dtype)
+    w_buf = np.empty(H * N, dtype=dtype)
     for t in steps(T, not reverse):
         prev, _ = slots(t, reverse)
         B = active(batch_sizes, t, N)
@@ -164,54 +163,60 @@ def gru_backward(
         if dy is not None:
             dh_t += dy[t, :, :B]
         dh_sq[t, :B] = column_sq_norms(dh_t)
-        a = A[t, :, :B]
-        rz, z, n = a[: 2 * H], a[H : 2 * H], a[2 * H :]
+        a = A[t, :, :B]  # [r; z; n], overwritten below with [da_r; da_z; da_n]
+        rz, r, z, n = a[: 2 * H], a[:H], a[H : 2 * H], a[2 * H :]
         h_prev = hs[prev, :, :B]
-        da = dA[t, :, :B]
-        da_r, da_z, da_n = da[:H], da[H : 2 * H], da[2 * H :]
-        u = u_buf[: H * B].reshape(H, B)
-        # da_n = dh * (1 - z) * (1 - n^2)
-        np.multiply(n, n, out=u)
-        np.subtract(1, u, out=u)
-        np.subtract(1, z, out=da_n)
-        da_n *= u
-        da_n *= dh_t
-        # upstream of r and z, then times sigma' = s - s^2 in one block
-        np.subtract(h_prev, n, out=da_z)
-        da_z *= dh_t
         hm = h_prev if rec_mask is None else h_prev * rec_mask[:, :B]
+        up = up_buf[: 2 * H * B].reshape(2 * H, B)  # what reaches r and z from above
+        np.subtract(h_prev, n, out=up[H:])
+        up[H:] *= dh_t
+        # da_n = dh * (1 - z) * (1 - n^2), in place of n
+        np.multiply(n, n, out=n)
+        np.subtract(1, n, out=n)
+        n *= dh_t
+        w = np.subtract(1, z, out=w_buf[: H * B].reshape(H, B))
+        n *= w
+        dh_t *= z  # the direct path h_{t-1} -> h_t
         if reset_after:
-            np.multiply(da_n, side[t, :, :B], out=da_r)
+            ghn = side[t, :, :B]
+            np.multiply(n, ghn, out=up[:H])
+            dah = dah_buf[: 3 * H * B].reshape(3 * H, B)  # recurrent side [da_r; da_z; da_n * r]
+            np.multiply(n, r, out=ghn)  # side[t] now holds da_n * r for dW_hh
         else:
-            drh = np.matmul(W_hnT, da_n, out=dhm_buf[: H * B].reshape(H, B))
-            np.multiply(drh, hm, out=da_r)
-        sp = u_buf[: 2 * H * B].reshape(2 * H, B)
-        np.multiply(rz, rz, out=sp)
-        np.subtract(rz, sp, out=sp)
-        da[: 2 * H] *= sp
-        dh_t *= z
+            drh = np.matmul(W_hnT, n, out=w)
+            np.multiply(drh, hm, out=up[:H])
+            drh *= r
+        # da_[rz] = up * sigma' with sigma' = s - s^2, in place of r, z
+        rz -= np.multiply(rz, rz, out=sq_buf[: 2 * H * B].reshape(2 * H, B))
+        rz *= up
         if reset_after:
-            dah = dAh[t, :, :B]
-            dah[: 2 * H] = da[: 2 * H]
-            np.multiply(da_n, rz[:H], out=dah[2 * H :])
-            dhm = np.matmul(W_hhT, dah, out=dhm_buf[: H * B].reshape(H, B))
+            dah[: 2 * H] = rz
+            dah[2 * H :] = ghn
+            dhm = np.matmul(W_hhT, dah)
         else:
-            drh *= rz[:H]
-            dhm = np.matmul(W_hrzT, da[: 2 * H])
+            dhm = np.matmul(W_hrzT, rz)
             dhm += drh
         if rec_mask is not None:
             dhm *= rec_mask[:, :B]
         dh_t += dhm
-    h_in = recurrent_inputs(hs, rec_mask, reverse)
+        if B < N:
+            A[t, :, B:] = 0  # finished columns get no gradient
+            if reset_after:
+                side[t, :, B:] = 0
+    dA = A
+    h_prev_all = previous_states(hs, reverse)
     has_bias = cache["has_bias"]
-    if reset_after:
-        grads = weight_gradients(dA, x, h_in, has_bias, dA_h=dAh)
-    else:
-        dA2 = by_columns(dA)
-        grads = {"weight_ih": dA2 @ by_rows(x),
-                 "weight_hh": np.concatenate([dA2[: 2 * H] @ by_rows(h_in), dA2[2 * H :] @ by_rows(side)])}
-        if has_bias:
-            grads["bias_ih"] = dA2.sum(axis=1)
-            grads["bias_hh"] = grads["bias_ih"].copy()
+    grads = {"weight_ih": step_sum(dA, x)}
+    if reset_after:  # recurrent-side gate gradients: [da_r; da_z] = dA[:, :2H], da_n * r = side
+        grads["weight_hh"] = np.concatenate(
+            [step_sum(dA[:, : 2 * H], h_prev_all, rec_mask), step_sum(side, h_prev_all, rec_mask)])
+    else:  # the n block's recurrent input is r * h~, kept in side
+        grads["weight_hh"] = np.concatenate(
+            [step_sum(dA[:, : 2 * H], h_prev_all, rec_mask), step_sum(dA[:, 2 * H :], side)])
+    if has_bias:
+        grads["bias_ih"] = dA.sum(axis=(0, 2))
+        grads["bias_hh"] = grads["bias_ih"].copy()
+        if reset_after:
+            grads["bias_hh"][2 * H :] = side.sum(axis=(0, 2))
     dx = np.matmul(cache["W_ih"].T, dA)
     return dx, (dh,), grads, dh_sq

@@ -37,7 +37,7 @@ from .common import (
     input_projection,
     masked_outputs,
     matmul_into,
-    recurrent_inputs,
+    previous_states,
     sigmoid_prescale,
     slots,
     steps,
@@ -109,7 +109,8 @@ def lstm_forward(
 def lstm_backward(
     cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray, np.ndarray]
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict[str, np.ndarray], np.ndarray]:
-    """BPTT through :func:`lstm_forward`.
+    """BPTT through :func:`lstm_forward`. Consumes the cache: the gate gradients are written
+    over the stored gate activations, so each forward supports one backward.
 
     Args:
         cache: the forward's cache.
@@ -129,10 +130,10 @@ def lstm_backward(
     W_hpT = np.ascontiguousarray(cache["W_hh_p"].T)
     dh = np.array(dstate[0], dtype=dtype, copy=True)
     dc = np.array(dstate[1], dtype=dtype, copy=True)
-    dA = np.empty_like(A) if batch_sizes is None else np.zeros_like(A)  # [da_i; da_f; da_o; da_g]
     dh_sq = np.zeros((T, N), dtype=dtype)
     u_buf = np.empty(H * N, dtype=dtype)
-    s_buf = np.empty(3 * H * N, dtype=dtype)
+    up_buf = np.empty(3 * H * N, dtype=dtype)
+    sq_buf = np.empty(3 * H * N, dtype=dtype)
     for t in steps(T, not reverse):
         prev, _ = slots(t, reverse)
         B = active(batch_sizes, t, N)
@@ -140,36 +141,37 @@ def lstm_backward(
         if dy is not None:
             dh_t += dy[t, :, :B]
         dh_sq[t, :B] = column_sq_norms(dh_t)
-        a = A[t, :, :B]
+        a = A[t, :, :B]  # [i; f; o; g], overwritten below with [da_i; da_f; da_o; da_g]
         i, f, o, g = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
         tc = tanh_cs[t, :, :B]
-        da = dA[t, :, :B]
-        u = u_buf[: H * B].reshape(H, B)
         # dc += dh * o * (1 - tanh(c)^2)
-        np.multiply(tc, tc, out=u)
+        u = np.multiply(tc, tc, out=u_buf[: H * B].reshape(H, B))
         np.subtract(1, u, out=u)
         u *= o
         u *= dh_t
         dc_t += u
-        # upstream gradients of the sigmoid gates, then times sigma' = s - s^2 in one block
-        np.multiply(dc_t, g, out=da[:H])
-        np.multiply(dc_t, cs[prev, :, :B], out=da[H : 2 * H])
-        np.multiply(dh_t, tc, out=da[2 * H : 3 * H])
-        s = a[: 3 * H]
-        sp = np.multiply(s, s, out=s_buf[: 3 * H * B].reshape(3 * H, B))
-        np.subtract(s, sp, out=sp)
-        da[: 3 * H] *= sp
-        # da_g = dc * i * (1 - g^2)
-        da_g = da[3 * H :]
-        np.multiply(dc_t, i, out=da_g)
-        np.multiply(g, g, out=u)
-        np.subtract(1, u, out=u)
-        da_g *= u
+        # what reaches the sigmoid gates i, f, o from above: [dc * g; dc * c_{t-1}; dh * tanh(c)]
+        up = up_buf[: 3 * H * B].reshape(3 * H, B)
+        np.multiply(dc_t, g, out=up[:H])
+        np.multiply(dc_t, cs[prev, :, :B], out=up[H : 2 * H])
+        np.multiply(dh_t, tc, out=up[2 * H :])
+        # da_g = dc * i * (1 - g^2), in place of g
+        np.multiply(g, g, out=g)
+        np.subtract(1, g, out=g)
+        g *= i
+        g *= dc_t
         dc_t *= f
-        matmul_into(W_hpT, da, dh_t)
+        # da_[ifo] = up * sigma' with sigma' = s - s^2, in place of s
+        s = a[: 3 * H]
+        s -= np.multiply(s, s, out=sq_buf[: 3 * H * B].reshape(3 * H, B))
+        s *= up
+        matmul_into(W_hpT, a, dh_t)
         if rec_mask is not None:
             dh_t *= rec_mask[:, :B]
-    grads_p = weight_gradients(dA, x, recurrent_inputs(hs, rec_mask, reverse), cache["has_bias"])
+        if B < N:
+            A[t, :, B:] = 0  # finished columns get no gradient
+    dA = A
+    grads_p = weight_gradients(dA, x, previous_states(hs, reverse), cache["has_bias"], rec_mask)
     perm = _ifog(H)
     grads = {k: v[perm] for k, v in grads_p.items()}
     dx = np.matmul(cache["W_ih_p"].T, dA)

@@ -27,7 +27,7 @@ from .common import (
     input_projection,
     masked_outputs,
     matmul_into,
-    recurrent_inputs,
+    previous_states,
     slots,
     steps,
     weight_gradients,
@@ -117,6 +117,6 @@ def rnn_backward(
         matmul_into(W_hhT, da, dh_t)
         if rec_mask is not None:
             dh_t *= rec_mask[:, :B]
-    grads = weight_gradients(dA, x, recurrent_inputs(hs, rec_mask, reverse), cache["has_bias"])
+    grads = weight_gradients(dA, x, previous_states(hs, reverse), cache["has_bias"], rec_mask)
     dx = np.matmul(cache["W_ih"].T, dA)
     return dx, (dh,), grads, dh_sq

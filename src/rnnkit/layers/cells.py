@@ -112,11 +112,15 @@ class _Cell(Module):
         if cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward() was called before forward(). "
                                "Expected a forward step first.")
+        if cache.get("consumed"):
+            raise RuntimeError(f"{type(self).__name__}.backward() was called twice with the same cache. "
+                               "Expected one backward per forward step: backward consumes the step's cache.")
         unbatched, N = cache["unbatched"], cache["N"]
         if dstate is None:
             raise ValueError("Expected 'dstate', the gradient of the loss w.r.t. the new state, got None.")
         ds = tuple(s.T for s in self._check_state(dstate, N, unbatched, "dstate"))
         dx, ds0, grads, _ = type(self)._backward_kernel(cache["kernel"], None, ds)
+        cache["consumed"] = True
         for k, g in grads.items():
             self.grads[k] += g
         dx = dx[0, :, 0].copy() if unbatched else np.ascontiguousarray(dx[0].T)

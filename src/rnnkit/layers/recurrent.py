@@ -260,9 +260,11 @@ class RecurrentLayer(Module):
         rec = self._record
         if rec is None:
             raise RuntimeError(
-                f"{type(self).__name__}.backward() was called before forward(). "
-                "Expected a forward pass first: backward differentiates the last forward call."
+                f"{type(self).__name__}.backward() was called without a forward() to differentiate. "
+                "Expected one forward() before each backward(): backward runs BPTT through the last "
+                "forward call and consumes its cache (as PyTorch frees its graph)."
             )
+        self._record = None
         dy = as_float_array(dy, "dy", self.dtype)
         check_shape(dy, rec.y_shape, "dy", "dy must have the shape of the output y of forward().")
         if rec.unbatched:
