@@ -1,5 +1,8 @@
 """The progress bar: tqdm when it is installed (imported only here, only when asked for),
-otherwise one text line rewritten in place: ``epoch 3/10  12/40  loss 0.1234``."""
+otherwise one text line rewritten in place: ``epoch 3/10  12/40  loss 0.1234``.
+
+Each epoch's bar is transient (it disappears when the epoch ends), so a long run does not print
+one line per epoch; :func:`summary_line` prints what is left to read at the end."""
 
 from __future__ import annotations
 
@@ -7,12 +10,14 @@ import sys
 import time
 from typing import Any, TextIO
 
+import numpy as np
+
 
 class TextProgress:
     """A minimal stand-in for tqdm: ``update(n)``, ``set_postfix(**values)``, ``close()``."""
 
-    def __init__(self, total: int, desc: str, file: TextIO | None = None) -> None:
-        self.total, self.desc, self.n = total, desc, 0
+    def __init__(self, total: int, desc: str, file: TextIO | None = None, leave: bool = False) -> None:
+        self.total, self.desc, self.n, self.leave = total, desc, 0, leave
         self.file = file if file is not None else sys.stderr
         self.postfix: dict[str, Any] = {}
         self._last = 0.0
@@ -37,7 +42,10 @@ class TextProgress:
 
     def close(self) -> None:
         self._draw()
-        self.file.write("\n")
+        if self.leave:
+            self.file.write("\n")
+        else:
+            self.file.write("\r\033[K")
         self.file.flush()
 
 
@@ -52,14 +60,25 @@ class NoProgress:
         pass
 
 
-def progress_bar(total: int, desc: str, enabled: bool, initial: int = 0) -> Any:
+def progress_bar(total: int, desc: str, enabled: bool, initial: int = 0, leave: bool = False) -> Any:
     """tqdm(total, desc) if ``enabled`` and tqdm imports, TextProgress if it does not, else a no-op."""
     if not enabled:
         return NoProgress()
     try:
         from tqdm.auto import tqdm
     except ImportError:
-        bar = TextProgress(total, desc)
+        bar = TextProgress(total, desc, leave=leave)
         bar.n = initial
         return bar
-    return tqdm(total=total, desc=desc, initial=initial, leave=True, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, initial=initial, leave=leave, dynamic_ncols=True)
+
+
+def summary_line(history: Any, file: TextIO | None = None) -> None:
+    """One line after training: epochs run, why it stopped, and the last epoch's values."""
+    h = history.history
+    if not h or not history.epoch:
+        return
+    values = "  ".join(f"{k} {float(v[-1]):.4g}" for k, v in h.items()
+                       if k != "lr" and len(v) and np.ndim(v[-1]) == 0)
+    best = f", best epoch {history.best_epoch}" if history.best_epoch is not None else ""
+    (file or sys.stderr).write(f"trained {history.epoch[-1]} epochs ({history.stop_reason}{best}): {values}\n")

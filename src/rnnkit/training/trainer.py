@@ -42,7 +42,7 @@ from .evaluate import evaluate_dataset, is_per_step, is_sequence_input
 from .history import History
 from .metrics import METRICS
 from .options import FitOptions
-from .progress import progress_bar
+from .progress import progress_bar, summary_line
 from .tbptt import split_model, tbptt_batch
 
 
@@ -109,6 +109,8 @@ class Trainer:
             st = self._restore(resume_path)
         with self._interrupt_guard():
             self._loop(train, val, st)
+        if o.progress:
+            summary_line(self.history)
         if (self.best_weights is not None and o.restore_best_weights and o.patience is not None
                 and self.history.stop_reason != "interrupted"):
             model.load_state_dict(self.best_weights)
