@@ -1,0 +1,258 @@
+"""Benchmark rnnkit's RNN / LSTM / GRU layers against ``torch.nn`` on the CPU.
+
+Run from the repository root::
+
+    python -m benchmarks.rnn                      # default shapes, all cells
+    python -m benchmarks.rnn --cells lstm --shapes 64x100x32x128 --repeats 30
+    python -m benchmarks.rnn --quick              # tiny shapes, seconds
+
+For each cell and shape (N, T, I, H), in one process, with the same float32 weights on both
+sides (torch's ``state_dict`` loaded into rnnkit) and the same thread count:
+
+- ``train``: one training step. torch: ``zero_grad(set_to_none=True)``, forward, then
+  ``y.backward(dy)`` with ``x.requires_grad_(True)`` (all parameter gradients and dx).
+  rnnkit: ``zero_grad()``, ``forward(x)``, ``backward(dy)`` (parameter grads and dx).
+- ``inference``: forward only. torch: ``eval()`` module under ``torch.inference_mode()``;
+  rnnkit: ``layer.eval()``, ``forward(x)``.
+
+Timing (:mod:`benchmarks.timing`): ``time.perf_counter``, warmup, then ABBA-interleaved
+repeats with a per-(cell, shape, mode) time budget; after each torch<->rnnkit switch the
+new side runs untimed for ``--settle`` seconds first, because each library's spin-waiting
+worker threads otherwise slow the other down; medians and IQR are reported. FLOP
+counts (:mod:`benchmarks.flops`): matmuls only, forward ``2*N*T*G*H*(I+H)``, train step
+3x forward; GFLOP/s is relative to a numpy float32 1024^3 matmul measured in the same
+process. Peak memory (:mod:`benchmarks.memory`): extra bytes of one steady-state call,
+tracemalloc for rnnkit and torch.profiler allocator events for torch. A one-off check
+records the max abs difference of y, dx and parameter gradients between the two sides.
+
+Results: a markdown table on stdout and JSON (default ``benchmarks/results.json``).
+No assertions on timings anywhere; the test suite only runs ``--quick``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import gc
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import flops, memory, report, sysinfo, timing
+
+CELLS = ("rnn", "lstm", "gru")
+MODES = ("train", "inference")
+DEFAULT_SHAPES = "32x100x8x64,64x100x32x128,64x200x64x256,1x100x8x64"
+QUICK_SHAPES = "2x5x3x4,1x3x2x3"
+DEFAULT_JSON = Path(__file__).resolve().parent / "results.json"
+
+
+def parse_shapes(text: str) -> list[tuple[int, int, int, int]]:
+    shapes = []
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        parts = item.lower().split("x")
+        if len(parts) != 4 or not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise argparse.ArgumentTypeError(f"Expected shape NxTxIxH of positive ints, got {item!r}")
+        shapes.append(tuple(int(p) for p in parts))
+    if not shapes:
+        raise argparse.ArgumentTypeError("Expected at least one shape, got none")
+    return shapes
+
+
+def parse_cells(text: str) -> list[str]:
+    cells = [c.strip().lower() for c in text.split(",") if c.strip()]
+    bad = [c for c in cells if c not in CELLS]
+    if bad or not cells:
+        raise argparse.ArgumentTypeError(f"Expected cells from {','.join(CELLS)}, got {text!r}")
+    return cells
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.rnn", description=__doc__.split("\n\n")[0])
+    p.add_argument("--cells", type=parse_cells, default=list(CELLS), help="comma list (default rnn,lstm,gru)")
+    p.add_argument("--shapes", type=parse_shapes, default=None,
+                   help=f"comma list of NxTxIxH (default {DEFAULT_SHAPES})")
+    p.add_argument("--repeats", type=int, default=20, help="max timed repeats per side (default 20)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed warmup runs per side (default 2)")
+    p.add_argument("--budget", type=float, default=6.0,
+                   help="seconds of timed loop per (cell, shape, mode) before stopping early, "
+                        "min 5 repeats; <=0 disables (default 6)")
+    p.add_argument("--settle", type=float, default=0.2,
+                   help="after each torch<->rnnkit switch, run the new side untimed for this many "
+                        "seconds (>= 1 call) so the other library's spinning threads go idle; "
+                        "0 disables (default 0.2)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="intra-op threads for torch (and numpy BLAS via threadpoolctl if installed); "
+                        "default torch.get_num_threads()")
+    p.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"output JSON (default {DEFAULT_JSON})")
+    p.add_argument("--quick", action="store_true", help=f"tiny shapes ({QUICK_SHAPES}) unless --shapes is given, "
+                        "and a 256^3 matmul-peak probe; for smoke tests")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+class Case:
+    """One cell/shape with identical weights and inputs on the torch and rnnkit side."""
+
+    def __init__(self, cell: str, shape: tuple[int, int, int, int], seed: int):
+        import torch
+
+        import rnnkit
+
+        self.torch = torch
+        n, t, i, h = shape
+        torch.manual_seed(seed)
+        self.tmod = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](
+            i, h, batch_first=True, dtype=torch.float32)
+        cls = {"rnn": rnnkit.RNN, "lstm": rnnkit.LSTM, "gru": rnnkit.GRU}[cell]
+        self.layer = cls(i, h, batch_first=True, dtype="float32", seed=seed)
+        self.layer.load_state_dict({k: v.detach().cpu().numpy().copy() for k, v in self.tmod.state_dict().items()})
+        rng = np.random.default_rng(seed)
+        self.x = rng.standard_normal((n, t, i)).astype(np.float32)
+        self.dy = rng.standard_normal((n, t, h)).astype(np.float32)
+        self.xt_grad = torch.from_numpy(self.x.copy()).requires_grad_(True)
+        self.xt = torch.from_numpy(self.x)
+        self.dyt = torch.from_numpy(self.dy)
+
+    def set_mode(self, mode: str) -> None:
+        training = mode == "train"
+        self.tmod.train(training)
+        if training:
+            self.layer.train()
+        else:
+            self.layer.eval()
+
+    def torch_train(self):
+        self.tmod.zero_grad(set_to_none=True)
+        self.xt_grad.grad = None
+        y, _ = self.tmod(self.xt_grad)
+        y.backward(self.dyt)
+        return y
+
+    def torch_infer(self):
+        with self.torch.inference_mode():
+            return self.tmod(self.xt)[0]
+
+    def rnnkit_train(self):
+        self.layer.zero_grad()
+        y, _ = self.layer.forward(self.x)
+        dx, _ = self.layer.backward(self.dy)
+        return y, dx
+
+    def rnnkit_infer(self):
+        return self.layer.forward(self.x)[0]
+
+    def funcs(self, mode: str):
+        if mode == "train":
+            return self.torch_train, self.rnnkit_train
+        return self.torch_infer, self.rnnkit_infer
+
+    def check(self) -> dict:
+        """Max abs differences torch vs rnnkit for one training step (same weights/inputs)."""
+        self.set_mode("train")
+        yt = self.torch_train().detach().numpy()
+        yr, dxr = self.rnnkit_train()
+        grads = {k: p.grad.numpy() for k, p in self.tmod.named_parameters()}
+        return {
+            "y": float(np.max(np.abs(yt - yr))),
+            "dx": float(np.max(np.abs(self.xt_grad.grad.numpy() - dxr))),
+            "param_grads": max(float(np.max(np.abs(g - self.layer.grads[k]))) for k, g in grads.items()),
+        }
+
+
+def measure(case: Case, cell: str, shape, mode: str, args) -> dict:
+    n, t, i, h = shape
+    case.set_mode(mode)
+    ft, fr = case.funcs(mode)
+    tt, tr = timing.time_pair(ft, fr, warmup=args.warmup, repeats=args.repeats,
+                              budget_s=args.budget if args.budget > 0 else None, settle_s=args.settle)
+    st, sr = timing.summarize(tt), timing.summarize(tr)
+    work = flops.step_flops(cell, mode, n, t, i, h)
+    for side in (st, sr):
+        side["gflops"] = work / (side["median_ms"] * 1e-3) / 1e9
+    st["peak_bytes"] = sr["peak_bytes"] = None
+    if not args.no_memory:
+        st["peak_bytes"] = memory.torch_peak_bytes(ft)
+        sr["peak_bytes"] = memory.numpy_peak_bytes(fr)
+    st["memory_method"], sr["memory_method"] = "torch.profiler", "tracemalloc"
+    return {
+        "cell": cell, "shape": "x".join(map(str, shape)), "N": n, "T": t, "I": i, "H": h,
+        "mode": mode, "flops": work, "torch": st, "rnnkit": sr,
+        "ratio_torch_over_rnnkit": st["median_ms"] / sr["median_ms"],
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the benchmark; print the table, write JSON, return the report dict."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.repeats < 1 or args.warmup < 0:
+        parser.error(f"Expected --repeats >= 1 and --warmup >= 0, got {args.repeats} and {args.warmup}")
+    if args.shapes is None:
+        args.shapes = parse_shapes(QUICK_SHAPES if args.quick else DEFAULT_SHAPES)
+    threads = sysinfo.set_threads(args.threads)
+    limiter = threads.pop("_limiter", None)
+    try:
+        peak = flops.matmul_peak(n=256 if args.quick else 1024, repeats=3 if args.quick else 7)
+        meta = {
+            "date": _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
+            "cpu_model": sysinfo.cpu_model(),
+            "cpu_count": os.cpu_count(),
+            "loadavg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+            "versions": sysinfo.versions(),
+            "threads": threads,
+            "matmul_peak": peak,
+            "dtype": "float32",
+            "flops_formula": flops.FORMULA,
+            "memory_method": {"torch": memory.TORCH_METHOD, "rnnkit": memory.NUMPY_METHOD,
+                              "units": "bytes (tables: MB = 1e6 bytes)", "measured": not args.no_memory},
+            "timing": {"clock": "time.perf_counter", "warmup": args.warmup, "max_repeats": args.repeats,
+                       "budget_s_per_row": args.budget, "order": "ABBA interleaved torch/rnnkit",
+                       "settle_s": args.settle,
+                       "settle": "after each switch the new side runs untimed >= settle_s (>= 1 call) "
+                                 "so the other library's spin-waiting threads go idle",
+                       "statistic": "median (IQR = q75 - q25)"},
+            "argv": sys.argv[1:] if argv is None else list(argv),
+        }
+        rows, checks = [], {}
+        total = len(args.cells) * len(args.shapes) * len(MODES)
+        for cell in args.cells:
+            for shape in args.shapes:
+                gc.collect()  # once per case: slow with torch's object graph
+                case = Case(cell, shape, args.seed)
+                key = f"{cell}:{'x'.join(map(str, shape))}"
+                checks[key] = case.check()
+                for mode in MODES:
+                    print(f"[{len(rows) + 1}/{total}] {cell} {'x'.join(map(str, shape))} {mode}",
+                          file=sys.stderr, flush=True)
+                    row = measure(case, cell, shape, mode, args)
+                    row["max_abs_diff"] = checks[key]
+                    rows.append(row)
+                del case
+        # peak probe again at the end (drift check); fractions use the better of the two
+        end = flops.matmul_peak(n=peak["n"], repeats=peak["repeats"])
+        peak.update(gflops_start=peak["gflops"], gflops_end=end["gflops"],
+                    gflops=max(peak["gflops"], end["gflops"]))
+        meta["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+        for row in rows:
+            for side in ("torch", "rnnkit"):
+                row[side]["fraction_of_peak"] = row[side]["gflops"] / peak["gflops"]
+    finally:
+        if limiter is not None:
+            limiter.restore_original_limits()
+    result = {"schema": 1, "metadata": meta, "results": rows}
+    print(report.header(meta))
+    print()
+    print(report.table(rows))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(f"\nJSON written to {args.json}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
