@@ -92,7 +92,7 @@ def previous_states(hs: np.ndarray, reverse: bool) -> np.ndarray:
     return hs[1:] if reverse else hs[:T]
 
 
-CHUNK_BYTES = 1 << 21
+CHUNK_BYTES = 1 << 19
 
 
 def step_sum(dA: np.ndarray, Z: np.ndarray, rec_mask: np.ndarray | None = None) -> np.ndarray:

@@ -24,7 +24,6 @@ import numpy as np
 from .common import (
     active,
     column_sq_norms,
-    input_projection,
     masked_outputs,
     matmul_into,
     previous_states,
@@ -52,22 +51,23 @@ def rnn_forward(
     """
     T, _, N = x.shape
     H = W_hh.shape[1]
-    bias = None if b_ih is None else b_ih + b_hh
-    A = input_projection(x, W_ih, bias)  # (T, H, N) pre-activations
     hs = np.empty((T + 1, H, N), dtype=x.dtype)
+    # the input projections of all steps go straight into the slots of h_t, activated in place
+    A = np.matmul(W_ih, x, out=hs[:T] if reverse else hs[1:])
+    if b_ih is not None:
+        A += (b_ih + b_hh)[:, None]
     hs[T if reverse else 0] = state0[0]
     gh = np.empty((H, N), dtype=x.dtype)
     for t in steps(T, reverse):
         prev, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)
         h_prev = hs[prev, :, :B] if rec_mask is None else hs[prev, :, :B] * rec_mask[:, :B]
-        a = A[t, :, :B]
+        a = hs[cur, :, :B]
         a += matmul_into(W_hh, h_prev, gh[:, :B] if B == N else np.empty((H, B), x.dtype))
-        h = hs[cur, :, :B]
         if nonlinearity == "tanh":
-            np.tanh(a, out=h)
+            np.tanh(a, out=a)
         else:
-            np.maximum(a, 0, out=h)
+            np.maximum(a, 0, out=a)
         if B < N:
             hs[cur, :, B:] = hs[prev, :, B:]
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, hs=hs, batch_sizes=batch_sizes, rec_mask=rec_mask,
