@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test install clean
+.PHONY: test install clean demo
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ install: $(VENV)/.installed
 
 test: install
 	$(PY) -m pytest -q
+
+# the main job: an LSTM forecaster on the shipped CO2 series, about a minute; writes runs/demo/
+demo: install
+	$(VENV)/bin/rnnkit demo
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

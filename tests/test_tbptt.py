@@ -120,3 +120,15 @@ def test_tbptt_refuses_bidirectional_layers_and_non_sequence_input():
     flat = rnnkit.Sequential([rnnkit.Linear(2, 1)])
     with pytest.raises(ValueError, match="time axis"):
         flat.fit(np.zeros((4, 2)), np.zeros((4, 1)), tbptt=(2, 2), progress=False)
+
+
+def test_tbptt_refuses_pooling_over_time():
+    """Mean/max pooling over all steps cannot be split into chunks: refused with a clear error."""
+    import rnnkit
+    from rnnkit.estimators.pooling import TimePool
+
+    rng = np.random.default_rng(0)
+    model = rnnkit.Sequential([rnnkit.LSTM(2, 4, seed=0), TimePool(("mean", "last")), rnnkit.Linear(8, 1, seed=0)])
+    X, y = rng.standard_normal((8, 12, 2)), rng.standard_normal((8, 1))
+    with pytest.raises(ValueError, match="TimePool at index 1"):
+        model.fit(X, y, loss="mse", epochs=1, tbptt=(4, 4), progress=False)

@@ -5,15 +5,18 @@ Architecture: :mod:`rnnkit.kernels` (pure forward/backward functions) ->
 :mod:`rnnkit.layers` (parameter-holding layers and cells, ``Sequential``) ->
 :mod:`rnnkit.losses`, :mod:`rnnkit.optim` -> :mod:`rnnkit.training` (``fit``, truncated BPTT,
 checkpoints) and :mod:`rnnkit.io` (safetensors files, ``rnnkit.load``).
-Around them: :mod:`rnnkit.data` (windows, splits, scalers, padding, CSV and ``.ts`` readers),
+Around them: :mod:`rnnkit.estimators` (``Forecaster``, ``SequenceClassifier``, ``TextGenerator``: fit/predict
+in scikit-learn's conventions), :mod:`rnnkit.cli` (the ``rnnkit`` command),
+:mod:`rnnkit.data` (windows, splits, scalers, padding, CSV and ``.ts`` readers),
 :mod:`rnnkit.datasets` (small real datasets shipped in the package), :mod:`rnnkit.metrics`
 (forecast metrics beside the seasonal-naive baseline) and :mod:`rnnkit.plots` (matplotlib,
 imported only when a plot is drawn).
 """
 
-from . import data, datasets, errors, losses, metrics, optim, plots, training
+from . import data, datasets, errors, estimators, losses, metrics, optim, plots, training
 from .data import DataFileError, NotFittedError
 from .errors import ConfigError, LoadError, NonFiniteError
+from .estimators import Forecaster, SequenceClassifier, TextGenerator, load_estimator
 from .io import load
 from .layers import (
     GRU,
@@ -40,4 +43,5 @@ __all__ = [
     "Linear", "Embedding", "Dropout", "Tanh", "ReLU", "Sigmoid", "LastStep", "Sequential",
     "load", "losses", "optim", "training", "errors", "ConfigError", "LoadError", "NonFiniteError",
     "data", "datasets", "metrics", "plots", "DataFileError", "NotFittedError",
+    "estimators", "Forecaster", "SequenceClassifier", "TextGenerator", "load_estimator",
 ]

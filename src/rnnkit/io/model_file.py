@@ -89,13 +89,20 @@ def json_field(path: str | os.PathLike, meta: Mapping[str, str], key: str) -> An
         raise LoadError(path, f"metadata field {key!r} is not valid JSON ({exc}).") from None
 
 
-def load(path: str | os.PathLike) -> Module:
+def load(path: str | os.PathLike) -> Any:
     """Rebuild the model saved by ``model.save(path)`` (or a checkpoint): same class, config,
     weights and dropout-mask stream, so its outputs are bit-identical. The file is only parsed
-    (JSON and raw arrays), never executed.
+    (JSON and raw arrays), never executed. A file written by an estimator's ``save`` (its
+    metadata has an "estimator" field) gives back the estimator, as
+    :func:`rnnkit.estimators.load_estimator` does.
 
     Raises:
         rnnkit.errors.LoadError (a ValueError) naming the file and the problem: missing
         (also a FileNotFoundError), truncated, corrupted, not an rnnkit file, unknown layer.
     """
-    return read_model_file(path)[0]
+    module, _, meta = read_model_file(path)
+    if "estimator" in meta:
+        from ..estimators.persistence import load_estimator
+
+        return load_estimator(path)
+    return module

@@ -65,6 +65,11 @@ def split_model(model: Sequential, per_step: bool) -> tuple[list, list]:
                          "Use tbptt=None.")
     if any(isinstance(layer, RecurrentLayer) for layer in head):
         raise ValueError("Expected no recurrent layer after LastStep for truncated BPTT.")
+    pooled = [i for i, layer in enumerate(body) if getattr(layer, "reduces_time", False)]
+    if pooled:
+        raise ValueError(f"Expected LastStep as the only time reduction for truncated BPTT, got "
+                         f"{type(body[pooled[0]]).__name__} at index {pooled[0]}: pooling over all steps "
+                         "needs the whole sequence. Use tbptt=None.")
     return body, head
 
 

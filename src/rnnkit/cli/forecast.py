@@ -1,0 +1,228 @@
+"""``rnnkit forecast fit`` and ``rnnkit forecast predict``: one series in a CSV file, forecast
+H steps ahead with :class:`rnnkit.Forecaster`.
+
+``fit`` holds out the last H values of the series (H = ``--horizon``), trains on the rest,
+forecasts the holdout and scores it beside the seasonal-naive forecast (the last season
+repeated; season m from ``--season``, else the one the Forecaster finds). With ``--refit``
+the saved model is then trained again on the whole series; without, the saved model is the
+one that was scored. ``predict`` forecasts the H steps after the end of the series it is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import CLIError
+from .inputs import read_header, require_columns
+from .options import (add_estimator_options, add_fill_option, add_run_options, estimator_params, lookback_int,
+                      positive_int)
+from .output import (METRICS_FILE, MODEL_FILE, history_curves, load_estimator_of, note_interrupted, out_dir,
+                     print_written, read_run_record, save_plot, table, write_csv, write_json, write_run_record)
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("forecast", help="forecast a time series (CSV) with a recurrent network",
+                            description="Forecast a series stored in a CSV file. 'fit' holds out the last "
+                                        "--horizon values, trains on the rest and scores the holdout beside the "
+                                        "seasonal-naive baseline; 'predict' forecasts the steps after a series.")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    fit = actions.add_parser(
+        "fit", help="train a forecaster on one column of a CSV file",
+        description="Train a Forecaster on one column of a CSV file (one row per time step). Writes "
+                    f"{MODEL_FILE}, {METRICS_FILE} (holdout metrics beside the seasonal-naive baseline), "
+                    "forecast.png, history.png and run.json into --out.",
+        epilog="Example: rnnkit forecast fit sales.csv --target units --time month --horizon 12 --out runs/sales")
+    fit.add_argument("data", metavar="DATA.csv", help="CSV file, one row per time step, a header line")
+    fit.add_argument("--target", required=True, metavar="COL", help="the column to forecast")
+    fit.add_argument("--time", metavar="COL", help="the time column (dates or numbers); checked for gaps")
+    fit.add_argument("--horizon", type=positive_int, required=True, metavar="H", help="steps to forecast")
+    fit.add_argument("--lookback", type=lookback_int, metavar="L", help="past steps the network reads, >= 2 "
+                     "(default: two seasons, at least 8, fewer for a short series)")
+    fit.add_argument("--season", dest="seasonal_period", type=positive_int, metavar="M",
+                     help="seasonal period: of the baseline, of MASE and of the forecaster's seasonal anchor "
+                          "(default: guessed from the data)")
+    fit.add_argument("--refit", action="store_true",
+                     help="after scoring the holdout, train the saved model again on the whole series")
+    add_fill_option(fit)
+    fit.add_argument("--delimiter", default=",", metavar="CHAR", help="field separator (default ',')")
+    fit.add_argument("--out", required=True, metavar="DIR", help="folder for the model, metrics and plots")
+    add_estimator_options(fit)
+    add_run_options(fit)
+    fit.set_defaults(func=fit_command)
+
+    pred = actions.add_parser(
+        "predict", help="forecast the steps after the end of a series",
+        description="Forecast the H steps that follow the last row of DATA.csv with a model from "
+                    "'rnnkit forecast fit'. The target and time columns default to those of the fit (run.json).",
+        epilog="Example: rnnkit forecast predict runs/sales sales.csv --out forecast.csv")
+    pred.add_argument("model", metavar="MODEL", help=f"{MODEL_FILE}, or the --out folder of 'forecast fit'")
+    pred.add_argument("data", metavar="DATA.csv", help="CSV file with the series up to now")
+    pred.add_argument("--target", metavar="COL", help="the column to forecast (default: as in the fit)")
+    pred.add_argument("--time", metavar="COL", help="the time column (default: the fit's, if the file has it)")
+    add_fill_option(pred)
+    pred.add_argument("--delimiter", default=None, metavar="CHAR", help="field separator (default: as in the fit)")
+    pred.add_argument("--out", metavar="FILE.csv", help="write the forecast here (default: print it)")
+    pred.set_defaults(func=predict_command)
+
+
+# -- reading --------------------------------------------------------------------------------
+def read_series(path: str, target: str, time: str | None, fill: str | None,
+                delimiter: str = ",") -> tuple[np.ndarray, np.ndarray | None]:
+    """The ``target`` column of a wide CSV file as (T,) floats, and its times (T,) or None."""
+    from ..data import read_csv_wide
+
+    require_columns(path, read_header(path, delimiter), {"--target": target, "--time": time})
+    if time is not None and time == target:
+        raise CLIError(f"--time and --target both name the column {target!r}; the time column cannot be forecast.")
+    values, times, _ = read_csv_wide(path, time_column=time, columns=[target], fill=fill, delimiter=delimiter)
+    return values[:, 0], times
+
+
+def check_length(path: str, target: str, n: int, horizon: int, lookback: int | None) -> None:
+    """Refuse a series too short to hold out ``horizon`` values and train on the rest: the
+    Forecaster needs lookback + horizon + 1 training values (at least one window beside the
+    one-step-later window)."""
+    L = lookback or 2
+    need = L + 2 * horizon + 1
+    if n < need:
+        lb = f"--lookback {lookback}" if lookback else "the shortest lookback (2)"
+        raise CLIError(f"Cannot use '{path}', column '{target}': the series has {n} values, but {lb} with "
+                       f"--horizon {horizon} needs at least {need}: {L + horizon + 1} to train on (lookback + "
+                       f"horizon + 1) and {horizon} held out for the metrics. Use a shorter --lookback or --horizon, "
+                       "or a longer series.")
+
+
+# -- fit ------------------------------------------------------------------------------------
+def fit_and_report(y: np.ndarray, times: np.ndarray | None, params: dict[str, Any], out: Path, *,
+                   source: str, target: str, refit: bool, argv: Sequence[str] | None,
+                   data_record: dict[str, Any]) -> dict[str, Any]:
+    """Hold out the last ``horizon`` values, fit, score beside seasonal naive, save and plot.
+
+    Args:
+        y: (T,) the series. times: (T,) or None.
+        params: Forecaster keyword arguments (``horizon`` among them).
+        out: the output folder.
+        source, target: the file and column, for messages and metrics.json.
+        refit: train the saved model again on the whole series.
+        argv, data_record: what run.json records.
+
+    Returns:
+        The metrics written to metrics.json.
+    """
+    from ..estimators import Forecaster
+    from ..metrics import forecast_report, seasonal_naive
+    from ..plots import plot_forecast, plot_learning_curves
+
+    horizon, season = params["horizon"], params.get("seasonal_period")
+    check_length(source, target, len(y), horizon, params.get("lookback"))
+    train, test = y[:-horizon], y[-horizon:]
+    if season is not None and len(train) <= season:
+        raise CLIError(f"Cannot use '{source}', column '{target}': --season {season} needs more than {season} "
+                       f"training values, got {len(train)}. Pass a smaller --season.")
+    model = Forecaster(**params)
+    try:
+        model.fit(train)
+    except ValueError as exc:
+        raise CLIError(f"Cannot fit on '{source}', column '{target}' ({len(train)} training values): {exc}") from exc
+    note_interrupted(model.history_)
+    m = model.seasonal_period_
+    forecast = np.asarray(model.predict(train), dtype=np.float64).reshape(-1)
+    report = forecast_report(test, forecast, train, m=m)
+    metrics = {"data": source, "target": target, "horizon": horizon, "season": m, "lookback": model.lookback_,
+               "n_train": len(train), "n_holdout": horizon,
+               "holdout_start": _time_text(times[len(train)]) if times is not None else len(train),
+               "model": report["model"], "seasonal_naive": report["seasonal_naive"],
+               "forecast": forecast, "actual": test, "training": model.history_}
+    label = model.cell.upper()
+    save_plot(plot_forecast, out / "forecast.png", y_train=train, y_test=test,
+              forecasts={f"{label} forecast": forecast, f"seasonal naive (m={m})": seasonal_naive(train, horizon, m)},
+              time=times, title=f"{target}: the last {horizon} steps held out", ylabel=target,
+              last=max(6 * horizon, 4 * m))
+    curves = history_curves(model.history_)
+    if curves:
+        save_plot(plot_learning_curves, out / "history.png", history=curves, title=f"Training ({target})")
+    if refit:
+        model.fit(y)
+        metrics["refit"] = {"n_train": len(y), "training": model.history_}
+    model.save(out / MODEL_FILE)
+    write_json(out / METRICS_FILE, metrics)
+    write_run_record(out, "forecast", argv, data_record, model)
+    _print_report(metrics, label, out)
+    return metrics
+
+
+def _print_report(metrics: dict[str, Any], label: str, out: Path) -> None:
+    rows = [[name.upper(), metrics["model"][name], metrics["seasonal_naive"][name]]
+            for name in ("mae", "rmse", "mape", "smape", "mase")]
+    print(f"\nHoldout: the last {metrics['n_holdout']} values of '{metrics['target']}' (from "
+          f"{metrics['holdout_start']}), trained on the {metrics['n_train']} before them; season m = "
+          f"{metrics['season']}.")
+    print(table(["metric", label, "seasonal naive"], rows))
+    model_mase, base_mase = metrics["model"]["mase"], metrics["seasonal_naive"]["mase"]
+    if math.isfinite(model_mase) and math.isfinite(base_mase):
+        verdict = "beats" if model_mase < base_mase else "does not beat"
+        print(f"The network {verdict} the seasonal-naive baseline (MASE {model_mase:.3f} vs {base_mase:.3f}).")
+    print_written(out)
+
+
+def fit_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    from ..estimators import Forecaster
+
+    y, times = read_series(args.data, args.target, args.time, args.fill, args.delimiter)
+    params = estimator_params(args, Forecaster)
+    out = out_dir(args.out)
+    record = {"file": str(Path(args.data).resolve()), "target": args.target, "time": args.time,
+              "fill": args.fill, "delimiter": args.delimiter}
+    fit_and_report(y, times, params, out, source=args.data, target=args.target, refit=args.refit, argv=argv,
+                   data_record=record)
+    return 0
+
+
+# -- predict --------------------------------------------------------------------------------
+def predict_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    model, path = load_estimator_of(args.model, "Forecaster", "rnnkit forecast predict")
+    data = read_run_record(path).get("data", {})
+    target = args.target or data.get("target")
+    if target is None:
+        raise CLIError(f"Name the column to forecast with --target (there is no run.json beside '{path}' "
+                       "to take it from).")
+    delimiter = args.delimiter or data.get("delimiter") or ","
+    time = args.time
+    if time is None and data.get("time") in read_header(args.data, delimiter):  # the fit's, when the file has it
+        time = data["time"]
+    y, times = read_series(args.data, target, time, args.fill, delimiter)
+    if len(y) < model.lookback_:
+        raise CLIError(f"Cannot forecast from '{args.data}', column '{target}': the model reads the last "
+                       f"{model.lookback_} values, but the series has only {len(y)}. Pass a longer series.")
+    try:
+        forecast = np.asarray(model.predict(y), dtype=np.float64).reshape(-1)
+    except ValueError as exc:
+        raise CLIError(f"Cannot forecast from '{args.data}', column '{target}': {exc}") from exc
+    future = _future_times(times, len(forecast))
+    header = ["step"] + (["time"] if future is not None else []) + [target]
+    rows = [[h + 1] + ([_time_text(future[h])] if future is not None else []) + [f"{float(v):.10g}"]
+            for h, v in enumerate(forecast)]
+    write_csv(args.out, header, rows)
+    if args.out is not None:
+        print(f"Wrote {len(rows)} forecast steps of '{target}' to {args.out}")
+    return 0
+
+
+def _future_times(times: np.ndarray | None, n: int) -> np.ndarray | None:
+    """The n times after the last one, one regular step apart (None if times are labels)."""
+    if times is None or len(times) < 2 or times.dtype.kind not in "iufM":
+        return None
+    step = times[-1] - times[-2]
+    return times[-1] + step * np.arange(1, n + 1)
+
+
+def _time_text(t: Any) -> str:
+    if isinstance(t, (float, np.floating)) and float(t).is_integer():
+        return str(int(t))
+    return str(t)

@@ -1,0 +1,133 @@
+"""``rnnkit text fit`` and ``rnnkit text sample``: a character-level language model with
+:class:`rnnkit.TextGenerator`.
+
+``fit`` trains on all but the last ``--holdout`` fraction of the corpus and reports the
+perplexity of that held-out tail beside the unigram baseline (every character drawn with its
+frequency in the training text; add-one smoothing), then prints a sample. Characters of the
+tail that never occur in the training part cannot be scored and are left out (their count is
+in metrics.json). ``sample`` continues a prompt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import CLIError
+from .inputs import read_text
+from .options import (add_estimator_options, add_run_options, estimator_params, nonnegative_float, nonnegative_int,
+                      positive_int, probability)
+from .output import (METRICS_FILE, MODEL_FILE, history_curves, load_estimator_of, note_interrupted, out_dir,
+                     print_written, save_plot, table, write_json, write_run_record)
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("text", help="train a character-level language model and sample from it",
+                            description="A character-level language model. 'fit' trains on a text file and reports the "
+                                        "held-out perplexity beside the unigram baseline; 'sample' continues a prompt.")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    fit = actions.add_parser("fit", help="train a text generator on a corpus",
+                             description="Train a TextGenerator on a text file. Writes model.safetensors, "
+                                         "metrics.json (held-out perplexity beside the unigram baseline), "
+                                         "history.png and run.json into --out.",
+                             epilog="Example: rnnkit text fit corpus.txt --epochs 5 --out runs/text")
+    fit.add_argument("corpus", metavar="CORPUS.txt", help="a text file")
+    fit.add_argument("--out", required=True, metavar="DIR", help="folder for the model, metrics and plot")
+    fit.add_argument("--encoding", default="utf-8", help="the file's text encoding (default utf-8)")
+    fit.add_argument("--max-chars", type=positive_int, metavar="N", help="use only the first N characters")
+    fit.add_argument("--holdout", type=probability, default=0.1, metavar="F",
+                     help="fraction at the end of the corpus held out for the perplexity (default 0.1; 0: none)")
+    fit.add_argument("--sample-length", type=nonnegative_int, default=200, metavar="N",
+                     help="characters of the sample printed after training (default 200; 0: none)")
+    network = add_estimator_options(fit)
+    network.add_argument("--seq-length", type=positive_int, metavar="N",
+                         help="characters per training sequence (the BPTT length)")
+    network.add_argument("--embedding-size", type=positive_int, metavar="E", help="size of each character's vector")
+    add_run_options(fit)
+    fit.set_defaults(func=fit_command)
+
+    smp = actions.add_parser("sample", help="continue a prompt with a trained text generator",
+                             description="Continue --prompt with --length characters drawn from a model of "
+                                         "'rnnkit text fit'; prints the prompt and its continuation.",
+                             epilog="Example: rnnkit text sample runs/text --prompt 'def ' --length 300 "
+                                    "--temperature 0.8")
+    smp.add_argument("model", metavar="MODEL", help=f"{MODEL_FILE}, or the --out folder of 'text fit'")
+    smp.add_argument("--prompt", default="", help="text to continue (default: empty)")
+    smp.add_argument("--length", type=positive_int, default=200, metavar="N", help="characters to generate")
+    smp.add_argument("--temperature", type=nonnegative_float, default=1.0, metavar="T",
+                     help="below 1: safer, above 1: more surprising, 0: always the likeliest (default 1)")
+    smp.add_argument("--top-k", type=positive_int, metavar="K", help="draw only among the K likeliest characters")
+    smp.add_argument("--seed", type=nonnegative_int, default=0, help="random seed of the draws (default 0)")
+    smp.set_defaults(func=sample_command)
+
+
+def unigram_perplexity(train: str, held_out: str) -> float:
+    """The baseline: exp of the mean negative log-probability of the characters of
+    ``held_out`` after the first (the ones the model predicts) under the character frequencies
+    of ``train``, with add-one smoothing over the characters of ``train``::
+
+        p(c) = (count_train(c) + 1) / (len(train) + V)
+    """
+    counts = Counter(train)
+    total = len(train) + len(counts)
+    scored = held_out[1:]
+    return math.exp(-sum(math.log((counts[c] + 1) / total) for c in scored) / len(scored))
+
+
+def fit_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    from ..estimators import TextGenerator
+
+    text = read_text(args.corpus, args.encoding)
+    if args.max_chars:
+        text = text[: args.max_chars]
+    if not text.strip():
+        raise CLIError(f"Cannot train on '{args.corpus}': the file has no text.")
+    cut = len(text) - int(round(args.holdout * len(text)))
+    train, held_out = text[:cut], text[cut:]
+    out = out_dir(args.out)
+    gen = TextGenerator(**estimator_params(args, TextGenerator))
+    try:
+        gen.fit(train)
+    except ValueError as exc:
+        raise CLIError(f"Cannot train on '{args.corpus}' ({len(train)} characters): {exc}") from exc
+    note_interrupted(gen.history_)
+    metrics: dict[str, Any] = {"corpus": args.corpus, "n_train_chars": len(train), "n_holdout_chars": len(held_out),
+                               "training": gen.history_}
+    rows = []
+    known = "".join(c for c in held_out if c in gen.vocab_)  # characters never seen in training cannot be scored
+    if len(known) >= 2:
+        metrics.update(holdout_perplexity=float(gen.perplexity(known)),
+                       unigram_perplexity=unigram_perplexity(train, known),
+                       holdout_unknown_chars=len(held_out) - len(known))
+        rows.append(["held-out perplexity", metrics["holdout_perplexity"], metrics["unigram_perplexity"]])
+    gen.save(out / MODEL_FILE)
+    write_json(out / METRICS_FILE, metrics)
+    curves = history_curves(gen.history_)
+    if curves:
+        from ..plots import plot_learning_curves
+
+        save_plot(plot_learning_curves, out / "history.png", history=curves, title="Training (text)")
+    write_run_record(out, "text", argv, {"corpus": str(Path(args.corpus).resolve()), "encoding": args.encoding,
+                                         "max_chars": args.max_chars, "holdout": args.holdout}, gen)
+    print(f"\nTrained on {len(train)} characters of '{args.corpus}'.")
+    if rows:
+        print(table(["", "model", "unigram baseline"], rows))
+    if args.sample_length:
+        print(f"Sample (temperature 1, seed {args.seed}):\n{gen.sample('', args.sample_length, seed=args.seed)}")
+    print_written(out)
+    return 0
+
+
+def sample_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    gen, _ = load_estimator_of(args.model, "TextGenerator", "rnnkit text sample")
+    try:
+        out = gen.sample(args.prompt, args.length, temperature=args.temperature, top_k=args.top_k, seed=args.seed)
+    except ValueError as exc:
+        raise CLIError(f"Cannot continue --prompt {args.prompt!r}: {exc} The model knows these characters: "
+                       f"{gen.vocab_!r}.") from exc
+    print(out)
+    return 0

@@ -1,0 +1,128 @@
+"""Rolling-origin evaluation (backtesting) of a :class:`~rnnkit.estimators.Forecaster`.
+
+For a series of T steps, horizon H, ``n_windows`` = K origins spaced ``step`` = s apart::
+
+    o_k = T - H - (K - 1 - k) * s          k = 0 .. K-1 (the last forecast ends at T)
+
+A fresh copy of the forecaster (same parameters) is fitted on y[:o_0] only, then forecasts
+y[o_k : o_k + H] from the history y[:o_k] at every origin (``refit=True`` refits it on y[:o_k]
+at every origin instead: slower, closer to use in production). Nothing after an origin is seen
+by the forecast made there: not by the weights, not by any scaling.
+
+Each forecast is scored with MAE, RMSE, MAPE, sMAPE and MASE beside the seasonal-naive
+forecast from the same history (:func:`rnnkit.metrics.forecast_report`, m = the fitted
+``seasonal_period_``); the reported metrics are the means over origins (and series).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .._checks import check_bool, check_positive_int
+from ..metrics import forecast_report, seasonal_naive
+from .series_input import as_series_data
+
+METRICS = ("mae", "rmse", "mape", "smape", "mase")
+
+
+@dataclass
+class BacktestResult:
+    """What :func:`backtest` returns.
+
+    Attributes:
+        metrics: ``{"model": {"mae": ..., "rmse": ..., "mape": ..., "smape": ..., "mase": ...},
+            "seasonal_naive": {...}}``, means over origins and series (NaN where undefined).
+        origins: (K,) the origins o_k (per series when y is a list: measured from its end).
+        forecasts, actuals, baseline: per series, (K, H) or (K, H, C) arrays; for one series
+            the array itself, for a list of series a list.
+        seasonal_period: m of the baseline and MASE.
+        estimator: the forecaster fitted on y[:o_0] (the last one fitted with refit=True).
+    """
+
+    metrics: dict[str, dict[str, float]]
+    origins: np.ndarray
+    forecasts: Any
+    actuals: Any
+    baseline: Any
+    seasonal_period: int
+    estimator: Any = field(repr=False, default=None)
+
+    def summary(self) -> str:
+        """A small table: one row per metric, the model beside the seasonal-naive baseline."""
+        rows = [f"{'metric':8s}{'model':>12s}{'seasonal_naive':>16s}"]
+        for k in METRICS:
+            rows.append(f"{k:8s}{self.metrics['model'][k]:12.4g}{self.metrics['seasonal_naive'][k]:16.4g}")
+        return "\n".join(rows)
+
+
+def backtest(forecaster: Any, y: Any, X: Any = None, n_windows: int = 5, step: int | None = None,
+             refit: bool = False) -> BacktestResult:
+    """Evaluate a fresh copy of ``forecaster`` on y from K rolling origins (module docstring).
+
+    Args:
+        forecaster: a Forecaster (fitted or not; it is not changed).
+        y: a series or a list of series, as for ``Forecaster.fit``.
+        X: covariates aligned with y, or None.
+        n_windows: K >= 1 origins.
+        step: s >= 1 steps between origins; None: the horizon.
+        refit: refit at every origin instead of once at the first.
+
+    Returns:
+        :class:`BacktestResult`.
+    """
+    owner = "Forecaster.backtest"
+    K = check_positive_int(n_windows, "n_windows", owner)
+    H = forecaster.horizon
+    s = H if step is None else check_positive_int(step, "step", owner)
+    refit = check_bool(refit, "refit", owner)
+    data = as_series_data(y, X, owner)
+    span = H + (K - 1) * s
+    shortest = min(len(v) for v in data.y)
+    if shortest - span < 3:
+        raise ValueError(f"{owner}: {K} origins {s} steps apart with horizon {H} need the last {span} steps of "
+                         f"every series for testing, leaving {shortest - span} of the shortest series ({shortest} "
+                         "steps) for fitting. Use fewer windows, a smaller step, or longer series.")
+    clone = type(forecaster)(**forecaster.get_params())
+    clone.verbose = forecaster.verbose
+    origins = np.array([-(span - k * s) for k in range(K)])    # relative to each series' end
+    cut = lambda arrs, o: [a[: len(a) + o] for a in arrs]      # noqa: E731 - history before origin o
+    fc, act, base, reports = [[] for _ in data.y], [[] for _ in data.y], [[] for _ in data.y], []
+    for k, o in enumerate(origins):
+        if k == 0 or refit:
+            clone.fit(_as_input(cut(data.y, o), data, data.univariate),
+                      None if data.X is None else _as_input(cut(data.X, o), data))
+        hist = cut(data.y, o)
+        pred = clone.predict(_as_input(hist, data, data.univariate),
+                             None if data.X is None else _as_input(cut(data.X, o), data))
+        pred = pred if data.is_list else [pred]
+        for i, (h, series) in enumerate(zip(hist, data.y)):
+            f = np.asarray(pred[i], dtype=np.float64).reshape(H, -1)
+            a = series[len(h): len(h) + H]
+            b = seasonal_naive(h, H, clone.seasonal_period_) if len(h) > clone.seasonal_period_ else \
+                np.repeat(h[-1:], H, axis=0)
+            rep = forecast_report(a, f, h, clone.seasonal_period_) if len(h) > clone.seasonal_period_ else None
+            reports.append(rep)
+            squeeze = (lambda z: z[:, 0]) if data.univariate else (lambda z: z)  # noqa: E731
+            fc[i].append(squeeze(f))
+            act[i].append(squeeze(a))
+            base[i].append(squeeze(b))
+    metrics = {who: {m: _mean([r[who][m] for r in reports if r is not None]) for m in METRICS}
+               for who in ("model", "seasonal_naive")}
+    pack = (lambda parts: [np.stack(p) for p in parts]) if data.is_list else (lambda parts: np.stack(parts[0]))
+    return BacktestResult(metrics, origins + (0 if data.is_list else len(data.y[0])), pack(fc), pack(act),
+                          pack(base), int(clone.seasonal_period_), clone)
+
+
+def _as_input(arrays: list[np.ndarray], data: Any, squeeze: bool = False) -> Any:
+    """Back to the layout the forecaster was given: one series or a list (1-D with ``squeeze``)."""
+    out = [a[:, 0] for a in arrays] if squeeze else arrays
+    return out if data.is_list else out[0]
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.mean(finite)) if finite else math.nan

@@ -1,0 +1,295 @@
+"""``Forecaster``: the next ``horizon`` values of one series, several channels, or many series.
+
+What ``fit(y, X=None)`` does (every statistic comes from the training series alone):
+
+1. y (and covariates X) -> a list of (T_i, C) series (see :mod:`.series_input`).
+2. Seasonal period m: ``seasonal_period``, or found in the data (:mod:`.period`: the
+   autocorrelation guess, checked and corrected by how well each candidate season forecasts
+   the training series; 1 when there is no clear season).
+3. Lookback L: ``lookback``, or two seasons (at least 8 steps), bounded by the length of the
+   shortest series (:func:`.windows.choose_lookback`). The anchor uses m when the
+   seasonal-naive forecast beats the last value over the horizon in the training data.
+4. Windows: every (L-step input, H-step target) pair of every series, each normalised by
+   itself and written as a correction to the seasonal-naive forecast (:mod:`.windows`).
+5. Validation: the last ``validation_fraction`` of each series' windows (in time; windows whose
+   targets overlap them are left out of training) drive early stopping.
+6. Network: recurrent layer -> last step -> [Dropout] -> Linear(H * C) (``strategy="direct"``:
+   all H steps at once) or Linear(C) (``"recursive"``: one step, fed back H times); mean
+   squared error, Adam, global-norm clipping at 1, restoring the best epoch's weights.
+
+Shapes: T time steps, C target channels, F covariates, H = ``horizon``, S series.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from .._checks import check_choice, check_positive_int
+from ..metrics import guess_seasonal_period
+from .base import BaseEstimator
+from .checks import check_common, check_fraction, check_optional_int, spawn_seeds
+from .network import build_network, to_float32, train_network
+from .period import anchor_period, choose_period
+from .series_input import SeriesData, as_series_data
+from .time_index import wrap
+from .windows import choose_lookback, covariate_stats, floor_scale, normalise, training_windows
+
+STRATEGIES = ("direct", "recursive")
+#: fewer training windows than this: no validation split (early stopping on the training loss)
+MIN_TRAIN_WINDOWS = 20
+
+
+class Forecaster(BaseEstimator):
+    """A recurrent network that forecasts the ``horizon`` steps after the end of a series.
+
+    Args:
+        cell: "lstm", "gru" or "rnn".
+        lookback: L, past steps the network reads; None: two seasonal periods, at least 8,
+            bounded by the series length.
+        horizon: H >= 1, steps forecast.
+        hidden_size: H_hidden, hidden units.
+        num_layers: stacked recurrent layers.
+        strategy: "direct" (one network output per future step) or "recursive" (one-step
+            forecasts fed back; not with covariates, whose future values are unknown).
+        seasonal_period: m for the seasonal-naive anchor, the baseline and MASE; None: guessed.
+        dropout: p in [0, 1) between stacked layers and before the output layer.
+        epochs, batch_size, lr: the training loop (Adam).
+        validation_fraction: the final part of each series used for early stopping (0: none).
+        patience: epochs without a lower validation loss before stopping.
+        seed: int, numpy Generator or None.
+        verbose: show a progress bar per epoch.
+
+    Attributes (after fit):
+        seasonal_period_: m used for the baseline and MASE. lookback_: L.
+        anchor_period_: m of the seasonal-naive anchor (1 when a season does not fit in L).
+        n_channels_: C. n_covariates_: F (0 without X). model_: the trained Sequential.
+        history_: per-epoch losses and how training ended.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.estimators import Forecaster
+        >>> t = np.arange(120)
+        >>> y = 10 + 0.1 * t + np.sin(2 * np.pi * t / 12)
+        >>> f = Forecaster(horizon=6, hidden_size=8, epochs=3, seed=0, verbose=False).fit(y)
+        >>> f.seasonal_period_, f.lookback_, f.predict().shape
+        (12, 24, (6,))
+    """
+
+    def __init__(self, cell: str = "lstm", lookback: int | None = None, horizon: int = 1, hidden_size: int = 64,
+                 num_layers: int = 1, strategy: str = "direct", seasonal_period: int | None = None,
+                 dropout: float = 0.0, epochs: int = 200, batch_size: int = 32, lr: float = 5e-3,
+                 validation_fraction: float = 0.2, patience: int = 20,
+                 seed: int | np.random.Generator | None = None, verbose: bool = True) -> None:
+        self.cell = cell
+        self.lookback = lookback
+        self.horizon = horizon
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.strategy = strategy
+        self.seasonal_period = seasonal_period
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.seed = seed
+        self.verbose = verbose
+
+    # -- fit -------------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        owner = type(self).__name__
+        check_common(self)
+        check_optional_int(self.lookback, "lookback", owner, minimum=2)
+        check_positive_int(self.horizon, "horizon", owner)
+        check_choice(self.strategy, "strategy", owner, STRATEGIES)
+        check_optional_int(self.seasonal_period, "seasonal_period", owner)
+        check_fraction(self.validation_fraction, "validation_fraction", owner)
+        check_positive_int(self.patience, "patience", owner)
+
+    @property
+    def _steps_out(self) -> int:
+        """Future steps one network output covers: H (direct) or 1 (recursive)."""
+        return self.horizon if self.strategy == "direct" else 1
+
+    def _guess_period(self, ys: list[np.ndarray]) -> int:
+        if self.seasonal_period is not None:
+            return int(self.seasonal_period)
+        guesses = Counter(guess_seasonal_period(y) for y in ys[:50])
+        return choose_period(ys, min(guesses, key=lambda m: (-guesses[m], m)))
+
+    def fit(self, y: Any, X: Any = None) -> "Forecaster":
+        """Learn to forecast ``horizon`` steps ahead from the series y.
+
+        Args:
+            y: (T,) array or pandas Series, (T, C) array or DataFrame, or a list of such series
+                (one global model; each window is scaled by itself, so series of any level and
+                scale can share it).
+            X: optional covariates aligned with y: (T, F) (or a list of them for a list of
+                series). Their past values are extra inputs; pass them to predict as well.
+
+        Returns:
+            self.
+        """
+        self._check_params()
+        data = as_series_data(y, X, "Forecaster.fit")
+        if data.X is not None and self.strategy == "recursive":
+            raise ValueError("Forecaster with strategy='recursive' cannot use covariates X: feeding forecasts back "
+                             "would need future covariate values. Use strategy='direct' or drop X.")
+        H = self._steps_out
+        m = self._guess_period(data.y)
+        shortest = min(len(s) for s in data.y)
+        if self.lookback is None:
+            L, m_fit = choose_lookback(shortest, H, m)
+        else:
+            L, m_fit = int(self.lookback), (m if m <= self.lookback else 1)
+        m_anchor = anchor_period(data.y, m_fit, H)
+        if shortest < L + H + 1:
+            raise ValueError(f"Forecaster.fit needs series of at least lookback + horizon + 1 = {L + H + 1} steps "
+                             f"(lookback {L}, {H} forecast step(s) per window), got a series of {shortest}. Use a "
+                             "shorter lookback or horizon, or longer series.")
+        self.seasonal_period_, self.lookback_, self.anchor_period_ = m, L, m_anchor
+        self.n_channels_ = data.y[0].shape[1]
+        self.n_covariates_ = 0 if data.X is None else data.X[0].shape[1]
+        train, val = self._windows(data, L, H, m_anchor)
+        s = spawn_seeds(self.seed, 5)
+        model = build_network(self.cell, self.n_channels_ + self.n_covariates_, self.hidden_size, self.num_layers,
+                              False, self.dropout, H * self.n_channels_, "last", s[:4])
+        flat = lambda z: z.reshape(len(z), -1)  # noqa: E731 - (N, H, C) targets -> (N, H*C)
+        self.history_ = train_network(model, to_float32(train[0]), to_float32(flat(train[1])), loss="mse",
+                                      lr=self.lr, epochs=self.epochs, batch_size=self.batch_size,
+                                      patience=self.patience, seed=s[4], verbose=self.verbose,
+                                      validation_data=None if val is None else (to_float32(val[0]),
+                                                                                to_float32(flat(val[1]))))
+        self.model_ = model
+        self._remember(data)
+        return self
+
+    def _windows(self, data: SeriesData, L: int, H: int, m: int) -> tuple[tuple, tuple | None]:
+        """Training and validation windows of every series (time-ordered split per series)."""
+        tr, va = [], []
+        for i, y in enumerate(data.y):
+            x, z = training_windows(y, None if data.X is None else data.X[i], L, H, m)
+            n_val = int(round(self.validation_fraction * len(x)))
+            n_tr = len(x) - n_val - (H - 1 if n_val else 0)   # no training target overlaps a validation one
+            tr.append((x[:max(n_tr, 0)], z[:max(n_tr, 0)]))
+            va.append((x[len(x) - n_val:], z[len(x) - n_val:]))
+        train = tuple(np.concatenate([p[k] for p in tr]) for k in (0, 1))
+        val = tuple(np.concatenate([p[k] for p in va]) for k in (0, 1))
+        if len(val[0]) == 0 or len(train[0]) < MIN_TRAIN_WINDOWS:   # too little data to hold any out
+            every = [training_windows(y, None if data.X is None else data.X[i], L, H, m) for i, y in enumerate(data.y)]
+            return tuple(np.concatenate([e[k] for e in every]) for k in (0, 1)), None
+        return train, val
+
+    def _remember(self, data: SeriesData) -> None:
+        """Keep what predict() needs to forecast right after the training series."""
+        L = self.lookback_
+        self.tails_ = np.stack([y[len(y) - L:] for y in data.y])                  # (S, L, C)
+        self.floors_ = np.stack([floor_scale(y) for y in data.y])                 # (S, C)
+        self.covariate_tails_ = None if data.X is None else np.stack(
+            [self._scaled_covariates(x)[len(x) - L:] for x in data.X])            # (S, L, F)
+        self.is_list_, self.univariate_ = data.is_list, data.univariate
+        self.index_info_, self.names_ = data.index, data.names
+
+    @staticmethod
+    def _scaled_covariates(X: np.ndarray) -> np.ndarray:
+        mean, scale = covariate_stats(X)
+        return (X - mean) / scale
+
+    # -- predict ---------------------------------------------------------------------------
+    def predict(self, y: Any = None, X: Any = None) -> Any:
+        """Forecast the ``horizon`` steps after the end of y.
+
+        Args:
+            y: the history to forecast from, in the form given to fit (a series, or a list of
+                series for a model fitted on a list); at least ``lookback_`` steps. None: the
+                training series.
+            X: covariates aligned with y, required when the model was fitted with X.
+
+        Returns:
+            (H,) for a 1-D series, (H, C) for C channels; a pandas Series / DataFrame on the
+            continued index when y (or the training y) was pandas; a list of those for a list.
+        """
+        self._check_fitted("predict")
+        if y is None:
+            if X is not None:
+                raise ValueError("Forecaster.predict got covariates X without y. Pass the history y together with "
+                                 "its X, or neither to forecast after the training series.")
+            out = self._forecast(self.tails_, self.floors_, self.covariate_tails_)
+            return self._package(out, self.index_info_, self.names_, self.is_list_)
+        data = as_series_data(y, X, "Forecaster.predict")
+        self._check_history(data)
+        L = self.lookback_
+        tails = np.stack([s[len(s) - L:] for s in data.y])
+        floors = np.stack([floor_scale(s) for s in data.y])
+        cov = None if data.X is None else np.stack([self._scaled_covariates(x)[len(x) - L:] for x in data.X])
+        return self._package(self._forecast(tails, floors, cov), data.index, data.names, data.is_list)
+
+    def _check_history(self, data: SeriesData) -> None:
+        c = data.y[0].shape[1]
+        if c != self.n_channels_:
+            raise ValueError(f"Forecaster.predict expected series with {self.n_channels_} channel(s), as in fit, "
+                             f"got {c}.")
+        f = 0 if data.X is None else data.X[0].shape[1]
+        if f != self.n_covariates_:
+            raise ValueError(f"Forecaster.predict expected {self.n_covariates_} covariate(s) in X, as in fit, got "
+                             f"{f}{' (X is None)' if data.X is None else ''}.")
+        short = min(len(s) for s in data.y)
+        if short < self.lookback_:
+            raise ValueError(f"Forecaster.predict needs at least lookback_ = {self.lookback_} steps of history, "
+                             f"got a series of {short}.")
+
+    def _forecast(self, tails: np.ndarray, floors: np.ndarray, cov: np.ndarray | None) -> np.ndarray:
+        """(S, L, C) histories -> (S, H, C) forecasts in the original units."""
+        S, L, C = tails.shape
+        floor = floors[:, None, :]
+        if self.strategy == "direct":
+            x, a, s = normalise(tails, floor, self.horizon, self.anchor_period_)
+            if cov is not None:
+                x = np.concatenate([x, cov], axis=2)
+            out = self.model_.predict(to_float32(x)).astype(np.float64).reshape(S, self.horizon, C)
+            return a + s * out
+        window, steps = tails.copy(), []
+        for _ in range(self.horizon):
+            x, a, s = normalise(window, floor, 1, self.anchor_period_)
+            nxt = a + s * self.model_.predict(to_float32(x)).astype(np.float64).reshape(S, 1, C)
+            steps.append(nxt)
+            window = np.concatenate([window[:, 1:], nxt], axis=1)
+        return np.concatenate(steps, axis=1)
+
+    def _package(self, out: np.ndarray, infos: list, names: list, is_list: bool) -> Any:
+        results = []
+        for i, f in enumerate(out):
+            f = f[:, 0] if self.univariate_ else f
+            if infos[i] is not None:
+                f = wrap(f, infos[i], names[i] if f.ndim == 2 else None, names[i] if f.ndim == 1 else None)
+            results.append(f)
+        return results if is_list else results[0]
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def backtest(self, y: Any, X: Any = None, n_windows: int = 5, step: int | None = None,
+                 refit: bool = False) -> Any:
+        """Rolling-origin evaluation of a fresh copy of this forecaster on y; see
+        :func:`rnnkit.estimators.backtest.backtest` (self is left unchanged)."""
+        from .backtest import backtest
+
+        return backtest(self, y, X, n_windows=n_windows, step=step, refit=refit)
+
+    # -- saving ----------------------------------------------------------------------------
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        state = {k: getattr(self, k) for k in ("seasonal_period_", "lookback_", "anchor_period_", "n_channels_",
+                                               "n_covariates_", "is_list_", "univariate_", "index_info_",
+                                               "names_", "history_")}
+        arrays = {"tails_": self.tails_, "floors_": self.floors_}
+        if self.covariate_tails_ is not None:
+            arrays["covariate_tails_"] = self.covariate_tails_
+        return state, arrays
+
+    def _set_state(self, state: dict[str, Any], arrays: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+        self.tails_, self.floors_ = arrays["tails_"], arrays["floors_"]
+        self.covariate_tails_ = arrays.get("covariate_tails_")

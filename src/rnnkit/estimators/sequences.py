@@ -1,0 +1,140 @@
+"""Sequence inputs of :class:`~rnnkit.estimators.SequenceClassifier`: conversion, length
+reduction, per-channel standardisation and a stratified validation split.
+
+Accepted X (N sequences of C channels):
+
+- a list of N arrays (T_n, C) of any lengths, or of N 1-D arrays (T_n,) (univariate);
+- an array (N, T, C), or (N, T) for N univariate series (a pandas DataFrame (N, T) too).
+
+A sequence may end in NaN rows (how archives such as UCR store unequal lengths in one table):
+those trailing steps are dropped. Any other NaN or infinite value is refused.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..data._arrays import is_pandas
+
+
+def as_sequences(X: Any, owner: str, n_features: int | None = None) -> list[np.ndarray]:
+    """X (see the module docstring) as a list of float64 arrays (T_n, C).
+
+    Args:
+        X: the input.
+        owner: "SequenceClassifier.fit" etc., for messages.
+        n_features: the C seen by ``fit`` (None while fitting).
+    """
+    if hasattr(X, "detach") and hasattr(X, "numpy"):
+        raise TypeError(f"{owner} expected X as NumPy arrays, got a {type(X).__name__}. "
+                        "Convert it with .detach().cpu().numpy() first.")
+    if is_pandas(X):
+        X = X.to_numpy()
+    if isinstance(X, (list, tuple)):
+        if len(X) == 0:
+            raise ValueError(f"{owner} expected at least one sequence in X, got an empty list.")
+        seqs = [_one(x, n, owner) for n, x in enumerate(X)]
+    else:
+        arr = np.asarray(X)
+        if arr.ndim not in (2, 3) or arr.dtype.kind not in "iuf":
+            raise ValueError(f"{owner} expected X as a list of (T_n, C) arrays, an (N, T, C) array or an (N, T) "
+                             f"array of univariate series, got {type(X).__name__} of shape {arr.shape} and dtype "
+                             f"{arr.dtype}. One univariate series alone is X = series.reshape(1, -1).")
+        if len(arr) == 0:
+            raise ValueError(f"{owner} expected at least one sequence in X, got shape {arr.shape}.")
+        seqs = [_one(x, n, owner) for n, x in enumerate(arr)]
+    channels = {s.shape[1] for s in seqs}
+    if len(channels) > 1:
+        raise ValueError(f"{owner} expected every sequence to have the same number of channels C, got "
+                         f"{sorted(channels)}.")
+    c = channels.pop()
+    if n_features is not None and c != n_features:
+        raise ValueError(f"{owner} expected sequences with {n_features} channels, as in fit, got {c}.")
+    return seqs
+
+
+def _one(x: Any, n: int, owner: str) -> np.ndarray:
+    a = np.asarray(x.to_numpy() if is_pandas(x) else x)
+    if a.dtype.kind not in "iuf":
+        raise TypeError(f"{owner} expected numbers in sequence {n} of X, got dtype {a.dtype}.")
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2:
+        raise ValueError(f"{owner} expected sequence {n} of X to be (T_n,) or (T_n, C), got shape {a.shape}.")
+    a = a.astype(np.float64)
+    bad = ~np.isfinite(a)
+    if bad.any():
+        rows = bad.any(axis=1)
+        first = int(np.argmax(rows))
+        if bad[first:].all() and first > 0:                    # trailing NaN padding
+            return a[:first]
+        raise ValueError(f"{owner} expected finite values in sequence {n} of X, got NaN or inf at step {first} "
+                         f"(only trailing all-NaN steps count as padding). Fill gaps first, e.g. with "
+                         "rnnkit.data.fill_missing(x, method='interpolate').")
+    if len(a) == 0:
+        raise ValueError(f"{owner} expected sequence {n} of X to have at least one step, got none.")
+    return a
+
+
+def pool_size_for(seqs: list[np.ndarray], max_steps: int | None) -> int:
+    """k = ceil(max T_n / max_steps): the averaging window that brings every sequence to at most
+    ``max_steps`` steps (1 = keep the input as it is)."""
+    longest = max(len(s) for s in seqs)
+    return 1 if max_steps is None or longest <= max_steps else math.ceil(longest / max_steps)
+
+
+def average_pool(seqs: list[np.ndarray], k: int) -> list[np.ndarray]:
+    """Summarise consecutive, non-overlapping blocks of k steps by their mean and spread::
+
+        mean[j] = mean(x[j*k : (j+1)*k])                  j = 0 .. ceil(T_n / k) - 1
+        std[j]  = std(x[j*k : (j+1)*k])                    (population std, per channel)
+        out     = concat(mean, std)                        (ceil(T_n / k), 2C)
+
+    The means are the piecewise aggregate approximation of the sequence; the spreads keep what
+    averaging would erase (the amplitude of a fast oscillation within a block). The last block
+    may be shorter and is summarised over the steps it has. k = 1 returns the sequences as they
+    are, (T_n, C).
+    """
+    if k == 1:
+        return seqs
+    out = []
+    for s in seqs:
+        starts = np.arange(0, len(s), k)
+        counts = (np.minimum(starts + k, len(s)) - starts)[:, None]
+        mean = np.add.reduceat(s, starts, axis=0) / counts
+        square = np.add.reduceat(s * s, starts, axis=0) / counts
+        out.append(np.concatenate([mean, np.sqrt(np.maximum(square - mean * mean, 0.0))], axis=1))
+    return out
+
+
+def channel_stats(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation over every step of every sequence (C,), (C,);
+    a constant channel gets scale 1 (so it maps to 0 instead of dividing by zero)."""
+    flat = np.concatenate(seqs, axis=0)
+    mean, std = flat.mean(axis=0), flat.std(axis=0)
+    return mean, np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+
+
+def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Indices (train, validation) with about ``fraction`` of every class in validation.
+
+    Each class with at least 2 members gives round(fraction * n_k) of them, at least 1, to
+    validation, chosen at random (seeded); every class keeps at least one training member.
+    Returns None when ``fraction`` is 0 or the validation set would be empty.
+    """
+    if fraction <= 0:
+        return None
+    rng = np.random.default_rng(seed)
+    val = []
+    for k in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == k))
+        if len(members) >= 2:
+            val.extend(members[: min(len(members) - 1, max(1, round(fraction * len(members))))])
+    if not val:
+        return None
+    val_idx = np.sort(np.array(val, dtype=np.int64))
+    train_idx = np.setdiff1d(np.arange(len(y)), val_idx)
+    return train_idx, val_idx

@@ -1,0 +1,97 @@
+"""Series inputs of :class:`~rnnkit.estimators.Forecaster`: target y and covariates X.
+
+Accepted y:
+
+- one series: a 1-D array (T,) or pandas Series, or a 2-D array (T, C) / DataFrame of C
+  target channels forecast together;
+- a list of such series (all 1-D, or all with the same C) for one global model.
+
+Accepted X (optional covariates, past values used as extra inputs): for one series an array
+(T, F) (or (T,) for F = 1) or DataFrame with the same T as y; for a list of series a list of
+such arrays, one per series. The same F must be given at predict time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..data._arrays import as_float_series, is_pandas
+from .time_index import index_info
+
+
+@dataclass
+class SeriesData:
+    """Validated series.
+
+    Attributes:
+        y: list of (T_i, C) float64 arrays.
+        X: list of (T_i, F) float64 arrays, or None without covariates.
+        is_list: y was a list of series.
+        univariate: every series was 1-D (forecasts come back 1-D).
+        index: per series, :func:`~rnnkit.estimators.time_index.index_info` of its pandas
+            index, or None for NumPy input.
+        names: per series, the pandas Series name or the DataFrame columns (None for NumPy).
+    """
+
+    y: list[np.ndarray]
+    X: list[np.ndarray] | None
+    is_list: bool
+    univariate: bool
+    index: list[dict[str, Any] | None]
+    names: list[Any]
+
+
+def _one_y(y: Any, owner: str, where: str) -> tuple[np.ndarray, dict | None, Any]:
+    info, name = None, None
+    if is_pandas(y):
+        info = index_info(y.index) if len(y) else None
+        name = [c if isinstance(c, (str, int)) else str(c) for c in y.columns] if y.ndim == 2 else (
+            y.name if isinstance(y.name, (str, int, type(None))) else str(y.name))
+    arr = as_float_series(y, f"y{where}", owner, ndim=(1, 2))
+    if len(arr) < 2:
+        raise ValueError(f"{owner} expected y{where} with at least 2 time steps, got {len(arr)}.")
+    return arr, info, name
+
+
+def _one_x(X: Any, T: int, owner: str, where: str) -> np.ndarray:
+    arr = as_float_series(X, f"X{where}", owner, ndim=(1, 2))
+    arr = arr.reshape(len(arr), -1)
+    if len(arr) != T:
+        raise ValueError(f"{owner} expected covariates X{where} with one row per time step of y ({T} rows), got "
+                         f"{len(arr)}. X holds past values aligned with y, not future ones.")
+    return arr
+
+
+def as_series_data(y: Any, X: Any, owner: str) -> SeriesData:
+    """Validate y (and X) as described in the module docstring."""
+    is_list = isinstance(y, (list, tuple))
+    items = list(y) if is_list else [y]
+    if is_list and not items:
+        raise ValueError(f"{owner} expected y as a series or a non-empty list of series, got an empty list.")
+    ys, infos, names = [], [], []
+    for i, item in enumerate(items):
+        arr, info, name = _one_y(item, owner, f"[{i}]" if is_list else "")
+        ys.append(arr)
+        infos.append(info)
+        names.append(name)
+    dims = {a.ndim for a in ys}
+    channels = {1 if a.ndim == 1 else a.shape[1] for a in ys}
+    if len(dims) > 1 or len(channels) > 1:
+        raise ValueError(f"{owner} expected every series in y to have the same shape after the time axis, got "
+                         f"{sorted({a.shape[1:] for a in ys})}. Reshape 1-D series with s.reshape(-1, 1).")
+    Xs = None
+    if X is not None:
+        x_items = list(X) if is_list and isinstance(X, (list, tuple)) else None
+        if is_list and (x_items is None or len(x_items) != len(ys)):
+            raise ValueError(f"{owner} expected X as a list of {len(ys)} covariate arrays, one per series of y, "
+                             f"got {type(X).__name__}.")
+        x_items = x_items if is_list else [X]
+        Xs = [_one_x(x, len(a), owner, f"[{i}]" if is_list else "") for i, (x, a) in enumerate(zip(x_items, ys))]
+        if len({x.shape[1] for x in Xs}) > 1:
+            raise ValueError(f"{owner} expected the same number of covariates in every X, got "
+                             f"{sorted({x.shape[1] for x in Xs})}.")
+    univariate = ys[0].ndim == 1
+    return SeriesData([a.reshape(len(a), -1) for a in ys], Xs, is_list, univariate, infos, names)

@@ -1,0 +1,98 @@
+"""Forecasting windows, each normalised by itself: what the Forecaster's network sees.
+
+For a history y (T, C) (C target channels), lookback L, horizon H and seasonal period m
+(m <= L), per channel and per window w = y[t-L : t]::
+
+    a_h   = w[L - m + (h - 1) % m]            h = 1..H: the seasonal-naive forecast (m = 1: w[L-1])
+    s     = std(w) + floor                    floor = 0.1 * std(diff(y)) over the whole history
+    x     = (w - w[L-1]) / s                  network input (L, C), plus covariates
+    z_h   = (y[t+h-1] - a_h) / s              network target (H, C)
+    y_hat = a + s * network(x)                the forecast
+
+Why: subtracting the last value makes the input free of the level, so a trending series
+(CO2) looks the same in every window and a model fitted on the past still applies to a future
+at a higher level; dividing by the window's own spread does the same for a growing amplitude
+(airline passengers). Forecasting the difference from the seasonal-naive forecast means an
+untrained or early-stopped network (output 0) falls back to that baseline instead of to
+nonsense. ``floor`` keeps s away from zero in flat windows; it comes from the history the
+forecast is made from, so no statistic ever looks past the forecast origin.
+
+Covariates X (T, F) are standardised with the mean and standard deviation of the same history
+and appended to x as F more input channels (their past values only).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def anchor_index(L: int, H: int, m: int) -> np.ndarray:
+    """(H,) positions in a window of length L of the seasonal-naive forecast a_1..a_H."""
+    return L - m + np.arange(H) % m
+
+
+def floor_scale(y: np.ndarray) -> np.ndarray:
+    """(C,) 0.1 * std of the first differences of a history y (T, C); 0 becomes 1e-3 * (1 + |mean|)."""
+    d = np.diff(y, axis=0)
+    f = 0.1 * (d.std(axis=0) if len(d) else np.zeros(y.shape[1]))
+    return np.where(f > 0, f, 1e-3 * (1.0 + np.abs(y.mean(axis=0))))
+
+
+def covariate_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F,), (F,) mean and std of covariates X (T, F) over the history; constant -> scale 1."""
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    return mean, np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+
+
+def normalise(w: np.ndarray, floor: np.ndarray, H: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Windows w (N, L, C) -> (x (N, L, C), anchors a (N, H, C), scales s (N, 1, C))."""
+    L = w.shape[1]
+    s = w.std(axis=1, keepdims=True) + floor
+    x = (w - w[:, L - 1:L]) / s
+    return x, w[:, anchor_index(L, H, m)], s
+
+
+def training_windows(y: np.ndarray, X: np.ndarray | None, L: int, H: int, m: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Every window of one training series: inputs (N, L, C + F) and targets z (N, H, C).
+
+    Window i covers y[i : i+L] and targets y[i+L : i+L+H], so N = T - L - H + 1 in time order.
+    """
+    T = len(y)
+    n = T - L - H + 1
+    starts = np.arange(n)[:, None]
+    w = y[starts + np.arange(L)]
+    x, a, s = normalise(w, floor_scale(y), H, m)
+    z = (y[starts + L + np.arange(H)] - a) / s
+    if X is not None:
+        mean, scale = covariate_stats(X)
+        x = np.concatenate([x, ((X - mean) / scale)[starts + np.arange(L)]], axis=2)
+    return x, z
+
+
+def forecast_input(y: np.ndarray, X: np.ndarray | None, L: int, H: int, m: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The last window of a history: (x (1, L, C + F), anchors (1, H, C), scales (1, 1, C))."""
+    x, a, s = normalise(y[None, len(y) - L:], floor_scale(y), H, m)
+    if X is not None:
+        mean, scale = covariate_stats(X)
+        x = np.concatenate([x, ((X[len(X) - L:] - mean) / scale)[None]], axis=2)
+    return x, a, s
+
+
+def choose_lookback(shortest: int, horizon: int, m: int) -> tuple[int, int]:
+    """Default lookback L and usable seasonal period for series of at least ``shortest`` steps.
+
+    L = max(2 m, 8): two seasons show the pattern and its change. It is capped so that at
+    least two thirds of the shortest series provide training windows (L <= (T - H) / 3), but
+    kept at m when a season still leaves 10 windows; below that the seasonal anchor is dropped
+    (returned m = 1). Returns (L, m).
+    """
+    cap = (shortest - horizon) // 3
+    L = min(max(2 * m, 8), cap)
+    if m > 1 and L < m:
+        if shortest - horizon - m + 1 >= 10:
+            L = m
+        else:
+            m = 1
+    return max(L, 2), m
