@@ -2,22 +2,34 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test install clean demo
+.PHONY: demo test install bench clean
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -e ".[test]"
-	touch $@
+# The main job: an LSTM forecaster on the shipped Mauna Loa CO2 series (about a minute on
+# 2 cores): prints holdout metrics beside the seasonal-naive baseline, writes runs/demo/.
+demo: $(VENV)/.demo-installed
+	$(VENV)/bin/rnnkit demo
+
+# The test suite: installs rnnkit with its test extras (PyTorch as the reference) and runs pytest.
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
 
 install: $(VENV)/.installed
 
-test: install
-	$(PY) -m pytest -q
+# rnnkit against torch.nn on this machine (a few minutes; see docs/benchmarks.md).
+bench: $(VENV)/.installed
+	$(PY) -m benchmarks.rnn
 
-# the main job: an LSTM forecaster on the shipped CO2 series, about a minute; writes runs/demo/
-demo: install
-	$(VENV)/bin/rnnkit demo
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+
+$(VENV)/.demo-installed: pyproject.toml | $(PY)
+	$(PY) -m pip install -e ".[demo]"
+	touch $@
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install -e ".[test]"
+	touch $@ $(VENV)/.demo-installed
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
