@@ -15,24 +15,11 @@ import pytest
 
 import rnnkit
 from rnnkit.cli.errors import EXIT_INTERNAL, report_exception
+from cli_helpers import run, user_error
 from rnnkit.cli.main import build_parser, main
 
 COMMANDS = [[], ["demo"], ["forecast"], ["forecast", "fit"], ["forecast", "predict"], ["classify"],
             ["classify", "fit"], ["classify", "predict"], ["text"], ["text", "fit"], ["text", "sample"], ["info"]]
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def user_error(code, err, *needles):
-    assert code == 1, err
-    assert "Traceback" not in err
-    assert err.startswith("rnnkit: error: "), err
-    for needle in needles:
-        assert needle in err, f"{needle!r} not in {err!r}"
 
 
 def _commands(parser, prefix=()):

@@ -8,23 +8,10 @@ import json
 import numpy as np
 import pytest
 
+from cli_helpers import run, user_error
 from rnnkit.cli.main import main
 
 FAST = ["--epochs", "2", "--hidden-size", "4", "--lookback", "12", "--quiet"]
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def user_error(code, err, *needles):
-    assert code == 1, err
-    assert "Traceback" not in err
-    assert err.startswith("rnnkit: error: "), err
-    for needle in needles:
-        assert needle in err, f"{needle!r} not in {err!r}"
 
 
 def write_series(path, n=72, start="2015-01", edit=None):

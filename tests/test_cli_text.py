@@ -8,24 +8,11 @@ import random
 
 import pytest
 
+from cli_helpers import run, user_error
 from rnnkit.cli.main import main
 from rnnkit.cli.text import unigram_perplexity
 
 FAST = ["--epochs", "2", "--hidden-size", "8", "--seq-length", "16", "--quiet"]
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def user_error(code, err, *needles):
-    assert code == 1, err
-    assert "Traceback" not in err
-    assert err.startswith("rnnkit: error: "), err
-    for needle in needles:
-        assert needle in err, f"{needle!r} not in {err!r}"
 
 
 @pytest.fixture(scope="module")
