@@ -5,21 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-
-def numeric_grad(f, arr: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central differences of the scalar f() w.r.t. the float64 array ``arr`` (perturbed in place)."""
-    assert arr.dtype == np.float64, f"finite differences need float64, got {arr.dtype}"
-    out = np.zeros_like(arr)
-    for idx in np.ndindex(*arr.shape):
-        old = arr[idx]
-        arr[idx] = old + eps
-        fp = f()
-        arr[idx] = old - eps
-        fm = f()
-        arr[idx] = old
-        out[idx] = (fp - fm) / (2 * eps)
-    return out
+from conftest import numerical_grad as numeric_grad  # one finite-difference routine for the suite
 
 
 def assert_close(name, actual, expected, rtol=1e-6, atol=1e-8):
