@@ -16,6 +16,7 @@ of the (G*H, N) gate matrix, and the elementwise gate arithmetic runs on contigu
     rec_mask     (H, N)       variational recurrent-dropout mask (already scaled by 1/(1-p)),
                               applied to h_{t-1} where it enters ``W_hh @ h``; or None
     reverse      bool         run t = T-1 .. 0 (the reverse direction of a bidirectional layer)
+    ws           dict | None  workspace whose arrays the forward may reuse (see ``buffer``)
 
 Columns ``n >= batch_sizes[t]`` are finished sequences (or, in reverse, not yet started ones):
 their state is carried unchanged, their output is 0, and they get no gradient. This is PyTorch's
@@ -58,9 +59,25 @@ def sigmoid_prescale(gates: int, sigmoid_gates: int, H: int, dtype: np.dtype) ->
     return s
 
 
-def input_projection(x: np.ndarray, W: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-    """``A[t] = W @ x[t] + bias`` for all T steps before the time loop: (T, G*H, N), fresh."""
-    A = np.matmul(W, x)
+def buffer(ws: dict | None, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An uninitialised array for ``name``: fresh when ``ws`` is None, else reused from ``ws``.
+
+    A layer passes its workspace so that the large per-call arrays (gates, states) are recycled
+    from one forward to the next instead of being allocated anew: fresh memory costs a page
+    fault per 4 KiB on first touch, which can cost as much as the arithmetic itself. Arrays
+    from a workspace stay valid until the next call that uses the same workspace.
+    """
+    if ws is None:
+        return np.empty(shape, dtype=dtype)
+    a = ws.get(name)
+    if a is None or a.shape != tuple(shape) or a.dtype != dtype:
+        a = ws[name] = np.empty(shape, dtype=dtype)
+    return a
+
+
+def input_projection(x: np.ndarray, W: np.ndarray, bias: np.ndarray | None, out: np.ndarray | None = None) -> np.ndarray:
+    """``A[t] = W @ x[t] + bias`` for all T steps before the time loop: (T, G*H, N)."""
+    A = np.matmul(W, x, out=out)
     if bias is not None:
         A += bias[:, None]
     return A

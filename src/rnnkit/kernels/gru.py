@@ -35,6 +35,7 @@ import numpy as np
 
 from .common import (
     active,
+    buffer,
     column_sq_norms,
     input_projection,
     masked_outputs,
@@ -58,6 +59,7 @@ def gru_forward(
     rec_mask: np.ndarray | None = None,
     reverse: bool = False,
     reset_after: bool = True,
+    ws: dict | None = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray], dict]:
     """Run the GRU over x (T, I, N) from state0 = (h0,), h0 (H, N).
 
@@ -74,17 +76,19 @@ def gru_forward(
         if reset_after:
             bias[2 * H :] = b_ih[2 * H :]  # b_hn stays inside r * (...)
         bias = bias * half[:, 0]
-    A = input_projection(x, W_ih * half, bias)  # (T, 3H, N), becomes [r; z; n]
-    hs = np.empty((T + 1, H, N), dtype=dtype)
+    A = input_projection(x, W_ih * half, bias, out=buffer(ws, "gates", (T, 3 * H, N), dtype))  # [r; z; n]
+    hs = buffer(ws, "hs", (T + 1, H, N), dtype)
     hs[T if reverse else 0] = state0[0]
-    side = np.zeros((T, H, N), dtype=dtype)  # reset_after: W_hn @ h~ + b_hn;  else: r * h~
+    side = buffer(ws, "side", (T, H, N), dtype)  # reset_after: W_hn @ h~ + b_hn;  else: r * h~
+    if batch_sizes is not None:
+        side.fill(0)  # finished columns are never written
     if reset_after:
         W_hs = W_hh * half
         b_hn = b_hh[2 * H :, None] if has_bias else None
     else:
         W_hrz = W_hh[: 2 * H] * half[: 2 * H]
         W_hn = W_hh[2 * H :]
-    gh_buf = np.empty(3 * H * N, dtype=dtype)
+    gh_buf = buffer(ws, "gh", (3 * H * N,), dtype)
     for t in steps(T, reverse):
         prev, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)

@@ -33,6 +33,7 @@ import numpy as np
 
 from .common import (
     active,
+    buffer,
     column_sq_norms,
     input_projection,
     masked_outputs,
@@ -60,6 +61,7 @@ def lstm_forward(
     batch_sizes: np.ndarray | None = None,
     rec_mask: np.ndarray | None = None,
     reverse: bool = False,
+    ws: dict | None = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict]:
     """Run the LSTM over x (T, I, N) from state0 = (h0, c0), each (H, N).
 
@@ -73,14 +75,14 @@ def lstm_forward(
     W_hp = W_hh[perm]  # recurrent weights in i, f, o, g order
     W_hs = W_hp * half
     bias = None if b_ih is None else (b_ih + b_hh)[perm] * half[:, 0]
-    A = input_projection(x, W_ih[perm] * half, bias)  # (T, 4H, N), becomes [i; f; o; g]
-    hs = np.empty((T + 1, H, N), dtype=dtype)
-    cs = np.empty((T + 1, H, N), dtype=dtype)
-    tanh_cs = np.empty((T, H, N), dtype=dtype)
+    A = input_projection(x, W_ih[perm] * half, bias, out=buffer(ws, "gates", (T, 4 * H, N), dtype))  # [i; f; o; g]
+    hs = buffer(ws, "hs", (T + 1, H, N), dtype)
+    cs = buffer(ws, "cs", (T + 1, H, N), dtype)
+    tanh_cs = buffer(ws, "tanh_cs", (T, H, N), dtype)
     first = T if reverse else 0
     hs[first], cs[first] = state0
-    gh_buf = np.empty(4 * H * N, dtype=dtype)
-    ig_buf = np.empty(H * N, dtype=dtype)
+    gh_buf = buffer(ws, "gh", (4 * H * N,), dtype)
+    ig_buf = buffer(ws, "ig", (H * N,), dtype)
     for t in steps(T, reverse):
         prev, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)

@@ -23,6 +23,7 @@ import numpy as np
 
 from .common import (
     active,
+    buffer,
     column_sq_norms,
     masked_outputs,
     matmul_into,
@@ -44,6 +45,7 @@ def rnn_forward(
     rec_mask: np.ndarray | None = None,
     reverse: bool = False,
     nonlinearity: str = "tanh",
+    ws: dict | None = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray], dict]:
     """Run the RNN over x (T, I, N) from state0 = (h0,), h0 (H, N).
 
@@ -51,13 +53,13 @@ def rnn_forward(
     """
     T, _, N = x.shape
     H = W_hh.shape[1]
-    hs = np.empty((T + 1, H, N), dtype=x.dtype)
+    hs = buffer(ws, "hs", (T + 1, H, N), x.dtype)
     # the input projections of all steps go straight into the slots of h_t, activated in place
     A = np.matmul(W_ih, x, out=hs[:T] if reverse else hs[1:])
     if b_ih is not None:
         A += (b_ih + b_hh)[:, None]
     hs[T if reverse else 0] = state0[0]
-    gh = np.empty((H, N), dtype=x.dtype)
+    gh = buffer(ws, "gh", (H, N), x.dtype)
     for t in steps(T, reverse):
         prev, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)
@@ -71,7 +73,7 @@ def rnn_forward(
         if B < N:
             hs[cur, :, B:] = hs[prev, :, B:]
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, hs=hs, batch_sizes=batch_sizes, rec_mask=rec_mask,
-                 reverse=reverse, nonlinearity=nonlinearity, has_bias=b_ih is not None)
+                 reverse=reverse, nonlinearity=nonlinearity, has_bias=b_ih is not None, ws=ws)
     final = hs[0] if reverse else hs[T]
     return masked_outputs(hs, batch_sizes, reverse), (final.copy(),), cache
 
@@ -97,7 +99,9 @@ def rnn_backward(
     H = W_hh.shape[1]
     W_hhT = np.ascontiguousarray(W_hh.T)
     dh = np.array(dstate[0], dtype=x.dtype, copy=True)
-    dA = np.empty((T, H, N), dtype=x.dtype) if batch_sizes is None else np.zeros((T, H, N), x.dtype)
+    dA = buffer(cache["ws"], "dA", (T, H, N), x.dtype)
+    if batch_sizes is not None:
+        dA.fill(0)  # finished columns get no gradient
     dh_sq = np.zeros((T, N), dtype=x.dtype)
     for t in steps(T, not reverse):
         _, cur = slots(t, reverse)

@@ -95,6 +95,7 @@ class RecurrentLayer(Module):
                 params.update({f"{k}_l{l}{'_reverse' if d else ''}": v for k, v in p.items()})
         self._init_params(params)
         self._record: _Record | None = None
+        self._workspaces: dict[Any, dict] = {}  # arrays recycled between calls, see kernels.common.buffer
         self.hidden_grad_norms: np.ndarray | None = None
 
     # -- configuration -------------------------------------------------------------------
@@ -207,6 +208,14 @@ class RecurrentLayer(Module):
         m = (keep / (1 - p)).astype(self.dtype).transpose(axes)
         return m if packing is None else packing.sort(m)
 
+    def _contiguous(self, a: np.ndarray, name: str) -> np.ndarray:
+        """``a`` as a C-contiguous array in this layer's workspace (a copy: ``a`` is never written)."""
+        out = self._workspaces.setdefault("io", {}).get(name)
+        if out is None or out.shape != a.shape or out.dtype != a.dtype:
+            out = self._workspaces["io"][name] = np.empty(a.shape, dtype=a.dtype)
+        np.copyto(out, a)
+        return out
+
     # -- forward / backward ----------------------------------------------------------------
     def forward(self, x: Any, state: Any = None, lengths: Any = None) -> tuple[np.ndarray, Any]:
         """Run the layer over a batch of sequences; see the class docstring for shapes."""
@@ -220,7 +229,7 @@ class RecurrentLayer(Module):
                 packing = Packing.from_lengths(lens, T)
                 x_k = packing.sort(x_k)
                 states = [packing.sort(s) for s in states]
-        x_k = np.ascontiguousarray(x_k)
+        x_k = self._contiguous(x_k, "x")
         L, D, H = self.num_layers, self.num_directions, self.hidden_size
         batch_sizes = None if packing is None else packing.batch_sizes
         final = [np.empty_like(s) for s in states]
@@ -235,7 +244,8 @@ class RecurrentLayer(Module):
                     rec_mask = self._mask((N, H), (1, 0), self.recurrent_dropout, packing)
                 y, state_T, cache = type(self)._forward_kernel(
                     layer_in, tuple(s[k] for s in states), *self._weights(l, d),
-                    batch_sizes=batch_sizes, rec_mask=rec_mask, reverse=d == 1, **self.options)
+                    batch_sizes=batch_sizes, rec_mask=rec_mask, reverse=d == 1,
+                    ws=self._workspaces.setdefault(k, {}), **self.options)
                 outs.append(y)
                 for f, s in zip(final, state_T):
                     f[k] = s
@@ -276,7 +286,7 @@ class RecurrentLayer(Module):
         if packing is not None:
             dy_k = packing.sort(dy_k)
             dstates = [packing.sort(s) for s in dstates]
-        dy_k = np.ascontiguousarray(dy_k)
+        dy_k = self._contiguous(dy_k, "dy")
         L, D, H = self.num_layers, self.num_directions, self.hidden_size
         dstate0 = [np.empty_like(s) for s in dstates]
         norms = np.zeros((L, D, rec.T), dtype=self.dtype)
