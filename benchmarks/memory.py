@@ -37,7 +37,9 @@ from typing import Callable
 
 NUMPY_METHOD = (
     "tracemalloc: peak traced bytes above the traced size at the start of one steady-state "
-    "call (after one priming call inside the trace); numpy array buffers + Python objects"
+    "call (after one priming call inside the trace); numpy array buffers + Python objects; "
+    "plus the bytes of the layer's recycled workspace (its caches), which is live during the "
+    "call but allocated before it"
 )
 TORCH_METHOD = (
     "torch.profiler(profile_memory=True): max running sum of c10 CPU allocator [memory] "
@@ -88,6 +90,12 @@ def numpy_peak_bytes(fn: Callable[[], object]) -> int:
         if not was_tracing:
             tracemalloc.stop()
     return max(0, int(peak - start))
+
+
+def workspace_bytes(layer: object) -> int:
+    """Bytes held in an rnnkit layer's recycled workspace (0 if it has none)."""
+    spaces = getattr(layer, "_workspaces", {})
+    return int(sum(a.nbytes for ws in spaces.values() for a in ws.values()))
 
 
 def torch_peak_bytes(fn: Callable[[], object]) -> int:

@@ -609,3 +609,25 @@ def test_import_rnnkit_does_not_import_heavy_modules():
 def test_public_names():
     for name in ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"):
         assert hasattr(rnnkit, name), f"rnnkit.{name} missing"
+
+
+@pytest.mark.parametrize("cell", CELL_VARIANTS, ids=CELL_VARIANT_IDS)
+def test_recycled_workspace_never_leaks_into_returned_arrays(cell):
+    """Layers recycle their internal buffers between calls; what they return must not change
+    when the layer runs again (outputs, states, dx, dstate0 are the caller's own arrays)."""
+    kind, extra, cid = cell
+    rng = np.random.default_rng(3)
+    layer = make_layer(kind, 3, 4, num_layers=2, bidirectional=True, dtype="float64", seed=0, **extra)
+    x1, x2 = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 5, 3))
+    dy = rng.standard_normal((2, 5, 8))
+    y1, s1 = layer.forward(x1)
+    dx1, ds1 = layer.backward(dy)
+    kept = [a.copy() for a in [y1, dx1, *split_state(s1), *split_state(ds1)]]
+    layer.forward(x2, lengths=[5, 3])
+    layer.backward(dy)
+    layer.forward(x2)
+    for before, after in zip(kept, [y1, dx1, *split_state(s1), *split_state(ds1)]):
+        np.testing.assert_array_equal(after, before, err_msg="a returned array changed after later calls")
+    layer.backward(dy)
+    with pytest.raises(RuntimeError, match="without a forward"):
+        layer.backward(dy)  # backward consumes the forward's cache, as PyTorch frees its graph
