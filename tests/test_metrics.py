@@ -135,3 +135,8 @@ def test_bad_input_is_refused(fn):
         fn(["a"], ["b"])
     with pytest.raises(ValueError, match="at least one value"):
         fn(np.zeros((0, 2)), np.zeros((0, 2)))
+
+
+def test_guess_seasonal_period_refuses_an_empty_series():
+    with pytest.raises(ValueError, match="at least one value"):
+        M.guess_seasonal_period(np.array([]))

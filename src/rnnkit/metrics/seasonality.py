@@ -81,6 +81,8 @@ def guess_seasonal_period(y: Any, max_period: int | None = None, min_strength: f
         m >= 1.
     """
     arr = as_float_series(y, "y", "guess_seasonal_period")
+    if arr.size == 0:
+        raise ValueError(f"Expected a series with at least one value in guess_seasonal_period, got shape {arr.shape}.")
     arr = arr.reshape(len(arr), -1)
     n = len(arr)
     limit = n // 3 if max_period is None else check_positive_int(max_period, "max_period", "guess_seasonal_period")
