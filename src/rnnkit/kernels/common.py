@@ -109,7 +109,7 @@ def previous_states(hs: np.ndarray, reverse: bool) -> np.ndarray:
     return hs[1:] if reverse else hs[:T]
 
 
-CHUNK_BYTES = 1 << 19
+CHUNK_BYTES = 1 << 21
 
 
 def step_sum(dA: np.ndarray, Z: np.ndarray, rec_mask: np.ndarray | None = None) -> np.ndarray:
@@ -117,23 +117,30 @@ def step_sum(dA: np.ndarray, Z: np.ndarray, rec_mask: np.ndarray | None = None) 
 
     A sum over steps and batch is one matrix product once both operands are laid out as
     (G, T*N) and (T*N, F). The layout change is done a few steps at a time (about
-    ``CHUNK_BYTES`` of dA per chunk), so no full-size transposed copy is ever held.
+    ``CHUNK_BYTES`` of dA per chunk, into two buffers reused for every chunk), so no
+    full-size transposed copy is ever held.
     """
     T, G, N = dA.shape
-    step = max(1, CHUNK_BYTES // max(1, G * N * dA.itemsize))
+    F = Z.shape[1]
+    step = min(T, max(1, CHUNK_BYTES // max(1, G * N * dA.itemsize)))
+    d_buf = np.empty((G, step, N), dtype=dA.dtype)
+    z_buf = np.empty((step, N, F), dtype=dA.dtype)
     out = None
     for t0 in range(0, T, step):
         d = dA[t0 : t0 + step]
         z = Z[t0 : t0 + step]
-        if rec_mask is not None:
-            z = z * rec_mask
-        n = d.shape[0] * N
-        d2 = np.ascontiguousarray(d.transpose(1, 0, 2)).reshape(G, n)
-        z2 = np.ascontiguousarray(z.transpose(0, 2, 1)).reshape(n, -1)
-        if out is None:
-            out = d2 @ z2
+        k = d.shape[0]
+        d2, z2 = d_buf[:, :k], z_buf[:k]
+        np.copyto(d2, d.transpose(1, 0, 2))
+        if rec_mask is None:
+            np.copyto(z2, z.transpose(0, 2, 1))
         else:
-            out += d2 @ z2
+            np.multiply(z.transpose(0, 2, 1), rec_mask.T, out=z2)
+        part = d2.reshape(G, k * N) @ z2.reshape(k * N, F)
+        if out is None:
+            out = part
+        else:
+            out += part
     return out
 
 
