@@ -112,56 +112,73 @@ def previous_states(hs: np.ndarray, reverse: bool) -> np.ndarray:
 CHUNK_BYTES = 1 << 21
 
 
-def step_sum(dA: np.ndarray, Z: np.ndarray, rec_mask: np.ndarray | None = None) -> np.ndarray:
-    """``sum_t dA[t] @ (Z[t] * rec_mask).T`` for dA (T, G, N) and Z (T, F, N): a (G, F) array.
+def step_sums(
+    dA: np.ndarray, Zs: list[np.ndarray], masks: list[np.ndarray | None] | None = None,
+    W: np.ndarray | None = None,
+) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """``sum_t dA[t] @ (Z[t] * mask).T`` for each Z (T, F, N), and ``W.T @ dA[t]`` for every t.
 
-    A sum over steps and batch is one matrix product once both operands are laid out as
+    dA is (T, G, N); each sum is (G, F); the second result is (T, F_W, N) (None without W).
+    A sum over steps and batch is one matrix product once the operands are laid out as
     (G, T*N) and (T*N, F). The layout change is done a few steps at a time (about
-    ``CHUNK_BYTES`` of dA per chunk, into two buffers reused for every chunk), so no
-    full-size transposed copy is ever held.
+    ``CHUNK_BYTES`` of dA per chunk, into buffers reused for every chunk), so no full-size
+    transposed copy is ever held, and each chunk of dA is rearranged once for all products.
     """
     T, G, N = dA.shape
-    F = Z.shape[1]
+    masks = masks or [None] * len(Zs)
     step = min(T, max(1, CHUNK_BYTES // max(1, G * N * dA.itemsize)))
     d_buf = np.empty((G, step, N), dtype=dA.dtype)
-    z_buf = np.empty((step, N, F), dtype=dA.dtype)
-    out = None
+    z_bufs = [np.empty((step, N, Z.shape[1]), dtype=dA.dtype) for Z in Zs]
+    sums: list[np.ndarray | None] = [None] * len(Zs)
+    dx = None if W is None else np.empty((T, W.shape[1], N), dtype=dA.dtype)
     for t0 in range(0, T, step):
         d = dA[t0 : t0 + step]
-        z = Z[t0 : t0 + step]
         k = d.shape[0]
-        d2, z2 = d_buf[:, :k], z_buf[:k]
+        d2 = d_buf[:, :k]
         np.copyto(d2, d.transpose(1, 0, 2))
-        if rec_mask is None:
-            np.copyto(z2, z.transpose(0, 2, 1))
-        else:
-            np.multiply(z.transpose(0, 2, 1), rec_mask.T, out=z2)
-        part = d2.reshape(G, k * N) @ z2.reshape(k * N, F)
-        if out is None:
-            out = part
-        else:
-            out += part
-    return out
+        d2 = d2.reshape(G, k * N)
+        for j, (Z, mask, z_buf) in enumerate(zip(Zs, masks, z_bufs)):
+            z2 = z_buf[:k]
+            if mask is None:
+                np.copyto(z2, Z[t0 : t0 + k].transpose(0, 2, 1))
+            else:
+                np.multiply(Z[t0 : t0 + k].transpose(0, 2, 1), mask.T, out=z2)
+            part = d2 @ z2.reshape(k * N, -1)
+            if sums[j] is None:
+                sums[j] = part
+            else:
+                sums[j] += part
+        if dx is not None:
+            np.copyto(dx[t0 : t0 + k], (W.T @ d2).reshape(-1, k, N).transpose(1, 0, 2))
+    return sums, dx
+
+
+def step_sum(dA: np.ndarray, Z: np.ndarray, rec_mask: np.ndarray | None = None) -> np.ndarray:
+    """``sum_t dA[t] @ (Z[t] * rec_mask).T``: one sum of :func:`step_sums`. (G, F)."""
+    return step_sums(dA, [Z], [rec_mask])[0][0]
 
 
 def weight_gradients(
-    dA: np.ndarray, x: np.ndarray, h_in: np.ndarray, has_bias: bool, rec_mask: np.ndarray | None = None
-) -> dict[str, np.ndarray]:
+    dA: np.ndarray, x: np.ndarray, h_in: np.ndarray, has_bias: bool, rec_mask: np.ndarray | None,
+    W_ih: np.ndarray,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Everything that is not sequential in the backward pass, as a few large products.
 
     With ``dA[t]`` (G*H, N) the gradient w.r.t. the gate pre-activations at step t (0 in
     padded columns) and ``h_in[t] * rec_mask`` the recurrent input of step t::
 
         dW_ih = sum_t dA[t] @ x[t].T        dW_hh = sum_t dA[t] @ (h_in[t] * rec_mask).T
-        db_ih = db_hh = sum_t dA[t] @ 1
+        db_ih = db_hh = sum_t dA[t] @ 1     dx[t] = W_ih.T @ dA[t]
 
-    Rows are in the kernel's internal gate order. Returns grads keyed like the parameters.
+    Rows are in the kernel's internal gate order (``W_ih`` too). Returns (grads keyed like the
+    parameters, dx (T, I, N)).
     """
-    grads = {"weight_ih": step_sum(dA, x), "weight_hh": step_sum(dA, h_in, rec_mask)}
+    (g_ih, g_hh), dx = step_sums(dA, [x, h_in], [None, rec_mask], W=W_ih)
+    grads = {"weight_ih": g_ih, "weight_hh": g_hh}
     if has_bias:
         grads["bias_ih"] = dA.sum(axis=(0, 2))
         grads["bias_hh"] = grads["bias_ih"].copy()
-    return grads
+    return grads, dx
 
 
 def column_sq_norms(dh: np.ndarray) -> np.ndarray:

@@ -45,6 +45,7 @@ from .common import (
     slots,
     steps,
     step_sum,
+    step_sums,
 )
 
 
@@ -210,7 +211,8 @@ def gru_backward(
     dA = A
     h_prev_all = previous_states(hs, reverse)
     has_bias = cache["has_bias"]
-    grads = {"weight_ih": step_sum(dA, x)}
+    (g_ih,), dx = step_sums(dA, [x], W=cache["W_ih"])
+    grads = {"weight_ih": g_ih}
     if reset_after:  # recurrent-side gate gradients: [da_r; da_z] = dA[:, :2H], da_n * r = side
         grads["weight_hh"] = np.concatenate(
             [step_sum(dA[:, : 2 * H], h_prev_all, rec_mask), step_sum(side, h_prev_all, rec_mask)])
@@ -222,5 +224,4 @@ def gru_backward(
         grads["bias_hh"] = grads["bias_ih"].copy()
         if reset_after:
             grads["bias_hh"][2 * H :] = side.sum(axis=(0, 2))
-    dx = np.matmul(cache["W_ih"].T, dA)
     return dx, (dh,), grads, dh_sq

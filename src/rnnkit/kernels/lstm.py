@@ -173,8 +173,8 @@ def lstm_backward(
         if B < N:
             A[t, :, B:] = 0  # finished columns get no gradient
     dA = A
-    grads_p = weight_gradients(dA, x, previous_states(hs, reverse), cache["has_bias"], rec_mask)
+    grads_p, dx = weight_gradients(dA, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
+                                   cache["W_ih_p"])
     perm = _ifog(H)
     grads = {k: v[perm] for k, v in grads_p.items()}
-    dx = np.matmul(cache["W_ih_p"].T, dA)
     return dx, (dh, dc), grads, dh_sq

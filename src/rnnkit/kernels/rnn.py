@@ -121,6 +121,6 @@ def rnn_backward(
         matmul_into(W_hhT, da, dh_t)
         if rec_mask is not None:
             dh_t *= rec_mask[:, :B]
-    grads = weight_gradients(dA, x, previous_states(hs, reverse), cache["has_bias"], rec_mask)
-    dx = np.matmul(cache["W_ih"].T, dA)
+    grads, dx = weight_gradients(dA, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
+                                 cache["W_ih"])
     return dx, (dh,), grads, dh_sq
