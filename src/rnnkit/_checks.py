@@ -118,3 +118,25 @@ def check_lengths(lengths: Any, n: int, t: int) -> np.ndarray:
             f"Expected every entry of 'lengths' in 1..{t} (T = {t} time steps), got {bad.tolist()}."
         )
     return arr.astype(np.int64)
+
+
+def check_state(state: Any, names: tuple[str, ...], shape: tuple[int, ...], dtype: np.dtype,
+                name: str, owner: str, hint: str = "Nothing is broadcast.") -> list[np.ndarray]:
+    """Validate a recurrent state: one array ``h`` (``names == ("h",)``) or a tuple ``(h, c)``.
+
+    Returns the parts as float arrays of ``dtype``, each of exactly ``shape``.
+    """
+    k = len(names)
+    if k == 2 and (not isinstance(state, (tuple, list)) or len(state) != 2):
+        raise TypeError(f"Expected '{name}' of {owner} to be a tuple (h, c) of arrays of shape {shape}, "
+                        f"got {type(state).__name__}.")
+    if k == 1 and isinstance(state, (tuple, list)):
+        raise TypeError(f"Expected '{name}' of {owner} to be one array h of shape {shape}, "
+                        f"got a {type(state).__name__}.")
+    out = []
+    for part, sym in zip(state if k == 2 else (state,), names):
+        label = f"{name}[{sym}]" if k == 2 else name
+        a = as_float_array(part, label, dtype)
+        check_shape(a, shape, label, hint)
+        out.append(a)
+    return out

@@ -6,8 +6,6 @@ import numbers
 
 import numpy as np
 
-Seed = "int | np.random.Generator | None"
-
 
 def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
     """Return a Generator: ``seed`` itself if it is one, else ``np.random.default_rng(seed)``."""

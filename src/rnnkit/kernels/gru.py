@@ -171,7 +171,6 @@ def gru_backward(
         a = A[t, :, :B]  # [r; z; n], overwritten below with [da_r; da_z; da_n]
         rz, r, z, n = a[: 2 * H], a[:H], a[H : 2 * H], a[2 * H :]
         h_prev = hs[prev, :, :B]
-        hm = h_prev if rec_mask is None else h_prev * rec_mask[:, :B]
         up = up_buf[: 2 * H * B].reshape(2 * H, B)  # what reaches r and z from above
         np.subtract(h_prev, n, out=up[H:])
         up[H:] *= dh_t
@@ -189,7 +188,7 @@ def gru_backward(
             np.multiply(n, r, out=ghn)  # side[t] now holds da_n * r for dW_hh
         else:
             drh = np.matmul(W_hnT, n, out=w)
-            np.multiply(drh, hm, out=up[:H])
+            np.multiply(drh, h_prev if rec_mask is None else h_prev * rec_mask[:, :B], out=up[:H])
             drh *= r
         # da_[rz] = up * sigma' with sigma' = s - s^2, in place of r, z
         rz -= np.multiply(rz, rz, out=sq_buf[: 2 * H * B].reshape(2 * H, B))

@@ -72,10 +72,10 @@ def lstm_forward(
     dtype = x.dtype
     perm = _ifog(H)
     half = sigmoid_prescale(4, 3, H, dtype)
-    W_hp = W_hh[perm]  # recurrent weights in i, f, o, g order
+    W_ip, W_hp = W_ih[perm], W_hh[perm]  # weights in i, f, o, g order
     W_hs = W_hp * half
     bias = None if b_ih is None else (b_ih + b_hh)[perm] * half[:, 0]
-    A = input_projection(x, W_ih[perm] * half, bias, out=buffer(ws, "gates", (T, 4 * H, N), dtype))  # [i; f; o; g]
+    A = input_projection(x, W_ip * half, bias, out=buffer(ws, "gates", (T, 4 * H, N), dtype))  # [i; f; o; g]
     hs = buffer(ws, "hs", (T + 1, H, N), dtype)
     cs = buffer(ws, "cs", (T + 1, H, N), dtype)
     tanh_cs = buffer(ws, "tanh_cs", (T, H, N), dtype)
@@ -102,7 +102,7 @@ def lstm_forward(
         if B < N:
             hs[cur, :, B:] = hs[prev, :, B:]
             cs[cur, :, B:] = cs[prev, :, B:]
-    cache = dict(x=x, W_ih_p=W_ih[perm], W_hh_p=W_hp, gates=A, hs=hs, cs=cs, tanh_cs=tanh_cs,
+    cache = dict(x=x, W_ih_p=W_ip, W_hh_p=W_hp, gates=A, hs=hs, cs=cs, tanh_cs=tanh_cs,
                  batch_sizes=batch_sizes, rec_mask=rec_mask, reverse=reverse, has_bias=b_ih is not None)
     last = 0 if reverse else T
     return masked_outputs(hs, batch_sizes, reverse), (hs[last].copy(), cs[last].copy()), cache

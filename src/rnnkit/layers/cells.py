@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._checks import as_float_array, check_bool, check_choice, check_dtype, check_positive_int, check_shape
+from .._checks import as_float_array, check_bool, check_choice, check_dtype, check_positive_int, check_state
 from .._random import as_generator, seed_for_config
 from ..kernels import gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward, rnn_forward
 from .init import INIT_SCHEMES, init_recurrent
@@ -67,24 +67,13 @@ class _Cell(Module):
         return f"{type(self).__name__}({self.input_size}, {self.hidden_size}, bias={self.bias})"
 
     def _check_state(self, state: Any, N: int, unbatched: bool, name: str) -> tuple[np.ndarray, ...]:
-        H, k = self.hidden_size, len(self._state_names)
-        shape = (H,) if unbatched else (N, H)
+        """Return the state as (N, H) arrays (one per state tensor); None means zeros."""
+        H = self.hidden_size
         if state is None:
-            return tuple(np.zeros((N, H), dtype=self.dtype) for _ in range(k))
-        if k == 2 and (not isinstance(state, (tuple, list)) or len(state) != 2):
-            raise TypeError(f"Expected '{name}' of {type(self).__name__} to be a tuple (h, c) of arrays "
-                            f"of shape {shape}, got {type(state).__name__}.")
-        if k == 1 and isinstance(state, (tuple, list)):
-            raise TypeError(f"Expected '{name}' of {type(self).__name__} to be one array of shape {shape}, "
-                            f"got a {type(state).__name__}.")
-        parts = state if k == 2 else (state,)
-        out = []
-        for part, sym in zip(parts, self._state_names):
-            label = f"{name}[{sym}]" if k == 2 else name
-            a = as_float_array(part, label, self.dtype)
-            check_shape(a, shape, label, "Nothing is broadcast.")
-            out.append(a.reshape(N, H))
-        return tuple(out)
+            return tuple(np.zeros((N, H), dtype=self.dtype) for _ in self._state_names)
+        parts = check_state(state, self._state_names, (H,) if unbatched else (N, H), self.dtype,
+                            name, type(self).__name__)
+        return tuple(a.reshape(N, H) for a in parts)
 
     def forward(self, x: Any, state: Any = None) -> Any:
         """One step: x (N, I) or (I,) and the previous state -> the new state (same structure)."""

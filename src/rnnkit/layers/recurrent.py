@@ -23,13 +23,12 @@ from .._checks import (
     check_positive_int,
     check_probability,
     check_shape,
+    check_state,
 )
 from .._random import as_generator, seed_for_config
 from .init import INIT_SCHEMES, init_recurrent
 from .module import Module
 from .packing import Packing
-
-State = "np.ndarray | tuple[np.ndarray, np.ndarray]"
 
 
 @dataclass
@@ -40,7 +39,6 @@ class _Record:
     drop_masks: list[np.ndarray | None]
     packing: Packing | None
     unbatched: bool
-    x_shape: tuple[int, ...]
     y_shape: tuple[int, ...]
     T: int
     N: int
@@ -160,31 +158,12 @@ class RecurrentLayer(Module):
     def _check_state(self, state: Any, N: int, unbatched: bool, name: str) -> list[np.ndarray]:
         """Return the state as a list of (L*D, H, N) arrays (one per state tensor)."""
         LD, H = self.num_layers * self.num_directions, self.hidden_size
-        shape = (LD, H) if unbatched else (LD, N, H)
-        k = len(self._state_names)
         if state is None:
-            return [np.zeros((LD, H, N), dtype=self.dtype) for _ in range(k)]
-        if k == 2:
-            if not isinstance(state, (tuple, list)) or len(state) != 2:
-                raise TypeError(
-                    f"Expected '{name}' of {type(self).__name__} to be a tuple (h, c) of arrays of "
-                    f"shape {shape}, got {type(state).__name__}."
-                )
-            parts = list(state)
-        else:
-            if isinstance(state, (tuple, list)):
-                raise TypeError(
-                    f"Expected '{name}' of {type(self).__name__} to be one array h of shape {shape}, "
-                    f"got a {type(state).__name__}."
-                )
-            parts = [state]
-        out = []
-        for part, sym in zip(parts, self._state_names):
-            label = f"{name}[{sym}]" if k == 2 else name
-            a = as_float_array(part, label, self.dtype)
-            check_shape(a, shape, label, "The state is (num_layers * num_directions, N, H); nothing is broadcast.")
-            out.append(a[:, :, None] if unbatched else a.transpose(0, 2, 1))
-        return out
+            return [np.zeros((LD, H, N), dtype=self.dtype) for _ in self._state_names]
+        parts = check_state(state, self._state_names, (LD, H) if unbatched else (LD, N, H), self.dtype,
+                            name, type(self).__name__,
+                            "The state is (num_layers * num_directions, N, H); nothing is broadcast.")
+        return [a[:, :, None] if unbatched else a.transpose(0, 2, 1) for a in parts]
 
     def _state_to_user(self, states: list[np.ndarray], unbatched: bool) -> Any:
         """(L*D, H, N) arrays -> the user's (L*D, N, H) (or (L*D, H)) state structure."""
@@ -262,7 +241,7 @@ class RecurrentLayer(Module):
             y = packing.unsort(y)
             final = [packing.unsort(f) for f in final]
         y = self._seq_to_user(y, unbatched)
-        self._record = _Record(caches, drop_masks, packing, unbatched, tuple(np.shape(x)), y.shape, T, N)
+        self._record = _Record(caches, drop_masks, packing, unbatched, y.shape, T, N)
         return y, self._state_to_user(final, unbatched)
 
     def backward(self, dy: Any, dstate: Any = None) -> tuple[np.ndarray, Any]:
