@@ -36,11 +36,6 @@ def check_positive_float(value: Any, name: str, owner: str) -> float:
     return float(value)
 
 
-def check_fraction(value: Any, name: str, owner: str) -> float:
-    """``value`` as a float in [0, 1) (0 turns the feature off)."""
-    return check_probability(value, name, owner)
-
-
 def check_optional_int(value: Any, name: str, owner: str, minimum: int = 1) -> int | None:
     """None, or an int >= ``minimum``."""
     if value is None:

@@ -31,7 +31,8 @@ import numpy as np
 from .._checks import check_positive_int
 from ..losses.cross_entropy import log_softmax
 from .base import BaseEstimator
-from .checks import check_common, check_fraction, check_optional_int, spawn_seeds
+from .._checks import check_probability
+from .checks import check_common, check_optional_int, spawn_seeds
 from .network import build_network, to_float32, train_network
 from .pooling import MODES
 from .sequences import as_sequences, average_pool, channel_stats, pool_size_for, stratified_split
@@ -112,7 +113,7 @@ class SequenceClassifier(BaseEstimator):
         check_common(self)
         check_optional_int(self.max_steps, "max_steps", owner, minimum=2)
         if self.validation_fraction is not None:
-            check_fraction(self.validation_fraction, "validation_fraction", owner)
+            check_probability(self.validation_fraction, "validation_fraction", owner)
         check_positive_int(self.patience, "patience", owner)
         modes = [self.pooling] if isinstance(self.pooling, str) else (
             list(self.pooling) if isinstance(self.pooling, (list, tuple)) else None)

@@ -30,7 +30,8 @@ import numpy as np
 from .._checks import check_choice, check_positive_int
 from ..metrics import guess_seasonal_period
 from .base import BaseEstimator
-from .checks import check_common, check_fraction, check_optional_int, spawn_seeds
+from .._checks import check_probability
+from .checks import check_common, check_optional_int, spawn_seeds
 from .network import build_network, to_float32, train_network
 from .period import anchor_period, choose_period
 from .series_input import SeriesData, as_series_data
@@ -107,7 +108,7 @@ class Forecaster(BaseEstimator):
         check_positive_int(self.horizon, "horizon", owner)
         check_choice(self.strategy, "strategy", owner, STRATEGIES)
         check_optional_int(self.seasonal_period, "seasonal_period", owner)
-        check_fraction(self.validation_fraction, "validation_fraction", owner)
+        check_probability(self.validation_fraction, "validation_fraction", owner)
         check_positive_int(self.patience, "patience", owner)
 
     @property

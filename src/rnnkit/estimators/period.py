@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..metrics.seasonality import detrend
+
 _MAX_PERIOD, _MAX_STEPS, _MAX_SERIES, _MAX_H = 400, 2000, 50, 12
 _MARGIN, _TOLERANCE, _GOOD = 0.9, 1.05, 0.5
 
@@ -33,14 +35,6 @@ def _errors(y: np.ndarray, m: int, hs: np.ndarray) -> tuple[float, float]:
     t = np.arange(m, len(y) - hs[-1])
     truth = y[t[:, None] + hs]
     return float(np.abs(truth - y[t[:, None] - m + hs % m]).sum()), float(np.abs(truth - y[t - 1][:, None]).sum())
-
-
-def detrend(y: np.ndarray) -> np.ndarray:
-    """y (T, C) minus its least-squares line per channel (a trend would penalise every m > 1)."""
-    t = np.arange(len(y), dtype=np.float64)
-    design = np.stack([np.ones_like(t), t - t.mean()], axis=1)
-    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-    return y - design @ coef
 
 
 def season_ratio(ys: list[np.ndarray], m: int) -> float:

@@ -27,7 +27,8 @@ from .._checks import check_positive_int
 from .._random import as_generator
 from ..losses.cross_entropy import log_softmax
 from .base import BaseEstimator
-from .checks import check_common, check_fraction, spawn_seeds
+from .._checks import check_probability
+from .checks import check_common, spawn_seeds
 from .network import build_network, train_network
 from .sampling import check_sampling, next_token
 
@@ -86,7 +87,7 @@ class TextGenerator(BaseEstimator):
         check_common(self)
         for name in ("embedding_size", "seq_length", "patience"):
             check_positive_int(getattr(self, name), name, owner)
-        check_fraction(self.validation_fraction, "validation_fraction", owner)
+        check_probability(self.validation_fraction, "validation_fraction", owner)
 
     def _chunks(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         S = min(self.seq_length, len(ids) - 1)

@@ -70,16 +70,6 @@ def training_windows(y: np.ndarray, X: np.ndarray | None, L: int, H: int, m: int
     return x, z
 
 
-def forecast_input(y: np.ndarray, X: np.ndarray | None, L: int, H: int, m: int
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The last window of a history: (x (1, L, C + F), anchors (1, H, C), scales (1, 1, C))."""
-    x, a, s = normalise(y[None, len(y) - L:], floor_scale(y), H, m)
-    if X is not None:
-        mean, scale = covariate_stats(X)
-        x = np.concatenate([x, ((X[len(X) - L:] - mean) / scale)[None]], axis=2)
-    return x, a, s
-
-
 def choose_lookback(shortest: int, horizon: int, m: int) -> tuple[int, int]:
     """Default lookback L and usable seasonal period for series of at least ``shortest`` steps.
 

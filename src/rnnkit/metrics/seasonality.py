@@ -68,6 +68,14 @@ def _season(peaks: dict[int, float], threshold: float) -> int:
     return best
 
 
+def detrend(y: np.ndarray) -> np.ndarray:
+    """y (T, C) minus its least-squares line per channel (a trend would mask every season)."""
+    t = np.arange(len(y), dtype=np.float64)
+    design = np.stack([np.ones_like(t), t - t.mean()], axis=1)
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    return y - design @ coef
+
+
 def guess_seasonal_period(y: Any, max_period: int | None = None, min_strength: float = 0.2) -> int:
     """Guess the seasonal period of a series; 1 when there is no clear season.
 
@@ -89,10 +97,7 @@ def guess_seasonal_period(y: Any, max_period: int | None = None, min_strength: f
     limit = min(limit, n // 2 - 1)
     if limit < 2:
         return 1
-    t = np.arange(n, dtype=np.float64)
-    design = np.stack([np.ones(n), t - t.mean()], axis=1)
-    coef, *_ = np.linalg.lstsq(design, arr, rcond=None)
-    detrended = arr - design @ coef
+    detrended = detrend(arr)
     differenced = np.diff(arr, axis=0)
     threshold = max(float(min_strength), 4.0 / np.sqrt(n))
     peaks: dict[int, float] = {}
