@@ -136,3 +136,18 @@ def test_sequential_config_round_trip_and_errors():
         rnnkit.Sequential([])
     with pytest.raises(RuntimeError, match="before forward"):
         _classifier().backward(np.zeros((1, 2)))
+
+
+def test_last_step_follows_the_nearest_recurrent_layer_across_dropout():
+    """LastStep(bidirectional=None) must see a bidirectional layer even with a Dropout between them:
+    forward half at the last valid step, reverse half at step 0."""
+    import rnnkit
+
+    rng = np.random.default_rng(0)
+    lstm = rnnkit.LSTM(3, 4, bidirectional=True, dtype="float64", seed=0)
+    model = rnnkit.Sequential([lstm, rnnkit.Dropout(0.1), rnnkit.LastStep()]).eval()
+    x = rng.standard_normal((2, 5, 3))
+    out = model(x, lengths=[5, 3])
+    y, _ = lstm.eval()(x, lengths=[5, 3])
+    expected = np.concatenate([y[[0, 1], [4, 2], :4], y[:, 0, 4:]], axis=1)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)

@@ -26,10 +26,12 @@ class LastStep(Module):
 
     Args:
         bidirectional: True, False, or None (the default): inside a :class:`Sequential`, None
-            follows the recurrent layer right before this one; on its own, None means False.
+            follows the nearest recurrent layer before this one; on its own, None means False.
 
     ``y`` must be batch-first (N, T, F).
     """
+
+    reduces_time = True  # (N, T, F) -> (N, F): targets are per sequence
 
     takes_lengths = True
 

@@ -91,8 +91,9 @@ class Module:
                 f"Cannot load state dict into {type(self).__name__}: " + ", ".join(parts) + ". "
                 f"Expected keys {list(self.params)}."
             )
+        params = self.params  # a property that rebuilds its dict in Sequential: read it once
         for k, a in arrays.items():
-            np.copyto(self.params[k], a, casting="unsafe")
+            np.copyto(params[k], a, casting="unsafe")
 
     # -- randomness and saving (used by checkpoints and ``rnnkit.load``) ----------------------
     def get_rng_state(self) -> dict | None:

@@ -56,7 +56,7 @@ class Sequential(Module):
         self.layers = list(layers)
         if not self.layers:
             raise ValueError("Expected at least one layer for Sequential, got an empty list.")
-        previous = None
+        last_recurrent = None
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Module):
                 raise TypeError(f"Expected rnnkit layers (Module instances) in Sequential, got "
@@ -65,8 +65,9 @@ class Sequential(Module):
                 raise ValueError(f"Expected batch-first recurrent layers in Sequential, got "
                                  f"{layer!r} at index {i}. Build it with batch_first=True.")
             if isinstance(layer, LastStep) and layer.bidirectional is None:
-                layer._resolved = isinstance(previous, RecurrentLayer) and previous.bidirectional
-            previous = layer
+                layer._resolved = last_recurrent is not None and last_recurrent.bidirectional
+            if isinstance(layer, RecurrentLayer):
+                last_recurrent = layer
         self.training = True
         self.last_states: list[Any] | None = None
         self.last_shapes: list[tuple[int, ...]] | None = None

@@ -30,7 +30,8 @@ def global_norm(target: Any) -> float:
     """(sum over all gradients of their squared entries) ** 0.5, in float64; nan/inf propagate."""
     total = 0.0
     for g in _grads(target):
-        total += float(np.dot(g.ravel().astype(np.float64, copy=False), g.ravel().astype(np.float64, copy=False)))
+        g64 = g.ravel().astype(np.float64, copy=False)
+        total += float(g64 @ g64)
     return math.sqrt(total) if total == total else float("nan")
 
 

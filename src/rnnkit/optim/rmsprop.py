@@ -15,7 +15,7 @@ class RMSprop(Optimizer):
 
         g = g + weight_decay * p
         s = alpha * s + (1 - alpha) * g * g                  (square average, starts at 0)
-        a = s + (1 - alpha) * (g - a)   and   r = sqrt(s - a * a) + eps    (centered)
+        a = a + (1 - alpha) * (g - a)   and   r = sqrt(s - a * a) + eps    (centered)
         r = sqrt(s) + eps                                                 (not centered)
         b = momentum * b + g / r;  p = p - lr * b           (momentum > 0; b starts at 0)
         p = p - lr * g / r                                  (momentum = 0)

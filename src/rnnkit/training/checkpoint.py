@@ -85,15 +85,15 @@ def load_checkpoint(path: str | os.PathLike, model: Any, optimizer: Optimizer,
     for key in ("optimizer", "trainer"):
         if key not in meta:
             raise LoadError(path, f"this is a model file, not a training checkpoint (no {key!r} metadata).")
+    sched = json_field(path, meta, "scheduler") if "scheduler" in meta else None
+    if (sched is None) != (scheduler is None):  # checked before anything is changed
+        raise LoadError(path, "the checkpoint was written " + ("with" if sched is not None else "without")
+                        + " a learning-rate schedule, this fit runs " + ("with" if scheduler else "without") + " one.")
     opt_state = _unpack_optimizer(path, json_field(path, meta, "optimizer"), extras)
     try:
         optimizer.load_state_dict(opt_state)
     except (ValueError, TypeError, KeyError) as exc:
         raise LoadError(path, f"its optimizer state does not fit this optimizer: {exc}") from None
-    sched = json_field(path, meta, "scheduler") if "scheduler" in meta else None
-    if (sched is None) != (scheduler is None):
-        raise LoadError(path, "the checkpoint was written " + ("with" if sched is not None else "without")
-                        + " a learning-rate schedule, this fit runs " + ("with" if scheduler else "without") + " one.")
     if scheduler is not None:
         try:
             scheduler.load_state_dict(sched)

@@ -8,7 +8,6 @@ import numpy as np
 
 from .. import losses
 from ..layers.embedding import Embedding
-from ..layers.last_step import LastStep
 from ..layers.sequential import Sequential
 from .batching import Dataset, batch_indices, loss_terms, prepare, step_mask
 from .metrics import METRICS, check_metrics
@@ -23,10 +22,9 @@ def is_sequence_input(model: Sequential, X: Any) -> bool:
 
 
 def is_per_step(model: Sequential, sequence_input: bool) -> bool:
-    """Per-step outputs (and targets): sequence input and no LastStep in the model (nor another
-    layer that reduces the time axis: one whose class sets ``reduces_time = True``)."""
-    return sequence_input and not any(isinstance(layer, LastStep) or getattr(layer, "reduces_time", False)
-                                      for layer in model.layers)
+    """Per-step outputs (and targets): sequence input and no layer that reduces the time axis
+    (one whose class sets ``reduces_time = True``: LastStep, the estimators' TimePool)."""
+    return sequence_input and not any(getattr(layer, "reduces_time", False) for layer in model.layers)
 
 
 def evaluate_dataset(model: Sequential, data: Dataset, loss_fn: Callable, metrics: tuple[str, ...],
