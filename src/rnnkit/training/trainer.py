@@ -89,7 +89,9 @@ class Trainer:
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ValueError("Expected validation_data as (X_val, y_val) or (X_val, y_val, lengths_val), "
-                                 f"got {type(validation_data).__name__}.")
+                                 f"got {type(validation_data).__name__}"
+                                 + (f" of length {len(validation_data)}."
+                                    if isinstance(validation_data, (tuple, list)) else "."))
             val = prepare(validation_data[0], validation_data[1],
                           validation_data[2] if len(validation_data) == 3 else None, seq, "X_val")
         elif o.validation_split:
