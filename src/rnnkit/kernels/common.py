@@ -47,18 +47,6 @@ def active(batch_sizes: np.ndarray | None, t: int, n: int) -> int:
     return n if batch_sizes is None else int(batch_sizes[t])
 
 
-def sigmoid_prescale(gates: int, sigmoid_gates: int, H: int, dtype: np.dtype) -> np.ndarray:
-    """Column (G*H, 1): 0.5 on the rows of sigmoid gates, 1 on the tanh gates.
-
-    ``sigmoid(a) = 0.5 * tanh(a / 2) + 0.5``. Halving the sigmoid rows of the weights (exact in
-    floating point) lets one ``tanh`` call activate all gates at once; the sigmoid rows are then
-    mapped with ``s = 0.5 * t + 0.5``.
-    """
-    s = np.ones((gates * H, 1), dtype=dtype)
-    s[: sigmoid_gates * H] = 0.5
-    return s
-
-
 def buffer(ws: dict | None, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """An uninitialised array for ``name``: fresh when ``ws`` is None, else reused from ``ws``.
 

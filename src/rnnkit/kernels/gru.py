@@ -25,23 +25,22 @@ Backward, in the opposite order, carrying dh = dL/dh_t::
 
 With reset_after=True the recurrent side has its own gate gradients [da_r; da_z; da_n * r_t],
 so dW_hh and db_hh use those; weight gradients and dx are large products after the loop. The
-sigmoid rows (r, z) of the weights are halved inside so that one tanh activates them
-(:func:`~rnnkit.kernels.common.sigmoid_prescale`).
+elementwise lines of a step run fused in C (:mod:`rnnkit.kernels._fused`, ``csrc/steps.h``:
+one pass per step with reset_after, two around the extra product without); the loop and the
+products stay in NumPy.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import _fused
 from .common import (
     active,
     buffer,
-    column_sq_norms,
     input_projection,
     masked_outputs,
-    matmul_into,
     previous_states,
-    sigmoid_prescale,
     slots,
     steps,
     step_sum,
@@ -69,60 +68,37 @@ def gru_forward(
     T, _, N = x.shape
     H = W_hh.shape[1]
     dtype = x.dtype
-    half = sigmoid_prescale(3, 2, H, dtype)
     has_bias = b_ih is not None
     bias = None
     if has_bias:
         bias = b_ih + b_hh
         if reset_after:
             bias[2 * H :] = b_ih[2 * H :]  # b_hn stays inside r * (...)
-        bias = bias * half[:, 0]
-    A = input_projection(x, W_ih * half, bias, out=buffer(ws, "gates", (T, 3 * H, N), dtype))  # [r; z; n]
+    A = input_projection(x, W_ih, bias, out=buffer(ws, "gates", (T, 3 * H, N), dtype))  # [r; z; n]
     hs = buffer(ws, "hs", (T + 1, H, N), dtype)
     hs[T if reverse else 0] = state0[0]
     side = buffer(ws, "side", (T, H, N), dtype)  # reset_after: W_hn @ h~ + b_hn;  else: r * h~
-    if batch_sizes is not None:
-        side.fill(0)  # finished columns are never written
-    if reset_after:
-        W_hs = W_hh * half
-        b_hn = b_hh[2 * H :, None] if has_bias else None
-    else:
-        W_hrz = W_hh[: 2 * H] * half[: 2 * H]
-        W_hn = W_hh[2 * H :]
     gh_buf = buffer(ws, "gh", (3 * H * N,), dtype)
+    if reset_after:
+        bhn = np.zeros((H, N), dtype=dtype)
+        if has_bias:
+            bhn += b_hh[2 * H :, None]
+    else:
+        W_hrz, W_hn = W_hh[: 2 * H], W_hh[2 * H :]
+    hm_buf = None if rec_mask is None else buffer(ws, "hm", (H, N), dtype)  # h~ = h_{t-1} * rec_mask
     for t in steps(T, reverse):
         prev, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)
-        h_prev = hs[prev, :, :B]
-        hm = h_prev if rec_mask is None else h_prev * rec_mask[:, :B]
-        a = A[t, :, :B]
-        rz, n = a[: 2 * H], a[2 * H :]
+        h_prev = hs[prev]
+        hm = h_prev if rec_mask is None else np.multiply(h_prev, rec_mask, out=hm_buf)
         if reset_after:
-            gh = np.matmul(W_hs, hm, out=gh_buf[: 3 * H * B].reshape(3 * H, B))
-            rz += gh[: 2 * H]
-            ghn = side[t, :, :B]
-            if b_hn is not None:
-                np.add(gh[2 * H :], b_hn, out=ghn)
-            else:
-                ghn[...] = gh[2 * H :]
-            np.tanh(rz, out=rz)
-            rz *= 0.5
-            rz += 0.5
-            n += np.multiply(rz[:H], ghn, out=gh[: H])
+            gh = np.matmul(W_hh, hm[:, :B], out=gh_buf[: 3 * H * B].reshape(3 * H, B))
+            _fused.gru_forward_step(A[t], gh, bhn, h_prev, side[t], hs[cur], B)
         else:
-            rz += np.matmul(W_hrz, hm, out=gh_buf[: 2 * H * B].reshape(2 * H, B))
-            np.tanh(rz, out=rz)
-            rz *= 0.5
-            rz += 0.5
-            rh = np.multiply(rz[:H], hm, out=side[t, :, :B])
-            n += np.matmul(W_hn, rh, out=gh_buf[: H * B].reshape(H, B))
-        np.tanh(n, out=n)
-        h = hs[cur, :, :B]
-        np.subtract(h_prev, n, out=h)
-        h *= rz[H:]
-        h += n
-        if B < N:
-            hs[cur, :, B:] = hs[prev, :, B:]
+            gh = np.matmul(W_hrz, hm[:, :B], out=gh_buf[: 2 * H * B].reshape(2 * H, B))
+            _fused.gru_forward_rz(A[t], gh, hm, side[t], B)  # r, z and side = r * h~
+            gh = np.matmul(W_hn, side[t, :, :B], out=gh_buf[: H * B].reshape(H, B))
+            _fused.gru_forward_n(A[t], gh, h_prev, hs[cur], B)
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, side=side, batch_sizes=batch_sizes,
                  rec_mask=rec_mask, reverse=reverse, reset_after=reset_after, has_bias=has_bias)
     final = hs[0] if reverse else hs[T]
@@ -150,7 +126,9 @@ def gru_backward(
     T, _, N = x.shape
     H = W_hh.shape[1]
     dtype = x.dtype
-    dh = np.array(dstate[0], dtype=dtype, copy=True)
+    dh = np.array(dstate[0], dtype=dtype, order="C")
+    dy = None if dy is None else np.ascontiguousarray(dy, dtype=dtype)
+    no_dy = np.zeros((H, N), dtype=dtype) if dy is None else None
     dh_sq = np.zeros((T, N), dtype=dtype)
     if reset_after:
         W_hhT = np.ascontiguousarray(W_hh.T)
@@ -158,55 +136,28 @@ def gru_backward(
     else:
         W_hrzT = np.ascontiguousarray(W_hh[: 2 * H].T)
         W_hnT = np.ascontiguousarray(W_hh[2 * H :].T)
-    up_buf = np.empty(2 * H * N, dtype=dtype)
-    sq_buf = np.empty(2 * H * N, dtype=dtype)
-    w_buf = np.empty(H * N, dtype=dtype)
+        drh_buf = np.empty(H * N, dtype=dtype)
+        hm_buf = None if rec_mask is None else np.empty((H, N), dtype=dtype)
     for t in steps(T, not reverse):
         prev, _ = slots(t, reverse)
         B = active(batch_sizes, t, N)
-        dh_t = dh[:, :B]
-        if dy is not None:
-            dh_t += dy[t, :, :B]
-        dh_sq[t, :B] = column_sq_norms(dh_t)
-        a = A[t, :, :B]  # [r; z; n], overwritten below with [da_r; da_z; da_n]
-        rz, r, z, n = a[: 2 * H], a[:H], a[H : 2 * H], a[2 * H :]
-        h_prev = hs[prev, :, :B]
-        up = up_buf[: 2 * H * B].reshape(2 * H, B)  # what reaches r and z from above
-        np.subtract(h_prev, n, out=up[H:])
-        up[H:] *= dh_t
-        # da_n = dh * (1 - z) * (1 - n^2), in place of n
-        np.multiply(n, n, out=n)
-        np.subtract(1, n, out=n)
-        n *= dh_t
-        w = np.subtract(1, z, out=w_buf[: H * B].reshape(H, B))
-        n *= w
-        dh_t *= z  # the direct path h_{t-1} -> h_t
+        dy_t = no_dy if dy is None else dy[t]
+        h_prev = hs[prev]
+        # A[t] = [r; z; n] becomes [da_r; da_z; da_n]; dh becomes dh * z (the direct path)
         if reset_after:
-            ghn = side[t, :, :B]
-            np.multiply(n, ghn, out=up[:H])
-            dah = dah_buf[: 3 * H * B].reshape(3 * H, B)  # recurrent side [da_r; da_z; da_n * r]
-            np.multiply(n, r, out=ghn)  # side[t] now holds da_n * r for dW_hh
+            dah = dah_buf[: 3 * H * B].reshape(3 * H, B)  # [da_r; da_z; da_n * r], side[t] = da_n * r
+            _fused.gru_backward_step(A[t], dh, dy_t, h_prev, side[t], dah, dh_sq[t], B)
+            dhm = W_hhT @ dah
         else:
-            drh = np.matmul(W_hnT, n, out=w)
-            np.multiply(drh, h_prev if rec_mask is None else h_prev * rec_mask[:, :B], out=up[:H])
-            drh *= r
-        # da_[rz] = up * sigma' with sigma' = s - s^2, in place of r, z
-        rz -= np.multiply(rz, rz, out=sq_buf[: 2 * H * B].reshape(2 * H, B))
-        rz *= up
-        if reset_after:
-            dah[: 2 * H] = rz
-            dah[2 * H :] = ghn
-            dhm = np.matmul(W_hhT, dah)
-        else:
-            dhm = np.matmul(W_hrzT, rz)
+            _fused.gru_backward_nz(A[t], dh, dy_t, h_prev, dh_sq[t], B)
+            drh = np.matmul(W_hnT, A[t, 2 * H :, :B], out=drh_buf[: H * B].reshape(H, B))
+            hm = h_prev if rec_mask is None else np.multiply(h_prev, rec_mask, out=hm_buf)
+            _fused.gru_backward_r(A[t], drh, hm, B)  # da_r, and drh = drh * r
+            dhm = W_hrzT @ A[t, : 2 * H, :B]
             dhm += drh
         if rec_mask is not None:
             dhm *= rec_mask[:, :B]
-        dh_t += dhm
-        if B < N:
-            A[t, :, B:] = 0  # finished columns get no gradient
-            if reset_after:
-                side[t, :, B:] = 0
+        dh[:, :B] += dhm
     dA = A
     h_prev_all = previous_states(hs, reverse)
     has_bias = cache["has_bias"]

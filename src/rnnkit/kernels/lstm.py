@@ -21,38 +21,31 @@ Backward, in the opposite order, carrying dh = dL/dh_t and dc = dL/dc_t::
 
 then the weight gradients and dx as a few large products after the loop.
 
-Inside, the gate rows are reordered to i, f, o, g so the three sigmoid gates form one
-contiguous block, and the sigmoid rows of the weights are halved so that one ``tanh`` call
-activates all four gates (:func:`~rnnkit.kernels.common.sigmoid_prescale`). Gradients are
-returned in PyTorch's order.
+The elementwise part of each step (the four gates, c, tanh(c), h; and backwards the gate
+gradients and dc) runs as one fused pass in C, :func:`rnnkit.kernels._fused.lstm_forward_step`
+and ``lstm_backward_step`` (``csrc/steps.h`` has the same equations); the loop over t and the
+matrix products stay here, in NumPy.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import _fused
 from .common import (
     active,
     buffer,
-    column_sq_norms,
     input_projection,
     masked_outputs,
     matmul_into,
     previous_states,
-    sigmoid_prescale,
     slots,
     steps,
     weight_gradients,
 )
 
 
-def _ifog(H: int) -> np.ndarray:
-    """Row permutation from PyTorch's i, f, g, o to the kernel's i, f, o, g (an involution)."""
-    return np.r_[0 : 2 * H, 3 * H : 4 * H, 2 * H : 3 * H]
-
-
-def lstm_forward(
-    x: np.ndarray,
+def lstm_forward(    x: np.ndarray,
     state0: tuple[np.ndarray, np.ndarray],
     W_ih: np.ndarray,
     W_hh: np.ndarray,
@@ -70,39 +63,21 @@ def lstm_forward(
     T, _, N = x.shape
     H = W_hh.shape[1]
     dtype = x.dtype
-    perm = _ifog(H)
-    half = sigmoid_prescale(4, 3, H, dtype)
-    W_ip, W_hp = W_ih[perm], W_hh[perm]  # weights in i, f, o, g order
-    W_hs = W_hp * half
-    bias = None if b_ih is None else (b_ih + b_hh)[perm] * half[:, 0]
-    A = input_projection(x, W_ip * half, bias, out=buffer(ws, "gates", (T, 4 * H, N), dtype))  # [i; f; o; g]
+    bias = None if b_ih is None else b_ih + b_hh
+    A = input_projection(x, W_ih, bias, out=buffer(ws, "gates", (T, 4 * H, N), dtype))  # [i; f; g; o]
     hs = buffer(ws, "hs", (T + 1, H, N), dtype)
     cs = buffer(ws, "cs", (T + 1, H, N), dtype)
     tanh_cs = buffer(ws, "tanh_cs", (T, H, N), dtype)
     first = T if reverse else 0
     hs[first], cs[first] = state0
     gh_buf = buffer(ws, "gh", (4 * H * N,), dtype)
-    ig_buf = buffer(ws, "ig", (H * N,), dtype)
     for t in steps(T, reverse):
         prev, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)
         h_prev = hs[prev, :, :B] if rec_mask is None else hs[prev, :, :B] * rec_mask[:, :B]
-        a = A[t, :, :B]
-        a += np.matmul(W_hs, h_prev, out=gh_buf[: 4 * H * B].reshape(4 * H, B))
-        np.tanh(a, out=a)
-        sig = a[: 3 * H]
-        sig *= 0.5
-        sig += 0.5
-        i, f, o, g = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
-        c = cs[cur, :, :B]
-        np.multiply(f, cs[prev, :, :B], out=c)
-        c += np.multiply(i, g, out=ig_buf[: H * B].reshape(H, B))
-        tc = np.tanh(c, out=tanh_cs[t, :, :B])
-        np.multiply(o, tc, out=hs[cur, :, :B])
-        if B < N:
-            hs[cur, :, B:] = hs[prev, :, B:]
-            cs[cur, :, B:] = cs[prev, :, B:]
-    cache = dict(x=x, W_ih_p=W_ip, W_hh_p=W_hp, gates=A, hs=hs, cs=cs, tanh_cs=tanh_cs,
+        gh = np.matmul(W_hh, h_prev, out=gh_buf[: 4 * H * B].reshape(4 * H, B))
+        _fused.lstm_forward_step(A[t], gh, cs[prev], hs[prev], cs[cur], tanh_cs[t], hs[cur], B)
+    cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, cs=cs, tanh_cs=tanh_cs,
                  batch_sizes=batch_sizes, rec_mask=rec_mask, reverse=reverse, has_bias=b_ih is not None)
     last = 0 if reverse else T
     return masked_outputs(hs, batch_sizes, reverse), (hs[last].copy(), cs[last].copy()), cache
@@ -129,52 +104,22 @@ def lstm_backward(
     T, _, N = x.shape
     H = hs.shape[1]
     dtype = x.dtype
-    W_hpT = np.ascontiguousarray(cache["W_hh_p"].T)
-    dh = np.array(dstate[0], dtype=dtype, copy=True)
-    dc = np.array(dstate[1], dtype=dtype, copy=True)
+    W_hhT = np.ascontiguousarray(cache["W_hh"].T)
+    dh = np.array(dstate[0], dtype=dtype, order="C")
+    dc = np.array(dstate[1], dtype=dtype, order="C")
+    dy = None if dy is None else np.ascontiguousarray(dy, dtype=dtype)
+    no_dy = np.zeros((H, N), dtype=dtype) if dy is None else None
     dh_sq = np.zeros((T, N), dtype=dtype)
-    u_buf = np.empty(H * N, dtype=dtype)
-    up_buf = np.empty(3 * H * N, dtype=dtype)
-    sq_buf = np.empty(3 * H * N, dtype=dtype)
     for t in steps(T, not reverse):
         prev, _ = slots(t, reverse)
         B = active(batch_sizes, t, N)
-        dh_t, dc_t = dh[:, :B], dc[:, :B]
-        if dy is not None:
-            dh_t += dy[t, :, :B]
-        dh_sq[t, :B] = column_sq_norms(dh_t)
-        a = A[t, :, :B]  # [i; f; o; g], overwritten below with [da_i; da_f; da_o; da_g]
-        i, f, o, g = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
-        tc = tanh_cs[t, :, :B]
-        # dc += dh * o * (1 - tanh(c)^2)
-        u = np.multiply(tc, tc, out=u_buf[: H * B].reshape(H, B))
-        np.subtract(1, u, out=u)
-        u *= o
-        u *= dh_t
-        dc_t += u
-        # what reaches the sigmoid gates i, f, o from above: [dc * g; dc * c_{t-1}; dh * tanh(c)]
-        up = up_buf[: 3 * H * B].reshape(3 * H, B)
-        np.multiply(dc_t, g, out=up[:H])
-        np.multiply(dc_t, cs[prev, :, :B], out=up[H : 2 * H])
-        np.multiply(dh_t, tc, out=up[2 * H :])
-        # da_g = dc * i * (1 - g^2), in place of g
-        np.multiply(g, g, out=g)
-        np.subtract(1, g, out=g)
-        g *= i
-        g *= dc_t
-        dc_t *= f
-        # da_[ifo] = up * sigma' with sigma' = s - s^2, in place of s
-        s = a[: 3 * H]
-        s -= np.multiply(s, s, out=sq_buf[: 3 * H * B].reshape(3 * H, B))
-        s *= up
-        matmul_into(W_hpT, a, dh_t)
+        # A[t] = [i; f; g; o] becomes [da_i; da_f; da_g; da_o]; dc becomes dL/dc_{t-1}
+        _fused.lstm_backward_step(A[t], dh, no_dy if dy is None else dy[t], dc, cs[prev], tanh_cs[t],
+                                  dh_sq[t], B)
+        dh_t = dh[:, :B]
+        matmul_into(W_hhT, A[t, :, :B], dh_t)
         if rec_mask is not None:
             dh_t *= rec_mask[:, :B]
-        if B < N:
-            A[t, :, B:] = 0  # finished columns get no gradient
-    dA = A
-    grads_p, dx = weight_gradients(dA, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
-                                   cache["W_ih_p"])
-    perm = _ifog(H)
-    grads = {k: v[perm] for k, v in grads_p.items()}
+    grads, dx = weight_gradients(A, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
+                                 cache["W_ih"])
     return dx, (dh, dc), grads, dh_sq

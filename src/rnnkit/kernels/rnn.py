@@ -14,17 +14,18 @@ Backward, in the opposite order, carrying ``dh`` = dL/dh_t::
     dh     = (W_hh.T @ da_t) * rec_mask  (now dL/dh_{t-1})
 
 then dW_ih, dW_hh, db (:func:`~rnnkit.kernels.common.weight_gradients`) and dx_t = W_ih.T @ da_t
-as a few large products after the loop.
+as a few large products after the loop. The elementwise lines of a step run fused in C
+(:mod:`rnnkit.kernels._fused`, ``csrc/steps.h``); the loop and the products stay in NumPy.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import _fused
 from .common import (
     active,
     buffer,
-    column_sq_norms,
     masked_outputs,
     matmul_into,
     previous_states,
@@ -59,19 +60,14 @@ def rnn_forward(
     if b_ih is not None:
         A += (b_ih + b_hh)[:, None]
     hs[T if reverse else 0] = state0[0]
-    gh = buffer(ws, "gh", (H, N), x.dtype)
+    gh_buf = buffer(ws, "gh", (H * N,), x.dtype)
+    relu = nonlinearity == "relu"
     for t in steps(T, reverse):
         prev, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)
         h_prev = hs[prev, :, :B] if rec_mask is None else hs[prev, :, :B] * rec_mask[:, :B]
-        a = hs[cur, :, :B]
-        a += matmul_into(W_hh, h_prev, gh[:, :B] if B == N else np.empty((H, B), x.dtype))
-        if nonlinearity == "tanh":
-            np.tanh(a, out=a)
-        else:
-            np.maximum(a, 0, out=a)
-        if B < N:
-            hs[cur, :, B:] = hs[prev, :, B:]
+        gh = np.matmul(W_hh, h_prev, out=gh_buf[: H * B].reshape(H, B))
+        _fused.rnn_forward_step(hs[cur], gh, hs[prev], B, relu)  # h_t = phi(a_t + gh), in place
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, hs=hs, batch_sizes=batch_sizes, rec_mask=rec_mask,
                  reverse=reverse, nonlinearity=nonlinearity, has_bias=b_ih is not None, ws=ws)
     final = hs[0] if reverse else hs[T]
@@ -98,27 +94,17 @@ def rnn_backward(
     T, _, N = x.shape
     H = W_hh.shape[1]
     W_hhT = np.ascontiguousarray(W_hh.T)
-    dh = np.array(dstate[0], dtype=x.dtype, copy=True)
+    dh = np.array(dstate[0], dtype=x.dtype, order="C")
     dA = buffer(cache["ws"], "dA", (T, H, N), x.dtype)
-    if batch_sizes is not None:
-        dA.fill(0)  # finished columns get no gradient
+    dy = None if dy is None else np.ascontiguousarray(dy, dtype=x.dtype)
+    no_dy = np.zeros((H, N), dtype=x.dtype) if dy is None else None
     dh_sq = np.zeros((T, N), dtype=x.dtype)
     for t in steps(T, not reverse):
         _, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)
+        _fused.rnn_backward_step(dA[t], dh, no_dy if dy is None else dy[t], hs[cur], dh_sq[t], B, relu)
         dh_t = dh[:, :B]
-        if dy is not None:
-            dh_t += dy[t, :, :B]
-        dh_sq[t, :B] = column_sq_norms(dh_t)
-        h = hs[cur, :, :B]
-        da = dA[t, :, :B]
-        if relu:
-            np.multiply(dh_t, h > 0, out=da)
-        else:
-            np.multiply(h, h, out=da)
-            np.subtract(1, da, out=da)
-            da *= dh_t
-        matmul_into(W_hhT, da, dh_t)
+        matmul_into(W_hhT, dA[t, :, :B], dh_t)
         if rec_mask is not None:
             dh_t *= rec_mask[:, :B]
     grads, dx = weight_gradients(dA, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
