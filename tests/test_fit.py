@@ -98,6 +98,25 @@ def test_history_records_losses_metrics_lr_and_gradient_diagnostics():
     assert hist["val_loss"][-1] == pytest.approx(model.evaluate(X_val, y_val)["loss"], rel=1e-12)
 
 
+
+@pytest.mark.parametrize("clip", [dict(clip_norm=0.05), dict(clip_value=0.01, clip_norm=0.05)])
+def test_clipping_by_value_then_by_the_norm_of_the_clipped_gradients(clip):
+    X, y = _data(16)
+    model = _small_model(dtype="float64")
+    check = _small_model(dtype="float64")
+    check.load_state_dict(model.state_dict())
+    hist = model.fit(X, y, epochs=1, batch_size=16, optimizer=rnnkit.optim.SGD(model, lr=0.5), progress=False,
+                     **clip)
+    _, grad = rnnkit.losses.mse(check(X), y)
+    check.backward(grad)
+    assert hist["grad_norm"][0] == pytest.approx(rnnkit.optim.global_norm(check), rel=1e-10), "before clipping"
+    if "clip_value" in clip:
+        rnnkit.optim.clip_grad_value(check, clip["clip_value"])
+    rnnkit.optim.clip_grad_norm(check, clip["clip_norm"])  # the norm of the value-clipped gradients
+    rnnkit.optim.SGD(check, lr=0.5).step()
+    for k, v in model.state_dict().items():
+        np.testing.assert_allclose(v, check.state_dict()[k], rtol=1e-12, atol=1e-15, err_msg=k)
+
 def test_padded_steps_do_not_influence_per_step_training():
     rng = np.random.default_rng(0)
     lengths = rng.integers(2, 9, 12)

@@ -117,6 +117,21 @@ def test_clip_grad_norm_and_value_match_torch():
     assert max(np.abs(g).max() for g in model.grads.values()) <= 0.1
 
 
+
+def test_clip_grad_norm_uses_a_norm_already_computed():
+    model, _ = _model_and_torch_params()
+    for k, g in _grad_sequence(model)[0].items():
+        model.grads[k][...] = g * 3
+    twin = {k: g.copy() for k, g in model.grads.items()}
+    norm = optim.global_norm(model)
+    assert optim.clip_grad_norm(model, 1.5, norm=norm) == norm
+    assert optim.clip_grad_norm(twin, 1.5) == norm
+    for k in twin:
+        np.testing.assert_array_equal(model.grads[k], twin[k], err_msg=k)
+    # the given norm is taken as it is, not computed again
+    assert optim.clip_grad_norm(twin, 1.0, norm=3.0) == 3.0
+    assert optim.global_norm(twin) == pytest.approx(1.5 / 3.0, rel=1e-5)
+
 def _lrs(sched_ours, sched_theirs, opt_theirs, values=None, epochs=25):
     ours, theirs = [], []
     for e in range(epochs):

@@ -39,6 +39,10 @@ def test_tbptt_with_k2_at_least_T_equals_full_bptt(kind, per_step, k1):
         model.zero_grad()
         res = tbptt_batch(model, loss, x, y, lengths, k1, k2, per_step)
         assert res.loss == pytest.approx(value, rel=1e-12)
+        if per_step:  # the valid steps its losses counted, as fit's metrics use them
+            np.testing.assert_array_equal(res.mask, step_mask(lengths, N, T))
+        else:
+            assert res.mask is None
         for k, g in full.items():
             assert_close(f"TBPTT({k1}, {k2}) grad {k}", model.grads[k], g, 1e-10, 1e-13)
 

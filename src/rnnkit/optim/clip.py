@@ -35,11 +35,15 @@ def global_norm(target: Any) -> float:
     return math.sqrt(total) if total == total else float("nan")
 
 
-def clip_grad_norm(target: Any, max_norm: float) -> float:
+def clip_grad_norm(target: Any, max_norm: float, *, norm: float | None = None) -> float:
     """Rescale the gradients so their global norm is at most ``max_norm``; return the norm
-    before clipping (non-finite norms are returned and nothing is changed)."""
+    before clipping (non-finite norms are returned and nothing is changed).
+
+    ``norm``: the gradients' global norm when the caller has just computed it
+    (:func:`global_norm` of these same gradients), so it is not computed a second time.
+    """
     max_norm = check_hyper(max_norm, "max_norm", "clip_grad_norm")
-    total = global_norm(target)
+    total = global_norm(target) if norm is None else norm
     if not math.isfinite(total):
         return total
     coef = max_norm / (total + 1e-6)

@@ -5,6 +5,7 @@ number of terms they average: sequences, or valid steps for per-step targets), s
 depend on how the data were cut into batches. Metrics are pooled the same way. "grad_norm" is
 the mean, "grad_norm_max" the maximum, of the global gradient norm before clipping over the
 epoch's updates, and "hidden_grad_norms" the root mean square over batches of ||dL/dh_t||.
+Evaluation (validation data, ``evaluate``) pools its batches with the same sums.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import math
 from typing import Any
 
 import numpy as np
+
+from .batching import loss_terms
+from .metrics import METRICS
 
 
 class EpochStats:
@@ -39,6 +43,14 @@ class EpochStats:
                 self.hidden_sq = grown
             self.hidden_sq[:, : hidden_sq.shape[1]] += hidden_sq
 
+    def add_outputs(self, loss: float, pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None,
+                    per_step: bool, hidden_sq: np.ndarray | None = None) -> None:
+        """:meth:`add_batch` from a batch's mean loss, outputs ``pred`` (N, ...) or (N, T, ...) and
+        targets: its number of loss terms and its metrics are computed here (``mask`` (N, T): the
+        valid steps of per-step outputs, None for all)."""
+        metric_values = {m: METRICS[m](pred, target, mask) for m in self.metric_sums}
+        self.add_batch(loss, loss_terms(per_step, pred.shape, mask), metric_values, hidden_sq)
+
     def add_update(self, grad_norm: float) -> None:
         self.norm_sum += grad_norm
         self.norm_max = max(self.norm_max, grad_norm)
@@ -48,10 +60,15 @@ class EpochStats:
     def loss(self) -> float:
         return self.loss_sum / self.terms if self.terms else math.nan
 
-    def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"loss": self.loss}
+    def means(self) -> dict[str, float]:
+        """``{"loss": ..., <metric>: ...}``: the pooled means over the batches added so far."""
+        out = {"loss": self.loss}
         for m, (s, c) in self.metric_sums.items():
             out[m] = s / c if c else math.nan
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = self.means()
         out["grad_norm"] = self.norm_sum / self.updates if self.updates else math.nan
         out["grad_norm_max"] = self.norm_max
         if self.hidden_sq is not None:

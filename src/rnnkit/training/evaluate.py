@@ -9,8 +9,9 @@ import numpy as np
 from .. import losses
 from ..layers.embedding import Embedding
 from ..layers.sequential import Sequential
-from .batching import Dataset, batch_indices, loss_terms, prepare, step_mask
-from .metrics import METRICS, check_metrics
+from .batching import Dataset, batch_indices, prepare, step_mask
+from .epoch_stats import EpochStats
+from .metrics import check_metrics
 
 
 def is_sequence_input(model: Sequential, X: Any) -> bool:
@@ -29,29 +30,20 @@ def is_per_step(model: Sequential, sequence_input: bool) -> bool:
 
 def evaluate_dataset(model: Sequential, data: Dataset, loss_fn: Callable, metrics: tuple[str, ...],
                      per_step: bool, batch_size: int) -> dict[str, float]:
-    """Mean loss over all loss terms and pooled metrics, in evaluation mode."""
+    """Mean loss over all loss terms and pooled metrics (as :class:`EpochStats`), in evaluation mode."""
     was_training = model.training
     model.eval()
+    stats = EpochStats(metrics)
     try:
-        loss_sum, terms = 0.0, 0
-        sums = {m: [0.0, 0] for m in metrics}
         for idx in batch_indices(len(data), batch_size, None):
             batch = data.take(idx, per_step=per_step)
             out = model(batch.X, lengths=batch.lengths)
             mask = step_mask(batch.lengths, len(idx), out.shape[1]) if per_step else None
             value, _ = loss_fn(out, batch.y, mask)
-            n = loss_terms(per_step, out.shape, mask)
-            loss_sum += value * n
-            terms += n
-            for m in metrics:
-                s, c = METRICS[m](out, batch.y, mask)
-                sums[m][0] += s
-                sums[m][1] += c
+            stats.add_outputs(value, out, batch.y, mask, per_step)
     finally:
         model.train(was_training)
-    out_d = {"loss": loss_sum / terms}
-    out_d.update({m: s / c for m, (s, c) in sums.items()})
-    return out_d
+    return stats.means()
 
 
 def predict(model: Sequential, X: Any, lengths: Any = None, batch_size: int = 256) -> np.ndarray:

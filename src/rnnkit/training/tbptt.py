@@ -43,11 +43,14 @@ from .batching import step_mask
 class TBPTTResult:
     """loss: the batch loss (sum of the rescaled chunk losses); pred: the model's outputs,
     assembled chunk by chunk; hidden_sq: (D, T) sum over windows of ||dL/dh_t||**2 for the first
-    layer of the first recurrent layer (None without recurrent layers)."""
+    layer of the first recurrent layer (None without recurrent layers); mask: the (N, T) valid
+    steps the per-step losses counted (:func:`~rnnkit.training.step_mask`; None for
+    per-sequence targets or when every step is valid)."""
 
     loss: float
     pred: np.ndarray
     hidden_sq: np.ndarray | None
+    mask: np.ndarray | None = None
 
 
 def split_model(model: Sequential, per_step: bool) -> tuple[list, list]:
@@ -166,4 +169,4 @@ def tbptt_batch(model: Sequential, loss_fn: Callable, x: np.ndarray, y: np.ndarr
             hidden_sq[:, a:e] += first_rec.hidden_grad_norms[0].astype(np.float64) ** 2
         if after_chunk is not None:
             after_chunk()
-    return TBPTTResult(loss_total, pred, hidden_sq)
+    return TBPTTResult(loss_total, pred, hidden_sq, mask_all if per_step else None)

@@ -36,11 +36,10 @@ from ..layers.sequential import Sequential
 from ..optim.clip import clip_grad_norm, clip_grad_value, global_norm
 from ..optim.schedules import ReduceLROnPlateau
 from .checkpoint import load_checkpoint, save_checkpoint
-from .batching import Dataset, batch_indices, loss_terms, prepare, split_validation, step_mask
+from .batching import Dataset, batch_indices, prepare, split_validation, step_mask
 from .epoch_stats import EpochStats
 from .evaluate import evaluate_dataset, is_per_step, is_sequence_input
 from .history import History
-from .metrics import METRICS
 from .options import FitOptions
 from .progress import progress_bar, summary_line
 from .tbptt import split_model, tbptt_batch
@@ -210,21 +209,19 @@ class Trainer:
 
         update = lambda: self._update(stats, epoch, b, nb)
         model.zero_grad()
-        N = len(batch)
         if o.tbptt is not None:
             res = tbptt_batch(model, checked_loss, batch.X, batch.y, batch.lengths, *o.tbptt, self.per_step,
                               after_chunk=lambda: (update(), model.zero_grad()))
-            value, pred, hidden_sq = res.loss, res.pred, res.hidden_sq
+            value, pred, hidden_sq, mask = res.loss, res.pred, res.hidden_sq, res.mask
         else:
             pred = model(batch.X, lengths=batch.lengths)
-            value, grad = checked_loss(pred, batch.y, step_mask(batch.lengths, N, pred.shape[1]) if self.per_step else None)
+            mask = step_mask(batch.lengths, len(batch), pred.shape[1]) if self.per_step else None
+            value, grad = checked_loss(pred, batch.y, mask)
             model.backward(grad)
             rec = model.recurrent_layers
             hidden_sq = None if not rec else rec[0].hidden_grad_norms[0].astype(np.float64) ** 2
             update()
-        mask = step_mask(batch.lengths, N, pred.shape[1]) if self.per_step else None
-        metric_values = {m: METRICS[m](pred, batch.y, mask) for m in o.metrics}
-        stats.add_batch(value, loss_terms(self.per_step, pred.shape, mask), metric_values, hidden_sq)
+        stats.add_outputs(value, pred, batch.y, mask, self.per_step, hidden_sq)
 
     def _update(self, stats: EpochStats, epoch: int, b: int, nb: int) -> None:
         """Check the gradients, clip, step; keep the old weights if anything is non-finite."""
@@ -240,8 +237,8 @@ class Trainer:
         stats.add_update(norm)
         if o.clip_value is not None:
             clip_grad_value(model, o.clip_value)
-        if o.clip_norm is not None:
-            clip_grad_norm(model, o.clip_norm)
+        if o.clip_norm is not None:  # the norm above is still that of the gradients unless values were clipped
+            clip_grad_norm(model, o.clip_norm, norm=norm if o.clip_value is None else None)
         backup = model.state_dict()
         self.optimizer.step()
         bad = [k for k, p in model.params.items() if not np.all(np.isfinite(p))]
