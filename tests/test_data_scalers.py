@@ -65,6 +65,24 @@ def test_constant_series_do_not_divide_by_zero(cls, expected):
     np.testing.assert_allclose(sc.inverse_transform(z), s)
 
 
+
+def test_one_mean_and_scale_for_the_scaler_and_the_estimators():
+    from rnnkit.data.scalers import mean_and_scale
+    from rnnkit.estimators.sequences import channel_stats
+    from rnnkit.estimators.windows import scale_covariates
+
+    x = np.random.default_rng(0).normal(size=(30, 3))
+    x[:, 1] = 1e6  # constant: scale 1, maps to 0
+    mean, scale = mean_and_scale(x)
+    np.testing.assert_array_equal(scale, [x[:, 0].std(), 1.0, x[:, 2].std()])
+    fitted = StandardScaler().fit(x)
+    np.testing.assert_array_equal(fitted.mean_, mean)
+    np.testing.assert_array_equal(fitted.scale_, scale)
+    for m, s in zip(channel_stats([x[:10], x[10:]]), (mean, scale)):
+        np.testing.assert_array_equal(m, s)
+    np.testing.assert_array_equal(scale_covariates(x), (x - mean) / scale)
+    assert (scale_covariates(x)[:, 1] == 0).all()
+
 def test_transform_before_fit_is_refused():
     for sc in (StandardScaler(), MinMaxScaler(), PerSeriesScaler()):
         with pytest.raises(NotFittedError, match="not fitted yet.*fit"):

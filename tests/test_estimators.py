@@ -163,6 +163,13 @@ def test_windows_reconstruct_targets_exactly():
     s = w.std() + 0.1 * np.diff(y[:, 0]).std()
     np.testing.assert_allclose(x[i, :, 0], (w - w[-1]) / s)
     np.testing.assert_allclose(z[i, :, 0] * s + w[anchor_index(L, H, m)], y[i + L:i + L + H, 0])
+    # two channels and a covariate: the windows of sliding_windows, in its order
+    y2 = np.stack([y[:, 0], y[::-1, 0]], axis=1)
+    X = np.arange(60.0)[:, None] % 7
+    x2, z2 = training_windows(y2, X, L, H, m)
+    assert x2.shape == (60 - L - H + 1, L, 3) and z2.shape == (60 - L - H + 1, H, 2)
+    np.testing.assert_allclose(x2[i, :, 2], (X[i:i + L, 0] - X.mean()) / X.std())
+    np.testing.assert_allclose(z2[:, :, 0], z[:, :, 0])
 
 
 def test_forecaster_shapes_period_and_lookback():

@@ -80,6 +80,16 @@ def test_seasonal_naive_repeats_the_last_season():
         M.seasonal_naive(y, 0)
 
 
+
+def test_seasonal_naive_index_is_shared_by_the_baseline_and_the_forecaster_anchor():
+    from rnnkit.estimators.windows import anchor_index
+    from rnnkit.metrics.baselines import seasonal_naive_index
+
+    np.testing.assert_array_equal(seasonal_naive_index(8, np.arange(6), 4), [4, 5, 6, 7, 4, 5])
+    np.testing.assert_array_equal(anchor_index(8, 6, 4), seasonal_naive_index(8, np.arange(6), 4))
+    np.testing.assert_array_equal(seasonal_naive_index(np.array([[5], [9]]), np.arange(3), 2),
+                                  [[3, 4, 3], [7, 8, 7]])
+
 def test_guess_seasonal_period():
     t = np.arange(240)
     rng = np.random.default_rng(1)
@@ -95,6 +105,28 @@ def test_guess_seasonal_period():
     assert M.guess_seasonal_period(two) == 12
     assert M.guess_seasonal_period(np.sin(2 * np.pi * t / 12), max_period=10) == 1
 
+
+
+def test_guess_seasonal_period_is_checked_by_forecasting():
+    """One search for guess_seasonal_period and the Forecaster: the autocorrelation guess is
+    corrected by how well each candidate season forecasts the series."""
+    from rnnkit.estimators.period import choose_period
+    from rnnkit.metrics.seasonality import find_seasonal_period
+
+    t = np.arange(240)
+    rng = np.random.default_rng(0)
+    # a strong 3-month harmonic of a yearly cycle: autocorrelation alone says 3
+    harmonic = np.sin(2 * np.pi * t / 12) + np.sin(2 * np.pi * t / 3) + 0.2 * rng.normal(size=240)
+    assert M.guess_seasonal_period(harmonic) == 12
+    assert M.guess_seasonal_period(harmonic, max_period=10) == 3  # 12 is beyond max_period
+    # a noisy season: multiples of 12 forecast a little better by chance, not enough to drift to them
+    noisy = np.sin(2 * np.pi * t / 12) + np.random.default_rng(0).normal(size=240)
+    assert M.guess_seasonal_period(noisy) == 12
+    assert choose_period([noisy[:, None]]) == 12  # the Forecaster's search (it drifted to 48)
+    # several series: the most common guess, checked over all of them
+    many = [harmonic[:, None], noisy[:, None], (2 * noisy + 5)[:, None]]
+    assert find_seasonal_period(many) == 12
+    assert find_seasonal_period(many, cap=10) == 1  # the common guess, 12, is beyond the cap
 
 def test_autocorrelation_matches_direct_sum():
     x = np.random.default_rng(2).normal(size=30)

@@ -93,6 +93,26 @@ class _Scaler:
         return f"{type(self).__name__}({args})"
 
 
+def _constant(spread: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Where a channel has no spread worth scaling by: ``spread <= 1e-12 * max(1, |level|)``."""
+    return spread <= 1e-12 * np.maximum(1.0, np.abs(level))
+
+
+def mean_and_scale(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard-deviation scale of ``flat`` (n, C), each (C,)::
+
+        mean  = mean(flat, axis=0)
+        scale = std(flat, axis=0)       population std (ddof 0); 1 for a constant channel
+
+    so that ``(x - mean) / scale`` maps a constant channel to 0 instead of dividing by zero.
+    What :class:`StandardScaler` fits, and how the estimators standardise covariates and
+    sequence channels.
+    """
+    mean = flat.mean(axis=0)
+    std = flat.std(axis=0)
+    return mean, np.where(_constant(std, mean), 1.0, std)
+
+
 class StandardScaler(_Scaler):
     """``z = (x - mean_) / scale_`` per channel; ``scale_`` = std (ddof 0), 1 for a constant channel.
 
@@ -100,10 +120,7 @@ class StandardScaler(_Scaler):
     """
 
     def _stats(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        mean = flat.mean(axis=0)
-        std = flat.std(axis=0)
-        constant = std <= 1e-12 * np.maximum(1.0, np.abs(mean))
-        return mean, np.where(constant, 1.0, std)
+        return mean_and_scale(flat)
 
     @property
     def mean_(self) -> np.ndarray:
@@ -150,7 +167,7 @@ class MinMaxScaler(_Scaler):
         self.data_min_ = flat.min(axis=0)
         self.data_max_ = flat.max(axis=0)
         span = self.data_max_ - self.data_min_
-        constant = span <= 1e-12 * np.maximum(1.0, np.abs(self.data_min_))
+        constant = _constant(span, self.data_min_)
         self._lo = lo
         return self.data_min_, np.where(constant, 1.0, (hi - lo) / np.where(constant, 1.0, span))
 

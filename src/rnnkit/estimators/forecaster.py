@@ -3,9 +3,10 @@
 What ``fit(y, X=None)`` does (every statistic comes from the training series alone):
 
 1. y (and covariates X) -> a list of (T_i, C) series (see :mod:`.series_input`).
-2. Seasonal period m: ``seasonal_period``, or found in the data (:mod:`.period`: the
-   autocorrelation guess, checked and corrected by how well each candidate season forecasts
-   the training series; 1 when there is no clear season).
+2. Seasonal period m: ``seasonal_period``, or found in the data (:mod:`.period`: the search
+   of :func:`rnnkit.metrics.guess_seasonal_period` over all the training series, an
+   autocorrelation guess checked and corrected by how well each candidate season forecasts
+   them; 1 when there is no clear season).
 3. Lookback L: ``lookback``, or two seasons (at least 8 steps), bounded by the length of the
    shortest series (:func:`.windows.choose_lookback`). The anchor uses m when the
    seasonal-naive forecast beats the last value over the horizon in the training data.
@@ -22,21 +23,18 @@ Shapes: T time steps, C target channels, F covariates, H = ``horizon``, S series
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import numpy as np
 
-from .._checks import check_choice, check_positive_int
-from ..metrics import guess_seasonal_period
+from .._checks import check_choice, check_positive_int, check_probability
 from .base import BaseEstimator
-from .._checks import check_probability
 from .checks import check_common, check_optional_int, spawn_seeds
 from .network import build_network, to_float32, train_network
 from .period import anchor_period, choose_period
 from .series_input import SeriesData, as_series_data
 from .time_index import wrap
-from .windows import choose_lookback, covariate_stats, floor_scale, normalise, training_windows
+from .windows import choose_lookback, floor_scale, normalise, scale_covariates, training_windows
 
 STRATEGIES = ("direct", "recursive")
 #: fewer training windows than this: no validation split (early stopping on the training loss)
@@ -119,8 +117,7 @@ class Forecaster(BaseEstimator):
     def _guess_period(self, ys: list[np.ndarray]) -> int:
         if self.seasonal_period is not None:
             return int(self.seasonal_period)
-        guesses = Counter(guess_seasonal_period(y) for y in ys[:50])
-        return choose_period(ys, min(guesses, key=lambda m: (-guesses[m], m)))
+        return choose_period(ys)
 
     def fit(self, y: Any, X: Any = None) -> "Forecaster":
         """Learn to forecast ``horizon`` steps ahead from the series y.
@@ -170,10 +167,11 @@ class Forecaster(BaseEstimator):
         return self
 
     def _windows(self, data: SeriesData, L: int, H: int, m: int) -> tuple[tuple, tuple | None]:
-        """Training and validation windows of every series (time-ordered split per series)."""
+        """Training and validation windows of every series (time-ordered split per series):
+        (x (N, L, C + F), z (N, H, C)) each; validation None when too little data to hold any out."""
+        every = [training_windows(y, None if data.X is None else data.X[i], L, H, m) for i, y in enumerate(data.y)]
         tr, va = [], []
-        for i, y in enumerate(data.y):
-            x, z = training_windows(y, None if data.X is None else data.X[i], L, H, m)
+        for x, z in every:
             n_val = int(round(self.validation_fraction * len(x)))
             n_tr = len(x) - n_val - (H - 1 if n_val else 0)   # no training target overlaps a validation one
             tr.append((x[:max(n_tr, 0)], z[:max(n_tr, 0)]))
@@ -181,7 +179,6 @@ class Forecaster(BaseEstimator):
         train = tuple(np.concatenate([p[k] for p in tr]) for k in (0, 1))
         val = tuple(np.concatenate([p[k] for p in va]) for k in (0, 1))
         if len(val[0]) == 0 or len(train[0]) < MIN_TRAIN_WINDOWS:   # too little data to hold any out
-            every = [training_windows(y, None if data.X is None else data.X[i], L, H, m) for i, y in enumerate(data.y)]
             return tuple(np.concatenate([e[k] for e in every]) for k in (0, 1)), None
         return train, val
 
@@ -191,14 +188,9 @@ class Forecaster(BaseEstimator):
         self.tails_ = np.stack([y[len(y) - L:] for y in data.y])                  # (S, L, C)
         self.floors_ = np.stack([floor_scale(y) for y in data.y])                 # (S, C)
         self.covariate_tails_ = None if data.X is None else np.stack(
-            [self._scaled_covariates(x)[len(x) - L:] for x in data.X])            # (S, L, F)
+            [scale_covariates(x)[len(x) - L:] for x in data.X])                     # (S, L, F)
         self.is_list_, self.univariate_ = data.is_list, data.univariate
         self.index_info_, self.names_ = data.index, data.names
-
-    @staticmethod
-    def _scaled_covariates(X: np.ndarray) -> np.ndarray:
-        mean, scale = covariate_stats(X)
-        return (X - mean) / scale
 
     # -- predict ---------------------------------------------------------------------------
     def predict(self, y: Any = None, X: Any = None) -> Any:
@@ -226,7 +218,7 @@ class Forecaster(BaseEstimator):
         L = self.lookback_
         tails = np.stack([s[len(s) - L:] for s in data.y])
         floors = np.stack([floor_scale(s) for s in data.y])
-        cov = None if data.X is None else np.stack([self._scaled_covariates(x)[len(x) - L:] for x in data.X])
+        cov = None if data.X is None else np.stack([scale_covariates(x)[len(x) - L:] for x in data.X])
         return self._package(self._forecast(tails, floors, cov), data.index, data.names, data.is_list)
 
     def _check_history(self, data: SeriesData) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..data._arrays import is_pandas
+from ..data.scalers import mean_and_scale
 
 
 def as_sequences(X: Any, owner: str, n_features: int | None = None) -> list[np.ndarray]:
@@ -57,6 +58,7 @@ def as_sequences(X: Any, owner: str, n_features: int | None = None) -> list[np.n
 
 
 def _one(x: Any, n: int, owner: str) -> np.ndarray:
+    """Sequence n of X, (T_n,) or (T_n, C), as float64 (T_n, C) without its trailing NaN steps."""
     a = np.asarray(x.to_numpy() if is_pandas(x) else x)
     if a.dtype.kind not in "iuf":
         raise TypeError(f"{owner} expected numbers in sequence {n} of X, got dtype {a.dtype}.")
@@ -80,14 +82,15 @@ def _one(x: Any, n: int, owner: str) -> np.ndarray:
 
 
 def pool_size_for(seqs: list[np.ndarray], max_steps: int | None) -> int:
-    """k = ceil(max T_n / max_steps): the averaging window that brings every sequence to at most
-    ``max_steps`` steps (1 = keep the input as it is)."""
+    """k = ceil(max T_n / max_steps): the averaging window that brings every sequence (T_n, C)
+    to at most ``max_steps`` steps (1 = keep the input as it is; also for ``max_steps`` None)."""
     longest = max(len(s) for s in seqs)
     return 1 if max_steps is None or longest <= max_steps else math.ceil(longest / max_steps)
 
 
 def average_pool(seqs: list[np.ndarray], k: int) -> list[np.ndarray]:
-    """Summarise consecutive, non-overlapping blocks of k steps by their mean and spread::
+    """Summarise consecutive, non-overlapping blocks of k steps of each sequence x (T_n, C) by
+    their mean and spread::
 
         mean[j] = mean(x[j*k : (j+1)*k])                  j = 0 .. ceil(T_n / k) - 1
         std[j]  = std(x[j*k : (j+1)*k])                    (population std, per channel)
@@ -111,15 +114,15 @@ def average_pool(seqs: list[np.ndarray], k: int) -> list[np.ndarray]:
 
 
 def channel_stats(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and standard deviation over every step of every sequence (C,), (C,);
-    a constant channel gets scale 1 (so it maps to 0 instead of dividing by zero)."""
-    flat = np.concatenate(seqs, axis=0)
-    mean, std = flat.mean(axis=0), flat.std(axis=0)
-    return mean, np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+    """Per-channel mean and standard deviation (C,), (C,) over every step of every sequence
+    (T_n, C) (:func:`rnnkit.data.scalers.mean_and_scale`: a constant channel gets scale 1, so it
+    maps to 0 instead of dividing by zero)."""
+    return mean_and_scale(np.concatenate(seqs, axis=0))
 
 
 def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Indices (train, validation) with about ``fraction`` of every class in validation.
+    """Indices (train (N_train,), validation (N_val,)), sorted, into the labels y (N,), with about
+    ``fraction`` of every class in validation.
 
     Each class with at least 2 members gives round(fraction * n_k) of them, at least 1, to
     validation, chosen at random (seeded); every class keeps at least one training member.

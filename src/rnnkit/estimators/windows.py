@@ -25,10 +25,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.scalers import mean_and_scale
+from ..data.windows import sliding_windows
+from ..metrics.baselines import seasonal_naive_index
+
 
 def anchor_index(L: int, H: int, m: int) -> np.ndarray:
     """(H,) positions in a window of length L of the seasonal-naive forecast a_1..a_H."""
-    return L - m + np.arange(H) % m
+    return seasonal_naive_index(L, np.arange(H), m)
 
 
 def floor_scale(y: np.ndarray) -> np.ndarray:
@@ -38,10 +42,11 @@ def floor_scale(y: np.ndarray) -> np.ndarray:
     return np.where(f > 0, f, 1e-3 * (1.0 + np.abs(y.mean(axis=0))))
 
 
-def covariate_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(F,), (F,) mean and std of covariates X (T, F) over the history; constant -> scale 1."""
-    mean, std = X.mean(axis=0), X.std(axis=0)
-    return mean, np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+def scale_covariates(X: np.ndarray) -> np.ndarray:
+    """Covariates X (T, F) standardised with the mean and std of this history, (T, F)
+    (:func:`rnnkit.data.scalers.mean_and_scale`: a constant covariate becomes 0)."""
+    mean, scale = mean_and_scale(X)
+    return (X - mean) / scale
 
 
 def normalise(w: np.ndarray, floor: np.ndarray, H: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -54,19 +59,17 @@ def normalise(w: np.ndarray, floor: np.ndarray, H: int, m: int) -> tuple[np.ndar
 
 def training_windows(y: np.ndarray, X: np.ndarray | None, L: int, H: int, m: int
                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Every window of one training series: inputs (N, L, C + F) and targets z (N, H, C).
+    """Every window of one training series y (T, C) with covariates X (T, F) or None: inputs
+    (N, L, C + F) and targets z (N, H, C).
 
-    Window i covers y[i : i+L] and targets y[i+L : i+L+H], so N = T - L - H + 1 in time order.
+    Window i covers y[i : i+L] and targets y[i+L : i+L+H] (:func:`rnnkit.data.sliding_windows`
+    with stride 1), so N = T - L - H + 1 in time order.
     """
-    T = len(y)
-    n = T - L - H + 1
-    starts = np.arange(n)[:, None]
-    w = y[starts + np.arange(L)]
+    w, future = sliding_windows(y, L, H)                 # (N, L, C), (N, H, C)
     x, a, s = normalise(w, floor_scale(y), H, m)
-    z = (y[starts + L + np.arange(H)] - a) / s
+    z = (future - a) / s
     if X is not None:
-        mean, scale = covariate_stats(X)
-        x = np.concatenate([x, ((X - mean) / scale)[starts + np.arange(L)]], axis=2)
+        x = np.concatenate([x, sliding_windows(scale_covariates(X), L, H)[0]], axis=2)
     return x, z
 
 

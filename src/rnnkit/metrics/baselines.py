@@ -17,6 +17,18 @@ from .._checks import check_positive_int
 from ._inputs import train_series
 
 
+def seasonal_naive_index(origin: Any, steps: Any, m: int) -> np.ndarray:
+    """Positions of the seasonal-naive forecasts made at ``origin``, the first unseen step T::
+
+        index = T - m + (h - 1) % m          for steps h - 1 = ``steps`` (0, 1, ... ahead)
+
+    ``origin`` and ``steps`` broadcast: origins (N, 1) and steps (H,) give (N, H) positions.
+    The one place this formula lives (the baseline, the Forecaster's anchor and the season
+    search all index with it).
+    """
+    return np.asarray(origin) - m + np.asarray(steps) % m
+
+
 def seasonal_naive(y_train: Any, horizon: int, m: int = 1) -> np.ndarray:
     """Forecast ``horizon`` steps by repeating the last season of ``y_train``.
 
@@ -30,5 +42,4 @@ def seasonal_naive(y_train: Any, horizon: int, m: int = 1) -> np.ndarray:
     """
     horizon = check_positive_int(horizon, "horizon", "seasonal_naive")
     y, m = train_series(y_train, m, "seasonal_naive")
-    idx = len(y) - m + np.arange(horizon) % m
-    return y[idx].copy()
+    return y[seasonal_naive_index(len(y), np.arange(horizon), m)].copy()
