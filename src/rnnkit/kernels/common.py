@@ -1,12 +1,10 @@
 """Layout and pieces shared by the RNN, LSTM and GRU kernels.
 
-Every kernel works on one layer and one direction in the *feature-major, time-major* layout,
-where the batch is the fastest axis. Per time step the state is an (H, N) matrix, so the
-recurrent product is ``W_hh @ h`` (G*H x H times H x N), each gate is a contiguous (H, N) block
-of the (G*H, N) gate matrix, and the elementwise gate arithmetic runs on contiguous memory::
+Every kernel works on one layer and one direction in the *feature-major* layout: features
+first, then time, then the batch, which is the fastest axis::
 
-    x            (T, I, N)    input sequence (column n of x[t] is sequence n's input at step t)
-    y            (T, H, N)    outputs h_t
+    x            (I, T, N)    input sequence (x[:, t] is step t: column n is sequence n's input)
+    y            (H, T, N)    outputs h_t
     h, c         (H, N)       states
     W_ih         (G*H, I)     input weights, gates stacked in PyTorch order (PyTorch's layout)
     W_hh         (G*H, H)     recurrent weights
@@ -18,13 +16,21 @@ of the (G*H, N) gate matrix, and the elementwise gate arithmetic runs on contigu
     reverse      bool         run t = T-1 .. 0 (the reverse direction of a bidirectional layer)
     ws           dict | None  workspace whose arrays the forward may reuse (see ``buffer``)
 
+Why this layout: a (F, T, N) array *is* an (F, T*N) matrix, so everything that is not
+sequential is one large matrix product over all steps and sequences at once (the input
+projection ``W_ih @ x``, ``dW_ih = dA @ x.T``, ``dW_hh = dA @ h.T``, ``dx = W_ih.T @ dA``), with no
+transposed copies; and per step, the state is an (H, N) matrix, the recurrent product is
+``W_hh @ h`` (G*H x H times H x N), and the step-t slice ``a[:, t]`` of the gates is a (G*H, N)
+block whose rows are contiguous runs of N values (row stride T*N), which NumPy's BLAS and
+the fused step functions of :mod:`rnnkit.kernels._fused` read in place.
+
 Columns ``n >= batch_sizes[t]`` are finished sequences (or, in reverse, not yet started ones):
 their state is carried unchanged, their output is 0, and they get no gradient. This is PyTorch's
 packed-sequence semantics; in reverse it makes every sequence start at its own last valid step.
 
-States live in ``hs`` (T+1, H, N): step t reads slot ``prev`` and writes slot ``cur``, with
+States live in ``hs`` (H, T+1, N): step t reads slot ``prev`` and writes slot ``cur``, with
 (prev, cur) = (t, t+1) forwards and (t+1, t) in reverse, so the initial state is in slot 0
-(forwards) or slot T (reverse).
+(forwards) or slot T (reverse), and the outputs y are the (H, T, N) view of the other T slots.
 """
 
 from __future__ import annotations
@@ -64,111 +70,76 @@ def buffer(ws: dict | None, name: str, shape: tuple[int, ...], dtype: np.dtype) 
 
 
 def input_projection(x: np.ndarray, W: np.ndarray, bias: np.ndarray | None, out: np.ndarray | None = None) -> np.ndarray:
-    """``A[t] = W @ x[t] + bias`` for all T steps before the time loop: (T, G*H, N)."""
-    A = np.matmul(W, x, out=out)
+    """``A[:, t] = W @ x[:, t] + bias`` for all T steps, as one product: (G*H, T, N).
+
+    ``out`` may be a view whose (T, N) part is contiguous, such as ``hs[:, 1:]``.
+    """
+    F, T, N = x.shape
+    if out is None:
+        out = np.empty((W.shape[0], T, N), dtype=x.dtype)
+    out2 = out.reshape(-1, T * N)
+    if not np.may_share_memory(out2, out):  # reshape had to copy: out's steps are not contiguous
+        raise ValueError(f"input_projection needs out with contiguous (T, N) blocks, got strides {out.strides}")
+    np.matmul(W, x.reshape(F, T * N), out=out2)
     if bias is not None:
-        A += bias[:, None]
-    return A
+        out += bias[:, None, None]
+    return out
 
 
 def matmul_into(A: np.ndarray, B: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out[...] = A @ B`` without a temporary when ``out`` is contiguous."""
-    if out.flags.c_contiguous:
+    """``out[...] = A @ B`` without a temporary when ``out``'s rows are contiguous."""
+    if out.strides[-1] == out.itemsize:
         return np.matmul(A, B, out=out)
     out[...] = A @ B
     return out
 
 
 def masked_outputs(hs: np.ndarray, batch_sizes: np.ndarray | None, reverse: bool) -> np.ndarray:
-    """Outputs y[t] = h_t from ``hs``, with 0 in finished columns. (T, H, N)."""
-    T = hs.shape[0] - 1
-    y = hs[:T] if reverse else hs[1:]
+    """Outputs y[:, t] = h_t from ``hs``, with 0 in finished columns. (H, T, N)."""
+    T = hs.shape[1] - 1
+    y = hs[:, :T] if reverse else hs[:, 1:]
     if batch_sizes is None:
         return y
     y = y.copy()
     for t, b in enumerate(batch_sizes):
-        y[t, :, b:] = 0
+        y[:, t, b:] = 0
     return y
 
 
 def previous_states(hs: np.ndarray, reverse: bool) -> np.ndarray:
-    """The (T, H, N) view of h_{t-1} by step t (before any recurrent-dropout mask)."""
-    T = hs.shape[0] - 1
-    return hs[1:] if reverse else hs[:T]
+    """The (H, T, N) view of h_{t-1} by step t (before any recurrent-dropout mask)."""
+    T = hs.shape[1] - 1
+    return hs[:, 1:] if reverse else hs[:, :T]
 
 
-CHUNK_BYTES = 1 << 21
-
-
-def step_sums(
-    dA: np.ndarray, Zs: list[np.ndarray], masks: list[np.ndarray | None] | None = None,
-    W: np.ndarray | None = None,
-) -> tuple[list[np.ndarray], np.ndarray | None]:
-    """``sum_t dA[t] @ (Z[t] * mask).T`` for each Z (T, F, N), and ``W.T @ dA[t]`` for every t.
-
-    dA is (T, G, N); each sum is (G, F); the second result is (T, F_W, N) (None without W).
-    A sum over steps and batch is one matrix product once the operands are laid out as
-    (G, T*N) and (T*N, F). The layout change is done a few steps at a time (about
-    ``CHUNK_BYTES`` of dA per chunk, into buffers reused for every chunk), so no full-size
-    transposed copy is ever held, and each chunk of dA is rearranged once for all products.
-    """
-    T, G, N = dA.shape
-    masks = masks or [None] * len(Zs)
-    step = min(T, max(1, CHUNK_BYTES // max(1, G * N * dA.itemsize)))
-    d_buf = np.empty((G, step, N), dtype=dA.dtype)
-    z_bufs = [np.empty((step, N, Z.shape[1]), dtype=dA.dtype) for Z in Zs]
-    sums: list[np.ndarray | None] = [None] * len(Zs)
-    dx = None if W is None else np.empty((T, W.shape[1], N), dtype=dA.dtype)
-    for t0 in range(0, T, step):
-        d = dA[t0 : t0 + step]
-        k = d.shape[0]
-        d2 = d_buf[:, :k]
-        np.copyto(d2, d.transpose(1, 0, 2))
-        d2 = d2.reshape(G, k * N)
-        for j, (Z, mask, z_buf) in enumerate(zip(Zs, masks, z_bufs)):
-            z2 = z_buf[:k]
-            if mask is None:
-                np.copyto(z2, Z[t0 : t0 + k].transpose(0, 2, 1))
-            else:
-                np.multiply(Z[t0 : t0 + k].transpose(0, 2, 1), mask.T, out=z2)
-            part = d2 @ z2.reshape(k * N, -1)
-            if sums[j] is None:
-                sums[j] = part
-            else:
-                sums[j] += part
-        if dx is not None:
-            np.copyto(dx[t0 : t0 + k], (W.T @ d2).reshape(-1, k, N).transpose(1, 0, 2))
-    return sums, dx
-
-
-def step_sum(dA: np.ndarray, Z: np.ndarray, rec_mask: np.ndarray | None = None) -> np.ndarray:
-    """``sum_t dA[t] @ (Z[t] * rec_mask).T``: one sum of :func:`step_sums`. (G, F)."""
-    return step_sums(dA, [Z], [rec_mask])[0][0]
+def as_matrix(a: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """A (F, T, N) array as the (F, T*N) matrix it is, times ``mask`` (F, N) at every step."""
+    F, T, N = a.shape
+    if mask is not None:
+        a = a * mask[:, None, :]
+    return a.reshape(F, T * N)
 
 
 def weight_gradients(
     dA: np.ndarray, x: np.ndarray, h_in: np.ndarray, has_bias: bool, rec_mask: np.ndarray | None,
     W_ih: np.ndarray,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Everything that is not sequential in the backward pass, as a few large products.
+    """Everything that is not sequential in the backward pass, as four large products.
 
-    With ``dA[t]`` (G*H, N) the gradient w.r.t. the gate pre-activations at step t (0 in
-    padded columns) and ``h_in[t] * rec_mask`` the recurrent input of step t::
+    With ``dA[:, t]`` (G*H, N) the gradient w.r.t. the gate pre-activations at step t (0 in
+    padded columns) and ``h_in[:, t] * rec_mask`` the recurrent input of step t, and every
+    (F, T, N) array read as the (F, T*N) matrix it is::
 
-        dW_ih = sum_t dA[t] @ x[t].T        dW_hh = sum_t dA[t] @ (h_in[t] * rec_mask).T
-        db_ih = db_hh = sum_t dA[t] @ 1     dx[t] = W_ih.T @ dA[t]
+        dW_ih = dA @ x.T        dW_hh = dA @ (h_in * rec_mask).T
+        db_ih = db_hh = dA @ 1  dx = W_ih.T @ dA
 
-    Rows are in the kernel's internal gate order (``W_ih`` too). Returns (grads keyed like the
-    parameters, dx (T, I, N)).
+    Returns (grads keyed like the parameters, dx (I, T, N)).
     """
-    (g_ih, g_hh), dx = step_sums(dA, [x, h_in], [None, rec_mask], W=W_ih)
-    grads = {"weight_ih": g_ih, "weight_hh": g_hh}
+    G, T, N = dA.shape
+    dA2 = dA.reshape(G, T * N)
+    grads = {"weight_ih": dA2 @ as_matrix(x).T, "weight_hh": dA2 @ as_matrix(h_in, rec_mask).T}
     if has_bias:
-        grads["bias_ih"] = dA.sum(axis=(0, 2))
+        grads["bias_ih"] = dA2.sum(axis=1)
         grads["bias_hh"] = grads["bias_ih"].copy()
+    dx = (W_ih.T @ dA2).reshape(-1, T, N)
     return grads, dx
-
-
-def column_sq_norms(dh: np.ndarray) -> np.ndarray:
-    """Squared L2 norm of every column of an (H, B) array."""
-    return np.einsum("hn,hn->n", dh, dh)

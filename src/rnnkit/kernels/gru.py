@@ -1,6 +1,6 @@
 """GRU kernel, in both forms, with its Backpropagation Through Time.
 
-Layout and arguments as in :mod:`rnnkit.kernels.common` (h is (H, N)). Gates are stacked in
+Layout and arguments as in :mod:`rnnkit.kernels.common` (x is (I, T, N), h (H, N)). Gates are stacked in
 PyTorch's order r, z, n; W_hr, W_hz, W_hn are the row blocks of W_hh. For each step t
 (``h~ = h_{t-1} * rec_mask``, sigma = sigmoid)::
 
@@ -37,14 +37,13 @@ import numpy as np
 from . import _fused
 from .common import (
     active,
+    as_matrix,
     buffer,
     input_projection,
     masked_outputs,
     previous_states,
     slots,
     steps,
-    step_sum,
-    step_sums,
 )
 
 
@@ -61,11 +60,11 @@ def gru_forward(
     reset_after: bool = True,
     ws: dict | None = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray], dict]:
-    """Run the GRU over x (T, I, N) from state0 = (h0,), h0 (H, N).
+    """Run the GRU over x (I, T, N) from state0 = (h0,), h0 (H, N).
 
-    Returns ``(y, (h_T,), cache)`` with y (T, H, N).
+    Returns ``(y, (h_T,), cache)`` with y (H, T, N).
     """
-    T, _, N = x.shape
+    _, T, N = x.shape
     H = W_hh.shape[1]
     dtype = x.dtype
     has_bias = b_ih is not None
@@ -74,34 +73,32 @@ def gru_forward(
         bias = b_ih + b_hh
         if reset_after:
             bias[2 * H :] = b_ih[2 * H :]  # b_hn stays inside r * (...)
-    A = input_projection(x, W_ih, bias, out=buffer(ws, "gates", (T, 3 * H, N), dtype))  # [r; z; n]
-    hs = buffer(ws, "hs", (T + 1, H, N), dtype)
-    hs[T if reverse else 0] = state0[0]
-    side = buffer(ws, "side", (T, H, N), dtype)  # reset_after: W_hn @ h~ + b_hn;  else: r * h~
+    A = input_projection(x, W_ih, bias, out=buffer(ws, "gates", (3 * H, T, N), dtype))  # [r; z; n]
+    hs = buffer(ws, "hs", (H, T + 1, N), dtype)
+    hs[:, T if reverse else 0] = state0[0]
+    side = buffer(ws, "side", (H, T, N), dtype)  # reset_after: W_hn @ h~ + b_hn;  else: r * h~
     gh_buf = buffer(ws, "gh", (3 * H * N,), dtype)
     if reset_after:
-        bhn = np.zeros((H, N), dtype=dtype)
-        if has_bias:
-            bhn += b_hh[2 * H :, None]
+        b_hn = np.array(b_hh[2 * H :, None] if has_bias else np.zeros((H, 1)), dtype=dtype, order="C")
     else:
         W_hrz, W_hn = W_hh[: 2 * H], W_hh[2 * H :]
     hm_buf = None if rec_mask is None else buffer(ws, "hm", (H, N), dtype)  # h~ = h_{t-1} * rec_mask
     for t in steps(T, reverse):
         prev, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)
-        h_prev = hs[prev]
+        h_prev, a = hs[:, prev], A[:, t]
         hm = h_prev if rec_mask is None else np.multiply(h_prev, rec_mask, out=hm_buf)
         if reset_after:
             gh = np.matmul(W_hh, hm[:, :B], out=gh_buf[: 3 * H * B].reshape(3 * H, B))
-            _fused.gru_forward_step(A[t], gh, bhn, h_prev, side[t], hs[cur], B)
+            _fused.gru_forward_step(a, gh, b_hn, h_prev, side[:, t], hs[:, cur], B)
         else:
             gh = np.matmul(W_hrz, hm[:, :B], out=gh_buf[: 2 * H * B].reshape(2 * H, B))
-            _fused.gru_forward_rz(A[t], gh, hm, side[t], B)  # r, z and side = r * h~
-            gh = np.matmul(W_hn, side[t, :, :B], out=gh_buf[: H * B].reshape(H, B))
-            _fused.gru_forward_n(A[t], gh, h_prev, hs[cur], B)
+            _fused.gru_forward_rz(a, gh, hm, side[:, t], B)  # r, z and side = r * h~
+            gh = np.matmul(W_hn, side[:, t, :B], out=gh_buf[: H * B].reshape(H, B))
+            _fused.gru_forward_n(a, gh, h_prev, hs[:, cur], B)
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, side=side, batch_sizes=batch_sizes,
                  rec_mask=rec_mask, reverse=reverse, reset_after=reset_after, has_bias=has_bias)
-    final = hs[0] if reverse else hs[T]
+    final = hs[:, 0] if reverse else hs[:, T]
     return masked_outputs(hs, batch_sizes, reverse), (final.copy(),), cache
 
 
@@ -113,21 +110,21 @@ def gru_backward(
 
     Args:
         cache: the forward's cache.
-        dy: dL/dy (T, H, N), or None for zeros.
+        dy: dL/dy (H, T, N), or None for zeros.
         dstate: (dL/dh_T,) with dL/dh_T (H, N).
 
     Returns:
-        ``(dx, (dh0,), grads, dh_sq)``: dx (T, I, N); grads keyed weight_ih, weight_hh
+        ``(dx, (dh0,), grads, dh_sq)``: dx (I, T, N); grads keyed weight_ih, weight_hh
         [, bias_ih, bias_hh]; dh_sq (T, N) the squared norm of dL/dh_t per sequence.
     """
     x, W_hh, A, hs, side = cache["x"], cache["W_hh"], cache["gates"], cache["hs"], cache["side"]
     batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
     reset_after = cache["reset_after"]
-    T, _, N = x.shape
+    _, T, N = x.shape
     H = W_hh.shape[1]
     dtype = x.dtype
     dh = np.array(dstate[0], dtype=dtype, order="C")
-    dy = None if dy is None else np.ascontiguousarray(dy, dtype=dtype)
+    dy = None if dy is None else np.asarray(dy, dtype=dtype)
     no_dy = np.zeros((H, N), dtype=dtype) if dy is None else None
     dh_sq = np.zeros((T, N), dtype=dtype)
     if reset_after:
@@ -141,37 +138,35 @@ def gru_backward(
     for t in steps(T, not reverse):
         prev, _ = slots(t, reverse)
         B = active(batch_sizes, t, N)
-        dy_t = no_dy if dy is None else dy[t]
-        h_prev = hs[prev]
-        # A[t] = [r; z; n] becomes [da_r; da_z; da_n]; dh becomes dh * z (the direct path)
+        dy_t = no_dy if dy is None else dy[:, t]
+        h_prev, a = hs[:, prev], A[:, t]
+        # a = [r; z; n] becomes [da_r; da_z; da_n]; dh becomes dh * z (the direct path)
         if reset_after:
-            dah = dah_buf[: 3 * H * B].reshape(3 * H, B)  # [da_r; da_z; da_n * r], side[t] = da_n * r
-            _fused.gru_backward_step(A[t], dh, dy_t, h_prev, side[t], dah, dh_sq[t], B)
+            dah = dah_buf[: 3 * H * B].reshape(3 * H, B)  # [da_r; da_z; da_n * r], side[:, t] = da_n * r
+            _fused.gru_backward_step(a, dh, dy_t, h_prev, side[:, t], dah, dh_sq[t], B)
             dhm = W_hhT @ dah
         else:
-            _fused.gru_backward_nz(A[t], dh, dy_t, h_prev, dh_sq[t], B)
-            drh = np.matmul(W_hnT, A[t, 2 * H :, :B], out=drh_buf[: H * B].reshape(H, B))
+            _fused.gru_backward_nz(a, dh, dy_t, h_prev, dh_sq[t], B)
+            drh = np.matmul(W_hnT, a[2 * H :, :B], out=drh_buf[: H * B].reshape(H, B))
             hm = h_prev if rec_mask is None else np.multiply(h_prev, rec_mask, out=hm_buf)
-            _fused.gru_backward_r(A[t], drh, hm, B)  # da_r, and drh = drh * r
-            dhm = W_hrzT @ A[t, : 2 * H, :B]
+            _fused.gru_backward_r(a, drh, hm, B)  # da_r, and drh = drh * r
+            dhm = W_hrzT @ a[: 2 * H, :B]
             dhm += drh
         if rec_mask is not None:
             dhm *= rec_mask[:, :B]
         dh[:, :B] += dhm
     dA = A
-    h_prev_all = previous_states(hs, reverse)
-    has_bias = cache["has_bias"]
-    (g_ih,), dx = step_sums(dA, [x], W=cache["W_ih"])
-    grads = {"weight_ih": g_ih}
-    if reset_after:  # recurrent-side gate gradients: [da_r; da_z] = dA[:, :2H], da_n * r = side
-        grads["weight_hh"] = np.concatenate(
-            [step_sum(dA[:, : 2 * H], h_prev_all, rec_mask), step_sum(side, h_prev_all, rec_mask)])
+    h_in = as_matrix(previous_states(hs, reverse), rec_mask)  # (H, T*N): h~ of every step
+    dA2 = dA.reshape(3 * H, T * N)
+    grads = {"weight_ih": dA2 @ as_matrix(x).T}
+    if reset_after:  # recurrent-side gate gradients: [da_r; da_z] = dA[:2H], da_n * r = side
+        grads["weight_hh"] = np.concatenate([dA2[: 2 * H] @ h_in.T, as_matrix(side) @ h_in.T])
     else:  # the n block's recurrent input is r * h~, kept in side
-        grads["weight_hh"] = np.concatenate(
-            [step_sum(dA[:, : 2 * H], h_prev_all, rec_mask), step_sum(dA[:, 2 * H :], side)])
-    if has_bias:
-        grads["bias_ih"] = dA.sum(axis=(0, 2))
+        grads["weight_hh"] = np.concatenate([dA2[: 2 * H] @ h_in.T, dA2[2 * H :] @ as_matrix(side).T])
+    if cache["has_bias"]:
+        grads["bias_ih"] = dA2.sum(axis=1)
         grads["bias_hh"] = grads["bias_ih"].copy()
         if reset_after:
-            grads["bias_hh"][2 * H :] = side.sum(axis=(0, 2))
+            grads["bias_hh"][2 * H :] = as_matrix(side).sum(axis=1)
+    dx = (cache["W_ih"].T @ dA2).reshape(-1, T, N)
     return dx, (dh,), grads, dh_sq

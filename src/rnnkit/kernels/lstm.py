@@ -1,6 +1,6 @@
 """LSTM kernel: forward over a whole sequence and its Backpropagation Through Time.
 
-Layout and arguments as in :mod:`rnnkit.kernels.common` (h, c are (H, N)). The parameters use
+Layout and arguments as in :mod:`rnnkit.kernels.common` (x is (I, T, N); h, c are (H, N)). The parameters use
 PyTorch's gate order i, f, g, o. Forward, for each step t (``h~ = h_{t-1} * rec_mask``,
 sigma = sigmoid)::
 
@@ -56,31 +56,31 @@ def lstm_forward(    x: np.ndarray,
     reverse: bool = False,
     ws: dict | None = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict]:
-    """Run the LSTM over x (T, I, N) from state0 = (h0, c0), each (H, N).
+    """Run the LSTM over x (I, T, N) from state0 = (h0, c0), each (H, N).
 
-    Returns ``(y, (h_T, c_T), cache)`` with y (T, H, N).
+    Returns ``(y, (h_T, c_T), cache)`` with y (H, T, N).
     """
-    T, _, N = x.shape
+    _, T, N = x.shape
     H = W_hh.shape[1]
     dtype = x.dtype
     bias = None if b_ih is None else b_ih + b_hh
-    A = input_projection(x, W_ih, bias, out=buffer(ws, "gates", (T, 4 * H, N), dtype))  # [i; f; g; o]
-    hs = buffer(ws, "hs", (T + 1, H, N), dtype)
-    cs = buffer(ws, "cs", (T + 1, H, N), dtype)
-    tanh_cs = buffer(ws, "tanh_cs", (T, H, N), dtype)
+    A = input_projection(x, W_ih, bias, out=buffer(ws, "gates", (4 * H, T, N), dtype))  # [i; f; g; o]
+    hs = buffer(ws, "hs", (H, T + 1, N), dtype)
+    cs = buffer(ws, "cs", (H, T + 1, N), dtype)
+    tanh_cs = buffer(ws, "tanh_cs", (H, T, N), dtype)
     first = T if reverse else 0
-    hs[first], cs[first] = state0
+    hs[:, first], cs[:, first] = state0
     gh_buf = buffer(ws, "gh", (4 * H * N,), dtype)
     for t in steps(T, reverse):
         prev, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)
-        h_prev = hs[prev, :, :B] if rec_mask is None else hs[prev, :, :B] * rec_mask[:, :B]
+        h_prev = hs[:, prev, :B] if rec_mask is None else hs[:, prev, :B] * rec_mask[:, :B]
         gh = np.matmul(W_hh, h_prev, out=gh_buf[: 4 * H * B].reshape(4 * H, B))
-        _fused.lstm_forward_step(A[t], gh, cs[prev], hs[prev], cs[cur], tanh_cs[t], hs[cur], B)
+        _fused.lstm_forward_step(A[:, t], gh, cs[:, prev], hs[:, prev], cs[:, cur], tanh_cs[:, t], hs[:, cur], B)
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, cs=cs, tanh_cs=tanh_cs,
                  batch_sizes=batch_sizes, rec_mask=rec_mask, reverse=reverse, has_bias=b_ih is not None)
     last = 0 if reverse else T
-    return masked_outputs(hs, batch_sizes, reverse), (hs[last].copy(), cs[last].copy()), cache
+    return masked_outputs(hs, batch_sizes, reverse), (hs[:, last].copy(), cs[:, last].copy()), cache
 
 
 def lstm_backward(
@@ -91,33 +91,33 @@ def lstm_backward(
 
     Args:
         cache: the forward's cache.
-        dy: dL/dy (T, H, N), or None for zeros.
+        dy: dL/dy (H, T, N), or None for zeros.
         dstate: (dL/dh_T, dL/dc_T), each (H, N).
 
     Returns:
-        ``(dx, (dh0, dc0), grads, dh_sq)``: dx (T, I, N); grads keyed weight_ih, weight_hh
+        ``(dx, (dh0, dc0), grads, dh_sq)``: dx (I, T, N); grads keyed weight_ih, weight_hh
         [, bias_ih, bias_hh] in PyTorch's gate order; dh_sq (T, N) the squared norm of dL/dh_t
         per sequence.
     """
     x, A, hs, cs, tanh_cs = cache["x"], cache["gates"], cache["hs"], cache["cs"], cache["tanh_cs"]
     batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
-    T, _, N = x.shape
-    H = hs.shape[1]
+    _, T, N = x.shape
+    H = hs.shape[0]
     dtype = x.dtype
     W_hhT = np.ascontiguousarray(cache["W_hh"].T)
     dh = np.array(dstate[0], dtype=dtype, order="C")
     dc = np.array(dstate[1], dtype=dtype, order="C")
-    dy = None if dy is None else np.ascontiguousarray(dy, dtype=dtype)
+    dy = None if dy is None else np.asarray(dy, dtype=dtype)
     no_dy = np.zeros((H, N), dtype=dtype) if dy is None else None
     dh_sq = np.zeros((T, N), dtype=dtype)
     for t in steps(T, not reverse):
         prev, _ = slots(t, reverse)
         B = active(batch_sizes, t, N)
-        # A[t] = [i; f; g; o] becomes [da_i; da_f; da_g; da_o]; dc becomes dL/dc_{t-1}
-        _fused.lstm_backward_step(A[t], dh, no_dy if dy is None else dy[t], dc, cs[prev], tanh_cs[t],
-                                  dh_sq[t], B)
+        # A[:, t] = [i; f; g; o] becomes [da_i; da_f; da_g; da_o]; dc becomes dL/dc_{t-1}
+        _fused.lstm_backward_step(A[:, t], dh, no_dy if dy is None else dy[:, t], dc, cs[:, prev],
+                                  tanh_cs[:, t], dh_sq[t], B)
         dh_t = dh[:, :B]
-        matmul_into(W_hhT, A[t, :, :B], dh_t)
+        matmul_into(W_hhT, A[:, t, :B], dh_t)
         if rec_mask is not None:
             dh_t *= rec_mask[:, :B]
     grads, dx = weight_gradients(A, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,

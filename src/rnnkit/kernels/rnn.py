@@ -1,6 +1,6 @@
 """Elman RNN kernel: forward over a whole sequence and its Backpropagation Through Time.
 
-Layout and arguments as in :mod:`rnnkit.kernels.common` (state h is (H, N)). Forward, for each
+Layout and arguments as in :mod:`rnnkit.kernels.common` (x is (I, T, N), the state h (H, N)). Forward, for each
 step t (``h~ = h_{t-1} * rec_mask``)::
 
     a_t = W_ih @ x_t + b_ih + W_hh @ h~ + b_hh
@@ -26,6 +26,7 @@ from . import _fused
 from .common import (
     active,
     buffer,
+    input_projection,
     masked_outputs,
     matmul_into,
     previous_states,
@@ -48,29 +49,28 @@ def rnn_forward(
     nonlinearity: str = "tanh",
     ws: dict | None = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray], dict]:
-    """Run the RNN over x (T, I, N) from state0 = (h0,), h0 (H, N).
+    """Run the RNN over x (I, T, N) from state0 = (h0,), h0 (H, N).
 
-    Returns ``(y, (h_T,), cache)``: y (T, H, N), the final state (H, N), what backward needs.
+    Returns ``(y, (h_T,), cache)``: y (H, T, N), the final state (H, N), what backward needs.
     """
-    T, _, N = x.shape
+    _, T, N = x.shape
     H = W_hh.shape[1]
-    hs = buffer(ws, "hs", (T + 1, H, N), x.dtype)
+    hs = buffer(ws, "hs", (H, T + 1, N), x.dtype)
     # the input projections of all steps go straight into the slots of h_t, activated in place
-    A = np.matmul(W_ih, x, out=hs[:T] if reverse else hs[1:])
-    if b_ih is not None:
-        A += (b_ih + b_hh)[:, None]
-    hs[T if reverse else 0] = state0[0]
+    bias = None if b_ih is None else b_ih + b_hh
+    input_projection(x, W_ih, bias, out=hs[:, :T] if reverse else hs[:, 1:])
+    hs[:, T if reverse else 0] = state0[0]
     gh_buf = buffer(ws, "gh", (H * N,), x.dtype)
     relu = nonlinearity == "relu"
     for t in steps(T, reverse):
         prev, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)
-        h_prev = hs[prev, :, :B] if rec_mask is None else hs[prev, :, :B] * rec_mask[:, :B]
+        h_prev = hs[:, prev, :B] if rec_mask is None else hs[:, prev, :B] * rec_mask[:, :B]
         gh = np.matmul(W_hh, h_prev, out=gh_buf[: H * B].reshape(H, B))
-        _fused.rnn_forward_step(hs[cur], gh, hs[prev], B, relu)  # h_t = phi(a_t + gh), in place
+        _fused.rnn_forward_step(hs[:, cur], gh, hs[:, prev], B, relu)  # h_t = phi(a_t + gh), in place
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, hs=hs, batch_sizes=batch_sizes, rec_mask=rec_mask,
                  reverse=reverse, nonlinearity=nonlinearity, has_bias=b_ih is not None, ws=ws)
-    final = hs[0] if reverse else hs[T]
+    final = hs[:, 0] if reverse else hs[:, T]
     return masked_outputs(hs, batch_sizes, reverse), (final.copy(),), cache
 
 
@@ -81,30 +81,30 @@ def rnn_backward(
 
     Args:
         cache: the forward's cache.
-        dy: dL/dy (T, H, N), or None for zeros.
+        dy: dL/dy (H, T, N), or None for zeros.
         dstate: (dL/dh_T,) with dL/dh_T (H, N).
 
     Returns:
-        ``(dx, (dh0,), grads, dh_sq)``: dx (T, I, N); dh0 (H, N); grads keyed weight_ih,
+        ``(dx, (dh0,), grads, dh_sq)``: dx (I, T, N); dh0 (H, N); grads keyed weight_ih,
         weight_hh[, bias_ih, bias_hh]; dh_sq (T, N) the squared norm of dL/dh_t per sequence.
     """
     x, W_hh, hs = cache["x"], cache["W_hh"], cache["hs"]
     batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
     relu = cache["nonlinearity"] == "relu"
-    T, _, N = x.shape
+    _, T, N = x.shape
     H = W_hh.shape[1]
     W_hhT = np.ascontiguousarray(W_hh.T)
     dh = np.array(dstate[0], dtype=x.dtype, order="C")
-    dA = buffer(cache["ws"], "dA", (T, H, N), x.dtype)
-    dy = None if dy is None else np.ascontiguousarray(dy, dtype=x.dtype)
+    dA = buffer(cache["ws"], "dA", (H, T, N), x.dtype)
+    dy = None if dy is None else np.asarray(dy, dtype=x.dtype)
     no_dy = np.zeros((H, N), dtype=x.dtype) if dy is None else None
     dh_sq = np.zeros((T, N), dtype=x.dtype)
     for t in steps(T, not reverse):
         _, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)
-        _fused.rnn_backward_step(dA[t], dh, no_dy if dy is None else dy[t], hs[cur], dh_sq[t], B, relu)
+        _fused.rnn_backward_step(dA[:, t], dh, no_dy if dy is None else dy[:, t], hs[:, cur], dh_sq[t], B, relu)
         dh_t = dh[:, :B]
-        matmul_into(W_hhT, dA[t, :, :B], dh_t)
+        matmul_into(W_hhT, dA[:, t, :B], dh_t)
         if rec_mask is not None:
             dh_t *= rec_mask[:, :B]
     grads, dx = weight_gradients(dA, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,

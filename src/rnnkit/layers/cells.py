@@ -86,7 +86,7 @@ class _Cell(Module):
         state0 = tuple(s.T for s in self._check_state(state, N, unbatched, "state"))  # (H, N)
         p = self.params
         _, state1, cache = type(self)._forward_kernel(
-            np.ascontiguousarray(x2.T[None]), state0, p["weight_ih"], p["weight_hh"],
+            np.ascontiguousarray(x2.T[:, None, :]), state0, p["weight_ih"], p["weight_hh"],
             p.get("bias_ih"), p.get("bias_hh"), **self.options)
         self.cache = {"kernel": cache, "unbatched": unbatched, "N": N}
         out = tuple(s[:, 0].copy() if unbatched else np.ascontiguousarray(s.T) for s in state1)
@@ -112,7 +112,7 @@ class _Cell(Module):
         cache["consumed"] = True
         for k, g in grads.items():
             self.grads[k] += g
-        dx = dx[0, :, 0].copy() if unbatched else np.ascontiguousarray(dx[0].T)
+        dx = dx[:, 0, 0].copy() if unbatched else np.ascontiguousarray(dx[:, 0].T)
         out = tuple(s[:, 0].copy() if unbatched else np.ascontiguousarray(s.T) for s in ds0)
         return dx, (out if len(out) == 2 else out[0])
 

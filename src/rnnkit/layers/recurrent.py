@@ -31,6 +31,20 @@ from .module import Module
 from .packing import Packing
 
 
+def copy_steps(dst: np.ndarray, src: np.ndarray) -> None:
+    """``dst[...] = src`` for (F, T, N) arrays, one time step at a time.
+
+    Between the user's layout and the kernels' one, the copy is a transpose; done step by step,
+    each (F, N) block stays in cache instead of every element coming from another page. Small
+    blocks are copied in one call, where the per-call cost would dominate.
+    """
+    if dst.ndim != 3 or dst.shape[0] * dst.shape[2] < 1024:
+        np.copyto(dst, src)
+        return
+    for t in range(dst.shape[1]):
+        np.copyto(dst[:, t], src[:, t])
+
+
 @dataclass
 class _Record:
     """What the last forward left for backward."""
@@ -132,9 +146,9 @@ class RecurrentLayer(Module):
         return (p["weight_ih" + s], p["weight_hh" + s], p.get("bias_ih" + s), p.get("bias_hh" + s))
 
     # -- input checks ----------------------------------------------------------------------
-    # Inside, sequences are (T, F, N) and states (L*D, H, N): see rnnkit.kernels.common.
+    # Inside, sequences are (F, T, N) and states (L*D, H, N): see rnnkit.kernels.common.
     def _check_x(self, x: Any) -> tuple[np.ndarray, bool]:
-        """Return x in the kernels' (T, I, N) layout and whether the input was unbatched."""
+        """Return x in the kernels' (I, T, N) layout and whether the input was unbatched."""
         x = as_float_array(x, "x", self.dtype)
         layout = "(N, T, I)" if self.batch_first else "(T, N, I)"
         if x.ndim not in (2, 3):
@@ -147,11 +161,8 @@ class RecurrentLayer(Module):
                 f"Expected x with {self.input_size} features in its last axis (input_size), "
                 f"got shape {x.shape}."
             )
-        if x.ndim == 2:
-            x_k = x[:, :, None]
-        else:
-            x_k = x.transpose(1, 2, 0) if self.batch_first else x.transpose(0, 2, 1)
-        if x_k.shape[0] == 0 or x_k.shape[2] == 0:
+        x_k = self._seq_to_kernel(x)
+        if x_k.shape[1] == 0 or x_k.shape[2] == 0:
             raise ValueError(f"Expected at least one sequence of at least one step, got x of shape {x.shape}.")
         return x_k, x.ndim == 2
 
@@ -170,11 +181,20 @@ class RecurrentLayer(Module):
         out = [s[:, :, 0].copy() if unbatched else np.ascontiguousarray(s.transpose(0, 2, 1)) for s in states]
         return out[0] if len(out) == 1 else tuple(out)
 
+    def _seq_to_kernel(self, a: np.ndarray) -> np.ndarray:
+        """The user's (N, T, F) / (T, N, F) / (T, F) sequence as a (F, T, N) view."""
+        if a.ndim == 2:
+            return a.T[:, :, None]
+        return a.transpose(2, 1, 0) if self.batch_first else a.transpose(2, 0, 1)
+
     def _seq_to_user(self, a: np.ndarray, unbatched: bool) -> np.ndarray:
-        """(T, F, N) -> the user's (N, T, F) / (T, N, F) / (T, F) layout, always a fresh array."""
+        """(F, T, N) -> the user's (N, T, F) / (T, N, F) / (T, F) layout, always a fresh array."""
         if unbatched:
-            return a[:, :, 0].copy()
-        return np.ascontiguousarray(a.transpose(2, 0, 1) if self.batch_first else a.transpose(0, 2, 1))
+            return np.ascontiguousarray(a[:, :, 0].T)
+        F, T, N = a.shape
+        out = np.empty((N, T, F) if self.batch_first else (T, N, F), dtype=a.dtype)
+        copy_steps(self._seq_to_kernel(out), a)
+        return out
 
     def _mask(self, user_shape: tuple[int, ...], axes: tuple[int, ...], p: float,
               packing: Packing | None) -> np.ndarray:
@@ -192,14 +212,14 @@ class RecurrentLayer(Module):
         out = self._workspaces.setdefault("io", {}).get(name)
         if out is None or out.shape != a.shape or out.dtype != a.dtype:
             out = self._workspaces["io"][name] = np.empty(a.shape, dtype=a.dtype)
-        np.copyto(out, a)
+        copy_steps(out, a)
         return out
 
     # -- forward / backward ----------------------------------------------------------------
     def forward(self, x: Any, state: Any = None, lengths: Any = None) -> tuple[np.ndarray, Any]:
         """Run the layer over a batch of sequences; see the class docstring for shapes."""
         x_k, unbatched = self._check_x(x)
-        T, _, N = x_k.shape
+        _, T, N = x_k.shape
         states = self._check_state(state, N, unbatched, "state")
         packing = None
         if lengths is not None:
@@ -229,10 +249,10 @@ class RecurrentLayer(Module):
                 for f, s in zip(final, state_T):
                     f[k] = s
                 caches.append(cache)
-            out = outs[0] if D == 1 else np.concatenate(outs, axis=1)
+            out = outs[0] if D == 1 else np.concatenate(outs, axis=0)
             drop = None
             if l < L - 1 and self.training and self.dropout > 0:
-                drop = self._mask((N, T, D * H), (1, 2, 0), self.dropout, packing)
+                drop = self._mask((N, T, D * H), (2, 1, 0), self.dropout, packing)
                 out = out * drop
             drop_masks.append(drop)
             layer_in = out
@@ -256,10 +276,7 @@ class RecurrentLayer(Module):
         self._record = None
         dy = as_float_array(dy, "dy", self.dtype)
         check_shape(dy, rec.y_shape, "dy", "dy must have the shape of the output y of forward().")
-        if rec.unbatched:
-            dy_k = dy[:, :, None]
-        else:
-            dy_k = dy.transpose(1, 2, 0) if self.batch_first else dy.transpose(0, 2, 1)
+        dy_k = self._seq_to_kernel(dy)
         dstates = self._check_state(dstate, rec.N, rec.unbatched, "dstate")
         packing = rec.packing
         if packing is not None:
@@ -276,7 +293,7 @@ class RecurrentLayer(Module):
             d_in = None
             for d in range(D):
                 k = l * D + d
-                dy_d = d_out if D == 1 else d_out[:, d * H : (d + 1) * H]
+                dy_d = d_out if D == 1 else d_out[d * H : (d + 1) * H]
                 dx_d, ds0, grads, dh_sq = type(self)._backward_kernel(
                     rec.caches[k], dy_d, tuple(s[k] for s in dstates))
                 suffix = f"_l{l}{'_reverse' if d else ''}"

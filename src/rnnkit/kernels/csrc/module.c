@@ -5,11 +5,11 @@
  * each of which would make its own pass over memory and cost its own call overhead. The
  * arithmetic is in steps.h (with the equations), exp / sigmoid / tanh in vmath.h.
  *
- * Every array argument is a C-contiguous float32 or float64 buffer (all of one dtype), in the
- * kernels' layout: a gate block (G*H, N), a state (H, N), products written by NumPy as a
- * compact (G*H, B) block (any buffer of at least that many elements). B is the number of
- * running columns; columns B..N-1 are finished sequences: their states are carried from
- * the previous step, and their gate gradients are set to 0.
+ * Every array argument is a 2-d float32 or float64 NumPy array (all of one dtype) whose rows
+ * are contiguous and may be strided, as the step-t slice ``x[:, t]`` of a (F, T, N) sequence
+ * array is: a gate block (G*H, N), a state (H, N), or a product NumPy wrote for the B running
+ * columns, (G*H, B). dh_sq is the 1-d row dh_sq[t] (N,). Columns B..N-1 are finished sequences:
+ * their states are carried from the previous step, and their gate gradients are set to 0.
  *
  * On x86-64 Linux with GCC, each step function is compiled three times (AVX-512, AVX2+FMA,
  * baseline) and the loader picks the best one the CPU supports.
@@ -46,20 +46,6 @@
 #undef SIGMOID
 #undef TANH
 
-/* ---- finished columns ------------------------------------------------------------------ */
-
-static void carry(char *dst, const char *src, long rows, long B, long N, int size)
-{
-    for (long j = 0; j < rows; j++)
-        memcpy(dst + (j * N + B) * size, src + (j * N + B) * size, (size_t)(N - B) * size);
-}
-
-static void zero_tail(char *a, long rows, long B, long N, int size)
-{
-    for (long j = 0; j < rows; j++)
-        memset(a + (j * N + B) * size, 0, (size_t)(N - B) * size);
-}
-
 /* ---- argument handling ----------------------------------------------------------------- */
 
 #define MAX_BUFS 10
@@ -67,9 +53,14 @@ static void zero_tail(char *a, long rows, long B, long N, int size)
 typedef struct {
     Py_buffer v[MAX_BUFS];
     int n;
-    int size; /* 4 (float32) or 8 (float64), from the first buffer */
-    long H, N;
+    int size; /* 4 (float32) or 8 (float64), from the first array */
+    long H, N, B;
 } Args;
+
+typedef struct {
+    char *p;
+    long ld; /* row stride in elements */
+} Block;
 
 static void release(Args *g)
 {
@@ -77,15 +68,15 @@ static void release(Args *g)
     g->n = 0;
 }
 
-/* Take `o` as a writable C-contiguous float buffer of the common dtype. rows > 0: it must be
- * exactly (rows, N) (the first call, with rows = -k, sets H = shape[0] / k and N = shape[1]);
- * rows == 0: it must hold at least `need` elements. */
-static char *take(Args *g, PyObject *o, const char *name, long rows, Py_ssize_t need)
+/* Take `o` as a writable float array of the common dtype with shape (rows, cols) and unit
+ * stride along its rows. rows < 0 (the first array): shape (-rows * H, N) sets H and N. */
+static int take(Args *g, PyObject *o, const char *name, long rows, long cols, Block *out)
 {
     Py_buffer *v = &g->v[g->n];
-    if (PyObject_GetBuffer(o, v, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0) {
-        PyErr_Format(PyExc_TypeError, "_fused: %s must be a writable C-contiguous float32 or float64 array", name);
-        return NULL;
+    if (PyObject_GetBuffer(o, v, PyBUF_STRIDES | PyBUF_FORMAT | PyBUF_WRITABLE) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "_fused: %s must be a writable float32 or float64 array", name);
+        return -1;
     }
     g->n++;
     const char *f = v->format ? v->format : "B";
@@ -93,42 +84,58 @@ static char *take(Args *g, PyObject *o, const char *name, long rows, Py_ssize_t 
     int size = (c == 'f' && v->itemsize == 4) ? 4 : (c == 'd' && v->itemsize == 8) ? 8 : 0;
     if (!size || (f[0] != c && f[0] != '<' && f[0] != '=' && f[0] != '@')) {
         PyErr_Format(PyExc_TypeError, "_fused: %s must be float32 or float64, got format '%s'", name, f);
-        return NULL;
+        return -1;
     }
     if (g->size == 0) {
         g->size = size;
     } else if (g->size != size) {
         PyErr_Format(PyExc_TypeError, "_fused: %s has itemsize %d, the other arrays %d", name, size, g->size);
-        return NULL;
+        return -1;
+    }
+    if (rows == 0) { /* a 1-d row of N values */
+        if (v->ndim != 1 || v->shape[0] != g->N || (v->strides && v->strides[0] != size)) {
+            PyErr_Format(PyExc_ValueError, "_fused: %s must be a contiguous 1-d array of %ld values", name, g->N);
+            return -1;
+        }
+        out->p = (char *)v->buf;
+        out->ld = 0;
+        return 0;
+    }
+    if (v->ndim != 2 || v->strides[1] != size || v->strides[0] % size != 0 || v->strides[0] < v->shape[1] * size) {
+        PyErr_Format(PyExc_ValueError, "_fused: %s must be 2-d with contiguous rows", name);
+        return -1;
     }
     if (rows < 0) {
-        if (v->ndim != 2 || v->shape[0] % (-rows) != 0) {
-            PyErr_Format(PyExc_ValueError, "_fused: %s must be a 2-d (%ld*H, N) array", name, -rows);
-            return NULL;
+        if (v->shape[0] % (-rows) != 0) {
+            PyErr_Format(PyExc_ValueError, "_fused: %s has %zd rows, expected a multiple of %ld", name, v->shape[0], -rows);
+            return -1;
         }
         g->H = (long)(v->shape[0] / (-rows));
         g->N = (long)v->shape[1];
-        return (char *)v->buf;
+        if (g->B < 0 || g->B > g->N) {
+            PyErr_Format(PyExc_ValueError, "_fused: B = %ld, expected 0 <= B <= N = %ld", g->B, g->N);
+            return -1;
+        }
+    } else if (v->shape[0] != rows || v->shape[1] != cols) {
+        PyErr_Format(PyExc_ValueError, "_fused: %s has shape (%zd, %zd), expected (%ld, %ld)", name,
+                     v->shape[0], v->shape[1], rows, cols);
+        return -1;
     }
-    Py_ssize_t expect = rows > 0 ? (Py_ssize_t)rows * g->N : need;
-    Py_ssize_t have = v->len / size;
-    if (rows > 0 ? have != expect : have < expect) {
-        PyErr_Format(PyExc_ValueError, "_fused: %s has %zd elements, expected %s%zd", name, have,
-                     rows > 0 ? "" : "at least ", expect);
-        return NULL;
-    }
-    return (char *)v->buf;
+    out->p = (char *)v->buf;
+    out->ld = (long)(v->strides[0] / size);
+    return 0;
 }
 
-static int parse(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expect, const char *fn, long *B, long *flag)
+/* The trailing integer arguments: B, and `relu` where the function has it. */
+static int parse(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expect, const char *fn, Args *g, long *flag)
 {
     if (nargs != expect) {
         PyErr_Format(PyExc_TypeError, "_fused.%s takes %zd arguments, got %zd", fn, expect, nargs);
         return -1;
     }
     Py_ssize_t nb = flag ? expect - 2 : expect - 1;
-    *B = PyLong_AsLong(args[nb]);
-    if (*B == -1 && PyErr_Occurred()) return -1;
+    g->B = PyLong_AsLong(args[nb]);
+    if (g->B == -1 && PyErr_Occurred()) return -1;
     if (flag) {
         *flag = PyLong_AsLong(args[nb + 1]);
         if (*flag == -1 && PyErr_Occurred()) return -1;
@@ -136,17 +143,18 @@ static int parse(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expect, con
     return 0;
 }
 
-static int check_B(Args *g, long B)
+/* ---- finished columns ------------------------------------------------------------------ */
+
+static void carry(Block dst, Block src, long rows, long B, long N, int size)
 {
-    if (B < 0 || B > g->N) {
-        PyErr_Format(PyExc_ValueError, "_fused: B = %ld, expected 0 <= B <= N = %ld", B, g->N);
-        return -1;
-    }
-    return 0;
+    for (long j = 0; j < rows; j++)
+        memcpy(dst.p + (j * dst.ld + B) * size, src.p + (j * src.ld + B) * size, (size_t)(N - B) * size);
 }
 
-/* rows/width/ld of a sweep over the running columns: one long row when all columns run */
-#define SWEEP(H, B, N) long rows = (B) == (N) ? 1 : (H), width = (B) == (N) ? (H) * (N) : (B)
+static void zero_tail(Block a, long rows, long B, long N, int size)
+{
+    for (long j = 0; j < rows; j++) memset(a.p + (j * a.ld + B) * size, 0, (size_t)(N - B) * size);
+}
 
 #define CALL(fn, ...)                                         \
     do {                                                      \
@@ -156,244 +164,189 @@ static int check_B(Args *g, long B)
         Py_END_ALLOW_THREADS                                  \
     } while (0)
 
-#define F(p) ((void *)(p))
+#define P(b) ((void *)(b).p), (b).ld
+#define FAIL do { release(&g); return NULL; } while (0)
+#define DONE do { release(&g); Py_RETURN_NONE; } while (0)
 
 /* lstm_forward_step(a, gh, c_prev, h_prev, c, tc, h, B) */
 static PyObject *lstm_forward_step(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Args g = {0};
-    long B;
-    char *a, *gh, *cp, *hp, *c, *tc, *h;
-    if (parse(args, nargs, 8, "lstm_forward_step", &B, NULL) < 0) return NULL;
-    if (!(a = take(&g, args[0], "a", -4, 0)) || check_B(&g, B) < 0 ||
-        !(gh = take(&g, args[1], "gh", 0, 4 * g.H * B)) || !(cp = take(&g, args[2], "c_prev", g.H, 0)) ||
-        !(hp = take(&g, args[3], "h_prev", g.H, 0)) || !(c = take(&g, args[4], "c", g.H, 0)) ||
-        !(tc = take(&g, args[5], "tc", g.H, 0)) || !(h = take(&g, args[6], "h", g.H, 0))) {
-        release(&g);
-        return NULL;
+    Block a, gh, cp, hp, c, tc, h;
+    if (parse(args, nargs, 8, "lstm_forward_step", &g, NULL) < 0) return NULL;
+    if (take(&g, args[0], "a", -4, 0, &a) || take(&g, args[1], "gh", 4 * g.H, g.B, &gh) ||
+        take(&g, args[2], "c_prev", g.H, g.N, &cp) || take(&g, args[3], "h_prev", g.H, g.N, &hp) ||
+        take(&g, args[4], "c", g.H, g.N, &c) || take(&g, args[5], "tc", g.H, g.N, &tc) ||
+        take(&g, args[6], "h", g.H, g.N, &h))
+        FAIL;
+    CALL(lstm_fwd, P(a), P(gh), P(cp), P(c), P(tc), P(h), g.H, g.B);
+    if (g.B < g.N) {
+        carry(c, cp, g.H, g.B, g.N, g.size);
+        carry(h, hp, g.H, g.B, g.N, g.size);
     }
-    long H = g.H, N = g.N;
-    SWEEP(H, B, N);
-    CALL(lstm_fwd, F(a), F(gh), F(cp), F(c), F(tc), F(h), rows, width, N, H * N, H * B);
-    if (B < N) {
-        carry(c, cp, H, B, N, g.size);
-        carry(h, hp, H, B, N, g.size);
-    }
-    release(&g);
-    Py_RETURN_NONE;
+    DONE;
 }
 
 /* lstm_backward_step(a, dh, dy, dc, c_prev, tc, dh_sq, B) */
 static PyObject *lstm_backward_step(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Args g = {0};
-    long B;
-    char *a, *dh, *dy, *dc, *cp, *tc, *sq;
-    if (parse(args, nargs, 8, "lstm_backward_step", &B, NULL) < 0) return NULL;
-    if (!(a = take(&g, args[0], "a", -4, 0)) || check_B(&g, B) < 0 ||
-        !(dh = take(&g, args[1], "dh", g.H, 0)) || !(dy = take(&g, args[2], "dy", g.H, 0)) ||
-        !(dc = take(&g, args[3], "dc", g.H, 0)) || !(cp = take(&g, args[4], "c_prev", g.H, 0)) ||
-        !(tc = take(&g, args[5], "tc", g.H, 0)) || !(sq = take(&g, args[6], "dh_sq", 1, 0))) {
-        release(&g);
-        return NULL;
-    }
-    long H = g.H, N = g.N;
-    CALL(lstm_bwd, F(a), F(dh), F(dy), F(dc), F(cp), F(tc), F(sq), H, B, N);
-    if (B < N) zero_tail(a, 4 * H, B, N, g.size);
-    release(&g);
-    Py_RETURN_NONE;
+    Block a, dh, dy, dc, cp, tc, sq;
+    if (parse(args, nargs, 8, "lstm_backward_step", &g, NULL) < 0) return NULL;
+    if (take(&g, args[0], "a", -4, 0, &a) || take(&g, args[1], "dh", g.H, g.N, &dh) ||
+        take(&g, args[2], "dy", g.H, g.N, &dy) || take(&g, args[3], "dc", g.H, g.N, &dc) ||
+        take(&g, args[4], "c_prev", g.H, g.N, &cp) || take(&g, args[5], "tc", g.H, g.N, &tc) ||
+        take(&g, args[6], "dh_sq", 0, 0, &sq))
+        FAIL;
+    CALL(lstm_bwd, P(a), P(dh), P(dy), P(dc), P(cp), P(tc), (void *)sq.p, g.H, g.B);
+    if (g.B < g.N) zero_tail(a, 4 * g.H, g.B, g.N, g.size);
+    DONE;
 }
 
 /* rnn_forward_step(a, gh, h_prev, B, relu): a = phi(a + gh) in place (a is h_t's slot) */
 static PyObject *rnn_forward_step(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Args g = {0};
-    long B, relu;
-    char *a, *gh, *hp;
-    if (parse(args, nargs, 5, "rnn_forward_step", &B, &relu) < 0) return NULL;
-    if (!(a = take(&g, args[0], "a", -1, 0)) || check_B(&g, B) < 0 ||
-        !(gh = take(&g, args[1], "gh", 0, g.H * B)) || !(hp = take(&g, args[2], "h_prev", g.H, 0))) {
-        release(&g);
-        return NULL;
-    }
-    long H = g.H, N = g.N;
-    SWEEP(H, B, N);
-    CALL(rnn_fwd, F(a), F(gh), rows, width, N, (int)relu);
-    if (B < N) carry(a, hp, H, B, N, g.size);
-    release(&g);
-    Py_RETURN_NONE;
+    long relu;
+    Block a, gh, hp;
+    if (parse(args, nargs, 5, "rnn_forward_step", &g, &relu) < 0) return NULL;
+    if (take(&g, args[0], "a", -1, 0, &a) || take(&g, args[1], "gh", g.H, g.B, &gh) ||
+        take(&g, args[2], "h_prev", g.H, g.N, &hp))
+        FAIL;
+    CALL(rnn_fwd, P(a), P(gh), g.H, g.B, (int)relu);
+    if (g.B < g.N) carry(a, hp, g.H, g.B, g.N, g.size);
+    DONE;
 }
 
 /* rnn_backward_step(da, dh, dy, h, dh_sq, B, relu) */
 static PyObject *rnn_backward_step(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Args g = {0};
-    long B, relu;
-    char *da, *dh, *dy, *h, *sq;
-    if (parse(args, nargs, 7, "rnn_backward_step", &B, &relu) < 0) return NULL;
-    if (!(da = take(&g, args[0], "da", -1, 0)) || check_B(&g, B) < 0 ||
-        !(dh = take(&g, args[1], "dh", g.H, 0)) || !(dy = take(&g, args[2], "dy", g.H, 0)) ||
-        !(h = take(&g, args[3], "h", g.H, 0)) || !(sq = take(&g, args[4], "dh_sq", 1, 0))) {
-        release(&g);
-        return NULL;
-    }
-    long H = g.H, N = g.N;
-    CALL(rnn_bwd, F(da), F(dh), F(dy), F(h), F(sq), H, B, N, (int)relu);
-    if (B < N) zero_tail(da, H, B, N, g.size);
-    release(&g);
-    Py_RETURN_NONE;
+    long relu;
+    Block da, dh, dy, h, sq;
+    if (parse(args, nargs, 7, "rnn_backward_step", &g, &relu) < 0) return NULL;
+    if (take(&g, args[0], "da", -1, 0, &da) || take(&g, args[1], "dh", g.H, g.N, &dh) ||
+        take(&g, args[2], "dy", g.H, g.N, &dy) || take(&g, args[3], "h", g.H, g.N, &h) ||
+        take(&g, args[4], "dh_sq", 0, 0, &sq))
+        FAIL;
+    CALL(rnn_bwd, P(da), P(dh), P(dy), P(h), (void *)sq.p, g.H, g.B, (int)relu);
+    if (g.B < g.N) zero_tail(da, g.H, g.B, g.N, g.size);
+    DONE;
 }
 
-/* gru_forward_step(a, gh, bhn, h_prev, side, h, B)   (reset_after=True) */
+/* gru_forward_step(a, gh, b_hn, h_prev, side, h, B)   (reset_after=True; b_hn is (H, 1)) */
 static PyObject *gru_forward_step(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Args g = {0};
-    long B;
-    char *a, *gh, *bhn, *hp, *side, *h;
-    if (parse(args, nargs, 7, "gru_forward_step", &B, NULL) < 0) return NULL;
-    if (!(a = take(&g, args[0], "a", -3, 0)) || check_B(&g, B) < 0 ||
-        !(gh = take(&g, args[1], "gh", 0, 3 * g.H * B)) || !(bhn = take(&g, args[2], "bhn", g.H, 0)) ||
-        !(hp = take(&g, args[3], "h_prev", g.H, 0)) || !(side = take(&g, args[4], "side", g.H, 0)) ||
-        !(h = take(&g, args[5], "h", g.H, 0))) {
-        release(&g);
-        return NULL;
+    Block a, gh, bhn, hp, side, h;
+    if (parse(args, nargs, 7, "gru_forward_step", &g, NULL) < 0) return NULL;
+    if (take(&g, args[0], "a", -3, 0, &a) || take(&g, args[1], "gh", 3 * g.H, g.B, &gh) ||
+        take(&g, args[2], "b_hn", g.H, 1, &bhn) || take(&g, args[3], "h_prev", g.H, g.N, &hp) ||
+        take(&g, args[4], "side", g.H, g.N, &side) || take(&g, args[5], "h", g.H, g.N, &h))
+        FAIL;
+    if (bhn.ld != 1) {
+        PyErr_SetString(PyExc_ValueError, "_fused: b_hn must be contiguous");
+        FAIL;
     }
-    long H = g.H, N = g.N;
-    SWEEP(H, B, N);
-    CALL(gru_fwd, F(a), F(gh), F(bhn), F(hp), F(side), F(h), rows, width, N, H * N, H * B);
-    if (B < N) {
-        carry(h, hp, H, B, N, g.size);
-        zero_tail(side, H, B, N, g.size);
+    CALL(gru_fwd, P(a), P(gh), (void *)bhn.p, P(hp), P(side), P(h), g.H, g.B);
+    if (g.B < g.N) {
+        carry(h, hp, g.H, g.B, g.N, g.size);
+        zero_tail(side, g.H, g.B, g.N, g.size);
     }
-    release(&g);
-    Py_RETURN_NONE;
+    DONE;
 }
 
 /* gru_backward_step(a, dh, dy, h_prev, side, dah, dh_sq, B)   (reset_after=True) */
 static PyObject *gru_backward_step(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Args g = {0};
-    long B;
-    char *a, *dh, *dy, *hp, *side, *dah, *sq;
-    if (parse(args, nargs, 8, "gru_backward_step", &B, NULL) < 0) return NULL;
-    if (!(a = take(&g, args[0], "a", -3, 0)) || check_B(&g, B) < 0 ||
-        !(dh = take(&g, args[1], "dh", g.H, 0)) || !(dy = take(&g, args[2], "dy", g.H, 0)) ||
-        !(hp = take(&g, args[3], "h_prev", g.H, 0)) || !(side = take(&g, args[4], "side", g.H, 0)) ||
-        !(dah = take(&g, args[5], "dah", 0, 3 * g.H * B)) || !(sq = take(&g, args[6], "dh_sq", 1, 0))) {
-        release(&g);
-        return NULL;
+    Block a, dh, dy, hp, side, dah, sq;
+    if (parse(args, nargs, 8, "gru_backward_step", &g, NULL) < 0) return NULL;
+    if (take(&g, args[0], "a", -3, 0, &a) || take(&g, args[1], "dh", g.H, g.N, &dh) ||
+        take(&g, args[2], "dy", g.H, g.N, &dy) || take(&g, args[3], "h_prev", g.H, g.N, &hp) ||
+        take(&g, args[4], "side", g.H, g.N, &side) || take(&g, args[5], "dah", 3 * g.H, g.B, &dah) ||
+        take(&g, args[6], "dh_sq", 0, 0, &sq))
+        FAIL;
+    CALL(gru_bwd, P(a), P(dh), P(dy), P(hp), P(side), P(dah), (void *)sq.p, g.H, g.B);
+    if (g.B < g.N) {
+        zero_tail(a, 3 * g.H, g.B, g.N, g.size);
+        zero_tail(side, g.H, g.B, g.N, g.size);
     }
-    long H = g.H, N = g.N;
-    CALL(gru_bwd, F(a), F(dh), F(dy), F(hp), F(side), F(dah), F(sq), H, B, N);
-    if (B < N) {
-        zero_tail(a, 3 * H, B, N, g.size);
-        zero_tail(side, H, B, N, g.size);
-    }
-    release(&g);
-    Py_RETURN_NONE;
+    DONE;
 }
 
 /* gru_forward_rz(a, gh, hm, side, B)   (reset_after=False, first half) */
 static PyObject *gru_forward_rz(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Args g = {0};
-    long B;
-    char *a, *gh, *hm, *side;
-    if (parse(args, nargs, 5, "gru_forward_rz", &B, NULL) < 0) return NULL;
-    if (!(a = take(&g, args[0], "a", -3, 0)) || check_B(&g, B) < 0 ||
-        !(gh = take(&g, args[1], "gh", 0, 2 * g.H * B)) || !(hm = take(&g, args[2], "hm", g.H, 0)) ||
-        !(side = take(&g, args[3], "side", g.H, 0))) {
-        release(&g);
-        return NULL;
-    }
-    long H = g.H, N = g.N;
-    SWEEP(H, B, N);
-    CALL(gru_fwd_rz, F(a), F(gh), F(hm), F(side), rows, width, N, H * N, H * B);
-    if (B < N) zero_tail(side, H, B, N, g.size);
-    release(&g);
-    Py_RETURN_NONE;
+    Block a, gh, hm, side;
+    if (parse(args, nargs, 5, "gru_forward_rz", &g, NULL) < 0) return NULL;
+    if (take(&g, args[0], "a", -3, 0, &a) || take(&g, args[1], "gh", 2 * g.H, g.B, &gh) ||
+        take(&g, args[2], "hm", g.H, g.N, &hm) || take(&g, args[3], "side", g.H, g.N, &side))
+        FAIL;
+    CALL(gru_fwd_rz, P(a), P(gh), P(hm), P(side), g.H, g.B);
+    if (g.B < g.N) zero_tail(side, g.H, g.B, g.N, g.size);
+    DONE;
 }
 
 /* gru_forward_n(a, gh, h_prev, h, B)   (reset_after=False, second half) */
 static PyObject *gru_forward_n(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Args g = {0};
-    long B;
-    char *a, *gh, *hp, *h;
-    if (parse(args, nargs, 5, "gru_forward_n", &B, NULL) < 0) return NULL;
-    if (!(a = take(&g, args[0], "a", -3, 0)) || check_B(&g, B) < 0 ||
-        !(gh = take(&g, args[1], "gh", 0, g.H * B)) || !(hp = take(&g, args[2], "h_prev", g.H, 0)) ||
-        !(h = take(&g, args[3], "h", g.H, 0))) {
-        release(&g);
-        return NULL;
-    }
-    long H = g.H, N = g.N;
-    SWEEP(H, B, N);
-    CALL(gru_fwd_n, F(a), F(gh), F(hp), F(h), rows, width, N, H * N);
-    if (B < N) carry(h, hp, H, B, N, g.size);
-    release(&g);
-    Py_RETURN_NONE;
+    Block a, gh, hp, h;
+    if (parse(args, nargs, 5, "gru_forward_n", &g, NULL) < 0) return NULL;
+    if (take(&g, args[0], "a", -3, 0, &a) || take(&g, args[1], "gh", g.H, g.B, &gh) ||
+        take(&g, args[2], "h_prev", g.H, g.N, &hp) || take(&g, args[3], "h", g.H, g.N, &h))
+        FAIL;
+    CALL(gru_fwd_n, P(a), P(gh), P(hp), P(h), g.H, g.B);
+    if (g.B < g.N) carry(h, hp, g.H, g.B, g.N, g.size);
+    DONE;
 }
 
 /* gru_backward_nz(a, dh, dy, h_prev, dh_sq, B)   (reset_after=False, first half) */
 static PyObject *gru_backward_nz(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Args g = {0};
-    long B;
-    char *a, *dh, *dy, *hp, *sq;
-    if (parse(args, nargs, 6, "gru_backward_nz", &B, NULL) < 0) return NULL;
-    if (!(a = take(&g, args[0], "a", -3, 0)) || check_B(&g, B) < 0 ||
-        !(dh = take(&g, args[1], "dh", g.H, 0)) || !(dy = take(&g, args[2], "dy", g.H, 0)) ||
-        !(hp = take(&g, args[3], "h_prev", g.H, 0)) || !(sq = take(&g, args[4], "dh_sq", 1, 0))) {
-        release(&g);
-        return NULL;
-    }
-    CALL(gru_bwd_nz, F(a), F(dh), F(dy), F(hp), F(sq), g.H, B, g.N);
-    release(&g);
-    Py_RETURN_NONE;
+    Block a, dh, dy, hp, sq;
+    if (parse(args, nargs, 6, "gru_backward_nz", &g, NULL) < 0) return NULL;
+    if (take(&g, args[0], "a", -3, 0, &a) || take(&g, args[1], "dh", g.H, g.N, &dh) ||
+        take(&g, args[2], "dy", g.H, g.N, &dy) || take(&g, args[3], "h_prev", g.H, g.N, &hp) ||
+        take(&g, args[4], "dh_sq", 0, 0, &sq))
+        FAIL;
+    CALL(gru_bwd_nz, P(a), P(dh), P(dy), P(hp), (void *)sq.p, g.H, g.B);
+    DONE;
 }
 
 /* gru_backward_r(a, drh, hm, B)   (reset_after=False, second half) */
 static PyObject *gru_backward_r(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Args g = {0};
-    long B;
-    char *a, *drh, *hm;
-    if (parse(args, nargs, 4, "gru_backward_r", &B, NULL) < 0) return NULL;
-    if (!(a = take(&g, args[0], "a", -3, 0)) || check_B(&g, B) < 0 ||
-        !(drh = take(&g, args[1], "drh", 0, g.H * B)) || !(hm = take(&g, args[2], "hm", g.H, 0))) {
-        release(&g);
-        return NULL;
-    }
-    long H = g.H, N = g.N;
-    CALL(gru_bwd_r, F(a), F(drh), F(hm), H, B, N);
-    if (B < N) zero_tail(a, 3 * H, B, N, g.size);
-    release(&g);
-    Py_RETURN_NONE;
+    Block a, drh, hm;
+    if (parse(args, nargs, 4, "gru_backward_r", &g, NULL) < 0) return NULL;
+    if (take(&g, args[0], "a", -3, 0, &a) || take(&g, args[1], "drh", g.H, g.B, &drh) ||
+        take(&g, args[2], "hm", g.H, g.N, &hm))
+        FAIL;
+    CALL(gru_bwd_r, P(a), P(drh), P(hm), g.H, g.B);
+    if (g.B < g.N) zero_tail(a, 3 * g.H, g.B, g.N, g.size);
+    DONE;
 }
 
-/* activation(x, out, which): out = sigmoid(x) (which = 0) or tanh(x) (which = 1), elementwise
- * over two buffers of one size: the functions of vmath.h alone, for the tests (and students). */
+/* activation(x, out, which): out = sigmoid(x) (which = 0) or tanh(x) (which = 1), for two
+ * (rows, N) arrays: the functions of vmath.h alone, for the tests (and students). */
 static PyObject *activation(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Args g = {0};
-    long n, which;
-    char *x, *y;
-    if (nargs != 3) {
-        PyErr_Format(PyExc_TypeError, "_fused.activation takes 3 arguments, got %zd", nargs);
-        return NULL;
+    long which;
+    Block x, y;
+    if (parse(args, nargs, 3, "activation", &g, NULL) < 0) return NULL;
+    which = g.B;
+    g.B = 0;
+    if (take(&g, args[0], "x", -1, 0, &x) || take(&g, args[1], "out", g.H, g.N, &y)) FAIL;
+    for (long j = 0; j < g.H; j++) {
+        char *xp = x.p + j * x.ld * g.size, *yp = y.p + j * y.ld * g.size;
+        CALL(activation, (void *)yp, (void *)xp, g.N, (int)which);
     }
-    which = PyLong_AsLong(args[2]);
-    if (which == -1 && PyErr_Occurred()) return NULL;
-    if (!(x = take(&g, args[0], "x", 0, 0))) goto fail;
-    n = (long)(g.v[0].len / g.size);
-    if (!(y = take(&g, args[1], "out", 0, n))) goto fail;
-    CALL(activation, F(y), F(x), n, (int)which);
-    release(&g);
-    Py_RETURN_NONE;
-fail:
-    release(&g);
-    return NULL;
+    DONE;
 }
 
 #define DEF(name, doc) {#name, (PyCFunction)(void (*)(void))name, METH_FASTCALL, doc}
@@ -403,19 +356,20 @@ static PyMethodDef methods[] = {
     DEF(lstm_backward_step, "lstm_backward_step(a, dh, dy, dc, c_prev, tc, dh_sq, B)"),
     DEF(rnn_forward_step, "rnn_forward_step(a, gh, h_prev, B, relu)"),
     DEF(rnn_backward_step, "rnn_backward_step(da, dh, dy, h, dh_sq, B, relu)"),
-    DEF(gru_forward_step, "gru_forward_step(a, gh, bhn, h_prev, side, h, B)"),
+    DEF(gru_forward_step, "gru_forward_step(a, gh, b_hn, h_prev, side, h, B)"),
     DEF(gru_backward_step, "gru_backward_step(a, dh, dy, h_prev, side, dah, dh_sq, B)"),
     DEF(gru_forward_rz, "gru_forward_rz(a, gh, hm, side, B)"),
     DEF(gru_forward_n, "gru_forward_n(a, gh, h_prev, h, B)"),
     DEF(gru_backward_nz, "gru_backward_nz(a, dh, dy, h_prev, dh_sq, B)"),
     DEF(gru_backward_r, "gru_backward_r(a, drh, hm, B)"),
-    DEF(activation, "activation(x, out, which): out = sigmoid(x) (which=0) or tanh(x) (which=1)"),
+    DEF(activation, "activation(x, out, which): out = sigmoid(x) (which=0) or tanh(x) (which=1); 2-d arrays"),
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_fused",
-    "Fused elementwise time steps of RNN, LSTM and GRU (see rnnkit/kernels/csrc/).", -1, methods, NULL, NULL, NULL, NULL,
+    "Fused elementwise time steps of RNN, LSTM and GRU (see rnnkit/kernels/csrc/).", -1, methods,
+    NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__fused(void) { return PyModule_Create(&module); }
