@@ -69,6 +69,23 @@ def buffer(ws: dict | None, name: str, shape: tuple[int, ...], dtype: np.dtype) 
     return a
 
 
+def step_views(ws: dict | None, name: str, a: np.ndarray) -> list[np.ndarray]:
+    """``[a[:, s] for s in range(a.shape[1])]``: the (F, N) block of every step (or state slot).
+
+    With a workspace, the list is kept beside the array it views and reused while ``a`` is the
+    same array (``buffer`` returns the same one from call to call): a view costs about as much
+    as a small fused step, so building them once matters for short sequences and N = 1.
+    """
+    if ws is not None:
+        cached = ws.get(name + ".steps")
+        if cached is not None and cached[0] is a:
+            return cached[1]
+    views = [a[:, s] for s in range(a.shape[1])]
+    if ws is not None:
+        ws[name + ".steps"] = (a, views)
+    return views
+
+
 def input_projection(x: np.ndarray, W: np.ndarray, bias: np.ndarray | None, out: np.ndarray | None = None) -> np.ndarray:
     """``A[:, t] = W @ x[:, t] + bias`` for all T steps, as one product: (G*H, T, N).
 

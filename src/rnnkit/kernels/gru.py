@@ -43,6 +43,7 @@ from .common import (
     masked_outputs,
     previous_states,
     slots,
+    step_views,
     steps,
 )
 
@@ -83,21 +84,23 @@ def gru_forward(
     else:
         W_hrz, W_hn = W_hh[: 2 * H], W_hh[2 * H :]
     hm_buf = None if rec_mask is None else buffer(ws, "hm", (H, N), dtype)  # h~ = h_{t-1} * rec_mask
+    a_t, h_s, s_t = (step_views(ws, k, v) for k, v in (("gates", A), ("hs", hs), ("side", side)))
     for t in steps(T, reverse):
         prev, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)
-        h_prev, a = hs[:, prev], A[:, t]
+        h_prev = h_s[prev]
         hm = h_prev if rec_mask is None else np.multiply(h_prev, rec_mask, out=hm_buf)
+        hm_B = hm if B == N else hm[:, :B]
         if reset_after:
-            gh = np.matmul(W_hh, hm[:, :B], out=gh_buf[: 3 * H * B].reshape(3 * H, B))
-            _fused.gru_forward_step(a, gh, b_hn, h_prev, side[:, t], hs[:, cur], B)
+            gh = np.matmul(W_hh, hm_B, out=gh_buf[: 3 * H * B].reshape(3 * H, B))
+            _fused.gru_forward_step(a_t[t], gh, b_hn, h_prev, s_t[t], h_s[cur], B)
         else:
-            gh = np.matmul(W_hrz, hm[:, :B], out=gh_buf[: 2 * H * B].reshape(2 * H, B))
-            _fused.gru_forward_rz(a, gh, hm, side[:, t], B)  # r, z and side = r * h~
-            gh = np.matmul(W_hn, side[:, t, :B], out=gh_buf[: H * B].reshape(H, B))
-            _fused.gru_forward_n(a, gh, h_prev, hs[:, cur], B)
+            gh = np.matmul(W_hrz, hm_B, out=gh_buf[: 2 * H * B].reshape(2 * H, B))
+            _fused.gru_forward_rz(a_t[t], gh, hm, s_t[t], B)  # r, z and side = r * h~
+            gh = np.matmul(W_hn, s_t[t] if B == N else s_t[t][:, :B], out=gh_buf[: H * B].reshape(H, B))
+            _fused.gru_forward_n(a_t[t], gh, h_prev, h_s[cur], B)
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, side=side, batch_sizes=batch_sizes,
-                 rec_mask=rec_mask, reverse=reverse, reset_after=reset_after, has_bias=has_bias)
+                 rec_mask=rec_mask, reverse=reverse, reset_after=reset_after, has_bias=has_bias, ws=ws)
     final = hs[:, 0] if reverse else hs[:, T]
     return masked_outputs(hs, batch_sizes, reverse), (final.copy(),), cache
 
@@ -127,6 +130,7 @@ def gru_backward(
     dy = None if dy is None else np.asarray(dy, dtype=dtype)
     no_dy = np.zeros((H, N), dtype=dtype) if dy is None else None
     dh_sq = np.zeros((T, N), dtype=dtype)
+    dhm_buf = np.empty(H * N, dtype=dtype)  # dL/dh~ through the recurrent product
     if reset_after:
         W_hhT = np.ascontiguousarray(W_hh.T)
         dah_buf = np.empty(3 * H * N, dtype=dtype)
@@ -135,22 +139,24 @@ def gru_backward(
         W_hnT = np.ascontiguousarray(W_hh[2 * H :].T)
         drh_buf = np.empty(H * N, dtype=dtype)
         hm_buf = None if rec_mask is None else np.empty((H, N), dtype=dtype)
+    ws = cache["ws"]
+    a_t, h_s, s_t = (step_views(ws, k, v) for k, v in (("gates", A), ("hs", hs), ("side", side)))
     for t in steps(T, not reverse):
         prev, _ = slots(t, reverse)
         B = active(batch_sizes, t, N)
         dy_t = no_dy if dy is None else dy[:, t]
-        h_prev, a = hs[:, prev], A[:, t]
+        h_prev, a = h_s[prev], a_t[t]
         # a = [r; z; n] becomes [da_r; da_z; da_n]; dh becomes dh * z (the direct path)
         if reset_after:
             dah = dah_buf[: 3 * H * B].reshape(3 * H, B)  # [da_r; da_z; da_n * r], side[:, t] = da_n * r
-            _fused.gru_backward_step(a, dh, dy_t, h_prev, side[:, t], dah, dh_sq[t], B)
-            dhm = W_hhT @ dah
+            _fused.gru_backward_step(a, dh, dy_t, h_prev, s_t[t], dah, dh_sq[t], B)
+            dhm = np.matmul(W_hhT, dah, out=dhm_buf[: H * B].reshape(H, B))
         else:
             _fused.gru_backward_nz(a, dh, dy_t, h_prev, dh_sq[t], B)
             drh = np.matmul(W_hnT, a[2 * H :, :B], out=drh_buf[: H * B].reshape(H, B))
             hm = h_prev if rec_mask is None else np.multiply(h_prev, rec_mask, out=hm_buf)
             _fused.gru_backward_r(a, drh, hm, B)  # da_r, and drh = drh * r
-            dhm = W_hrzT @ a[: 2 * H, :B]
+            dhm = np.matmul(W_hrzT, a[: 2 * H, :B], out=dhm_buf[: H * B].reshape(H, B))
             dhm += drh
         if rec_mask is not None:
             dhm *= rec_mask[:, :B]

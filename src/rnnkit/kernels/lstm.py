@@ -40,6 +40,7 @@ from .common import (
     matmul_into,
     previous_states,
     slots,
+    step_views,
     steps,
     weight_gradients,
 )
@@ -71,14 +72,19 @@ def lstm_forward(    x: np.ndarray,
     first = T if reverse else 0
     hs[:, first], cs[:, first] = state0
     gh_buf = buffer(ws, "gh", (4 * H * N,), dtype)
+    a_t, h_s, c_s, tc_t = (step_views(ws, k, v) for k, v in
+                           (("gates", A), ("hs", hs), ("cs", cs), ("tanh_cs", tanh_cs)))
     for t in steps(T, reverse):
         prev, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)
-        h_prev = hs[:, prev, :B] if rec_mask is None else hs[:, prev, :B] * rec_mask[:, :B]
+        h_prev = h_s[prev] if B == N else h_s[prev][:, :B]
+        if rec_mask is not None:
+            h_prev = h_prev * rec_mask[:, :B]
         gh = np.matmul(W_hh, h_prev, out=gh_buf[: 4 * H * B].reshape(4 * H, B))
-        _fused.lstm_forward_step(A[:, t], gh, cs[:, prev], hs[:, prev], cs[:, cur], tanh_cs[:, t], hs[:, cur], B)
+        _fused.lstm_forward_step(a_t[t], gh, c_s[prev], h_s[prev], c_s[cur], tc_t[t], h_s[cur], B)
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, cs=cs, tanh_cs=tanh_cs,
-                 batch_sizes=batch_sizes, rec_mask=rec_mask, reverse=reverse, has_bias=b_ih is not None)
+                 batch_sizes=batch_sizes, rec_mask=rec_mask, reverse=reverse, has_bias=b_ih is not None,
+                 ws=ws)
     last = 0 if reverse else T
     return masked_outputs(hs, batch_sizes, reverse), (hs[:, last].copy(), cs[:, last].copy()), cache
 
@@ -110,16 +116,20 @@ def lstm_backward(
     dy = None if dy is None else np.asarray(dy, dtype=dtype)
     no_dy = np.zeros((H, N), dtype=dtype) if dy is None else None
     dh_sq = np.zeros((T, N), dtype=dtype)
+    ws = cache["ws"]
+    a_t, c_s, tc_t = (step_views(ws, k, v) for k, v in (("gates", A), ("cs", cs), ("tanh_cs", tanh_cs)))
     for t in steps(T, not reverse):
         prev, _ = slots(t, reverse)
         B = active(batch_sizes, t, N)
-        # A[:, t] = [i; f; g; o] becomes [da_i; da_f; da_g; da_o]; dc becomes dL/dc_{t-1}
-        _fused.lstm_backward_step(A[:, t], dh, no_dy if dy is None else dy[:, t], dc, cs[:, prev],
-                                  tanh_cs[:, t], dh_sq[t], B)
-        dh_t = dh[:, :B]
-        matmul_into(W_hhT, A[:, t, :B], dh_t)
+        # a_t[t] = [i; f; g; o] becomes [da_i; da_f; da_g; da_o]; dc becomes dL/dc_{t-1}
+        _fused.lstm_backward_step(a_t[t], dh, no_dy if dy is None else dy[:, t], dc, c_s[prev], tc_t[t],
+                                  dh_sq[t], B)
+        if B == N:
+            np.matmul(W_hhT, a_t[t], out=dh)
+        else:
+            matmul_into(W_hhT, a_t[t][:, :B], dh[:, :B])
         if rec_mask is not None:
-            dh_t *= rec_mask[:, :B]
+            dh[:, :B] *= rec_mask[:, :B]
     grads, dx = weight_gradients(A, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
                                  cache["W_ih"])
     return dx, (dh, dc), grads, dh_sq

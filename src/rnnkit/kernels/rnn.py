@@ -31,6 +31,7 @@ from .common import (
     matmul_into,
     previous_states,
     slots,
+    step_views,
     steps,
     weight_gradients,
 )
@@ -62,12 +63,15 @@ def rnn_forward(
     hs[:, T if reverse else 0] = state0[0]
     gh_buf = buffer(ws, "gh", (H * N,), x.dtype)
     relu = nonlinearity == "relu"
+    h_s = step_views(ws, "hs", hs)
     for t in steps(T, reverse):
         prev, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)
-        h_prev = hs[:, prev, :B] if rec_mask is None else hs[:, prev, :B] * rec_mask[:, :B]
+        h_prev = h_s[prev] if B == N else h_s[prev][:, :B]
+        if rec_mask is not None:
+            h_prev = h_prev * rec_mask[:, :B]
         gh = np.matmul(W_hh, h_prev, out=gh_buf[: H * B].reshape(H, B))
-        _fused.rnn_forward_step(hs[:, cur], gh, hs[:, prev], B, relu)  # h_t = phi(a_t + gh), in place
+        _fused.rnn_forward_step(h_s[cur], gh, h_s[prev], B, relu)  # h_t = phi(a_t + gh), in place
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, hs=hs, batch_sizes=batch_sizes, rec_mask=rec_mask,
                  reverse=reverse, nonlinearity=nonlinearity, has_bias=b_ih is not None, ws=ws)
     final = hs[:, 0] if reverse else hs[:, T]
@@ -99,14 +103,17 @@ def rnn_backward(
     dy = None if dy is None else np.asarray(dy, dtype=x.dtype)
     no_dy = np.zeros((H, N), dtype=x.dtype) if dy is None else None
     dh_sq = np.zeros((T, N), dtype=x.dtype)
+    da_t, h_s = step_views(cache["ws"], "dA", dA), step_views(cache["ws"], "hs", hs)
     for t in steps(T, not reverse):
         _, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)
-        _fused.rnn_backward_step(dA[:, t], dh, no_dy if dy is None else dy[:, t], hs[:, cur], dh_sq[t], B, relu)
-        dh_t = dh[:, :B]
-        matmul_into(W_hhT, dA[:, t, :B], dh_t)
+        _fused.rnn_backward_step(da_t[t], dh, no_dy if dy is None else dy[:, t], h_s[cur], dh_sq[t], B, relu)
+        if B == N:
+            np.matmul(W_hhT, da_t[t], out=dh)
+        else:
+            matmul_into(W_hhT, da_t[t][:, :B], dh[:, :B])
         if rec_mask is not None:
-            dh_t *= rec_mask[:, :B]
+            dh[:, :B] *= rec_mask[:, :B]
     grads, dx = weight_gradients(dA, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
                                  cache["W_ih"])
     return dx, (dh,), grads, dh_sq
