@@ -35,6 +35,8 @@ import tempfile
 import tracemalloc
 from typing import Callable
 
+import numpy as np
+
 NUMPY_METHOD = (
     "tracemalloc: peak traced bytes above the traced size at the start of one steady-state "
     "call (after one priming call inside the trace); numpy array buffers + Python objects; "
@@ -93,9 +95,13 @@ def numpy_peak_bytes(fn: Callable[[], object]) -> int:
 
 
 def workspace_bytes(layer: object) -> int:
-    """Bytes held in an rnnkit layer's recycled workspace (0 if it has none)."""
+    """Bytes held in an rnnkit layer's recycled workspace (0 if it has none).
+
+    Only the arrays that own their memory count (the workspace also keeps lists of views).
+    """
     spaces = getattr(layer, "_workspaces", {})
-    return int(sum(a.nbytes for ws in spaces.values() for a in ws.values()))
+    return int(sum(a.nbytes for ws in spaces.values() for a in ws.values()
+                   if isinstance(a, np.ndarray) and a.base is None))
 
 
 def torch_peak_bytes(fn: Callable[[], object]) -> int:
