@@ -341,6 +341,10 @@ static PyObject *activation(PyObject *self, PyObject *const *args, Py_ssize_t na
     if (parse(args, nargs, 3, "activation", &g, NULL) < 0) return NULL;
     which = g.B;
     g.B = 0;
+    if (which != 0 && which != 1) {
+        PyErr_Format(PyExc_ValueError, "_fused.activation: which must be 0 (sigmoid) or 1 (tanh), got %ld", which);
+        return NULL;
+    }
     if (take(&g, args[0], "x", -1, 0, &x) || take(&g, args[1], "out", g.H, g.N, &y)) FAIL;
     for (long j = 0; j < g.H; j++) {
         char *xp = x.p + j * x.ld * g.size, *yp = y.p + j * y.ld * g.size;

@@ -2,16 +2,16 @@
  *
  * Written so that a compiler can turn a loop calling them into SIMD code: no branches (selects
  * only), no library calls, no lookup tables. Accuracy, checked against NumPy in
- * tests/test_fused_cells.py: a few units in the last place in both precisions.
+ * tests/test_fused_steps.py: a few units in the last place in both precisions.
  *
  *   exp(x)      x = n ln2 + r, |r| <= ln2/2 (Cody-Waite split of ln2), exp(r) by its Taylor
  *               polynomial (degree 7 for float, 13 for double: truncation below half an ulp),
  *               times 2^n built in the exponent bits. x is clamped to +-87 (float) / +-700
  *               (double), far beyond where sigmoid and tanh saturate; NaN passes through.
  *   sigmoid(x)  1 / (1 + exp(-x))                 (no cancellation anywhere)
- *   tanh(x)     sign(x) (1 - 2 / (exp(2|x|) + 1))  for |x| >= 0.625,
- *               x + x^3 P(x^2) / Q(x^2)             for |x| <  0.625 (Cephes' minimax forms,
- *                                                  which avoid the cancellation near 0)
+ *   tanh(x)     sign(x) (1 - 2 / (exp(2|x|) + 1))      for |x| >= 0.625,
+ *               sign(x) (|x| + |x|^3 P(x^2) / Q(x^2))  for |x| <  0.625 (Cephes' minimax forms,
+ *                                                      which avoid the cancellation near 0)
  */
 #ifndef RNNKIT_VMATH_H
 #define RNNKIT_VMATH_H
@@ -80,29 +80,27 @@ static inline double rk_sigmoid_d(double x) { return 1.0 / (1.0 + rk_exp_d(-x));
 
 static inline float rk_tanh_f(float x)
 {
-    float ax = x < 0.0f ? -x : x;
+    float ax = __builtin_fabsf(x);
     float big = 1.0f - 2.0f / (rk_exp_f(2.0f * ax) + 1.0f);
-    big = x < 0.0f ? -big : big;
     float z = x * x;
     float p = -5.70498872745e-3f;
     p = p * z + 2.06390887954e-2f;
     p = p * z - 5.37397155531e-2f;
     p = p * z + 1.33314422036e-1f;
     p = p * z - 3.33332819422e-1f;
-    float small = x + x * z * p;
-    return ax < 0.625f ? small : big;
+    float small = ax + ax * z * p;
+    return __builtin_copysignf(ax < 0.625f ? small : big, x);   /* odd, and tanh(-0) = -0 */
 }
 
 static inline double rk_tanh_d(double x)
 {
-    double ax = x < 0.0 ? -x : x;
+    double ax = __builtin_fabs(x);
     double big = 1.0 - 2.0 / (rk_exp_d(2.0 * ax) + 1.0);
-    big = x < 0.0 ? -big : big;
     double z = x * x;
     double p = (-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z - 1.61468768441708447952e3;
     double q = ((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z + 4.84406305325125486048e3;
-    double small = x + x * z * (p / q);
-    return ax < 0.625 ? small : big;
+    double small = ax + ax * z * (p / q);
+    return __builtin_copysign(ax < 0.625 ? small : big, x);   /* odd, and tanh(-0) = -0 */
 }
 
 #endif
