@@ -893,3 +893,27 @@ def test_activation_which_must_be_0_or_1(which):
     x = np.zeros((2, 3))
     with pytest.raises(ValueError, match=rf"which must be 0 \(sigmoid\) or 1 \(tanh\), got {which}"):
         _fused.activation(x, np.empty_like(x), which)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_kernels_accept_dy_of_any_layout(cell):
+    """The kernels hand the fused steps row-contiguous blocks whatever the layout of dy (here a
+    Fortran-ordered one) and give the same gradients as with a C-ordered dy."""
+    from rnnkit import kernels
+
+    fwd, bwd = getattr(kernels, f"{cell}_forward"), getattr(kernels, f"{cell}_backward")
+    G = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    rng = np.random.default_rng(0)
+    I, T, N, Hh = 3, 4, 6, 5
+    x = rng.standard_normal((I, T, N))
+    W_ih, W_hh = rng.standard_normal((G * Hh, I)) * 0.5, rng.standard_normal((G * Hh, Hh)) * 0.5
+    state = tuple(rng.standard_normal((Hh, N)) for _ in range(2 if cell == "lstm" else 1))
+    dy = rng.standard_normal((Hh, T, N))
+    results = []
+    for d in (dy, np.asfortranarray(dy)):
+        _, _, cache = fwd(x, state, W_ih, W_hh)
+        dx, ds, grads, _ = bwd(cache, d, tuple(np.zeros_like(s) for s in state))
+        results.append((dx, ds, grads))
+    assert_array_equal(results[0][0], results[1][0])
+    for k in results[0][2]:
+        assert_array_equal(results[0][2][k], results[1][2][k])

@@ -69,6 +69,18 @@ def buffer(ws: dict | None, name: str, shape: tuple[int, ...], dtype: np.dtype) 
     return a
 
 
+def gradient_steps(dy: np.ndarray | None, shape: tuple[int, int, int], dtype: np.dtype) -> list[np.ndarray]:
+    """dL/dy (H, T, N) as its T per-step (H, N) blocks, with contiguous rows as the fused steps
+    read them; with ``dy`` None, every step gets the same block of zeros."""
+    H, T, N = shape
+    if dy is None:
+        return [np.zeros((H, N), dtype=dtype)] * T
+    dy = np.asarray(dy, dtype=dtype)
+    if dy.strides[-1] != dy.itemsize:
+        dy = np.ascontiguousarray(dy)
+    return [dy[:, t] for t in range(T)]
+
+
 def step_views(ws: dict | None, name: str, a: np.ndarray) -> list[np.ndarray]:
     """``[a[:, s] for s in range(a.shape[1])]``: the (F, N) block of every step (or state slot).
 

@@ -39,6 +39,7 @@ from .common import (
     active,
     as_matrix,
     buffer,
+    gradient_steps,
     input_projection,
     masked_outputs,
     previous_states,
@@ -127,8 +128,7 @@ def gru_backward(
     H = W_hh.shape[1]
     dtype = x.dtype
     dh = np.array(dstate[0], dtype=dtype, order="C")
-    dy = None if dy is None else np.asarray(dy, dtype=dtype)
-    no_dy = np.zeros((H, N), dtype=dtype) if dy is None else None
+    dy_t = gradient_steps(dy, (H, T, N), dtype)
     dh_sq = np.zeros((T, N), dtype=dtype)
     dhm_buf = np.empty(H * N, dtype=dtype)  # dL/dh~ through the recurrent product
     if reset_after:
@@ -144,15 +144,14 @@ def gru_backward(
     for t in steps(T, not reverse):
         prev, _ = slots(t, reverse)
         B = active(batch_sizes, t, N)
-        dy_t = no_dy if dy is None else dy[:, t]
         h_prev, a = h_s[prev], a_t[t]
         # a = [r; z; n] becomes [da_r; da_z; da_n]; dh becomes dh * z (the direct path)
         if reset_after:
             dah = dah_buf[: 3 * H * B].reshape(3 * H, B)  # [da_r; da_z; da_n * r], side[:, t] = da_n * r
-            _fused.gru_backward_step(a, dh, dy_t, h_prev, s_t[t], dah, dh_sq[t], B)
+            _fused.gru_backward_step(a, dh, dy_t[t], h_prev, s_t[t], dah, dh_sq[t], B)
             dhm = np.matmul(W_hhT, dah, out=dhm_buf[: H * B].reshape(H, B))
         else:
-            _fused.gru_backward_nz(a, dh, dy_t, h_prev, dh_sq[t], B)
+            _fused.gru_backward_nz(a, dh, dy_t[t], h_prev, dh_sq[t], B)
             drh = np.matmul(W_hnT, a[2 * H :, :B], out=drh_buf[: H * B].reshape(H, B))
             hm = h_prev if rec_mask is None else np.multiply(h_prev, rec_mask, out=hm_buf)
             _fused.gru_backward_r(a, drh, hm, B)  # da_r, and drh = drh * r

@@ -35,6 +35,7 @@ from . import _fused
 from .common import (
     active,
     buffer,
+    gradient_steps,
     input_projection,
     masked_outputs,
     matmul_into,
@@ -46,7 +47,8 @@ from .common import (
 )
 
 
-def lstm_forward(    x: np.ndarray,
+def lstm_forward(
+    x: np.ndarray,
     state0: tuple[np.ndarray, np.ndarray],
     W_ih: np.ndarray,
     W_hh: np.ndarray,
@@ -113,8 +115,7 @@ def lstm_backward(
     W_hhT = np.ascontiguousarray(cache["W_hh"].T)
     dh = np.array(dstate[0], dtype=dtype, order="C")
     dc = np.array(dstate[1], dtype=dtype, order="C")
-    dy = None if dy is None else np.asarray(dy, dtype=dtype)
-    no_dy = np.zeros((H, N), dtype=dtype) if dy is None else None
+    dy_t = gradient_steps(dy, (H, T, N), dtype)
     dh_sq = np.zeros((T, N), dtype=dtype)
     ws = cache["ws"]
     a_t, c_s, tc_t = (step_views(ws, k, v) for k, v in (("gates", A), ("cs", cs), ("tanh_cs", tanh_cs)))
@@ -122,8 +123,7 @@ def lstm_backward(
         prev, _ = slots(t, reverse)
         B = active(batch_sizes, t, N)
         # a_t[t] = [i; f; g; o] becomes [da_i; da_f; da_g; da_o]; dc becomes dL/dc_{t-1}
-        _fused.lstm_backward_step(a_t[t], dh, no_dy if dy is None else dy[:, t], dc, c_s[prev], tc_t[t],
-                                  dh_sq[t], B)
+        _fused.lstm_backward_step(a_t[t], dh, dy_t[t], dc, c_s[prev], tc_t[t], dh_sq[t], B)
         if B == N:
             np.matmul(W_hhT, a_t[t], out=dh)
         else:

@@ -26,6 +26,7 @@ from . import _fused
 from .common import (
     active,
     buffer,
+    gradient_steps,
     input_projection,
     masked_outputs,
     matmul_into,
@@ -100,14 +101,13 @@ def rnn_backward(
     W_hhT = np.ascontiguousarray(W_hh.T)
     dh = np.array(dstate[0], dtype=x.dtype, order="C")
     dA = buffer(cache["ws"], "dA", (H, T, N), x.dtype)
-    dy = None if dy is None else np.asarray(dy, dtype=x.dtype)
-    no_dy = np.zeros((H, N), dtype=x.dtype) if dy is None else None
+    dy_t = gradient_steps(dy, (H, T, N), x.dtype)
     dh_sq = np.zeros((T, N), dtype=x.dtype)
     da_t, h_s = step_views(cache["ws"], "dA", dA), step_views(cache["ws"], "hs", hs)
     for t in steps(T, not reverse):
         _, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)
-        _fused.rnn_backward_step(da_t[t], dh, no_dy if dy is None else dy[:, t], h_s[cur], dh_sq[t], B, relu)
+        _fused.rnn_backward_step(da_t[t], dh, dy_t[t], h_s[cur], dh_sq[t], B, relu)
         if B == N:
             np.matmul(W_hhT, da_t[t], out=dh)
         else:
