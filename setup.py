@@ -5,6 +5,7 @@ API (no NumPy headers, so nothing but a C compiler is needed to build it); see
 src/rnnkit/kernels/csrc/.
 """
 
+import platform
 import sys
 
 from setuptools import Extension, setup
@@ -15,6 +16,8 @@ else:
     # -fno-trapping-math lets the compiler turn the branch-free selects of vmath.h into SIMD
     # blends (results are unchanged: rnnkit never reads the floating-point exception flags).
     flags = ["-O3", "-fno-trapping-math"]
+    if platform.machine().lower() in ("i386", "i486", "i586", "i686", "x86"):
+        flags += ["-msse2", "-mfpmath=sse"]  # vmath.h needs float math without x87 excess precision
 
 setup(
     ext_modules=[

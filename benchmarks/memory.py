@@ -95,13 +95,17 @@ def numpy_peak_bytes(fn: Callable[[], object]) -> int:
 
 
 def workspace_bytes(layer: object) -> int:
-    """Bytes held in an rnnkit layer's recycled workspace (0 if it has none).
-
-    Only the arrays that own their memory count (the workspace also keeps lists of views).
-    """
-    spaces = getattr(layer, "_workspaces", {})
-    return int(sum(a.nbytes for ws in spaces.values() for a in ws.values()
-                   if isinstance(a, np.ndarray) and a.base is None))
+    """Bytes held in an rnnkit layer's recycled workspace (0 if it has none): the arrays that
+    own their memory, plus the Python objects of the per-step views the kernels keep beside
+    them (``kernels.common.step_views``; about 100 bytes per step and array)."""
+    total = 0
+    for ws in getattr(layer, "_workspaces", {}).values():
+        for value in ws.values():
+            if isinstance(value, np.ndarray):
+                total += value.nbytes if value.base is None else 0
+            elif isinstance(value, tuple):  # (array, [its per-step views])
+                total += sys.getsizeof(value[1]) + sum(sys.getsizeof(v) for v in value[1])
+    return int(total)
 
 
 def torch_peak_bytes(fn: Callable[[], object]) -> int:

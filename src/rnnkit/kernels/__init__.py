@@ -1,13 +1,25 @@
 """Kernels: pure functions over one layer and one direction, with explicit caches.
 
-``*_forward(x, state0, W_ih, W_hh, b_ih, b_hh, batch_sizes, rec_mask) -> (y, stateT, cache)``
+``*_forward(x, state0, W_ih, W_hh, b_ih, b_hh, batch_sizes, rec_mask, reverse, [options,] ws)
+-> (y, stateT, cache)`` (options: RNN ``nonlinearity``, GRU ``reset_after``)
 ``*_backward(cache, dy, dstateT) -> (dx, dstate0, grads, dh_sq)``
 
 Sequences are (F, T, N) arrays and states (H, N) (see :mod:`rnnkit.kernels.common`). They hold
-no parameters and no state between calls; :mod:`rnnkit.layers` builds on them. The time loop
-and the matrix products are NumPy; the elementwise part of each step is one call into the C
-extension :mod:`rnnkit.kernels._fused` (sources and equations in ``kernels/csrc/``).
+no parameters; what they keep between calls is only in the workspace ``ws`` their caller
+passes (recycled buffers, whose views ``y`` and the cache are until the next call with it).
+:mod:`rnnkit.layers` builds on them. The time loop and the matrix products are NumPy; the
+elementwise part of each step is one call into the C extension :mod:`rnnkit.kernels._fused`
+(sources and equations in ``kernels/csrc/``).
 """
+
+try:
+    from . import _fused
+except ImportError as error:  # pragma: no cover - depends on how rnnkit was installed
+    raise ImportError(
+        "rnnkit's compiled part, rnnkit.kernels._fused, is missing: this copy of rnnkit was not "
+        "built. Expected an installed rnnkit: run `pip install .` (or `pip install -e .`) in the "
+        "source tree, which compiles it with the system's C compiler."
+    ) from error
 
 from .gru import gru_backward, gru_forward
 from .lstm import lstm_backward, lstm_forward

@@ -38,7 +38,6 @@ from .common import (
     gradient_steps,
     input_projection,
     masked_outputs,
-    matmul_into,
     previous_states,
     slots,
     step_views,
@@ -124,10 +123,7 @@ def lstm_backward(
         B = active(batch_sizes, t, N)
         # a_t[t] = [i; f; g; o] becomes [da_i; da_f; da_g; da_o]; dc becomes dL/dc_{t-1}
         _fused.lstm_backward_step(a_t[t], dh, dy_t[t], dc, c_s[prev], tc_t[t], dh_sq[t], B)
-        if B == N:
-            np.matmul(W_hhT, a_t[t], out=dh)
-        else:
-            matmul_into(W_hhT, a_t[t][:, :B], dh[:, :B])
+        np.matmul(W_hhT, a_t[t][:, :B], out=dh[:, :B])  # dL/dh_{t-1}
         if rec_mask is not None:
             dh[:, :B] *= rec_mask[:, :B]
     grads, dx = weight_gradients(A, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,

@@ -29,7 +29,6 @@ from .common import (
     gradient_steps,
     input_projection,
     masked_outputs,
-    matmul_into,
     previous_states,
     slots,
     step_views,
@@ -108,10 +107,7 @@ def rnn_backward(
         _, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)
         _fused.rnn_backward_step(da_t[t], dh, dy_t[t], h_s[cur], dh_sq[t], B, relu)
-        if B == N:
-            np.matmul(W_hhT, da_t[t], out=dh)
-        else:
-            matmul_into(W_hhT, da_t[t][:, :B], dh[:, :B])
+        np.matmul(W_hhT, da_t[t][:, :B], out=dh[:, :B])  # dL/dh_{t-1}
         if rec_mask is not None:
             dh[:, :B] *= rec_mask[:, :B]
     grads, dx = weight_gradients(dA, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,

@@ -2,9 +2,10 @@
 
 A layer stacks ``num_layers`` layers of ``D`` directions (D = 2 if bidirectional) and runs each
 (layer, direction) through a pure kernel from :mod:`rnnkit.kernels`. It converts between the
-user's layout and the kernels' time-major layout, sorts variable-length batches (see
+user's layout and the kernels' feature-major (F, T, N) layout, sorts variable-length batches (see
 :mod:`rnnkit.layers.packing`), draws dropout masks, and keeps the caches of the last forward so
-that ``backward`` can run BPTT through it. Nothing else survives between calls.
+that ``backward`` can run BPTT through it; apart from those and its recycled workspaces, nothing
+survives between calls.
 """
 
 from __future__ import annotations

@@ -11,8 +11,10 @@
  * columns, (G*H, B). dh_sq is the 1-d row dh_sq[t] (N,). Columns B..N-1 are finished sequences:
  * their states are carried from the previous step, and their gate gradients are set to 0.
  *
- * On x86-64 Linux with GCC, each step function is compiled three times (AVX-512, AVX2+FMA,
- * baseline) and the loader picks the best one the CPU supports.
+ * On x86-64 Linux with GCC >= 12 and glibc, each step function is compiled three times (AVX-512,
+ * AVX2+FMA, baseline) and the loader picks the best one the CPU supports; elsewhere once, for
+ * the compiler's default target. gru_backward_nz leaves the finished columns to gru_backward_r,
+ * which runs right after it and zeroes all three gate blocks there.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -20,10 +22,16 @@
 
 #include "vmath.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+/* target_clones needs GCC >= 12 (for arch=x86-64-vN) and glibc's ifunc support */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__) && defined(__linux__) && \
+    defined(__GLIBC__)
 #define RK_TARGET_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define RK_TARGET_CLONES
+#endif
+
+#if defined(_MSC_VER)
+#define restrict __restrict
 #endif
 
 #define REAL float
@@ -54,12 +62,12 @@ typedef struct {
     Py_buffer v[MAX_BUFS];
     int n;
     int size; /* 4 (float32) or 8 (float64), from the first array */
-    long H, N, B;
+    Py_ssize_t H, N, B;
 } Args;
 
 typedef struct {
     char *p;
-    long ld; /* row stride in elements */
+    Py_ssize_t ld; /* row stride in elements */
 } Block;
 
 static void release(Args *g)
@@ -70,7 +78,7 @@ static void release(Args *g)
 
 /* Take `o` as a writable float array of the common dtype with shape (rows, cols) and unit
  * stride along its rows. rows < 0 (the first array): shape (-rows * H, N) sets H and N. */
-static int take(Args *g, PyObject *o, const char *name, long rows, long cols, Block *out)
+static int take(Args *g, PyObject *o, const char *name, Py_ssize_t rows, Py_ssize_t cols, Block *out)
 {
     Py_buffer *v = &g->v[g->n];
     if (PyObject_GetBuffer(o, v, PyBUF_STRIDES | PyBUF_FORMAT | PyBUF_WRITABLE) < 0) {
@@ -94,50 +102,57 @@ static int take(Args *g, PyObject *o, const char *name, long rows, long cols, Bl
     }
     if (rows == 0) { /* a 1-d row of N values */
         if (v->ndim != 1 || v->shape[0] != g->N || (v->strides && v->strides[0] != size)) {
-            PyErr_Format(PyExc_ValueError, "_fused: %s must be a contiguous 1-d array of %ld values", name, g->N);
+            PyErr_Format(PyExc_ValueError, "_fused: %s must be a contiguous 1-d array of %zd values", name, g->N);
             return -1;
         }
         out->p = (char *)v->buf;
         out->ld = 0;
         return 0;
     }
-    if (v->ndim != 2 || v->strides[1] != size || v->strides[0] % size != 0 || v->strides[0] < v->shape[1] * size) {
+    if (v->ndim != 2) {
+        PyErr_Format(PyExc_ValueError, "_fused: %s must be 2-d with contiguous rows", name);
+        return -1;
+    }
+    /* the stride of an axis of length 1 is never used: give it its contiguous value */
+    Py_ssize_t s1 = v->shape[1] <= 1 ? size : v->strides[1];
+    Py_ssize_t s0 = v->shape[0] <= 1 ? v->shape[1] * size : v->strides[0];
+    if (s1 != size || s0 % size != 0 || s0 < v->shape[1] * size) {
         PyErr_Format(PyExc_ValueError, "_fused: %s must be 2-d with contiguous rows", name);
         return -1;
     }
     if (rows < 0) {
         if (v->shape[0] % (-rows) != 0) {
-            PyErr_Format(PyExc_ValueError, "_fused: %s has %zd rows, expected a multiple of %ld", name, v->shape[0], -rows);
+            PyErr_Format(PyExc_ValueError, "_fused: %s has %zd rows, expected a multiple of %zd", name, v->shape[0], -rows);
             return -1;
         }
-        g->H = (long)(v->shape[0] / (-rows));
-        g->N = (long)v->shape[1];
+        g->H = (Py_ssize_t)(v->shape[0] / (-rows));
+        g->N = (Py_ssize_t)v->shape[1];
         if (g->B < 0 || g->B > g->N) {
-            PyErr_Format(PyExc_ValueError, "_fused: B = %ld, expected 0 <= B <= N = %ld", g->B, g->N);
+            PyErr_Format(PyExc_ValueError, "_fused: B = %zd, expected 0 <= B <= N = %zd", g->B, g->N);
             return -1;
         }
     } else if (v->shape[0] != rows || v->shape[1] != cols) {
-        PyErr_Format(PyExc_ValueError, "_fused: %s has shape (%zd, %zd), expected (%ld, %ld)", name,
+        PyErr_Format(PyExc_ValueError, "_fused: %s has shape (%zd, %zd), expected (%zd, %zd)", name,
                      v->shape[0], v->shape[1], rows, cols);
         return -1;
     }
     out->p = (char *)v->buf;
-    out->ld = (long)(v->strides[0] / size);
+    out->ld = s0 / size;
     return 0;
 }
 
 /* The trailing integer arguments: B, and `relu` where the function has it. */
-static int parse(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expect, const char *fn, Args *g, long *flag)
+static int parse(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expect, const char *fn, Args *g, Py_ssize_t *flag)
 {
     if (nargs != expect) {
         PyErr_Format(PyExc_TypeError, "_fused.%s takes %zd arguments, got %zd", fn, expect, nargs);
         return -1;
     }
     Py_ssize_t nb = flag ? expect - 2 : expect - 1;
-    g->B = PyLong_AsLong(args[nb]);
+    g->B = PyNumber_AsSsize_t(args[nb], PyExc_OverflowError);
     if (g->B == -1 && PyErr_Occurred()) return -1;
     if (flag) {
-        *flag = PyLong_AsLong(args[nb + 1]);
+        *flag = PyNumber_AsSsize_t(args[nb + 1], PyExc_OverflowError);
         if (*flag == -1 && PyErr_Occurred()) return -1;
     }
     return 0;
@@ -145,15 +160,15 @@ static int parse(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expect, con
 
 /* ---- finished columns ------------------------------------------------------------------ */
 
-static void carry(Block dst, Block src, long rows, long B, long N, int size)
+static void carry(Block dst, Block src, Py_ssize_t rows, Py_ssize_t B, Py_ssize_t N, int size)
 {
-    for (long j = 0; j < rows; j++)
+    for (Py_ssize_t j = 0; j < rows; j++)
         memcpy(dst.p + (j * dst.ld + B) * size, src.p + (j * src.ld + B) * size, (size_t)(N - B) * size);
 }
 
-static void zero_tail(Block a, long rows, long B, long N, int size)
+static void zero_tail(Block a, Py_ssize_t rows, Py_ssize_t B, Py_ssize_t N, int size)
 {
-    for (long j = 0; j < rows; j++) memset(a.p + (j * a.ld + B) * size, 0, (size_t)(N - B) * size);
+    for (Py_ssize_t j = 0; j < rows; j++) memset(a.p + (j * a.ld + B) * size, 0, (size_t)(N - B) * size);
 }
 
 #define CALL(fn, ...)                                         \
@@ -207,7 +222,7 @@ static PyObject *lstm_backward_step(PyObject *self, PyObject *const *args, Py_ss
 static PyObject *rnn_forward_step(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Args g = {0};
-    long relu;
+    Py_ssize_t relu;
     Block a, gh, hp;
     if (parse(args, nargs, 5, "rnn_forward_step", &g, &relu) < 0) return NULL;
     if (take(&g, args[0], "a", -1, 0, &a) || take(&g, args[1], "gh", g.H, g.B, &gh) ||
@@ -222,7 +237,7 @@ static PyObject *rnn_forward_step(PyObject *self, PyObject *const *args, Py_ssiz
 static PyObject *rnn_backward_step(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Args g = {0};
-    long relu;
+    Py_ssize_t relu;
     Block da, dh, dy, h, sq;
     if (parse(args, nargs, 7, "rnn_backward_step", &g, &relu) < 0) return NULL;
     if (take(&g, args[0], "da", -1, 0, &da) || take(&g, args[1], "dh", g.H, g.N, &dh) ||
@@ -336,17 +351,17 @@ static PyObject *gru_backward_r(PyObject *self, PyObject *const *args, Py_ssize_
 static PyObject *activation(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Args g = {0};
-    long which;
+    Py_ssize_t which;
     Block x, y;
     if (parse(args, nargs, 3, "activation", &g, NULL) < 0) return NULL;
     which = g.B;
     g.B = 0;
     if (which != 0 && which != 1) {
-        PyErr_Format(PyExc_ValueError, "_fused.activation: which must be 0 (sigmoid) or 1 (tanh), got %ld", which);
+        PyErr_Format(PyExc_ValueError, "_fused.activation: which must be 0 (sigmoid) or 1 (tanh), got %zd", which);
         return NULL;
     }
     if (take(&g, args[0], "x", -1, 0, &x) || take(&g, args[1], "out", g.H, g.N, &y)) FAIL;
-    for (long j = 0; j < g.H; j++) {
+    for (Py_ssize_t j = 0; j < g.H; j++) {
         char *xp = x.p + j * x.ld * g.size, *yp = y.p + j * y.ld * g.size;
         CALL(activation, (void *)yp, (void *)xp, g.N, (int)which);
     }

@@ -28,13 +28,13 @@ static inline void RK(lstm_point)(REAL *ai, REAL *af, REAL *ag, REAL *ao, REAL h
     *c = cn; *tc = t; *h = o * t;
 }
 
-TARGETS static void RK(lstm_fwd)(REAL *restrict a, long lda, const REAL *restrict gh, long ldg,
-                                 const REAL *restrict cp, long ldcp, REAL *restrict c, long ldc,
-                                 REAL *restrict tc, long ldt, REAL *restrict h, long ldh, long H, long B)
+TARGETS static void RK(lstm_fwd)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict gh, Py_ssize_t ldg,
+                                 const REAL *restrict cp, Py_ssize_t ldcp, REAL *restrict c, Py_ssize_t ldc,
+                                 REAL *restrict tc, Py_ssize_t ldt, REAL *restrict h, Py_ssize_t ldh, Py_ssize_t H, Py_ssize_t B)
 {
-    long ga = H * lda, gg = H * ldg;
+    Py_ssize_t ga = H * lda, gg = H * ldg;
     if (B == 1) { /* one sequence: vectorise across the rows instead */
-        for (long j = 0; j < H; j++) {
+        for (Py_ssize_t j = 0; j < H; j++) {
             REAL *aj = a + j * lda;
             const REAL *g = gh + j * ldg;
             RK(lstm_point)(aj, aj + ga, aj + 2 * ga, aj + 3 * ga, g[0], g[gg], g[2 * gg], g[3 * gg],
@@ -42,10 +42,10 @@ TARGETS static void RK(lstm_fwd)(REAL *restrict a, long lda, const REAL *restric
         }
         return;
     }
-    for (long j = 0; j < H; j++) {
+    for (Py_ssize_t j = 0; j < H; j++) {
         REAL *aj = a + j * lda, *cj = c + j * ldc, *tj = tc + j * ldt, *hj = h + j * ldh;
         const REAL *g = gh + j * ldg, *cpj = cp + j * ldcp;
-        for (long n = 0; n < B; n++)
+        for (Py_ssize_t n = 0; n < B; n++)
             RK(lstm_point)(aj + n, aj + ga + n, aj + 2 * ga + n, aj + 3 * ga + n, g[n], g[gg + n],
                            g[2 * gg + n], g[3 * gg + n], cpj[n], cj + n, tj + n, hj + n);
     }
@@ -58,17 +58,17 @@ TARGETS static void RK(lstm_fwd)(REAL *restrict a, long lda, const REAL *restric
  *   da_g = dc * i * (1 - g^2)   da_o = d * tc * o (1 - o)
  *   dc = dc * f                          (now dL/dc_{t-1})
  * dh itself is left alone: the caller replaces it with W_hh.T @ da. */
-TARGETS static void RK(lstm_bwd)(REAL *restrict a, long lda, const REAL *restrict dh, long lddh,
-                                 const REAL *restrict dy, long ldy, REAL *restrict dc, long lddc,
-                                 const REAL *restrict cp, long ldcp, const REAL *restrict tc, long ldt,
-                                 REAL *restrict dh_sq, long H, long B)
+TARGETS static void RK(lstm_bwd)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict dh, Py_ssize_t lddh,
+                                 const REAL *restrict dy, Py_ssize_t ldy, REAL *restrict dc, Py_ssize_t lddc,
+                                 const REAL *restrict cp, Py_ssize_t ldcp, const REAL *restrict tc, Py_ssize_t ldt,
+                                 REAL *restrict dh_sq, Py_ssize_t H, Py_ssize_t B)
 {
-    for (long n = 0; n < B; n++) dh_sq[n] = 0;
-    for (long j = 0; j < H; j++) {
+    for (Py_ssize_t n = 0; n < B; n++) dh_sq[n] = 0;
+    for (Py_ssize_t j = 0; j < H; j++) {
         REAL *ai = a + j * lda, *af = ai + H * lda, *ag = af + H * lda, *ao = ag + H * lda;
         const REAL *dhj = dh + j * lddh, *dyj = dy + j * ldy, *cpj = cp + j * ldcp, *tj = tc + j * ldt;
         REAL *dcj = dc + j * lddc;
-        for (long n = 0; n < B; n++) {
+        for (Py_ssize_t n = 0; n < B; n++) {
             REAL d = dhj[n] + dyj[n];
             dh_sq[n] += d * d;
             REAL i = ai[n], f = af[n], g = ag[n], o = ao[n], t = tj[n];
@@ -89,31 +89,31 @@ static inline void RK(rnn_point)(REAL *a, REAL gh, int relu)
     *a = relu ? (v < 0 ? 0 : v) : TANH(v);
 }
 
-TARGETS static void RK(rnn_fwd)(REAL *restrict a, long lda, const REAL *restrict gh, long ldg,
-                                long H, long B, int relu)
+TARGETS static void RK(rnn_fwd)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict gh, Py_ssize_t ldg,
+                                Py_ssize_t H, Py_ssize_t B, int relu)
 {
     if (B == 1) { /* one sequence: vectorise across the rows instead */
-        for (long j = 0; j < H; j++) RK(rnn_point)(a + j * lda, gh[j * ldg], relu);
+        for (Py_ssize_t j = 0; j < H; j++) RK(rnn_point)(a + j * lda, gh[j * ldg], relu);
         return;
     }
-    for (long j = 0; j < H; j++) {
+    for (Py_ssize_t j = 0; j < H; j++) {
         REAL *aj = a + j * lda;
         const REAL *gj = gh + j * ldg;
-        for (long n = 0; n < B; n++) RK(rnn_point)(aj + n, gj[n], relu);
+        for (Py_ssize_t n = 0; n < B; n++) RK(rnn_point)(aj + n, gj[n], relu);
     }
 }
 
 /* Elman RNN backward: d = dh + dy, dh_sq as for the LSTM, da = d * phi'(a) with
  * tanh' = 1 - h^2 and relu' = [h > 0] (h = phi(a) from the forward). */
-TARGETS static void RK(rnn_bwd)(REAL *restrict da, long ldda, const REAL *restrict dh, long lddh,
-                                const REAL *restrict dy, long ldy, const REAL *restrict h, long ldh,
-                                REAL *restrict dh_sq, long H, long B, int relu)
+TARGETS static void RK(rnn_bwd)(REAL *restrict da, Py_ssize_t ldda, const REAL *restrict dh, Py_ssize_t lddh,
+                                const REAL *restrict dy, Py_ssize_t ldy, const REAL *restrict h, Py_ssize_t ldh,
+                                REAL *restrict dh_sq, Py_ssize_t H, Py_ssize_t B, int relu)
 {
-    for (long n = 0; n < B; n++) dh_sq[n] = 0;
-    for (long j = 0; j < H; j++) {
+    for (Py_ssize_t n = 0; n < B; n++) dh_sq[n] = 0;
+    for (Py_ssize_t j = 0; j < H; j++) {
         const REAL *dhj = dh + j * lddh, *dyj = dy + j * ldy, *hj = h + j * ldh;
         REAL *daj = da + j * ldda;
-        for (long n = 0; n < B; n++) {
+        for (Py_ssize_t n = 0; n < B; n++) {
             REAL d = dhj[n] + dyj[n];
             dh_sq[n] += d * d;
             REAL hv = hj[n];
@@ -138,13 +138,13 @@ static inline void RK(gru_point)(REAL *ar, REAL *az, REAL *an, REAL hr, REAL hz,
     *h = n + z * (hp - n);
 }
 
-TARGETS static void RK(gru_fwd)(REAL *restrict a, long lda, const REAL *restrict gh, long ldg,
-                                const REAL *restrict b_hn, const REAL *restrict hp, long ldhp,
-                                REAL *restrict side, long lds, REAL *restrict h, long ldh, long H, long B)
+TARGETS static void RK(gru_fwd)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict gh, Py_ssize_t ldg,
+                                const REAL *restrict b_hn, const REAL *restrict hp, Py_ssize_t ldhp,
+                                REAL *restrict side, Py_ssize_t lds, REAL *restrict h, Py_ssize_t ldh, Py_ssize_t H, Py_ssize_t B)
 {
-    long ga = H * lda, gg = H * ldg;
+    Py_ssize_t ga = H * lda, gg = H * ldg;
     if (B == 1) { /* one sequence: vectorise across the rows instead */
-        for (long j = 0; j < H; j++) {
+        for (Py_ssize_t j = 0; j < H; j++) {
             REAL *aj = a + j * lda;
             const REAL *g = gh + j * ldg;
             RK(gru_point)(aj, aj + ga, aj + 2 * ga, g[0], g[gg], g[2 * gg], b_hn[j], hp[j * ldhp],
@@ -152,10 +152,10 @@ TARGETS static void RK(gru_fwd)(REAL *restrict a, long lda, const REAL *restrict
         }
         return;
     }
-    for (long j = 0; j < H; j++) {
+    for (Py_ssize_t j = 0; j < H; j++) {
         REAL *aj = a + j * lda, *sj = side + j * lds, *hj = h + j * ldh;
         const REAL *g = gh + j * ldg, *hpj = hp + j * ldhp;
-        for (long n = 0; n < B; n++)
+        for (Py_ssize_t n = 0; n < B; n++)
             RK(gru_point)(aj + n, aj + ga + n, aj + 2 * ga + n, g[n], g[gg + n], g[2 * gg + n], b_hn[j],
                           hpj[n], sj + n, hj + n);
     }
@@ -167,18 +167,18 @@ TARGETS static void RK(gru_fwd)(REAL *restrict a, long lda, const REAL *restrict
  *   side = da_n * r                  (the n block of the recurrent side's gate gradient)
  *   dah = [da_r; da_z; da_n * r]     (compact, for dh~ = W_hh.T @ dah)
  *   dh = d * z                       (the direct path h_{t-1} -> h_t; the caller adds dh~) */
-TARGETS static void RK(gru_bwd)(REAL *restrict a, long lda, REAL *restrict dh, long lddh,
-                                const REAL *restrict dy, long ldy, const REAL *restrict hp, long ldhp,
-                                REAL *restrict side, long lds, REAL *restrict dah, long ldah,
-                                REAL *restrict dh_sq, long H, long B)
+TARGETS static void RK(gru_bwd)(REAL *restrict a, Py_ssize_t lda, REAL *restrict dh, Py_ssize_t lddh,
+                                const REAL *restrict dy, Py_ssize_t ldy, const REAL *restrict hp, Py_ssize_t ldhp,
+                                REAL *restrict side, Py_ssize_t lds, REAL *restrict dah, Py_ssize_t ldah,
+                                REAL *restrict dh_sq, Py_ssize_t H, Py_ssize_t B)
 {
-    for (long n = 0; n < B; n++) dh_sq[n] = 0;
-    for (long j = 0; j < H; j++) {
+    for (Py_ssize_t n = 0; n < B; n++) dh_sq[n] = 0;
+    for (Py_ssize_t j = 0; j < H; j++) {
         REAL *ar = a + j * lda, *az = ar + H * lda, *an = az + H * lda;
         REAL *dhj = dh + j * lddh, *sj = side + j * lds;
         const REAL *dyj = dy + j * ldy, *hpj = hp + j * ldhp;
         REAL *dr = dah + j * ldah, *dz = dr + H * ldah, *dn = dz + H * ldah;
-        for (long n = 0; n < B; n++) {
+        for (Py_ssize_t n = 0; n < B; n++) {
             REAL d = dhj[n] + dyj[n];
             dh_sq[n] += d * d;
             REAL r = ar[n], z = az[n], nn = an[n];
@@ -212,54 +212,54 @@ static inline void RK(gru_n_point)(REAL z, REAL *an, REAL hn, REAL hp, REAL *h)
     *h = n + z * (hp - n);
 }
 
-TARGETS static void RK(gru_fwd_rz)(REAL *restrict a, long lda, const REAL *restrict gh, long ldg,
-                                   const REAL *restrict hm, long ldm, REAL *restrict side, long lds,
-                                   long H, long B)
+TARGETS static void RK(gru_fwd_rz)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict gh, Py_ssize_t ldg,
+                                   const REAL *restrict hm, Py_ssize_t ldm, REAL *restrict side, Py_ssize_t lds,
+                                   Py_ssize_t H, Py_ssize_t B)
 {
-    long ga = H * lda, gg = H * ldg;
+    Py_ssize_t ga = H * lda, gg = H * ldg;
     if (B == 1) {
-        for (long j = 0; j < H; j++)
+        for (Py_ssize_t j = 0; j < H; j++)
             RK(gru_rz_point)(a + j * lda, a + ga + j * lda, gh[j * ldg], gh[gg + j * ldg], hm[j * ldm],
                              side + j * lds);
         return;
     }
-    for (long j = 0; j < H; j++) {
+    for (Py_ssize_t j = 0; j < H; j++) {
         REAL *aj = a + j * lda, *sj = side + j * lds;
         const REAL *g = gh + j * ldg, *mj = hm + j * ldm;
-        for (long n = 0; n < B; n++) RK(gru_rz_point)(aj + n, aj + ga + n, g[n], g[gg + n], mj[n], sj + n);
+        for (Py_ssize_t n = 0; n < B; n++) RK(gru_rz_point)(aj + n, aj + ga + n, g[n], g[gg + n], mj[n], sj + n);
     }
 }
 
-TARGETS static void RK(gru_fwd_n)(REAL *restrict a, long lda, const REAL *restrict gh, long ldg,
-                                  const REAL *restrict hp, long ldhp, REAL *restrict h, long ldh,
-                                  long H, long B)
+TARGETS static void RK(gru_fwd_n)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict gh, Py_ssize_t ldg,
+                                  const REAL *restrict hp, Py_ssize_t ldhp, REAL *restrict h, Py_ssize_t ldh,
+                                  Py_ssize_t H, Py_ssize_t B)
 {
-    long ga = H * lda;
+    Py_ssize_t ga = H * lda;
     if (B == 1) {
-        for (long j = 0; j < H; j++)
+        for (Py_ssize_t j = 0; j < H; j++)
             RK(gru_n_point)(a[ga + j * lda], a + 2 * ga + j * lda, gh[j * ldg], hp[j * ldhp], h + j * ldh);
         return;
     }
-    for (long j = 0; j < H; j++) {
+    for (Py_ssize_t j = 0; j < H; j++) {
         const REAL *zj = a + ga + j * lda, *g = gh + j * ldg, *hpj = hp + j * ldhp;
         REAL *nj = a + 2 * ga + j * lda, *hj = h + j * ldh;
-        for (long n = 0; n < B; n++) RK(gru_n_point)(zj[n], nj + n, g[n], hpj[n], hj + n);
+        for (Py_ssize_t n = 0; n < B; n++) RK(gru_n_point)(zj[n], nj + n, g[n], hpj[n], hj + n);
     }
 }
 
 /* Cho et al.'s form backward, in two halves around drh = W_hn.T @ da_n:
  *   nz:  d = dh + dy, dh_sq;  da_n = d (1 - z) (1 - n^2);  da_z = d (h_prev - n) z (1 - z);  dh = d * z
  *   r:   da_r = drh * h~ * r (1 - r);  drh = drh * r   (the caller adds [W_hr; W_hz].T @ [da_r; da_z]) */
-TARGETS static void RK(gru_bwd_nz)(REAL *restrict a, long lda, REAL *restrict dh, long lddh,
-                                   const REAL *restrict dy, long ldy, const REAL *restrict hp, long ldhp,
-                                   REAL *restrict dh_sq, long H, long B)
+TARGETS static void RK(gru_bwd_nz)(REAL *restrict a, Py_ssize_t lda, REAL *restrict dh, Py_ssize_t lddh,
+                                   const REAL *restrict dy, Py_ssize_t ldy, const REAL *restrict hp, Py_ssize_t ldhp,
+                                   REAL *restrict dh_sq, Py_ssize_t H, Py_ssize_t B)
 {
-    for (long n = 0; n < B; n++) dh_sq[n] = 0;
-    for (long j = 0; j < H; j++) {
+    for (Py_ssize_t n = 0; n < B; n++) dh_sq[n] = 0;
+    for (Py_ssize_t j = 0; j < H; j++) {
         REAL *az = a + (H + j) * lda, *an = az + H * lda;
         REAL *dhj = dh + j * lddh;
         const REAL *dyj = dy + j * ldy, *hpj = hp + j * ldhp;
-        for (long n = 0; n < B; n++) {
+        for (Py_ssize_t n = 0; n < B; n++) {
             REAL d = dhj[n] + dyj[n];
             dh_sq[n] += d * d;
             REAL z = az[n], nn = an[n];
@@ -270,13 +270,13 @@ TARGETS static void RK(gru_bwd_nz)(REAL *restrict a, long lda, REAL *restrict dh
     }
 }
 
-TARGETS static void RK(gru_bwd_r)(REAL *restrict a, long lda, REAL *restrict drh, long ldr,
-                                  const REAL *restrict hm, long ldm, long H, long B)
+TARGETS static void RK(gru_bwd_r)(REAL *restrict a, Py_ssize_t lda, REAL *restrict drh, Py_ssize_t ldr,
+                                  const REAL *restrict hm, Py_ssize_t ldm, Py_ssize_t H, Py_ssize_t B)
 {
-    for (long j = 0; j < H; j++) {
+    for (Py_ssize_t j = 0; j < H; j++) {
         REAL *ar = a + j * lda, *dj = drh + j * ldr;
         const REAL *mj = hm + j * ldm;
-        for (long n = 0; n < B; n++) {
+        for (Py_ssize_t n = 0; n < B; n++) {
             REAL r = ar[n];
             ar[n] = dj[n] * mj[n] * r * (1 - r);
             dj[n] = dj[n] * r;
@@ -285,10 +285,10 @@ TARGETS static void RK(gru_bwd_r)(REAL *restrict a, long lda, REAL *restrict drh
 }
 
 /* y = sigmoid(x) (which = 0) or tanh(x) (which = 1), elementwise over n values */
-TARGETS static void RK(activation)(REAL *restrict y, const REAL *restrict x, long n, int which)
+TARGETS static void RK(activation)(REAL *restrict y, const REAL *restrict x, Py_ssize_t n, int which)
 {
-    if (which) for (long i = 0; i < n; i++) y[i] = TANH(x[i]);
-    else for (long i = 0; i < n; i++) y[i] = SIGMOID(x[i]);
+    if (which) for (Py_ssize_t i = 0; i < n; i++) y[i] = TANH(x[i]);
+    else for (Py_ssize_t i = 0; i < n; i++) y[i] = SIGMOID(x[i]);
 }
 
 #undef TARGETS

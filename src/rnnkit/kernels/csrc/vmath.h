@@ -16,8 +16,16 @@
 #ifndef RNNKIT_VMATH_H
 #define RNNKIT_VMATH_H
 
+#include <float.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+/* exp's rounding step (k = x / ln2 + 1.5 * 2^23, then k - 1.5 * 2^23) needs float and double
+ * arithmetic rounded to its type, which x87 code (32-bit x86 without SSE2) does not do. */
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD != 0 && FLT_EVAL_METHOD != -1
+#error "rnnkit's vmath.h needs FLT_EVAL_METHOD == 0: on 32-bit x86 build with -msse2 -mfpmath=sse"
+#endif
 
 static inline float rk_exp_f(float x)
 {
@@ -80,7 +88,7 @@ static inline double rk_sigmoid_d(double x) { return 1.0 / (1.0 + rk_exp_d(-x));
 
 static inline float rk_tanh_f(float x)
 {
-    float ax = __builtin_fabsf(x);
+    float ax = fabsf(x);
     float big = 1.0f - 2.0f / (rk_exp_f(2.0f * ax) + 1.0f);
     float z = x * x;
     float p = -5.70498872745e-3f;
@@ -89,18 +97,18 @@ static inline float rk_tanh_f(float x)
     p = p * z + 1.33314422036e-1f;
     p = p * z - 3.33332819422e-1f;
     float small = ax + ax * z * p;
-    return __builtin_copysignf(ax < 0.625f ? small : big, x);   /* odd, and tanh(-0) = -0 */
+    return copysignf(ax < 0.625f ? small : big, x);   /* odd, and tanh(-0) = -0 */
 }
 
 static inline double rk_tanh_d(double x)
 {
-    double ax = __builtin_fabs(x);
+    double ax = fabs(x);
     double big = 1.0 - 2.0 / (rk_exp_d(2.0 * ax) + 1.0);
     double z = x * x;
     double p = (-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z - 1.61468768441708447952e3;
     double q = ((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z + 4.84406305325125486048e3;
     double small = ax + ax * z * (p / q);
-    return __builtin_copysign(ax < 0.625 ? small : big, x);   /* odd, and tanh(-0) = -0 */
+    return copysign(ax < 0.625 ? small : big, x);   /* odd, and tanh(-0) = -0 */
 }
 
 #endif
