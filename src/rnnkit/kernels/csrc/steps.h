@@ -82,24 +82,29 @@ TARGETS static void RK(lstm_bwd)(REAL *restrict a, Py_ssize_t lda, const REAL *r
     }
 }
 
-/* Elman RNN: a = phi(a + gh) in place, phi = tanh (relu = 0) or max(., 0) (NaN stays NaN). */
-static inline void RK(rnn_point)(REAL *a, REAL gh, int relu)
+/* Elman RNN: a = phi(a + gh) in place, phi = tanh (relu = 0) or max(., 0) (NaN stays NaN).
+ * One loop per phi: with the choice inside the loop the compiler leaves the tanh loop scalar. */
+static inline void RK(tanh_point)(REAL *a, REAL gh) { *a = TANH(*a + gh); }
+
+static inline void RK(relu_point)(REAL *a, REAL gh)
 {
     REAL v = *a + gh;
-    *a = relu ? (v < 0 ? 0 : v) : TANH(v);
+    *a = v < 0 ? 0 : v;
 }
 
 TARGETS static void RK(rnn_fwd)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict gh, Py_ssize_t ldg,
                                 Py_ssize_t H, Py_ssize_t B, int relu)
 {
     if (B == 1) { /* one sequence: vectorise across the rows instead */
-        for (Py_ssize_t j = 0; j < H; j++) RK(rnn_point)(a + j * lda, gh[j * ldg], relu);
+        if (relu) for (Py_ssize_t j = 0; j < H; j++) RK(relu_point)(a + j * lda, gh[j * ldg]);
+        else for (Py_ssize_t j = 0; j < H; j++) RK(tanh_point)(a + j * lda, gh[j * ldg]);
         return;
     }
     for (Py_ssize_t j = 0; j < H; j++) {
         REAL *aj = a + j * lda;
         const REAL *gj = gh + j * ldg;
-        for (Py_ssize_t n = 0; n < B; n++) RK(rnn_point)(aj + n, gj[n], relu);
+        if (relu) for (Py_ssize_t n = 0; n < B; n++) RK(relu_point)(aj + n, gj[n]);
+        else for (Py_ssize_t n = 0; n < B; n++) RK(tanh_point)(aj + n, gj[n]);
     }
 }
 
