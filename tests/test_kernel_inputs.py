@@ -1,0 +1,79 @@
+"""The kernels' inputs: what the fused steps cannot read directly is copied first, and cached
+per-step views are never used on the wrong array."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_kernels_accept_dy_of_any_layout(cell):
+    """The kernels hand the fused steps row-contiguous blocks whatever the layout of dy (here a
+    Fortran-ordered one) and give the same gradients as with a C-ordered dy."""
+    from rnnkit import kernels
+
+    fwd, bwd = getattr(kernels, f"{cell}_forward"), getattr(kernels, f"{cell}_backward")
+    G = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    rng = np.random.default_rng(0)
+    I, T, N, Hh = 3, 4, 6, 5
+    x = rng.standard_normal((I, T, N))
+    W_ih, W_hh = rng.standard_normal((G * Hh, I)) * 0.5, rng.standard_normal((G * Hh, Hh)) * 0.5
+    state = tuple(rng.standard_normal((Hh, N)) for _ in range(2 if cell == "lstm" else 1))
+    dy = rng.standard_normal((Hh, T, N))
+    results = []
+    for d in (dy, np.asfortranarray(dy)):
+        _, _, cache = fwd(x, state, W_ih, W_hh)
+        dx, ds, grads, _ = bwd(cache, d, tuple(np.zeros_like(s) for s in state))
+        results.append((dx, ds, grads))
+    assert_array_equal(results[0][0], results[1][0])
+    for k in results[0][2]:
+        assert_array_equal(results[0][2][k], results[1][2][k])
+
+
+@pytest.mark.parametrize("dy_kind", ["read-only", "broadcast", "one column"])
+def test_kernels_accept_read_only_and_broadcast_dy(dy_kind):
+    """dL/dy that the C steps could not write to, or whose strides are odd (a broadcast, a
+    length-1 batch axis), gives the gradients of an ordinary C-ordered dy."""
+    from rnnkit import kernels
+
+    rng = np.random.default_rng(1)
+    I, T, Hh = 3, 4, 5
+    N = 1 if dy_kind == "one column" else 6
+    x = rng.standard_normal((I, T, N))
+    W_ih, W_hh = rng.standard_normal((4 * Hh, I)) * 0.5, rng.standard_normal((4 * Hh, Hh)) * 0.5
+    state = (np.zeros((Hh, N)), np.zeros((Hh, N)))
+    if dy_kind == "read-only":
+        dy = rng.standard_normal((Hh, T, N))
+        dy.flags.writeable = False
+    elif dy_kind == "broadcast":
+        dy = np.broadcast_to(rng.standard_normal((1, T, N)), (Hh, T, N))
+    else:
+        dy = rng.standard_normal((Hh, T))[:, :, None]
+    results = []
+    for d in (dy, np.array(dy, order="C")):
+        _, _, cache = kernels.lstm_forward(x, state, W_ih, W_hh)
+        results.append(kernels.lstm_backward(cache, d, state))
+    assert_array_equal(results[0][0], results[1][0])
+    for k in results[0][2]:
+        assert_array_equal(results[0][2][k], results[1][2][k])
+
+
+def test_a_deep_copy_of_a_layer_computes_like_a_fresh_one():
+    """The workspace keeps per-step views of its buffers; after copy.deepcopy the copied views
+    no longer look into the copied buffers, and the layer must notice instead of writing there."""
+    import copy
+
+    import rnnkit
+
+    rng = np.random.default_rng(2)
+    for cls in (rnnkit.RNN, rnnkit.LSTM, rnnkit.GRU):
+        layer = cls(3, 4, seed=0)
+        layer.forward(rng.standard_normal((2, 5, 3)))
+        twin = copy.deepcopy(layer)
+        x, dy = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 5, 4))
+        fresh = cls(3, 4, seed=0)
+        y, _ = twin.forward(x)
+        assert_array_equal(y, fresh.forward(x)[0])
+        assert_array_equal(twin.backward(dy)[0], fresh.backward(dy)[0])
