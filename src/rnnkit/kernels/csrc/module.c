@@ -22,10 +22,16 @@
 
 #include "vmath.h"
 
-/* target_clones needs GCC >= 12 (for arch=x86-64-vN) and glibc's ifunc support */
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__) && defined(__linux__) && \
+/* target_clones needs GCC >= 12 (for arch=x86-64-vN) and glibc's ifunc support; RK_NO_CLONES
+ * turns it off (tests/test_fused_build.py compiles once per target to read the vectoriser) */
+#if !defined(RK_NO_CLONES) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__) && defined(__linux__) && \
     defined(__GLIBC__)
 #define RK_TARGET_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#elif defined(__GNUC__)
+/* kept out of line: inlined into the bindings, GCC stops vectorising the LSTM and GRU loops */
+#define RK_TARGET_CLONES __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define RK_TARGET_CLONES __declspec(noinline)
 #else
 #define RK_TARGET_CLONES
 #endif

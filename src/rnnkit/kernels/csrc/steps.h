@@ -10,6 +10,10 @@
  * N, and the products NumPy writes per step are compact (G*H, B) blocks. Gate g of a (G*H, .)
  * block starts at row g*H. Only the B running columns (n < B) are touched; module.c handles
  * the finished ones.
+ *
+ * Every loop marked simd must compile to SIMD code: a small change (a branch inside the loop,
+ * say) can make the compiler give up silently and a step 5x slower. tests/test_fused_build.py
+ * reads GCC's vectoriser report and fails if one of them is not vectorised.
  */
 
 #define TARGETS RK_TARGET_CLONES
@@ -34,7 +38,7 @@ TARGETS static void RK(lstm_fwd)(REAL *restrict a, Py_ssize_t lda, const REAL *r
 {
     Py_ssize_t ga = H * lda, gg = H * ldg;
     if (B == 1) { /* one sequence: vectorise across the rows instead */
-        for (Py_ssize_t j = 0; j < H; j++) {
+        for (Py_ssize_t j = 0; j < H; j++) {  /* simd */
             REAL *aj = a + j * lda;
             const REAL *g = gh + j * ldg;
             RK(lstm_point)(aj, aj + ga, aj + 2 * ga, aj + 3 * ga, g[0], g[gg], g[2 * gg], g[3 * gg],
@@ -45,7 +49,7 @@ TARGETS static void RK(lstm_fwd)(REAL *restrict a, Py_ssize_t lda, const REAL *r
     for (Py_ssize_t j = 0; j < H; j++) {
         REAL *aj = a + j * lda, *cj = c + j * ldc, *tj = tc + j * ldt, *hj = h + j * ldh;
         const REAL *g = gh + j * ldg, *cpj = cp + j * ldcp;
-        for (Py_ssize_t n = 0; n < B; n++)
+        for (Py_ssize_t n = 0; n < B; n++)  /* simd */
             RK(lstm_point)(aj + n, aj + ga + n, aj + 2 * ga + n, aj + 3 * ga + n, g[n], g[gg + n],
                            g[2 * gg + n], g[3 * gg + n], cpj[n], cj + n, tj + n, hj + n);
     }
@@ -68,7 +72,7 @@ TARGETS static void RK(lstm_bwd)(REAL *restrict a, Py_ssize_t lda, const REAL *r
         REAL *ai = a + j * lda, *af = ai + H * lda, *ag = af + H * lda, *ao = ag + H * lda;
         const REAL *dhj = dh + j * lddh, *dyj = dy + j * ldy, *cpj = cp + j * ldcp, *tj = tc + j * ldt;
         REAL *dcj = dc + j * lddc;
-        for (Py_ssize_t n = 0; n < B; n++) {
+        for (Py_ssize_t n = 0; n < B; n++) {  /* simd */
             REAL d = dhj[n] + dyj[n];
             dh_sq[n] += d * d;
             REAL i = ai[n], f = af[n], g = ag[n], o = ao[n], t = tj[n];
@@ -96,15 +100,15 @@ TARGETS static void RK(rnn_fwd)(REAL *restrict a, Py_ssize_t lda, const REAL *re
                                 Py_ssize_t H, Py_ssize_t B, int relu)
 {
     if (B == 1) { /* one sequence: vectorise across the rows instead */
-        if (relu) for (Py_ssize_t j = 0; j < H; j++) RK(relu_point)(a + j * lda, gh[j * ldg]);
-        else for (Py_ssize_t j = 0; j < H; j++) RK(tanh_point)(a + j * lda, gh[j * ldg]);
+        if (relu) for (Py_ssize_t j = 0; j < H; j++) RK(relu_point)(a + j * lda, gh[j * ldg]);  /* simd */
+        else for (Py_ssize_t j = 0; j < H; j++) RK(tanh_point)(a + j * lda, gh[j * ldg]);  /* simd */
         return;
     }
     for (Py_ssize_t j = 0; j < H; j++) {
         REAL *aj = a + j * lda;
         const REAL *gj = gh + j * ldg;
-        if (relu) for (Py_ssize_t n = 0; n < B; n++) RK(relu_point)(aj + n, gj[n]);
-        else for (Py_ssize_t n = 0; n < B; n++) RK(tanh_point)(aj + n, gj[n]);
+        if (relu) for (Py_ssize_t n = 0; n < B; n++) RK(relu_point)(aj + n, gj[n]);  /* simd */
+        else for (Py_ssize_t n = 0; n < B; n++) RK(tanh_point)(aj + n, gj[n]);  /* simd */
     }
 }
 
@@ -118,7 +122,7 @@ TARGETS static void RK(rnn_bwd)(REAL *restrict da, Py_ssize_t ldda, const REAL *
     for (Py_ssize_t j = 0; j < H; j++) {
         const REAL *dhj = dh + j * lddh, *dyj = dy + j * ldy, *hj = h + j * ldh;
         REAL *daj = da + j * ldda;
-        for (Py_ssize_t n = 0; n < B; n++) {
+        for (Py_ssize_t n = 0; n < B; n++) {  /* simd */
             REAL d = dhj[n] + dyj[n];
             dh_sq[n] += d * d;
             REAL hv = hj[n];
@@ -149,7 +153,7 @@ TARGETS static void RK(gru_fwd)(REAL *restrict a, Py_ssize_t lda, const REAL *re
 {
     Py_ssize_t ga = H * lda, gg = H * ldg;
     if (B == 1) { /* one sequence: vectorise across the rows instead */
-        for (Py_ssize_t j = 0; j < H; j++) {
+        for (Py_ssize_t j = 0; j < H; j++) {  /* simd */
             REAL *aj = a + j * lda;
             const REAL *g = gh + j * ldg;
             RK(gru_point)(aj, aj + ga, aj + 2 * ga, g[0], g[gg], g[2 * gg], b_hn[j], hp[j * ldhp],
@@ -160,7 +164,7 @@ TARGETS static void RK(gru_fwd)(REAL *restrict a, Py_ssize_t lda, const REAL *re
     for (Py_ssize_t j = 0; j < H; j++) {
         REAL *aj = a + j * lda, *sj = side + j * lds, *hj = h + j * ldh;
         const REAL *g = gh + j * ldg, *hpj = hp + j * ldhp;
-        for (Py_ssize_t n = 0; n < B; n++)
+        for (Py_ssize_t n = 0; n < B; n++)  /* simd */
             RK(gru_point)(aj + n, aj + ga + n, aj + 2 * ga + n, g[n], g[gg + n], g[2 * gg + n], b_hn[j],
                           hpj[n], sj + n, hj + n);
     }
@@ -183,7 +187,7 @@ TARGETS static void RK(gru_bwd)(REAL *restrict a, Py_ssize_t lda, REAL *restrict
         REAL *dhj = dh + j * lddh, *sj = side + j * lds;
         const REAL *dyj = dy + j * ldy, *hpj = hp + j * ldhp;
         REAL *dr = dah + j * ldah, *dz = dr + H * ldah, *dn = dz + H * ldah;
-        for (Py_ssize_t n = 0; n < B; n++) {
+        for (Py_ssize_t n = 0; n < B; n++) {  /* simd */
             REAL d = dhj[n] + dyj[n];
             dh_sq[n] += d * d;
             REAL r = ar[n], z = az[n], nn = an[n];
@@ -223,7 +227,7 @@ TARGETS static void RK(gru_fwd_rz)(REAL *restrict a, Py_ssize_t lda, const REAL 
 {
     Py_ssize_t ga = H * lda, gg = H * ldg;
     if (B == 1) {
-        for (Py_ssize_t j = 0; j < H; j++)
+        for (Py_ssize_t j = 0; j < H; j++)  /* simd */
             RK(gru_rz_point)(a + j * lda, a + ga + j * lda, gh[j * ldg], gh[gg + j * ldg], hm[j * ldm],
                              side + j * lds);
         return;
@@ -231,7 +235,7 @@ TARGETS static void RK(gru_fwd_rz)(REAL *restrict a, Py_ssize_t lda, const REAL 
     for (Py_ssize_t j = 0; j < H; j++) {
         REAL *aj = a + j * lda, *sj = side + j * lds;
         const REAL *g = gh + j * ldg, *mj = hm + j * ldm;
-        for (Py_ssize_t n = 0; n < B; n++) RK(gru_rz_point)(aj + n, aj + ga + n, g[n], g[gg + n], mj[n], sj + n);
+        for (Py_ssize_t n = 0; n < B; n++) RK(gru_rz_point)(aj + n, aj + ga + n, g[n], g[gg + n], mj[n], sj + n);  /* simd */
     }
 }
 
@@ -241,14 +245,14 @@ TARGETS static void RK(gru_fwd_n)(REAL *restrict a, Py_ssize_t lda, const REAL *
 {
     Py_ssize_t ga = H * lda;
     if (B == 1) {
-        for (Py_ssize_t j = 0; j < H; j++)
+        for (Py_ssize_t j = 0; j < H; j++)  /* simd */
             RK(gru_n_point)(a[ga + j * lda], a + 2 * ga + j * lda, gh[j * ldg], hp[j * ldhp], h + j * ldh);
         return;
     }
     for (Py_ssize_t j = 0; j < H; j++) {
         const REAL *zj = a + ga + j * lda, *g = gh + j * ldg, *hpj = hp + j * ldhp;
         REAL *nj = a + 2 * ga + j * lda, *hj = h + j * ldh;
-        for (Py_ssize_t n = 0; n < B; n++) RK(gru_n_point)(zj[n], nj + n, g[n], hpj[n], hj + n);
+        for (Py_ssize_t n = 0; n < B; n++) RK(gru_n_point)(zj[n], nj + n, g[n], hpj[n], hj + n);  /* simd */
     }
 }
 
@@ -264,7 +268,7 @@ TARGETS static void RK(gru_bwd_nz)(REAL *restrict a, Py_ssize_t lda, REAL *restr
         REAL *az = a + (H + j) * lda, *an = az + H * lda;
         REAL *dhj = dh + j * lddh;
         const REAL *dyj = dy + j * ldy, *hpj = hp + j * ldhp;
-        for (Py_ssize_t n = 0; n < B; n++) {
+        for (Py_ssize_t n = 0; n < B; n++) {  /* simd */
             REAL d = dhj[n] + dyj[n];
             dh_sq[n] += d * d;
             REAL z = az[n], nn = an[n];
@@ -281,7 +285,7 @@ TARGETS static void RK(gru_bwd_r)(REAL *restrict a, Py_ssize_t lda, REAL *restri
     for (Py_ssize_t j = 0; j < H; j++) {
         REAL *ar = a + j * lda, *dj = drh + j * ldr;
         const REAL *mj = hm + j * ldm;
-        for (Py_ssize_t n = 0; n < B; n++) {
+        for (Py_ssize_t n = 0; n < B; n++) {  /* simd */
             REAL r = ar[n];
             ar[n] = dj[n] * mj[n] * r * (1 - r);
             dj[n] = dj[n] * r;
@@ -292,8 +296,8 @@ TARGETS static void RK(gru_bwd_r)(REAL *restrict a, Py_ssize_t lda, REAL *restri
 /* y = sigmoid(x) (which = 0) or tanh(x) (which = 1), elementwise over n values */
 TARGETS static void RK(activation)(REAL *restrict y, const REAL *restrict x, Py_ssize_t n, int which)
 {
-    if (which) for (Py_ssize_t i = 0; i < n; i++) y[i] = TANH(x[i]);
-    else for (Py_ssize_t i = 0; i < n; i++) y[i] = SIGMOID(x[i]);
+    if (which) for (Py_ssize_t i = 0; i < n; i++) y[i] = TANH(x[i]);  /* simd */
+    else for (Py_ssize_t i = 0; i < n; i++) y[i] = SIGMOID(x[i]);  /* simd */
 }
 
 #undef TARGETS
