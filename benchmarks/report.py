@@ -26,6 +26,14 @@ def _load(avg) -> str:
     return "n/a" if not avg else f"{avg[0]:.2f}"
 
 
+def _ratio(r: dict) -> str:
+    """The ratio, and with several rounds the range of the rounds' ratios."""
+    text = f"{r['ratio_torch_over_rnnkit']:.2f}"
+    if len(r.get("ratio_rounds", ())) > 1:
+        text += f" ({min(r['ratio_rounds']):.2f}-{max(r['ratio_rounds']):.2f})"
+    return text
+
+
 def row_cells(r: dict) -> list[str]:
     return [
         r["cell"],
@@ -33,7 +41,7 @@ def row_cells(r: dict) -> list[str]:
         r["mode"],
         _ms(r["torch"]["median_ms"]),
         _ms(r["rnnkit"]["median_ms"]),
-        f"{r['ratio_torch_over_rnnkit']:.2f}",
+        _ratio(r),
         f"{r['rnnkit']['gflops']:.2f}",
         f"{100 * r['rnnkit']['fraction_of_peak']:.1f}%",
         _mb(r["torch"]["peak_bytes"]),
@@ -68,6 +76,8 @@ def header(meta: dict) -> str:
         f"start {pk.get('gflops_start', pk['gflops']):.1f}, end {pk.get('gflops_end', pk['gflops']):.1f})",
         f"# times: median over ABBA-interleaved repeats after {meta['timing']['warmup']} warmup, "
         f"{meta['timing']['settle_s']} s untimed settle after each switch; ratio = torch/rnnkit (>1: rnnkit faster)",
+        *([f"# rounds: {meta['timing']['rounds']} full sweeps; times over all rounds' calls, ratio = median of "
+           "the rounds' ratios (their range in brackets)"] if meta["timing"].get("rounds", 1) > 1 else []),
         f"# FLOPs (matmuls only): forward {meta['flops_formula']['forward']}; train = 3x forward",
         "# peak MB (1e6 bytes): extra memory of one steady-state call; "
         "rnnkit: tracemalloc, torch: profiler allocator events (see JSON 'memory_method')",

@@ -25,6 +25,12 @@ process. Peak memory (:mod:`benchmarks.memory`): extra bytes of one steady-state
 tracemalloc for rnnkit and torch.profiler allocator events for torch. A one-off check
 records the max abs difference of y, dx and parameter gradients between the two sides.
 
+Rounds (``--rounds K``): the whole sweep is run K times in a row, and each row combines its K
+measurements: times are the median of all K rounds' timed calls, and the ratio is the median of
+the K rounds' ratios (with their range), so that a machine whose speed drifts between phases
+(it does on shared virtual machines) cannot put one cell's rows in a slow phase and another's
+in a fast one. Memory is measured in the first round.
+
 Results: a markdown table on stdout and JSON (default ``benchmarks/results.json``).
 No assertions on timings anywhere; the test suite only runs ``--quick``.
 """
@@ -91,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help=f"tiny shapes ({QUICK_SHAPES}) unless --shapes is given, "
                         "and a 256^3 matmul-peak probe; for smoke tests")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="run the whole sweep this many times and combine each row's rounds: median "
+                        "times over all rounds, median ratio and its range (default 1)")
     p.add_argument("--seed", type=int, default=0)
     return p
 
@@ -164,7 +173,31 @@ class Case:
         }
 
 
-def measure(case: Case, cell: str, shape, mode: str, args) -> dict:
+def combine_rounds(rounds: list[list[dict]]) -> list[dict]:
+    """One row per (cell, shape, mode) from the rows of K rounds (same order in each round).
+
+    Each side's statistics are recomputed over the timed calls of all rounds; the ratio is the
+    median of the rounds' ratios, which a drift of the machine between rounds moves least, and
+    ``ratio_rounds`` keeps them all. Peak memory is the first round's.
+    """
+    if len(rounds) == 1:
+        return rounds[0]
+    combined = []
+    for rows in zip(*rounds):
+        row = dict(rows[0])
+        for side in ("torch", "rnnkit"):
+            first = rows[0][side]
+            stats = timing.summarize([t * 1e-3 for r in rows for t in r[side]["times_ms"]])
+            stats["gflops"] = row["flops"] / (stats["median_ms"] * 1e-3) / 1e9
+            stats["peak_bytes"], stats["memory_method"] = first["peak_bytes"], first["memory_method"]
+            row[side] = stats
+        row["ratio_rounds"] = [r["ratio_torch_over_rnnkit"] for r in rows]
+        row["ratio_torch_over_rnnkit"] = float(np.median(row["ratio_rounds"]))
+        combined.append(row)
+    return combined
+
+
+def measure(case: Case, cell: str, shape, mode: str, args, with_memory: bool = True) -> dict:
     n, t, i, h = shape
     case.set_mode(mode)
     ft, fr = case.funcs(mode)
@@ -175,7 +208,7 @@ def measure(case: Case, cell: str, shape, mode: str, args) -> dict:
     for side in (st, sr):
         side["gflops"] = work / (side["median_ms"] * 1e-3) / 1e9
     st["peak_bytes"] = sr["peak_bytes"] = None
-    if not args.no_memory:
+    if with_memory and not args.no_memory:
         st["peak_bytes"] = memory.torch_peak_bytes(ft)
         # rnnkit keeps its forward caches in a workspace recycled between calls: that memory is
         # live during the call but allocated before it, so it is added to the traced peak.
@@ -192,8 +225,9 @@ def main(argv: list[str] | None = None) -> dict:
     """Run the benchmark; print the table, write JSON, return the report dict."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.repeats < 1 or args.warmup < 0:
-        parser.error(f"Expected --repeats >= 1 and --warmup >= 0, got {args.repeats} and {args.warmup}")
+    if args.repeats < 1 or args.warmup < 0 or args.rounds < 1:
+        parser.error(f"Expected --repeats >= 1, --warmup >= 0 and --rounds >= 1, got {args.repeats}, "
+                     f"{args.warmup} and {args.rounds}")
     if args.shapes is None:
         args.shapes = parse_shapes(QUICK_SHAPES if args.quick else DEFAULT_SHAPES)
     threads = sysinfo.set_threads(args.threads)
@@ -217,24 +251,32 @@ def main(argv: list[str] | None = None) -> dict:
                        "settle_s": args.settle,
                        "settle": "after each switch the new side runs untimed >= settle_s (>= 1 call) "
                                  "so the other library's spin-waiting threads go idle",
-                       "statistic": "median (IQR = q75 - q25)"},
+                       "statistic": "median (IQR = q75 - q25)", "rounds": args.rounds,
+                       "rounds_combined": "per row: statistics over the timed calls of all rounds; "
+                                          "ratio = median of the rounds' ratios (ratio_rounds)"},
             "argv": sys.argv[1:] if argv is None else list(argv),
         }
-        rows, checks = [], {}
-        total = len(args.cells) * len(args.shapes) * len(MODES)
-        for cell in args.cells:
-            for shape in args.shapes:
-                gc.collect()  # once per case: slow with torch's object graph
-                case = Case(cell, shape, args.seed)
-                key = f"{cell}:{'x'.join(map(str, shape))}"
-                checks[key] = case.check()
-                for mode in MODES:
-                    print(f"[{len(rows) + 1}/{total}] {cell} {'x'.join(map(str, shape))} {mode}",
-                          file=sys.stderr, flush=True)
-                    row = measure(case, cell, shape, mode, args)
-                    row["max_abs_diff"] = checks[key]
-                    rows.append(row)
-                del case
+        rounds, checks = [], {}
+        per_round = len(args.cells) * len(args.shapes) * len(MODES)
+        for k in range(args.rounds):
+            rows = []
+            for cell in args.cells:
+                for shape in args.shapes:
+                    gc.collect()  # once per case: slow with torch's object graph
+                    case = Case(cell, shape, args.seed)
+                    key = f"{cell}:{'x'.join(map(str, shape))}"
+                    if key not in checks:
+                        checks[key] = case.check()
+                    for mode in MODES:
+                        done = k * per_round + len(rows) + 1
+                        print(f"[{done}/{per_round * args.rounds}] {cell} {'x'.join(map(str, shape))} {mode}",
+                              file=sys.stderr, flush=True)
+                        row = measure(case, cell, shape, mode, args, with_memory=k == 0)
+                        row["max_abs_diff"] = checks[key]
+                        rows.append(row)
+                    del case
+            rounds.append(rows)
+        rows = combine_rounds(rounds)
         # peak probe again at the end (drift check); fractions use the better of the two
         end = flops.matmul_peak(n=peak["n"], repeats=peak["repeats"])
         peak.update(gflops_start=peak["gflops"], gflops_end=end["gflops"],

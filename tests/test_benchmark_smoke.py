@@ -119,3 +119,25 @@ def test_training_step_memory_is_sensible(cell):
     for probe, fn in ((memory.torch_peak_bytes, case.torch_train), (memory.numpy_peak_bytes, case.rnnkit_train)):
         peak = probe(fn)
         assert y_bytes <= peak <= loose_cap, (cell, probe.__name__, peak, y_bytes, loose_cap)
+
+
+def test_rounds_are_combined(tmp_path, capsys):
+    """--rounds 2: each row pools both rounds' timed calls and takes the median of their ratios."""
+    out = tmp_path / "results.json"
+    data = bench.main(["--quick", "--cells", "gru", "--shapes", "2x5x3x4", "--warmup", "1", "--repeats", "2",
+                       "--settle", "0.001", "--rounds", "2", "--json", str(out)])
+    assert data["metadata"]["timing"]["rounds"] == 2
+    for r in data["results"]:
+        assert len(r["ratio_rounds"]) == 2
+        assert r["ratio_torch_over_rnnkit"] == pytest.approx(float(np.median(r["ratio_rounds"])))
+        for side in ("torch", "rnnkit"):
+            assert r[side]["n"] == 4 and len(r[side]["times_ms"]) == 4
+            assert r[side]["median_ms"] == pytest.approx(float(np.median(r[side]["times_ms"])))
+            assert isinstance(r[side]["peak_bytes"], int)
+    printed = capsys.readouterr().out
+    assert "# rounds: 2" in printed and printed.count("(") >= len(data["results"])
+
+
+def test_rounds_must_be_positive():
+    with pytest.raises(SystemExit):
+        bench.main(["--quick", "--rounds", "0"])
