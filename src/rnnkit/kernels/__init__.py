@@ -13,7 +13,7 @@ elementwise part of each step is one call into the C extension :mod:`rnnkit.kern
 """
 
 try:
-    from . import _fused
+    from . import _fused  # noqa: F401  (fail here, with the message below, not deep in a kernel)
 except ImportError as error:  # pragma: no cover - depends on how rnnkit was installed
     raise ImportError(
         "rnnkit's compiled part, rnnkit.kernels._fused, is missing: this copy of rnnkit was not "

@@ -73,14 +73,15 @@ def lstm_forward(
     first = T if reverse else 0
     hs[:, first], cs[:, first] = state0
     gh_buf = buffer(ws, "gh", (4 * H * N,), dtype)
+    hm_buf = None if rec_mask is None else buffer(ws, "hm", (H, N), dtype)  # h~ = h_{t-1} * rec_mask
     a_t, h_s, c_s, tc_t = (step_views(ws, k, v) for k, v in
                            (("gates", A), ("hs", hs), ("cs", cs), ("tanh_cs", tanh_cs)))
     for t in steps(T, reverse):
         prev, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)
-        h_prev = h_s[prev] if B == N else h_s[prev][:, :B]
-        if rec_mask is not None:
-            h_prev = h_prev * rec_mask[:, :B]
+        h_prev = h_s[prev] if rec_mask is None else np.multiply(h_s[prev], rec_mask, out=hm_buf)  # h~
+        if B < N:
+            h_prev = h_prev[:, :B]
         gh = np.matmul(W_hh, h_prev, out=gh_buf[: 4 * H * B].reshape(4 * H, B))
         _fused.lstm_forward_step(a_t[t], gh, c_s[prev], h_s[prev], c_s[cur], tc_t[t], h_s[cur], B)
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, cs=cs, tanh_cs=tanh_cs,

@@ -62,14 +62,15 @@ def rnn_forward(
     input_projection(x, W_ih, bias, out=hs[:, :T] if reverse else hs[:, 1:])
     hs[:, T if reverse else 0] = state0[0]
     gh_buf = buffer(ws, "gh", (H * N,), x.dtype)
+    hm_buf = None if rec_mask is None else buffer(ws, "hm", (H, N), x.dtype)  # h~ = h_{t-1} * rec_mask
     relu = nonlinearity == "relu"
     h_s = step_views(ws, "hs", hs)
     for t in steps(T, reverse):
         prev, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)
-        h_prev = h_s[prev] if B == N else h_s[prev][:, :B]
-        if rec_mask is not None:
-            h_prev = h_prev * rec_mask[:, :B]
+        h_prev = h_s[prev] if rec_mask is None else np.multiply(h_s[prev], rec_mask, out=hm_buf)  # h~
+        if B < N:
+            h_prev = h_prev[:, :B]
         gh = np.matmul(W_hh, h_prev, out=gh_buf[: H * B].reshape(H, B))
         _fused.rnn_forward_step(h_s[cur], gh, h_s[prev], B, relu)  # h_t = phi(a_t + gh), in place
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, hs=hs, batch_sizes=batch_sizes, rec_mask=rec_mask,

@@ -229,7 +229,8 @@ class RecurrentLayer(Module):
                 packing = Packing.from_lengths(lens, T)
                 x_k = packing.sort(x_k)
                 states = [packing.sort(s) for s in states]
-        x_k = self._contiguous(x_k, "x")
+        if packing is None:  # sorting already made a fresh array in the kernels' layout
+            x_k = self._contiguous(x_k, "x")
         L, D, H = self.num_layers, self.num_directions, self.hidden_size
         batch_sizes = None if packing is None else packing.batch_sizes
         final = [np.empty_like(s) for s in states]
@@ -283,7 +284,8 @@ class RecurrentLayer(Module):
         if packing is not None:
             dy_k = packing.sort(dy_k)
             dstates = [packing.sort(s) for s in dstates]
-        dy_k = self._contiguous(dy_k, "dy")
+        if packing is None:
+            dy_k = self._contiguous(dy_k, "dy")
         L, D, H = self.num_layers, self.num_directions, self.hidden_size
         dstate0 = [np.empty_like(s) for s in dstates]
         norms = np.zeros((L, D, rec.T), dtype=self.dtype)

@@ -89,7 +89,8 @@ static int take(Args *g, PyObject *o, const char *name, Py_ssize_t rows, Py_ssiz
     Py_buffer *v = &g->v[g->n];
     if (PyObject_GetBuffer(o, v, PyBUF_STRIDES | PyBUF_FORMAT | PyBUF_WRITABLE) < 0) {
         PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "_fused: %s must be a writable float32 or float64 array", name);
+        PyErr_Format(PyExc_TypeError, "_fused: %s must be a writable float32 or float64 array, got %s%s", name,
+                     Py_TYPE(o)->tp_name, PyObject_CheckBuffer(o) ? " (read-only or without strides)" : "");
         return -1;
     }
     g->n++;
@@ -108,7 +109,8 @@ static int take(Args *g, PyObject *o, const char *name, Py_ssize_t rows, Py_ssiz
     }
     if (rows == 0) { /* a 1-d row of N values */
         if (v->ndim != 1 || v->shape[0] != g->N || (v->strides && v->strides[0] != size)) {
-            PyErr_Format(PyExc_ValueError, "_fused: %s must be a contiguous 1-d array of %zd values", name, g->N);
+            PyErr_Format(PyExc_ValueError, "_fused: %s must be a contiguous 1-d array of %zd values, got %d-d "
+                         "with %zd values", name, g->N, v->ndim, v->ndim >= 1 ? v->shape[0] : 1);
             return -1;
         }
         out->p = (char *)v->buf;
@@ -116,14 +118,15 @@ static int take(Args *g, PyObject *o, const char *name, Py_ssize_t rows, Py_ssiz
         return 0;
     }
     if (v->ndim != 2) {
-        PyErr_Format(PyExc_ValueError, "_fused: %s must be 2-d with contiguous rows", name);
+        PyErr_Format(PyExc_ValueError, "_fused: %s must be 2-d with contiguous rows, got %d-d", name, v->ndim);
         return -1;
     }
     /* the stride of an axis of length 1 is never used: give it its contiguous value */
     Py_ssize_t s1 = v->shape[1] <= 1 ? size : v->strides[1];
     Py_ssize_t s0 = v->shape[0] <= 1 ? v->shape[1] * size : v->strides[0];
     if (s1 != size || s0 % size != 0 || s0 < v->shape[1] * size) {
-        PyErr_Format(PyExc_ValueError, "_fused: %s must be 2-d with contiguous rows", name);
+        PyErr_Format(PyExc_ValueError, "_fused: %s must be 2-d with contiguous rows, got byte strides (%zd, %zd) "
+                     "for shape (%zd, %zd)", name, v->strides[0], v->strides[1], v->shape[0], v->shape[1]);
         return -1;
     }
     if (rows < 0) {
@@ -359,9 +362,12 @@ static PyObject *activation(PyObject *self, PyObject *const *args, Py_ssize_t na
     Args g = {0};
     Py_ssize_t which;
     Block x, y;
-    if (parse(args, nargs, 3, "activation", &g, NULL) < 0) return NULL;
-    which = g.B;
-    g.B = 0;
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "_fused.activation takes 3 arguments, got %zd", nargs);
+        return NULL;
+    }
+    which = PyNumber_AsSsize_t(args[2], PyExc_OverflowError);
+    if (which == -1 && PyErr_Occurred()) return NULL;
     if (which != 0 && which != 1) {
         PyErr_Format(PyExc_ValueError, "_fused.activation: which must be 0 (sigmoid) or 1 (tanh), got %zd", which);
         return NULL;
