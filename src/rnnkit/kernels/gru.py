@@ -80,6 +80,7 @@ def gru_forward(
     hs[:, T if reverse else 0] = state0[0]
     side = buffer(ws, "side", (H, T, N), dtype)  # reset_after: W_hn @ h~ + b_hn;  else: r * h~
     gh_buf = buffer(ws, "gh", (3 * H * N,), dtype)
+    gh_N = gh_buf.reshape(3 * H, N)  # the product's block when all N sequences run (reset_after)
     if reset_after:
         b_hn = np.array(b_hh[2 * H :, None] if has_bias else np.zeros((H, 1)), dtype=dtype, order="C")
     else:
@@ -93,7 +94,7 @@ def gru_forward(
         hm = h_prev if rec_mask is None else np.multiply(h_prev, rec_mask, out=hm_buf)
         hm_B = hm if B == N else hm[:, :B]
         if reset_after:
-            gh = np.matmul(W_hh, hm_B, out=gh_buf[: 3 * H * B].reshape(3 * H, B))
+            gh = np.matmul(W_hh, hm_B, out=gh_N if B == N else gh_buf[: 3 * H * B].reshape(3 * H, B))
             _fused.gru_forward_step(a_t[t], gh, b_hn, h_prev, s_t[t], h_s[cur], B)
         else:
             gh = np.matmul(W_hrz, hm_B, out=gh_buf[: 2 * H * B].reshape(2 * H, B))

@@ -73,6 +73,7 @@ def lstm_forward(
     first = T if reverse else 0
     hs[:, first], cs[:, first] = state0
     gh_buf = buffer(ws, "gh", (4 * H * N,), dtype)
+    gh_N = gh_buf.reshape(4 * H, N)  # the product's block when all N sequences run
     hm_buf = None if rec_mask is None else buffer(ws, "hm", (H, N), dtype)  # h~ = h_{t-1} * rec_mask
     a_t, h_s, c_s, tc_t = (step_views(ws, k, v) for k, v in
                            (("gates", A), ("hs", hs), ("cs", cs), ("tanh_cs", tanh_cs)))
@@ -82,7 +83,7 @@ def lstm_forward(
         h_prev = h_s[prev] if rec_mask is None else np.multiply(h_s[prev], rec_mask, out=hm_buf)  # h~
         if B < N:
             h_prev = h_prev[:, :B]
-        gh = np.matmul(W_hh, h_prev, out=gh_buf[: 4 * H * B].reshape(4 * H, B))
+        gh = np.matmul(W_hh, h_prev, out=gh_N if B == N else gh_buf[: 4 * H * B].reshape(4 * H, B))
         _fused.lstm_forward_step(a_t[t], gh, c_s[prev], h_s[prev], c_s[cur], tc_t[t], h_s[cur], B)
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, cs=cs, tanh_cs=tanh_cs,
                  batch_sizes=batch_sizes, rec_mask=rec_mask, reverse=reverse, has_bias=b_ih is not None,

@@ -62,6 +62,7 @@ def rnn_forward(
     input_projection(x, W_ih, bias, out=hs[:, :T] if reverse else hs[:, 1:])
     hs[:, T if reverse else 0] = state0[0]
     gh_buf = buffer(ws, "gh", (H * N,), x.dtype)
+    gh_N = gh_buf.reshape(H, N)  # the product's block when all N sequences run
     hm_buf = None if rec_mask is None else buffer(ws, "hm", (H, N), x.dtype)  # h~ = h_{t-1} * rec_mask
     relu = nonlinearity == "relu"
     h_s = step_views(ws, "hs", hs)
@@ -71,7 +72,7 @@ def rnn_forward(
         h_prev = h_s[prev] if rec_mask is None else np.multiply(h_s[prev], rec_mask, out=hm_buf)  # h~
         if B < N:
             h_prev = h_prev[:, :B]
-        gh = np.matmul(W_hh, h_prev, out=gh_buf[: H * B].reshape(H, B))
+        gh = np.matmul(W_hh, h_prev, out=gh_N if B == N else gh_buf[: H * B].reshape(H, B))
         _fused.rnn_forward_step(h_s[cur], gh, h_s[prev], B, relu)  # h_t = phi(a_t + gh), in place
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, hs=hs, batch_sizes=batch_sizes, rec_mask=rec_mask,
                  reverse=reverse, nonlinearity=nonlinearity, has_bias=b_ih is not None, ws=ws)
