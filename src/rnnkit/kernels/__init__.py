@@ -7,9 +7,11 @@
 Sequences are (F, T, N) arrays and states (H, N) (see :mod:`rnnkit.kernels.common`). They hold
 no parameters; what they keep between calls is only in the workspace ``ws`` their caller
 passes (recycled buffers, whose views ``y`` and the cache are until the next call with it).
-:mod:`rnnkit.layers` builds on them. The time loop and the matrix products are NumPy; the
-elementwise part of each step is one call into the C extension :mod:`rnnkit.kernels._fused`
-(sources and equations in ``kernels/csrc/``).
+:mod:`rnnkit.layers` builds on them. The large products outside the time loop are NumPy; the
+loop over t runs in the C extension :mod:`rnnkit.kernels._fused` (sources and equations in
+``kernels/csrc/``): per step the product ``W_hh @ h`` with NumPy's own BLAS
+(:mod:`rnnkit.kernels.blas`), then everything elementwise in one fused pass. Where NumPy's BLAS
+cannot be called from C, the same steps run in a Python loop.
 """
 
 try:

@@ -130,6 +130,22 @@ def masked_outputs(hs: np.ndarray, batch_sizes: np.ndarray | None, reverse: bool
     return y
 
 
+def loop_inputs(
+    W_hh: np.ndarray, rec_mask: np.ndarray | None, batch_sizes: np.ndarray | None, dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """W_hh, rec_mask and batch_sizes as the C loops (``_fused.*_seq``) take them: C-contiguous
+    arrays of ``dtype`` (batch_sizes int64); copies only where they are not already."""
+    W = np.ascontiguousarray(W_hh, dtype=dtype)
+    mask = None if rec_mask is None else np.ascontiguousarray(rec_mask, dtype=dtype)
+    sizes = None if batch_sizes is None else np.ascontiguousarray(batch_sizes, dtype=np.int64)
+    return W, mask, sizes
+
+
+def loop_gradient(dy: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:
+    """dL/dy (H, T, N) as the C loops read it: C-contiguous ``dtype`` (None: zeros)."""
+    return None if dy is None else np.ascontiguousarray(dy, dtype=dtype)
+
+
 def previous_states(hs: np.ndarray, reverse: bool) -> np.ndarray:
     """The (H, T, N) view of h_{t-1} by step t (before any recurrent-dropout mask)."""
     T = hs.shape[1] - 1

@@ -26,21 +26,25 @@ Backward, in the opposite order, carrying dh = dL/dh_t::
 With reset_after=True the recurrent side has its own gate gradients [da_r; da_z; da_n * r_t],
 so dW_hh and db_hh use those; weight gradients and dx are large products after the loop. The
 elementwise lines of a step run fused in C (:mod:`rnnkit.kernels._fused`, ``csrc/steps.h``:
-one pass per step with reset_after, two around the extra product without); the loop and the
-products stay in NumPy.
+one pass per step with reset_after, two around the extra product without). With reset_after
+the loop over t runs in C too (``_fused.gru_forward_seq`` / ``gru_backward_seq``,
+``csrc/sequence.h``); without it, or where NumPy's BLAS cannot be called from C
+(:mod:`rnnkit.kernels.blas`), the loop runs here in Python.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _fused
+from . import _fused, blas
 from .common import (
     active,
     as_matrix,
     buffer,
     gradient_steps,
     input_projection,
+    loop_gradient,
+    loop_inputs,
     masked_outputs,
     previous_states,
     slots,
@@ -79,12 +83,17 @@ def gru_forward(
     hs = buffer(ws, "hs", (H, T + 1, N), dtype)
     hs[:, T if reverse else 0] = state0[0]
     side = buffer(ws, "side", (H, T, N), dtype)  # reset_after: W_hn @ h~ + b_hn;  else: r * h~
-    gh_buf = buffer(ws, "gh", (3 * H * N,), dtype)
-    gh_N = gh_buf.reshape(3 * H, N)  # the product's block when all N sequences run (reset_after)
     if reset_after:
         b_hn = np.array(b_hh[2 * H :, None] if has_bias else np.zeros((H, 1)), dtype=dtype, order="C")
+        if blas.c_loops():  # the whole loop in C (csrc/sequence.h)
+            W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, dtype)
+            _fused.gru_forward_seq(A, hs, side, W, b_hn[:, 0], mask, sizes, int(reverse))
+            return _forward_result(x, W_ih, W_hh, A, hs, side, batch_sizes, rec_mask, reverse, reset_after,
+                                   has_bias, ws)
     else:
         W_hrz, W_hn = W_hh[: 2 * H], W_hh[2 * H :]
+    gh_buf = buffer(ws, "gh", (3 * H * N,), dtype)
+    gh_N = gh_buf.reshape(3 * H, N)  # the product's block when all N sequences run (reset_after)
     hm_buf = None if rec_mask is None else buffer(ws, "hm", (H, N), dtype)  # h~ = h_{t-1} * rec_mask
     a_t, h_s, s_t = (step_views(ws, k, v) for k, v in (("gates", A), ("hs", hs), ("side", side)))
     for t in steps(T, reverse):
@@ -101,6 +110,12 @@ def gru_forward(
             _fused.gru_forward_rz(a_t[t], gh, hm, s_t[t], B)  # r, z and side = r * h~
             gh = np.matmul(W_hn, s_t[t] if B == N else s_t[t][:, :B], out=gh_buf[: H * B].reshape(H, B))
             _fused.gru_forward_n(a_t[t], gh, h_prev, h_s[cur], B)
+    return _forward_result(x, W_ih, W_hh, A, hs, side, batch_sizes, rec_mask, reverse, reset_after, has_bias, ws)
+
+
+def _forward_result(x, W_ih, W_hh, A, hs, side, batch_sizes, rec_mask, reverse, reset_after, has_bias, ws):
+    """(y, (h_T,), cache) of :func:`gru_forward` once its loop has run."""
+    T = x.shape[1]
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, side=side, batch_sizes=batch_sizes,
                  rec_mask=rec_mask, reverse=reverse, reset_after=reset_after, has_bias=has_bias, ws=ws)
     final = hs[:, 0] if reverse else hs[:, T]
@@ -126,11 +141,26 @@ def gru_backward(
     batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
     reset_after = cache["reset_after"]
     _, T, N = x.shape
-    H = W_hh.shape[1]
     dtype = x.dtype
     dh = np.array(dstate[0], dtype=dtype, order="C")
-    dy_t = gradient_steps(dy, (H, T, N), dtype)
     dh_sq = np.zeros((T, N), dtype=dtype)
+    if reset_after and blas.c_loops():  # the whole loop in C (csrc/sequence.h)
+        W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, dtype)
+        _fused.gru_backward_seq(A, hs, side, W, loop_gradient(dy, dtype), dh, dh_sq, mask, sizes, int(reverse))
+    else:
+        _backward_steps(cache, dy, dh, dh_sq)
+    return _backward_result(cache, dh, dh_sq)
+
+
+def _backward_steps(cache: dict, dy, dh: np.ndarray, dh_sq: np.ndarray) -> None:
+    """The backward's time loop in Python (both forms; the C loop does reset_after
+    only): gate gradients into the cache's gates and side, dh and dh_sq updated in place."""
+    W_hh, A, hs, side = cache["W_hh"], cache["gates"], cache["hs"], cache["side"]
+    batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
+    reset_after = cache["reset_after"]
+    H, T, N = side.shape
+    dtype = dh.dtype
+    dy_t = gradient_steps(dy, (H, T, N), dtype)
     dhm_buf = np.empty(H * N, dtype=dtype)  # dL/dh~ through the recurrent product
     if reset_after:
         W_hhT = np.ascontiguousarray(W_hh.T)
@@ -161,6 +191,13 @@ def gru_backward(
         if rec_mask is not None:
             dhm *= rec_mask[:, :B]
         dh[:, :B] += dhm
+
+
+def _backward_result(cache: dict, dh: np.ndarray, dh_sq: np.ndarray):
+    """Weight gradients and dx after the backward loop: (dx, (dh0,), grads, dh_sq)."""
+    x, A, hs, side = cache["x"], cache["gates"], cache["hs"], cache["side"]
+    rec_mask, reverse, reset_after = cache["rec_mask"], cache["reverse"], cache["reset_after"]
+    H, T, N = side.shape
     dA = A
     h_in = as_matrix(previous_states(hs, reverse), rec_mask)  # (H, T*N): h~ of every step
     dA2 = dA.reshape(3 * H, T * N)

@@ -23,20 +23,24 @@ then the weight gradients and dx as a few large products after the loop.
 
 The elementwise part of each step (the four gates, c, tanh(c), h; and backwards the gate
 gradients and dc) runs as one fused pass in C, :func:`rnnkit.kernels._fused.lstm_forward_step`
-and ``lstm_backward_step`` (``csrc/steps.h`` has the same equations); the loop over t and the
-matrix products stay here, in NumPy.
+and ``lstm_backward_step`` (``csrc/steps.h`` has the same equations). The loop over t runs in C
+too (``_fused.lstm_forward_seq`` / ``lstm_backward_seq``, ``csrc/sequence.h``), or here in Python
+(:func:`_forward_steps`, :func:`_backward_steps`) where NumPy's BLAS cannot be called from C
+(:mod:`rnnkit.kernels.blas`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _fused
+from . import _fused, blas
 from .common import (
     active,
     buffer,
     gradient_steps,
     input_projection,
+    loop_gradient,
+    loop_inputs,
     masked_outputs,
     previous_states,
     slots,
@@ -72,19 +76,10 @@ def lstm_forward(
     tanh_cs = buffer(ws, "tanh_cs", (H, T, N), dtype)
     first = T if reverse else 0
     hs[:, first], cs[:, first] = state0
-    gh_buf = buffer(ws, "gh", (4 * H * N,), dtype)
-    gh_N = gh_buf.reshape(4 * H, N)  # the product's block when all N sequences run
-    hm_buf = None if rec_mask is None else buffer(ws, "hm", (H, N), dtype)  # h~ = h_{t-1} * rec_mask
-    a_t, h_s, c_s, tc_t = (step_views(ws, k, v) for k, v in
-                           (("gates", A), ("hs", hs), ("cs", cs), ("tanh_cs", tanh_cs)))
-    for t in steps(T, reverse):
-        prev, cur = slots(t, reverse)
-        B = active(batch_sizes, t, N)
-        h_prev = h_s[prev] if rec_mask is None else np.multiply(h_s[prev], rec_mask, out=hm_buf)  # h~
-        if B < N:
-            h_prev = h_prev[:, :B]
-        gh = np.matmul(W_hh, h_prev, out=gh_N if B == N else gh_buf[: 4 * H * B].reshape(4 * H, B))
-        _fused.lstm_forward_step(a_t[t], gh, c_s[prev], h_s[prev], c_s[cur], tc_t[t], h_s[cur], B)
+    if blas.c_loops():  # the whole loop in C (csrc/sequence.h)
+        _fused.lstm_forward_seq(A, hs, cs, tanh_cs, *loop_inputs(W_hh, rec_mask, batch_sizes, dtype), int(reverse))
+    else:
+        _forward_steps(A, hs, cs, tanh_cs, W_hh, batch_sizes, rec_mask, reverse, ws)
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, cs=cs, tanh_cs=tanh_cs,
                  batch_sizes=batch_sizes, rec_mask=rec_mask, reverse=reverse, has_bias=b_ih is not None,
                  ws=ws)
@@ -111,13 +106,49 @@ def lstm_backward(
     x, A, hs, cs, tanh_cs = cache["x"], cache["gates"], cache["hs"], cache["cs"], cache["tanh_cs"]
     batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
     _, T, N = x.shape
-    H = hs.shape[0]
     dtype = x.dtype
-    W_hhT = np.ascontiguousarray(cache["W_hh"].T)
     dh = np.array(dstate[0], dtype=dtype, order="C")
     dc = np.array(dstate[1], dtype=dtype, order="C")
-    dy_t = gradient_steps(dy, (H, T, N), dtype)
     dh_sq = np.zeros((T, N), dtype=dtype)
+    if blas.c_loops():
+        W, mask, sizes = loop_inputs(cache["W_hh"], rec_mask, batch_sizes, dtype)
+        _fused.lstm_backward_seq(A, cs, tanh_cs, W, loop_gradient(dy, dtype), dh, dc, dh_sq, mask, sizes,
+                                 int(reverse))
+    else:
+        _backward_steps(cache, dy, dh, dc, dh_sq)
+    grads, dx = weight_gradients(A, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
+                                 cache["W_ih"])
+    return dx, (dh, dc), grads, dh_sq
+
+
+def _forward_steps(A, hs, cs, tanh_cs, W_hh, batch_sizes, rec_mask, reverse, ws) -> None:
+    """The forward's time loop in Python (where the C loop of blas.c_loops() cannot run): the same
+    steps, the product by ``np.matmul``, the elementwise part by ``_fused.lstm_forward_step``."""
+    H, T, N = tanh_cs.shape
+    dtype = A.dtype
+    gh_buf = buffer(ws, "gh", (4 * H * N,), dtype)
+    gh_N = gh_buf.reshape(4 * H, N)  # the product's block when all N sequences run
+    hm_buf = None if rec_mask is None else buffer(ws, "hm", (H, N), dtype)  # h~ = h_{t-1} * rec_mask
+    a_t, h_s, c_s, tc_t = (step_views(ws, k, v) for k, v in
+                           (("gates", A), ("hs", hs), ("cs", cs), ("tanh_cs", tanh_cs)))
+    for t in steps(T, reverse):
+        prev, cur = slots(t, reverse)
+        B = active(batch_sizes, t, N)
+        h_prev = h_s[prev] if rec_mask is None else np.multiply(h_s[prev], rec_mask, out=hm_buf)  # h~
+        if B < N:
+            h_prev = h_prev[:, :B]
+        gh = np.matmul(W_hh, h_prev, out=gh_N if B == N else gh_buf[: 4 * H * B].reshape(4 * H, B))
+        _fused.lstm_forward_step(a_t[t], gh, c_s[prev], h_s[prev], c_s[cur], tc_t[t], h_s[cur], B)
+
+
+def _backward_steps(cache: dict, dy, dh: np.ndarray, dc: np.ndarray, dh_sq: np.ndarray) -> None:
+    """The backward's time loop in Python (see :func:`_forward_steps`): updates dh, dc, dh_sq
+    and the gates in place."""
+    A, cs, tanh_cs = cache["gates"], cache["cs"], cache["tanh_cs"]
+    batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
+    H, T, N = tanh_cs.shape
+    W_hhT = np.ascontiguousarray(cache["W_hh"].T)
+    dy_t = gradient_steps(dy, (H, T, N), dh.dtype)
     ws = cache["ws"]
     a_t, c_s, tc_t = (step_views(ws, k, v) for k, v in (("gates", A), ("cs", cs), ("tanh_cs", tanh_cs)))
     for t in steps(T, not reverse):
@@ -128,6 +159,3 @@ def lstm_backward(
         np.matmul(W_hhT, a_t[t][:, :B], out=dh[:, :B])  # dL/dh_{t-1}
         if rec_mask is not None:
             dh[:, :B] *= rec_mask[:, :B]
-    grads, dx = weight_gradients(A, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
-                                 cache["W_ih"])
-    return dx, (dh, dc), grads, dh_sq

@@ -15,19 +15,24 @@ Backward, in the opposite order, carrying ``dh`` = dL/dh_t::
 
 then dW_ih, dW_hh, db (:func:`~rnnkit.kernels.common.weight_gradients`) and dx_t = W_ih.T @ da_t
 as a few large products after the loop. The elementwise lines of a step run fused in C
-(:mod:`rnnkit.kernels._fused`, ``csrc/steps.h``); the loop and the products stay in NumPy.
+(:mod:`rnnkit.kernels._fused`, ``csrc/steps.h``); so does the loop over t
+(``_fused.rnn_forward_seq`` / ``rnn_backward_seq``, ``csrc/sequence.h``), or here in Python
+(:func:`_forward_steps`, :func:`_backward_steps`) where NumPy's BLAS cannot be called from C
+(:mod:`rnnkit.kernels.blas`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _fused
+from . import _fused, blas
 from .common import (
     active,
     buffer,
     gradient_steps,
     input_projection,
+    loop_gradient,
+    loop_inputs,
     masked_outputs,
     previous_states,
     slots,
@@ -61,19 +66,12 @@ def rnn_forward(
     bias = None if b_ih is None else b_ih + b_hh
     input_projection(x, W_ih, bias, out=hs[:, :T] if reverse else hs[:, 1:])
     hs[:, T if reverse else 0] = state0[0]
-    gh_buf = buffer(ws, "gh", (H * N,), x.dtype)
-    gh_N = gh_buf.reshape(H, N)  # the product's block when all N sequences run
-    hm_buf = None if rec_mask is None else buffer(ws, "hm", (H, N), x.dtype)  # h~ = h_{t-1} * rec_mask
     relu = nonlinearity == "relu"
-    h_s = step_views(ws, "hs", hs)
-    for t in steps(T, reverse):
-        prev, cur = slots(t, reverse)
-        B = active(batch_sizes, t, N)
-        h_prev = h_s[prev] if rec_mask is None else np.multiply(h_s[prev], rec_mask, out=hm_buf)  # h~
-        if B < N:
-            h_prev = h_prev[:, :B]
-        gh = np.matmul(W_hh, h_prev, out=gh_N if B == N else gh_buf[: H * B].reshape(H, B))
-        _fused.rnn_forward_step(h_s[cur], gh, h_s[prev], B, relu)  # h_t = phi(a_t + gh), in place
+    if blas.c_loops():  # the whole loop in C (csrc/sequence.h)
+        W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, x.dtype)
+        _fused.rnn_forward_seq(hs, W, mask, sizes, int(relu), int(reverse))
+    else:
+        _forward_steps(hs, W_hh, batch_sizes, rec_mask, reverse, relu, ws)
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, hs=hs, batch_sizes=batch_sizes, rec_mask=rec_mask,
                  reverse=reverse, nonlinearity=nonlinearity, has_bias=b_ih is not None, ws=ws)
     final = hs[:, 0] if reverse else hs[:, T]
@@ -99,11 +97,45 @@ def rnn_backward(
     relu = cache["nonlinearity"] == "relu"
     _, T, N = x.shape
     H = W_hh.shape[1]
-    W_hhT = np.ascontiguousarray(W_hh.T)
     dh = np.array(dstate[0], dtype=x.dtype, order="C")
     dA = buffer(cache["ws"], "dA", (H, T, N), x.dtype)
-    dy_t = gradient_steps(dy, (H, T, N), x.dtype)
     dh_sq = np.zeros((T, N), dtype=x.dtype)
+    if blas.c_loops():
+        W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, x.dtype)
+        _fused.rnn_backward_seq(dA, hs, W, loop_gradient(dy, x.dtype), dh, dh_sq, mask, sizes, int(relu),
+                                int(reverse))
+    else:
+        _backward_steps(cache, dy, dA, dh, dh_sq)
+    grads, dx = weight_gradients(dA, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
+                                 cache["W_ih"])
+    return dx, (dh,), grads, dh_sq
+
+
+def _forward_steps(hs, W_hh, batch_sizes, rec_mask, reverse, relu, ws) -> None:
+    """The forward's time loop in Python (where the C loop of blas.c_loops() cannot run): the same
+    steps, the product by ``np.matmul``, the elementwise part by ``_fused.rnn_forward_step``."""
+    H, T, N = hs.shape[0], hs.shape[1] - 1, hs.shape[2]
+    gh_buf = buffer(ws, "gh", (H * N,), hs.dtype)
+    gh_N = gh_buf.reshape(H, N)  # the product's block when all N sequences run
+    hm_buf = None if rec_mask is None else buffer(ws, "hm", (H, N), hs.dtype)  # h~ = h_{t-1} * rec_mask
+    h_s = step_views(ws, "hs", hs)
+    for t in steps(T, reverse):
+        prev, cur = slots(t, reverse)
+        B = active(batch_sizes, t, N)
+        h_prev = h_s[prev] if rec_mask is None else np.multiply(h_s[prev], rec_mask, out=hm_buf)  # h~
+        if B < N:
+            h_prev = h_prev[:, :B]
+        gh = np.matmul(W_hh, h_prev, out=gh_N if B == N else gh_buf[: H * B].reshape(H, B))
+        _fused.rnn_forward_step(h_s[cur], gh, h_s[prev], B, relu)  # h_t = phi(a_t + gh), in place
+
+
+def _backward_steps(cache: dict, dy, dA: np.ndarray, dh: np.ndarray, dh_sq: np.ndarray) -> None:
+    """The backward's time loop in Python (see :func:`_forward_steps`): fills dA, updates dh and dh_sq."""
+    hs, batch_sizes, rec_mask, reverse = cache["hs"], cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
+    relu = cache["nonlinearity"] == "relu"
+    H, T, N = dA.shape
+    W_hhT = np.ascontiguousarray(cache["W_hh"].T)
+    dy_t = gradient_steps(dy, (H, T, N), dA.dtype)
     da_t, h_s = step_views(cache["ws"], "dA", dA), step_views(cache["ws"], "hs", hs)
     for t in steps(T, not reverse):
         _, cur = slots(t, reverse)
@@ -112,6 +144,3 @@ def rnn_backward(
         np.matmul(W_hhT, da_t[t][:, :B], out=dh[:, :B])  # dL/dh_{t-1}
         if rec_mask is not None:
             dh[:, :B] *= rec_mask[:, :B]
-    grads, dx = weight_gradients(dA, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
-                                 cache["W_ih"])
-    return dx, (dh,), grads, dh_sq

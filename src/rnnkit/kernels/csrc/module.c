@@ -11,6 +11,10 @@
  * columns, (G*H, B). dh_sq is the 1-d row dh_sq[t] (N,). Columns B..N-1 are finished sequences:
  * their states are carried from the previous step, and their gate gradients are set to 0.
  *
+ * The *_seq functions run a whole direction's time loop (sequence.h) without the GIL: per step
+ * the recurrent product, through the cblas gemm of NumPy's BLAS (registered once with use_blas
+ * by rnnkit/kernels/blas.py), then the step function.
+ *
  * On x86-64 Linux with GCC >= 12 and glibc, each step function is compiled three times (AVX-512,
  * AVX2+FMA, baseline) and the loader picks the best one the CPU supports; elsewhere once, for
  * the compiler's default target. gru_backward_nz leaves the finished columns to gru_backward_r,
@@ -18,6 +22,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "vmath.h"
@@ -40,11 +45,30 @@
 #define restrict __restrict
 #endif
 
+/* What the time loops of sequence.h need besides the arrays. */
+typedef struct {
+    void *gemm;    /* cblas_sgemm or cblas_dgemm of NumPy's BLAS */
+    int ilp64;     /* its integers are 64-bit */
+} Blas;
+
+typedef struct {
+    Py_ssize_t H, T, N;
+    int reverse;
+    const int64_t *batch_sizes; /* (T,) or NULL: every column runs at every step */
+} Seq;
+
+/* running columns at step t: columns n < batch_sizes[t] run */
+static Py_ssize_t seq_active(const Seq *s, Py_ssize_t t)
+{
+    return s->batch_sizes ? (Py_ssize_t)s->batch_sizes[t] : s->N;
+}
+
 #define REAL float
 #define RK(name) name##_f
 #define SIGMOID rk_sigmoid_f
 #define TANH rk_tanh_f
 #include "steps.h"
+#include "sequence.h"
 #undef REAL
 #undef RK
 #undef SIGMOID
@@ -55,6 +79,7 @@
 #define SIGMOID rk_sigmoid_d
 #define TANH rk_tanh_d
 #include "steps.h"
+#include "sequence.h"
 #undef REAL
 #undef RK
 #undef SIGMOID
@@ -62,7 +87,7 @@
 
 /* ---- argument handling ----------------------------------------------------------------- */
 
-#define MAX_BUFS 10
+#define MAX_BUFS 16
 
 typedef struct {
     Py_buffer v[MAX_BUFS];
@@ -355,6 +380,406 @@ static PyObject *gru_backward_r(PyObject *self, PyObject *const *args, Py_ssize_
     DONE;
 }
 
+/* ---- whole sequences (sequence.h) ------------------------------------------------------ */
+
+/* "(2, 3, 4)" */
+static void shape_text(char *buf, size_t size, int ndim, const Py_ssize_t *shape)
+{
+    size_t k = (size_t)PyOS_snprintf(buf, size, "(");
+    for (int i = 0; i < ndim && k < size; i++)
+        k += (size_t)PyOS_snprintf(buf + k, size - k, i ? ", %zd" : "%zd", shape[i]);
+    if (k < size) PyOS_snprintf(buf + k, size - k, ndim == 1 ? ",)" : ")");
+}
+
+/* Take `o` as a C-contiguous float array of the common dtype (writable if asked) with exactly
+ * the given shape (ndim values). */
+static int take_whole(Args *g, PyObject *o, const char *name, int ndim, const Py_ssize_t *shape, char **out, int writable)
+{
+    Py_buffer *v = &g->v[g->n];
+    if (PyObject_GetBuffer(o, v, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "_fused: %s must be a %sC-contiguous float32 or float64 array, got %s%s", name,
+                     writable ? "writable " : "", Py_TYPE(o)->tp_name,
+                     PyObject_CheckBuffer(o) ? " (not C-contiguous, or read-only)" : "");
+        return -1;
+    }
+    g->n++;
+    const char *f = v->format ? v->format : "B";
+    char c = f[strlen(f) - 1];
+    int size = (c == 'f' && v->itemsize == 4) ? 4 : (c == 'd' && v->itemsize == 8) ? 8 : 0;
+    if (!size || (f[0] != c && f[0] != '<' && f[0] != '=' && f[0] != '@')) {
+        PyErr_Format(PyExc_TypeError, "_fused: %s must be float32 or float64, got format '%s'", name, f);
+        return -1;
+    }
+    if (g->size == 0) {
+        g->size = size;
+    } else if (g->size != size) {
+        PyErr_Format(PyExc_TypeError, "_fused: %s has itemsize %d, the other arrays %d", name, size, g->size);
+        return -1;
+    }
+    int ok = v->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = v->shape[i] == shape[i];
+    if (!ok) {
+        char want[96], got[96];
+        shape_text(want, sizeof want, ndim, shape);
+        shape_text(got, sizeof got, v->ndim, v->shape);
+        PyErr_Format(PyExc_ValueError, "_fused: %s must have shape %s, got %s", name, want, got);
+        return -1;
+    }
+    *out = (char *)v->buf;
+    return 0;
+}
+
+static int take_lengths(Args *g, PyObject *o, Py_ssize_t T, Py_ssize_t N, const int64_t **out)
+{
+    *out = NULL;
+    if (o == Py_None) return 0;
+    Py_buffer *v = &g->v[g->n];
+    if (PyObject_GetBuffer(o, v, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "_fused: batch_sizes must be None or a contiguous int64 array, got %s%s",
+                     Py_TYPE(o)->tp_name, PyObject_CheckBuffer(o) ? " (not contiguous)" : "");
+        return -1;
+    }
+    g->n++;
+    const char *f = v->format ? v->format : "B";
+    char c = f[strlen(f) - 1];
+    if (v->itemsize != 8 || (c != 'q' && c != 'l') || (f[0] != c && f[0] != '<' && f[0] != '=' && f[0] != '@') ||
+        v->ndim != 1 || v->shape[0] != T) {
+        PyErr_Format(PyExc_ValueError, "_fused: batch_sizes must be a 1-d native int64 array of T = %zd values, "
+                     "got format '%s', %d-d with %zd values", T, f, v->ndim, v->ndim >= 1 ? v->shape[0] : 1);
+        return -1;
+    }
+    const int64_t *bs = (const int64_t *)v->buf;
+    for (Py_ssize_t t = 0; t < T; t++)
+        if (bs[t] < 0 || bs[t] > N) {
+            PyErr_Format(PyExc_ValueError, "_fused: batch_sizes[%zd] = %lld, expected 0 <= it <= N = %zd", t,
+                         (long long)bs[t], N);
+            return -1;
+        }
+    *out = bs;
+    return 0;
+}
+
+/* NumPy's BLAS, registered once by rnnkit/kernels/blas.py through use_blas() */
+static void *blas_sgemm, *blas_dgemm;
+static int blas_ilp64;
+
+/* use_blas(sgemm, dgemm, ilp64): the addresses of cblas_sgemm and cblas_dgemm (with 64-bit
+ * integers if ilp64) in the BLAS NumPy loaded */
+static PyObject *use_blas(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    static const char *names[3] = {"sgemm", "dgemm", "ilp64"};
+    Py_ssize_t v[3];
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "_fused.use_blas takes 3 arguments, got %zd", nargs);
+        return NULL;
+    }
+    for (int i = 0; i < 3; i++) {
+        v[i] = PyNumber_AsSsize_t(args[i], NULL);
+        if (v[i] == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "_fused.use_blas: %s must be an integer (an address), got %s", names[i],
+                         Py_TYPE(args[i])->tp_name);
+            return NULL;
+        }
+    }
+    if (!v[0] || !v[1]) {
+        PyErr_SetString(PyExc_ValueError, "_fused.use_blas: the sgemm and dgemm addresses must not be 0");
+        return NULL;
+    }
+    blas_sgemm = (void *)(uintptr_t)v[0];
+    blas_dgemm = (void *)(uintptr_t)v[1];
+    blas_ilp64 = v[2] != 0;
+    Py_RETURN_NONE;
+}
+
+/* an integer argument in lo..hi, named in the error */
+static int int_arg(PyObject *o, const char *fn, const char *name, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t *out)
+{
+    *out = PyNumber_AsSsize_t(o, NULL);
+    if (*out == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "_fused.%s: %s must be an integer, got %s", fn, name, Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    if (*out < lo || *out > hi) {
+        PyErr_Format(PyExc_ValueError, "_fused.%s: %s = %zd, expected %zd <= %s <= %zd", fn, name, *out, lo, name, hi);
+        return -1;
+    }
+    return 0;
+}
+
+/* the BLAS for arrays of `size` bytes per value; with 32-bit BLAS integers, every size and row
+ * stride the loops pass must fit */
+static int seq_blas(const Seq *s, int size, Py_ssize_t G, Blas *b)
+{
+    b->gemm = size == 4 ? blas_sgemm : blas_dgemm;
+    b->ilp64 = blas_ilp64;
+    if (!b->gemm) {
+        PyErr_SetString(PyExc_RuntimeError, "_fused: no BLAS registered (rnnkit.kernels.blas.find() registers NumPy's)");
+        return -1;
+    }
+    if (!blas_ilp64 && ((s->T + 1) * s->N > INT32_MAX || G * s->H > INT32_MAX)) {
+        PyErr_SetString(PyExc_ValueError, "_fused: arrays too large for NumPy's BLAS with 32-bit integers");
+        return -1;
+    }
+    return 0;
+}
+
+
+
+/* H, T, N from the first array, (G*H, T + extra, N) */
+static int seq_dims(PyObject *o, const char *name, Py_ssize_t G, Py_ssize_t extra, Seq *s)
+{
+    Py_buffer v;
+    if (PyObject_GetBuffer(o, &v, PyBUF_STRIDES) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "_fused: %s must be a float32 or float64 array, got %s", name, Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    int ok = v.ndim == 3 && v.shape[0] % G == 0 && v.shape[1] >= extra;
+    if (ok) {
+        s->H = v.shape[0] / G;
+        s->T = v.shape[1] - extra;
+        s->N = v.shape[2];
+    } else {
+        char got[96];
+        shape_text(got, sizeof got, v.ndim, v.shape);
+        PyErr_Format(PyExc_ValueError, "_fused: %s must be 3-d with a multiple of %zd rows and at least %zd time slots, "
+                     "got shape %s", name, G, extra, got);
+    }
+    PyBuffer_Release(&v);
+    return ok ? 0 : -1;
+}
+
+/* an optional whole array: None gives NULL */
+static int take_opt(Args *g, PyObject *o, const char *name, int ndim, const Py_ssize_t *shape, char **out, int writable)
+{
+    *out = NULL;
+    return o == Py_None ? 0 : take_whole(g, o, name, ndim, shape, out, writable);
+}
+
+/* Per-call scratch of the loops: `count` blocks of rows[i] * N values (rows 0: none), one
+ * allocation; zeros, zero_rows * N values, is calloc'ed when zero_rows > 0. Returns -1 with MemoryError set. */
+typedef struct {
+    void *mem, *zeros;
+    char *p[3];
+} Scratch;
+
+static int scratch(Scratch *sc, int size, Py_ssize_t N, const Py_ssize_t *rows, int count, Py_ssize_t zero_rows)
+{
+    Py_ssize_t total = 0;
+    for (int i = 0; i < count; i++) total += rows[i] * (N > 0 ? N : 1);
+    sc->mem = PyMem_RawMalloc((size_t)(total > 0 ? total : 1) * size);
+    sc->zeros = zero_rows ? PyMem_RawCalloc((size_t)(zero_rows * (N > 0 ? N : 1)), size) : NULL;
+    if (!sc->mem || (zero_rows && !sc->zeros)) {
+        PyMem_RawFree(sc->mem);
+        PyMem_RawFree(sc->zeros);
+        PyErr_NoMemory();
+        return -1;
+    }
+    char *p = (char *)sc->mem;
+    for (int i = 0; i < count; i++) {
+        sc->p[i] = p;
+        p += rows[i] * (N > 0 ? N : 1) * size;
+    }
+    return 0;
+}
+
+static void scratch_free(Scratch *sc)
+{
+    PyMem_RawFree(sc->mem);
+    PyMem_RawFree(sc->zeros);
+}
+
+/* run `call` without the GIL */
+#define RUN_SEQ(call)             \
+    do {                          \
+        Py_BEGIN_ALLOW_THREADS    \
+        call;                     \
+        Py_END_ALLOW_THREADS      \
+    } while (0)
+
+#define SEQ_FAIL do { release(&g); return NULL; } while (0)
+#define F(p) ((float *)(p))
+#define D(p) ((double *)(p))
+#define LOOP_ARGS "reverse"
+
+/* check the argument count, read H, T, N from the first array and `reverse` from the last */
+static int seq_start(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expect, const char *fn, const char *first,
+                     Py_ssize_t G, Py_ssize_t extra, Seq *s)
+{
+    Py_ssize_t reverse;
+    if (nargs != expect) {
+        PyErr_Format(PyExc_TypeError, "_fused.%s takes %zd arguments, got %zd", fn, expect, nargs);
+        return -1;
+    }
+    if (seq_dims(args[0], first, G, extra, s) || int_arg(args[expect - 1], fn, "reverse", 0, 1, &reverse)) return -1;
+    s->reverse = (int)reverse;
+    return 0;
+}
+
+/* rnn_forward_seq(hs, W_hh, rec_mask, batch_sizes, relu, reverse) */
+static PyObject *rnn_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Args g = {0};
+    Seq s = {0};
+    Blas b;
+    char *hs, *W, *mask;
+    Scratch sc;
+    if (seq_start(args, nargs, 6, "rnn_forward_seq", "hs", 1, 1, &s)) return NULL;
+    Py_ssize_t shS[3] = {s.H, s.T + 1, s.N}, shW[2] = {s.H, s.H}, shR[2] = {s.H, s.N};
+    Py_ssize_t relu;
+    if (int_arg(args[4], "rnn_forward_seq", "relu", 0, 1, &relu)) return NULL;
+    if (take_whole(&g, args[0], "hs", 3, shS, &hs, 1) || take_whole(&g, args[1], "W_hh", 2, shW, &W, 0) ||
+        take_opt(&g, args[2], "rec_mask", 2, shR, &mask, 0) || take_lengths(&g, args[3], s.T, s.N, &s.batch_sizes))
+        SEQ_FAIL;
+    Py_ssize_t rows[2] = {s.H, mask ? s.H : 0};
+    if (seq_blas(&s, g.size, 1, &b)) SEQ_FAIL;
+    if (scratch(&sc, g.size, s.N, rows, 2, 0)) SEQ_FAIL;
+    if (g.size == 4) RUN_SEQ(rnn_fwd_seq_f(&s, &b, F(hs), F(W), F(mask), relu, F(sc.p[0]), F(sc.p[1])));
+    else RUN_SEQ(rnn_fwd_seq_d(&s, &b, D(hs), D(W), D(mask), relu, D(sc.p[0]), D(sc.p[1])));
+    scratch_free(&sc);
+    DONE;
+}
+
+/* rnn_backward_seq(dA, hs, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, relu, reverse) */
+static PyObject *rnn_backward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Args g = {0};
+    Seq s = {0};
+    Blas b;
+    char *dA, *hs, *W, *dy, *dh, *sq, *mask;
+    Scratch sc;
+    if (seq_start(args, nargs, 10, "rnn_backward_seq", "dA", 1, 0, &s)) return NULL;
+    Py_ssize_t shA[3] = {s.H, s.T, s.N}, shS[3] = {s.H, s.T + 1, s.N}, shW[2] = {s.H, s.H},
+               shR[2] = {s.H, s.N}, shQ[2] = {s.T, s.N};
+    Py_ssize_t relu;
+    if (int_arg(args[8], "rnn_backward_seq", "relu", 0, 1, &relu)) return NULL;
+    if (take_whole(&g, args[0], "dA", 3, shA, &dA, 1) || take_whole(&g, args[1], "hs", 3, shS, &hs, 0) ||
+        take_whole(&g, args[2], "W_hh", 2, shW, &W, 0) || take_opt(&g, args[3], "dy", 3, shA, &dy, 0) ||
+        take_whole(&g, args[4], "dh", 2, shR, &dh, 1) || take_whole(&g, args[5], "dh_sq", 2, shQ, &sq, 1) ||
+        take_opt(&g, args[6], "rec_mask", 2, shR, &mask, 0) || take_lengths(&g, args[7], s.T, s.N, &s.batch_sizes))
+        SEQ_FAIL;
+    if (seq_blas(&s, g.size, 1, &b)) SEQ_FAIL;
+    if (scratch(&sc, g.size, s.N, NULL, 0, dy ? 0 : s.H)) SEQ_FAIL;
+    if (g.size == 4) RUN_SEQ(rnn_bwd_seq_f(&s, &b, F(dA), F(hs), F(W), F(dy), F(dh), F(sq), F(mask), relu, F(sc.zeros)));
+    else RUN_SEQ(rnn_bwd_seq_d(&s, &b, D(dA), D(hs), D(W), D(dy), D(dh), D(sq), D(mask), relu, D(sc.zeros)));
+    scratch_free(&sc);
+    DONE;
+}
+
+/* lstm_forward_seq(A, hs, cs, tcs, W_hh, rec_mask, batch_sizes, reverse) */
+static PyObject *lstm_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Args g = {0};
+    Seq s = {0};
+    Blas b;
+    char *A, *hs, *cs, *tcs, *W, *mask;
+    Scratch sc;
+    if (seq_start(args, nargs, 8, "lstm_forward_seq", "A", 4, 0, &s)) return NULL;
+    Py_ssize_t shA[3] = {4 * s.H, s.T, s.N}, shS[3] = {s.H, s.T + 1, s.N}, shC[3] = {s.H, s.T, s.N},
+               shW[2] = {4 * s.H, s.H}, shR[2] = {s.H, s.N};
+    if (take_whole(&g, args[0], "A", 3, shA, &A, 1) || take_whole(&g, args[1], "hs", 3, shS, &hs, 1) ||
+        take_whole(&g, args[2], "cs", 3, shS, &cs, 1) || take_whole(&g, args[3], "tcs", 3, shC, &tcs, 1) ||
+        take_whole(&g, args[4], "W_hh", 2, shW, &W, 0) || take_opt(&g, args[5], "rec_mask", 2, shR, &mask, 0) ||
+        take_lengths(&g, args[6], s.T, s.N, &s.batch_sizes))
+        SEQ_FAIL;
+    Py_ssize_t rows[2] = {4 * s.H, mask ? s.H : 0};
+    if (seq_blas(&s, g.size, 4, &b)) SEQ_FAIL;
+    if (scratch(&sc, g.size, s.N, rows, 2, 0)) SEQ_FAIL;
+    if (g.size == 4) RUN_SEQ(lstm_fwd_seq_f(&s, &b, F(A), F(hs), F(cs), F(tcs), F(W), F(mask), F(sc.p[0]), F(sc.p[1])));
+    else RUN_SEQ(lstm_fwd_seq_d(&s, &b, D(A), D(hs), D(cs), D(tcs), D(W), D(mask), D(sc.p[0]), D(sc.p[1])));
+    scratch_free(&sc);
+    DONE;
+}
+
+/* lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, batch_sizes, reverse) */
+static PyObject *lstm_backward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Args g = {0};
+    Seq s = {0};
+    Blas b;
+    char *A, *cs, *tcs, *W, *dy, *dh, *dc, *sq, *mask;
+    Scratch sc;
+    if (seq_start(args, nargs, 11, "lstm_backward_seq", "A", 4, 0, &s)) return NULL;
+    Py_ssize_t shA[3] = {4 * s.H, s.T, s.N}, shS[3] = {s.H, s.T + 1, s.N}, shC[3] = {s.H, s.T, s.N},
+               shW[2] = {4 * s.H, s.H}, shR[2] = {s.H, s.N}, shQ[2] = {s.T, s.N};
+    if (take_whole(&g, args[0], "A", 3, shA, &A, 1) || take_whole(&g, args[1], "cs", 3, shS, &cs, 0) ||
+        take_whole(&g, args[2], "tcs", 3, shC, &tcs, 0) || take_whole(&g, args[3], "W_hh", 2, shW, &W, 0) ||
+        take_opt(&g, args[4], "dy", 3, shC, &dy, 0) || take_whole(&g, args[5], "dh", 2, shR, &dh, 1) ||
+        take_whole(&g, args[6], "dc", 2, shR, &dc, 1) || take_whole(&g, args[7], "dh_sq", 2, shQ, &sq, 1) ||
+        take_opt(&g, args[8], "rec_mask", 2, shR, &mask, 0) || take_lengths(&g, args[9], s.T, s.N, &s.batch_sizes))
+        SEQ_FAIL;
+    if (seq_blas(&s, g.size, 4, &b)) SEQ_FAIL;
+    if (scratch(&sc, g.size, s.N, NULL, 0, dy ? 0 : s.H)) SEQ_FAIL;
+    if (g.size == 4)
+        RUN_SEQ(lstm_bwd_seq_f(&s, &b, F(A), F(cs), F(tcs), F(W), F(dy), F(dh), F(dc), F(sq), F(mask), F(sc.zeros)));
+    else
+        RUN_SEQ(lstm_bwd_seq_d(&s, &b, D(A), D(cs), D(tcs), D(W), D(dy), D(dh), D(dc), D(sq), D(mask), D(sc.zeros)));
+    scratch_free(&sc);
+    DONE;
+}
+
+/* gru_forward_seq(A, hs, side, W_hh, b_hn, rec_mask, batch_sizes, reverse)
+ * (reset_after=True; b_hn (H,)) */
+static PyObject *gru_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Args g = {0};
+    Seq s = {0};
+    Blas b;
+    char *A, *hs, *side, *W, *bhn, *mask;
+    Scratch sc;
+    if (seq_start(args, nargs, 8, "gru_forward_seq", "A", 3, 0, &s)) return NULL;
+    Py_ssize_t shA[3] = {3 * s.H, s.T, s.N}, shS[3] = {s.H, s.T + 1, s.N}, shC[3] = {s.H, s.T, s.N},
+               shW[2] = {3 * s.H, s.H}, shB[1] = {s.H}, shR[2] = {s.H, s.N};
+    if (take_whole(&g, args[0], "A", 3, shA, &A, 1) || take_whole(&g, args[1], "hs", 3, shS, &hs, 1) ||
+        take_whole(&g, args[2], "side", 3, shC, &side, 1) || take_whole(&g, args[3], "W_hh", 2, shW, &W, 0) ||
+        take_whole(&g, args[4], "b_hn", 1, shB, &bhn, 0) || take_opt(&g, args[5], "rec_mask", 2, shR, &mask, 0) ||
+        take_lengths(&g, args[6], s.T, s.N, &s.batch_sizes))
+        SEQ_FAIL;
+    Py_ssize_t rows[2] = {3 * s.H, mask ? s.H : 0};
+    if (seq_blas(&s, g.size, 3, &b)) SEQ_FAIL;
+    if (scratch(&sc, g.size, s.N, rows, 2, 0)) SEQ_FAIL;
+    if (g.size == 4)
+        RUN_SEQ(gru_fwd_seq_f(&s, &b, F(A), F(hs), F(side), F(W), F(bhn), F(mask), F(sc.p[0]), F(sc.p[1])));
+    else
+        RUN_SEQ(gru_fwd_seq_d(&s, &b, D(A), D(hs), D(side), D(W), D(bhn), D(mask), D(sc.p[0]), D(sc.p[1])));
+    scratch_free(&sc);
+    DONE;
+}
+
+/* gru_backward_seq(A, hs, side, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, reverse)   (reset_after=True) */
+static PyObject *gru_backward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Args g = {0};
+    Seq s = {0};
+    Blas b;
+    char *A, *hs, *side, *W, *dy, *dh, *sq, *mask;
+    Scratch sc;
+    if (seq_start(args, nargs, 10, "gru_backward_seq", "A", 3, 0, &s)) return NULL;
+    Py_ssize_t shA[3] = {3 * s.H, s.T, s.N}, shS[3] = {s.H, s.T + 1, s.N}, shC[3] = {s.H, s.T, s.N},
+               shW[2] = {3 * s.H, s.H}, shR[2] = {s.H, s.N}, shQ[2] = {s.T, s.N};
+    if (take_whole(&g, args[0], "A", 3, shA, &A, 1) || take_whole(&g, args[1], "hs", 3, shS, &hs, 0) ||
+        take_whole(&g, args[2], "side", 3, shC, &side, 1) || take_whole(&g, args[3], "W_hh", 2, shW, &W, 0) ||
+        take_opt(&g, args[4], "dy", 3, shC, &dy, 0) || take_whole(&g, args[5], "dh", 2, shR, &dh, 1) ||
+        take_whole(&g, args[6], "dh_sq", 2, shQ, &sq, 1) || take_opt(&g, args[7], "rec_mask", 2, shR, &mask, 0) ||
+        take_lengths(&g, args[8], s.T, s.N, &s.batch_sizes))
+        SEQ_FAIL;
+    Py_ssize_t rows[2] = {3 * s.H, s.H};
+    if (seq_blas(&s, g.size, 3, &b)) SEQ_FAIL;
+    if (scratch(&sc, g.size, s.N, rows, 2, dy ? 0 : s.H)) SEQ_FAIL;
+    if (g.size == 4)
+        RUN_SEQ(gru_bwd_seq_f(&s, &b, F(A), F(hs), F(side), F(W), F(dy), F(dh), F(sq), F(mask), F(sc.zeros),
+                              F(sc.p[0]), F(sc.p[1])));
+    else
+        RUN_SEQ(gru_bwd_seq_d(&s, &b, D(A), D(hs), D(side), D(W), D(dy), D(dh), D(sq), D(mask), D(sc.zeros),
+                              D(sc.p[0]), D(sc.p[1])));
+    scratch_free(&sc);
+    DONE;
+}
+
 /* activation(x, out, which): out = sigmoid(x) (which = 0) or tanh(x) (which = 1), for two
  * (rows, N) arrays: the functions of vmath.h alone, for the tests (and students). */
 static PyObject *activation(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -393,6 +818,13 @@ static PyMethodDef methods[] = {
     DEF(gru_forward_n, "gru_forward_n(a, gh, h_prev, h, B)"),
     DEF(gru_backward_nz, "gru_backward_nz(a, dh, dy, h_prev, dh_sq, B)"),
     DEF(gru_backward_r, "gru_backward_r(a, drh, hm, B)"),
+    DEF(use_blas, "use_blas(sgemm, dgemm, ilp64): register NumPy's BLAS for the *_seq functions"),
+    DEF(rnn_forward_seq, "rnn_forward_seq(hs, W_hh, rec_mask, batch_sizes, relu, " LOOP_ARGS ")"),
+    DEF(rnn_backward_seq, "rnn_backward_seq(dA, hs, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, relu, " LOOP_ARGS ")"),
+    DEF(lstm_forward_seq, "lstm_forward_seq(A, hs, cs, tcs, W_hh, rec_mask, batch_sizes, " LOOP_ARGS ")"),
+    DEF(lstm_backward_seq, "lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, batch_sizes, " LOOP_ARGS ")"),
+    DEF(gru_forward_seq, "gru_forward_seq(A, hs, side, W_hh, b_hn, rec_mask, batch_sizes, " LOOP_ARGS ")"),
+    DEF(gru_backward_seq, "gru_backward_seq(A, hs, side, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(activation, "activation(x, out, which): out = sigmoid(x) (which=0) or tanh(x) (which=1); 2-d arrays"),
     {NULL, NULL, 0, NULL},
 };

@@ -1,0 +1,379 @@
+"""The argument checks of the whole-sequence loops of ``rnnkit.kernels._fused`` (``*_seq``,
+``csrc/module.c`` and ``csrc/sequence.h``): every wrong argument gets a TypeError or ValueError
+naming it, never a crash; read-only inputs and None for the optional ones are accepted; and the
+outputs a loop only writes come out written everywhere."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import numpy as np
+import pytest
+
+from rnnkit.kernels import _fused, blas
+
+from fused_helpers import DTYPES, dtype_id
+
+LIB = blas.find()
+if LIB is None:
+    pytest.skip("NumPy's BLAS cannot be called from C here: no *_seq loops", allow_module_level=True)
+
+H, T, N = 3, 4, 5  # all different, so that a wrong axis cannot pass for another
+
+# name -> (gates G, arrays as (name, shape kind, flags), extra integers after batch_sizes).
+# Shape kinds: "G" (G*H, T, N), "S" (H, T+1, N), "C" (H, T, N), "W" (G*H, H), "R" (H, N),
+# "Q" (T, N), "b" (H,). Flags: "w" written by the loop, "o" optional (None allowed).
+SEQ = {
+    "rnn_forward_seq": (1, [("hs", "S", "w"), ("W_hh", "W", ""), ("rec_mask", "R", "o")], ["relu"]),
+    "rnn_backward_seq": (1, [("dA", "C", "w"), ("hs", "S", ""), ("W_hh", "W", ""), ("dy", "C", "o"),
+                             ("dh", "R", "w"), ("dh_sq", "Q", "w"), ("rec_mask", "R", "o")], ["relu"]),
+    "lstm_forward_seq": (4, [("A", "G", "w"), ("hs", "S", "w"), ("cs", "S", "w"), ("tcs", "C", "w"),
+                             ("W_hh", "W", ""), ("rec_mask", "R", "o")], []),
+    "lstm_backward_seq": (4, [("A", "G", "w"), ("cs", "S", ""), ("tcs", "C", ""), ("W_hh", "W", ""),
+                              ("dy", "C", "o"), ("dh", "R", "w"), ("dc", "R", "w"), ("dh_sq", "Q", "w"),
+                              ("rec_mask", "R", "o")], []),
+    "gru_forward_seq": (3, [("A", "G", "w"), ("hs", "S", "w"), ("side", "C", "w"), ("W_hh", "W", ""),
+                            ("b_hn", "b", ""), ("rec_mask", "R", "o")], []),
+    "gru_backward_seq": (3, [("A", "G", "w"), ("hs", "S", ""), ("side", "C", "w"), ("W_hh", "W", ""),
+                             ("dy", "C", "o"), ("dh", "R", "w"), ("dh_sq", "Q", "w"), ("rec_mask", "R", "o")], []),
+}
+FUNCTIONS = list(SEQ)
+LOOP = ["reverse"]
+BATCH_SIZES = [N, N - 1, 3, 2]
+
+
+def shape_of(fn, kind):
+    G = SEQ[fn][0]
+    return {"G": (G * H, T, N), "S": (H, T + 1, N), "C": (H, T, N), "W": (G * H, H), "R": (H, N),
+            "Q": (T, N), "b": (H,)}[kind]
+
+
+def n_arrays(fn):
+    return len(SEQ[fn][1])
+
+
+def pos(fn, name):
+    """Position of a named argument of fn."""
+    names = [a[0] for a in SEQ[fn][1]] + ["batch_sizes"] + SEQ[fn][2] + LOOP
+    return names.index(name)
+
+
+def valid_args(fn, dtype=np.float64, seed=1):
+    """Finite arrays (values in the ranges the loops expect; weights scaled by 0.3), batch_sizes,
+    relu = 0, then reverse = 0."""
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for name, kind, _ in SEQ[fn][1]:
+        lo, hi = {"W_hh": (-0.3, 0.3), "rec_mask": (0.5, 1.5)}.get(name, (-1, 1))
+        if name == "A" and "backward" in fn:  # activations
+            lo, hi = 0.1, 0.9
+        arrays.append(rng.uniform(lo, hi, shape_of(fn, kind)).astype(dtype))
+    extra = [0] * len(SEQ[fn][2])
+    return arrays + [np.array(BATCH_SIZES, np.int64)] + extra + [0]
+
+
+def array_params(pred=lambda name, kind, flags: True, skip_first=False):
+    return [pytest.param(fn, i, name, id=f"{fn}-{name}")
+            for fn in FUNCTIONS for i, (name, kind, flags) in enumerate(SEQ[fn][1])
+            if pred(name, kind, flags) and not (skip_first and i == 0)]
+
+
+def call(fn, args):
+    return getattr(_fused, fn)(*args)
+
+
+def expect_error(exc, pattern, fn, args, what):
+    """call(fn, args) raises exc with a message matching pattern; `what` says what was wrong."""
+    try:
+        call(fn, args)
+    except exc as e:
+        assert re.search(pattern, str(e)), f"_fused.{fn} with {what}: message {str(e)!r} lacks {pattern!r}"
+    else:
+        pytest.fail(f"_fused.{fn} accepted {what}")
+
+
+def outputs(fn, args):
+    return {name: args[i] for i, (name, _, flags) in enumerate(SEQ[fn][1]) if "w" in flags}
+
+
+# ---- valid calls ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+def test_valid_call_succeeds(fn, dtype):
+    for reverse in (0, 1):  # and for the RNN, relu = reverse
+        args = valid_args(fn, dtype)
+        args[pos(fn, "reverse")] = reverse
+        if "relu" in SEQ[fn][2]:
+            args[pos(fn, "relu")] = reverse
+        assert call(fn, args) is None
+        assert all(np.isfinite(a).all() for a in outputs(fn, args).values())
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+def test_read_only_inputs_accepted_and_left_alone(fn):
+    args = valid_args(fn)
+    inputs = [(a, a.copy()) for a, (_, _, flags) in zip(args, SEQ[fn][1]) if "w" not in flags]
+    inputs.append((args[pos(fn, "batch_sizes")], args[pos(fn, "batch_sizes")].copy()))
+    for a, _ in inputs:
+        a.flags.writeable = False
+    call(fn, args)
+    for a, before in inputs:
+        np.testing.assert_array_equal(a, before)
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+def test_optional_arguments_none(fn):
+    """None stands for rec_mask = 1, batch_sizes = N at every step, dy = 0: the same results."""
+    optional = [name for name, _, flags in SEQ[fn][1] if "o" in flags] + ["batch_sizes"]
+    stand_ins = {"rec_mask": np.ones((H, N)), "dy": np.zeros((H, T, N)), "batch_sizes": np.full(T, N, np.int64)}
+    for names in [[name] for name in optional] + [optional]:
+        with_none, explicit = valid_args(fn), valid_args(fn)
+        for name in names:
+            with_none[pos(fn, name)] = None
+            explicit[pos(fn, name)] = stand_ins[name]
+        call(fn, with_none)
+        call(fn, explicit)
+        untouched = outputs(fn, valid_args(fn))
+        for name, out in outputs(fn, with_none).items():
+            assert not np.array_equal(out, untouched[name]), f"{name} unchanged"
+            np.testing.assert_allclose(out, outputs(fn, explicit)[name], rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+# ---- wrong arrays -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+def test_wrong_number_of_arguments(fn):
+    args = valid_args(fn)
+    n = len(args)
+    for bad in (args[:-1], args + [0], []):
+        with pytest.raises(TypeError, match=rf"_fused\.{fn} takes {n} arguments, got {len(bad)}"):
+            call(fn, bad)
+    with pytest.raises(TypeError, match="keyword"):
+        getattr(_fused, fn)(*args[:-1], reverse=0)
+
+
+@pytest.mark.parametrize("fn, i, name", array_params())
+def test_not_arrays(fn, i, name):
+    args = valid_args(fn)
+    bads = [np.full(args[i].shape, 0.5).tolist(), 1, "abc"] + ([] if "o" in SEQ[fn][1][i][2] else [None])
+    for obj in bads:
+        args[i] = obj
+        expect_error(TypeError, rf"_fused: {name} must be a .*array, got {type(obj).__name__}", fn, args,
+                     f"{name} = {type(obj).__name__}")
+
+
+@pytest.mark.parametrize("fn, i, name", array_params())
+def test_not_c_contiguous(fn, i, name):
+    args = valid_args(fn)
+    good = args[i]
+    views = [np.repeat(good, 2, axis=-1)[..., ::2]]
+    if good.ndim > 1:
+        views.append(np.asfortranarray(good))  # the transposed layout
+    for bad in views:
+        assert not bad.flags.c_contiguous and bad.shape == good.shape
+        args[i] = bad
+        expect_error(TypeError, rf"_fused: {name} must be a (writable )?C-contiguous float32 or float64 array",
+                     fn, args, f"a non-contiguous {name}")
+
+
+@pytest.mark.parametrize("fn, i, name", array_params(lambda name, kind, flags: "w" in flags))
+def test_read_only_outputs(fn, i, name):
+    args = valid_args(fn)
+    args[i].flags.writeable = False
+    with pytest.raises(TypeError, match=rf"_fused: {name} must be a writable C-contiguous float32 or float64 "
+                                        r"array, got numpy.ndarray \(not C-contiguous, or read-only\)"):
+        call(fn, args)
+
+
+@pytest.mark.parametrize("fn, i, name", array_params())
+def test_non_float_arrays(fn, i, name):
+    args = valid_args(fn)
+    good = args[i]
+    for bad in (np.int32, np.int64, np.float16, np.complex64, np.bool_, ">f8", ">f4"):
+        args[i] = good.astype(bad)
+        expect_error(TypeError, rf"_fused: {name} must be float32 or float64, got format", fn, args, f"{name} {bad}")
+
+
+@pytest.mark.parametrize("fn, i, name", array_params(skip_first=True))
+@pytest.mark.parametrize("first", DTYPES, ids=dtype_id)
+def test_mixed_dtypes(fn, i, name, first):
+    other = np.float32 if first == np.float64 else np.float64
+    args = valid_args(fn, first)
+    args[i] = args[i].astype(other)
+    size, want = np.dtype(other).itemsize, np.dtype(first).itemsize
+    with pytest.raises(TypeError, match=rf"_fused: {name} has itemsize {size}, the other arrays {want}"):
+        call(fn, args)
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+def test_mixed_dtypes_first_array(fn):
+    """The first array sets the dtype: the error names the second."""
+    args = valid_args(fn)
+    args[0] = args[0].astype(np.float32)
+    with pytest.raises(TypeError, match=rf"_fused: {SEQ[fn][1][1][0]} has itemsize 8, the other arrays 4"):
+        call(fn, args)
+
+
+@pytest.mark.parametrize("fn, i, name", array_params(skip_first=True))
+def test_wrong_shape(fn, i, name):
+    args = valid_args(fn)
+    want = args[i].shape
+    bads = [want[:k] + (want[k] + d,) + want[k + 1:] for k in range(len(want)) for d in (1, -1)]
+    bads += [(1,) + want, (int(np.prod(want)),) if len(want) > 1 else (want[0], 1)]
+    pattern = rf"_fused: {name} must have shape \({', '.join(map(str, want))}"
+    for bad in bads:
+        args[i] = np.zeros(bad)
+        expect_error(ValueError, pattern, fn, args, f"{name} of shape {bad}")
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+def test_first_array_not_3d_or_rows_not_a_multiple(fn):
+    G, arrays, _ = SEQ[fn]
+    name = arrays[0][0]
+    args = valid_args(fn)
+    good = args[0]
+    bads = [good[:, 0], good[None], good.ravel()]
+    if G > 1:
+        bads += [np.zeros((G * H + 1, T, N)), np.zeros((G * H - 1, T, N))]
+    if fn == "rnn_forward_seq":
+        bads.append(np.zeros((H, 0, N)))  # no slot for h0
+    for bad in bads:
+        args[0] = bad
+        expect_error(ValueError, rf"_fused: {name} must be 3-d with a multiple of {G} rows and at least "
+                                 rf"{int(fn == 'rnn_forward_seq')} time slots, got shape \({', '.join(map(str, bad.shape))}",
+                     fn, args, f"{name} of shape {bad.shape}")
+
+
+# ---- batch_sizes, the column range and the integers -----------------------------------------
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+def test_batch_sizes(fn):
+    args = valid_args(fn)
+    k = pos(fn, "batch_sizes")
+    shape_msg = rf"_fused: batch_sizes must be a 1-d native int64 array of T = {T} values, got format"
+    for bad in (np.array(BATCH_SIZES, float), np.array(BATCH_SIZES, np.int32), np.array(BATCH_SIZES, np.uint64), np.array(BATCH_SIZES, ">i8"),
+                np.full(T - 1, 2, np.int64), np.full(T + 1, 2, np.int64), np.full((1, T), 2, np.int64)):
+        args[k] = bad
+        expect_error(ValueError, shape_msg, fn, args, f"batch_sizes {bad.dtype} {bad.shape}")
+    for bad in (BATCH_SIZES, 3, np.full(2 * T, 2, np.int64)[::2]):
+        args[k] = bad
+        expect_error(TypeError, r"_fused: batch_sizes must be None or a contiguous int64 array", fn, args,
+                     f"batch_sizes = {bad!r}")
+    for t, v in ((0, -1), (2, N + 1), (3, -(2**40)), (1, 2**40)):
+        bad = np.array(BATCH_SIZES, np.int64)
+        bad[t] = v
+        args[k] = bad
+        expect_error(ValueError, rf"_fused: batch_sizes\[{t}\] = {v}, expected 0 <= it <= N = {N}", fn, args,
+                     f"batch_sizes[{t}] = {v}")
+    args[k] = np.array([0, N, 0, N], np.int64)  # the bounds themselves, in any order
+    call(fn, args)
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+def test_integer_arguments_must_be_integers(fn):
+    args = valid_args(fn)
+    names = LOOP + SEQ[fn][2]
+    for name in names:
+        for bad in ("1", 1.0, None, [1]):
+            bad_args = list(args)
+            bad_args[pos(fn, name)] = bad
+            expect_error(TypeError, rf"_fused\.{fn}: {name} must be an integer, got {type(bad).__name__}", fn,
+                         bad_args, f"{name} = {bad!r}")
+        for bad in (2, -1, 2**70):
+            bad_args = list(args)
+            bad_args[pos(fn, name)] = bad
+            expect_error(ValueError, rf"_fused\.{fn}: {name} = -?\d+, expected 0 <= {name} <= 1", fn, bad_args,
+                         f"{name} = {bad}")  # 2**70 is clipped to the largest Py_ssize_t
+    ok = list(args)
+    for name in names:
+        ok[pos(fn, name)] = np.int64(1)  # anything with __index__ is fine
+    call(fn, ok)
+
+
+# ---- buffers are released -----------------------------------------------------------------
+
+
+def failing_calls(fn):
+    """Argument lists that fail at different points of the binding, with the exception."""
+    G, arrays, _ = SEQ[fn]
+    last = n_arrays(fn) - 1
+    cases = []
+
+    def case(exc, **changes):
+        args = valid_args(fn)
+        for name, value in changes.items():
+            args[pos(fn, name)] = value(args) if callable(value) else value
+        cases.append((exc, args))
+
+    case(ValueError, reverse=2)  # after seq_dims, before any array is taken
+    case(ValueError, **{arrays[0][0]: np.zeros((G * H, T))})  # in seq_dims
+    case(TypeError, **{arrays[0][0]: lambda a: np.asfortranarray(a[0])})  # the first array
+    case(TypeError, **{arrays[1][0]: lambda a: a[1].astype(np.float32)})  # the second
+    case(TypeError, **{arrays[last][0]: lambda a: a[last].astype(np.int32)})  # the last array
+    case(ValueError, **{arrays[last][0]: np.zeros((H, N + 1))})
+    case(ValueError, batch_sizes=np.array([N + 1] * T, np.int64))  # after every array
+    case(ValueError, batch_sizes=np.zeros(T))
+    for name, _, flags in arrays:
+        if "w" in flags:
+            cases.append((TypeError, valid_args(fn)))
+            cases[-1][1][pos(fn, name)].flags.writeable = False
+    return cases
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+def test_buffers_released(fn):
+    """Every failure, at every stage of the binding, and success release the buffers: repeated
+    calls leave the arrays' reference counts as they were (a Py_buffer holds a reference to its
+    array). (``a.resize(..., refcheck=False)`` cannot tell: NumPy does not count its buffer
+    exports, and resizes an array whose buffer is held.)"""
+    good = valid_args(fn)
+    cases = failing_calls(fn)
+    watched = [a for _, args in cases for a in args if isinstance(a, np.ndarray)]
+    watched += [a for a in good if isinstance(a, np.ndarray)]
+    before = [sys.getrefcount(a) for a in watched]
+    for _ in range(10):
+        call(fn, good)
+        for exc, args in cases:
+            with pytest.raises(exc):
+                call(fn, args)
+    assert [sys.getrefcount(a) for a in watched] == before
+
+
+# ---- behaviour: outputs that are only written ----------------------------------------------
+
+
+def pure_outputs(fn, reverse):
+    """The output slots the loop writes without reading (with batch_sizes None)."""
+    out_slots = np.s_[:, :-1] if reverse else np.s_[:, 1:]
+    every = np.s_[...]
+    return {"rnn_forward_seq": {},
+            "rnn_backward_seq": {"dA": every, "dh_sq": every},
+            "lstm_forward_seq": {"hs": out_slots, "cs": out_slots, "tcs": every},
+            "lstm_backward_seq": {"dh_sq": every},
+            "gru_forward_seq": {"hs": out_slots, "side": every},
+            "gru_backward_seq": {"dh_sq": every}}[fn]
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("reverse", [0, 1])
+def test_outputs_written_everywhere(fn, dtype, reverse):
+    """NaN in the outputs the loop only writes: they come out finite, equal to a call on
+    finite outputs (so nothing stale is read), and changed."""
+    base = valid_args(fn, dtype)
+    base[pos(fn, "reverse")] = reverse
+    base[pos(fn, "batch_sizes")] = None
+    part, full = ([a.copy() if isinstance(a, np.ndarray) else a for a in base] for _ in range(2))
+    for name, idx in pure_outputs(fn, reverse).items():
+        part[pos(fn, name)][idx] = np.nan
+    call(fn, part)
+    call(fn, full)
+    for name, out in outputs(fn, part).items():
+        assert np.isfinite(out).all(), f"{name} not all written"
+        np.testing.assert_array_equal(out, outputs(fn, full)[name], err_msg=name)
+        assert not np.array_equal(out, outputs(fn, base)[name]), f"{name} unchanged"
