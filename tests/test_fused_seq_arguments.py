@@ -23,18 +23,19 @@ H, T, N = 3, 4, 5  # all different, so that a wrong axis cannot pass for another
 
 # name -> (gates G, arrays as (name, shape kind, flags), extra integers after batch_sizes).
 # Shape kinds: "G" (G*H, T, N), "S" (H, T+1, N), "C" (H, T, N), "W" (G*H, H), "R" (H, N),
-# "Q" (T, N), "b" (H,). Flags: "w" written by the loop, "o" optional (None allowed).
+# "Q" (T, N), "b" (H,), "g" (G*H,). Flags: "w" written by the loop, "o" optional (None allowed).
 SEQ = {
-    "rnn_forward_seq": (1, [("hs", "S", "w"), ("W_hh", "W", ""), ("rec_mask", "R", "o")], ["relu"]),
+    "rnn_forward_seq": (1, [("hs", "S", "w"), ("W_hh", "W", ""), ("bias", "g", "o"), ("rec_mask", "R", "o")],
+                        ["relu"]),
     "rnn_backward_seq": (1, [("dA", "C", "w"), ("hs", "S", ""), ("W_hh", "W", ""), ("dy", "C", "o"),
                              ("dh", "R", "w"), ("dh_sq", "Q", "w"), ("rec_mask", "R", "o")], ["relu"]),
     "lstm_forward_seq": (4, [("A", "G", "w"), ("hs", "S", "w"), ("cs", "S", "w"), ("tcs", "C", "w"),
-                             ("W_hh", "W", ""), ("rec_mask", "R", "o")], []),
+                             ("W_hh", "W", ""), ("bias", "g", "o"), ("rec_mask", "R", "o")], []),
     "lstm_backward_seq": (4, [("A", "G", "w"), ("cs", "S", ""), ("tcs", "C", ""), ("W_hh", "W", ""),
                               ("dy", "C", "o"), ("dh", "R", "w"), ("dc", "R", "w"), ("dh_sq", "Q", "w"),
                               ("rec_mask", "R", "o")], []),
     "gru_forward_seq": (3, [("A", "G", "w"), ("hs", "S", "w"), ("side", "C", "w"), ("W_hh", "W", ""),
-                            ("b_hn", "b", ""), ("rec_mask", "R", "o")], []),
+                            ("bias", "g", "o"), ("b_hn", "b", ""), ("rec_mask", "R", "o")], []),
     "gru_backward_seq": (3, [("A", "G", "w"), ("hs", "S", ""), ("side", "C", "w"), ("W_hh", "W", ""),
                              ("dy", "C", "o"), ("dh", "R", "w"), ("dh_sq", "Q", "w"), ("rec_mask", "R", "o")], []),
 }
@@ -46,7 +47,7 @@ BATCH_SIZES = [N, N - 1, 3, 2]
 def shape_of(fn, kind):
     G = SEQ[fn][0]
     return {"G": (G * H, T, N), "S": (H, T + 1, N), "C": (H, T, N), "W": (G * H, H), "R": (H, N),
-            "Q": (T, N), "b": (H,)}[kind]
+            "Q": (T, N), "b": (H,), "g": (G * H,)}[kind]
 
 
 def n_arrays(fn):
@@ -128,7 +129,9 @@ def test_read_only_inputs_accepted_and_left_alone(fn):
 def test_optional_arguments_none(fn):
     """None stands for rec_mask = 1, batch_sizes = N at every step, dy = 0: the same results."""
     optional = [name for name, _, flags in SEQ[fn][1] if "o" in flags] + ["batch_sizes"]
-    stand_ins = {"rec_mask": np.ones((H, N)), "dy": np.zeros((H, T, N)), "batch_sizes": np.full(T, N, np.int64)}
+    G = SEQ[fn][0]
+    stand_ins = {"rec_mask": np.ones((H, N)), "dy": np.zeros((H, T, N)), "batch_sizes": np.full(T, N, np.int64),
+                 "bias": np.zeros(G * H)}
     for names in [[name] for name in optional] + [optional]:
         with_none, explicit = valid_args(fn), valid_args(fn)
         for name in names:

@@ -104,6 +104,9 @@ def step_views(ws: dict | None, name: str, a: np.ndarray) -> list[np.ndarray]:
 def input_projection(x: np.ndarray, W: np.ndarray, bias: np.ndarray | None, out: np.ndarray | None = None) -> np.ndarray:
     """``A[:, t] = W @ x[:, t] + bias`` for all T steps, as one product: (G*H, T, N).
 
+    The C loops add the bias themselves, one step's block at a time while it is in cache
+    (``loop_bias``); their callers pass ``bias=None`` here, saving a pass over the whole array.
+
     ``out`` may be a view whose (T, N) part is contiguous, such as ``hs[:, 1:]``.
     """
     F, T, N = x.shape
@@ -139,6 +142,11 @@ def loop_inputs(
     mask = None if rec_mask is None else np.ascontiguousarray(rec_mask, dtype=dtype)
     sizes = None if batch_sizes is None else np.ascontiguousarray(batch_sizes, dtype=np.int64)
     return W, mask, sizes
+
+
+def loop_bias(bias: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:
+    """The bias (G*H,) as the C forward loops add it, step by step (None: no bias)."""
+    return None if bias is None else np.ascontiguousarray(bias, dtype=dtype)
 
 
 def loop_gradient(dy: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:

@@ -43,6 +43,7 @@ from .common import (
     buffer,
     gradient_steps,
     input_projection,
+    loop_bias,
     loop_gradient,
     loop_inputs,
     masked_outputs,
@@ -79,15 +80,16 @@ def gru_forward(
         bias = b_ih + b_hh
         if reset_after:
             bias[2 * H :] = b_ih[2 * H :]  # b_hn stays inside r * (...)
-    A = input_projection(x, W_ih, bias, out=buffer(ws, "gates", (3 * H, T, N), dtype))  # [r; z; n]
+    in_c = reset_after and blas.c_loops()  # the whole loop in C (csrc/sequence.h), adding the bias per step
+    A = input_projection(x, W_ih, None if in_c else bias, out=buffer(ws, "gates", (3 * H, T, N), dtype))  # [r;z;n]
     hs = buffer(ws, "hs", (H, T + 1, N), dtype)
     hs[:, T if reverse else 0] = state0[0]
     side = buffer(ws, "side", (H, T, N), dtype)  # reset_after: W_hn @ h~ + b_hn;  else: r * h~
     if reset_after:
         b_hn = np.array(b_hh[2 * H :, None] if has_bias else np.zeros((H, 1)), dtype=dtype, order="C")
-        if blas.c_loops():  # the whole loop in C (csrc/sequence.h)
+        if in_c:
             W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, dtype)
-            _fused.gru_forward_seq(A, hs, side, W, b_hn[:, 0], mask, sizes, int(reverse))
+            _fused.gru_forward_seq(A, hs, side, W, loop_bias(bias, dtype), b_hn[:, 0], mask, sizes, int(reverse))
             return _forward_result(x, W_ih, W_hh, A, hs, side, batch_sizes, rec_mask, reverse, reset_after,
                                    has_bias, ws)
     else:

@@ -31,6 +31,7 @@ from .common import (
     buffer,
     gradient_steps,
     input_projection,
+    loop_bias,
     loop_gradient,
     loop_inputs,
     masked_outputs,
@@ -64,12 +65,13 @@ def rnn_forward(
     hs = buffer(ws, "hs", (H, T + 1, N), x.dtype)
     # the input projections of all steps go straight into the slots of h_t, activated in place
     bias = None if b_ih is None else b_ih + b_hh
-    input_projection(x, W_ih, bias, out=hs[:, :T] if reverse else hs[:, 1:])
+    in_c = blas.c_loops()  # the whole loop in C (csrc/sequence.h), which adds the bias step by step
+    input_projection(x, W_ih, None if in_c else bias, out=hs[:, :T] if reverse else hs[:, 1:])
     hs[:, T if reverse else 0] = state0[0]
     relu = nonlinearity == "relu"
-    if blas.c_loops():  # the whole loop in C (csrc/sequence.h)
+    if in_c:
         W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, x.dtype)
-        _fused.rnn_forward_seq(hs, W, mask, sizes, int(relu), int(reverse))
+        _fused.rnn_forward_seq(hs, W, loop_bias(bias, x.dtype), mask, sizes, int(relu), int(reverse))
     else:
         _forward_steps(hs, W_hh, batch_sizes, rec_mask, reverse, relu, ws)
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, hs=hs, batch_sizes=batch_sizes, rec_mask=rec_mask,

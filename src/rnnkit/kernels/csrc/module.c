@@ -620,26 +620,27 @@ static int seq_start(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expect,
     return 0;
 }
 
-/* rnn_forward_seq(hs, W_hh, rec_mask, batch_sizes, relu, reverse) */
+/* rnn_forward_seq(hs, W_hh, bias, rec_mask, batch_sizes, relu, reverse); bias (H,) or None */
 static PyObject *rnn_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Args g = {0};
     Seq s = {0};
     Blas b;
-    char *hs, *W, *mask;
+    char *hs, *W, *bias, *mask;
     Scratch sc;
-    if (seq_start(args, nargs, 6, "rnn_forward_seq", "hs", 1, 1, &s)) return NULL;
-    Py_ssize_t shS[3] = {s.H, s.T + 1, s.N}, shW[2] = {s.H, s.H}, shR[2] = {s.H, s.N};
+    if (seq_start(args, nargs, 7, "rnn_forward_seq", "hs", 1, 1, &s)) return NULL;
+    Py_ssize_t shS[3] = {s.H, s.T + 1, s.N}, shW[2] = {s.H, s.H}, shB[1] = {s.H}, shR[2] = {s.H, s.N};
     Py_ssize_t relu;
-    if (int_arg(args[4], "rnn_forward_seq", "relu", 0, 1, &relu)) return NULL;
+    if (int_arg(args[5], "rnn_forward_seq", "relu", 0, 1, &relu)) return NULL;
     if (take_whole(&g, args[0], "hs", 3, shS, &hs, 1) || take_whole(&g, args[1], "W_hh", 2, shW, &W, 0) ||
-        take_opt(&g, args[2], "rec_mask", 2, shR, &mask, 0) || take_lengths(&g, args[3], s.T, s.N, &s.batch_sizes))
+        take_opt(&g, args[2], "bias", 1, shB, &bias, 0) || take_opt(&g, args[3], "rec_mask", 2, shR, &mask, 0) ||
+        take_lengths(&g, args[4], s.T, s.N, &s.batch_sizes))
         SEQ_FAIL;
     Py_ssize_t rows[2] = {s.H, mask ? s.H : 0};
     if (seq_blas(&s, g.size, 1, &b)) SEQ_FAIL;
     if (scratch(&sc, g.size, s.N, rows, 2, 0)) SEQ_FAIL;
-    if (g.size == 4) RUN_SEQ(rnn_fwd_seq_f(&s, &b, F(hs), F(W), F(mask), relu, F(sc.p[0]), F(sc.p[1])));
-    else RUN_SEQ(rnn_fwd_seq_d(&s, &b, D(hs), D(W), D(mask), relu, D(sc.p[0]), D(sc.p[1])));
+    if (g.size == 4) RUN_SEQ(rnn_fwd_seq_f(&s, &b, F(hs), F(W), F(bias), F(mask), relu, F(sc.p[0]), F(sc.p[1])));
+    else RUN_SEQ(rnn_fwd_seq_d(&s, &b, D(hs), D(W), D(bias), D(mask), relu, D(sc.p[0]), D(sc.p[1])));
     scratch_free(&sc);
     DONE;
 }
@@ -670,27 +671,29 @@ static PyObject *rnn_backward_seq(PyObject *self, PyObject *const *args, Py_ssiz
     DONE;
 }
 
-/* lstm_forward_seq(A, hs, cs, tcs, W_hh, rec_mask, batch_sizes, reverse) */
+/* lstm_forward_seq(A, hs, cs, tcs, W_hh, bias, rec_mask, batch_sizes, reverse); bias (4H,) or None */
 static PyObject *lstm_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Args g = {0};
     Seq s = {0};
     Blas b;
-    char *A, *hs, *cs, *tcs, *W, *mask;
+    char *A, *hs, *cs, *tcs, *W, *bias, *mask;
     Scratch sc;
-    if (seq_start(args, nargs, 8, "lstm_forward_seq", "A", 4, 0, &s)) return NULL;
+    if (seq_start(args, nargs, 9, "lstm_forward_seq", "A", 4, 0, &s)) return NULL;
     Py_ssize_t shA[3] = {4 * s.H, s.T, s.N}, shS[3] = {s.H, s.T + 1, s.N}, shC[3] = {s.H, s.T, s.N},
-               shW[2] = {4 * s.H, s.H}, shR[2] = {s.H, s.N};
+               shW[2] = {4 * s.H, s.H}, shB[1] = {4 * s.H}, shR[2] = {s.H, s.N};
     if (take_whole(&g, args[0], "A", 3, shA, &A, 1) || take_whole(&g, args[1], "hs", 3, shS, &hs, 1) ||
         take_whole(&g, args[2], "cs", 3, shS, &cs, 1) || take_whole(&g, args[3], "tcs", 3, shC, &tcs, 1) ||
-        take_whole(&g, args[4], "W_hh", 2, shW, &W, 0) || take_opt(&g, args[5], "rec_mask", 2, shR, &mask, 0) ||
-        take_lengths(&g, args[6], s.T, s.N, &s.batch_sizes))
+        take_whole(&g, args[4], "W_hh", 2, shW, &W, 0) || take_opt(&g, args[5], "bias", 1, shB, &bias, 0) ||
+        take_opt(&g, args[6], "rec_mask", 2, shR, &mask, 0) || take_lengths(&g, args[7], s.T, s.N, &s.batch_sizes))
         SEQ_FAIL;
     Py_ssize_t rows[2] = {4 * s.H, mask ? s.H : 0};
     if (seq_blas(&s, g.size, 4, &b)) SEQ_FAIL;
     if (scratch(&sc, g.size, s.N, rows, 2, 0)) SEQ_FAIL;
-    if (g.size == 4) RUN_SEQ(lstm_fwd_seq_f(&s, &b, F(A), F(hs), F(cs), F(tcs), F(W), F(mask), F(sc.p[0]), F(sc.p[1])));
-    else RUN_SEQ(lstm_fwd_seq_d(&s, &b, D(A), D(hs), D(cs), D(tcs), D(W), D(mask), D(sc.p[0]), D(sc.p[1])));
+    if (g.size == 4)
+        RUN_SEQ(lstm_fwd_seq_f(&s, &b, F(A), F(hs), F(cs), F(tcs), F(W), F(bias), F(mask), F(sc.p[0]), F(sc.p[1])));
+    else
+        RUN_SEQ(lstm_fwd_seq_d(&s, &b, D(A), D(hs), D(cs), D(tcs), D(W), D(bias), D(mask), D(sc.p[0]), D(sc.p[1])));
     scratch_free(&sc);
     DONE;
 }
@@ -722,30 +725,30 @@ static PyObject *lstm_backward_seq(PyObject *self, PyObject *const *args, Py_ssi
     DONE;
 }
 
-/* gru_forward_seq(A, hs, side, W_hh, b_hn, rec_mask, batch_sizes, reverse)
+/* gru_forward_seq(A, hs, side, W_hh, bias, b_hn, rec_mask, batch_sizes, reverse); bias (3H,) or None
  * (reset_after=True; b_hn (H,)) */
 static PyObject *gru_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Args g = {0};
     Seq s = {0};
     Blas b;
-    char *A, *hs, *side, *W, *bhn, *mask;
+    char *A, *hs, *side, *W, *bias, *bhn, *mask;
     Scratch sc;
-    if (seq_start(args, nargs, 8, "gru_forward_seq", "A", 3, 0, &s)) return NULL;
+    if (seq_start(args, nargs, 9, "gru_forward_seq", "A", 3, 0, &s)) return NULL;
     Py_ssize_t shA[3] = {3 * s.H, s.T, s.N}, shS[3] = {s.H, s.T + 1, s.N}, shC[3] = {s.H, s.T, s.N},
-               shW[2] = {3 * s.H, s.H}, shB[1] = {s.H}, shR[2] = {s.H, s.N};
+               shW[2] = {3 * s.H, s.H}, shG[1] = {3 * s.H}, shB[1] = {s.H}, shR[2] = {s.H, s.N};
     if (take_whole(&g, args[0], "A", 3, shA, &A, 1) || take_whole(&g, args[1], "hs", 3, shS, &hs, 1) ||
         take_whole(&g, args[2], "side", 3, shC, &side, 1) || take_whole(&g, args[3], "W_hh", 2, shW, &W, 0) ||
-        take_whole(&g, args[4], "b_hn", 1, shB, &bhn, 0) || take_opt(&g, args[5], "rec_mask", 2, shR, &mask, 0) ||
-        take_lengths(&g, args[6], s.T, s.N, &s.batch_sizes))
+        take_opt(&g, args[4], "bias", 1, shG, &bias, 0) || take_whole(&g, args[5], "b_hn", 1, shB, &bhn, 0) ||
+        take_opt(&g, args[6], "rec_mask", 2, shR, &mask, 0) || take_lengths(&g, args[7], s.T, s.N, &s.batch_sizes))
         SEQ_FAIL;
     Py_ssize_t rows[2] = {3 * s.H, mask ? s.H : 0};
     if (seq_blas(&s, g.size, 3, &b)) SEQ_FAIL;
     if (scratch(&sc, g.size, s.N, rows, 2, 0)) SEQ_FAIL;
     if (g.size == 4)
-        RUN_SEQ(gru_fwd_seq_f(&s, &b, F(A), F(hs), F(side), F(W), F(bhn), F(mask), F(sc.p[0]), F(sc.p[1])));
+        RUN_SEQ(gru_fwd_seq_f(&s, &b, F(A), F(hs), F(side), F(W), F(bias), F(bhn), F(mask), F(sc.p[0]), F(sc.p[1])));
     else
-        RUN_SEQ(gru_fwd_seq_d(&s, &b, D(A), D(hs), D(side), D(W), D(bhn), D(mask), D(sc.p[0]), D(sc.p[1])));
+        RUN_SEQ(gru_fwd_seq_d(&s, &b, D(A), D(hs), D(side), D(W), D(bias), D(bhn), D(mask), D(sc.p[0]), D(sc.p[1])));
     scratch_free(&sc);
     DONE;
 }
@@ -819,11 +822,11 @@ static PyMethodDef methods[] = {
     DEF(gru_backward_nz, "gru_backward_nz(a, dh, dy, h_prev, dh_sq, B)"),
     DEF(gru_backward_r, "gru_backward_r(a, drh, hm, B)"),
     DEF(use_blas, "use_blas(sgemm, dgemm, ilp64): register NumPy's BLAS for the *_seq functions"),
-    DEF(rnn_forward_seq, "rnn_forward_seq(hs, W_hh, rec_mask, batch_sizes, relu, " LOOP_ARGS ")"),
+    DEF(rnn_forward_seq, "rnn_forward_seq(hs, W_hh, bias, rec_mask, batch_sizes, relu, " LOOP_ARGS ")"),
     DEF(rnn_backward_seq, "rnn_backward_seq(dA, hs, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, relu, " LOOP_ARGS ")"),
-    DEF(lstm_forward_seq, "lstm_forward_seq(A, hs, cs, tcs, W_hh, rec_mask, batch_sizes, " LOOP_ARGS ")"),
+    DEF(lstm_forward_seq, "lstm_forward_seq(A, hs, cs, tcs, W_hh, bias, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(lstm_backward_seq, "lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, batch_sizes, " LOOP_ARGS ")"),
-    DEF(gru_forward_seq, "gru_forward_seq(A, hs, side, W_hh, b_hn, rec_mask, batch_sizes, " LOOP_ARGS ")"),
+    DEF(gru_forward_seq, "gru_forward_seq(A, hs, side, W_hh, bias, b_hn, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(gru_backward_seq, "gru_backward_seq(A, hs, side, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(activation, "activation(x, out, which): out = sigmoid(x) (which=0) or tanh(x) (which=1); 2-d arrays"),
     {NULL, NULL, 0, NULL},

@@ -85,9 +85,23 @@ static const REAL *RK(recurrent_input)(const REAL *hp, Py_ssize_t lds, const REA
     return hm;
 }
 
-/* Elman RNN forward (rnn_fwd): hs (H, T+1, N) holds the input projections in the output slots */
-static void RK(rnn_fwd_seq)(const Seq *s, const Blas *b, REAL *hs, const REAL *W, const REAL *mask, int relu,
-                            REAL *gh, REAL *hm)
+/* a += bias (one value per row) for the B running columns of a step's (rows, .) block, just
+ * before the fused step reads it: a pass over a block in cache, instead of over the whole
+ * (rows, T, N) array before the loop */
+static void RK(add_bias)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict bias, Py_ssize_t rows, Py_ssize_t B)
+{
+    if (!bias) return;
+    for (Py_ssize_t j = 0; j < rows; j++) {
+        REAL b = bias[j];
+        for (Py_ssize_t n = 0; n < B; n++) a[j * lda + n] += b;
+    }
+}
+
+/* Elman RNN forward (rnn_fwd): hs (H, T+1, N) holds the input projections W_ih x_t in the output
+ * slots; bias (H,) = b_ih + b_hh, or NULL when the projections include it already (so in the
+ * forwards below) */
+static void RK(rnn_fwd_seq)(const Seq *s, const Blas *b, REAL *hs, const REAL *W, const REAL *bias, const REAL *mask,
+                            int relu, REAL *gh, REAL *hm)
 {
     SEQ_DIMS;
     for (Py_ssize_t k = 0; k < T; k++) {
@@ -96,6 +110,7 @@ static void RK(rnn_fwd_seq)(const Seq *s, const Blas *b, REAL *hs, const REAL *W
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
             RK(gemm)(b, 0, H, B, H, W, H, hin, ldin, gh, B);
+            RK(add_bias)(hc, lds, bias, H, B);
             RK(rnn_fwd)(hc, lds, gh, B, H, B, relu);
         }
         if (B < N) RK(carry_cols)(hc, hp, lds, H, B, N);
@@ -118,9 +133,10 @@ static void RK(rnn_bwd_seq)(const Seq *s, const Blas *b, REAL *dA, const REAL *h
     }
 }
 
-/* LSTM forward (lstm_fwd): A (4H, T, N) projections -> activations; hs, cs (H, T+1, N); tcs (H, T, N) */
+/* LSTM forward (lstm_fwd): A (4H, T, N) projections -> activations; hs, cs (H, T+1, N); tcs (H, T, N);
+ * bias (4H,) */
 static void RK(lstm_fwd_seq)(const Seq *s, const Blas *b, REAL *A, REAL *hs, REAL *cs, REAL *tcs, const REAL *W,
-                             const REAL *mask, REAL *gh, REAL *hm)
+                             const REAL *bias, const REAL *mask, REAL *gh, REAL *hm)
 {
     SEQ_DIMS;
     for (Py_ssize_t k = 0; k < T; k++) {
@@ -130,6 +146,7 @@ static void RK(lstm_fwd_seq)(const Seq *s, const Blas *b, REAL *A, REAL *hs, REA
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
             RK(gemm)(b, 0, 4 * H, B, H, W, H, hin, ldin, gh, B);
+            RK(add_bias)(A + t * N, lda, bias, 4 * H, B);
             RK(lstm_fwd)(A + t * N, lda, gh, B, cp, lds, cc, lds, tcs + t * N, lda, hc, lds, H, B);
         }
         if (B < N) {
@@ -154,9 +171,10 @@ static void RK(lstm_bwd_seq)(const Seq *s, const Blas *b, REAL *A, const REAL *c
     }
 }
 
-/* GRU (reset_after) forward (gru_fwd): A (3H, T, N); side (H, T, N) keeps W_hn h~ + b_hn */
+/* GRU (reset_after) forward (gru_fwd): A (3H, T, N); side (H, T, N) keeps W_hn h~ + b_hn; bias (3H,)
+ * = [b_ir + b_hr; b_iz + b_hz; b_in] (b_hn stays inside r * (...)) */
 static void RK(gru_fwd_seq)(const Seq *s, const Blas *b, REAL *A, REAL *hs, REAL *side, const REAL *W,
-                            const REAL *b_hn, const REAL *mask, REAL *gh, REAL *hm)
+                            const REAL *bias, const REAL *b_hn, const REAL *mask, REAL *gh, REAL *hm)
 {
     SEQ_DIMS;
     for (Py_ssize_t k = 0; k < T; k++) {
@@ -165,6 +183,7 @@ static void RK(gru_fwd_seq)(const Seq *s, const Blas *b, REAL *A, REAL *hs, REAL
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
             RK(gemm)(b, 0, 3 * H, B, H, W, H, hin, ldin, gh, B);
+            RK(add_bias)(A + t * N, lda, bias, 3 * H, B);
             RK(gru_fwd)(A + t * N, lda, gh, B, b_hn, hp, lds, st, lda, hc, lds, H, B);
         }
         if (B < N) {
