@@ -161,3 +161,31 @@ def test_subprocess_without_c_loop_matches():
         out[flag] = r.stdout.split()
     assert out[""][0] == "True" and out["1"][0] == "False"
     assert abs(float(out[""][1]) - float(out["1"][1])) < 1e-12
+
+
+@pytest.mark.parametrize("use_c", [True, False], ids=["C", "python"])
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+@pytest.mark.parametrize("packed", [False, True], ids=["full", "packed"])
+def test_rnn_backward_over_dy(use_c, nonlinearity, packed, monkeypatch):
+    """overwrite_dy=True writes da_t over dy_t (one (H, T, N) array less), with the same
+    results; a dy it may not write (read-only, strided, another dtype) is left alone."""
+    cell = "rnn_relu" if nonlinearity == "relu" else "rnn_tanh"
+    p, dy, dstate = _problem(cell, 40, np.float64, False, True, packed)
+    monkeypatch.setattr(blas, "c_loops", lambda: use_c)
+
+    def backward(dy_arg, overwrite):
+        _, _, cache = rnn_forward(**p, nonlinearity=nonlinearity)
+        return rnn_backward(cache, dy_arg, dstate, overwrite_dy=overwrite)
+
+    want = backward(dy.copy(), False)
+    own = dy.copy()
+    got = backward(own, True)
+    for g, w in zip((got[0], *got[1], got[3], *got[2].values()), (want[0], *want[1], want[3], *want[2].values())):
+        np.testing.assert_array_equal(g, w)
+    assert not np.array_equal(own, dy)  # it held da afterwards
+    for other in (dy.copy(), np.asfortranarray(dy), dy.astype(np.float32)):
+        keep = other.copy()
+        if other.dtype == dy.dtype and other.flags.c_contiguous:
+            other.flags.writeable = False
+        backward(other, True)
+        np.testing.assert_array_equal(other, keep)

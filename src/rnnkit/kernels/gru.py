@@ -125,7 +125,7 @@ def _forward_result(x, W_ih, W_hh, A, hs, side, batch_sizes, rec_mask, reverse, 
 
 
 def gru_backward(
-    cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray]
+    cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray], overwrite_dy: bool = False
 ) -> tuple[np.ndarray, tuple[np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """BPTT through :func:`gru_forward`. Consumes the cache: the gate gradients are written
     over the stored gate activations, so each forward supports one backward.
@@ -134,6 +134,8 @@ def gru_backward(
         cache: the forward's cache.
         dy: dL/dy (H, T, N), or None for zeros.
         dstate: (dL/dh_T,) with dL/dh_T (H, N).
+        overwrite_dy: accepted as by :func:`rnnkit.kernels.rnn_backward`; unused (the gate
+            gradients go over the cache's gates, and dy is only read).
 
     Returns:
         ``(dx, (dh0,), grads, dh_sq)``: dx (I, T, N); grads keyed weight_ih, weight_hh

@@ -91,7 +91,7 @@ def lstm_forward(
 
 
 def lstm_backward(
-    cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray, np.ndarray]
+    cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray, np.ndarray], overwrite_dy: bool = False
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """BPTT through :func:`lstm_forward`. Consumes the cache: the gate gradients are written
     over the stored gate activations, so each forward supports one backward.
@@ -100,6 +100,8 @@ def lstm_backward(
         cache: the forward's cache.
         dy: dL/dy (H, T, N), or None for zeros.
         dstate: (dL/dh_T, dL/dc_T), each (H, N).
+        overwrite_dy: accepted as by :func:`rnnkit.kernels.rnn_backward`; unused (the gate
+            gradients go over the cache's gates, and dy is only read).
 
     Returns:
         ``(dx, (dh0, dc0), grads, dh_sq)``: dx (I, T, N); grads keyed weight_ih, weight_hh

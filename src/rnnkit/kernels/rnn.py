@@ -81,7 +81,7 @@ def rnn_forward(
 
 
 def rnn_backward(
-    cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray]
+    cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray], overwrite_dy: bool = False
 ) -> tuple[np.ndarray, tuple[np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """BPTT through :func:`rnn_forward`.
 
@@ -89,6 +89,9 @@ def rnn_backward(
         cache: the forward's cache.
         dy: dL/dy (H, T, N), or None for zeros.
         dstate: (dL/dh_T,) with dL/dh_T (H, N).
+        overwrite_dy: the caller lets dy (when C-contiguous, writable, of the forward's dtype)
+            be overwritten with da_t (each step reads its dy_t block before writing da_t there),
+            which saves an (H, T, N) array; the layers do so with their own copy of dy.
 
     Returns:
         ``(dx, (dh0,), grads, dh_sq)``: dx (I, T, N); dh0 (H, N); grads keyed weight_ih,
@@ -100,7 +103,11 @@ def rnn_backward(
     _, T, N = x.shape
     H = W_hh.shape[1]
     dh = np.array(dstate[0], dtype=x.dtype, order="C")
-    dA = buffer(cache["ws"], "dA", (H, T, N), x.dtype)
+    if overwrite_dy and isinstance(dy, np.ndarray) and dy.dtype == x.dtype and dy.flags.c_contiguous \
+            and dy.flags.writeable and dy.shape == (H, T, N):
+        dA = dy  # da_t is written over dy_t (rnn_bwd in csrc/steps.h reads each value before writing it)
+    else:
+        dA = buffer(cache["ws"], "dA", (H, T, N), x.dtype)
     dh_sq = np.zeros((T, N), dtype=x.dtype)
     if blas.c_loops():
         W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, x.dtype)

@@ -297,8 +297,8 @@ class RecurrentLayer(Module):
             for d in range(D):
                 k = l * D + d
                 dy_d = d_out if D == 1 else d_out[d * H : (d + 1) * H]
-                dx_d, ds0, grads, dh_sq = type(self)._backward_kernel(
-                    rec.caches[k], dy_d, tuple(s[k] for s in dstates))
+                dx_d, ds0, grads, dh_sq = type(self)._backward_kernel(  # dy_d is our own copy
+                    rec.caches[k], dy_d, tuple(s[k] for s in dstates), overwrite_dy=True)
                 suffix = f"_l{l}{'_reverse' if d else ''}"
                 for name, g in grads.items():
                     self.grads[name + suffix] += g

@@ -113,20 +113,29 @@ TARGETS static void RK(rnn_fwd)(REAL *restrict a, Py_ssize_t lda, const REAL *re
 }
 
 /* Elman RNN backward: d = dh + dy, dh_sq as for the LSTM, da = d * phi'(a) with
- * tanh' = 1 - h^2 and relu' = [h > 0] (h = phi(a) from the forward). */
+ * tanh' = 1 - h^2 and relu' = [h > 0] (h = phi(a) from the forward). da may be dy itself
+ * (the same block: da is written over dy, as the layers do with their own copy of dy). */
+static inline void RK(rnn_bwd_point)(REAL *da, REAL dh, REAL dy, REAL h, REAL *dh_sq, int relu)
+{
+    REAL d = dh + dy;
+    *dh_sq += d * d;
+    *da = relu ? (h > 0 ? d : 0) : d * (1 - h * h);
+}
+
 TARGETS static void RK(rnn_bwd)(REAL *restrict da, Py_ssize_t ldda, const REAL *restrict dh, Py_ssize_t lddh,
-                                const REAL *restrict dy, Py_ssize_t ldy, const REAL *restrict h, Py_ssize_t ldh,
+                                const REAL *dy, Py_ssize_t ldy, const REAL *restrict h, Py_ssize_t ldh,
                                 REAL *restrict dh_sq, Py_ssize_t H, Py_ssize_t B, int relu)
 {
+    int in_place = dy == da && ldy == ldda; /* then dy is read through da only */
     for (Py_ssize_t n = 0; n < B; n++) dh_sq[n] = 0;
     for (Py_ssize_t j = 0; j < H; j++) {
-        const REAL *dhj = dh + j * lddh, *dyj = dy + j * ldy, *hj = h + j * ldh;
+        const REAL *dhj = dh + j * lddh, *hj = h + j * ldh;
         REAL *daj = da + j * ldda;
-        for (Py_ssize_t n = 0; n < B; n++) {  /* simd */
-            REAL d = dhj[n] + dyj[n];
-            dh_sq[n] += d * d;
-            REAL hv = hj[n];
-            daj[n] = relu ? (hv > 0 ? d : 0) : d * (1 - hv * hv);
+        if (in_place)
+            for (Py_ssize_t n = 0; n < B; n++) RK(rnn_bwd_point)(daj + n, dhj[n], daj[n], hj[n], dh_sq + n, relu);  /* simd */
+        else {
+            const REAL *restrict dyj = dy + j * ldy;
+            for (Py_ssize_t n = 0; n < B; n++) RK(rnn_bwd_point)(daj + n, dhj[n], dyj[n], hj[n], dh_sq + n, relu);  /* simd */
         }
     }
 }
