@@ -16,7 +16,9 @@ import sys
 import numpy as np
 import pytest
 
-from rnnkit.kernels import _fused, blas, gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward, rnn_forward
+from rnnkit.kernels import (
+    _fused, blas, gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward, rnn_forward,
+)
 
 pytestmark = pytest.mark.skipif(blas.find() is None, reason="NumPy's BLAS cannot be called from C here")
 

@@ -240,18 +240,20 @@ def test_first_array_not_3d_or_rows_not_a_multiple(fn):
     args = valid_args(fn)
     good = args[0]
     bads = [good[:, 0], good[None], good.ravel()]
+    bads.append(np.zeros((0, T + 1, N)))  # H = 0
     if G > 1:
         bads += [np.zeros((G * H + 1, T, N)), np.zeros((G * H - 1, T, N))]
     if fn == "rnn_forward_seq":
         bads.append(np.zeros((H, 0, N)))  # no slot for h0
     for bad in bads:
         args[0] = bad
-        expect_error(ValueError, rf"_fused: {name} must be 3-d with a multiple of {G} rows and at least "
-                                 rf"{int(fn == 'rnn_forward_seq')} time slots, got shape \({', '.join(map(str, bad.shape))}",
+        slots, got = int(fn == "rnn_forward_seq"), ", ".join(map(str, bad.shape))
+        expect_error(ValueError, rf"_fused: {name} must be 3-d with a positive multiple of {G} rows and at least "
+                                 rf"{slots} time slots, got shape \({got}",
                      fn, args, f"{name} of shape {bad.shape}")
 
 
-# ---- batch_sizes, the column range and the integers -----------------------------------------
+# ---- batch_sizes and the integer arguments ------------------------------------------------
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS)
@@ -259,7 +261,8 @@ def test_batch_sizes(fn):
     args = valid_args(fn)
     k = pos(fn, "batch_sizes")
     shape_msg = rf"_fused: batch_sizes must be a 1-d native int64 array of T = {T} values, got format"
-    for bad in (np.array(BATCH_SIZES, float), np.array(BATCH_SIZES, np.int32), np.array(BATCH_SIZES, np.uint64), np.array(BATCH_SIZES, ">i8"),
+    for bad in (np.array(BATCH_SIZES, float), np.array(BATCH_SIZES, np.int32), np.array(BATCH_SIZES, np.uint64),
+                np.array(BATCH_SIZES, ">i8"),
                 np.full(T - 1, 2, np.int64), np.full(T + 1, 2, np.int64), np.full((1, T), 2, np.int64)):
         args[k] = bad
         expect_error(ValueError, shape_msg, fn, args, f"batch_sizes {bad.dtype} {bad.shape}")

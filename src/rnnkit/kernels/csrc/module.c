@@ -393,7 +393,8 @@ static void shape_text(char *buf, size_t size, int ndim, const Py_ssize_t *shape
 
 /* Take `o` as a C-contiguous float array of the common dtype (writable if asked) with exactly
  * the given shape (ndim values). */
-static int take_whole(Args *g, PyObject *o, const char *name, int ndim, const Py_ssize_t *shape, char **out, int writable)
+static int take_whole(Args *g, PyObject *o, const char *name, int ndim, const Py_ssize_t *shape, char **out,
+                      int writable)
 {
     Py_buffer *v = &g->v[g->n];
     if (PyObject_GetBuffer(o, v, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0) {
@@ -517,7 +518,8 @@ static int seq_blas(const Seq *s, int size, Py_ssize_t G, Blas *b)
     b->gemm = size == 4 ? blas_sgemm : blas_dgemm;
     b->ilp64 = blas_ilp64;
     if (!b->gemm) {
-        PyErr_SetString(PyExc_RuntimeError, "_fused: no BLAS registered (rnnkit.kernels.blas.find() registers NumPy's)");
+        PyErr_SetString(PyExc_RuntimeError,
+                        "_fused: no BLAS registered (rnnkit.kernels.blas.find() registers NumPy's)");
         return -1;
     }
     if (!blas_ilp64 && ((s->T + 1) * s->N > INT32_MAX || G * s->H > INT32_MAX)) {
@@ -535,10 +537,11 @@ static int seq_dims(PyObject *o, const char *name, Py_ssize_t G, Py_ssize_t extr
     Py_buffer v;
     if (PyObject_GetBuffer(o, &v, PyBUF_STRIDES) < 0) {
         PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "_fused: %s must be a float32 or float64 array, got %s", name, Py_TYPE(o)->tp_name);
+        PyErr_Format(PyExc_TypeError, "_fused: %s must be a float32 or float64 array, got %s", name,
+                     Py_TYPE(o)->tp_name);
         return -1;
     }
-    int ok = v.ndim == 3 && v.shape[0] % G == 0 && v.shape[1] >= extra;
+    int ok = v.ndim == 3 && v.shape[0] >= G && v.shape[0] % G == 0 && v.shape[1] >= extra;
     if (ok) {
         s->H = v.shape[0] / G;
         s->T = v.shape[1] - extra;
@@ -546,7 +549,8 @@ static int seq_dims(PyObject *o, const char *name, Py_ssize_t G, Py_ssize_t extr
     } else {
         char got[96];
         shape_text(got, sizeof got, v.ndim, v.shape);
-        PyErr_Format(PyExc_ValueError, "_fused: %s must be 3-d with a multiple of %zd rows and at least %zd time slots, "
+        PyErr_Format(PyExc_ValueError,
+                     "_fused: %s must be 3-d with a positive multiple of %zd rows and at least %zd time slots, "
                      "got shape %s", name, G, extra, got);
     }
     PyBuffer_Release(&v);
@@ -665,7 +669,8 @@ static PyObject *rnn_backward_seq(PyObject *self, PyObject *const *args, Py_ssiz
         SEQ_FAIL;
     if (seq_blas(&s, g.size, 1, &b)) SEQ_FAIL;
     if (scratch(&sc, g.size, s.N, NULL, 0, dy ? 0 : s.H)) SEQ_FAIL;
-    if (g.size == 4) RUN_SEQ(rnn_bwd_seq_f(&s, &b, F(dA), F(hs), F(W), F(dy), F(dh), F(sq), F(mask), relu, F(sc.zeros)));
+    if (g.size == 4)
+        RUN_SEQ(rnn_bwd_seq_f(&s, &b, F(dA), F(hs), F(W), F(dy), F(dh), F(sq), F(mask), relu, F(sc.zeros)));
     else RUN_SEQ(rnn_bwd_seq_d(&s, &b, D(dA), D(hs), D(W), D(dy), D(dh), D(sq), D(mask), relu, D(sc.zeros)));
     scratch_free(&sc);
     DONE;
@@ -825,7 +830,8 @@ static PyMethodDef methods[] = {
     DEF(rnn_forward_seq, "rnn_forward_seq(hs, W_hh, bias, rec_mask, batch_sizes, relu, " LOOP_ARGS ")"),
     DEF(rnn_backward_seq, "rnn_backward_seq(dA, hs, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, relu, " LOOP_ARGS ")"),
     DEF(lstm_forward_seq, "lstm_forward_seq(A, hs, cs, tcs, W_hh, bias, rec_mask, batch_sizes, " LOOP_ARGS ")"),
-    DEF(lstm_backward_seq, "lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, batch_sizes, " LOOP_ARGS ")"),
+    DEF(lstm_backward_seq,
+        "lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(gru_forward_seq, "gru_forward_seq(A, hs, side, W_hh, bias, b_hn, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(gru_backward_seq, "gru_backward_seq(A, hs, side, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(activation, "activation(x, out, which): out = sigmoid(x) (which=0) or tanh(x) (which=1); 2-d arrays"),
