@@ -568,7 +568,7 @@ static int take_opt(Args *g, PyObject *o, const char *name, int ndim, const Py_s
  * allocation; zeros, zero_rows * N values, is calloc'ed when zero_rows > 0. Returns -1 with MemoryError set. */
 typedef struct {
     void *mem, *zeros;
-    char *p[3];
+    void *p[3];
 } Scratch;
 
 static int scratch(Scratch *sc, int size, Py_ssize_t N, const Py_ssize_t *rows, int count, Py_ssize_t zero_rows)
@@ -605,187 +605,175 @@ static void scratch_free(Scratch *sc)
         Py_END_ALLOW_THREADS      \
     } while (0)
 
-#define SEQ_FAIL do { release(&g); return NULL; } while (0)
-#define F(p) ((float *)(p))
-#define D(p) ((double *)(p))
 #define LOOP_ARGS "reverse"
 
-/* check the argument count, read H, T, N from the first array and `reverse` from the last */
-static int seq_start(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expect, const char *fn, const char *first,
-                     Py_ssize_t G, Py_ssize_t extra, Seq *s)
+/* One array argument of a *_seq function: its name; its shape, by kind: 'G' (G*H, T, N) gates,
+ * 'S' (H, T+1, N) states, 'C' (H, T, N), 'W' (G*H, H), 'R' (H, N), 'Q' (T, N), 'g' (G*H,),
+ * 'b' (H,); whether the loop writes it; whether None may stand for it. */
+typedef struct {
+    const char *name;
+    char kind, written, optional;
+} ArgSpec;
+
+/* A *_seq function: fn(arrays..., batch_sizes[, relu], reverse). Its first array, (G*H,
+ * T + extra, N), gives H, T and N. */
+typedef struct {
+    const char *fn;
+    Py_ssize_t G, extra;
+    const ArgSpec *arrays;
+    int n_arrays, has_relu;
+} SeqSpec;
+
+#define MAX_SEQ_ARRAYS 10
+
+/* Check and take every argument of a call of f: the arrays into p[] (NULL for None), then
+ * batch_sizes, relu (where f has it) and reverse into s; and the BLAS for the dtype. */
+static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, Args *g, Seq *s, Blas *b, void **p,
+                    Py_ssize_t *relu)
 {
-    Py_ssize_t reverse;
+    Py_ssize_t expect = f->n_arrays + 2 + f->has_relu, reverse;
     if (nargs != expect) {
-        PyErr_Format(PyExc_TypeError, "_fused.%s takes %zd arguments, got %zd", fn, expect, nargs);
+        PyErr_Format(PyExc_TypeError, "_fused.%s takes %zd arguments, got %zd", f->fn, expect, nargs);
         return -1;
     }
-    if (seq_dims(args[0], first, G, extra, s) || int_arg(args[expect - 1], fn, "reverse", 0, 1, &reverse)) return -1;
+    if (seq_dims(args[0], f->arrays[0].name, f->G, f->extra, s) ||
+        int_arg(args[expect - 1], f->fn, "reverse", 0, 1, &reverse) ||
+        (f->has_relu && int_arg(args[f->n_arrays + 1], f->fn, "relu", 0, 1, relu)))
+        return -1;
     s->reverse = (int)reverse;
-    return 0;
+    for (int i = 0; i < f->n_arrays; i++) {
+        const ArgSpec *a = &f->arrays[i];
+        Py_ssize_t GH = f->G * s->H, H = s->H, T = s->T, N = s->N, shape[3];
+        int ndim = 3;
+        switch (a->kind) {
+        case 'G': shape[0] = GH; shape[1] = T; shape[2] = N; break;
+        case 'S': shape[0] = H; shape[1] = T + 1; shape[2] = N; break;
+        case 'C': shape[0] = H; shape[1] = T; shape[2] = N; break;
+        case 'W': ndim = 2; shape[0] = GH; shape[1] = H; break;
+        case 'R': ndim = 2; shape[0] = H; shape[1] = N; break;
+        case 'Q': ndim = 2; shape[0] = T; shape[1] = N; break;
+        case 'g': ndim = 1; shape[0] = GH; break;
+        default: ndim = 1; shape[0] = H; break; /* 'b' */
+        }
+        char *ptr = NULL;
+        if (a->optional ? take_opt(g, args[i], a->name, ndim, shape, &ptr, a->written)
+                        : take_whole(g, args[i], a->name, ndim, shape, &ptr, a->written))
+            return -1;
+        p[i] = ptr;
+    }
+    if (take_lengths(g, args[f->n_arrays], s->T, s->N, &s->batch_sizes)) return -1;
+    return seq_blas(s, g->size, f->G, b);
 }
+
+/* The start of a *_seq binding: declarations, then every argument taken (or return NULL) */
+#define SEQ_BEGIN(spec)                                                     \
+    Args g = {0};                                                           \
+    Seq s = {0};                                                            \
+    Blas b;                                                                 \
+    Scratch sc;                                                             \
+    void *p[MAX_SEQ_ARRAYS] = {0};                                          \
+    Py_ssize_t relu = 0;                                                    \
+    if (seq_args(&spec, args, nargs, &g, &s, &b, p, &relu)) {               \
+        release(&g);                                                        \
+        return NULL;                                                        \
+    }
+
+/* the loop's scratch (see scratch()), or return NULL */
+#define SEQ_SCRATCH(rows, count, zero_rows)                                 \
+    if (scratch(&sc, g.size, s.N, rows, count, zero_rows)) {                \
+        release(&g);                                                        \
+        return NULL;                                                        \
+    }
+
+/* run the loop for the dtype without the GIL, free the scratch, release the buffers, return None */
+#define SEQ_RUN(loop, ...)                                                  \
+    do {                                                                    \
+        if (g.size == 4) RUN_SEQ(loop##_f(&s, &b, __VA_ARGS__));            \
+        else RUN_SEQ(loop##_d(&s, &b, __VA_ARGS__));                        \
+        scratch_free(&sc);                                                  \
+        DONE;                                                               \
+    } while (0)
+
+static const ArgSpec RNN_FWD_ARGS[] = {
+    {"hs", 'S', 1, 0}, {"W_hh", 'W', 0, 0}, {"bias", 'g', 0, 1}, {"rec_mask", 'R', 0, 1}};
+static const SeqSpec RNN_FWD = {"rnn_forward_seq", 1, 1, RNN_FWD_ARGS, 4, 1};
 
 /* rnn_forward_seq(hs, W_hh, bias, rec_mask, batch_sizes, relu, reverse); bias (H,) or None */
 static PyObject *rnn_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    Args g = {0};
-    Seq s = {0};
-    Blas b;
-    char *hs, *W, *bias, *mask;
-    Scratch sc;
-    if (seq_start(args, nargs, 7, "rnn_forward_seq", "hs", 1, 1, &s)) return NULL;
-    Py_ssize_t shS[3] = {s.H, s.T + 1, s.N}, shW[2] = {s.H, s.H}, shB[1] = {s.H}, shR[2] = {s.H, s.N};
-    Py_ssize_t relu;
-    if (int_arg(args[5], "rnn_forward_seq", "relu", 0, 1, &relu)) return NULL;
-    if (take_whole(&g, args[0], "hs", 3, shS, &hs, 1) || take_whole(&g, args[1], "W_hh", 2, shW, &W, 0) ||
-        take_opt(&g, args[2], "bias", 1, shB, &bias, 0) || take_opt(&g, args[3], "rec_mask", 2, shR, &mask, 0) ||
-        take_lengths(&g, args[4], s.T, s.N, &s.batch_sizes))
-        SEQ_FAIL;
-    Py_ssize_t rows[2] = {s.H, mask ? s.H : 0};
-    if (seq_blas(&s, g.size, 1, &b)) SEQ_FAIL;
-    if (scratch(&sc, g.size, s.N, rows, 2, 0)) SEQ_FAIL;
-    if (g.size == 4) RUN_SEQ(rnn_fwd_seq_f(&s, &b, F(hs), F(W), F(bias), F(mask), relu, F(sc.p[0]), F(sc.p[1])));
-    else RUN_SEQ(rnn_fwd_seq_d(&s, &b, D(hs), D(W), D(bias), D(mask), relu, D(sc.p[0]), D(sc.p[1])));
-    scratch_free(&sc);
-    DONE;
+    SEQ_BEGIN(RNN_FWD);
+    Py_ssize_t rows[2] = {s.H, p[3] ? s.H : 0}; /* gh, hm */
+    SEQ_SCRATCH(rows, 2, 0);
+    SEQ_RUN(rnn_fwd_seq, p[0], p[1], p[2], p[3], (int)relu, sc.p[0], sc.p[1]);
 }
 
-/* rnn_backward_seq(dA, hs, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, relu, reverse) */
+static const ArgSpec RNN_BWD_ARGS[] = {
+    {"dA", 'C', 1, 0}, {"hs", 'S', 0, 0}, {"W_hh", 'W', 0, 0}, {"dy", 'C', 0, 1},
+    {"dh", 'R', 1, 0}, {"dh_sq", 'Q', 1, 0}, {"rec_mask", 'R', 0, 1}};
+static const SeqSpec RNN_BWD = {"rnn_backward_seq", 1, 0, RNN_BWD_ARGS, 7, 1};
+
+/* rnn_backward_seq(dA, hs, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, relu, reverse); dA may be dy */
 static PyObject *rnn_backward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    Args g = {0};
-    Seq s = {0};
-    Blas b;
-    char *dA, *hs, *W, *dy, *dh, *sq, *mask;
-    Scratch sc;
-    if (seq_start(args, nargs, 10, "rnn_backward_seq", "dA", 1, 0, &s)) return NULL;
-    Py_ssize_t shA[3] = {s.H, s.T, s.N}, shS[3] = {s.H, s.T + 1, s.N}, shW[2] = {s.H, s.H},
-               shR[2] = {s.H, s.N}, shQ[2] = {s.T, s.N};
-    Py_ssize_t relu;
-    if (int_arg(args[8], "rnn_backward_seq", "relu", 0, 1, &relu)) return NULL;
-    if (take_whole(&g, args[0], "dA", 3, shA, &dA, 1) || take_whole(&g, args[1], "hs", 3, shS, &hs, 0) ||
-        take_whole(&g, args[2], "W_hh", 2, shW, &W, 0) || take_opt(&g, args[3], "dy", 3, shA, &dy, 0) ||
-        take_whole(&g, args[4], "dh", 2, shR, &dh, 1) || take_whole(&g, args[5], "dh_sq", 2, shQ, &sq, 1) ||
-        take_opt(&g, args[6], "rec_mask", 2, shR, &mask, 0) || take_lengths(&g, args[7], s.T, s.N, &s.batch_sizes))
-        SEQ_FAIL;
-    if (seq_blas(&s, g.size, 1, &b)) SEQ_FAIL;
-    if (scratch(&sc, g.size, s.N, NULL, 0, dy ? 0 : s.H)) SEQ_FAIL;
-    if (g.size == 4)
-        RUN_SEQ(rnn_bwd_seq_f(&s, &b, F(dA), F(hs), F(W), F(dy), F(dh), F(sq), F(mask), relu, F(sc.zeros)));
-    else RUN_SEQ(rnn_bwd_seq_d(&s, &b, D(dA), D(hs), D(W), D(dy), D(dh), D(sq), D(mask), relu, D(sc.zeros)));
-    scratch_free(&sc);
-    DONE;
+    SEQ_BEGIN(RNN_BWD);
+    SEQ_SCRATCH(NULL, 0, p[3] ? 0 : s.H);
+    SEQ_RUN(rnn_bwd_seq, p[0], p[1], p[2], p[3], p[4], p[5], p[6], (int)relu, sc.zeros);
 }
+
+static const ArgSpec LSTM_FWD_ARGS[] = {
+    {"A", 'G', 1, 0}, {"hs", 'S', 1, 0}, {"cs", 'S', 1, 0}, {"tcs", 'C', 1, 0},
+    {"W_hh", 'W', 0, 0}, {"bias", 'g', 0, 1}, {"rec_mask", 'R', 0, 1}};
+static const SeqSpec LSTM_FWD = {"lstm_forward_seq", 4, 0, LSTM_FWD_ARGS, 7, 0};
 
 /* lstm_forward_seq(A, hs, cs, tcs, W_hh, bias, rec_mask, batch_sizes, reverse); bias (4H,) or None */
 static PyObject *lstm_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    Args g = {0};
-    Seq s = {0};
-    Blas b;
-    char *A, *hs, *cs, *tcs, *W, *bias, *mask;
-    Scratch sc;
-    if (seq_start(args, nargs, 9, "lstm_forward_seq", "A", 4, 0, &s)) return NULL;
-    Py_ssize_t shA[3] = {4 * s.H, s.T, s.N}, shS[3] = {s.H, s.T + 1, s.N}, shC[3] = {s.H, s.T, s.N},
-               shW[2] = {4 * s.H, s.H}, shB[1] = {4 * s.H}, shR[2] = {s.H, s.N};
-    if (take_whole(&g, args[0], "A", 3, shA, &A, 1) || take_whole(&g, args[1], "hs", 3, shS, &hs, 1) ||
-        take_whole(&g, args[2], "cs", 3, shS, &cs, 1) || take_whole(&g, args[3], "tcs", 3, shC, &tcs, 1) ||
-        take_whole(&g, args[4], "W_hh", 2, shW, &W, 0) || take_opt(&g, args[5], "bias", 1, shB, &bias, 0) ||
-        take_opt(&g, args[6], "rec_mask", 2, shR, &mask, 0) || take_lengths(&g, args[7], s.T, s.N, &s.batch_sizes))
-        SEQ_FAIL;
-    Py_ssize_t rows[2] = {4 * s.H, mask ? s.H : 0};
-    if (seq_blas(&s, g.size, 4, &b)) SEQ_FAIL;
-    if (scratch(&sc, g.size, s.N, rows, 2, 0)) SEQ_FAIL;
-    if (g.size == 4)
-        RUN_SEQ(lstm_fwd_seq_f(&s, &b, F(A), F(hs), F(cs), F(tcs), F(W), F(bias), F(mask), F(sc.p[0]), F(sc.p[1])));
-    else
-        RUN_SEQ(lstm_fwd_seq_d(&s, &b, D(A), D(hs), D(cs), D(tcs), D(W), D(bias), D(mask), D(sc.p[0]), D(sc.p[1])));
-    scratch_free(&sc);
-    DONE;
+    SEQ_BEGIN(LSTM_FWD);
+    Py_ssize_t rows[2] = {4 * s.H, p[6] ? s.H : 0}; /* gh, hm */
+    SEQ_SCRATCH(rows, 2, 0);
+    SEQ_RUN(lstm_fwd_seq, p[0], p[1], p[2], p[3], p[4], p[5], p[6], sc.p[0], sc.p[1]);
 }
+
+static const ArgSpec LSTM_BWD_ARGS[] = {
+    {"A", 'G', 1, 0}, {"cs", 'S', 0, 0}, {"tcs", 'C', 0, 0}, {"W_hh", 'W', 0, 0}, {"dy", 'C', 0, 1},
+    {"dh", 'R', 1, 0}, {"dc", 'R', 1, 0}, {"dh_sq", 'Q', 1, 0}, {"rec_mask", 'R', 0, 1}};
+static const SeqSpec LSTM_BWD = {"lstm_backward_seq", 4, 0, LSTM_BWD_ARGS, 9, 0};
 
 /* lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, batch_sizes, reverse) */
 static PyObject *lstm_backward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    Args g = {0};
-    Seq s = {0};
-    Blas b;
-    char *A, *cs, *tcs, *W, *dy, *dh, *dc, *sq, *mask;
-    Scratch sc;
-    if (seq_start(args, nargs, 11, "lstm_backward_seq", "A", 4, 0, &s)) return NULL;
-    Py_ssize_t shA[3] = {4 * s.H, s.T, s.N}, shS[3] = {s.H, s.T + 1, s.N}, shC[3] = {s.H, s.T, s.N},
-               shW[2] = {4 * s.H, s.H}, shR[2] = {s.H, s.N}, shQ[2] = {s.T, s.N};
-    if (take_whole(&g, args[0], "A", 3, shA, &A, 1) || take_whole(&g, args[1], "cs", 3, shS, &cs, 0) ||
-        take_whole(&g, args[2], "tcs", 3, shC, &tcs, 0) || take_whole(&g, args[3], "W_hh", 2, shW, &W, 0) ||
-        take_opt(&g, args[4], "dy", 3, shC, &dy, 0) || take_whole(&g, args[5], "dh", 2, shR, &dh, 1) ||
-        take_whole(&g, args[6], "dc", 2, shR, &dc, 1) || take_whole(&g, args[7], "dh_sq", 2, shQ, &sq, 1) ||
-        take_opt(&g, args[8], "rec_mask", 2, shR, &mask, 0) || take_lengths(&g, args[9], s.T, s.N, &s.batch_sizes))
-        SEQ_FAIL;
-    if (seq_blas(&s, g.size, 4, &b)) SEQ_FAIL;
-    if (scratch(&sc, g.size, s.N, NULL, 0, dy ? 0 : s.H)) SEQ_FAIL;
-    if (g.size == 4)
-        RUN_SEQ(lstm_bwd_seq_f(&s, &b, F(A), F(cs), F(tcs), F(W), F(dy), F(dh), F(dc), F(sq), F(mask), F(sc.zeros)));
-    else
-        RUN_SEQ(lstm_bwd_seq_d(&s, &b, D(A), D(cs), D(tcs), D(W), D(dy), D(dh), D(dc), D(sq), D(mask), D(sc.zeros)));
-    scratch_free(&sc);
-    DONE;
+    SEQ_BEGIN(LSTM_BWD);
+    SEQ_SCRATCH(NULL, 0, p[4] ? 0 : s.H);
+    SEQ_RUN(lstm_bwd_seq, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], sc.zeros);
 }
+
+static const ArgSpec GRU_FWD_ARGS[] = {
+    {"A", 'G', 1, 0}, {"hs", 'S', 1, 0}, {"side", 'C', 1, 0}, {"W_hh", 'W', 0, 0},
+    {"bias", 'g', 0, 1}, {"b_hn", 'b', 0, 0}, {"rec_mask", 'R', 0, 1}};
+static const SeqSpec GRU_FWD = {"gru_forward_seq", 3, 0, GRU_FWD_ARGS, 7, 0};
 
 /* gru_forward_seq(A, hs, side, W_hh, bias, b_hn, rec_mask, batch_sizes, reverse); bias (3H,) or None
  * (reset_after=True; b_hn (H,)) */
 static PyObject *gru_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    Args g = {0};
-    Seq s = {0};
-    Blas b;
-    char *A, *hs, *side, *W, *bias, *bhn, *mask;
-    Scratch sc;
-    if (seq_start(args, nargs, 9, "gru_forward_seq", "A", 3, 0, &s)) return NULL;
-    Py_ssize_t shA[3] = {3 * s.H, s.T, s.N}, shS[3] = {s.H, s.T + 1, s.N}, shC[3] = {s.H, s.T, s.N},
-               shW[2] = {3 * s.H, s.H}, shG[1] = {3 * s.H}, shB[1] = {s.H}, shR[2] = {s.H, s.N};
-    if (take_whole(&g, args[0], "A", 3, shA, &A, 1) || take_whole(&g, args[1], "hs", 3, shS, &hs, 1) ||
-        take_whole(&g, args[2], "side", 3, shC, &side, 1) || take_whole(&g, args[3], "W_hh", 2, shW, &W, 0) ||
-        take_opt(&g, args[4], "bias", 1, shG, &bias, 0) || take_whole(&g, args[5], "b_hn", 1, shB, &bhn, 0) ||
-        take_opt(&g, args[6], "rec_mask", 2, shR, &mask, 0) || take_lengths(&g, args[7], s.T, s.N, &s.batch_sizes))
-        SEQ_FAIL;
-    Py_ssize_t rows[2] = {3 * s.H, mask ? s.H : 0};
-    if (seq_blas(&s, g.size, 3, &b)) SEQ_FAIL;
-    if (scratch(&sc, g.size, s.N, rows, 2, 0)) SEQ_FAIL;
-    if (g.size == 4)
-        RUN_SEQ(gru_fwd_seq_f(&s, &b, F(A), F(hs), F(side), F(W), F(bias), F(bhn), F(mask), F(sc.p[0]), F(sc.p[1])));
-    else
-        RUN_SEQ(gru_fwd_seq_d(&s, &b, D(A), D(hs), D(side), D(W), D(bias), D(bhn), D(mask), D(sc.p[0]), D(sc.p[1])));
-    scratch_free(&sc);
-    DONE;
+    SEQ_BEGIN(GRU_FWD);
+    Py_ssize_t rows[2] = {3 * s.H, p[6] ? s.H : 0}; /* gh, hm */
+    SEQ_SCRATCH(rows, 2, 0);
+    SEQ_RUN(gru_fwd_seq, p[0], p[1], p[2], p[3], p[4], p[5], p[6], sc.p[0], sc.p[1]);
 }
+
+static const ArgSpec GRU_BWD_ARGS[] = {
+    {"A", 'G', 1, 0}, {"hs", 'S', 0, 0}, {"side", 'C', 1, 0}, {"W_hh", 'W', 0, 0}, {"dy", 'C', 0, 1},
+    {"dh", 'R', 1, 0}, {"dh_sq", 'Q', 1, 0}, {"rec_mask", 'R', 0, 1}};
+static const SeqSpec GRU_BWD = {"gru_backward_seq", 3, 0, GRU_BWD_ARGS, 8, 0};
 
 /* gru_backward_seq(A, hs, side, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, reverse)   (reset_after=True) */
 static PyObject *gru_backward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    Args g = {0};
-    Seq s = {0};
-    Blas b;
-    char *A, *hs, *side, *W, *dy, *dh, *sq, *mask;
-    Scratch sc;
-    if (seq_start(args, nargs, 10, "gru_backward_seq", "A", 3, 0, &s)) return NULL;
-    Py_ssize_t shA[3] = {3 * s.H, s.T, s.N}, shS[3] = {s.H, s.T + 1, s.N}, shC[3] = {s.H, s.T, s.N},
-               shW[2] = {3 * s.H, s.H}, shR[2] = {s.H, s.N}, shQ[2] = {s.T, s.N};
-    if (take_whole(&g, args[0], "A", 3, shA, &A, 1) || take_whole(&g, args[1], "hs", 3, shS, &hs, 0) ||
-        take_whole(&g, args[2], "side", 3, shC, &side, 1) || take_whole(&g, args[3], "W_hh", 2, shW, &W, 0) ||
-        take_opt(&g, args[4], "dy", 3, shC, &dy, 0) || take_whole(&g, args[5], "dh", 2, shR, &dh, 1) ||
-        take_whole(&g, args[6], "dh_sq", 2, shQ, &sq, 1) || take_opt(&g, args[7], "rec_mask", 2, shR, &mask, 0) ||
-        take_lengths(&g, args[8], s.T, s.N, &s.batch_sizes))
-        SEQ_FAIL;
-    Py_ssize_t rows[2] = {3 * s.H, s.H};
-    if (seq_blas(&s, g.size, 3, &b)) SEQ_FAIL;
-    if (scratch(&sc, g.size, s.N, rows, 2, dy ? 0 : s.H)) SEQ_FAIL;
-    if (g.size == 4)
-        RUN_SEQ(gru_bwd_seq_f(&s, &b, F(A), F(hs), F(side), F(W), F(dy), F(dh), F(sq), F(mask), F(sc.zeros),
-                              F(sc.p[0]), F(sc.p[1])));
-    else
-        RUN_SEQ(gru_bwd_seq_d(&s, &b, D(A), D(hs), D(side), D(W), D(dy), D(dh), D(sq), D(mask), D(sc.zeros),
-                              D(sc.p[0]), D(sc.p[1])));
-    scratch_free(&sc);
-    DONE;
+    SEQ_BEGIN(GRU_BWD);
+    Py_ssize_t rows[2] = {3 * s.H, s.H}; /* dah, dhm */
+    SEQ_SCRATCH(rows, 2, p[4] ? 0 : s.H);
+    SEQ_RUN(gru_bwd_seq, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], sc.zeros, sc.p[0], sc.p[1]);
 }
 
 /* activation(x, out, which): out = sigmoid(x) (which = 0) or tanh(x) (which = 1), for two
