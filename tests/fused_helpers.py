@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
+import pytest
+
+from rnnkit.kernels import _fused
 
 DTYPES = [np.float32, np.float64]
 H = 5
@@ -22,3 +27,17 @@ def sigmoid(x):
 def tanh(x):
     """tanh(x)."""
     return np.tanh(x)
+
+
+def call(fn, args):
+    return getattr(_fused, fn)(*args)
+
+
+def expect_error(exc, pattern, fn, args, what):
+    """call(fn, args) raises exc with a message matching pattern; `what` says what was wrong."""
+    try:
+        call(fn, args)
+    except exc as e:
+        assert re.search(pattern, str(e)), f"_fused.{fn} with {what}: message {str(e)!r} lacks {pattern!r}"
+    else:
+        pytest.fail(f"_fused.{fn} accepted {what}")

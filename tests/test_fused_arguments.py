@@ -3,7 +3,6 @@ wrong argument of every function gets a TypeError or ValueError naming it, never
 
 from __future__ import annotations
 
-import re
 import sys
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 
 from rnnkit.kernels import _fused
 
-from fused_helpers import DTYPES, H, dtype_id
+from fused_helpers import DTYPES, H, call, dtype_id, expect_error
 
 
 # ---- argument checks -----------------------------------------------------------------------
@@ -59,20 +58,6 @@ def array_params(pred=lambda name, G, cols: True, skip_first=False):
     return [pytest.param(fn, i, name, id=f"{fn}-{name}")
             for fn in FUNCTIONS for i, (name, G, cols) in enumerate(SIGNATURES[fn][0])
             if pred(name, G, cols) and not (skip_first and i == 0)]
-
-
-def call(fn, args):
-    return getattr(_fused, fn)(*args)
-
-
-def expect_error(exc, pattern, fn, args, what):
-    """call(fn, args) raises exc with a message matching pattern; `what` says what was wrong."""
-    try:
-        call(fn, args)
-    except exc as e:
-        assert re.search(pattern, str(e)), f"_fused.{fn} with {what}: message {str(e)!r} lacks {pattern!r}"
-    else:
-        pytest.fail(f"_fused.{fn} accepted {what}")
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS)

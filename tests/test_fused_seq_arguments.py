@@ -5,7 +5,6 @@ outputs a loop only writes come out written everywhere."""
 
 from __future__ import annotations
 
-import re
 import sys
 
 import numpy as np
@@ -13,7 +12,7 @@ import pytest
 
 from rnnkit.kernels import _fused, blas
 
-from fused_helpers import DTYPES, dtype_id
+from fused_helpers import DTYPES, call, dtype_id, expect_error
 
 LIB = blas.find()
 if LIB is None:
@@ -78,20 +77,6 @@ def array_params(pred=lambda name, kind, flags: True, skip_first=False):
     return [pytest.param(fn, i, name, id=f"{fn}-{name}")
             for fn in FUNCTIONS for i, (name, kind, flags) in enumerate(SEQ[fn][1])
             if pred(name, kind, flags) and not (skip_first and i == 0)]
-
-
-def call(fn, args):
-    return getattr(_fused, fn)(*args)
-
-
-def expect_error(exc, pattern, fn, args, what):
-    """call(fn, args) raises exc with a message matching pattern; `what` says what was wrong."""
-    try:
-        call(fn, args)
-    except exc as e:
-        assert re.search(pattern, str(e)), f"_fused.{fn} with {what}: message {str(e)!r} lacks {pattern!r}"
-    else:
-        pytest.fail(f"_fused.{fn} accepted {what}")
 
 
 def outputs(fn, args):
