@@ -27,23 +27,10 @@ from .._checks import (
     check_state,
 )
 from .._random import as_generator, seed_for_config
+from ..kernels.common import copy_steps
 from .init import INIT_SCHEMES, init_recurrent
 from .module import Module
 from .packing import Packing
-
-
-def copy_steps(dst: np.ndarray, src: np.ndarray) -> None:
-    """``dst[...] = src`` for (F, T, N) arrays, one time step at a time.
-
-    Between the user's layout and the kernels' one, the copy is a transpose; done step by step,
-    each (F, N) block stays in cache instead of every element coming from another page. Small
-    blocks are copied in one call, where the per-call cost would dominate.
-    """
-    if dst.ndim != 3 or dst.shape[0] * dst.shape[2] < 1024:
-        np.copyto(dst, src)
-        return
-    for t in range(dst.shape[1]):
-        np.copyto(dst[:, t], src[:, t])
 
 
 @dataclass

@@ -15,6 +15,8 @@
  * the recurrent product, through the cblas gemm of NumPy's BLAS (registered once with use_blas
  * by rnnkit/kernels/blas.py), then the step function.
  *
+ * copy_seq copies a sequence between the user's layout and the kernels' one (layout.h).
+ *
  * On x86-64 Linux with GCC >= 12 and glibc, each step function is compiled three times (AVX-512,
  * AVX2+FMA, baseline) and the loader picks the best one the CPU supports; elsewhere once, for
  * the compiler's default target. gru_backward_nz leaves the finished columns to gru_backward_r,
@@ -69,6 +71,7 @@ static Py_ssize_t seq_active(const Seq *s, Py_ssize_t t)
 #define TANH rk_tanh_f
 #include "steps.h"
 #include "sequence.h"
+#include "layout.h"
 #undef REAL
 #undef RK
 #undef SIGMOID
@@ -80,6 +83,7 @@ static Py_ssize_t seq_active(const Seq *s, Py_ssize_t t)
 #define TANH rk_tanh_d
 #include "steps.h"
 #include "sequence.h"
+#include "layout.h"
 #undef REAL
 #undef RK
 #undef SIGMOID
@@ -776,6 +780,75 @@ static PyObject *gru_backward_seq(PyObject *self, PyObject *const *args, Py_ssiz
     SEQ_RUN(gru_bwd_seq, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], sc.zeros, sc.p[0], sc.p[1]);
 }
 
+/* copy_seq(src, dst): dst[...] = src for two 3-d float arrays of one shape and dtype, any strides
+ * (multiples of the item size): layout.h, the user's layout to the kernels' one and back. */
+static PyObject *copy_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer v[2];
+    const char *names[2] = {"src", "dst"};
+    int n = 0;
+    Py_ssize_t st[2][3];
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "_fused.copy_seq takes 2 arguments, got %zd", nargs);
+        return NULL;
+    }
+    for (; n < 2; n++) {
+        if (PyObject_GetBuffer(args[n], &v[n], PyBUF_STRIDES | PyBUF_FORMAT | (n ? PyBUF_WRITABLE : 0)) < 0) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "_fused.copy_seq: %s must be a %sfloat32 or float64 array, got %s", names[n],
+                         n ? "writable " : "", Py_TYPE(args[n])->tp_name);
+            goto fail;
+        }
+        const char *f = v[n].format ? v[n].format : "B";
+        char c = f[strlen(f) - 1];
+        int ok = v[n].ndim == 3 && ((c == 'f' && v[n].itemsize == 4) || (c == 'd' && v[n].itemsize == 8)) &&
+                 (f[0] == c || f[0] == '<' || f[0] == '=' || f[0] == '@');
+        for (int k = 0; ok && k < 3; k++) {
+            ok = v[n].strides[k] % v[n].itemsize == 0;
+            st[n][k] = v[n].strides[k] / v[n].itemsize;
+        }
+        if (!ok) {
+            PyErr_Format(PyExc_TypeError, "_fused.copy_seq: %s must be a 3-d float32 or float64 array with strides "
+                         "in whole items, got %d-d, format '%s'", names[n], v[n].ndim, f);
+            n++;
+            goto fail;
+        }
+    }
+    if (v[0].itemsize != v[1].itemsize || v[0].shape[0] != v[1].shape[0] || v[0].shape[1] != v[1].shape[1] ||
+        v[0].shape[2] != v[1].shape[2]) {
+        PyErr_Format(PyExc_ValueError, "_fused.copy_seq: src (%zd, %zd, %zd) and dst (%zd, %zd, %zd) must have one "
+                     "shape and one dtype (itemsize %zd and %zd)", v[0].shape[0], v[0].shape[1], v[0].shape[2],
+                     v[1].shape[0], v[1].shape[1], v[1].shape[2], v[0].itemsize, v[1].itemsize);
+        goto fail;
+    }
+    char *lo[2], *hi[2]; /* the bytes each array spans */
+    for (int k = 0; k < 2; k++) {
+        lo[k] = hi[k] = (char *)v[k].buf;
+        for (int a = 0; a < 3; a++) {
+            if (v[k].shape[a] == 0) lo[k] = hi[k] = NULL;
+            Py_ssize_t span = (v[k].shape[a] - 1) * v[k].strides[a];
+            if (lo[k] && span < 0) lo[k] += span;
+            if (hi[k] && span > 0) hi[k] += span;
+        }
+    }
+    if (lo[0] && lo[1] && lo[0] <= hi[1] + v[1].itemsize - 1 && lo[1] <= hi[0] + v[0].itemsize - 1) {
+        PyErr_SetString(PyExc_ValueError, "_fused.copy_seq: src and dst must not overlap");
+        goto fail;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    if (v[0].itemsize == 4)
+        copy_seq_f(v[1].buf, st[1], v[0].buf, st[0], v[0].shape[0], v[0].shape[1], v[0].shape[2]);
+    else
+        copy_seq_d(v[1].buf, st[1], v[0].buf, st[0], v[0].shape[0], v[0].shape[1], v[0].shape[2]);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&v[0]);
+    PyBuffer_Release(&v[1]);
+    Py_RETURN_NONE;
+fail:
+    for (int k = 0; k < n; k++) PyBuffer_Release(&v[k]);
+    return NULL;
+}
+
 /* activation(x, out, which): out = sigmoid(x) (which = 0) or tanh(x) (which = 1), for two
  * (rows, N) arrays: the functions of vmath.h alone, for the tests (and students). */
 static PyObject *activation(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -822,6 +895,7 @@ static PyMethodDef methods[] = {
         "lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(gru_forward_seq, "gru_forward_seq(A, hs, side, W_hh, bias, b_hn, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(gru_backward_seq, "gru_backward_seq(A, hs, side, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, " LOOP_ARGS ")"),
+    DEF(copy_seq, "copy_seq(src, dst): dst[...] = src for 3-d arrays, in tiles (layout.h)"),
     DEF(activation, "activation(x, out, which): out = sigmoid(x) (which=0) or tanh(x) (which=1); 2-d arrays"),
     {NULL, NULL, 0, NULL},
 };
