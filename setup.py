@@ -24,7 +24,7 @@ setup(
         Extension(
             "rnnkit.kernels._fused",
             sources=["src/rnnkit/kernels/csrc/module.c"],
-            depends=["src/rnnkit/kernels/csrc/steps.h", "src/rnnkit/kernels/csrc/sequence.h", "src/rnnkit/kernels/csrc/layout.h", "src/rnnkit/kernels/csrc/vmath.h"],
+            depends=[f"src/rnnkit/kernels/csrc/{name}.h" for name in ("steps", "sequence", "layout", "vmath")],
             extra_compile_args=flags,
         )
     ]
