@@ -119,9 +119,11 @@ def test_cho_gru_keeps_the_python_loop(monkeypatch):
 
 
 def test_c_loops_switch(monkeypatch):
+    monkeypatch.delenv("RNNKIT_NO_C_LOOP", raising=False)
     assert blas.c_loops()
-    monkeypatch.setenv("RNNKIT_NO_C_LOOP", "1")
-    assert not blas.c_loops()
+    for value, c in (("1", False), ("yes", False), ("0", True), ("", True)):
+        monkeypatch.setenv("RNNKIT_NO_C_LOOP", value)
+        assert blas.c_loops() is c, value
     monkeypatch.delenv("RNNKIT_NO_C_LOOP")
     monkeypatch.setattr(blas, "find", lambda: None)
     assert not blas.c_loops()
@@ -138,10 +140,28 @@ def test_blas_find_is_numpys_openblas():
 def test_use_blas_checks_its_arguments():
     with pytest.raises(TypeError, match="takes 3 arguments"):
         _fused.use_blas(1, 2)
-    with pytest.raises(TypeError, match="sgemm must be an integer"):
-        _fused.use_blas("x", 2, 0)
-    with pytest.raises(ValueError, match="must not be 0"):
-        _fused.use_blas(0, 0, 0)
+    for bad in ("x", 0, -1, 2**70, 1.5):
+        with pytest.raises(ValueError, match=r"sgemm must be the address of cblas_sgemm, a non-zero int that fits "
+                                             r"a pointer, got " + repr(bad).replace(".", r"\.")):
+            _fused.use_blas(bad, 2, 0)
+    with pytest.raises(ValueError, match="dgemm must be the address of cblas_dgemm"):
+        _fused.use_blas(1, 0, 0)
+    blas.find.cache_clear()  # nothing was registered by the failures; register NumPy's again anyway
+    assert blas.find() is not None
+
+
+def test_blas_find_checks_the_integer_width(monkeypatch):
+    """Symbols named like a 64-bit build in a library whose config says 32-bit (or the reverse)
+    are not used: calling them with the wrong integer width would pass garbage sizes."""
+    real = blas._NAMINGS
+    monkeypatch.setattr(blas, "_NAMINGS", tuple((p, s, not ilp64) for p, s, ilp64 in real))
+    blas.find.cache_clear()
+    try:
+        assert blas.find() is None
+    finally:
+        monkeypatch.setattr(blas, "_NAMINGS", real)
+        blas.find.cache_clear()
+        assert blas.find() is not None  # registers NumPy's BLAS again
 
 
 def test_subprocess_without_c_loop_matches():
@@ -191,3 +211,62 @@ def test_rnn_backward_over_dy(use_c, nonlinearity, packed, monkeypatch):
             other.flags.writeable = False
         backward(other, True)
         np.testing.assert_array_equal(other, keep)
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+def test_no_bias_workspace_and_empty_steps(cell, reverse, monkeypatch):
+    """No bias, a workspace reused over two calls, and steps where no sequence runs (B = 0)."""
+    p, dy, dstate = _problem(cell, 20, np.float64, reverse, True, False)
+    p["b_ih"] = p["b_hh"] = None
+    T = p["x"].shape[1]
+    p["batch_sizes"] = np.array([20, 12, 5] + [0] * (T - 3))
+    results = []
+    for use_c in (True, False):
+        fwd, bwd, _, options = CELLS[cell]
+        monkeypatch.setattr(blas, "c_loops", lambda use_c=use_c: use_c)
+        ws = {}
+        for _ in range(2):
+            y, state_T, cache = fwd(**p, **options, ws=ws)
+            y = y.copy()
+            dx, dstate0, grads, dh_sq = bwd(cache, dy.copy(), dstate)
+        assert set(grads) == {"weight_ih", "weight_hh"}
+        results.append([y, *state_T, dx, *dstate0, dh_sq, grads["weight_ih"], grads["weight_hh"]])
+    for g, w in zip(*results):
+        np.testing.assert_allclose(g, w, rtol=1e-11, atol=1e-12)
+
+
+def test_overwrite_dy_never_writes_into_the_cache(monkeypatch):
+    """dy = y (the gradient of 0.5 * |y|^2) shares memory with the cache when H = 1: it must not
+    be overwritten, or backward would read gradients where it expects the states."""
+    p, _, dstate = _problem("rnn_tanh", 6, np.float64, False, False, False, H=1)
+    y, _, cache = rnn_forward(**p)
+    assert np.may_share_memory(y, cache["hs"])
+    want = rnn_backward(cache, y.copy(), dstate)
+    y, _, cache = rnn_forward(**p)
+    got = rnn_backward(cache, y, dstate, overwrite_dy=True)
+    for g, w in zip(got[2].values(), want[2].values()):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_layers_match_with_and_without_c_loops(monkeypatch):
+    """A 2-layer bidirectional LSTM and GRU with lengths and both dropouts: the same outputs,
+    state and gradients through the C loops and through the Python ones."""
+    import rnnkit
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 9, 3))
+    lengths = [9, 4, 9, 1, 7, 3]
+    for cls in (rnnkit.LSTM, rnnkit.GRU, rnnkit.RNN):
+        results = []
+        for use_c in (True, False):
+            monkeypatch.setattr(blas, "c_loops", lambda use_c=use_c: use_c)
+            layer = cls(3, 5, num_layers=2, bidirectional=True, batch_first=True, dropout=0.3,
+                        recurrent_dropout=0.2, dtype="float64", seed=1)
+            layer.train()
+            y, state = layer.forward(x, lengths=lengths)
+            dx, _ = layer.backward(np.ones_like(y))
+            states = state if isinstance(state, tuple) else (state,)
+            results.append([y, *states, dx, *(layer.grads[k] for k in sorted(layer.grads))])
+        for g, w in zip(*results):
+            np.testing.assert_allclose(g, w, rtol=1e-11, atol=1e-12, err_msg=cls.__name__)

@@ -62,6 +62,19 @@ def test_empty_arrays():
         _fused.copy_seq(np.zeros(shape), np.ones(shape))  # nothing to do, no error
 
 
+def test_copy_steps_shared_memory_and_broadcasting_fall_back_to_numpy():
+    """copy_seq refuses arrays whose spans overlap; copy_steps then uses np.copyto, which copies
+    interleaved views, an array onto itself and a broadcast source."""
+    big = np.arange(2 * 3 * 8, dtype=float).reshape(2, 3, 8)
+    want = big[:, :, ::2].copy()
+    copy_steps(big[:, :, 1::2], big[:, :, ::2])
+    np.testing.assert_array_equal(big[:, :, 1::2], want)
+    copy_steps(big, big)
+    dst = np.zeros((2, 3, 4))
+    copy_steps(dst, np.ones((2, 1, 4)))
+    assert (dst == 1).all()
+
+
 def test_copy_steps_other_dtypes_fall_back_to_numpy():
     src = np.arange(24, dtype=np.int64).reshape(2, 3, 4)
     dst = np.zeros((4, 3, 2), np.int64).transpose(2, 1, 0)

@@ -11,7 +11,8 @@ passes (recycled buffers, whose views ``y`` and the cache are until the next cal
 loop over t runs in the C extension :mod:`rnnkit.kernels._fused` (sources and equations in
 ``kernels/csrc/``): per step the product ``W_hh @ h`` with NumPy's own BLAS
 (:mod:`rnnkit.kernels.blas`), then everything elementwise in one fused pass. Where NumPy's BLAS
-cannot be called from C, the same steps run in a Python loop.
+cannot be called from C, and for the GRU in Cho et al.'s form (``reset_after=False``), the same
+steps run in a Python loop.
 """
 
 try:

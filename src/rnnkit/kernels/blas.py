@@ -5,10 +5,11 @@ that ``np.matmul`` uses, without going back to the interpreter between steps. Nu
 export its BLAS, but its wheels ship the library (scipy-openblas) beside the package:
 :func:`find` opens that library with :mod:`ctypes` (the copy NumPy already loaded, so the same
 threads and settings) and hands the addresses of ``cblas_sgemm`` and ``cblas_dgemm`` to
-``_fused.use_blas``, once.
+``_fused.use_blas``, once. Their integer width comes from the symbol names (``scipy_*64_``:
+64-bit) and must agree with the build's own ``openblas_get_config()`` (``USE64BITINT``).
 
 Where no such library is found (NumPy built against MKL or Accelerate, say), or with the
-environment variable ``RNNKIT_NO_C_LOOP`` set, :func:`c_loops` is False and the kernels run
+environment variable ``RNNKIT_NO_C_LOOP=1``, :func:`c_loops` is False and the kernels run
 the same steps in a Python loop, with the same results to rounding.
 """
 
@@ -57,8 +58,12 @@ def find() -> Blas | None:
             try:
                 sgemm = getattr(lib, f"{prefix}cblas_sgemm{suffix}")
                 dgemm = getattr(lib, f"{prefix}cblas_dgemm{suffix}")
+                config = getattr(lib, f"{prefix}openblas_get_config{suffix}")
             except AttributeError:
                 continue
+            config.restype, config.argtypes = ctypes.c_char_p, []
+            if ("USE64BITINT" in (config() or b"").decode("ascii", "replace")) != ilp64:
+                continue  # the names say one integer width, the build another: call neither
             address = lambda f: ctypes.cast(f, ctypes.c_void_p).value  # noqa: E731
             _fused.use_blas(address(sgemm), address(dgemm), int(ilp64))
             return Blas(path=path, ilp64=ilp64)
@@ -66,5 +71,6 @@ def find() -> Blas | None:
 
 
 def c_loops() -> bool:
-    """Whether the kernels run their time loops in C (else in Python)."""
-    return not os.environ.get("RNNKIT_NO_C_LOOP") and find() is not None
+    """Whether the kernels run their time loops in C (else in Python: RNNKIT_NO_C_LOOP set to
+    anything but "" or "0", or no BLAS found)."""
+    return os.environ.get("RNNKIT_NO_C_LOOP", "") in ("", "0") and find() is not None

@@ -109,11 +109,13 @@ def copy_steps(dst: np.ndarray, src: np.ndarray) -> None:
 
     Between those layouts the copy transposes every step's (F, N) block; ``_fused.copy_seq``
     (``csrc/layout.h``) does it in tiles that read and write whole cache lines (2-4x faster than
-    ``np.copyto`` from the user's layout). Other dtypes fall back to ``np.copyto``.
+    ``np.copyto`` from the user's layout). Other dtypes, broadcasting and arrays that share
+    memory fall back to ``np.copyto``.
     """
-    if dst.ndim == 3 and src.ndim == 3 and dst.dtype == src.dtype and dst.dtype in (np.float32, np.float64):
+    if (dst.ndim == 3 and src.shape == dst.shape and dst.dtype == src.dtype and dst.dtype in (np.float32, np.float64)
+            and not np.may_share_memory(dst, src)):
         _fused.copy_seq(src, dst)
-    else:
+    else:  # other dtypes, broadcasting, or arrays that share memory (copy_seq refuses any overlap)
         np.copyto(dst, src)
 
 

@@ -89,9 +89,10 @@ def rnn_backward(
         cache: the forward's cache.
         dy: dL/dy (H, T, N), or None for zeros.
         dstate: (dL/dh_T,) with dL/dh_T (H, N).
-        overwrite_dy: the caller lets dy (when C-contiguous, writable, of the forward's dtype)
-            be overwritten with da_t (each step reads its dy_t block before writing da_t there),
-            which saves an (H, T, N) array; the layers do so with their own copy of dy.
+        overwrite_dy: the caller lets dy (when C-contiguous, writable, of the forward's dtype
+            and not sharing memory with the cache, as the returned y does) be overwritten with
+            da_t (each step reads its dy_t block before writing da_t there), which saves an
+            (H, T, N) array; the layers do so with their own copy of dy.
 
     Returns:
         ``(dx, (dh0,), grads, dh_sq)``: dx (I, T, N); dh0 (H, N); grads keyed weight_ih,
@@ -104,7 +105,7 @@ def rnn_backward(
     H = W_hh.shape[1]
     dh = np.array(dstate[0], dtype=x.dtype, order="C")
     if overwrite_dy and isinstance(dy, np.ndarray) and dy.dtype == x.dtype and dy.flags.c_contiguous \
-            and dy.flags.writeable and dy.shape == (H, T, N):
+            and dy.flags.writeable and dy.shape == (H, T, N) and not np.may_share_memory(dy, hs):
         dA = dy  # da_t is written over dy_t (rnn_bwd in csrc/steps.h reads each value before writing it)
     else:
         dA = buffer(cache["ws"], "dA", (H, T, N), x.dtype)

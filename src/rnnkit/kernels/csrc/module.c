@@ -1,19 +1,19 @@
-/* rnnkit.kernels._fused: the elementwise part of one time step of RNN, LSTM and GRU, fused.
- *
- * The kernels in rnnkit/kernels/{rnn,lstm,gru}.py keep the time loop and the matrix products (NumPy's
- * BLAS); per step they call one function of this module instead of a dozen NumPy ufuncs,
- * each of which would make its own pass over memory and cost its own call overhead. The
- * arithmetic is in steps.h (with the equations), exp / sigmoid / tanh in vmath.h.
- *
- * Every array argument is a 2-d float32 or float64 NumPy array (all of one dtype) whose rows
- * are contiguous and may be strided, as the step-t slice ``x[:, t]`` of a (F, T, N) sequence
- * array is: a gate block (G*H, N), a state (H, N), or a product NumPy wrote for the B running
- * columns, (G*H, B). dh_sq is the 1-d row dh_sq[t] (N,). Columns B..N-1 are finished sequences:
- * their states are carried from the previous step, and their gate gradients are set to 0.
+/* rnnkit.kernels._fused: the time loops of RNN, LSTM and GRU, and the fused elementwise part of
+ * one time step.
  *
  * The *_seq functions run a whole direction's time loop (sequence.h) without the GIL: per step
  * the recurrent product, through the cblas gemm of NumPy's BLAS (registered once with use_blas
- * by rnnkit/kernels/blas.py), then the step function.
+ * by rnnkit/kernels/blas.py), then one step function of steps.h, which does everything
+ * elementwise in one pass (with the equations; exp / sigmoid / tanh in vmath.h). Their arrays
+ * are whole C-contiguous (F, T, N) sequences, (G*H, H) weights and (H, N) states.
+ *
+ * The *_step functions are the step functions alone, for the kernels' Python loops (where
+ * NumPy's BLAS cannot be called from C, and for Cho's GRU). Their array arguments are 2-d
+ * float32 or float64 NumPy arrays (all of one dtype) whose rows are contiguous and may be
+ * strided, as the step-t slice ``x[:, t]`` of a (F, T, N) sequence array is: a gate block
+ * (G*H, N), a state (H, N), or a product NumPy wrote for the B running columns, (G*H, B). dh_sq
+ * is the 1-d row dh_sq[t] (N,). Columns B..N-1 are finished sequences: their states are carried
+ * from the previous step, and their gate gradients are set to 0.
  *
  * copy_seq copies a sequence between the user's layout and the kernels' one (layout.h).
  *
@@ -62,7 +62,10 @@ typedef struct {
 /* running columns at step t: columns n < batch_sizes[t] run */
 static Py_ssize_t seq_active(const Seq *s, Py_ssize_t t)
 {
-    return s->batch_sizes ? (Py_ssize_t)s->batch_sizes[t] : s->N;
+    if (!s->batch_sizes) return s->N;
+    /* checked when taken, but another thread may write the array while the loop runs */
+    Py_ssize_t B = (Py_ssize_t)s->batch_sizes[t];
+    return B < 0 ? 0 : B > s->N ? s->N : B;
 }
 
 #define REAL float
@@ -403,9 +406,15 @@ static int take_whole(Args *g, PyObject *o, const char *name, int ndim, const Py
     Py_buffer *v = &g->v[g->n];
     if (PyObject_GetBuffer(o, v, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0) {
         PyErr_Clear();
+        const char *why = "";
+        if (PyObject_CheckBuffer(o)) { /* which one failed: C-contiguity or writability */
+            int contiguous = PyObject_GetBuffer(o, v, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) == 0;
+            if (contiguous) PyBuffer_Release(v);
+            else PyErr_Clear();
+            why = contiguous ? " (read-only)" : " (not C-contiguous)";
+        }
         PyErr_Format(PyExc_TypeError, "_fused: %s must be a %sC-contiguous float32 or float64 array, got %s%s", name,
-                     writable ? "writable " : "", Py_TYPE(o)->tp_name,
-                     PyObject_CheckBuffer(o) ? " (not C-contiguous, or read-only)" : "");
+                     writable ? "writable " : "", Py_TYPE(o)->tp_name, why);
         return -1;
     }
     g->n++;
@@ -474,38 +483,41 @@ static int blas_ilp64;
  * integers if ilp64) in the BLAS NumPy loaded */
 static PyObject *use_blas(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    static const char *names[3] = {"sgemm", "dgemm", "ilp64"};
-    Py_ssize_t v[3];
+    static const char *names[2] = {"sgemm", "dgemm"};
+    void *fn[2];
     if (nargs != 3) {
         PyErr_Format(PyExc_TypeError, "_fused.use_blas takes 3 arguments, got %zd", nargs);
         return NULL;
     }
-    for (int i = 0; i < 3; i++) {
-        v[i] = PyNumber_AsSsize_t(args[i], NULL);
-        if (v[i] == -1 && PyErr_Occurred()) {
+    for (int i = 0; i < 2; i++) {
+        size_t a = PyLong_Check(args[i]) ? PyLong_AsSize_t(args[i]) : 0; /* negative or too big: error, (size_t)-1 */
+        fn[i] = (a == (size_t)-1 && PyErr_Occurred()) ? NULL : (void *)(uintptr_t)a;
+        if (!fn[i]) { /* not an int, out of range, or 0 */
             PyErr_Clear();
-            PyErr_Format(PyExc_TypeError, "_fused.use_blas: %s must be an integer (an address), got %s", names[i],
-                         Py_TYPE(args[i])->tp_name);
+            PyErr_Format(PyExc_ValueError, "_fused.use_blas: %s must be the address of cblas_%s, a non-zero int "
+                         "that fits a pointer, got %R", names[i], names[i], args[i]);
             return NULL;
         }
     }
-    if (!v[0] || !v[1]) {
-        PyErr_SetString(PyExc_ValueError, "_fused.use_blas: the sgemm and dgemm addresses must not be 0");
-        return NULL;
-    }
-    blas_sgemm = (void *)(uintptr_t)v[0];
-    blas_dgemm = (void *)(uintptr_t)v[1];
-    blas_ilp64 = v[2] != 0;
+    int ilp64 = PyObject_IsTrue(args[2]);
+    if (ilp64 < 0) return NULL;
+    blas_sgemm = fn[0];
+    blas_dgemm = fn[1];
+    blas_ilp64 = ilp64;
     Py_RETURN_NONE;
 }
 
 /* an integer argument in lo..hi, named in the error */
 static int int_arg(PyObject *o, const char *fn, const char *name, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t *out)
 {
-    *out = PyNumber_AsSsize_t(o, NULL);
+    *out = PyNumber_AsSsize_t(o, PyExc_OverflowError);
     if (*out == -1 && PyErr_Occurred()) {
+        int overflow = PyErr_ExceptionMatches(PyExc_OverflowError);
         PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "_fused.%s: %s must be an integer, got %s", fn, name, Py_TYPE(o)->tp_name);
+        if (overflow)
+            PyErr_Format(PyExc_ValueError, "_fused.%s: %s = %R, expected %zd <= %s <= %zd", fn, name, o, lo, name, hi);
+        else
+            PyErr_Format(PyExc_TypeError, "_fused.%s: %s must be an integer, got %s", fn, name, Py_TYPE(o)->tp_name);
         return -1;
     }
     if (*out < lo || *out > hi) {
@@ -527,7 +539,8 @@ static int seq_blas(const Seq *s, int size, Py_ssize_t G, Blas *b)
         return -1;
     }
     if (!blas_ilp64 && ((s->T + 1) * s->N > INT32_MAX || G * s->H > INT32_MAX)) {
-        PyErr_SetString(PyExc_ValueError, "_fused: arrays too large for NumPy's BLAS with 32-bit integers");
+        PyErr_Format(PyExc_ValueError, "_fused: (T + 1) * N = %zd, G * H = %zd: too large for NumPy's BLAS, whose "
+                     "integers are 32-bit (at most 2147483647)", (s->T + 1) * s->N, G * s->H);
         return -1;
     }
     return 0;

@@ -98,8 +98,8 @@ static void RK(add_bias)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict 
 }
 
 /* Elman RNN forward (rnn_fwd): hs (H, T+1, N) holds the input projections W_ih x_t in the output
- * slots; bias (H,) = b_ih + b_hh, or NULL when the projections include it already (so in the
- * forwards below) */
+ * slots. bias (H,) = b_ih + b_hh, or NULL for none; the forward loops add it to the running
+ * columns only (finished columns keep W_ih x_t: unused, and zeroed by the backward). */
 static void RK(rnn_fwd_seq)(const Seq *s, const Blas *b, REAL *hs, const REAL *W, const REAL *bias, const REAL *mask,
                             int relu, REAL *gh, REAL *hm)
 {

@@ -1,9 +1,10 @@
 /* One time step of each recurrent cell, fused: everything elementwise in one pass.
  *
  * Included twice by module.c, with REAL = float and REAL = double (RK(name) appends _f or _d,
- * SIGMOID / TANH pick the matching functions of vmath.h). The Python kernels in
- * rnnkit/kernels/{rnn,lstm,gru}.py run the time loop, do the matrix products with NumPy and
- * call one of these per step; their docstrings give the same equations.
+ * SIGMOID / TANH pick the matching functions of vmath.h). The time loops of sequence.h call one
+ * of these per step after the recurrent product (and the kernels' Python loops in
+ * rnnkit/kernels/{rnn,lstm,gru}.py do, through the *_step bindings); the kernels' docstrings
+ * give the same equations.
  *
  * Arguments are (rows, N) blocks given by a pointer and a row stride `ld*` (in elements): the
  * step-t slice x[:, t] of a (F, T, N) sequence array has row stride T*N, a (H, N) state has
@@ -18,7 +19,8 @@
 
 #define TARGETS RK_TARGET_CLONES
 
-/* LSTM, PyTorch gate order [i; f; g; o]. a = W_ih x_t + b (from before the loop), gh = W_hh h~:
+/* LSTM, PyTorch gate order [i; f; g; o]. a = W_ih x_t + b (the input projection and the bias,
+ * added before the step), gh = W_hh h~:
  *   i = sigma(a_i + gh_i)   f = sigma(a_f + gh_f)   g = tanh(a_g + gh_g)   o = sigma(a_o + gh_o)
  *   c = f * c_prev + i * g          tc = tanh(c)          h = o * tc
  * a is overwritten with the activations [i; f; g; o] that the backward step needs. */
