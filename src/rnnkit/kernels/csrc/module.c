@@ -114,6 +114,34 @@ static void release(Args *g)
     g->n = 0;
 }
 
+/* 4 (float32) or 8 (float64) for a buffer of native-order floats, else 0 */
+static int float_size(const Py_buffer *v)
+{
+    const char *f = v->format ? v->format : "B";
+    char c = f[strlen(f) - 1];
+    if (f[0] != c && f[0] != '<' && f[0] != '=' && f[0] != '@') return 0;
+    return (c == 'f' && v->itemsize == 4) ? 4 : (c == 'd' && v->itemsize == 8) ? 8 : 0;
+}
+
+/* The item size of the just-taken buffer v, which must hold floats of the dtype of the arrays
+ * taken before it (the first one sets it); 0 with a TypeError naming it. */
+static int check_dtype(Args *g, const Py_buffer *v, const char *name)
+{
+    int size = float_size(v);
+    if (!size) {
+        PyErr_Format(PyExc_TypeError, "_fused: %s must be float32 or float64, got format '%s'", name,
+                     v->format ? v->format : "B");
+        return 0;
+    }
+    if (g->size == 0) {
+        g->size = size;
+    } else if (g->size != size) {
+        PyErr_Format(PyExc_TypeError, "_fused: %s has itemsize %d, the other arrays %d", name, size, g->size);
+        return 0;
+    }
+    return size;
+}
+
 /* Take `o` as a writable float array of the common dtype with shape (rows, cols) and unit
  * stride along its rows. rows < 0 (the first array): shape (-rows * H, N) sets H and N. */
 static int take(Args *g, PyObject *o, const char *name, Py_ssize_t rows, Py_ssize_t cols, Block *out)
@@ -126,19 +154,8 @@ static int take(Args *g, PyObject *o, const char *name, Py_ssize_t rows, Py_ssiz
         return -1;
     }
     g->n++;
-    const char *f = v->format ? v->format : "B";
-    char c = f[strlen(f) - 1];
-    int size = (c == 'f' && v->itemsize == 4) ? 4 : (c == 'd' && v->itemsize == 8) ? 8 : 0;
-    if (!size || (f[0] != c && f[0] != '<' && f[0] != '=' && f[0] != '@')) {
-        PyErr_Format(PyExc_TypeError, "_fused: %s must be float32 or float64, got format '%s'", name, f);
-        return -1;
-    }
-    if (g->size == 0) {
-        g->size = size;
-    } else if (g->size != size) {
-        PyErr_Format(PyExc_TypeError, "_fused: %s has itemsize %d, the other arrays %d", name, size, g->size);
-        return -1;
-    }
+    int size = check_dtype(g, v, name);
+    if (!size) return -1;
     if (rows == 0) { /* a 1-d row of N values */
         if (v->ndim != 1 || v->shape[0] != g->N || (v->strides && v->strides[0] != size)) {
             PyErr_Format(PyExc_ValueError, "_fused: %s must be a contiguous 1-d array of %zd values, got %d-d "
@@ -418,19 +435,8 @@ static int take_whole(Args *g, PyObject *o, const char *name, int ndim, const Py
         return -1;
     }
     g->n++;
-    const char *f = v->format ? v->format : "B";
-    char c = f[strlen(f) - 1];
-    int size = (c == 'f' && v->itemsize == 4) ? 4 : (c == 'd' && v->itemsize == 8) ? 8 : 0;
-    if (!size || (f[0] != c && f[0] != '<' && f[0] != '=' && f[0] != '@')) {
-        PyErr_Format(PyExc_TypeError, "_fused: %s must be float32 or float64, got format '%s'", name, f);
-        return -1;
-    }
-    if (g->size == 0) {
-        g->size = size;
-    } else if (g->size != size) {
-        PyErr_Format(PyExc_TypeError, "_fused: %s has itemsize %d, the other arrays %d", name, size, g->size);
-        return -1;
-    }
+    int size = check_dtype(g, v, name);
+    if (!size) return -1;
     int ok = v->ndim == ndim;
     for (int i = 0; ok && i < ndim; i++) ok = v->shape[i] == shape[i];
     if (!ok) {
@@ -813,9 +819,7 @@ static PyObject *copy_seq(PyObject *self, PyObject *const *args, Py_ssize_t narg
             goto fail;
         }
         const char *f = v[n].format ? v[n].format : "B";
-        char c = f[strlen(f) - 1];
-        int ok = v[n].ndim == 3 && ((c == 'f' && v[n].itemsize == 4) || (c == 'd' && v[n].itemsize == 8)) &&
-                 (f[0] == c || f[0] == '<' || f[0] == '=' || f[0] == '@');
+        int ok = v[n].ndim == 3 && float_size(&v[n]);
         for (int k = 0; ok && k < 3; k++) {
             ok = v[n].strides[k] % v[n].itemsize == 0;
             st[n][k] = v[n].strides[k] / v[n].itemsize;
