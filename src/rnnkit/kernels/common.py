@@ -84,7 +84,8 @@ def gradient_steps(dy: np.ndarray | None, shape: tuple[int, int, int], dtype: np
 
 
 def step_views(ws: dict | None, name: str, a: np.ndarray) -> list[np.ndarray]:
-    """``[a[:, s] for s in range(a.shape[1])]``: the (F, N) block of every step (or state slot).
+    """``[a[:, s] for s in range(a.shape[1])]``: the (F, N) block of every step (or state slot),
+    as the kernels' Python loops pass them to the ``_fused.*_step`` functions.
 
     With a workspace, the list is kept beside the array it views and reused while ``a`` is the
     same array (``buffer`` returns the same one from call to call): a view costs about as much
@@ -117,6 +118,26 @@ def copy_steps(dst: np.ndarray, src: np.ndarray) -> None:
         _fused.copy_seq(src, dst)
     else:  # other dtypes, broadcasting, or arrays that share memory (copy_seq refuses any overlap)
         np.copyto(dst, src)
+
+
+def recurrent_product(
+    W: np.ndarray, h_prev: np.ndarray, rec_mask: np.ndarray | None, B: int, hm_buf: np.ndarray | None,
+    gh_buf: np.ndarray, gh_N: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One step's recurrent product in the kernels' Python loops::
+
+        h~ = h_prev * rec_mask   (h_prev itself without a mask; into hm_buf (H, N))
+        gh = W @ h~[:, :B]       (rows, B): the B running columns
+
+    ``gh`` goes into ``gh_N`` (the (rows, N) block of the workspace buffer ``gh_buf``, reshaped
+    once per call) when every sequence runs, else into the first rows * B values of ``gh_buf``.
+    Returns ``(gh, h~)``.
+    """
+    hm = h_prev if rec_mask is None else np.multiply(h_prev, rec_mask, out=hm_buf)
+    rows, N = W.shape[0], h_prev.shape[1]
+    if B == N:
+        return np.matmul(W, hm, out=gh_N if gh_N is not None else gh_buf[: rows * N].reshape(rows, N)), hm
+    return np.matmul(W, hm[:, :B], out=gh_buf[: rows * B].reshape(rows, B)), hm
 
 
 def input_projection(x: np.ndarray, W: np.ndarray, bias: np.ndarray | None, out: np.ndarray | None = None) -> np.ndarray:

@@ -48,6 +48,7 @@ from .common import (
     loop_inputs,
     masked_outputs,
     previous_states,
+    recurrent_product,
     slots,
     step_views,
     steps,
@@ -85,14 +86,28 @@ def gru_forward(
     hs = buffer(ws, "hs", (H, T + 1, N), dtype)
     hs[:, T if reverse else 0] = state0[0]
     side = buffer(ws, "side", (H, T, N), dtype)  # reset_after: W_hn @ h~ + b_hn;  else: r * h~
+    b_hn = None
     if reset_after:
         b_hn = np.array(b_hh[2 * H :, None] if has_bias else np.zeros((H, 1)), dtype=dtype, order="C")
-        if in_c:
-            W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, dtype)
-            _fused.gru_forward_seq(A, hs, side, W, loop_bias(bias, dtype), b_hn[:, 0], mask, sizes, int(reverse))
-            return _forward_result(x, W_ih, W_hh, A, hs, side, batch_sizes, rec_mask, reverse, reset_after,
-                                   has_bias, ws)
+    if in_c:
+        W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, dtype)
+        _fused.gru_forward_seq(A, hs, side, W, loop_bias(bias, dtype), b_hn[:, 0], mask, sizes, int(reverse))
     else:
+        _forward_steps(A, hs, side, W_hh, b_hn, batch_sizes, rec_mask, reverse, ws)
+    cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, side=side, batch_sizes=batch_sizes,
+                 rec_mask=rec_mask, reverse=reverse, reset_after=reset_after, has_bias=has_bias, ws=ws)
+    final = hs[:, 0] if reverse else hs[:, T]
+    return masked_outputs(hs, batch_sizes, reverse), (final.copy(),), cache
+
+
+def _forward_steps(A, hs, side, W_hh, b_hn, batch_sizes, rec_mask, reverse, ws) -> None:
+    """The forward's time loop in Python (Cho's form, ``b_hn`` None, and where the C loop of
+    blas.c_loops() cannot run): the products by ``np.matmul``, the elementwise parts by
+    ``_fused.gru_forward_step`` (reset_after) or ``gru_forward_rz`` / ``gru_forward_n``."""
+    H, T, N = side.shape
+    dtype = A.dtype
+    reset_after = b_hn is not None
+    if not reset_after:
         W_hrz, W_hn = W_hh[: 2 * H], W_hh[2 * H :]
     gh_buf = buffer(ws, "gh", (3 * H * N,), dtype)
     gh_N = gh_buf.reshape(3 * H, N)  # the product's block when all N sequences run (reset_after)
@@ -102,26 +117,14 @@ def gru_forward(
         prev, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)
         h_prev = h_s[prev]
-        hm = h_prev if rec_mask is None else np.multiply(h_prev, rec_mask, out=hm_buf)
-        hm_B = hm if B == N else hm[:, :B]
         if reset_after:
-            gh = np.matmul(W_hh, hm_B, out=gh_N if B == N else gh_buf[: 3 * H * B].reshape(3 * H, B))
+            gh, _ = recurrent_product(W_hh, h_prev, rec_mask, B, hm_buf, gh_buf, gh_N)
             _fused.gru_forward_step(a_t[t], gh, b_hn, h_prev, s_t[t], h_s[cur], B)
         else:
-            gh = np.matmul(W_hrz, hm_B, out=gh_buf[: 2 * H * B].reshape(2 * H, B))
+            gh, hm = recurrent_product(W_hrz, h_prev, rec_mask, B, hm_buf, gh_buf)
             _fused.gru_forward_rz(a_t[t], gh, hm, s_t[t], B)  # r, z and side = r * h~
             gh = np.matmul(W_hn, s_t[t] if B == N else s_t[t][:, :B], out=gh_buf[: H * B].reshape(H, B))
             _fused.gru_forward_n(a_t[t], gh, h_prev, h_s[cur], B)
-    return _forward_result(x, W_ih, W_hh, A, hs, side, batch_sizes, rec_mask, reverse, reset_after, has_bias, ws)
-
-
-def _forward_result(x, W_ih, W_hh, A, hs, side, batch_sizes, rec_mask, reverse, reset_after, has_bias, ws):
-    """(y, (h_T,), cache) of :func:`gru_forward` once its loop has run."""
-    T = x.shape[1]
-    cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, side=side, batch_sizes=batch_sizes,
-                 rec_mask=rec_mask, reverse=reverse, reset_after=reset_after, has_bias=has_bias, ws=ws)
-    final = hs[:, 0] if reverse else hs[:, T]
-    return masked_outputs(hs, batch_sizes, reverse), (final.copy(),), cache
 
 
 def gru_backward(
@@ -153,7 +156,22 @@ def gru_backward(
         _fused.gru_backward_seq(A, hs, side, W, loop_gradient(dy, dtype), dh, dh_sq, mask, sizes, int(reverse))
     else:
         _backward_steps(cache, dy, dh, dh_sq)
-    return _backward_result(cache, dh, dh_sq)
+    H = side.shape[0]
+    dA = A  # the gate gradients, written over the activations
+    h_in = as_matrix(previous_states(hs, reverse), rec_mask)  # (H, T*N): h~ of every step
+    dA2 = dA.reshape(3 * H, T * N)
+    grads = {"weight_ih": dA2 @ as_matrix(x).T}
+    if reset_after:  # recurrent-side gate gradients: [da_r; da_z] = dA[:2H], da_n * r = side
+        grads["weight_hh"] = np.concatenate([dA2[: 2 * H] @ h_in.T, as_matrix(side) @ h_in.T])
+    else:  # the n block's recurrent input is r * h~, kept in side
+        grads["weight_hh"] = np.concatenate([dA2[: 2 * H] @ h_in.T, dA2[2 * H :] @ as_matrix(side).T])
+    if cache["has_bias"]:
+        grads["bias_ih"] = dA2.sum(axis=1)
+        grads["bias_hh"] = grads["bias_ih"].copy()
+        if reset_after:
+            grads["bias_hh"][2 * H :] = as_matrix(side).sum(axis=1)
+    dx = (cache["W_ih"].T @ dA2).reshape(-1, T, N)
+    return dx, (dh,), grads, dh_sq
 
 
 def _backward_steps(cache: dict, dy, dh: np.ndarray, dh_sq: np.ndarray) -> None:
@@ -195,25 +213,3 @@ def _backward_steps(cache: dict, dy, dh: np.ndarray, dh_sq: np.ndarray) -> None:
         if rec_mask is not None:
             dhm *= rec_mask[:, :B]
         dh[:, :B] += dhm
-
-
-def _backward_result(cache: dict, dh: np.ndarray, dh_sq: np.ndarray):
-    """Weight gradients and dx after the backward loop: (dx, (dh0,), grads, dh_sq)."""
-    x, A, hs, side = cache["x"], cache["gates"], cache["hs"], cache["side"]
-    rec_mask, reverse, reset_after = cache["rec_mask"], cache["reverse"], cache["reset_after"]
-    H, T, N = side.shape
-    dA = A
-    h_in = as_matrix(previous_states(hs, reverse), rec_mask)  # (H, T*N): h~ of every step
-    dA2 = dA.reshape(3 * H, T * N)
-    grads = {"weight_ih": dA2 @ as_matrix(x).T}
-    if reset_after:  # recurrent-side gate gradients: [da_r; da_z] = dA[:2H], da_n * r = side
-        grads["weight_hh"] = np.concatenate([dA2[: 2 * H] @ h_in.T, as_matrix(side) @ h_in.T])
-    else:  # the n block's recurrent input is r * h~, kept in side
-        grads["weight_hh"] = np.concatenate([dA2[: 2 * H] @ h_in.T, dA2[2 * H :] @ as_matrix(side).T])
-    if cache["has_bias"]:
-        grads["bias_ih"] = dA2.sum(axis=1)
-        grads["bias_hh"] = grads["bias_ih"].copy()
-        if reset_after:
-            grads["bias_hh"][2 * H :] = as_matrix(side).sum(axis=1)
-    dx = (cache["W_ih"].T @ dA2).reshape(-1, T, N)
-    return dx, (dh,), grads, dh_sq

@@ -44,6 +44,7 @@ from .common import (
     loop_inputs,
     masked_outputs,
     previous_states,
+    recurrent_product,
     slots,
     step_views,
     steps,
@@ -139,10 +140,7 @@ def _forward_steps(A, hs, cs, tanh_cs, W_hh, batch_sizes, rec_mask, reverse, ws)
     for t in steps(T, reverse):
         prev, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)
-        h_prev = h_s[prev] if rec_mask is None else np.multiply(h_s[prev], rec_mask, out=hm_buf)  # h~
-        if B < N:
-            h_prev = h_prev[:, :B]
-        gh = np.matmul(W_hh, h_prev, out=gh_N if B == N else gh_buf[: 4 * H * B].reshape(4 * H, B))
+        gh, _ = recurrent_product(W_hh, h_s[prev], rec_mask, B, hm_buf, gh_buf, gh_N)
         _fused.lstm_forward_step(a_t[t], gh, c_s[prev], h_s[prev], c_s[cur], tc_t[t], h_s[cur], B)
 
 

@@ -36,6 +36,7 @@ from .common import (
     loop_inputs,
     masked_outputs,
     previous_states,
+    recurrent_product,
     slots,
     step_views,
     steps,
@@ -132,10 +133,7 @@ def _forward_steps(hs, W_hh, batch_sizes, rec_mask, reverse, relu, ws) -> None:
     for t in steps(T, reverse):
         prev, cur = slots(t, reverse)
         B = active(batch_sizes, t, N)
-        h_prev = h_s[prev] if rec_mask is None else np.multiply(h_s[prev], rec_mask, out=hm_buf)  # h~
-        if B < N:
-            h_prev = h_prev[:, :B]
-        gh = np.matmul(W_hh, h_prev, out=gh_N if B == N else gh_buf[: H * B].reshape(H, B))
+        gh, _ = recurrent_product(W_hh, h_s[prev], rec_mask, B, hm_buf, gh_buf, gh_N)
         _fused.rnn_forward_step(h_s[cur], gh, h_s[prev], B, relu)  # h_t = phi(a_t + gh), in place
 
 
