@@ -11,6 +11,16 @@ threads and settings) and hands the addresses of ``cblas_sgemm`` and ``cblas_dge
 Where no such library is found (NumPy built against MKL or Accelerate, say), or with the
 environment variable ``RNNKIT_NO_C_LOOP=1``, :func:`c_loops` is False and the kernels run
 the same steps in a Python loop, with the same results to rounding.
+
+Threads (``csrc/pool.h``). :func:`find` also registers OpenBLAS's thread controls: a C loop then
+splits each step over as many threads as OpenBLAS uses (each thread owns a slice of the hidden
+units: its rows of the product and its part of the gate pass), and OpenBLAS is handed rnnkit's
+thread pool for its own multithreaded work (``openblas_set_threads_callback_function``,
+"caller-managed threading", OpenBLAS >= 0.3.27). That second part applies to every NumPy
+product in the process from then on: the same work, on threads that sleep after 0.2 ms idle
+instead of spinning for about 0.1 s, which is what kept the gate pass off the second core.
+``RNNKIT_NO_POOL=1`` (read once, at the first call) leaves OpenBLAS its own threads and runs
+the loops on one thread, as before.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ class Blas:
 
     path: str
     ilp64: bool  # its integers are 64-bit
+    threads: bool = False  # its thread controls are registered: the loops may split their steps
 
 
 def _candidates() -> list[str]:
@@ -64,10 +75,29 @@ def find() -> Blas | None:
             config.restype, config.argtypes = ctypes.c_char_p, []
             if ("USE64BITINT" in (config() or b"").decode("ascii", "replace")) != ilp64:
                 continue  # the names say one integer width, the build another: call neither
-            address = lambda f: ctypes.cast(f, ctypes.c_void_p).value  # noqa: E731
-            _fused.use_blas(address(sgemm), address(dgemm), int(ilp64))
-            return Blas(path=path, ilp64=ilp64)
+            _fused.use_blas(_address(sgemm), _address(dgemm), int(ilp64))
+            threads = _use_threads(lib, prefix, suffix)
+            return Blas(path=path, ilp64=ilp64, threads=threads)
     return None
+
+
+def _address(f) -> int:
+    return ctypes.cast(f, ctypes.c_void_p).value
+
+
+def _use_threads(lib: ctypes.CDLL, prefix: str, suffix: str) -> bool:
+    """Register OpenBLAS's thread count and callback with ``_fused.use_blas_threads``; False
+    where RNNKIT_NO_POOL is set or the build lacks them (then the loops run on one thread)."""
+    if os.environ.get("RNNKIT_NO_POOL", "") not in ("", "0"):
+        return False
+    try:
+        get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}")
+        set_ = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}")
+    except AttributeError:
+        return False
+    callback = getattr(lib, f"{prefix}openblas_set_threads_callback_function{suffix}", None)
+    _fused.use_blas_threads(_address(get), _address(set_), 0 if callback is None else _address(callback))
+    return True
 
 
 def c_loops() -> bool:

@@ -68,6 +68,36 @@ static Py_ssize_t seq_active(const Seq *s, Py_ssize_t t)
     return B < 0 ? 0 : B > s->N ? s->N : B;
 }
 
+#include "pool.h"
+
+#define MAX_SEQ_ARRAYS 10
+
+/* One call of a *_seq function, shared by its P participants (sequence.h, pool.h) */
+typedef struct Loop Loop;
+struct Loop {
+    Seq s;
+    Blas b;
+    int P;                   /* participants; participant k runs the hidden units of part_rows() */
+    Py_ssize_t hk_max;       /* the most hidden units one has */
+    Barrier bar;
+    void *p[MAX_SEQ_ARRAYS]; /* the arrays, in the binding's order (NULL for None) */
+    int relu;
+    char *part;              /* P blocks of part_bytes: each participant's own scratch */
+    size_t part_bytes, sq_offset; /* sq_offset: where in its block its dh_sq partial sums are */
+    void *shared, *zeros, *Wp;
+    void (*fn)(Loop *, int); /* the loop, for one participant */
+};
+
+/* participant k's hidden units [h0, h1) */
+static void part_rows(const Loop *L, int k, Py_ssize_t *h0, Py_ssize_t *h1)
+{
+    *h0 = L->s.H * k / L->P;
+    *h1 = L->s.H * (k + 1) / L->P;
+}
+
+static void *part_scratch(const Loop *L, int k) { return L->part + (size_t)k * L->part_bytes; }
+static void *part_sq(const Loop *L, int k) { return L->part + (size_t)k * L->part_bytes + L->sq_offset; }
+
 #define REAL float
 #define RK(name) name##_f
 #define SIGMOID rk_sigmoid_f
@@ -252,7 +282,7 @@ static PyObject *lstm_forward_step(PyObject *self, PyObject *const *args, Py_ssi
         take(&g, args[4], "c", g.H, g.N, &c) || take(&g, args[5], "tc", g.H, g.N, &tc) ||
         take(&g, args[6], "h", g.H, g.N, &h))
         FAIL;
-    CALL(lstm_fwd, P(a), P(gh), P(cp), P(c), P(tc), P(h), g.H, g.B);
+    CALL(lstm_fwd, P(a), g.H * a.ld, P(gh), g.H * gh.ld, P(cp), P(c), P(tc), P(h), g.H, g.B);
     if (g.B < g.N) {
         carry(c, cp, g.H, g.B, g.N, g.size);
         carry(h, hp, g.H, g.B, g.N, g.size);
@@ -271,7 +301,7 @@ static PyObject *lstm_backward_step(PyObject *self, PyObject *const *args, Py_ss
         take(&g, args[4], "c_prev", g.H, g.N, &cp) || take(&g, args[5], "tc", g.H, g.N, &tc) ||
         take(&g, args[6], "dh_sq", 0, 0, &sq))
         FAIL;
-    CALL(lstm_bwd, P(a), P(dh), P(dy), P(dc), P(cp), P(tc), (void *)sq.p, g.H, g.B);
+    CALL(lstm_bwd, P(a), g.H * a.ld, P(dh), P(dy), P(dc), P(cp), P(tc), (void *)sq.p, g.H, g.B);
     if (g.B < g.N) zero_tail(a, 4 * g.H, g.B, g.N, g.size);
     DONE;
 }
@@ -321,7 +351,7 @@ static PyObject *gru_forward_step(PyObject *self, PyObject *const *args, Py_ssiz
         PyErr_SetString(PyExc_ValueError, "_fused: b_hn must be contiguous");
         FAIL;
     }
-    CALL(gru_fwd, P(a), P(gh), (void *)bhn.p, P(hp), P(side), P(h), g.H, g.B);
+    CALL(gru_fwd, P(a), g.H * a.ld, P(gh), g.H * gh.ld, (void *)bhn.p, P(hp), P(side), P(h), g.H, g.B);
     if (g.B < g.N) {
         carry(h, hp, g.H, g.B, g.N, g.size);
         zero_tail(side, g.H, g.B, g.N, g.size);
@@ -340,7 +370,7 @@ static PyObject *gru_backward_step(PyObject *self, PyObject *const *args, Py_ssi
         take(&g, args[4], "side", g.H, g.N, &side) || take(&g, args[5], "dah", 3 * g.H, g.B, &dah) ||
         take(&g, args[6], "dh_sq", 0, 0, &sq))
         FAIL;
-    CALL(gru_bwd, P(a), P(dh), P(dy), P(hp), P(side), P(dah), (void *)sq.p, g.H, g.B);
+    CALL(gru_bwd, P(a), g.H * a.ld, P(dh), P(dy), P(hp), P(side), P(dah), g.H * dah.ld, (void *)sq.p, g.H, g.B);
     if (g.B < g.N) {
         zero_tail(a, 3 * g.H, g.B, g.N, g.size);
         zero_tail(side, g.H, g.B, g.N, g.size);
@@ -485,26 +515,40 @@ static int take_lengths(Args *g, PyObject *o, Py_ssize_t T, Py_ssize_t N, const 
 static void *blas_sgemm, *blas_dgemm;
 static int blas_ilp64;
 
+/* OpenBLAS's thread count, for the loops' participants and their single-threaded products
+ * (registered by use_blas_threads; NULL: the loops run on the calling thread alone) */
+static int (*blas_get_threads)(void);
+static void (*blas_set_threads)(int);
+static int forced_parts;      /* loop_threads(n): n participants whatever the sizes; 0: chosen */
+
 /* use_blas(sgemm, dgemm, ilp64): the addresses of cblas_sgemm and cblas_dgemm (with 64-bit
  * integers if ilp64) in the BLAS NumPy loaded */
+static PyObject *use_blas(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+
+/* an address argument, of the function `what`: a non-zero int that fits a pointer (0 allowed if may_be_zero) */
+static int address_arg(PyObject *o, const char *fn, const char *name, const char *what, int may_be_zero, void **out)
+{
+    size_t a = PyLong_Check(o) ? PyLong_AsSize_t(o) : 0; /* negative or too big: error, (size_t)-1 */
+    if ((a == (size_t)-1 && PyErr_Occurred()) || (!a && !(may_be_zero && PyLong_Check(o)))) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError, "_fused.%s: %s must be the address of %s, a %sint that fits a pointer, got %R",
+                     fn, name, what, may_be_zero ? "" : "non-zero ", o);
+        return -1;
+    }
+    *out = (void *)(uintptr_t)a;
+    return 0;
+}
+
 static PyObject *use_blas(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    static const char *names[2] = {"sgemm", "dgemm"};
     void *fn[2];
     if (nargs != 3) {
         PyErr_Format(PyExc_TypeError, "_fused.use_blas takes 3 arguments, got %zd", nargs);
         return NULL;
     }
-    for (int i = 0; i < 2; i++) {
-        size_t a = PyLong_Check(args[i]) ? PyLong_AsSize_t(args[i]) : 0; /* negative or too big: error, (size_t)-1 */
-        fn[i] = (a == (size_t)-1 && PyErr_Occurred()) ? NULL : (void *)(uintptr_t)a;
-        if (!fn[i]) { /* not an int, out of range, or 0 */
-            PyErr_Clear();
-            PyErr_Format(PyExc_ValueError, "_fused.use_blas: %s must be the address of cblas_%s, a non-zero int "
-                         "that fits a pointer, got %R", names[i], names[i], args[i]);
-            return NULL;
-        }
-    }
+    if (address_arg(args[0], "use_blas", "sgemm", "cblas_sgemm", 0, &fn[0]) ||
+        address_arg(args[1], "use_blas", "dgemm", "cblas_dgemm", 0, &fn[1]))
+        return NULL;
     int ilp64 = PyObject_IsTrue(args[2]);
     if (ilp64 < 0) return NULL;
     blas_sgemm = fn[0];
@@ -512,6 +556,48 @@ static PyObject *use_blas(PyObject *self, PyObject *const *args, Py_ssize_t narg
     blas_ilp64 = ilp64;
     Py_RETURN_NONE;
 }
+
+/* use_blas_threads(get_num_threads, set_num_threads, set_threads_callback): OpenBLAS's
+ * openblas_get_num_threads and openblas_set_num_threads, which let the loops split each step
+ * over that many participants (pool.h); and openblas_set_threads_callback_function (0: none),
+ * through which OpenBLAS then runs its multithreaded work on this module's pool */
+static PyObject *use_blas_threads(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    void *fn[3];
+    static const char *names[3] = {"get_num_threads", "set_num_threads", "set_threads_callback"};
+    static const char *whats[3] = {"openblas_get_num_threads", "openblas_set_num_threads",
+                                   "openblas_set_threads_callback_function"};
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "_fused.use_blas_threads takes 3 arguments, got %zd", nargs);
+        return NULL;
+    }
+    for (int i = 0; i < 3; i++)
+        if (address_arg(args[i], "use_blas_threads", names[i], whats[i], i == 2, &fn[i])) return NULL;
+#ifndef RK_NO_POOL
+    blas_get_threads = (int (*)(void))fn[0];
+    blas_set_threads = (void (*)(int))fn[1];
+    if (fn[2]) ((void (*)(void (*)(int, blas_dojob, int, size_t, void *, int)))fn[2])(pool_blas_callback);
+#endif
+    Py_RETURN_NONE;
+}
+
+/* loop_threads(n): from now on, every C loop splits its steps over n participants (n >= 1), or
+ * chooses by size and OpenBLAS's thread count (n = 0, the default). Returns the previous n. */
+static PyObject *loop_threads(PyObject *self, PyObject *arg)
+{
+    Py_ssize_t n = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    if (n < 0 || n > POOL_MAX + 1) {
+        PyErr_Format(PyExc_ValueError, "_fused.loop_threads: n = %zd, expected 0 (automatic) to %d", n, POOL_MAX + 1);
+        return NULL;
+    }
+    int old = forced_parts;
+    forced_parts = (int)n;
+    return PyLong_FromLong(old);
+}
+
+/* pool_workers(): how many worker threads the pool has started */
+static PyObject *pool_workers_py(PyObject *self, PyObject *unused) { return PyLong_FromLong(pool_workers()); }
 
 /* an integer argument in lo..hi, named in the error */
 static int int_arg(PyObject *o, const char *fn, const char *name, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t *out)
@@ -587,46 +673,109 @@ static int take_opt(Args *g, PyObject *o, const char *name, int ndim, const Py_s
     return o == Py_None ? 0 : take_whole(g, o, name, ndim, shape, out, writable);
 }
 
-/* Per-call scratch of the loops: `count` blocks of rows[i] * N values (rows 0: none), one
- * allocation; zeros, zero_rows * N values, is calloc'ed when zero_rows > 0. Returns -1 with MemoryError set. */
-typedef struct {
-    void *mem, *zeros;
-    void *p[3];
-} Scratch;
+/* ---- participants ---------------------------------------------------------------------- */
 
-static int scratch(Scratch *sc, int size, Py_ssize_t N, const Py_ssize_t *rows, int count, Py_ssize_t zero_rows)
+
+/* a step's product G*H x H x N below this: one participant (a barrier per step costs more than
+ * the split saves) */
+#define PARTS_MIN_WORK 131072.0
+#define PARTS_MIN_ROWS 8      /* hidden units per participant, at least */
+
+static int loop_parts(Py_ssize_t G, Py_ssize_t H, Py_ssize_t N)
 {
-    Py_ssize_t total = 0;
-    for (int i = 0; i < count; i++) total += rows[i] * (N > 0 ? N : 1);
-    sc->mem = PyMem_RawMalloc((size_t)(total > 0 ? total : 1) * size);
-    sc->zeros = zero_rows ? PyMem_RawCalloc((size_t)(zero_rows * (N > 0 ? N : 1)), size) : NULL;
-    if (!sc->mem || (zero_rows && !sc->zeros)) {
-        PyMem_RawFree(sc->mem);
-        PyMem_RawFree(sc->zeros);
+    if (!blas_get_threads || !blas_set_threads) return 1;
+    Py_ssize_t P = forced_parts;
+    if (!P) {
+        P = blas_get_threads();
+        if ((double)G * H * H * N < PARTS_MIN_WORK) P = 1;
+        if (P > H / PARTS_MIN_ROWS) P = H / PARTS_MIN_ROWS;
+    }
+    if (P > H) P = H;
+    if (P <= 1) return 1;
+    int have = pool_reserve((int)P - 1);
+    return have + 1 < P ? have + 1 : (int)P;
+}
+
+#ifndef RK_NO_POOL
+/* While a loop with several participants runs, OpenBLAS runs single-threaded (each participant
+ * calls it); the first loop in saves its thread count, the last one out puts it back. */
+static pthread_mutex_t single_lock = PTHREAD_MUTEX_INITIALIZER;
+static int single_depth, single_saved;
+
+static void blas_single(int enter)
+{
+    pthread_mutex_lock(&single_lock);
+    if (enter && single_depth++ == 0) {
+        single_saved = blas_get_threads();
+        blas_set_threads(1);
+    } else if (!enter && --single_depth == 0) {
+        blas_set_threads(single_saved);
+    }
+    pthread_mutex_unlock(&single_lock);
+}
+#else
+static void blas_single(int enter) { (void)enter; }
+#endif
+
+static void loop_part(void *ctx, int k)
+{
+    Loop *L = (Loop *)ctx;
+    L->fn(L, k);
+}
+
+/* run L->fn for each participant (without the GIL) */
+static void run_loop(Loop *L)
+{
+    if (L->P == 1) {
+        L->fn(L, 0);
+        return;
+    }
+    blas_single(1);
+    if (pool_run(L->P, loop_part, L)) { /* the workers were reserved: not expected */
+#ifndef RK_NO_POOL
+        run_detached(L->P, loop_part, L);
+#endif
+    }
+    blas_single(0);
+}
+
+/* Per-call scratch of a loop, one allocation: per participant unit_rows * hk_max * N values
+ * (+ H * N for its masked state hm when `hm`, + T * N for its dh_sq partial sums when `sq`);
+ * `shared` values; the grouped copy of W_hh (G*H, H) when `group`, G > 1 and P > 1. zeros,
+ * zero_rows * N values, is calloc'ed when zero_rows > 0. Returns -1 with MemoryError set. */
+static int loop_scratch(Loop *L, int size, Py_ssize_t G, Py_ssize_t unit_rows, int hm, int sq, Py_ssize_t shared,
+                        Py_ssize_t zero_rows, int group)
+{
+    Py_ssize_t H = L->s.H, N = L->s.N > 0 ? L->s.N : 1;
+    L->P = loop_parts(G, H, L->s.N);
+    L->hk_max = (H + L->P - 1) / L->P;
+    barrier_init(&L->bar, L->P);
+    Py_ssize_t part = unit_rows * L->hk_max * N + (hm ? H * N : 0);
+    L->sq_offset = (size_t)part * size;
+    part += sq ? L->s.T * N : 0;
+    part = (part + 15) / 16 * 16; /* blocks 64-byte apart at least: no cache line shared */
+    L->part_bytes = (size_t)part * size;
+    Py_ssize_t wp = group && L->P > 1 && G > 1 ? G * H * H : 0;
+    size_t total = ((size_t)(L->P * part + shared + wp) + 1) * size;
+    char *mem = (char *)PyMem_RawMalloc(total);
+    L->zeros = zero_rows ? PyMem_RawCalloc((size_t)(zero_rows * N), size) : NULL;
+    if (!mem || (zero_rows && !L->zeros)) {
+        PyMem_RawFree(mem);
+        PyMem_RawFree(L->zeros);
         PyErr_NoMemory();
         return -1;
     }
-    char *p = (char *)sc->mem;
-    for (int i = 0; i < count; i++) {
-        sc->p[i] = p;
-        p += rows[i] * (N > 0 ? N : 1) * size;
-    }
+    L->part = mem;
+    L->shared = mem + L->P * L->part_bytes;
+    L->Wp = wp ? (char *)L->shared + (size_t)shared * size : NULL;
     return 0;
 }
 
-static void scratch_free(Scratch *sc)
+static void loop_free(Loop *L)
 {
-    PyMem_RawFree(sc->mem);
-    PyMem_RawFree(sc->zeros);
+    PyMem_RawFree(L->part);
+    PyMem_RawFree(L->zeros);
 }
-
-/* run `call` without the GIL */
-#define RUN_SEQ(call)             \
-    do {                          \
-        Py_BEGIN_ALLOW_THREADS    \
-        call;                     \
-        Py_END_ALLOW_THREADS      \
-    } while (0)
 
 #define LOOP_ARGS "reverse"
 
@@ -646,8 +795,6 @@ typedef struct {
     const ArgSpec *arrays;
     int n_arrays, has_relu;
 } SeqSpec;
-
-#define MAX_SEQ_ARRAYS 10
 
 /* Check and take every argument of a call of f: the arrays into p[] (NULL for None), then
  * batch_sizes, relu (where f has it) and reverse into s; and the BLAS for the dtype. */
@@ -691,29 +838,35 @@ static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, A
 /* The start of a *_seq binding: declarations, then every argument taken (or return NULL) */
 #define SEQ_BEGIN(spec)                                                     \
     Args g = {0};                                                           \
-    Seq s = {0};                                                            \
-    Blas b;                                                                 \
-    Scratch sc;                                                             \
-    void *p[MAX_SEQ_ARRAYS] = {0};                                          \
+    Loop L = {0};                                                           \
     Py_ssize_t relu = 0;                                                    \
-    if (seq_args(&spec, args, nargs, &g, &s, &b, p, &relu)) {               \
+    if (seq_args(&spec, args, nargs, &g, &L.s, &L.b, L.p, &relu)) {         \
+        release(&g);                                                        \
+        return NULL;                                                        \
+    }                                                                       \
+    L.relu = (int)relu
+
+/* the participants and their scratch (see loop_scratch()), or return NULL */
+#define SEQ_SCRATCH(...)                                                    \
+    if (loop_scratch(&L, g.size, __VA_ARGS__)) {                            \
         release(&g);                                                        \
         return NULL;                                                        \
     }
 
-/* the loop's scratch (see scratch()), or return NULL */
-#define SEQ_SCRATCH(rows, count, zero_rows)                                 \
-    if (scratch(&sc, g.size, s.N, rows, count, zero_rows)) {                \
-        release(&g);                                                        \
-        return NULL;                                                        \
-    }
-
-/* run the loop for the dtype without the GIL, free the scratch, release the buffers, return None */
-#define SEQ_RUN(loop, ...)                                                  \
+/* run the loop for the dtype without the GIL: first the grouped copy of W_hh (L.p[w]) where
+ * loop_scratch made room for one, then the participants, then (sq >= 0) the sum of their
+ * partial dh_sq into L.p[sq]; free the scratch, release the buffers, return None */
+#define SEQ_RUN(loop, G, w, sq)                                             \
     do {                                                                    \
-        if (g.size == 4) RUN_SEQ(loop##_f(&s, &b, __VA_ARGS__));            \
-        else RUN_SEQ(loop##_d(&s, &b, __VA_ARGS__));                        \
-        scratch_free(&sc);                                                  \
+        L.fn = g.size == 4 ? loop##_f : loop##_d;                           \
+        Py_BEGIN_ALLOW_THREADS                                              \
+        if (L.Wp && g.size == 4) group_rows_f(&L, L.Wp, L.p[w], G);         \
+        if (L.Wp && g.size == 8) group_rows_d(&L, L.Wp, L.p[w], G);         \
+        run_loop(&L);                                                       \
+        if ((sq) >= 0 && g.size == 4) sum_parts_f(&L, L.p[(sq) < 0 ? 0 : (sq)]); \
+        if ((sq) >= 0 && g.size == 8) sum_parts_d(&L, L.p[(sq) < 0 ? 0 : (sq)]); \
+        Py_END_ALLOW_THREADS                                                \
+        loop_free(&L);                                                      \
         DONE;                                                               \
     } while (0)
 
@@ -725,9 +878,8 @@ static const SeqSpec RNN_FWD = {"rnn_forward_seq", 1, 1, RNN_FWD_ARGS, 4, 1};
 static PyObject *rnn_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(RNN_FWD);
-    Py_ssize_t rows[2] = {s.H, p[3] ? s.H : 0}; /* gh, hm */
-    SEQ_SCRATCH(rows, 2, 0);
-    SEQ_RUN(rnn_fwd_seq, p[0], p[1], p[2], p[3], (int)relu, sc.p[0], sc.p[1]);
+    SEQ_SCRATCH(1, 1, L.p[3] != NULL, 0, 0, 0, 0); /* gh, hm */
+    SEQ_RUN(rnn_fwd_seq, 1, 1, -1);
 }
 
 static const ArgSpec RNN_BWD_ARGS[] = {
@@ -739,8 +891,8 @@ static const SeqSpec RNN_BWD = {"rnn_backward_seq", 1, 0, RNN_BWD_ARGS, 7, 1};
 static PyObject *rnn_backward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(RNN_BWD);
-    SEQ_SCRATCH(NULL, 0, p[3] ? 0 : s.H);
-    SEQ_RUN(rnn_bwd_seq, p[0], p[1], p[2], p[3], p[4], p[5], p[6], (int)relu, sc.zeros);
+    SEQ_SCRATCH(1, 0, 0, 1, 0, L.p[3] ? 0 : L.s.H, 0);
+    SEQ_RUN(rnn_bwd_seq, 1, 2, 5);
 }
 
 static const ArgSpec LSTM_FWD_ARGS[] = {
@@ -752,9 +904,8 @@ static const SeqSpec LSTM_FWD = {"lstm_forward_seq", 4, 0, LSTM_FWD_ARGS, 7, 0};
 static PyObject *lstm_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(LSTM_FWD);
-    Py_ssize_t rows[2] = {4 * s.H, p[6] ? s.H : 0}; /* gh, hm */
-    SEQ_SCRATCH(rows, 2, 0);
-    SEQ_RUN(lstm_fwd_seq, p[0], p[1], p[2], p[3], p[4], p[5], p[6], sc.p[0], sc.p[1]);
+    SEQ_SCRATCH(4, 4, L.p[6] != NULL, 0, 0, 0, 1); /* gh, hm; W_hh grouped */
+    SEQ_RUN(lstm_fwd_seq, 4, 4, -1);
 }
 
 static const ArgSpec LSTM_BWD_ARGS[] = {
@@ -766,8 +917,8 @@ static const SeqSpec LSTM_BWD = {"lstm_backward_seq", 4, 0, LSTM_BWD_ARGS, 9, 0}
 static PyObject *lstm_backward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(LSTM_BWD);
-    SEQ_SCRATCH(NULL, 0, p[4] ? 0 : s.H);
-    SEQ_RUN(lstm_bwd_seq, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], sc.zeros);
+    SEQ_SCRATCH(4, 0, 0, 1, 0, L.p[4] ? 0 : L.s.H, 0);
+    SEQ_RUN(lstm_bwd_seq, 4, 3, 7);
 }
 
 static const ArgSpec GRU_FWD_ARGS[] = {
@@ -780,9 +931,8 @@ static const SeqSpec GRU_FWD = {"gru_forward_seq", 3, 0, GRU_FWD_ARGS, 7, 0};
 static PyObject *gru_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(GRU_FWD);
-    Py_ssize_t rows[2] = {3 * s.H, p[6] ? s.H : 0}; /* gh, hm */
-    SEQ_SCRATCH(rows, 2, 0);
-    SEQ_RUN(gru_fwd_seq, p[0], p[1], p[2], p[3], p[4], p[5], p[6], sc.p[0], sc.p[1]);
+    SEQ_SCRATCH(3, 3, L.p[6] != NULL, 0, 0, 0, 1); /* gh, hm; W_hh grouped */
+    SEQ_RUN(gru_fwd_seq, 3, 3, -1);
 }
 
 static const ArgSpec GRU_BWD_ARGS[] = {
@@ -794,9 +944,9 @@ static const SeqSpec GRU_BWD = {"gru_backward_seq", 3, 0, GRU_BWD_ARGS, 8, 0};
 static PyObject *gru_backward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(GRU_BWD);
-    Py_ssize_t rows[2] = {3 * s.H, s.H}; /* dah, dhm */
-    SEQ_SCRATCH(rows, 2, p[4] ? 0 : s.H);
-    SEQ_RUN(gru_bwd_seq, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], sc.zeros, sc.p[0], sc.p[1]);
+    /* dhm (hk, N) each; dah, two (3H, N) blocks, shared */
+    SEQ_SCRATCH(3, 1, 0, 1, 2 * 3 * L.s.H * (L.s.N > 0 ? L.s.N : 1), L.p[4] ? 0 : L.s.H, 0);
+    SEQ_RUN(gru_bwd_seq, 3, 3, 6);
 }
 
 /* copy_seq(src, dst): dst[...] = src for two 3-d float arrays of one shape and dtype, any strides
@@ -905,6 +1055,11 @@ static PyMethodDef methods[] = {
     DEF(gru_backward_nz, "gru_backward_nz(a, dh, dy, h_prev, dh_sq, B)"),
     DEF(gru_backward_r, "gru_backward_r(a, drh, hm, B)"),
     DEF(use_blas, "use_blas(sgemm, dgemm, ilp64): register NumPy's BLAS for the *_seq functions"),
+    DEF(use_blas_threads, "use_blas_threads(get_num_threads, set_num_threads, set_threads_callback): OpenBLAS's "
+                          "thread controls, for the loops' participants and the pool"),
+    {"loop_threads", (PyCFunction)loop_threads, METH_O,
+     "loop_threads(n): split every C loop's steps over n threads (0: chosen by size); returns the previous n"},
+    {"pool_workers", (PyCFunction)pool_workers_py, METH_NOARGS, "pool_workers(): worker threads started"},
     DEF(rnn_forward_seq, "rnn_forward_seq(hs, W_hh, bias, rec_mask, batch_sizes, relu, " LOOP_ARGS ")"),
     DEF(rnn_backward_seq, "rnn_backward_seq(dA, hs, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, relu, " LOOP_ARGS ")"),
     DEF(lstm_forward_seq, "lstm_forward_seq(A, hs, cs, tcs, W_hh, bias, rec_mask, batch_sizes, " LOOP_ARGS ")"),

@@ -2,9 +2,17 @@
  *
  * Included twice by module.c after steps.h (REAL = float, double). Each loop does per step what
  * the Python loop in rnnkit/kernels/{rnn,lstm,gru}.py does: the recurrent product through the
- * cblas gemm of NumPy's own BLAS (registered by rnnkit/kernels/blas.py; it uses its own threads),
- * then the fused step of steps.h. What this saves over the Python loop is the interpreter's work
- * between steps: several microseconds per step, which is most of a step at N = 1.
+ * cblas gemm of NumPy's own BLAS (registered by rnnkit/kernels/blas.py), then the fused step of
+ * steps.h. What this saves over the Python loop is the interpreter's work between steps: several
+ * microseconds per step, which is most of a step at N = 1.
+ *
+ * Each loop is written for one participant k of L->P (pool.h): the hidden units j in
+ * [h0, h1) of part_rows(), with their rows of every gate. Forwards, a step is: wait for all of
+ * h_{t-1} (barrier), gh = (this part's rows of W_hh) @ h~, the gate pass on the slice. Backwards:
+ * the gate pass on the slice, wait for all of da_t (barrier), dh[h0:h1] = W_hh[:, h0:h1].T @ da_t.
+ * One barrier per step; with P = 1, [h0, h1) = [0, H) and the barrier is a no-op. The product is
+ * single-threaded when P > 1 (module.c asks OpenBLAS for one thread meanwhile), and uses
+ * OpenBLAS's threads (this pool, through its callback) when P = 1.
  *
  * Arrays are whole (F, S, N) C-contiguous sequence arrays (S = T or T + 1 slots): row stride
  * S * N, step stride N. The (F, N) block of step t starts at p + t * N.
@@ -31,15 +39,21 @@ static void RK(gemm)(const Blas *b, int trans, Py_ssize_t M, Py_ssize_t n, Py_ss
 
 /* The loops below share these names: H, T, N; lda = T * N and lds = (T + 1) * N the row strides
  * of (F, T, N) and (F, T + 1, N) arrays; B the running columns at step t (n < B run, see
- * kernels/common.py); (prev, cur) the state slots of step t; scratch blocks (gh, hm, dah, dhm,
- * zeros) are compact (rows, B). */
+ * kernels/common.py); (prev, cur) the state slots of step t; [h0, h1) this participant's hidden
+ * units, hk = h1 - h0 of them; its gate block g starts at row g * H + h0. Compact scratch blocks
+ * (gh, hm, dah, dhm) have row stride B. */
 
 #define SEQ_DIMS                                       \
-    Py_ssize_t H = s->H, T = s->T, N = s->N;           \
+    Py_ssize_t H = L->s.H, T = L->s.T, N = L->s.N;     \
     Py_ssize_t lda = T * N, lds = (T + 1) * N;         \
-    (void)lda; (void)lds
-#define STEP_T(k) (s->reverse ? T - 1 - (k) : (k))    /* forward order */
-#define BACK_T(k) (s->reverse ? (k) : T - 1 - (k))    /* backward order */
+    Py_ssize_t h0, h1;                                 \
+    part_rows(L, k, &h0, &h1);                         \
+    Py_ssize_t hk = h1 - h0;                           \
+    const Seq *s = &L->s;                              \
+    const Blas *b = &L->b;                             \
+    (void)lda; (void)lds; (void)hk; (void)s; (void)b
+#define STEP_T(i) (s->reverse ? T - 1 - (i) : (i))    /* forward order */
+#define BACK_T(i) (s->reverse ? (i) : T - 1 - (i))    /* backward order */
 #define PREV(t) (s->reverse ? (t) + 1 : (t))
 #define CUR(t) (s->reverse ? (t) : (t) + 1)
 
@@ -72,7 +86,15 @@ static void RK(zero_cols)(REAL *a, Py_ssize_t ld, Py_ssize_t rows, Py_ssize_t B,
     for (Py_ssize_t j = 0; j < rows; j++) memset(a + j * ld + B, 0, (size_t)(N - B) * sizeof(REAL));
 }
 
-/* the recurrent input of step t: h_prev itself, or h~ = h_prev * rec_mask in hm */
+/* zero_cols on this participant's rows of each of the G gate blocks of a (G*H, .) step block */
+static void RK(zero_gate_cols)(REAL *a, Py_ssize_t ld, Py_ssize_t G, Py_ssize_t H, Py_ssize_t h0, Py_ssize_t hk,
+                               Py_ssize_t B, Py_ssize_t N)
+{
+    for (Py_ssize_t g = 0; g < G; g++) RK(zero_cols)(a + (g * H + h0) * ld, ld, hk, B, N);
+}
+
+/* the recurrent input of step t: h_prev itself, or h~ = h_prev * rec_mask (all H rows: every
+ * participant's product reads all of them) in this participant's hm */
 static const REAL *RK(recurrent_input)(const REAL *hp, Py_ssize_t lds, const REAL *mask, const Seq *s, REAL *hm,
                                        Py_ssize_t B, Py_ssize_t *ld)
 {
@@ -85,133 +107,204 @@ static const REAL *RK(recurrent_input)(const REAL *hp, Py_ssize_t lds, const REA
     return hm;
 }
 
-/* a += bias (one value per row) for the B running columns of a step's (rows, .) block, just
- * before the fused step reads it: a pass over a block in cache, instead of over the whole
- * (rows, T, N) array before the loop */
-static void RK(add_bias)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict bias, Py_ssize_t rows, Py_ssize_t B)
+/* a += bias (one value per row) for the B running columns of this participant's rows of each
+ * of the G gate blocks, just before the fused step reads them: a pass over a block in cache,
+ * instead of over the whole (G*H, T, N) array before the loop */
+static void RK(add_bias)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict bias, Py_ssize_t G, Py_ssize_t H,
+                         Py_ssize_t h0, Py_ssize_t hk, Py_ssize_t B)
 {
     if (!bias) return;
-    for (Py_ssize_t j = 0; j < rows; j++) {
-        REAL b = bias[j];
-        for (Py_ssize_t n = 0; n < B; n++) a[j * lda + n] += b;
+    for (Py_ssize_t g = 0; g < G; g++)
+        for (Py_ssize_t j = g * H + h0; j < g * H + h0 + hk; j++) {
+            REAL v = bias[j];
+            for (Py_ssize_t n = 0; n < B; n++) a[j * lda + n] += v;
+        }
+}
+
+/* this participant's rows of W_hh, gates stacked: (G*hk, H). W itself when P = 1; else its
+ * slice of the copy module.c makes with the rows grouped by participant (group_rows) */
+static const REAL *RK(part_weight)(const Loop *L, const REAL *W, Py_ssize_t G, Py_ssize_t h0)
+{
+    return L->P > 1 && G > 1 ? (const REAL *)L->Wp + G * h0 * L->s.H : W + h0 * L->s.H;
+}
+
+/* Wp = W_hh (G*H, H) with the rows of participant k (its rows of each gate) together */
+static void RK(group_rows)(const Loop *L, REAL *Wp, const REAL *W, Py_ssize_t G)
+{
+    Py_ssize_t H = L->s.H;
+    for (int k = 0; k < L->P; k++) {
+        Py_ssize_t h0, h1;
+        part_rows(L, k, &h0, &h1);
+        for (Py_ssize_t g = 0; g < G; g++, Wp += (h1 - h0) * H)
+            memcpy(Wp, W + (g * H + h0) * H, (size_t)((h1 - h0) * H) * sizeof(REAL));
     }
+}
+
+/* dh_sq[t] = sum over participants of their partial sums (participant 0 wrote its own into
+ * dh_sq, the others into their scratch, part_sq) */
+static void RK(sum_parts)(const Loop *L, REAL *dh_sq)
+{
+    Py_ssize_t TN = L->s.T * L->s.N;
+    for (int k = 1; k < L->P; k++) {
+        const REAL *q = (const REAL *)part_sq(L, k);
+        for (Py_ssize_t i = 0; i < TN; i++) dh_sq[i] += q[i];
+    }
+}
+
+/* where participant k sums dh^2: dh_sq itself for k = 0, else its zeroed scratch */
+static REAL *RK(sq_target)(const Loop *L, int k, REAL *dh_sq)
+{
+    if (k == 0) return dh_sq;
+    REAL *q = (REAL *)part_sq(L, k);
+    memset(q, 0, (size_t)(L->s.T * L->s.N) * sizeof(REAL));
+    return q;
 }
 
 /* Elman RNN forward (rnn_fwd): hs (H, T+1, N) holds the input projections W_ih x_t in the output
  * slots. bias (H,) = b_ih + b_hh, or NULL for none; the forward loops add it to the running
- * columns only (finished columns keep W_ih x_t: unused, and zeroed by the backward). */
-static void RK(rnn_fwd_seq)(const Seq *s, const Blas *b, REAL *hs, const REAL *W, const REAL *bias, const REAL *mask,
-                            int relu, REAL *gh, REAL *hm)
+ * columns only (finished columns keep W_ih x_t: unused, and zeroed by the backward).
+ * p: hs, W_hh, bias, rec_mask; part scratch: gh (hk, N), hm (H, N) */
+static void RK(rnn_fwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
-    for (Py_ssize_t k = 0; k < T; k++) {
-        Py_ssize_t t = STEP_T(k), B = seq_active(s, t), ldin;
-        REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N;
+    REAL *hs = L->p[0];
+    const REAL *W = RK(part_weight)(L, L->p[1], 1, h0), *bias = L->p[2], *mask = L->p[3];
+    REAL *gh = (REAL *)part_scratch(L, k), *hm = gh + L->hk_max * N;
+    for (Py_ssize_t i = 0; i < T; i++) {
+        Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
+        REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds;
+        if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
-            RK(gemm)(b, 0, H, B, H, W, H, hin, ldin, gh, B);
-            RK(add_bias)(hc, lds, bias, H, B);
-            RK(rnn_fwd)(hc, lds, gh, B, H, B, relu);
+            RK(gemm)(b, 0, hk, B, H, W, H, hin, ldin, gh, B);
+            RK(add_bias)(hc, lds, bias ? bias + h0 : NULL, 1, H, 0, hk, B);
+            RK(rnn_fwd)(hc, lds, gh, B, hk, B, L->relu);
         }
-        if (B < N) RK(carry_cols)(hc, hp, lds, H, B, N);
+        if (B < N) RK(carry_cols)(hc, hp + h0 * lds, lds, hk, B, N);
     }
 }
 
 /* Elman RNN backward (rnn_bwd): dA (H, T, N) receives da_t; dh (H, N) carried; dy (H, T, N) or
- * NULL (then zeros, an (H, N) block of zeros, stands in for every step) */
-static void RK(rnn_bwd_seq)(const Seq *s, const Blas *b, REAL *dA, const REAL *hs, const REAL *W, const REAL *dy,
-                            REAL *dh, REAL *dh_sq, const REAL *mask, int relu, const REAL *zeros)
+ * NULL (then zeros, an (H, N) block of zeros, stands in for every step).
+ * p: dA, hs, W_hh, dy, dh, dh_sq, rec_mask */
+static void RK(rnn_bwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
-    for (Py_ssize_t k = 0; k < T; k++) {
-        Py_ssize_t t = BACK_T(k), B = seq_active(s, t);
+    REAL *dA = L->p[0], *dh = (REAL *)L->p[4] + h0 * N, *sq = RK(sq_target)(L, k, L->p[5]);
+    const REAL *hs = L->p[1], *W = (const REAL *)L->p[2] + h0, *dy = L->p[3], *mask = L->p[6];
+    const REAL *zeros = L->zeros ? (const REAL *)L->zeros + h0 * N : NULL;
+    if (mask) mask += h0 * N;
+    for (Py_ssize_t i = 0; i < T; i++) {
+        Py_ssize_t t = BACK_T(i), B = seq_active(s, t);
         REAL *da = dA + t * N;
-        RK(rnn_bwd)(da, lda, dh, N, dy ? dy + t * N : zeros, dy ? lda : N, hs + CUR(t) * N, lds,
-                    dh_sq + t * N, H, B, relu);
-        if (B < N) RK(zero_cols)(da, lda, H, B, N);
-        if (B > 0) RK(state_grad)(b, H, H, W, H, da, lda, dh, N, mask, N, B);
+        RK(rnn_bwd)(da + h0 * lda, lda, dh, N, dy ? dy + h0 * lda + t * N : zeros, dy ? lda : N,
+                    hs + h0 * lds + CUR(t) * N, lds, sq + t * N, hk, B, L->relu);
+        if (B < N) RK(zero_cols)(da + h0 * lda, lda, hk, B, N);
+        barrier_wait(&L->bar);
+        if (B > 0) RK(state_grad)(b, hk, H, W, H, da, lda, dh, N, mask, N, B);
     }
 }
 
 /* LSTM forward (lstm_fwd): A (4H, T, N) projections -> activations; hs, cs (H, T+1, N); tcs (H, T, N);
- * bias (4H,) */
-static void RK(lstm_fwd_seq)(const Seq *s, const Blas *b, REAL *A, REAL *hs, REAL *cs, REAL *tcs, const REAL *W,
-                             const REAL *bias, const REAL *mask, REAL *gh, REAL *hm)
+ * bias (4H,). p: A, hs, cs, tcs, W_hh, bias, rec_mask; part scratch: gh (4hk, N), hm (H, N) */
+static void RK(lstm_fwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
-    for (Py_ssize_t k = 0; k < T; k++) {
-        Py_ssize_t t = STEP_T(k), B = seq_active(s, t), ldin;
-        REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N;
-        REAL *cp = cs + PREV(t) * N, *cc = cs + CUR(t) * N;
+    REAL *A = L->p[0], *hs = L->p[1], *cs = L->p[2], *tcs = L->p[3];
+    const REAL *W = RK(part_weight)(L, L->p[4], 4, h0), *bias = L->p[5], *mask = L->p[6];
+    REAL *gh = (REAL *)part_scratch(L, k), *hm = gh + 4 * L->hk_max * N;
+    for (Py_ssize_t i = 0; i < T; i++) {
+        Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
+        REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds;
+        REAL *cp = cs + PREV(t) * N + h0 * lds, *cc = cs + CUR(t) * N + h0 * lds, *a = A + t * N;
+        if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
-            RK(gemm)(b, 0, 4 * H, B, H, W, H, hin, ldin, gh, B);
-            RK(add_bias)(A + t * N, lda, bias, 4 * H, B);
-            RK(lstm_fwd)(A + t * N, lda, gh, B, cp, lds, cc, lds, tcs + t * N, lda, hc, lds, H, B);
+            RK(gemm)(b, 0, 4 * hk, B, H, W, H, hin, ldin, gh, B);
+            RK(add_bias)(a, lda, bias, 4, H, h0, hk, B);
+            RK(lstm_fwd)(a + h0 * lda, lda, H * lda, gh, B, hk * B, cp, lds, cc, lds, tcs + h0 * lda + t * N, lda,
+                         hc, lds, hk, B);
         }
         if (B < N) {
-            RK(carry_cols)(cc, cp, lds, H, B, N);
-            RK(carry_cols)(hc, hp, lds, H, B, N);
+            RK(carry_cols)(cc, cp, lds, hk, B, N);
+            RK(carry_cols)(hc, hp + h0 * lds, lds, hk, B, N);
         }
     }
 }
 
-/* LSTM backward (lstm_bwd): A's activations -> gate gradients; dh, dc (H, N) carried */
-static void RK(lstm_bwd_seq)(const Seq *s, const Blas *b, REAL *A, const REAL *cs, const REAL *tcs, const REAL *W,
-                             const REAL *dy, REAL *dh, REAL *dc, REAL *dh_sq, const REAL *mask, const REAL *zeros)
+/* LSTM backward (lstm_bwd): A's activations -> gate gradients; dh, dc (H, N) carried.
+ * p: A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask */
+static void RK(lstm_bwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
-    for (Py_ssize_t k = 0; k < T; k++) {
-        Py_ssize_t t = BACK_T(k), B = seq_active(s, t);
+    REAL *A = L->p[0], *dh = (REAL *)L->p[5] + h0 * N, *dc = (REAL *)L->p[6] + h0 * N;
+    REAL *sq = RK(sq_target)(L, k, L->p[7]);
+    const REAL *cs = L->p[1], *tcs = L->p[2], *W = (const REAL *)L->p[3] + h0, *dy = L->p[4], *mask = L->p[8];
+    const REAL *zeros = L->zeros ? (const REAL *)L->zeros + h0 * N : NULL;
+    if (mask) mask += h0 * N;
+    for (Py_ssize_t i = 0; i < T; i++) {
+        Py_ssize_t t = BACK_T(i), B = seq_active(s, t);
         REAL *a = A + t * N;
-        RK(lstm_bwd)(a, lda, dh, N, dy ? dy + t * N : zeros, dy ? lda : N, dc, N,
-                     cs + PREV(t) * N, lds, tcs + t * N, lda, dh_sq + t * N, H, B);
-        if (B < N) RK(zero_cols)(a, lda, 4 * H, B, N);
-        if (B > 0) RK(state_grad)(b, H, 4 * H, W, H, a, lda, dh, N, mask, N, B);
+        RK(lstm_bwd)(a + h0 * lda, lda, H * lda, dh, N, dy ? dy + h0 * lda + t * N : zeros, dy ? lda : N, dc, N,
+                     cs + h0 * lds + PREV(t) * N, lds, tcs + h0 * lda + t * N, lda, sq + t * N, hk, B);
+        if (B < N) RK(zero_gate_cols)(a, lda, 4, H, h0, hk, B, N);
+        barrier_wait(&L->bar);
+        if (B > 0) RK(state_grad)(b, hk, 4 * H, W, H, a, lda, dh, N, mask, N, B);
     }
 }
 
 /* GRU (reset_after) forward (gru_fwd): A (3H, T, N); side (H, T, N) keeps W_hn h~ + b_hn; bias (3H,)
- * = [b_ir + b_hr; b_iz + b_hz; b_in] (b_hn stays inside r * (...)) */
-static void RK(gru_fwd_seq)(const Seq *s, const Blas *b, REAL *A, REAL *hs, REAL *side, const REAL *W,
-                            const REAL *bias, const REAL *b_hn, const REAL *mask, REAL *gh, REAL *hm)
+ * = [b_ir + b_hr; b_iz + b_hz; b_in] (b_hn stays inside r * (...)).
+ * p: A, hs, side, W_hh, bias, b_hn, rec_mask; part scratch: gh (3hk, N), hm (H, N) */
+static void RK(gru_fwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
-    for (Py_ssize_t k = 0; k < T; k++) {
-        Py_ssize_t t = STEP_T(k), B = seq_active(s, t), ldin;
-        REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N, *st = side + t * N;
+    REAL *A = L->p[0], *hs = L->p[1], *side = L->p[2];
+    const REAL *W = RK(part_weight)(L, L->p[3], 3, h0), *bias = L->p[4], *b_hn = (const REAL *)L->p[5] + h0;
+    const REAL *mask = L->p[6];
+    REAL *gh = (REAL *)part_scratch(L, k), *hm = gh + 3 * L->hk_max * N;
+    for (Py_ssize_t i = 0; i < T; i++) {
+        Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
+        REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds, *st = side + t * N + h0 * lda, *a = A + t * N;
+        if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
-            RK(gemm)(b, 0, 3 * H, B, H, W, H, hin, ldin, gh, B);
-            RK(add_bias)(A + t * N, lda, bias, 3 * H, B);
-            RK(gru_fwd)(A + t * N, lda, gh, B, b_hn, hp, lds, st, lda, hc, lds, H, B);
+            RK(gemm)(b, 0, 3 * hk, B, H, W, H, hin, ldin, gh, B);
+            RK(add_bias)(a, lda, bias, 3, H, h0, hk, B);
+            RK(gru_fwd)(a + h0 * lda, lda, H * lda, gh, B, hk * B, b_hn, hp + h0 * lds, lds, st, lda, hc, lds, hk, B);
         }
         if (B < N) {
-            RK(carry_cols)(hc, hp, lds, H, B, N);
-            RK(zero_cols)(st, lda, H, B, N);
+            RK(carry_cols)(hc, hp + h0 * lds, lds, hk, B, N);
+            RK(zero_cols)(st, lda, hk, B, N);
         }
     }
 }
 
-/* GRU (reset_after) backward (gru_bwd): dh (H, N) carried; dah (3H, N) and dhm (H, N) scratch */
-static void RK(gru_bwd_seq)(const Seq *s, const Blas *b, REAL *A, const REAL *hs, REAL *side, const REAL *W,
-                            const REAL *dy, REAL *dh, REAL *dh_sq, const REAL *mask, const REAL *zeros, REAL *dah,
-                            REAL *dhm)
+/* GRU (reset_after) backward (gru_bwd): dh (H, N) carried. Shared scratch: dah, two (3H, N)
+ * blocks used in turn (a participant may write step t-1's while another still reads step t's);
+ * part scratch: dhm (hk, N). p: A, hs, side, W_hh, dy, dh, dh_sq, rec_mask */
+static void RK(gru_bwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
-    for (Py_ssize_t k = 0; k < T; k++) {
-        Py_ssize_t t = BACK_T(k), B = seq_active(s, t);
-        REAL *a = A + t * N, *st = side + t * N, *dhc = dh;
-        RK(gru_bwd)(a, lda, dhc, N, dy ? dy + t * N : zeros, dy ? lda : N, hs + PREV(t) * N, lds, st, lda,
-                    dah, B, dh_sq + t * N, H, B);
+    REAL *A = L->p[0], *side = L->p[2], *dh = (REAL *)L->p[5] + h0 * N, *sq = RK(sq_target)(L, k, L->p[6]);
+    const REAL *hs = L->p[1], *W = (const REAL *)L->p[3] + h0, *dy = L->p[4], *mask = L->p[7];
+    const REAL *zeros = L->zeros ? (const REAL *)L->zeros + h0 * N : NULL;
+    REAL *dhm = (REAL *)part_scratch(L, k);
+    if (mask) mask += h0 * N;
+    for (Py_ssize_t i = 0; i < T; i++) {
+        Py_ssize_t t = BACK_T(i), B = seq_active(s, t);
+        REAL *a = A + t * N, *st = side + t * N + h0 * lda, *dah = (REAL *)L->shared + (i & 1) * 3 * H * N;
+        RK(gru_bwd)(a + h0 * lda, lda, H * lda, dh, N, dy ? dy + h0 * lda + t * N : zeros, dy ? lda : N,
+                    hs + h0 * lds + PREV(t) * N, lds, st, lda, dah + h0 * B, B, H * B, sq + t * N, hk, B);
         if (B < N) {
-            RK(zero_cols)(a, lda, 3 * H, B, N);
-            RK(zero_cols)(st, lda, H, B, N);
+            RK(zero_gate_cols)(a, lda, 3, H, h0, hk, B, N);
+            RK(zero_cols)(st, lda, hk, B, N);
         }
+        barrier_wait(&L->bar);
         if (B > 0) {
-            RK(state_grad)(b, H, 3 * H, W, H, dah, B, dhm, B, mask, N, B);
-            for (Py_ssize_t j = 0; j < H; j++)
-                for (Py_ssize_t n = 0; n < B; n++) dhc[j * N + n] += dhm[j * B + n];
+            RK(state_grad)(b, hk, 3 * H, W, H, dah, B, dhm, B, mask, N, B);
+            for (Py_ssize_t j = 0; j < hk; j++)
+                for (Py_ssize_t n = 0; n < B; n++) dh[j * N + n] += dhm[j * B + n];
         }
     }
 }

@@ -34,11 +34,10 @@ static inline void RK(lstm_point)(REAL *ai, REAL *af, REAL *ag, REAL *ao, REAL h
     *c = cn; *tc = t; *h = o * t;
 }
 
-TARGETS static void RK(lstm_fwd)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict gh, Py_ssize_t ldg,
-                                 const REAL *restrict cp, Py_ssize_t ldcp, REAL *restrict c, Py_ssize_t ldc,
+TARGETS static void RK(lstm_fwd)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t ga, const REAL *restrict gh,
+                                 Py_ssize_t ldg, Py_ssize_t gg, const REAL *restrict cp, Py_ssize_t ldcp, REAL *restrict c, Py_ssize_t ldc,
                                  REAL *restrict tc, Py_ssize_t ldt, REAL *restrict h, Py_ssize_t ldh, Py_ssize_t H, Py_ssize_t B)
 {
-    Py_ssize_t ga = H * lda, gg = H * ldg;
     if (B == 1) { /* one sequence: vectorise across the rows instead */
         for (Py_ssize_t j = 0; j < H; j++) {  /* simd */
             REAL *aj = a + j * lda;
@@ -64,14 +63,15 @@ TARGETS static void RK(lstm_fwd)(REAL *restrict a, Py_ssize_t lda, const REAL *r
  *   da_g = dc * i * (1 - g^2)   da_o = d * tc * o (1 - o)
  *   dc = dc * f                          (now dL/dc_{t-1})
  * dh itself is left alone: the caller replaces it with W_hh.T @ da. */
-TARGETS static void RK(lstm_bwd)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict dh, Py_ssize_t lddh,
+TARGETS static void RK(lstm_bwd)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t ga, const REAL *restrict dh,
+                                 Py_ssize_t lddh,
                                  const REAL *restrict dy, Py_ssize_t ldy, REAL *restrict dc, Py_ssize_t lddc,
                                  const REAL *restrict cp, Py_ssize_t ldcp, const REAL *restrict tc, Py_ssize_t ldt,
                                  REAL *restrict dh_sq, Py_ssize_t H, Py_ssize_t B)
 {
     for (Py_ssize_t n = 0; n < B; n++) dh_sq[n] = 0;
     for (Py_ssize_t j = 0; j < H; j++) {
-        REAL *ai = a + j * lda, *af = ai + H * lda, *ag = af + H * lda, *ao = ag + H * lda;
+        REAL *ai = a + j * lda, *af = ai + ga, *ag = af + ga, *ao = ag + ga;
         const REAL *dhj = dh + j * lddh, *dyj = dy + j * ldy, *cpj = cp + j * ldcp, *tj = tc + j * ldt;
         REAL *dcj = dc + j * lddc;
         for (Py_ssize_t n = 0; n < B; n++) {  /* simd */
@@ -158,11 +158,10 @@ static inline void RK(gru_point)(REAL *ar, REAL *az, REAL *an, REAL hr, REAL hz,
     *h = n + z * (hp - n);
 }
 
-TARGETS static void RK(gru_fwd)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict gh, Py_ssize_t ldg,
-                                const REAL *restrict b_hn, const REAL *restrict hp, Py_ssize_t ldhp,
+TARGETS static void RK(gru_fwd)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t ga, const REAL *restrict gh,
+                                Py_ssize_t ldg, Py_ssize_t gg, const REAL *restrict b_hn, const REAL *restrict hp, Py_ssize_t ldhp,
                                 REAL *restrict side, Py_ssize_t lds, REAL *restrict h, Py_ssize_t ldh, Py_ssize_t H, Py_ssize_t B)
 {
-    Py_ssize_t ga = H * lda, gg = H * ldg;
     if (B == 1) { /* one sequence: vectorise across the rows instead */
         for (Py_ssize_t j = 0; j < H; j++) {  /* simd */
             REAL *aj = a + j * lda;
@@ -187,17 +186,17 @@ TARGETS static void RK(gru_fwd)(REAL *restrict a, Py_ssize_t lda, const REAL *re
  *   side = da_n * r                  (the n block of the recurrent side's gate gradient)
  *   dah = [da_r; da_z; da_n * r]     (compact, for dh~ = W_hh.T @ dah)
  *   dh = d * z                       (the direct path h_{t-1} -> h_t; the caller adds dh~) */
-TARGETS static void RK(gru_bwd)(REAL *restrict a, Py_ssize_t lda, REAL *restrict dh, Py_ssize_t lddh,
+TARGETS static void RK(gru_bwd)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t ga, REAL *restrict dh, Py_ssize_t lddh,
                                 const REAL *restrict dy, Py_ssize_t ldy, const REAL *restrict hp, Py_ssize_t ldhp,
                                 REAL *restrict side, Py_ssize_t lds, REAL *restrict dah, Py_ssize_t ldah,
-                                REAL *restrict dh_sq, Py_ssize_t H, Py_ssize_t B)
+                                Py_ssize_t gdah, REAL *restrict dh_sq, Py_ssize_t H, Py_ssize_t B)
 {
     for (Py_ssize_t n = 0; n < B; n++) dh_sq[n] = 0;
     for (Py_ssize_t j = 0; j < H; j++) {
-        REAL *ar = a + j * lda, *az = ar + H * lda, *an = az + H * lda;
+        REAL *ar = a + j * lda, *az = ar + ga, *an = az + ga;
         REAL *dhj = dh + j * lddh, *sj = side + j * lds;
         const REAL *dyj = dy + j * ldy, *hpj = hp + j * ldhp;
-        REAL *dr = dah + j * ldah, *dz = dr + H * ldah, *dn = dz + H * ldah;
+        REAL *dr = dah + j * ldah, *dz = dr + gdah, *dn = dz + gdah;
         for (Py_ssize_t n = 0; n < B; n++) {  /* simd */
             REAL d = dhj[n] + dyj[n];
             dh_sq[n] += d * d;
