@@ -678,7 +678,7 @@ static int take_opt(Args *g, PyObject *o, const char *name, int ndim, const Py_s
 
 /* a step's product G*H x H x N below this: one participant (a barrier per step costs more than
  * the split saves) */
-#define PARTS_MIN_WORK 131072.0
+#define PARTS_MIN_WORK 20000.0
 #define PARTS_MIN_ROWS 8      /* hidden units per participant, at least */
 
 static int loop_parts(Py_ssize_t G, Py_ssize_t H, Py_ssize_t N)
