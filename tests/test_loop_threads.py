@@ -87,6 +87,54 @@ def test_more_threads_than_hidden_units(threads, monkeypatch):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-13)
 
 
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_split_loop_stress(cell, threads, monkeypatch):
+    """A longer sequence (T = 60) with every option on and 2 to 13 participants (one hidden unit
+    each at 13), far more than the cores that run them: any missing wait shows up here."""
+    p, dy, dstate = _problem(cell, 17, np.float64, True, True, True, T=60, H=13)
+    threads(1)
+    want = _run(cell, p, dy, dstate, True, monkeypatch)
+    for P in (2, 4, 13):
+        threads(P)
+        for _ in range(2):
+            got = _run(cell, p, dy, dstate, True, monkeypatch)
+            for g, w in zip(got, want):
+                np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-13)
+
+
+def test_automatic_participants(threads):
+    """loop_threads(0): one participant below 20000 multiply-adds per step product, at least 8
+    hidden units each, at most OpenBLAS's thread count."""
+    n = _openblas_threads()()
+    threads(0)
+    assert _fused.loop_parts(4, 64, 1) == 1  # 16384 multiply-adds
+    assert _fused.loop_parts(1, 64, 2) == 1
+    assert _fused.loop_parts(4, 128, 64) == min(n, 16)
+    assert _fused.loop_parts(3, 16, 64) == min(n, 2)  # H / 8
+    assert _fused.loop_parts(1, 8, 4096) == 1
+    threads(3)
+    assert _fused.loop_parts(4, 64, 1) == 3
+    assert _fused.loop_parts(4, 2, 1) == 2  # never more than H
+    with pytest.raises(ValueError, match=r"loop_parts: H = 0, expected 1 <= H"):
+        _fused.loop_parts(4, 0, 1)
+    with pytest.raises(TypeError, match="takes 3 arguments"):
+        _fused.loop_parts(4, 1)
+
+
+def test_use_blas_threads_checks_its_arguments():
+    with pytest.raises(TypeError, match="takes 3 arguments"):
+        _fused.use_blas_threads(1, 2)
+    for bad in ("x", 0, -1, 2**70):
+        with pytest.raises(ValueError, match=r"get_num_threads must be the address of openblas_get_num_threads, a "
+                                             r"non-zero int"):
+            _fused.use_blas_threads(bad, 2, 0)
+    with pytest.raises(ValueError, match="set_threads_callback must be the address of "
+                                         "openblas_set_threads_callback_function, a int"):
+        _fused.use_blas_threads(1, 2, -1)
+    blas.find.cache_clear()  # nothing was registered by the failures; register NumPy's again anyway
+    assert blas.find().threads
+
+
 def test_loop_threads_arguments(threads):
     assert threads(3) == 0
     assert threads(0) == 3
@@ -104,13 +152,16 @@ def test_openblas_thread_count_is_restored(threads, monkeypatch):
     get = _openblas_threads()
     before = get()
     threads(2)
+    monkeypatch.setattr(blas, "c_loops", lambda: True)  # once, here: not from the threads
     p, dy, dstate = _problem("gru", 40, np.float32, False, False, False, H=32, T=30)
+    fwd, bwd, _, options = CELLS["gru"]
     errors = []
 
     def work():
         try:
             for _ in range(5):
-                _run("gru", p, dy, dstate, True, monkeypatch)
+                y, _, cache = fwd(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in p.items()}, **options)
+                bwd(cache, dy.copy(), tuple(s.copy() for s in dstate))
         except Exception as e:  # reported below: an assertion here would be lost in the thread
             errors.append(e)
 
@@ -165,6 +216,93 @@ def _script(body: str, env: dict | None = None, timeout: float = 120) -> subproc
     env = dict(os.environ, **(env or {}))
     return subprocess.run([sys.executable, "-c", textwrap.dedent(body)], capture_output=True, text=True, env=env,
                           timeout=timeout)
+
+
+def test_thread_count_set_during_a_loop_is_kept(threads):
+    """A loop gives OpenBLAS its count back only if nobody changed it meanwhile."""
+    lib = ctypes.CDLL(blas.find().path)
+    set_ = getattr(lib, "scipy_openblas_set_num_threads64_", None) or getattr(lib, "openblas_set_num_threads")
+    get = _openblas_threads()
+    before = get()
+    threads(2)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 3000, 16)).astype(np.float32)
+    W_ih = (rng.standard_normal((256, 8)) * 0.2).astype(np.float32)
+    W_hh = (rng.standard_normal((256, 64)) * 0.2).astype(np.float32)
+    h0 = np.zeros((64, 16), np.float32)
+    t = threading.Thread(target=lambda: lstm_forward(x, (h0, h0), W_ih, W_hh))
+    try:
+        t.start()
+        set_(3)  # during the loop or after it: either way 3 must stay
+        t.join(timeout=120)
+        assert not t.is_alive()
+        assert get() == 3
+    finally:
+        set_(before)
+
+
+def test_numpy_products_alone_use_the_pool():
+    """In a fresh process, NumPy products alone (no rnnkit loop) start the pool's workers once
+    blas.find() has handed OpenBLAS the callback: its threaded work runs there."""
+    r = _script("""
+        import numpy as np
+        from rnnkit.kernels import _fused, blas
+        lib = blas.find()
+        a = np.random.default_rng(0).standard_normal((600, 600)).astype(np.float32)
+        before = _fused.pool_workers()
+        ok = np.allclose(a @ a, a.astype(np.float64) @ a.astype(np.float64), rtol=1e-3, atol=1e-2)
+        import ctypes
+        get = getattr(ctypes.CDLL(lib.path), "scipy_openblas_get_num_threads64_")
+        print(before, _fused.pool_workers(), get(), ok)
+    """)
+    assert r.returncode == 0, r.stderr
+    before, after, n, ok = r.stdout.split()
+    assert ok == "True"
+    assert before == "0"
+    assert int(after) == (int(n) - 1 if int(n) > 1 else 0)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork()")
+def test_fork_during_a_loop_on_another_thread():
+    """A child forked while another thread runs split loops (the C loop alone: a threaded NumPy
+    product in flight at fork() can leave OpenBLAS's own locks held in the child, with or without
+    rnnkit) inherits OpenBLAS's count of 1; its first loop puts the user's count back, and its
+    results are right. The fork waits for the loop in flight (pool.h's fork handlers)."""
+    r = _script("""
+        import ctypes, os, threading, numpy as np
+        from rnnkit.kernels import _fused, blas, lstm_forward
+        lib = blas.find()
+        get = getattr(ctypes.CDLL(lib.path), "scipy_openblas_get_num_threads64_")
+        before = get()
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((8, 400, 16)).astype(np.float32)
+        W_ih = (rng.standard_normal((256, 8)) * 0.2).astype(np.float32)
+        W_hh = (rng.standard_normal((256, 64)) * 0.2).astype(np.float32)
+        h0 = np.zeros((64, 16), np.float32)
+        _fused.loop_threads(2)
+        y = lstm_forward(x, (h0, h0), W_ih, W_hh)[0].copy()
+        A = (W_ih @ x.reshape(8, -1)).reshape(256, 400, 16)
+        hs, cs, tcs = np.zeros((64, 401, 16), np.float32), np.zeros((64, 401, 16), np.float32), np.zeros((64, 400, 16), np.float32)
+        stop = False
+        def loops():
+            while not stop:
+                _fused.lstm_forward_seq(A.copy(), hs, cs, tcs, W_hh, None, None, None, 0)
+        t = threading.Thread(target=loops)
+        t.start()
+        codes = []
+        for _ in range(5):
+            pid = os.fork()
+            if pid == 0:
+                ok = np.allclose(lstm_forward(x, (h0, h0), W_ih, W_hh)[0], y, rtol=1e-6) and get() == before
+                os._exit(0 if ok else 3)
+            codes.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+        stop = True
+        t.join()
+        print(codes, get() == before)
+    """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("]")[0] == "[0, 0, 0, 0, 0", r.stdout
+    assert r.stdout.strip().endswith("True"), r.stdout
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork()")

@@ -87,7 +87,8 @@ def _address(f) -> int:
 
 def _use_threads(lib: ctypes.CDLL, prefix: str, suffix: str) -> bool:
     """Register OpenBLAS's thread count and callback with ``_fused.use_blas_threads``; False
-    where RNNKIT_NO_POOL is set or the build lacks them (then the loops run on one thread)."""
+    where RNNKIT_NO_POOL is set, or OpenBLAS or this build of ``_fused`` lacks them (then the
+    loops run on one thread)."""
     if os.environ.get("RNNKIT_NO_POOL", "") not in ("", "0"):
         return False
     try:
@@ -96,8 +97,8 @@ def _use_threads(lib: ctypes.CDLL, prefix: str, suffix: str) -> bool:
     except AttributeError:
         return False
     callback = getattr(lib, f"{prefix}openblas_set_threads_callback_function{suffix}", None)
-    _fused.use_blas_threads(_address(get), _address(set_), 0 if callback is None else _address(callback))
-    return True
+    # False from a build of _fused without the pool (no POSIX threads or C11 atomics)
+    return _fused.use_blas_threads(_address(get), _address(set_), 0 if callback is None else _address(callback))
 
 
 def c_loops() -> bool:

@@ -5,7 +5,9 @@
  * the recurrent product, through the cblas gemm of NumPy's BLAS (registered once with use_blas
  * by rnnkit/kernels/blas.py), then one step function of steps.h, which does everything
  * elementwise in one pass (with the equations; exp / sigmoid / tanh in vmath.h). Their arrays
- * are whole C-contiguous (F, T, N) sequences, (G*H, H) weights and (H, N) states.
+ * are whole C-contiguous (F, T, N) sequences, (G*H, H) weights and (H, N) states. Each call is
+ * a Loop: its arrays, its scratch and its P participants (threads of pool.h that each run a
+ * slice of the hidden units; P from OpenBLAS's thread count, registered by use_blas_threads).
  *
  * The *_step functions are the step functions alone, for the kernels' Python loops (where
  * NumPy's BLAS cannot be called from C, and for Cho's GRU). Their array arguments are 2-d
@@ -82,6 +84,7 @@ struct Loop {
     Barrier bar;
     void *p[MAX_SEQ_ARRAYS]; /* the arrays, in the binding's order (NULL for None) */
     int relu;
+    void *mem;               /* the scratch allocation, of which: */
     char *part;              /* P blocks of part_bytes: each participant's own scratch */
     size_t part_bytes, sq_offset; /* sq_offset: where in its block its dh_sq partial sums are */
     void *shared, *zeros, *Wp;
@@ -525,80 +528,6 @@ static int forced_parts;      /* loop_threads(n): n participants whatever the si
  * integers if ilp64) in the BLAS NumPy loaded */
 static PyObject *use_blas(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
-/* an address argument, of the function `what`: a non-zero int that fits a pointer (0 allowed if may_be_zero) */
-static int address_arg(PyObject *o, const char *fn, const char *name, const char *what, int may_be_zero, void **out)
-{
-    size_t a = PyLong_Check(o) ? PyLong_AsSize_t(o) : 0; /* negative or too big: error, (size_t)-1 */
-    if ((a == (size_t)-1 && PyErr_Occurred()) || (!a && !(may_be_zero && PyLong_Check(o)))) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_ValueError, "_fused.%s: %s must be the address of %s, a %sint that fits a pointer, got %R",
-                     fn, name, what, may_be_zero ? "" : "non-zero ", o);
-        return -1;
-    }
-    *out = (void *)(uintptr_t)a;
-    return 0;
-}
-
-static PyObject *use_blas(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    void *fn[2];
-    if (nargs != 3) {
-        PyErr_Format(PyExc_TypeError, "_fused.use_blas takes 3 arguments, got %zd", nargs);
-        return NULL;
-    }
-    if (address_arg(args[0], "use_blas", "sgemm", "cblas_sgemm", 0, &fn[0]) ||
-        address_arg(args[1], "use_blas", "dgemm", "cblas_dgemm", 0, &fn[1]))
-        return NULL;
-    int ilp64 = PyObject_IsTrue(args[2]);
-    if (ilp64 < 0) return NULL;
-    blas_sgemm = fn[0];
-    blas_dgemm = fn[1];
-    blas_ilp64 = ilp64;
-    Py_RETURN_NONE;
-}
-
-/* use_blas_threads(get_num_threads, set_num_threads, set_threads_callback): OpenBLAS's
- * openblas_get_num_threads and openblas_set_num_threads, which let the loops split each step
- * over that many participants (pool.h); and openblas_set_threads_callback_function (0: none),
- * through which OpenBLAS then runs its multithreaded work on this module's pool */
-static PyObject *use_blas_threads(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    void *fn[3];
-    static const char *names[3] = {"get_num_threads", "set_num_threads", "set_threads_callback"};
-    static const char *whats[3] = {"openblas_get_num_threads", "openblas_set_num_threads",
-                                   "openblas_set_threads_callback_function"};
-    if (nargs != 3) {
-        PyErr_Format(PyExc_TypeError, "_fused.use_blas_threads takes 3 arguments, got %zd", nargs);
-        return NULL;
-    }
-    for (int i = 0; i < 3; i++)
-        if (address_arg(args[i], "use_blas_threads", names[i], whats[i], i == 2, &fn[i])) return NULL;
-#ifndef RK_NO_POOL
-    blas_get_threads = (int (*)(void))fn[0];
-    blas_set_threads = (void (*)(int))fn[1];
-    if (fn[2]) ((void (*)(void (*)(int, blas_dojob, int, size_t, void *, int)))fn[2])(pool_blas_callback);
-#endif
-    Py_RETURN_NONE;
-}
-
-/* loop_threads(n): from now on, every C loop splits its steps over n participants (n >= 1), or
- * chooses by size and OpenBLAS's thread count (n = 0, the default). Returns the previous n. */
-static PyObject *loop_threads(PyObject *self, PyObject *arg)
-{
-    Py_ssize_t n = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
-    if (n == -1 && PyErr_Occurred()) return NULL;
-    if (n < 0 || n > POOL_MAX + 1) {
-        PyErr_Format(PyExc_ValueError, "_fused.loop_threads: n = %zd, expected 0 (automatic) to %d", n, POOL_MAX + 1);
-        return NULL;
-    }
-    int old = forced_parts;
-    forced_parts = (int)n;
-    return PyLong_FromLong(old);
-}
-
-/* pool_workers(): how many worker threads the pool has started */
-static PyObject *pool_workers_py(PyObject *self, PyObject *unused) { return PyLong_FromLong(pool_workers()); }
-
 /* an integer argument in lo..hi, named in the error */
 static int int_arg(PyObject *o, const char *fn, const char *name, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t *out)
 {
@@ -681,12 +610,14 @@ static int take_opt(Args *g, PyObject *o, const char *name, int ndim, const Py_s
 #define PARTS_MIN_WORK 20000.0
 #define PARTS_MIN_ROWS 8      /* hidden units per participant, at least */
 
+static int blas_threads(void);
+
 static int loop_parts(Py_ssize_t G, Py_ssize_t H, Py_ssize_t N)
 {
     if (!blas_get_threads || !blas_set_threads) return 1;
     Py_ssize_t P = forced_parts;
     if (!P) {
-        P = blas_get_threads();
+        P = blas_threads();
         if ((double)G * H * H * N < PARTS_MIN_WORK) P = 1;
         if (P > H / PARTS_MIN_ROWS) P = H / PARTS_MIN_ROWS;
     }
@@ -698,23 +629,52 @@ static int loop_parts(Py_ssize_t G, Py_ssize_t H, Py_ssize_t N)
 
 #ifndef RK_NO_POOL
 /* While a loop with several participants runs, OpenBLAS runs single-threaded (each participant
- * calls it); the first loop in saves its thread count, the last one out puts it back. */
+ * calls it): a process-wide setting. The first loop in saves the thread count, the last one out
+ * puts it back, unless someone set another count meanwhile (theirs stays); meanwhile other
+ * threads' loops read the saved count (blas_threads). A child forked during a loop inherits the
+ * count 1: it is put back at the child's first loop (fork_restore). */
 static pthread_mutex_t single_lock = PTHREAD_MUTEX_INITIALIZER;
-static int single_depth, single_saved;
+static int single_depth, single_saved, fork_restore, single_fork_handler;
+
+static void single_after_fork(void)
+{
+    pthread_mutex_init(&single_lock, NULL);
+    if (single_depth > 0) fork_restore = single_saved;
+    single_depth = 0;
+}
+
+/* under single_lock */
+static void apply_fork_restore(void)
+{
+    if (fork_restore && blas_get_threads() == 1) blas_set_threads(fork_restore);
+    fork_restore = 0;
+}
 
 static void blas_single(int enter)
 {
     pthread_mutex_lock(&single_lock);
+    apply_fork_restore();
     if (enter && single_depth++ == 0) {
         single_saved = blas_get_threads();
         blas_set_threads(1);
-    } else if (!enter && --single_depth == 0) {
+    } else if (!enter && --single_depth == 0 && blas_get_threads() == 1) {
         blas_set_threads(single_saved);
     }
     pthread_mutex_unlock(&single_lock);
 }
+
+/* OpenBLAS's thread count as the user set it (not the 1 of a running loop) */
+static int blas_threads(void)
+{
+    pthread_mutex_lock(&single_lock);
+    apply_fork_restore();
+    int n = single_depth ? single_saved : blas_get_threads();
+    pthread_mutex_unlock(&single_lock);
+    return n;
+}
 #else
 static void blas_single(int enter) { (void)enter; }
+static int blas_threads(void) { return 1; }
 #endif
 
 static void loop_part(void *ctx, int k)
@@ -731,12 +691,15 @@ static void run_loop(Loop *L)
         return;
     }
     blas_single(1);
-    if (pool_run(L->P, loop_part, L)) { /* the workers were reserved: not expected */
-#ifndef RK_NO_POOL
-        run_detached(L->P, loop_part, L);
-#endif
-    }
+    int failed = pool_run(L->P, loop_part, L);
     blas_single(0);
+    if (failed) { /* the workers were reserved (loop_parts), so not expected: run on this thread alone,
+                     in scratch that is large enough for that (loop_scratch) */
+        L->P = 1;
+        L->hk_max = L->s.H;
+        barrier_init(&L->bar, 1);
+        L->fn(L, 0);
+    }
 }
 
 /* Per-call scratch of a loop, one allocation: per participant unit_rows * hk_max * N values
@@ -753,27 +716,33 @@ static int loop_scratch(Loop *L, int size, Py_ssize_t G, Py_ssize_t unit_rows, i
     Py_ssize_t part = unit_rows * L->hk_max * N + (hm ? H * N : 0);
     L->sq_offset = (size_t)part * size;
     part += sq ? L->s.T * N : 0;
-    part = (part + 15) / 16 * 16; /* blocks 64-byte apart at least: no cache line shared */
+    part = (part + 15) / 16 * 16; /* whole 64-byte lines: no cache line shared by two participants */
     L->part_bytes = (size_t)part * size;
     Py_ssize_t wp = group && L->P > 1 && G > 1 ? G * H * H : 0;
-    size_t total = ((size_t)(L->P * part + shared + wp) + 1) * size;
-    char *mem = (char *)PyMem_RawMalloc(total);
+    Py_ssize_t sizes = L->s.batch_sizes ? L->s.T : 0;
+    size_t total = (size_t)(L->P * part + shared + wp) * size + (size_t)sizes * sizeof(int64_t) + 64;
+    L->mem = PyMem_RawMalloc(total);
     L->zeros = zero_rows ? PyMem_RawCalloc((size_t)(zero_rows * N), size) : NULL;
-    if (!mem || (zero_rows && !L->zeros)) {
-        PyMem_RawFree(mem);
+    if (!L->mem || (zero_rows && !L->zeros)) {
+        PyMem_RawFree(L->mem);
         PyMem_RawFree(L->zeros);
         PyErr_NoMemory();
         return -1;
     }
-    L->part = mem;
-    L->shared = mem + L->P * L->part_bytes;
+    L->part = (char *)(((uintptr_t)L->mem + 63) & ~(uintptr_t)63);
+    L->shared = L->part + L->P * L->part_bytes;
     L->Wp = wp ? (char *)L->shared + (size_t)shared * size : NULL;
+    if (sizes) { /* one copy that every participant reads: they agree on B even if the array changes */
+        int64_t *copy = (int64_t *)((char *)L->shared + (size_t)(shared + wp) * size);
+        memcpy(copy, L->s.batch_sizes, (size_t)sizes * sizeof(int64_t));
+        L->s.batch_sizes = copy;
+    }
     return 0;
 }
 
 static void loop_free(Loop *L)
 {
-    PyMem_RawFree(L->part);
+    PyMem_RawFree(L->mem);
     PyMem_RawFree(L->zeros);
 }
 
@@ -949,6 +918,103 @@ static PyObject *gru_backward_seq(PyObject *self, PyObject *const *args, Py_ssiz
     SEQ_RUN(gru_bwd_seq, 3, 3, 6);
 }
 
+/* ---- registration and threads --------------------------------------------------------- */
+
+/* an address argument, of the function `what`: a non-zero int that fits a pointer (0 allowed if may_be_zero) */
+static int address_arg(PyObject *o, const char *fn, const char *name, const char *what, int may_be_zero, void **out)
+{
+    size_t a = PyLong_Check(o) ? PyLong_AsSize_t(o) : 0; /* negative or too big: error, (size_t)-1 */
+    if ((a == (size_t)-1 && PyErr_Occurred()) || (!a && !(may_be_zero && PyLong_Check(o)))) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError, "_fused.%s: %s must be the address of %s, a %sint that fits a pointer, got %R",
+                     fn, name, what, may_be_zero ? "" : "non-zero ", o);
+        return -1;
+    }
+    *out = (void *)(uintptr_t)a;
+    return 0;
+}
+
+static PyObject *use_blas(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    void *fn[2];
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "_fused.use_blas takes 3 arguments, got %zd", nargs);
+        return NULL;
+    }
+    if (address_arg(args[0], "use_blas", "sgemm", "cblas_sgemm", 0, &fn[0]) ||
+        address_arg(args[1], "use_blas", "dgemm", "cblas_dgemm", 0, &fn[1]))
+        return NULL;
+    int ilp64 = PyObject_IsTrue(args[2]);
+    if (ilp64 < 0) return NULL;
+    blas_sgemm = fn[0];
+    blas_dgemm = fn[1];
+    blas_ilp64 = ilp64;
+    Py_RETURN_NONE;
+}
+
+/* use_blas_threads(get_num_threads, set_num_threads, set_threads_callback): OpenBLAS's
+ * openblas_get_num_threads and openblas_set_num_threads, which let the loops split each step
+ * over that many participants (pool.h); and openblas_set_threads_callback_function (0: none),
+ * through which OpenBLAS then runs its multithreaded work on this module's pool */
+static PyObject *use_blas_threads(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    void *fn[3];
+    static const char *names[3] = {"get_num_threads", "set_num_threads", "set_threads_callback"};
+    static const char *whats[3] = {"openblas_get_num_threads", "openblas_set_num_threads",
+                                   "openblas_set_threads_callback_function"};
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "_fused.use_blas_threads takes 3 arguments, got %zd", nargs);
+        return NULL;
+    }
+    for (int i = 0; i < 3; i++)
+        if (address_arg(args[i], "use_blas_threads", names[i], whats[i], i == 2, &fn[i])) return NULL;
+#ifndef RK_NO_POOL
+    blas_get_threads = (int (*)(void))fn[0];
+    blas_set_threads = (void (*)(int))fn[1];
+    if (!single_fork_handler) single_fork_handler = pthread_atfork(NULL, NULL, single_after_fork) == 0;
+    if (fn[2]) ((void (*)(void (*)(int, blas_dojob, int, size_t, void *, int)))fn[2])(pool_blas_callback);
+    Py_RETURN_TRUE;
+#else
+    Py_RETURN_FALSE; /* no pool in this build: the loops run on one thread, OpenBLAS keeps its own */
+#endif
+}
+
+/* loop_threads(n): from now on, every C loop splits its steps over n participants (n >= 1), or
+ * chooses by size and OpenBLAS's thread count (n = 0, the default). Returns the previous n. */
+static PyObject *loop_threads(PyObject *self, PyObject *arg)
+{
+    Py_ssize_t n = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    if (n < 0 || n > POOL_MAX + 1) {
+        PyErr_Format(PyExc_ValueError, "_fused.loop_threads: n = %zd, expected 0 (automatic) to %d", n, POOL_MAX + 1);
+        return NULL;
+    }
+    int old = forced_parts;
+    forced_parts = (int)n;
+    return PyLong_FromLong(old);
+}
+
+/* loop_parts(G, H, N): how many participants a loop with that product would have now */
+static PyObject *loop_parts_py(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t v[3];
+    static const char *names[3] = {"G", "H", "N"};
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "_fused.loop_parts takes 3 arguments, got %zd", nargs);
+        return NULL;
+    }
+    for (int i = 0; i < 3; i++)
+        if (int_arg(args[i], "loop_parts", names[i], 1, PY_SSIZE_T_MAX, &v[i])) return NULL;
+    int P;
+    Py_BEGIN_ALLOW_THREADS
+    P = loop_parts(v[0], v[1], v[2]);
+    Py_END_ALLOW_THREADS
+    return PyLong_FromLong(P);
+}
+
+/* pool_workers(): how many worker threads the pool has started */
+static PyObject *pool_workers_py(PyObject *self, PyObject *unused) { return PyLong_FromLong(pool_workers()); }
+
 /* copy_seq(src, dst): dst[...] = src for two 3-d float arrays of one shape and dtype, any strides
  * (multiples of the item size): layout.h, the user's layout to the kernels' one and back. */
 static PyObject *copy_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -1059,6 +1125,8 @@ static PyMethodDef methods[] = {
                           "thread controls, for the loops' participants and the pool"),
     {"loop_threads", (PyCFunction)loop_threads, METH_O,
      "loop_threads(n): split every C loop's steps over n threads (0: chosen by size); returns the previous n"},
+    {"loop_parts", (PyCFunction)(void (*)(void))loop_parts_py, METH_FASTCALL,
+     "loop_parts(G, H, N): the threads a C loop whose step product is (G*H x H) @ (H x N) would use now"},
     {"pool_workers", (PyCFunction)pool_workers_py, METH_NOARGS, "pool_workers(): worker threads started"},
     DEF(rnn_forward_seq, "rnn_forward_seq(hs, W_hh, bias, rec_mask, batch_sizes, relu, " LOOP_ARGS ")"),
     DEF(rnn_backward_seq, "rnn_backward_seq(dA, hs, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, relu, " LOOP_ARGS ")"),

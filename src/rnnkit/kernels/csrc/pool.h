@@ -91,12 +91,11 @@ static struct {
     pthread_mutex_t lock;   /* guards sleeping workers and the worker count */
     pthread_cond_t wake;
     int workers, sleepers, fork_handler;
-    atomic_int gen;         /* one more per run */
-    atomic_int pending;     /* workers yet to finish (or, outside k < n, to see) the current run */
-    int start_gen[POOL_MAX + 1]; /* the run before worker k started */
-    pool_fn fn;             /* the current run */
+    atomic_uint run_word;   /* the latest run: (its sequence number << 8) | its n (n <= POOL_MAX + 1) */
+    atomic_int pending;     /* its participants still running */
+    unsigned start_word[POOL_MAX + 1]; /* run_word when worker k started */
+    pool_fn fn;             /* the latest run's work: stays put until its participants are done */
     void *ctx;
-    int n;
 } pool = {.run = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
 static _Thread_local int in_pool; /* this thread is a participant of a run */
@@ -108,38 +107,52 @@ static double now_ns(void)
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+/* Worker k runs fn(ctx, k) of every run with n > k. It reads the run's n from the same word
+ * that announces it, so a worker that a run does not need never reads the fields of a later one;
+ * it goes back to sleep at once. A participant spins for SPIN_NS after its part, then sleeps. */
 static void *pool_worker(void *arg)
 {
-    int k = (int)(intptr_t)arg, seen = pool.start_gen[k];
+    int k = (int)(intptr_t)arg, spin = 1;
+    unsigned seen = pool.start_word[k], w;
     in_pool = 1;
     for (;;) {
         double start = now_ns();
-        for (long i = 0; atomic_load_explicit(&pool.gen, memory_order_acquire) == seen; i++) {
-            cpu_relax();
-            if ((i & 255) == 255 && now_ns() - start > SPIN_NS) {
-                pthread_mutex_lock(&pool.lock);
-                pool.sleepers++;
-                while (atomic_load_explicit(&pool.gen, memory_order_acquire) == seen)
-                    pthread_cond_wait(&pool.wake, &pool.lock);
-                pool.sleepers--;
-                pthread_mutex_unlock(&pool.lock);
+        for (long i = 0; (w = atomic_load_explicit(&pool.run_word, memory_order_acquire)) == seen; i++) {
+            if (spin) {
+                cpu_relax();
+                if ((i & 255) == 255 && now_ns() - start > SPIN_NS) spin = 0;
+                continue;
             }
+            pthread_mutex_lock(&pool.lock);
+            pool.sleepers++;
+            while (atomic_load_explicit(&pool.run_word, memory_order_acquire) == seen)
+                pthread_cond_wait(&pool.wake, &pool.lock);
+            pool.sleepers--;
+            pthread_mutex_unlock(&pool.lock);
         }
-        seen++; /* a run ends only when every worker has seen it: none is ever skipped */
-        if (k < pool.n) pool.fn(pool.ctx, k); /* else this run needs fewer workers */
-        atomic_fetch_sub_explicit(&pool.pending, 1, memory_order_release);
+        seen = w;
+        spin = k < (int)(w & 255u);
+        if (spin) {
+            pool.fn(pool.ctx, k);
+            atomic_fetch_sub_explicit(&pool.pending, 1, memory_order_release);
+        }
     }
     return NULL;
 }
 
-/* after fork(), the child has none of the parent's threads: start again from no workers */
+/* fork(): no run may be in flight (its participants could hold locks inside OpenBLAS that the
+ * child would inherit, locked), so the fork waits for the current one and holds pool.run over it.
+ * The child has none of the parent's threads: it starts again from no workers. */
+static void pool_before_fork(void) { pthread_mutex_lock(&pool.run); }
+static void pool_after_fork_parent(void) { pthread_mutex_unlock(&pool.run); }
+
 static void pool_after_fork(void)
 {
     pthread_mutex_init(&pool.run, NULL);
     pthread_mutex_init(&pool.lock, NULL);
     pthread_cond_init(&pool.wake, NULL);
     pool.workers = pool.sleepers = 0;
-    atomic_store(&pool.gen, 0);
+    atomic_store(&pool.run_word, 0u);
     atomic_store(&pool.pending, 0);
     in_pool = 0;
 }
@@ -148,13 +161,14 @@ static int pool_reserve(int n)
 {
     if (n > POOL_MAX) n = POOL_MAX;
     pthread_mutex_lock(&pool.lock);
-    if (!pool.fork_handler) pool.fork_handler = pthread_atfork(NULL, NULL, pool_after_fork) == 0;
+    if (!pool.fork_handler)
+        pool.fork_handler = pthread_atfork(pool_before_fork, pool_after_fork_parent, pool_after_fork) == 0;
     while (pool.workers < n) {
         pthread_t t;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pool.start_gen[pool.workers + 1] = atomic_load(&pool.gen); /* gen changes under pool.lock only */
+        pool.start_word[pool.workers + 1] = atomic_load(&pool.run_word); /* changes under pool.lock only */
         int err = pthread_create(&t, &attr, pool_worker, (void *)(intptr_t)(pool.workers + 1));
         pthread_attr_destroy(&attr);
         if (err) break;
@@ -176,10 +190,10 @@ static int pool_run(int n, pool_fn fn, void *ctx)
     pthread_mutex_lock(&pool.run);
     pool.fn = fn;
     pool.ctx = ctx;
-    pool.n = n;
+    atomic_store_explicit(&pool.pending, n - 1, memory_order_relaxed);
     pthread_mutex_lock(&pool.lock);
-    atomic_store_explicit(&pool.pending, pool.workers, memory_order_relaxed);
-    atomic_fetch_add_explicit(&pool.gen, 1, memory_order_release);
+    unsigned w = ((atomic_load_explicit(&pool.run_word, memory_order_relaxed) >> 8) + 1u) << 8 | (unsigned)n;
+    atomic_store_explicit(&pool.run_word, w, memory_order_release);
     if (pool.sleepers) pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.lock);
     int outer = in_pool;
