@@ -636,6 +636,11 @@ static int loop_parts(Py_ssize_t G, Py_ssize_t H, Py_ssize_t N)
 static pthread_mutex_t single_lock = PTHREAD_MUTEX_INITIALIZER;
 static int single_depth, single_saved, fork_restore, single_fork_handler;
 
+/* fork(): not while a thread is between get and set (OpenBLAS's set_num_threads may restart
+ * its own threads under its own lock, which the child would inherit held) */
+static void single_before_fork(void) { pthread_mutex_lock(&single_lock); }
+static void single_after_fork_parent(void) { pthread_mutex_unlock(&single_lock); }
+
 static void single_after_fork(void)
 {
     pthread_mutex_init(&single_lock, NULL);
@@ -971,7 +976,8 @@ static PyObject *use_blas_threads(PyObject *self, PyObject *const *args, Py_ssiz
 #ifndef RK_NO_POOL
     blas_get_threads = (int (*)(void))fn[0];
     blas_set_threads = (void (*)(int))fn[1];
-    if (!single_fork_handler) single_fork_handler = pthread_atfork(NULL, NULL, single_after_fork) == 0;
+    if (!single_fork_handler)
+        single_fork_handler = pthread_atfork(single_before_fork, single_after_fork_parent, single_after_fork) == 0;
     if (fn[2]) ((void (*)(void (*)(int, blas_dojob, int, size_t, void *, int)))fn[2])(pool_blas_callback);
     Py_RETURN_TRUE;
 #else
