@@ -76,6 +76,41 @@ def test_split_loop_dy_none_and_one_sequence(cell, threads, monkeypatch):
             np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-13)
 
 
+@pytest.mark.parametrize("P", [2, 3, 8])
+@pytest.mark.parametrize("T", [1, 2, 7])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_split_layout_copies(P, T, dtype, threads):
+    """copy_steps split over P threads by time steps (T < P included: P is capped at T), in both
+    directions between the kernels' (F, T, N) layout and (N, T, F) / (T, N, F) user arrays."""
+    from rnnkit.kernels.common import copy_steps
+
+    rng = np.random.default_rng(T)
+    threads(P)
+    for F, N in ((19, 33), (16, 16), (3, 40)):
+        kernel = rng.standard_normal((F, T, N)).astype(dtype)
+        for user in (np.empty((N, T, F), dtype), np.empty((T, N, F), dtype)):
+            view = user.transpose(2, 1, 0) if user.shape[0] == N else user.transpose(2, 0, 1)
+            copy_steps(view, kernel)
+            np.testing.assert_array_equal(view, kernel)
+            back = np.full_like(kernel, np.nan)
+            copy_steps(back, view)
+            np.testing.assert_array_equal(back, kernel)
+
+
+def test_large_copy_is_split_automatically(threads):
+    """From 256 kB on, a copy is split without being asked (when OpenBLAS has 2+ threads); the
+    result is the same either way."""
+    from rnnkit.kernels.common import copy_steps
+
+    threads(0)
+    user = np.random.default_rng(0).standard_normal((64, 50, 40)).astype(np.float32)  # 512 kB
+    out = np.empty((40, 50, 64), np.float32)
+    copy_steps(out, user.transpose(2, 1, 0))
+    np.testing.assert_array_equal(out, user.transpose(2, 1, 0))
+    if _openblas_threads()() > 1:
+        assert _fused.pool_workers() >= 1
+
+
 def test_more_threads_than_hidden_units(threads, monkeypatch):
     """P is capped at H: H = 2 with loop_threads(6) runs 2 participants of one unit each."""
     p, dy, dstate = _problem("lstm", 5, np.float64, False, False, False, H=2)
