@@ -294,7 +294,8 @@ def test_numpy_products_alone_use_the_pool():
     before, after, n, ok = r.stdout.split()
     assert ok == "True"
     assert before == "0"
-    assert int(after) == (int(n) - 1 if int(n) > 1 else 0)
+    # OpenBLAS may split a product over fewer threads than it has; one worker at least when 2+
+    assert (1 <= int(after) <= int(n) - 1) if int(n) > 1 else int(after) == 0
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork()")
