@@ -1,5 +1,6 @@
-/* A small thread pool: the threads that the time loops of sequence.h split each step over, and
- * that NumPy's OpenBLAS runs its own multithreaded work on.
+/* A small thread pool: the threads that the time loops of sequence.h split each step over (and
+ * module.c's layout copies their time steps), and that NumPy's OpenBLAS runs its own
+ * multithreaded work on.
  *
  * Why both. A time step is a product W_hh @ h followed by the elementwise gate pass, and the
  * next step needs all of h. With OpenBLAS's threads doing the product, the gate pass runs on
@@ -17,6 +18,8 @@
  *                            time: a second caller waits.
  *   barrier_wait(b)          all n participants of a run meet
  *   pool_blas_callback       OpenBLAS's jobs as a run of the pool
+ *
+ * fork() waits for the run in flight (pthread_atfork), and the child starts with no workers.
  *
  * Only with POSIX threads; elsewhere (RK_NO_POOL) the loops run on the calling thread alone and
  * OpenBLAS keeps its own threads.
