@@ -612,6 +612,17 @@ static int take_opt(Args *g, PyObject *o, const char *name, int ndim, const Py_s
 
 static int blas_threads(void);
 
+/* P participants, or as many as the pool has workers for (one at least) */
+static int reserve_parts(Py_ssize_t P)
+{
+    if (P <= 1) return 1;
+    int have = pool_reserve((int)(P < POOL_MAX + 1 ? P : POOL_MAX + 1) - 1);
+    return have + 1 < P ? have + 1 : (int)P;
+}
+
+/* the participants of a loop whose step product is (G*H x H) @ (H x N): loop_threads(n) if
+ * set, else OpenBLAS's thread count, one below PARTS_MIN_WORK, PARTS_MIN_ROWS units each;
+ * never more than H. One where OpenBLAS's thread controls are not registered. */
 static int loop_parts(Py_ssize_t G, Py_ssize_t H, Py_ssize_t N)
 {
     if (!blas_get_threads || !blas_set_threads) return 1;
@@ -621,10 +632,7 @@ static int loop_parts(Py_ssize_t G, Py_ssize_t H, Py_ssize_t N)
         if ((double)G * H * H * N < PARTS_MIN_WORK) P = 1;
         if (P > H / PARTS_MIN_ROWS) P = H / PARTS_MIN_ROWS;
     }
-    if (P > H) P = H;
-    if (P <= 1) return 1;
-    int have = pool_reserve((int)P - 1);
-    return have + 1 < P ? have + 1 : (int)P;
+    return reserve_parts(P < H ? P : H);
 }
 
 #ifndef RK_NO_POOL
@@ -707,50 +715,6 @@ static void run_loop(Loop *L)
     }
 }
 
-/* Per-call scratch of a loop, one allocation: per participant unit_rows * hk_max * N values
- * (+ H * N for its masked state hm when `hm`, + T * N for its dh_sq partial sums when `sq`);
- * `shared` values; the grouped copy of W_hh (G*H, H) when `group`, G > 1 and P > 1. zeros,
- * zero_rows * N values, is calloc'ed when zero_rows > 0. Returns -1 with MemoryError set. */
-static int loop_scratch(Loop *L, int size, Py_ssize_t G, Py_ssize_t unit_rows, int hm, int sq, Py_ssize_t shared,
-                        Py_ssize_t zero_rows, int group)
-{
-    Py_ssize_t H = L->s.H, N = L->s.N > 0 ? L->s.N : 1;
-    L->P = loop_parts(G, H, L->s.N);
-    L->hk_max = (H + L->P - 1) / L->P;
-    barrier_init(&L->bar, L->P);
-    Py_ssize_t part = unit_rows * L->hk_max * N + (hm ? H * N : 0);
-    L->sq_offset = (size_t)part * size;
-    part += sq ? L->s.T * N : 0;
-    part = (part + 15) / 16 * 16; /* whole 64-byte lines: no cache line shared by two participants */
-    L->part_bytes = (size_t)part * size;
-    Py_ssize_t wp = group && L->P > 1 && G > 1 ? G * H * H : 0;
-    Py_ssize_t sizes = L->s.batch_sizes ? L->s.T : 0;
-    size_t total = (size_t)(L->P * part + shared + wp) * size + (size_t)sizes * sizeof(int64_t) + 64;
-    L->mem = PyMem_RawMalloc(total);
-    L->zeros = zero_rows ? PyMem_RawCalloc((size_t)(zero_rows * N), size) : NULL;
-    if (!L->mem || (zero_rows && !L->zeros)) {
-        PyMem_RawFree(L->mem);
-        PyMem_RawFree(L->zeros);
-        PyErr_NoMemory();
-        return -1;
-    }
-    L->part = (char *)(((uintptr_t)L->mem + 63) & ~(uintptr_t)63);
-    L->shared = L->part + L->P * L->part_bytes;
-    L->Wp = wp ? (char *)L->shared + (size_t)shared * size : NULL;
-    if (sizes) { /* one copy that every participant reads: they agree on B even if the array changes */
-        int64_t *copy = (int64_t *)((char *)L->shared + (size_t)(shared + wp) * size);
-        memcpy(copy, L->s.batch_sizes, (size_t)sizes * sizeof(int64_t));
-        L->s.batch_sizes = copy;
-    }
-    return 0;
-}
-
-static void loop_free(Loop *L)
-{
-    PyMem_RawFree(L->mem);
-    PyMem_RawFree(L->zeros);
-}
-
 #define LOOP_ARGS "reverse"
 
 /* One array argument of a *_seq function: its name; its shape, by kind: 'G' (G*H, T, N) gates,
@@ -809,6 +773,66 @@ static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, A
     return seq_blas(s, g->size, f->G, b);
 }
 
+/* What a loop needs beside its arrays (loop_scratch) */
+typedef struct {
+    Py_ssize_t unit_rows; /* rows of N values per hidden unit in each participant's block (its gh: G) */
+    int hm;               /* + an (H, N) block for its masked state h~ (with rec_mask) */
+    Py_ssize_t shared;    /* values that all participants share */
+    Py_ssize_t zero_rows; /* rows of N zeros standing in for dy = None */
+    int group;            /* a copy of W_hh with each participant's rows together (forward loops) */
+} Need;
+
+/* the index of f's first array of `kind` ('W': W_hh, 'Q': dh_sq), or -1 */
+static int spec_index(const SeqSpec *f, char kind)
+{
+    for (int i = 0; i < f->n_arrays; i++)
+        if (f->arrays[i].kind == kind) return i;
+    return -1;
+}
+
+/* Per-call scratch of a loop of f, one allocation: per participant unit_rows * hk_max * N values
+ * (+ H * N for hm, + T * N for its dh_sq partial sums when f has dh_sq); `shared` values; the
+ * grouped copy of W_hh (G*H, H) when `group`, G > 1 and P > 1; a copy of batch_sizes. zeros,
+ * zero_rows * N values, is calloc'ed when zero_rows > 0. Returns -1 with MemoryError set. */
+static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
+{
+    Py_ssize_t G = f->G, H = L->s.H, N = L->s.N > 0 ? L->s.N : 1;
+    L->P = loop_parts(G, H, L->s.N);
+    L->hk_max = (H + L->P - 1) / L->P;
+    barrier_init(&L->bar, L->P);
+    Py_ssize_t part = need.unit_rows * L->hk_max * N + (need.hm ? H * N : 0);
+    L->sq_offset = (size_t)part * size;
+    part += spec_index(f, 'Q') >= 0 ? L->s.T * N : 0;
+    part = (part + 15) / 16 * 16; /* whole 64-byte lines: no cache line shared by two participants */
+    L->part_bytes = (size_t)part * size;
+    Py_ssize_t wp = need.group && L->P > 1 && G > 1 ? G * H * H : 0, shared = need.shared;
+    Py_ssize_t sizes = L->s.batch_sizes ? L->s.T : 0;
+    size_t total = (size_t)(L->P * part + shared + wp) * size + (size_t)sizes * sizeof(int64_t) + 64;
+    L->mem = PyMem_RawMalloc(total);
+    L->zeros = need.zero_rows ? PyMem_RawCalloc((size_t)(need.zero_rows * N), size) : NULL;
+    if (!L->mem || (need.zero_rows && !L->zeros)) {
+        PyMem_RawFree(L->mem);
+        PyMem_RawFree(L->zeros);
+        PyErr_NoMemory();
+        return -1;
+    }
+    L->part = (char *)(((uintptr_t)L->mem + 63) & ~(uintptr_t)63);
+    L->shared = L->part + L->P * L->part_bytes;
+    L->Wp = wp ? (char *)L->shared + (size_t)shared * size : NULL;
+    if (sizes) { /* one copy that every participant reads: they agree on B even if the array changes */
+        int64_t *copy = (int64_t *)((char *)L->shared + (size_t)(shared + wp) * size);
+        memcpy(copy, L->s.batch_sizes, (size_t)sizes * sizeof(int64_t));
+        L->s.batch_sizes = copy;
+    }
+    return 0;
+}
+
+static void loop_free(Loop *L)
+{
+    PyMem_RawFree(L->mem);
+    PyMem_RawFree(L->zeros);
+}
+
 /* The start of a *_seq binding: declarations, then every argument taken (or return NULL) */
 #define SEQ_BEGIN(spec)                                                     \
     Args g = {0};                                                           \
@@ -820,25 +844,30 @@ static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, A
     }                                                                       \
     L.relu = (int)relu
 
-/* the participants and their scratch (see loop_scratch()), or return NULL */
-#define SEQ_SCRATCH(...)                                                    \
-    if (loop_scratch(&L, g.size, __VA_ARGS__)) {                            \
+/* the participants and their scratch for what the loop needs (a Need), or return NULL */
+#define SEQ_SCRATCH(spec, ...)                                              \
+    if (loop_scratch(&L, g.size, &spec, (Need){__VA_ARGS__})) {             \
         release(&g);                                                        \
         return NULL;                                                        \
     }
 
-/* run the loop for the dtype without the GIL: first the grouped copy of W_hh (L.p[w]) where
- * loop_scratch made room for one, then the participants, then (sq >= 0) the sum of their
- * partial dh_sq into L.p[sq]; free the scratch, release the buffers, return None */
-#define SEQ_RUN(loop, G, w, sq)                                             \
+/* run the loop for the dtype without the GIL: first the grouped copy of W_hh where
+ * loop_scratch made room for one, then the participants, then (backward loops) the sum of their
+ * partial dh_sq into dh_sq; free the scratch, release the buffers, return None */
+#define SEQ_RUN(loop, spec)                                                 \
     do {                                                                    \
+        int w = spec_index(&spec, 'W'), sq = spec_index(&spec, 'Q');        \
         L.fn = g.size == 4 ? loop##_f : loop##_d;                           \
         Py_BEGIN_ALLOW_THREADS                                              \
-        if (L.Wp && g.size == 4) group_rows_f(&L, L.Wp, L.p[w], G);         \
-        if (L.Wp && g.size == 8) group_rows_d(&L, L.Wp, L.p[w], G);         \
-        run_loop(&L);                                                       \
-        if ((sq) >= 0 && g.size == 4) sum_parts_f(&L, L.p[(sq) < 0 ? 0 : (sq)]); \
-        if ((sq) >= 0 && g.size == 8) sum_parts_d(&L, L.p[(sq) < 0 ? 0 : (sq)]); \
+        if (g.size == 4) {                                                  \
+            if (L.Wp) group_rows_f(&L, L.Wp, L.p[w], spec.G);               \
+            run_loop(&L);                                                   \
+            if (sq >= 0) sum_parts_f(&L, L.p[sq]);                          \
+        } else {                                                            \
+            if (L.Wp) group_rows_d(&L, L.Wp, L.p[w], spec.G);               \
+            run_loop(&L);                                                   \
+            if (sq >= 0) sum_parts_d(&L, L.p[sq]);                          \
+        }                                                                   \
         Py_END_ALLOW_THREADS                                                \
         loop_free(&L);                                                      \
         DONE;                                                               \
@@ -852,8 +881,8 @@ static const SeqSpec RNN_FWD = {"rnn_forward_seq", 1, 1, RNN_FWD_ARGS, 4, 1};
 static PyObject *rnn_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(RNN_FWD);
-    SEQ_SCRATCH(1, 1, L.p[3] != NULL, 0, 0, 0, 0); /* gh, hm */
-    SEQ_RUN(rnn_fwd_seq, 1, 1, -1);
+    SEQ_SCRATCH(RNN_FWD, .unit_rows = 1, .hm = L.p[3] != NULL, .group = 1); /* gh, hm */
+    SEQ_RUN(rnn_fwd_seq, RNN_FWD);
 }
 
 static const ArgSpec RNN_BWD_ARGS[] = {
@@ -865,8 +894,8 @@ static const SeqSpec RNN_BWD = {"rnn_backward_seq", 1, 0, RNN_BWD_ARGS, 7, 1};
 static PyObject *rnn_backward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(RNN_BWD);
-    SEQ_SCRATCH(1, 0, 0, 1, 0, L.p[3] ? 0 : L.s.H, 0);
-    SEQ_RUN(rnn_bwd_seq, 1, 2, 5);
+    SEQ_SCRATCH(RNN_BWD, .zero_rows = L.p[3] ? 0 : L.s.H);
+    SEQ_RUN(rnn_bwd_seq, RNN_BWD);
 }
 
 static const ArgSpec LSTM_FWD_ARGS[] = {
@@ -878,8 +907,8 @@ static const SeqSpec LSTM_FWD = {"lstm_forward_seq", 4, 0, LSTM_FWD_ARGS, 7, 0};
 static PyObject *lstm_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(LSTM_FWD);
-    SEQ_SCRATCH(4, 4, L.p[6] != NULL, 0, 0, 0, 1); /* gh, hm; W_hh grouped */
-    SEQ_RUN(lstm_fwd_seq, 4, 4, -1);
+    SEQ_SCRATCH(LSTM_FWD, .unit_rows = 4, .hm = L.p[6] != NULL, .group = 1); /* gh, hm; W_hh grouped */
+    SEQ_RUN(lstm_fwd_seq, LSTM_FWD);
 }
 
 static const ArgSpec LSTM_BWD_ARGS[] = {
@@ -891,8 +920,8 @@ static const SeqSpec LSTM_BWD = {"lstm_backward_seq", 4, 0, LSTM_BWD_ARGS, 9, 0}
 static PyObject *lstm_backward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(LSTM_BWD);
-    SEQ_SCRATCH(4, 0, 0, 1, 0, L.p[4] ? 0 : L.s.H, 0);
-    SEQ_RUN(lstm_bwd_seq, 4, 3, 7);
+    SEQ_SCRATCH(LSTM_BWD, .zero_rows = L.p[4] ? 0 : L.s.H);
+    SEQ_RUN(lstm_bwd_seq, LSTM_BWD);
 }
 
 static const ArgSpec GRU_FWD_ARGS[] = {
@@ -905,8 +934,8 @@ static const SeqSpec GRU_FWD = {"gru_forward_seq", 3, 0, GRU_FWD_ARGS, 7, 0};
 static PyObject *gru_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(GRU_FWD);
-    SEQ_SCRATCH(3, 3, L.p[6] != NULL, 0, 0, 0, 1); /* gh, hm; W_hh grouped */
-    SEQ_RUN(gru_fwd_seq, 3, 3, -1);
+    SEQ_SCRATCH(GRU_FWD, .unit_rows = 3, .hm = L.p[6] != NULL, .group = 1); /* gh, hm; W_hh grouped */
+    SEQ_RUN(gru_fwd_seq, GRU_FWD);
 }
 
 static const ArgSpec GRU_BWD_ARGS[] = {
@@ -919,8 +948,9 @@ static PyObject *gru_backward_seq(PyObject *self, PyObject *const *args, Py_ssiz
 {
     SEQ_BEGIN(GRU_BWD);
     /* dhm (hk, N) each; dah, two (3H, N) blocks, shared */
-    SEQ_SCRATCH(3, 1, 0, 1, 2 * 3 * L.s.H * (L.s.N > 0 ? L.s.N : 1), L.p[4] ? 0 : L.s.H, 0);
-    SEQ_RUN(gru_bwd_seq, 3, 3, 6);
+    SEQ_SCRATCH(GRU_BWD, .unit_rows = 1, .shared = 2 * 3 * L.s.H * (L.s.N > 0 ? L.s.N : 1),
+                .zero_rows = L.p[4] ? 0 : L.s.H);
+    SEQ_RUN(gru_bwd_seq, GRU_BWD);
 }
 
 /* ---- registration and threads --------------------------------------------------------- */
@@ -1048,12 +1078,9 @@ static void copy_part(void *ctx, int k)
 
 static int copy_parts(Py_ssize_t bytes, Py_ssize_t T)
 {
-    if (!blas_get_threads || !blas_set_threads || T < 2 || (!forced_parts && bytes < COPY_MIN_BYTES)) return 1;
-    int P = forced_parts ? forced_parts : blas_threads();
-    if (P > T) P = (int)T;
-    if (P <= 1) return 1;
-    int have = pool_reserve(P - 1);
-    return have + 1 < P ? have + 1 : P;
+    if (!blas_get_threads || !blas_set_threads || (!forced_parts && bytes < COPY_MIN_BYTES)) return 1;
+    Py_ssize_t P = forced_parts ? forced_parts : blas_threads();
+    return reserve_parts(P < T ? P : T);
 }
 
 /* copy_seq(src, dst): dst[...] = src for two 3-d float arrays of one shape and dtype, any strides

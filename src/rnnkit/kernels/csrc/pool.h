@@ -36,7 +36,6 @@ typedef void (*pool_fn)(void *ctx, int k);
 #define POOL_MAX 64           /* workers; OpenBLAS's MAX_THREADS in NumPy's wheels is 64 */
 
 #ifndef RK_NO_POOL
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
