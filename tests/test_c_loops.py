@@ -72,11 +72,19 @@ def _tol(dtype):
     return dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-12)
 
 
-@pytest.mark.parametrize("cell", list(CELLS))
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
-@pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
-@pytest.mark.parametrize("packed", [False, True], ids=["full", "packed"])
+def every_option(test):
+    """Parametrize ``test`` over every cell, dtype, direction, rec_mask and packing (also used by
+    test_loop_threads.py)."""
+    for name, values, ids in (("packed", [False, True], ["full", "packed"]),
+                              ("masked", [False, True], ["nomask", "mask"]),
+                              ("reverse", [False, True], ["fwd", "rev"]),
+                              ("dtype", [np.float32, np.float64], ["f32", "f64"]),
+                              ("cell", list(CELLS), None)):
+        test = pytest.mark.parametrize(name, values, ids=ids)(test)
+    return test
+
+
+@every_option
 @pytest.mark.parametrize("N", [1, 5, 40])
 def test_c_loop_matches_python_loop(cell, dtype, reverse, masked, packed, N, monkeypatch):
     p, dy, dstate = _problem(cell, N, dtype, reverse, masked, packed)

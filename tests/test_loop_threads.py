@@ -18,7 +18,7 @@ import threading
 
 import numpy as np
 import pytest
-from test_c_loops import CELLS, _problem, _run
+from test_c_loops import CELLS, _problem, _run, every_option
 
 from rnnkit.kernels import _fused, blas, lstm_forward
 
@@ -44,11 +44,7 @@ def _openblas_threads() -> ctypes.CFUNCTYPE:
     pytest.skip("no openblas_get_num_threads")
 
 
-@pytest.mark.parametrize("cell", list(CELLS))
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
-@pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
-@pytest.mark.parametrize("packed", [False, True], ids=["full", "packed"])
+@every_option
 @pytest.mark.parametrize("P", [2, 3, 5])
 def test_split_loop_matches_one_thread(cell, dtype, reverse, masked, packed, P, threads, monkeypatch):
     """H = 11 over P = 2, 3, 5: slices of 5-6, 3-4 and 2-3 hidden units; N = 40."""
@@ -195,7 +191,8 @@ def test_openblas_thread_count_is_restored(threads, monkeypatch):
     def work():
         try:
             for _ in range(5):
-                y, _, cache = fwd(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in p.items()}, **options)
+                args = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in p.items()}
+                y, _, cache = fwd(**args, **options)
                 bwd(cache, dy.copy(), tuple(s.copy() for s in dstate))
         except Exception as e:  # reported below: an assertion here would be lost in the thread
             errors.append(e)
@@ -318,7 +315,8 @@ def test_fork_during_a_loop_on_another_thread():
         _fused.loop_threads(2)
         y = lstm_forward(x, (h0, h0), W_ih, W_hh)[0].copy()
         A = (W_ih @ x.reshape(8, -1)).reshape(256, 400, 16)
-        hs, cs, tcs = np.zeros((64, 401, 16), np.float32), np.zeros((64, 401, 16), np.float32), np.zeros((64, 400, 16), np.float32)
+        hs, cs = np.zeros((64, 401, 16), np.float32), np.zeros((64, 401, 16), np.float32)
+        tcs = np.zeros((64, 400, 16), np.float32)
         stop = False
         def loops():
             while not stop:
