@@ -19,6 +19,7 @@ import pytest
 from rnnkit.kernels import (
     _fused, blas, gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward, rnn_forward,
 )
+from rnnkit.kernels.common import loop_projection
 
 pytestmark = pytest.mark.skipif(blas.find() is None, reason="NumPy's BLAS cannot be called from C here")
 
@@ -93,6 +94,25 @@ def test_c_loop_matches_python_loop(cell, dtype, reverse, masked, packed, N, mon
     for g, w in zip(got, want):
         assert g.shape == w.shape
         np.testing.assert_allclose(g, w, **_tol(dtype))
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_x_with_a_row_stride_goes_in_as_it_is(cell, monkeypatch):
+    """The next layer's x is the layer below's output, the view hs[:, 1:] (rows (T+1)*N apart):
+    the C loop projects it step by step without a copy, with the results of a C-contiguous x."""
+    monkeypatch.setattr(blas, "c_loops", lambda: True)
+    fwd, bwd, _, options = CELLS[cell]
+    p, dy, dstate = _problem(cell, 5, np.float64, False, True, True)
+    below = np.full((p["x"].shape[0], p["x"].shape[1] + 1, 5), np.nan)
+    below[:, 1:] = p["x"]
+    view = below[:, 1:]
+    assert loop_projection(view, p["W_ih"], np.float64)[0] is view
+    results = []
+    for x in (view, p["x"]):
+        y, state_T, cache = fwd(**dict(p, x=x), **options)
+        results.append([y.copy(), *state_T, *bwd(cache, dy.copy(), dstate)[0:1]])
+    for g, w in zip(*results):
+        np.testing.assert_array_equal(g, w)
 
 
 @pytest.mark.parametrize("cell", list(CELLS))

@@ -18,23 +18,26 @@ LIB = blas.find()
 if LIB is None:
     pytest.skip("NumPy's BLAS cannot be called from C here: no *_seq loops", allow_module_level=True)
 
-H, T, N = 3, 4, 5  # all different, so that a wrong axis cannot pass for another
+H, T, N, I = 3, 4, 5, 2  # all different, so that a wrong axis cannot pass for another
 
 # name -> (gates G, arrays as (name, shape kind, flags), extra integers after batch_sizes).
-# Shape kinds: "G" (G*H, T, N), "S" (H, T+1, N), "C" (H, T, N), "W" (G*H, H), "R" (H, N),
-# "Q" (T, N), "b" (H,), "g" (G*H,). Flags: "w" written by the loop, "o" optional (None allowed).
+# Shape kinds: "G" (G*H, T, N), "S" (H, T+1, N), "C" (H, T, N), "X" (I, T, N) the input (any I, any
+# row stride), "W" (G*H, H), "I" (G*H, I), "R" (H, N), "Q" (T, N), "b" (H,), "g" (G*H,). Flags: "w"
+# written by the loop, "o" optional (None allowed).
 SEQ = {
-    "rnn_forward_seq": (1, [("hs", "S", "w"), ("W_hh", "W", ""), ("bias", "g", "o"), ("rec_mask", "R", "o")],
-                        ["relu"]),
+    "rnn_forward_seq": (1, [("hs", "S", "w"), ("x", "X", ""), ("W_ih", "I", ""), ("W_hh", "W", ""),
+                            ("bias", "g", "o"), ("rec_mask", "R", "o")], ["relu"]),
     "rnn_backward_seq": (1, [("dA", "C", "w"), ("hs", "S", ""), ("W_hh", "W", ""), ("dy", "C", "o"),
                              ("dh", "R", "w"), ("dh_sq", "Q", "w"), ("rec_mask", "R", "o")], ["relu"]),
     "lstm_forward_seq": (4, [("A", "G", "w"), ("hs", "S", "w"), ("cs", "S", "w"), ("tcs", "C", "w"),
-                             ("W_hh", "W", ""), ("bias", "g", "o"), ("rec_mask", "R", "o")], []),
+                             ("x", "X", ""), ("W_ih", "I", ""), ("W_hh", "W", ""), ("bias", "g", "o"),
+                             ("rec_mask", "R", "o")], []),
     "lstm_backward_seq": (4, [("A", "G", "w"), ("cs", "S", ""), ("tcs", "C", ""), ("W_hh", "W", ""),
                               ("dy", "C", "o"), ("dh", "R", "w"), ("dc", "R", "w"), ("dh_sq", "Q", "w"),
                               ("rec_mask", "R", "o")], []),
-    "gru_forward_seq": (3, [("A", "G", "w"), ("hs", "S", "w"), ("side", "C", "w"), ("W_hh", "W", ""),
-                            ("bias", "g", "o"), ("b_hn", "b", ""), ("rec_mask", "R", "o")], []),
+    "gru_forward_seq": (3, [("A", "G", "w"), ("hs", "S", "w"), ("side", "C", "w"), ("x", "X", ""),
+                            ("W_ih", "I", ""), ("W_hh", "W", ""), ("bias", "g", "o"), ("b_hn", "b", ""),
+                            ("rec_mask", "R", "o")], []),
     "gru_backward_seq": (3, [("A", "G", "w"), ("hs", "S", ""), ("side", "C", "w"), ("W_hh", "W", ""),
                              ("dy", "C", "o"), ("dh", "R", "w"), ("dh_sq", "Q", "w"), ("rec_mask", "R", "o")], []),
 }
@@ -45,8 +48,8 @@ BATCH_SIZES = [N, N - 1, 3, 2]
 
 def shape_of(fn, kind):
     G = SEQ[fn][0]
-    return {"G": (G * H, T, N), "S": (H, T + 1, N), "C": (H, T, N), "W": (G * H, H), "R": (H, N),
-            "Q": (T, N), "b": (H,), "g": (G * H,)}[kind]
+    return {"G": (G * H, T, N), "S": (H, T + 1, N), "C": (H, T, N), "X": (I, T, N), "W": (G * H, H),
+            "I": (G * H, I), "R": (H, N), "Q": (T, N), "b": (H,), "g": (G * H,)}[kind]
 
 
 def n_arrays(fn):
@@ -65,7 +68,7 @@ def valid_args(fn, dtype=np.float64, seed=1):
     rng = np.random.default_rng(seed)
     arrays = []
     for name, kind, _ in SEQ[fn][1]:
-        lo, hi = {"W_hh": (-0.3, 0.3), "rec_mask": (0.5, 1.5)}.get(name, (-1, 1))
+        lo, hi = {"W_hh": (-0.3, 0.3), "W_ih": (-0.3, 0.3), "rec_mask": (0.5, 1.5)}.get(name, (-1, 1))
         if name == "A" and "backward" in fn:  # activations
             lo, hi = 0.1, 0.9
         arrays.append(rng.uniform(lo, hi, shape_of(fn, kind)).astype(dtype))
@@ -161,11 +164,14 @@ def test_not_c_contiguous(fn, i, name):
     views = [np.repeat(good, 2, axis=-1)[..., ::2]]
     if good.ndim > 1:
         views.append(np.asfortranarray(good))  # the transposed layout
+    pattern = rf"_fused: {name} must be a (writable )?C-contiguous float32 or float64 array"
+    if name == "x":  # any row stride, but each row's (T, N) values C-contiguous
+        pattern = r"_fused: x must have C-contiguous \(T, N\) rows \(any row stride\), got byte strides"
+        views.append(np.swapaxes(np.ascontiguousarray(np.swapaxes(good, 1, 2)), 1, 2))
     for bad in views:
         assert not bad.flags.c_contiguous and bad.shape == good.shape
         args[i] = bad
-        expect_error(TypeError, rf"_fused: {name} must be a (writable )?C-contiguous float32 or float64 array",
-                     fn, args, f"a non-contiguous {name}")
+        expect_error(TypeError, pattern, fn, args, f"a non-contiguous {name}")
 
 
 @pytest.mark.parametrize("fn, i, name", array_params(lambda name, kind, flags: "w" in flags))
@@ -213,6 +219,9 @@ def test_wrong_shape(fn, i, name):
     bads = [want[:k] + (want[k] + d,) + want[k + 1:] for k in range(len(want)) for d in (1, -1)]
     bads += [(1,) + want, (int(np.prod(want)),) if len(want) > 1 else (want[0], 1)]
     pattern = rf"_fused: {name} must have shape \({', '.join(map(str, want))}"
+    if name == "x":  # x sets I: only T and N are fixed (W_ih's check catches another I)
+        bads = [b for b in bads if len(b) != 3 or b[1:] != want[1:]] + [(0, T, N)]
+        pattern = rf"_fused: x must have shape \(I, {T}, {N}\) with I >= 1, got"
     for bad in bads:
         args[i] = np.zeros(bad)
         expect_error(ValueError, pattern, fn, args, f"{name} of shape {bad}")
@@ -342,11 +351,11 @@ def pure_outputs(fn, reverse):
     """The output slots the loop writes without reading (with batch_sizes None)."""
     out_slots = np.s_[:, :-1] if reverse else np.s_[:, 1:]
     every = np.s_[...]
-    return {"rnn_forward_seq": {},
+    return {"rnn_forward_seq": {"hs": out_slots},
             "rnn_backward_seq": {"dA": every, "dh_sq": every},
-            "lstm_forward_seq": {"hs": out_slots, "cs": out_slots, "tcs": every},
+            "lstm_forward_seq": {"A": every, "hs": out_slots, "cs": out_slots, "tcs": every},
             "lstm_backward_seq": {"dh_sq": every},
-            "gru_forward_seq": {"hs": out_slots, "side": every},
+            "gru_forward_seq": {"A": every, "hs": out_slots, "side": every},
             "gru_backward_seq": {"dh_sq": every}}[fn]
 
 
@@ -368,3 +377,27 @@ def test_outputs_written_everywhere(fn, dtype, reverse):
         assert np.isfinite(out).all(), f"{name} not all written"
         np.testing.assert_array_equal(out, outputs(fn, full)[name], err_msg=name)
         assert not np.array_equal(out, outputs(fn, base)[name]), f"{name} unchanged"
+
+
+# ---- the input x of the forward loops ------------------------------------------------------
+
+
+@pytest.mark.parametrize("fn", [f for f in FUNCTIONS if "forward" in f])
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+def test_x_with_a_row_stride(fn, dtype):
+    """x may be a view whose rows are C-contiguous (T, N) blocks further apart, as hs[:, 1:] of
+    the layer below is, and a single-row or single-step x: the same results as a C-contiguous copy."""
+    for rows in (I, 1):
+        base = valid_args(fn, dtype)
+        k = pos(fn, "x")
+        big = np.full((rows, T + 3, N), np.nan, dtype)
+        big[:, 2:T + 2] = base[k][:rows]
+        base[pos(fn, "W_ih")] = np.ascontiguousarray(base[pos(fn, "W_ih")][:, :rows])
+        strided = [a.copy() if isinstance(a, np.ndarray) else a for a in base]
+        strided[k] = big[:, 2:T + 2]
+        base[k] = np.ascontiguousarray(strided[k])
+        assert not strided[k].flags.c_contiguous or rows == 1
+        call(fn, base)
+        call(fn, strided)
+        for name, out in outputs(fn, strided).items():
+            np.testing.assert_array_equal(out, outputs(fn, base)[name], err_msg=name)

@@ -17,8 +17,9 @@ first, then time, then the batch, which is the fastest axis::
     ws           dict | None  workspace whose arrays the forward may reuse (see ``buffer``)
 
 Why this layout: a (F, T, N) array *is* an (F, T*N) matrix, so everything that is not
-sequential is one large matrix product over all steps and sequences at once (the input
-projection ``W_ih @ x``, ``dW_ih = dA @ x.T``, ``dW_hh = dA @ h.T``, ``dx = W_ih.T @ dA``), with no
+sequential is one large matrix product over all steps and sequences at once (``dW_ih = dA @ x.T``,
+``dW_hh = dA @ h.T``, ``dx = W_ih.T @ dA``, and the input projection ``W_ih @ x`` where the loop
+runs in Python; the C loop projects step by step, while the result is in cache), with no
 transposed copies; and per step, the state is an (H, N) matrix, the recurrent product is
 ``W_hh @ h`` (G*H x H times H x N), and the step-t slice ``a[:, t]`` of the gates is a (G*H, N)
 block whose rows are contiguous runs of N values (row stride T*N), which NumPy's BLAS and
@@ -181,6 +182,17 @@ def loop_inputs(
     mask = None if rec_mask is None else np.ascontiguousarray(rec_mask, dtype=dtype)
     sizes = None if batch_sizes is None else np.ascontiguousarray(batch_sizes, dtype=np.int64)
     return W, mask, sizes
+
+
+def loop_projection(x: np.ndarray, W_ih: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """x (I, T, N) and W_ih (G*H, I) as the C forward loops take them, which do the input projection
+    step by step: W_ih C-contiguous, x with C-contiguous (T, N) rows at any row stride (so the
+    ``hs[:, 1:]`` view of the layer below goes in as it is); copies only where they are not."""
+    item = np.dtype(dtype).itemsize
+    _, T, N = x.shape
+    rows_ok = x.dtype == dtype and (N <= 1 or x.strides[2] == item) and (T <= 1 or x.strides[1] == N * item)
+    rows_ok = rows_ok and x.strides[0] >= 0
+    return (x if rows_ok else np.ascontiguousarray(x, dtype=dtype)), np.ascontiguousarray(W_ih, dtype=dtype)
 
 
 def loop_bias(bias: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:

@@ -42,6 +42,7 @@ from .common import (
     loop_bias,
     loop_gradient,
     loop_inputs,
+    loop_projection,
     masked_outputs,
     previous_states,
     recurrent_product,
@@ -72,8 +73,10 @@ def lstm_forward(
     H = W_hh.shape[1]
     dtype = x.dtype
     bias = None if b_ih is None else b_ih + b_hh
-    in_c = blas.c_loops()  # the whole loop in C (csrc/sequence.h), which adds the bias step by step
-    A = input_projection(x, W_ih, None if in_c else bias, out=buffer(ws, "gates", (4 * H, T, N), dtype))  # [i;f;g;o]
+    in_c = blas.c_loops()  # the whole loop in C (csrc/sequence.h), with the input projection step by step
+    A = buffer(ws, "gates", (4 * H, T, N), dtype)  # [i;f;g;o]
+    if not in_c:
+        input_projection(x, W_ih, bias, out=A)
     hs = buffer(ws, "hs", (H, T + 1, N), dtype)
     cs = buffer(ws, "cs", (H, T + 1, N), dtype)
     tanh_cs = buffer(ws, "tanh_cs", (H, T, N), dtype)
@@ -81,7 +84,8 @@ def lstm_forward(
     hs[:, first], cs[:, first] = state0
     if in_c:
         W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, dtype)
-        _fused.lstm_forward_seq(A, hs, cs, tanh_cs, W, loop_bias(bias, dtype), mask, sizes, int(reverse))
+        _fused.lstm_forward_seq(A, hs, cs, tanh_cs, *loop_projection(x, W_ih, dtype), W, loop_bias(bias, dtype), mask,
+                                sizes, int(reverse))
     else:
         _forward_steps(A, hs, cs, tanh_cs, W_hh, batch_sizes, rec_mask, reverse, ws)
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, cs=cs, tanh_cs=tanh_cs,

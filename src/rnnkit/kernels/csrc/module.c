@@ -5,7 +5,8 @@
  * the recurrent product, through the cblas gemm of NumPy's BLAS (registered once with use_blas
  * by rnnkit/kernels/blas.py), then one step function of steps.h, which does everything
  * elementwise in one pass (with the equations; exp / sigmoid / tanh in vmath.h). Their arrays
- * are whole C-contiguous (F, T, N) sequences, (G*H, H) weights and (H, N) states. Each call is
+ * are whole C-contiguous (F, T, N) sequences, (G*H, H) and (G*H, I) weights and (H, N) states;
+ * the forward loops' input x (I, T, N) may be a view with any row stride. Each call is
  * a Loop: its arrays, its scratch and its P participants (threads of pool.h that each run a
  * slice of the hidden units; P from OpenBLAS's thread count, registered by use_blas_threads).
  *
@@ -59,6 +60,8 @@ typedef struct {
     Py_ssize_t H, T, N;
     int reverse;
     const int64_t *batch_sizes; /* (T,) or NULL: every column runs at every step */
+    const void *x;              /* forward loops: the input (I, T, N), rows ldx values apart */
+    Py_ssize_t I, ldx;
 } Seq;
 
 /* running columns at step t: columns n < batch_sizes[t] run */
@@ -87,7 +90,8 @@ struct Loop {
     void *mem;               /* the scratch allocation, of which: */
     char *part;              /* P blocks of part_bytes: each participant's own scratch */
     size_t part_bytes, sq_offset; /* sq_offset: where in its block its dh_sq partial sums are */
-    void *shared, *zeros, *Wp;
+    void *shared, *zeros;
+    void *Wg, *Wig;          /* W_hh and W_ih with each participant's rows together (group_rows), or NULL */
     void (*fn)(Loop *, int); /* the loop, for one participant */
 };
 
@@ -559,9 +563,10 @@ static int seq_blas(const Seq *s, int size, Py_ssize_t G, Blas *b)
                         "_fused: no BLAS registered (rnnkit.kernels.blas.find() registers NumPy's)");
         return -1;
     }
-    if (!blas_ilp64 && ((s->T + 1) * s->N > INT32_MAX || G * s->H > INT32_MAX)) {
-        PyErr_Format(PyExc_ValueError, "_fused: (T + 1) * N = %zd, G * H = %zd: too large for NumPy's BLAS, whose "
-                     "integers are 32-bit (at most 2147483647)", (s->T + 1) * s->N, G * s->H);
+    if (!blas_ilp64 && ((s->T + 1) * s->N > INT32_MAX || G * s->H > INT32_MAX || s->ldx > INT32_MAX)) {
+        PyErr_Format(PyExc_ValueError, "_fused: (T + 1) * N = %zd, G * H = %zd, x's row stride %zd: too large for "
+                     "NumPy's BLAS, whose integers are 32-bit (at most 2147483647)", (s->T + 1) * s->N, G * s->H,
+                     s->ldx);
         return -1;
     }
     return 0;
@@ -600,6 +605,43 @@ static int take_opt(Args *g, PyObject *o, const char *name, int ndim, const Py_s
 {
     *out = NULL;
     return o == Py_None ? 0 : take_whole(g, o, name, ndim, shape, out, writable);
+}
+
+/* Take x, a (I, T, N) float array of the common dtype whose rows are C-contiguous (T, N) blocks at
+ * any row stride (a C-contiguous array, or a view such as hs[:, 1:] of an (I, T + 1, N) one); sets
+ * s->x, s->I, s->ldx. */
+static int take_steps(Args *g, PyObject *o, const char *name, Seq *s)
+{
+    Py_buffer *v = &g->v[g->n];
+    if (PyObject_GetBuffer(o, v, PyBUF_STRIDES | PyBUF_FORMAT) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "_fused: %s must be a float32 or float64 array, got %s", name,
+                     Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    g->n++;
+    int size = check_dtype(g, v, name);
+    if (!size) return -1;
+    if (v->ndim != 3 || v->shape[0] < 1 || v->shape[1] != s->T || v->shape[2] != s->N) {
+        char got[96];
+        shape_text(got, sizeof got, v->ndim, v->shape);
+        PyErr_Format(PyExc_ValueError, "_fused: %s must have shape (I, %zd, %zd) with I >= 1, got %s", name, s->T,
+                     s->N, got);
+        return -1;
+    }
+    /* the stride of an axis of length 1 is never used: give it its contiguous value */
+    Py_ssize_t s2 = v->shape[2] <= 1 ? size : v->strides[2];
+    Py_ssize_t s1 = v->shape[1] <= 1 ? v->shape[2] * size : v->strides[1];
+    Py_ssize_t s0 = v->shape[0] <= 1 ? v->shape[1] * v->shape[2] * size : v->strides[0];
+    if (s2 != size || s1 != v->shape[2] * size || s0 % size != 0 || s0 < v->shape[1] * v->shape[2] * size) {
+        PyErr_Format(PyExc_TypeError, "_fused: %s must have C-contiguous (T, N) rows (any row stride), got byte "
+                     "strides (%zd, %zd, %zd)", name, v->strides[0], v->strides[1], v->strides[2]);
+        return -1;
+    }
+    s->x = v->buf;
+    s->I = v->shape[0];
+    s->ldx = s0 / size;
+    return 0;
 }
 
 /* ---- participants ---------------------------------------------------------------------- */
@@ -718,8 +760,9 @@ static void run_loop(Loop *L)
 #define LOOP_ARGS "reverse"
 
 /* One array argument of a *_seq function: its name; its shape, by kind: 'G' (G*H, T, N) gates,
- * 'S' (H, T+1, N) states, 'C' (H, T, N), 'W' (G*H, H), 'R' (H, N), 'Q' (T, N), 'g' (G*H,),
- * 'b' (H,); whether the loop writes it; whether None may stand for it. */
+ * 'S' (H, T+1, N) states, 'C' (H, T, N), 'X' (I, T, N) input (take_steps: any row stride, sets I),
+ * 'W' (G*H, H), 'I' (G*H, I) (after 'X'), 'R' (H, N), 'Q' (T, N), 'g' (G*H,), 'b' (H,); whether the
+ * loop writes it; whether None may stand for it. */
 typedef struct {
     const char *name;
     char kind, written, optional;
@@ -758,12 +801,18 @@ static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, A
         case 'S': shape[0] = H; shape[1] = T + 1; shape[2] = N; break;
         case 'C': shape[0] = H; shape[1] = T; shape[2] = N; break;
         case 'W': ndim = 2; shape[0] = GH; shape[1] = H; break;
+        case 'I': ndim = 2; shape[0] = GH; shape[1] = s->I; break;
         case 'R': ndim = 2; shape[0] = H; shape[1] = N; break;
         case 'Q': ndim = 2; shape[0] = T; shape[1] = N; break;
         case 'g': ndim = 1; shape[0] = GH; break;
         default: ndim = 1; shape[0] = H; break; /* 'b' */
         }
         char *ptr = NULL;
+        if (a->kind == 'X') {
+            if (take_steps(g, args[i], a->name, s)) return -1;
+            p[i] = (void *)s->x;
+            continue;
+        }
         if (a->optional ? take_opt(g, args[i], a->name, ndim, shape, &ptr, a->written)
                         : take_whole(g, args[i], a->name, ndim, shape, &ptr, a->written))
             return -1;
@@ -779,10 +828,10 @@ typedef struct {
     int hm;               /* + an (H, N) block for its masked state h~ (with rec_mask) */
     Py_ssize_t shared;    /* values that all participants share */
     Py_ssize_t zero_rows; /* rows of N zeros standing in for dy = None */
-    int group;            /* a copy of W_hh with each participant's rows together (forward loops) */
+    int group;            /* copies of W_hh and W_ih with each participant's rows together (forward loops) */
 } Need;
 
-/* the index of f's first array of `kind` ('W': W_hh, 'Q': dh_sq), or -1 */
+/* the index of f's first array of `kind` ('W': W_hh, 'I': W_ih, 'Q': dh_sq), or -1 */
 static int spec_index(const SeqSpec *f, char kind)
 {
     for (int i = 0; i < f->n_arrays; i++)
@@ -792,7 +841,8 @@ static int spec_index(const SeqSpec *f, char kind)
 
 /* Per-call scratch of a loop of f, one allocation: per participant unit_rows * hk_max * N values
  * (+ H * N for hm, + T * N for its dh_sq partial sums when f has dh_sq); `shared` values; the
- * grouped copy of W_hh (G*H, H) when `group`, G > 1 and P > 1; a copy of batch_sizes. zeros,
+ * grouped copies of W_hh (G*H, H) and W_ih (G*H, I) when `group`, G > 1 and P > 1; a copy of
+ * batch_sizes. zeros,
  * zero_rows * N values, is calloc'ed when zero_rows > 0. Returns -1 with MemoryError set. */
 static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
 {
@@ -805,7 +855,9 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     part += spec_index(f, 'Q') >= 0 ? L->s.T * N : 0;
     part = (part + 15) / 16 * 16; /* whole 64-byte lines: no cache line shared by two participants */
     L->part_bytes = (size_t)part * size;
-    Py_ssize_t wp = need.group && L->P > 1 && G > 1 ? G * H * H : 0, shared = need.shared;
+    int grouped = need.group && L->P > 1 && G > 1;
+    Py_ssize_t wg = grouped ? G * H * H : 0, wig = grouped && L->s.x ? G * H * L->s.I : 0, wp = wg + wig;
+    Py_ssize_t shared = need.shared;
     Py_ssize_t sizes = L->s.batch_sizes ? L->s.T : 0;
     size_t total = (size_t)(L->P * part + shared + wp) * size + (size_t)sizes * sizeof(int64_t) + 64;
     L->mem = PyMem_RawMalloc(total);
@@ -818,7 +870,8 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     }
     L->part = (char *)(((uintptr_t)L->mem + 63) & ~(uintptr_t)63);
     L->shared = L->part + L->P * L->part_bytes;
-    L->Wp = wp ? (char *)L->shared + (size_t)shared * size : NULL;
+    L->Wg = wg ? (char *)L->shared + (size_t)shared * size : NULL;
+    L->Wig = wig ? (char *)L->shared + (size_t)(shared + wg) * size : NULL;
     if (sizes) { /* one copy that every participant reads: they agree on B even if the array changes */
         int64_t *copy = (int64_t *)((char *)L->shared + (size_t)(shared + wp) * size);
         memcpy(copy, L->s.batch_sizes, (size_t)sizes * sizeof(int64_t));
@@ -851,20 +904,23 @@ static void loop_free(Loop *L)
         return NULL;                                                        \
     }
 
-/* run the loop for the dtype without the GIL: first the grouped copy of W_hh where
- * loop_scratch made room for one, then the participants, then (backward loops) the sum of their
+/* run the loop for the dtype without the GIL: first the grouped copies of W_hh and W_ih where
+ * loop_scratch made room for them, then the participants, then (backward loops) the sum of their
  * partial dh_sq into dh_sq; free the scratch, release the buffers, return None */
 #define SEQ_RUN(loop, spec)                                                 \
     do {                                                                    \
-        int w = spec_index(&spec, 'W'), sq = spec_index(&spec, 'Q');        \
+        int w = spec_index(&spec, 'W'), wi = spec_index(&spec, 'I');        \
+        int sq = spec_index(&spec, 'Q');                                    \
         L.fn = g.size == 4 ? loop##_f : loop##_d;                           \
         Py_BEGIN_ALLOW_THREADS                                              \
         if (g.size == 4) {                                                  \
-            if (L.Wp) group_rows_f(&L, L.Wp, L.p[w], spec.G);               \
+            if (L.Wg) group_rows_f(&L, L.Wg, L.p[w], spec.G, L.s.H);        \
+            if (L.Wig) group_rows_f(&L, L.Wig, L.p[wi], spec.G, L.s.I);     \
             run_loop(&L);                                                   \
             if (sq >= 0) sum_parts_f(&L, L.p[sq]);                          \
         } else {                                                            \
-            if (L.Wp) group_rows_d(&L, L.Wp, L.p[w], spec.G);               \
+            if (L.Wg) group_rows_d(&L, L.Wg, L.p[w], spec.G, L.s.H);        \
+            if (L.Wig) group_rows_d(&L, L.Wig, L.p[wi], spec.G, L.s.I);     \
             run_loop(&L);                                                   \
             if (sq >= 0) sum_parts_d(&L, L.p[sq]);                          \
         }                                                                   \
@@ -874,14 +930,15 @@ static void loop_free(Loop *L)
     } while (0)
 
 static const ArgSpec RNN_FWD_ARGS[] = {
-    {"hs", 'S', 1, 0}, {"W_hh", 'W', 0, 0}, {"bias", 'g', 0, 1}, {"rec_mask", 'R', 0, 1}};
-static const SeqSpec RNN_FWD = {"rnn_forward_seq", 1, 1, RNN_FWD_ARGS, 4, 1};
+    {"hs", 'S', 1, 0}, {"x", 'X', 0, 0}, {"W_ih", 'I', 0, 0}, {"W_hh", 'W', 0, 0}, {"bias", 'g', 0, 1},
+    {"rec_mask", 'R', 0, 1}};
+static const SeqSpec RNN_FWD = {"rnn_forward_seq", 1, 1, RNN_FWD_ARGS, 6, 1};
 
-/* rnn_forward_seq(hs, W_hh, bias, rec_mask, batch_sizes, relu, reverse); bias (H,) or None */
+/* rnn_forward_seq(hs, x, W_ih, W_hh, bias, rec_mask, batch_sizes, relu, reverse); bias (H,) or None */
 static PyObject *rnn_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(RNN_FWD);
-    SEQ_SCRATCH(RNN_FWD, .unit_rows = 1, .hm = L.p[3] != NULL, .group = 1); /* gh, hm */
+    SEQ_SCRATCH(RNN_FWD, .unit_rows = 2, .hm = L.p[5] != NULL, .group = 1); /* gh, gx, hm */
     SEQ_RUN(rnn_fwd_seq, RNN_FWD);
 }
 
@@ -899,15 +956,15 @@ static PyObject *rnn_backward_seq(PyObject *self, PyObject *const *args, Py_ssiz
 }
 
 static const ArgSpec LSTM_FWD_ARGS[] = {
-    {"A", 'G', 1, 0}, {"hs", 'S', 1, 0}, {"cs", 'S', 1, 0}, {"tcs", 'C', 1, 0},
-    {"W_hh", 'W', 0, 0}, {"bias", 'g', 0, 1}, {"rec_mask", 'R', 0, 1}};
-static const SeqSpec LSTM_FWD = {"lstm_forward_seq", 4, 0, LSTM_FWD_ARGS, 7, 0};
+    {"A", 'G', 1, 0}, {"hs", 'S', 1, 0}, {"cs", 'S', 1, 0}, {"tcs", 'C', 1, 0}, {"x", 'X', 0, 0},
+    {"W_ih", 'I', 0, 0}, {"W_hh", 'W', 0, 0}, {"bias", 'g', 0, 1}, {"rec_mask", 'R', 0, 1}};
+static const SeqSpec LSTM_FWD = {"lstm_forward_seq", 4, 0, LSTM_FWD_ARGS, 9, 0};
 
-/* lstm_forward_seq(A, hs, cs, tcs, W_hh, bias, rec_mask, batch_sizes, reverse); bias (4H,) or None */
+/* lstm_forward_seq(A, hs, cs, tcs, x, W_ih, W_hh, bias, rec_mask, batch_sizes, reverse); bias (4H,) or None */
 static PyObject *lstm_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(LSTM_FWD);
-    SEQ_SCRATCH(LSTM_FWD, .unit_rows = 4, .hm = L.p[6] != NULL, .group = 1); /* gh, hm; W_hh grouped */
+    SEQ_SCRATCH(LSTM_FWD, .unit_rows = 8, .hm = L.p[8] != NULL, .group = 1); /* gh, gx, hm; weights grouped */
     SEQ_RUN(lstm_fwd_seq, LSTM_FWD);
 }
 
@@ -925,16 +982,16 @@ static PyObject *lstm_backward_seq(PyObject *self, PyObject *const *args, Py_ssi
 }
 
 static const ArgSpec GRU_FWD_ARGS[] = {
-    {"A", 'G', 1, 0}, {"hs", 'S', 1, 0}, {"side", 'C', 1, 0}, {"W_hh", 'W', 0, 0},
-    {"bias", 'g', 0, 1}, {"b_hn", 'b', 0, 0}, {"rec_mask", 'R', 0, 1}};
-static const SeqSpec GRU_FWD = {"gru_forward_seq", 3, 0, GRU_FWD_ARGS, 7, 0};
+    {"A", 'G', 1, 0}, {"hs", 'S', 1, 0}, {"side", 'C', 1, 0}, {"x", 'X', 0, 0}, {"W_ih", 'I', 0, 0},
+    {"W_hh", 'W', 0, 0}, {"bias", 'g', 0, 1}, {"b_hn", 'b', 0, 0}, {"rec_mask", 'R', 0, 1}};
+static const SeqSpec GRU_FWD = {"gru_forward_seq", 3, 0, GRU_FWD_ARGS, 9, 0};
 
-/* gru_forward_seq(A, hs, side, W_hh, bias, b_hn, rec_mask, batch_sizes, reverse); bias (3H,) or None
- * (reset_after=True; b_hn (H,)) */
+/* gru_forward_seq(A, hs, side, x, W_ih, W_hh, bias, b_hn, rec_mask, batch_sizes, reverse); bias (3H,) or
+ * None (reset_after=True; b_hn (H,)) */
 static PyObject *gru_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(GRU_FWD);
-    SEQ_SCRATCH(GRU_FWD, .unit_rows = 3, .hm = L.p[6] != NULL, .group = 1); /* gh, hm; W_hh grouped */
+    SEQ_SCRATCH(GRU_FWD, .unit_rows = 6, .hm = L.p[8] != NULL, .group = 1); /* gh, gx, hm; weights grouped */
     SEQ_RUN(gru_fwd_seq, GRU_FWD);
 }
 

@@ -7,15 +7,20 @@
  * microseconds per step, which is most of a step at N = 1.
  *
  * Each loop is written for one participant k of L->P (pool.h): the hidden units j in
- * [h0, h1) of part_rows(), with their rows of every gate. Forwards, a step is: wait for all of
- * h_{t-1} (barrier), gh = (this part's rows of W_hh) @ h~, the gate pass on the slice. Backwards:
+ * [h0, h1) of part_rows(), with their rows of every gate. Forwards, a step is: gx = (this part's
+ * rows of W_ih) @ x_t (the input projection, which needs nobody's h), wait for all of h_{t-1}
+ * (barrier), gh = (this part's rows of W_hh) @ h~, a = gx + bias, the gate pass on the slice.
+ * The input projection runs step by step rather than as one (G*H, I) @ (I, T*N) product before
+ * the loop: the same arithmetic, but its (G*hk, N) result is still in cache when the gate pass
+ * reads it, instead of a whole (G*H, T, N) array written to memory and read back. Backwards:
  * the gate pass on the slice, wait for all of da_t (barrier), dh[h0:h1] = W_hh[:, h0:h1].T @ da_t.
  * One barrier per step; with P = 1, [h0, h1) = [0, H) and the barrier is a no-op. The product is
  * single-threaded when P > 1 (module.c asks OpenBLAS for one thread meanwhile), and uses
  * OpenBLAS's threads (this pool, through its callback) when P = 1.
  *
  * Arrays are whole (F, S, N) C-contiguous sequence arrays (S = T or T + 1 slots): row stride
- * S * N, step stride N. The (F, N) block of step t starts at p + t * N.
+ * S * N, step stride N. The (F, N) block of step t starts at p + t * N. The input x (I, T, N) may
+ * have any row stride s->ldx (a view such as hs[:, 1:] of the layer below).
  */
 
 typedef void (*RK(gemm64_fn))(int, int, int, int64_t, int64_t, int64_t, REAL, const REAL *, int64_t,
@@ -23,8 +28,8 @@ typedef void (*RK(gemm64_fn))(int, int, int, int64_t, int64_t, int64_t, REAL, co
 typedef void (*RK(gemm32_fn))(int, int, int, int32_t, int32_t, int32_t, REAL, const REAL *, int32_t,
                                const REAL *, int32_t, REAL, REAL *, int32_t);
 
-/* C (M, n) = op(W) @ B (K, n), row-major, with W the (G*H, H) weight (ld H):
- * op(W) = W (M = G*H, K = H) forwards, W.T (M = H, K = G*H) backwards */
+/* C (M, n) = op(W) @ B (K, n), row-major, W with row stride ldw: W_hh (G*H, H) or W_ih (G*H, I);
+ * op(W) = W forwards, W.T (W_hh only: M = H, K = G*H) backwards */
 static void RK(gemm)(const Blas *b, int trans, Py_ssize_t M, Py_ssize_t n, Py_ssize_t K, const REAL *W,
                      Py_ssize_t ldw, const REAL *B, Py_ssize_t ldb, REAL *C, Py_ssize_t ldc)
 {
@@ -107,36 +112,48 @@ static const REAL *RK(recurrent_input)(const REAL *hp, Py_ssize_t lds, const REA
     return hm;
 }
 
-/* a += bias (one value per row) for the B running columns of this participant's rows of each
- * of the G gate blocks, just before the fused step reads them: a pass over a block in cache,
- * instead of over the whole (G*H, T, N) array before the loop */
-static void RK(add_bias)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict bias, Py_ssize_t G, Py_ssize_t H,
-                         Py_ssize_t h0, Py_ssize_t hk, Py_ssize_t B)
+/* The input projection of step t for this participant, gx = Wi @ x_t: Wi its rows of W_ih
+ * (part_weight), gx the compact (G*hk, B) block of its scratch */
+static void RK(project_input)(const Loop *L, const REAL *Wi, Py_ssize_t G, Py_ssize_t hk, Py_ssize_t t,
+                              Py_ssize_t B, REAL *gx)
 {
-    if (!bias) return;
+    const Seq *s = &L->s;
+    RK(gemm)(&L->b, 0, G * hk, B, s->I, Wi, s->I, (const REAL *)s->x + t * s->N, s->ldx, gx, B);
+}
+
+/* a = gx + bias (one value per row; bias NULL: none) for the B running columns of this
+ * participant's rows of each of the G gate blocks, just before the fused step reads them:
+ * gx is still in cache from project_input */
+static void RK(set_input)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict gx, const REAL *restrict bias,
+                          Py_ssize_t G, Py_ssize_t H, Py_ssize_t h0, Py_ssize_t hk, Py_ssize_t B)
+{
     for (Py_ssize_t g = 0; g < G; g++)
-        for (Py_ssize_t j = g * H + h0; j < g * H + h0 + hk; j++) {
-            REAL v = bias[j];
-            for (Py_ssize_t n = 0; n < B; n++) a[j * lda + n] += v;
+        for (Py_ssize_t j = 0; j < hk; j++) {
+            Py_ssize_t row = g * H + h0 + j;
+            REAL v = bias ? bias[row] : 0;
+            const REAL *x = gx + (g * hk + j) * B;
+            for (Py_ssize_t n = 0; n < B; n++) a[row * lda + n] = x[n] + v;
         }
 }
 
-/* this participant's rows of W_hh, gates stacked: (G*hk, H). W itself when P = 1; else its
- * slice of the copy module.c makes with the rows grouped by participant (group_rows) */
-static const REAL *RK(part_weight)(const Loop *L, const REAL *W, Py_ssize_t G, Py_ssize_t h0)
+/* this participant's rows of a (G*H, K) weight (W_hh: K = H; W_ih: K = I), gates stacked:
+ * (G*hk, K). W itself when P = 1 or G = 1; else its slice of Wg, the copy module.c makes with
+ * the rows grouped by participant (group_rows) */
+static const REAL *RK(part_weight)(const Loop *L, const REAL *W, const void *Wg, Py_ssize_t G, Py_ssize_t K,
+                                   Py_ssize_t h0)
 {
-    return L->P > 1 && G > 1 ? (const REAL *)L->Wp + G * h0 * L->s.H : W + h0 * L->s.H;
+    return L->P > 1 && G > 1 ? (const REAL *)Wg + G * h0 * K : W + h0 * K;
 }
 
-/* Wp = W_hh (G*H, H) with the rows of participant k (its rows of each gate) together */
-static void RK(group_rows)(const Loop *L, REAL *Wp, const REAL *W, Py_ssize_t G)
+/* Wg = W (G*H, K) with the rows of participant k (its rows of each gate) together */
+static void RK(group_rows)(const Loop *L, REAL *Wg, const REAL *W, Py_ssize_t G, Py_ssize_t K)
 {
     Py_ssize_t H = L->s.H;
     for (int k = 0; k < L->P; k++) {
         Py_ssize_t h0, h1;
         part_rows(L, k, &h0, &h1);
-        for (Py_ssize_t g = 0; g < G; g++, Wp += (h1 - h0) * H)
-            memcpy(Wp, W + (g * H + h0) * H, (size_t)((h1 - h0) * H) * sizeof(REAL));
+        for (Py_ssize_t g = 0; g < G; g++, Wg += (h1 - h0) * K)
+            memcpy(Wg, W + (g * H + h0) * K, (size_t)((h1 - h0) * K) * sizeof(REAL));
     }
 }
 
@@ -160,24 +177,24 @@ static REAL *RK(sq_target)(const Loop *L, int k, REAL *dh_sq)
     return q;
 }
 
-/* Elman RNN forward (rnn_fwd): hs (H, T+1, N) holds the input projections W_ih x_t in the output
- * slots. bias (H,) = b_ih + b_hh, or NULL for none; the forward loops add it to the running
- * columns only (finished columns keep W_ih x_t: unused, and zeroed by the backward).
- * p: hs, W_hh, bias, rec_mask; part scratch: gh (hk, N), hm (H, N) */
+/* Elman RNN forward (rnn_fwd): hs (H, T+1, N); the output slots receive h_t. bias (H,) = b_ih + b_hh,
+ * or NULL for none. p: hs, x, W_ih, W_hh, bias, rec_mask; part scratch: gh, gx (hk, N), hm (H, N) */
 static void RK(rnn_fwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
     REAL *hs = L->p[0];
-    const REAL *W = RK(part_weight)(L, L->p[1], 1, h0), *bias = L->p[2], *mask = L->p[3];
-    REAL *gh = (REAL *)part_scratch(L, k), *hm = gh + L->hk_max * N;
+    const REAL *Wi = RK(part_weight)(L, L->p[2], NULL, 1, s->I, h0);
+    const REAL *W = RK(part_weight)(L, L->p[3], NULL, 1, H, h0), *bias = L->p[4], *mask = L->p[5];
+    REAL *gh = (REAL *)part_scratch(L, k), *gx = gh + L->hk_max * N, *hm = gx + L->hk_max * N;
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds;
+        if (B > 0) RK(project_input)(L, Wi, 1, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
             RK(gemm)(b, 0, hk, B, H, W, H, hin, ldin, gh, B);
-            RK(add_bias)(hc, lds, bias ? bias + h0 : NULL, 1, H, 0, hk, B);
+            RK(set_input)(hc, lds, gx, bias ? bias + h0 : NULL, 1, H, 0, hk, B);
             RK(rnn_fwd)(hc, lds, gh, B, hk, B, L->relu);
         }
         if (B < N) RK(carry_cols)(hc, hp + h0 * lds, lds, hk, B, N);
@@ -205,27 +222,31 @@ static void RK(rnn_bwd_seq)(Loop *L, int k)
     }
 }
 
-/* LSTM forward (lstm_fwd): A (4H, T, N) projections -> activations; hs, cs (H, T+1, N); tcs (H, T, N);
- * bias (4H,). p: A, hs, cs, tcs, W_hh, bias, rec_mask; part scratch: gh (4hk, N), hm (H, N) */
+/* LSTM forward (lstm_fwd): A (4H, T, N) receives the activations [i; f; g; o] (0 in finished
+ * columns); hs, cs (H, T+1, N); tcs (H, T, N); bias (4H,). p: A, hs, cs, tcs, x, W_ih, W_hh, bias,
+ * rec_mask; part scratch: gh, gx (4hk, N), hm (H, N) */
 static void RK(lstm_fwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
     REAL *A = L->p[0], *hs = L->p[1], *cs = L->p[2], *tcs = L->p[3];
-    const REAL *W = RK(part_weight)(L, L->p[4], 4, h0), *bias = L->p[5], *mask = L->p[6];
-    REAL *gh = (REAL *)part_scratch(L, k), *hm = gh + 4 * L->hk_max * N;
+    const REAL *Wi = RK(part_weight)(L, L->p[5], L->Wig, 4, s->I, h0);
+    const REAL *W = RK(part_weight)(L, L->p[6], L->Wg, 4, H, h0), *bias = L->p[7], *mask = L->p[8];
+    REAL *gh = (REAL *)part_scratch(L, k), *gx = gh + 4 * L->hk_max * N, *hm = gx + 4 * L->hk_max * N;
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds;
         REAL *cp = cs + PREV(t) * N + h0 * lds, *cc = cs + CUR(t) * N + h0 * lds, *a = A + t * N;
+        if (B > 0) RK(project_input)(L, Wi, 4, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
             RK(gemm)(b, 0, 4 * hk, B, H, W, H, hin, ldin, gh, B);
-            RK(add_bias)(a, lda, bias, 4, H, h0, hk, B);
+            RK(set_input)(a, lda, gx, bias, 4, H, h0, hk, B);
             RK(lstm_fwd)(a + h0 * lda, lda, H * lda, gh, B, hk * B, cp, lds, cc, lds, tcs + h0 * lda + t * N, lda,
                          hc, lds, hk, B);
         }
         if (B < N) {
+            RK(zero_gate_cols)(a, lda, 4, H, h0, hk, B, N);
             RK(carry_cols)(cc, cp, lds, hk, B, N);
             RK(carry_cols)(hc, hp + h0 * lds, lds, hk, B, N);
         }
@@ -253,27 +274,31 @@ static void RK(lstm_bwd_seq)(Loop *L, int k)
     }
 }
 
-/* GRU (reset_after) forward (gru_fwd): A (3H, T, N); side (H, T, N) keeps W_hn h~ + b_hn; bias (3H,)
- * = [b_ir + b_hr; b_iz + b_hz; b_in] (b_hn stays inside r * (...)).
- * p: A, hs, side, W_hh, bias, b_hn, rec_mask; part scratch: gh (3hk, N), hm (H, N) */
+/* GRU (reset_after) forward (gru_fwd): A (3H, T, N) receives the activations (0 in finished
+ * columns); side (H, T, N) keeps W_hn h~ + b_hn; bias (3H,) = [b_ir + b_hr; b_iz + b_hz; b_in] (b_hn
+ * stays inside r * (...)). p: A, hs, side, x, W_ih, W_hh, bias, b_hn, rec_mask; part scratch: gh, gx
+ * (3hk, N), hm (H, N) */
 static void RK(gru_fwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
     REAL *A = L->p[0], *hs = L->p[1], *side = L->p[2];
-    const REAL *W = RK(part_weight)(L, L->p[3], 3, h0), *bias = L->p[4], *b_hn = (const REAL *)L->p[5] + h0;
-    const REAL *mask = L->p[6];
-    REAL *gh = (REAL *)part_scratch(L, k), *hm = gh + 3 * L->hk_max * N;
+    const REAL *Wi = RK(part_weight)(L, L->p[4], L->Wig, 3, s->I, h0);
+    const REAL *W = RK(part_weight)(L, L->p[5], L->Wg, 3, H, h0), *bias = L->p[6];
+    const REAL *b_hn = (const REAL *)L->p[7] + h0, *mask = L->p[8];
+    REAL *gh = (REAL *)part_scratch(L, k), *gx = gh + 3 * L->hk_max * N, *hm = gx + 3 * L->hk_max * N;
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds, *st = side + t * N + h0 * lda, *a = A + t * N;
+        if (B > 0) RK(project_input)(L, Wi, 3, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
             RK(gemm)(b, 0, 3 * hk, B, H, W, H, hin, ldin, gh, B);
-            RK(add_bias)(a, lda, bias, 3, H, h0, hk, B);
+            RK(set_input)(a, lda, gx, bias, 3, H, h0, hk, B);
             RK(gru_fwd)(a + h0 * lda, lda, H * lda, gh, B, hk * B, b_hn, hp + h0 * lds, lds, st, lda, hc, lds, hk, B);
         }
         if (B < N) {
+            RK(zero_gate_cols)(a, lda, 3, H, h0, hk, B, N);
             RK(carry_cols)(hc, hp + h0 * lds, lds, hk, B, N);
             RK(zero_cols)(st, lda, hk, B, N);
         }
