@@ -113,7 +113,6 @@ def torch_peak_bytes(fn: Callable[[], object]) -> int:
 
     Raises RuntimeError if the profiler does not expose the raw memory events.
     """
-    import torch
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile, record_function
 
