@@ -277,19 +277,25 @@ def test_overwrite_dy_never_writes_into_the_cache(monkeypatch):
         np.testing.assert_array_equal(g, w)
 
 
-def test_layers_match_with_and_without_c_loops(monkeypatch):
-    """A 2-layer bidirectional LSTM and GRU with lengths and both dropouts: the same outputs,
-    state and gradients through the C loops and through the Python ones."""
+@pytest.mark.parametrize("case", ["lengths", "full", "time-major", "unbatched"])
+def test_layers_match_with_and_without_c_loops(case, monkeypatch):
+    """A 2-layer bidirectional LSTM, GRU and RNN with both dropouts: the same outputs, state and
+    gradients through the C loops and through the Python ones; with lengths (packed) and without,
+    in both layouts and unbatched."""
     import rnnkit
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((6, 9, 3))
-    lengths = [9, 4, 9, 1, 7, 3]
+    lengths = [9, 4, 9, 1, 7, 3] if case == "lengths" else None
+    if case == "time-major":
+        x = x.transpose(1, 0, 2).copy()
+    elif case == "unbatched":
+        x = x[0]
     for cls in (rnnkit.LSTM, rnnkit.GRU, rnnkit.RNN):
         results = []
         for use_c in (True, False):
             monkeypatch.setattr(blas, "c_loops", lambda use_c=use_c: use_c)
-            layer = cls(3, 5, num_layers=2, bidirectional=True, batch_first=True, dropout=0.3,
+            layer = cls(3, 5, num_layers=2, bidirectional=True, batch_first=case != "time-major", dropout=0.3,
                         recurrent_dropout=0.2, dtype="float64", seed=1)
             layer.train()
             y, state = layer.forward(x, lengths=lengths)

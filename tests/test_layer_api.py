@@ -224,8 +224,10 @@ def test_multi_batch_run_has_no_leaked_state(cell):
         np.testing.assert_allclose(got["dx"], exp["dx"], rtol=1e-12, atol=1e-14, err_msg=f"dx of batch {i} was overwritten later")
 
 
+@pytest.mark.parametrize("lengths", [[4, 2], None], ids=["packed", "full"])
 @pytest.mark.parametrize("cell", CELL_VARIANTS, ids=CELL_VARIANT_IDS)
-def test_inputs_are_not_modified(cell):
+def test_inputs_are_not_modified(cell, lengths):
+    """Neither with lengths (packed) nor without."""
     kind, extra, cid = cell
     rng = np.random.default_rng(0)
     layer = make_layer(kind, 3, 4, num_layers=2, dtype="float64", seed=0, recurrent_dropout=0.3, dropout=0.3, **extra)
@@ -236,7 +238,7 @@ def test_inputs_are_not_modified(cell):
     dst = tuple(rng.standard_normal((2, 2, 4)) for _ in split_state(st))
     dst = dst if kind == "LSTM" else dst[0]
     copies = [a.copy() for a in [x, dy, *split_state(st), *split_state(dst)]]
-    layer.forward(x, st, [4, 2])
+    layer.forward(x, st, lengths)
     layer.backward(dy, dst)
     for i, (a, b) in enumerate(zip([x, dy, *split_state(st), *split_state(dst)], copies)):
         np.testing.assert_array_equal(a, b, err_msg=f"input #{i} (x, dy, state..., dstate...) was modified")
