@@ -153,15 +153,17 @@ def test_automatic_participants(threads):
 
 
 def test_use_blas_threads_checks_its_arguments():
-    with pytest.raises(TypeError, match="takes 3 arguments"):
-        _fused.use_blas_threads(1, 2)
+    with pytest.raises(TypeError, match="takes 4 arguments"):
+        _fused.use_blas_threads(1, 2, 0)
     for bad in ("x", 0, -1, 2**70):
         with pytest.raises(ValueError, match=r"get_num_threads must be the address of openblas_get_num_threads, a "
                                              r"non-zero int"):
-            _fused.use_blas_threads(bad, 2, 0)
+            _fused.use_blas_threads(bad, 2, 0, 0)
     with pytest.raises(ValueError, match="set_threads_callback must be the address of "
                                          "openblas_set_threads_callback_function, a int"):
-        _fused.use_blas_threads(1, 2, -1)
+        _fused.use_blas_threads(1, 2, -1, 0)
+    with pytest.raises(ValueError, match="threads_callback must be the address of openblas_threads_callback_, a int"):
+        _fused.use_blas_threads(1, 2, 0, "x")
     blas.find.cache_clear()  # nothing was registered by the failures; register NumPy's again anyway
     assert blas.find().threads
 
@@ -293,6 +295,48 @@ def test_numpy_products_alone_use_the_pool():
     assert before == "0"
     # OpenBLAS may split a product over fewer threads than it has; one worker at least when 2+
     assert (1 <= int(after) <= int(n) - 1) if int(n) > 1 else int(after) == 0
+
+
+def test_a_foreign_openblas_callback_is_left_in_place():
+    """A threads callback another library gave OpenBLAS before rnnkit's blas.find() stays: NumPy's
+    threaded products keep running through it, and the split loops still use rnnkit's pool."""
+    r = _script("""
+        import ctypes, threading, numpy as np
+        from rnnkit.kernels import blas
+        path = blas._candidates()[0]
+        lib = ctypes.CDLL(path)
+        DOJOB = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_void_p, ctypes.c_int)
+        CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int, DOJOB, ctypes.c_int, ctypes.c_size_t, ctypes.c_void_p,
+                                    ctypes.c_int)
+        calls = []
+        @CALLBACK
+        def foreign(sync, dojob, numjobs, size, jobs, arg):  # each job on a thread of its own, at once:
+            calls.append(numjobs)                            # OpenBLAS's jobs wait for one another
+            ts = [threading.Thread(target=dojob, args=(i, jobs + i * size, arg)) for i in range(1, numjobs)]
+            for t in ts:
+                t.start()
+            dojob(0, jobs, arg)
+            for t in ts:
+                t.join()
+        getattr(lib, "scipy_openblas_set_threads_callback_function64_")(foreign)
+        found = blas.find()
+        now = ctypes.c_void_p.in_dll(lib, "openblas_threads_callback_").value
+        a = np.random.default_rng(0).standard_normal((600, 600)).astype(np.float32)
+        ok = np.allclose(a @ a, a.astype(np.float64) @ a.astype(np.float64), rtol=1e-3, atol=1e-2)
+        from rnnkit.kernels import _fused, lstm_forward
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((16, 20, 64))
+        W_ih, W_hh = rng.standard_normal((512, 16)) * 0.1, rng.standard_normal((512, 128)) * 0.1
+        h0 = np.zeros((128, 64))
+        _fused.loop_threads(2)
+        y2 = lstm_forward(x, (h0, h0), W_ih, W_hh)[0].copy()
+        _fused.loop_threads(1)
+        y1 = lstm_forward(x, (h0, h0), W_ih, W_hh)[0]
+        print(found.threads, found.blas_on_pool, now == ctypes.cast(foreign, ctypes.c_void_p).value,
+              len(calls) > 0, ok, _fused.pool_workers() >= 1, np.allclose(y1, y2, rtol=1e-12, atol=1e-12))
+    """, env={"OPENBLAS_NUM_THREADS": "2"}, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "False", "True", "True", "True", "True", "True"], r.stdout
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork()")

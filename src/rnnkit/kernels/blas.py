@@ -20,7 +20,9 @@ thread pool for its own multithreaded work (``openblas_set_threads_callback_func
 product in the process from then on: the same work, on threads that sleep after 0.2 ms idle
 instead of spinning for about 0.1 s, which is what kept the gate pass off the second core.
 ``RNNKIT_NO_POOL=1`` (read once, at the first call) leaves OpenBLAS its own threads and runs
-the loops on one thread, as before.
+the loops on one thread, as before. A callback that another library installed before is left in
+place (OpenBLAS's variable ``openblas_threads_callback_`` is read first): then only the loops use
+the pool (``Blas.blas_on_pool`` is False).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class Blas:
     path: str
     ilp64: bool  # its integers are 64-bit
     threads: bool = False  # its thread controls are registered: the loops may split their steps
+    blas_on_pool: bool = False  # OpenBLAS runs its own threaded work on rnnkit's pool (not another callback)
 
 
 def _candidates() -> list[str]:
@@ -76,8 +79,8 @@ def find() -> Blas | None:
             if ("USE64BITINT" in (config() or b"").decode("ascii", "replace")) != ilp64:
                 continue  # the names say one integer width, the build another: call neither
             _fused.use_blas(_address(sgemm), _address(dgemm), int(ilp64))
-            threads = _use_threads(lib, prefix, suffix)
-            return Blas(path=path, ilp64=ilp64, threads=threads)
+            status = _use_threads(lib, prefix, suffix)
+            return Blas(path=path, ilp64=ilp64, threads=status > 0, blas_on_pool=status == 1)
     return None
 
 
@@ -85,20 +88,34 @@ def _address(f) -> int:
     return ctypes.cast(f, ctypes.c_void_p).value
 
 
-def _use_threads(lib: ctypes.CDLL, prefix: str, suffix: str) -> bool:
-    """Register OpenBLAS's thread count and callback with ``_fused.use_blas_threads``; False
-    where RNNKIT_NO_POOL is set, or OpenBLAS or this build of ``_fused`` lacks them (then the
+def _use_threads(lib: ctypes.CDLL, prefix: str, suffix: str) -> int:
+    """Register OpenBLAS's thread count and callback with ``_fused.use_blas_threads``: 1 when
+    OpenBLAS's threaded work now runs on rnnkit's pool, 2 when only the loops use it (OpenBLAS
+    without the callback API, or another library's callback already installed), 0 where
+    RNNKIT_NO_POOL is set, or OpenBLAS or this build of ``_fused`` lacks the controls (then the
     loops run on one thread)."""
     if os.environ.get("RNNKIT_NO_POOL", "") not in ("", "0"):
-        return False
+        return 0
     try:
         get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}")
         set_ = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}")
     except AttributeError:
-        return False
+        return 0
     callback = getattr(lib, f"{prefix}openblas_set_threads_callback_function{suffix}", None)
-    # False from a build of _fused without the pool (no POSIX threads or C11 atomics)
-    return _fused.use_blas_threads(_address(get), _address(set_), 0 if callback is None else _address(callback))
+    # 0 from a build of _fused without the pool (no POSIX threads or C11 atomics)
+    return _fused.use_blas_threads(_address(get), _address(set_), 0 if callback is None else _address(callback),
+                                   _callback_variable(lib, prefix, suffix))
+
+
+def _callback_variable(lib: ctypes.CDLL, prefix: str, suffix: str) -> int:
+    """The address of OpenBLAS's ``openblas_threads_callback_`` (the callback installed now, NULL
+    for none), or 0 where this build does not export it."""
+    for name in ("openblas_threads_callback_", f"{prefix}openblas_threads_callback{suffix}"):
+        try:
+            return ctypes.addressof(ctypes.c_void_p.in_dll(lib, name))
+        except ValueError:
+            continue
+    return 0
 
 
 def c_loops() -> bool:

@@ -1044,31 +1044,40 @@ static PyObject *use_blas(PyObject *self, PyObject *const *args, Py_ssize_t narg
     Py_RETURN_NONE;
 }
 
-/* use_blas_threads(get_num_threads, set_num_threads, set_threads_callback): OpenBLAS's
- * openblas_get_num_threads and openblas_set_num_threads, which let the loops split each step
- * over that many participants (pool.h); and openblas_set_threads_callback_function (0: none),
- * through which OpenBLAS then runs its multithreaded work on this module's pool */
+/* use_blas_threads(get_num_threads, set_num_threads, set_threads_callback, threads_callback):
+ * OpenBLAS's openblas_get_num_threads and openblas_set_num_threads, which let the loops split
+ * each step over that many participants (pool.h); openblas_set_threads_callback_function (0:
+ * none), through which OpenBLAS then runs its multithreaded work on this module's pool; and the
+ * address of OpenBLAS's variable openblas_threads_callback_ (0: unknown), read first so that a
+ * callback someone else installed is left in place. Returns 0 (no pool in this build: the loops
+ * run on one thread, OpenBLAS keeps its own), 1 (OpenBLAS's work runs on the pool) or 2 (the
+ * loops use the pool, OpenBLAS's work another library's callback). */
 static PyObject *use_blas_threads(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    void *fn[3];
-    static const char *names[3] = {"get_num_threads", "set_num_threads", "set_threads_callback"};
-    static const char *whats[3] = {"openblas_get_num_threads", "openblas_set_num_threads",
-                                   "openblas_set_threads_callback_function"};
-    if (nargs != 3) {
-        PyErr_Format(PyExc_TypeError, "_fused.use_blas_threads takes 3 arguments, got %zd", nargs);
+    void *fn[4];
+    static const char *names[4] = {"get_num_threads", "set_num_threads", "set_threads_callback", "threads_callback"};
+    static const char *whats[4] = {"openblas_get_num_threads", "openblas_set_num_threads",
+                                   "openblas_set_threads_callback_function", "openblas_threads_callback_"};
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError, "_fused.use_blas_threads takes 4 arguments, got %zd", nargs);
         return NULL;
     }
-    for (int i = 0; i < 3; i++)
-        if (address_arg(args[i], "use_blas_threads", names[i], whats[i], i == 2, &fn[i])) return NULL;
+    for (int i = 0; i < 4; i++)
+        if (address_arg(args[i], "use_blas_threads", names[i], whats[i], i >= 2, &fn[i])) return NULL;
 #ifndef RK_NO_POOL
     blas_get_threads = (int (*)(void))fn[0];
     blas_set_threads = (void (*)(int))fn[1];
     if (!single_fork_handler)
         single_fork_handler = pthread_atfork(single_before_fork, single_after_fork_parent, single_after_fork) == 0;
-    if (fn[2]) ((void (*)(void (*)(int, blas_dojob, int, size_t, void *, int)))fn[2])(pool_blas_callback);
-    Py_RETURN_TRUE;
+    typedef void (*blas_callback)(int, blas_dojob, int, size_t, void *, int);
+    blas_callback now = NULL;
+    if (fn[3]) memcpy(&now, fn[3], sizeof now); /* the variable holds a function pointer */
+    if (now && now != pool_blas_callback) return PyLong_FromLong(2);
+    if (!fn[2]) return PyLong_FromLong(2);
+    ((void (*)(blas_callback))fn[2])(pool_blas_callback);
+    return PyLong_FromLong(1);
 #else
-    Py_RETURN_FALSE; /* no pool in this build: the loops run on one thread, OpenBLAS keeps its own */
+    return PyLong_FromLong(0);
 #endif
 }
 
