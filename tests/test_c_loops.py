@@ -19,7 +19,7 @@ import pytest
 from rnnkit.kernels import (
     _fused, blas, gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward, rnn_forward,
 )
-from rnnkit.kernels.common import loop_projection
+from rnnkit.kernels.common import STEP_PROJECTION_MIN_N, loop_projection
 
 pytestmark = pytest.mark.skipif(blas.find() is None, reason="NumPy's BLAS cannot be called from C here")
 
@@ -86,7 +86,7 @@ def every_option(test):
 
 
 @every_option
-@pytest.mark.parametrize("N", [1, 5, 40])
+@pytest.mark.parametrize("N", [1, 5, 40])  # N = 40: the C loop projects the input step by step
 def test_c_loop_matches_python_loop(cell, dtype, reverse, masked, packed, N, monkeypatch):
     p, dy, dstate = _problem(cell, N, dtype, reverse, masked, packed)
     got = _run(cell, p, dy, dstate, True, monkeypatch)
@@ -102,8 +102,9 @@ def test_x_with_a_row_stride_goes_in_as_it_is(cell, monkeypatch):
     the C loop projects it step by step without a copy, with the results of a C-contiguous x."""
     monkeypatch.setattr(blas, "c_loops", lambda: True)
     fwd, bwd, _, options = CELLS[cell]
-    p, dy, dstate = _problem(cell, 5, np.float64, False, True, True)
-    below = np.full((p["x"].shape[0], p["x"].shape[1] + 1, 5), np.nan)
+    N = STEP_PROJECTION_MIN_N + 4  # the loop projects x itself from this N on
+    p, dy, dstate = _problem(cell, N, np.float64, False, True, True)
+    below = np.full((p["x"].shape[0], p["x"].shape[1] + 1, N), np.nan)
     below[:, 1:] = p["x"]
     view = below[:, 1:]
     assert loop_projection(view, p["W_ih"], np.float64)[0] is view

@@ -150,7 +150,8 @@ def test_wrong_number_of_arguments(fn):
 @pytest.mark.parametrize("fn, i, name", array_params())
 def test_not_arrays(fn, i, name):
     args = valid_args(fn)
-    bads = [np.full(args[i].shape, 0.5).tolist(), 1, "abc"] + ([] if "o" in SEQ[fn][1][i][2] else [None])
+    none_ok = "o" in SEQ[fn][1][i][2] or name in ("x", "W_ih")  # those two: both None or neither (below)
+    bads = [np.full(args[i].shape, 0.5).tolist(), 1, "abc"] + ([] if none_ok else [None])
     for obj in bads:
         args[i] = obj
         expect_error(TypeError, rf"_fused: {name} must be a .*array, got {type(obj).__name__}", fn, args,
@@ -401,3 +402,39 @@ def test_x_with_a_row_stride(fn, dtype):
         call(fn, strided)
         for name, out in outputs(fn, strided).items():
             np.testing.assert_array_equal(out, outputs(fn, base)[name], err_msg=name)
+
+
+@pytest.mark.parametrize("fn", [f for f in FUNCTIONS if "forward" in f])
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("packed", [False, True])
+def test_x_and_w_ih_none_read_the_projections_in_place(fn, dtype, packed):
+    """x and W_ih None (what the kernels pass for small N): the gates (the RNN: hs's output slots)
+    hold W_ih x_t already, with the results of the loop doing the projection itself."""
+    base = valid_args(fn, dtype)
+    if not packed:
+        base[pos(fn, "batch_sizes")] = None
+    for reverse in (0, 1):
+        base[pos(fn, "reverse")] = reverse
+        own, given = ([a.copy() if isinstance(a, np.ndarray) else a for a in base] for _ in range(2))
+        x, W_ih = given[pos(fn, "x")], given[pos(fn, "W_ih")]
+        projected = (W_ih @ x.reshape(I, T * N)).reshape(-1, T, N)
+        if fn == "rnn_forward_seq":
+            given[pos(fn, "hs")][:, slice(0, T) if reverse else slice(1, T + 1)] = projected
+        else:
+            given[pos(fn, "A")][...] = projected
+        given[pos(fn, "x")] = given[pos(fn, "W_ih")] = None
+        call(fn, own)
+        call(fn, given)
+        for (name, got), want in zip(outputs(fn, given).items(), outputs(fn, own).values()):
+            np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6
+                                       if dtype == np.float32 else 1e-13, err_msg=name)
+
+
+@pytest.mark.parametrize("fn", [f for f in FUNCTIONS if "forward" in f])
+def test_x_and_w_ih_none_together_or_not_at_all(fn):
+    for name in ("x", "W_ih"):
+        args = valid_args(fn)
+        args[pos(fn, name)] = None
+        expect_error(TypeError, rf"_fused\.{fn}: x and W_ih must both be arrays, or both None \(the input "
+                                rf"projections already in place\), got x {'None' if name == 'x' else 'an array'} "
+                                rf"and W_ih {'an array' if name == 'x' else 'None'}", fn, args, f"{name} None alone")

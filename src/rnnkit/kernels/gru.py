@@ -47,6 +47,7 @@ from .common import (
     loop_gradient,
     loop_inputs,
     loop_projection,
+    step_projection,
     masked_outputs,
     previous_states,
     recurrent_product,
@@ -82,10 +83,11 @@ def gru_forward(
         bias = b_ih + b_hh
         if reset_after:
             bias[2 * H :] = b_ih[2 * H :]  # b_hn stays inside r * (...)
-    in_c = reset_after and blas.c_loops()  # the whole loop in C (csrc/sequence.h), projecting x step by step
+    in_c = reset_after and blas.c_loops()  # the whole loop in C (csrc/sequence.h), adding the bias per step
+    by_step = in_c and step_projection(N)  # and from N = 16 projecting the input step by step too
     A = buffer(ws, "gates", (3 * H, T, N), dtype)  # [r;z;n]
-    if not in_c:
-        input_projection(x, W_ih, bias, out=A)
+    if not by_step:
+        input_projection(x, W_ih, None if in_c else bias, out=A)
     hs = buffer(ws, "hs", (H, T + 1, N), dtype)
     hs[:, T if reverse else 0] = state0[0]
     side = buffer(ws, "side", (H, T, N), dtype)  # reset_after: W_hn @ h~ + b_hn;  else: r * h~
@@ -94,8 +96,9 @@ def gru_forward(
         b_hn = np.array(b_hh[2 * H :, None] if has_bias else np.zeros((H, 1)), dtype=dtype, order="C")
     if in_c:
         W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, dtype)
-        _fused.gru_forward_seq(A, hs, side, *loop_projection(x, W_ih, dtype), W, loop_bias(bias, dtype), b_hn[:, 0],
-                               mask, sizes, int(reverse))
+        x_c, W_ih_c = loop_projection(x, W_ih, dtype) if by_step else (None, None)
+        _fused.gru_forward_seq(A, hs, side, x_c, W_ih_c, W, loop_bias(bias, dtype), b_hn[:, 0], mask, sizes,
+                               int(reverse))
     else:
         _forward_steps(A, hs, side, W_hh, b_hn, batch_sizes, rec_mask, reverse, ws)
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, side=side, batch_sizes=batch_sizes,

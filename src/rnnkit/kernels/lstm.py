@@ -43,6 +43,7 @@ from .common import (
     loop_gradient,
     loop_inputs,
     loop_projection,
+    step_projection,
     masked_outputs,
     previous_states,
     recurrent_product,
@@ -73,10 +74,11 @@ def lstm_forward(
     H = W_hh.shape[1]
     dtype = x.dtype
     bias = None if b_ih is None else b_ih + b_hh
-    in_c = blas.c_loops()  # the whole loop in C (csrc/sequence.h), with the input projection step by step
+    in_c = blas.c_loops()  # the whole loop in C (csrc/sequence.h), which adds the bias step by step
+    by_step = in_c and step_projection(N)  # and from N = 16 projects the input step by step too
     A = buffer(ws, "gates", (4 * H, T, N), dtype)  # [i;f;g;o]
-    if not in_c:
-        input_projection(x, W_ih, bias, out=A)
+    if not by_step:
+        input_projection(x, W_ih, None if in_c else bias, out=A)
     hs = buffer(ws, "hs", (H, T + 1, N), dtype)
     cs = buffer(ws, "cs", (H, T + 1, N), dtype)
     tanh_cs = buffer(ws, "tanh_cs", (H, T, N), dtype)
@@ -84,8 +86,8 @@ def lstm_forward(
     hs[:, first], cs[:, first] = state0
     if in_c:
         W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, dtype)
-        _fused.lstm_forward_seq(A, hs, cs, tanh_cs, *loop_projection(x, W_ih, dtype), W, loop_bias(bias, dtype), mask,
-                                sizes, int(reverse))
+        x_c, W_ih_c = loop_projection(x, W_ih, dtype) if by_step else (None, None)
+        _fused.lstm_forward_seq(A, hs, cs, tanh_cs, x_c, W_ih_c, W, loop_bias(bias, dtype), mask, sizes, int(reverse))
     else:
         _forward_steps(A, hs, cs, tanh_cs, W_hh, batch_sizes, rec_mask, reverse, ws)
     cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, cs=cs, tanh_cs=tanh_cs,

@@ -6,7 +6,8 @@
  * by rnnkit/kernels/blas.py), then one step function of steps.h, which does everything
  * elementwise in one pass (with the equations; exp / sigmoid / tanh in vmath.h). Their arrays
  * are whole C-contiguous (F, T, N) sequences, (G*H, H) and (G*H, I) weights and (H, N) states;
- * the forward loops' input x (I, T, N) may be a view with any row stride. Each call is
+ * the forward loops' input x (I, T, N) may be a view with any row stride (or None with W_ih None:
+ * the input projections are in place already). Each call is
  * a Loop: its arrays, its scratch and its P participants (threads of pool.h that each run a
  * slice of the hidden units; P from OpenBLAS's thread count, registered by use_blas_threads).
  *
@@ -60,7 +61,8 @@ typedef struct {
     Py_ssize_t H, T, N;
     int reverse;
     const int64_t *batch_sizes; /* (T,) or NULL: every column runs at every step */
-    const void *x;              /* forward loops: the input (I, T, N), rows ldx values apart */
+    const void *x;              /* forward loops: the input (I, T, N), rows ldx values apart; NULL:
+                                   the gates (RNN: hs's output slots) hold W_ih x_t already */
     Py_ssize_t I, ldx;
 } Seq;
 
@@ -612,6 +614,7 @@ static int take_opt(Args *g, PyObject *o, const char *name, int ndim, const Py_s
  * s->x, s->I, s->ldx. */
 static int take_steps(Args *g, PyObject *o, const char *name, Seq *s)
 {
+    if (o == Py_None) return 0; /* s->x stays NULL */
     Py_buffer *v = &g->v[g->n];
     if (PyObject_GetBuffer(o, v, PyBUF_STRIDES | PyBUF_FORMAT) < 0) {
         PyErr_Clear();
@@ -761,8 +764,8 @@ static void run_loop(Loop *L)
 
 /* One array argument of a *_seq function: its name; its shape, by kind: 'G' (G*H, T, N) gates,
  * 'S' (H, T+1, N) states, 'C' (H, T, N), 'X' (I, T, N) input (take_steps: any row stride, sets I),
- * 'W' (G*H, H), 'I' (G*H, I) (after 'X'), 'R' (H, N), 'Q' (T, N), 'g' (G*H,), 'b' (H,); whether the
- * loop writes it; whether None may stand for it. */
+ * 'W' (G*H, H), 'I' (G*H, I) (after 'X'; None exactly when x is), 'R' (H, N), 'Q' (T, N),
+ * 'g' (G*H,), 'b' (H,); whether the loop writes it; whether None may stand for it. */
 typedef struct {
     const char *name;
     char kind, written, optional;
@@ -812,6 +815,12 @@ static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, A
             if (take_steps(g, args[i], a->name, s)) return -1;
             p[i] = (void *)s->x;
             continue;
+        }
+        if (a->kind == 'I' && (args[i] == Py_None) != (s->x == NULL)) {
+            PyErr_Format(PyExc_TypeError, "_fused.%s: x and W_ih must both be arrays, or both None (the input "
+                         "projections already in place), got x %s and W_ih %s", f->fn,
+                         s->x ? "an array" : "None", args[i] == Py_None ? "None" : "an array");
+            return -1;
         }
         if (a->optional ? take_opt(g, args[i], a->name, ndim, shape, &ptr, a->written)
                         : take_whole(g, args[i], a->name, ndim, shape, &ptr, a->written))
@@ -930,11 +939,12 @@ static void loop_free(Loop *L)
     } while (0)
 
 static const ArgSpec RNN_FWD_ARGS[] = {
-    {"hs", 'S', 1, 0}, {"x", 'X', 0, 0}, {"W_ih", 'I', 0, 0}, {"W_hh", 'W', 0, 0}, {"bias", 'g', 0, 1},
+    {"hs", 'S', 1, 0}, {"x", 'X', 0, 1}, {"W_ih", 'I', 0, 1}, {"W_hh", 'W', 0, 0}, {"bias", 'g', 0, 1},
     {"rec_mask", 'R', 0, 1}};
 static const SeqSpec RNN_FWD = {"rnn_forward_seq", 1, 1, RNN_FWD_ARGS, 6, 1};
 
-/* rnn_forward_seq(hs, x, W_ih, W_hh, bias, rec_mask, batch_sizes, relu, reverse); bias (H,) or None */
+/* rnn_forward_seq(hs, x, W_ih, W_hh, bias, rec_mask, batch_sizes, relu, reverse); bias (H,) or None;
+ * x and W_ih None: hs's output slots hold the input projections W_ih x_t already */
 static PyObject *rnn_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(RNN_FWD);
@@ -956,11 +966,12 @@ static PyObject *rnn_backward_seq(PyObject *self, PyObject *const *args, Py_ssiz
 }
 
 static const ArgSpec LSTM_FWD_ARGS[] = {
-    {"A", 'G', 1, 0}, {"hs", 'S', 1, 0}, {"cs", 'S', 1, 0}, {"tcs", 'C', 1, 0}, {"x", 'X', 0, 0},
-    {"W_ih", 'I', 0, 0}, {"W_hh", 'W', 0, 0}, {"bias", 'g', 0, 1}, {"rec_mask", 'R', 0, 1}};
+    {"A", 'G', 1, 0}, {"hs", 'S', 1, 0}, {"cs", 'S', 1, 0}, {"tcs", 'C', 1, 0}, {"x", 'X', 0, 1},
+    {"W_ih", 'I', 0, 1}, {"W_hh", 'W', 0, 0}, {"bias", 'g', 0, 1}, {"rec_mask", 'R', 0, 1}};
 static const SeqSpec LSTM_FWD = {"lstm_forward_seq", 4, 0, LSTM_FWD_ARGS, 9, 0};
 
-/* lstm_forward_seq(A, hs, cs, tcs, x, W_ih, W_hh, bias, rec_mask, batch_sizes, reverse); bias (4H,) or None */
+/* lstm_forward_seq(A, hs, cs, tcs, x, W_ih, W_hh, bias, rec_mask, batch_sizes, reverse); bias (4H,) or None;
+ * x and W_ih None: A holds the input projections already */
 static PyObject *lstm_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(LSTM_FWD);
@@ -982,12 +993,12 @@ static PyObject *lstm_backward_seq(PyObject *self, PyObject *const *args, Py_ssi
 }
 
 static const ArgSpec GRU_FWD_ARGS[] = {
-    {"A", 'G', 1, 0}, {"hs", 'S', 1, 0}, {"side", 'C', 1, 0}, {"x", 'X', 0, 0}, {"W_ih", 'I', 0, 0},
+    {"A", 'G', 1, 0}, {"hs", 'S', 1, 0}, {"side", 'C', 1, 0}, {"x", 'X', 0, 1}, {"W_ih", 'I', 0, 1},
     {"W_hh", 'W', 0, 0}, {"bias", 'g', 0, 1}, {"b_hn", 'b', 0, 0}, {"rec_mask", 'R', 0, 1}};
 static const SeqSpec GRU_FWD = {"gru_forward_seq", 3, 0, GRU_FWD_ARGS, 9, 0};
 
 /* gru_forward_seq(A, hs, side, x, W_ih, W_hh, bias, b_hn, rec_mask, batch_sizes, reverse); bias (3H,) or
- * None (reset_after=True; b_hn (H,)) */
+ * None (reset_after=True; b_hn (H,)); x and W_ih None: A holds the input projections already */
 static PyObject *gru_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(GRU_FWD);

@@ -12,7 +12,9 @@
  * (barrier), gh = (this part's rows of W_hh) @ h~, a = gx + bias, the gate pass on the slice.
  * The input projection runs step by step rather than as one (G*H, I) @ (I, T*N) product before
  * the loop: the same arithmetic, but its (G*hk, N) result is still in cache when the gate pass
- * reads it, instead of a whole (G*H, T, N) array written to memory and read back. Backwards:
+ * reads it, instead of a whole (G*H, T, N) array written to memory and read back (4-10% faster
+ * forward loops from N = 16). For small N the caller does the one product instead (a product
+ * call per step costs more there) and passes x = NULL; then a = a + bias. Backwards:
  * the gate pass on the slice, wait for all of da_t (barrier), dh[h0:h1] = W_hh[:, h0:h1].T @ da_t.
  * One barrier per step; with P = 1, [h0, h1) = [0, H) and the barrier is a no-op. The product is
  * single-threaded when P > 1 (module.c asks OpenBLAS for one thread meanwhile), and uses
@@ -121,6 +123,21 @@ static void RK(project_input)(const Loop *L, const REAL *Wi, Py_ssize_t G, Py_ss
     RK(gemm)(&L->b, 0, G * hk, B, s->I, Wi, s->I, (const REAL *)s->x + t * s->N, s->ldx, gx, B);
 }
 
+/* The gate pre-activations' input part, before the fused step reads them, for the B running
+ * columns of this participant's rows of each of the G gate blocks: a = gx + bias (x given:
+ * set_input), or a += bias (a holds W_ih x_t already: add_bias; bias NULL: none). A pass over a
+ * block in cache, instead of over the whole (G*H, T, N) array before the loop. */
+static void RK(add_bias)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict bias, Py_ssize_t G, Py_ssize_t H,
+                         Py_ssize_t h0, Py_ssize_t hk, Py_ssize_t B)
+{
+    if (!bias) return;
+    for (Py_ssize_t g = 0; g < G; g++)
+        for (Py_ssize_t j = g * H + h0; j < g * H + h0 + hk; j++) {
+            REAL v = bias[j];
+            for (Py_ssize_t n = 0; n < B; n++) a[j * lda + n] += v;
+        }
+}
+
 /* a = gx + bias (one value per row; bias NULL: none) for the B running columns of this
  * participant's rows of each of the G gate blocks, just before the fused step reads them:
  * gx is still in cache from project_input */
@@ -142,6 +159,7 @@ static void RK(set_input)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict
 static const REAL *RK(part_weight)(const Loop *L, const REAL *W, const void *Wg, Py_ssize_t G, Py_ssize_t K,
                                    Py_ssize_t h0)
 {
+    if (!W) return NULL; /* W_ih without x */
     return L->P > 1 && G > 1 ? (const REAL *)Wg + G * h0 * K : W + h0 * K;
 }
 
@@ -177,8 +195,8 @@ static REAL *RK(sq_target)(const Loop *L, int k, REAL *dh_sq)
     return q;
 }
 
-/* Elman RNN forward (rnn_fwd): hs (H, T+1, N); the output slots receive h_t. bias (H,) = b_ih + b_hh,
- * or NULL for none. p: hs, x, W_ih, W_hh, bias, rec_mask; part scratch: gh, gx (hk, N), hm (H, N) */
+/* Elman RNN forward (rnn_fwd): hs (H, T+1, N); the output slots receive h_t (and hold W_ih x_t before,
+ * without x). bias (H,) = b_ih + b_hh, or NULL for none. p: hs, x, W_ih, W_hh, bias, rec_mask; part scratch: gh, gx (hk, N), hm (H, N) */
 static void RK(rnn_fwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
@@ -189,12 +207,13 @@ static void RK(rnn_fwd_seq)(Loop *L, int k)
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds;
-        if (B > 0) RK(project_input)(L, Wi, 1, hk, t, B, gx);
+        if (B > 0 && s->x) RK(project_input)(L, Wi, 1, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
             RK(gemm)(b, 0, hk, B, H, W, H, hin, ldin, gh, B);
-            RK(set_input)(hc, lds, gx, bias ? bias + h0 : NULL, 1, H, 0, hk, B);
+            if (s->x) RK(set_input)(hc, lds, gx, bias ? bias + h0 : NULL, 1, H, 0, hk, B);
+            else RK(add_bias)(hc, lds, bias ? bias + h0 : NULL, 1, H, 0, hk, B);
             RK(rnn_fwd)(hc, lds, gh, B, hk, B, L->relu);
         }
         if (B < N) RK(carry_cols)(hc, hp + h0 * lds, lds, hk, B, N);
@@ -223,7 +242,7 @@ static void RK(rnn_bwd_seq)(Loop *L, int k)
 }
 
 /* LSTM forward (lstm_fwd): A (4H, T, N) receives the activations [i; f; g; o] (0 in finished
- * columns); hs, cs (H, T+1, N); tcs (H, T, N); bias (4H,). p: A, hs, cs, tcs, x, W_ih, W_hh, bias,
+ * columns; without x it holds W_ih x_t before); hs, cs (H, T+1, N); tcs (H, T, N); bias (4H,). p: A, hs, cs, tcs, x, W_ih, W_hh, bias,
  * rec_mask; part scratch: gh, gx (4hk, N), hm (H, N) */
 static void RK(lstm_fwd_seq)(Loop *L, int k)
 {
@@ -236,12 +255,13 @@ static void RK(lstm_fwd_seq)(Loop *L, int k)
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds;
         REAL *cp = cs + PREV(t) * N + h0 * lds, *cc = cs + CUR(t) * N + h0 * lds, *a = A + t * N;
-        if (B > 0) RK(project_input)(L, Wi, 4, hk, t, B, gx);
+        if (B > 0 && s->x) RK(project_input)(L, Wi, 4, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
             RK(gemm)(b, 0, 4 * hk, B, H, W, H, hin, ldin, gh, B);
-            RK(set_input)(a, lda, gx, bias, 4, H, h0, hk, B);
+            if (s->x) RK(set_input)(a, lda, gx, bias, 4, H, h0, hk, B);
+            else RK(add_bias)(a, lda, bias, 4, H, h0, hk, B);
             RK(lstm_fwd)(a + h0 * lda, lda, H * lda, gh, B, hk * B, cp, lds, cc, lds, tcs + h0 * lda + t * N, lda,
                          hc, lds, hk, B);
         }
@@ -275,7 +295,7 @@ static void RK(lstm_bwd_seq)(Loop *L, int k)
 }
 
 /* GRU (reset_after) forward (gru_fwd): A (3H, T, N) receives the activations (0 in finished
- * columns); side (H, T, N) keeps W_hn h~ + b_hn; bias (3H,) = [b_ir + b_hr; b_iz + b_hz; b_in] (b_hn
+ * columns; without x it holds W_ih x_t before); side (H, T, N) keeps W_hn h~ + b_hn; bias (3H,) = [b_ir + b_hr; b_iz + b_hz; b_in] (b_hn
  * stays inside r * (...)). p: A, hs, side, x, W_ih, W_hh, bias, b_hn, rec_mask; part scratch: gh, gx
  * (3hk, N), hm (H, N) */
 static void RK(gru_fwd_seq)(Loop *L, int k)
@@ -289,12 +309,13 @@ static void RK(gru_fwd_seq)(Loop *L, int k)
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds, *st = side + t * N + h0 * lda, *a = A + t * N;
-        if (B > 0) RK(project_input)(L, Wi, 3, hk, t, B, gx);
+        if (B > 0 && s->x) RK(project_input)(L, Wi, 3, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
             RK(gemm)(b, 0, 3 * hk, B, H, W, H, hin, ldin, gh, B);
-            RK(set_input)(a, lda, gx, bias, 3, H, h0, hk, B);
+            if (s->x) RK(set_input)(a, lda, gx, bias, 3, H, h0, hk, B);
+            else RK(add_bias)(a, lda, bias, 3, H, h0, hk, B);
             RK(gru_fwd)(a + h0 * lda, lda, H * lda, gh, B, hk * B, b_hn, hp + h0 * lds, lds, st, lda, hc, lds, hk, B);
         }
         if (B < N) {
