@@ -19,11 +19,11 @@ first, then time, then the batch, which is the fastest axis::
 Why this layout: a (F, T, N) array *is* an (F, T*N) matrix, so everything that is not
 sequential is one large matrix product over all steps and sequences at once (``dW_ih = dA @ x.T``,
 ``dW_hh = dA @ h.T``, ``dx = W_ih.T @ dA``, and the input projection ``W_ih @ x`` where the loop
-runs in Python; the C loop projects step by step, while the result is in cache), with no
-transposed copies; and per step, the state is an (H, N) matrix, the recurrent product is
-``W_hh @ h`` (G*H x H times H x N), and the step-t slice ``a[:, t]`` of the gates is a (G*H, N)
-block whose rows are contiguous runs of N values (row stride T*N), which NumPy's BLAS and
-the fused step functions of :mod:`rnnkit.kernels._fused` read in place.
+runs in Python or N < 16; from N = 16 the C loop projects step by step, while the result is in
+cache), with no transposed copies; and per step, the state is an (H, N) matrix, the recurrent
+product is ``W_hh @ h`` (G*H x H times H x N), and the step-t slice ``a[:, t]`` of the gates is a
+(G*H, N) block whose rows are contiguous runs of N values (row stride T*N), which NumPy's BLAS
+and the fused step functions of :mod:`rnnkit.kernels._fused` read in place.
 
 Columns ``n >= batch_sizes[t]`` are finished sequences (or, in reverse, not yet started ones):
 their state is carried unchanged, their output is 0, and they get no gradient. This is PyTorch's
