@@ -851,8 +851,8 @@ static int spec_index(const SeqSpec *f, char kind)
 /* Per-call scratch of a loop of f, one allocation: per participant unit_rows * hk_max * N values
  * (+ H * N for hm, + T * N for its dh_sq partial sums when f has dh_sq); `shared` values; the
  * grouped copies of W_hh (G*H, H) and W_ih (G*H, I) when `group`, G > 1 and P > 1; a copy of
- * batch_sizes. zeros,
- * zero_rows * N values, is calloc'ed when zero_rows > 0. Returns -1 with MemoryError set. */
+ * batch_sizes. zeros, zero_rows * N values, is calloc'ed when zero_rows > 0. Returns -1 with
+ * MemoryError set. */
 static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
 {
     Py_ssize_t G = f->G, H = L->s.H, N = L->s.N > 0 ? L->s.N : 1;
