@@ -77,3 +77,39 @@ def test_a_deep_copy_of_a_layer_computes_like_a_fresh_one():
         y, _ = twin.forward(x)
         assert_array_equal(y, fresh.forward(x)[0])
         assert_array_equal(twin.backward(dy)[0], fresh.backward(dy)[0])
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_backward_overwrite_x_puts_dx_into_x(cell):
+    """overwrite_x=True: dx goes over the cache's x (the same memory) with the values it has in
+    an array of its own; an x that cannot take it (not C-contiguous, or of another dtype than
+    the result) gets a new array, and the default leaves x alone."""
+    from rnnkit import kernels
+
+    fwd, bwd = getattr(kernels, f"{cell}_forward"), getattr(kernels, f"{cell}_backward")
+    G = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    rng = np.random.default_rng(4)
+    I, T, N, Hh = 3, 5, 4, 6
+    x0 = rng.standard_normal((I, T, N))
+    W_ih, W_hh = rng.standard_normal((G * Hh, I)) * 0.5, rng.standard_normal((G * Hh, Hh)) * 0.5
+    state = tuple(rng.standard_normal((Hh, N)) for _ in range(2 if cell == "lstm" else 1))
+    dy = rng.standard_normal((Hh, T, N))
+
+    def run(x, overwrite_x):
+        _, _, cache = fwd(x, state, W_ih, W_hh)
+        return bwd(cache, dy.copy(), state, overwrite_x=overwrite_x)
+
+    want_dx, _, want_grads, _ = run(x0.copy(), False)
+    x = x0.copy()
+    dx, _, grads, _ = run(x, True)
+    assert dx is x
+    assert_array_equal(dx, want_dx)
+    for k in want_grads:
+        assert_array_equal(grads[k], want_grads[k])
+    x = x0.copy()
+    run(x, False)
+    assert_array_equal(x, x0)
+    for other in (np.asfortranarray(x0), x0.astype(np.float32)):
+        dx, _, _, _ = run(other, True)
+        assert not np.shares_memory(dx, other)
+        np.testing.assert_allclose(dx, want_dx, rtol=1e-5, atol=1e-6)

@@ -230,9 +230,17 @@ def as_matrix(a: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     return a.reshape(F, T * N)
 
 
+def dx_target(x: np.ndarray, overwrite_x: bool) -> np.ndarray | None:
+    """Where a backward may put dx: x itself when the caller lets it (``overwrite_x``) and x can
+    take it (C-contiguous and writable), else None (a new array). x is not needed once the weight
+    gradients are taken, so this saves an (I, T, N) array; the layers allow it for their own
+    copies of the input, never for the user's x or the layer below's cache."""
+    return x if overwrite_x and x.flags.c_contiguous and x.flags.writeable else None
+
+
 def weight_gradients(
     dA: np.ndarray, x: np.ndarray, h_in: np.ndarray, has_bias: bool, rec_mask: np.ndarray | None,
-    W_ih: np.ndarray,
+    W_ih: np.ndarray, dx_out: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Everything that is not sequential in the backward pass, as four large products.
 
@@ -243,7 +251,8 @@ def weight_gradients(
         dW_ih = dA @ x.T        dW_hh = dA @ (h_in * rec_mask).T
         db_ih = db_hh = dA @ 1  dx = W_ih.T @ dA
 
-    Returns (grads keyed like the parameters, dx (I, T, N)).
+    Returns (grads keyed like the parameters, dx (I, T, N)); dx goes into ``dx_out`` (I, T, N,
+    C-contiguous) when given, which may be x itself (dx_target): the gradients read x first.
     """
     G, T, N = dA.shape
     dA2 = dA.reshape(G, T * N)
@@ -251,5 +260,15 @@ def weight_gradients(
     if has_bias:
         grads["bias_ih"] = dA2.sum(axis=1)
         grads["bias_hh"] = grads["bias_ih"].copy()
-    dx = (W_ih.T @ dA2).reshape(-1, T, N)
-    return grads, dx
+    return grads, input_gradient(W_ih, dA, dx_out)
+
+
+def input_gradient(W_ih: np.ndarray, dA: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``dx = W_ih.T @ dA``: (I, T, N) from the gate gradients dA (G*H, T, N), into ``out``
+    (C-contiguous (I, T, N)) when given and of the result's dtype, else a new array."""
+    G, T, N = dA.shape
+    dA2 = dA.reshape(G, T * N)
+    if out is None or out.dtype != np.result_type(W_ih, dA):
+        return (W_ih.T @ dA2).reshape(-1, T, N)
+    np.matmul(W_ih.T, dA2, out=out.reshape(-1, T * N))
+    return out

@@ -41,7 +41,9 @@ from .common import (
     active,
     as_matrix,
     buffer,
+    dx_target,
     gradient_steps,
+    input_gradient,
     input_projection,
     loop_bias,
     loop_gradient,
@@ -135,7 +137,8 @@ def _forward_steps(A, hs, side, W_hh, b_hn, batch_sizes, rec_mask, reverse, ws) 
 
 
 def gru_backward(
-    cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray], overwrite_dy: bool = False
+    cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray], overwrite_dy: bool = False,
+    overwrite_x: bool = False,
 ) -> tuple[np.ndarray, tuple[np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """BPTT through :func:`gru_forward`. Consumes the cache: the gate gradients are written
     over the stored gate activations, so each forward supports one backward.
@@ -146,6 +149,7 @@ def gru_backward(
         dstate: (dL/dh_T,) with dL/dh_T (H, N).
         overwrite_dy: accepted as by :func:`rnnkit.kernels.rnn_backward`; unused (the gate
             gradients go over the cache's gates, and dy is only read).
+        overwrite_x: as for :func:`rnnkit.kernels.rnn_backward`: dx may go over the cache's x.
 
     Returns:
         ``(dx, (dh0,), grads, dh_sq)``: dx (I, T, N); grads keyed weight_ih, weight_hh
@@ -177,7 +181,7 @@ def gru_backward(
         grads["bias_hh"] = grads["bias_ih"].copy()
         if reset_after:
             grads["bias_hh"][2 * H :] = as_matrix(side).sum(axis=1)
-    dx = (cache["W_ih"].T @ dA2).reshape(-1, T, N)
+    dx = input_gradient(cache["W_ih"], dA, dx_target(x, overwrite_x))  # the gradients above are done with x
     return dx, (dh,), grads, dh_sq
 
 

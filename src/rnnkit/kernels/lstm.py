@@ -37,6 +37,7 @@ from . import _fused, blas
 from .common import (
     active,
     buffer,
+    dx_target,
     gradient_steps,
     input_projection,
     loop_bias,
@@ -98,7 +99,8 @@ def lstm_forward(
 
 
 def lstm_backward(
-    cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray, np.ndarray], overwrite_dy: bool = False
+    cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray, np.ndarray], overwrite_dy: bool = False,
+    overwrite_x: bool = False,
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """BPTT through :func:`lstm_forward`. Consumes the cache: the gate gradients are written
     over the stored gate activations, so each forward supports one backward.
@@ -109,6 +111,7 @@ def lstm_backward(
         dstate: (dL/dh_T, dL/dc_T), each (H, N).
         overwrite_dy: accepted as by :func:`rnnkit.kernels.rnn_backward`; unused (the gate
             gradients go over the cache's gates, and dy is only read).
+        overwrite_x: as for :func:`rnnkit.kernels.rnn_backward`: dx may go over the cache's x.
 
     Returns:
         ``(dx, (dh0, dc0), grads, dh_sq)``: dx (I, T, N); grads keyed weight_ih, weight_hh
@@ -129,7 +132,7 @@ def lstm_backward(
     else:
         _backward_steps(cache, dy, dh, dc, dh_sq)
     grads, dx = weight_gradients(A, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
-                                 cache["W_ih"])
+                                 cache["W_ih"], dx_target(x, overwrite_x))
     return dx, (dh, dc), grads, dh_sq
 
 

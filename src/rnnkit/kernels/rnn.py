@@ -29,6 +29,7 @@ from . import _fused, blas
 from .common import (
     active,
     buffer,
+    dx_target,
     gradient_steps,
     input_projection,
     loop_bias,
@@ -86,7 +87,8 @@ def rnn_forward(
 
 
 def rnn_backward(
-    cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray], overwrite_dy: bool = False
+    cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray], overwrite_dy: bool = False,
+    overwrite_x: bool = False,
 ) -> tuple[np.ndarray, tuple[np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """BPTT through :func:`rnn_forward`.
 
@@ -98,6 +100,9 @@ def rnn_backward(
             and not sharing memory with the cache, as the returned y does) be overwritten with
             da_t (each step reads its dy_t block before writing da_t there), which saves an
             (H, T, N) array; the layers do so with their own copy of dy.
+        overwrite_x: the caller lets the forward's x (the cache's, when C-contiguous and
+            writable) be overwritten with dx, after the weight gradients have read it: saves an
+            (I, T, N) array (``kernels.common.dx_target``); the layers do so with their own copy.
 
     Returns:
         ``(dx, (dh0,), grads, dh_sq)``: dx (I, T, N); dh0 (H, N); grads keyed weight_ih,
@@ -122,7 +127,7 @@ def rnn_backward(
     else:
         _backward_steps(cache, dy, dA, dh, dh_sq)
     grads, dx = weight_gradients(dA, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
-                                 cache["W_ih"])
+                                 cache["W_ih"], dx_target(x, overwrite_x))
     return dx, (dh,), grads, dh_sq
 
 

@@ -39,6 +39,7 @@ class _Record:
 
     caches: list[dict]
     drop_masks: list[np.ndarray | None]
+    own_inputs: list[bool]  # layer l's input is an array of the layer's own (backward may put dx there)
     packing: Packing | None
     unbatched: bool
     y_shape: tuple[int, ...]
@@ -223,6 +224,7 @@ class RecurrentLayer(Module):
         final = [np.empty_like(s) for s in states]
         caches, drop_masks = [], []
         layer_in = x_k
+        own_inputs = [True]  # x_k: the layer's own copy (workspace or sorted)
         for l in range(L):
             outs = []
             for d in range(D):
@@ -244,13 +246,15 @@ class RecurrentLayer(Module):
                 drop = self._mask((N, T, D * H), (2, 1, 0), self.dropout, packing)
                 out = out * drop
             drop_masks.append(drop)
+            if l < L - 1:  # the next layer's input: a view of this layer's cache hs, unless a new array was made
+                own_inputs.append(D > 1 or drop is not None or batch_sizes is not None)
             layer_in = out
         y = layer_in
         if packing is not None:
             y = packing.unsort(y)
             final = [packing.unsort(f) for f in final]
         y = self._seq_to_user(y, unbatched)
-        self._record = _Record(caches, drop_masks, packing, unbatched, y.shape, T, N)
+        self._record = _Record(caches, drop_masks, own_inputs, packing, unbatched, y.shape, T, N)
         return y, self._state_to_user(final, unbatched)
 
     def backward(self, dy: Any, dstate: Any = None) -> tuple[np.ndarray, Any]:
@@ -284,15 +288,17 @@ class RecurrentLayer(Module):
             for d in range(D):
                 k = l * D + d
                 dy_d = d_out if D == 1 else d_out[d * H : (d + 1) * H]
-                dx_d, ds0, grads, dh_sq = type(self)._backward_kernel(  # dy_d is our own copy
-                    rec.caches[k], dy_d, tuple(s[k] for s in dstates), overwrite_dy=True)
+                # dy_d is our own copy; so is x where own_inputs says so, needed by no other direction after d
+                dx_d, ds0, grads, dh_sq = type(self)._backward_kernel(
+                    rec.caches[k], dy_d, tuple(s[k] for s in dstates), overwrite_dy=True,
+                    overwrite_x=rec.own_inputs[l] and d == D - 1)
                 suffix = f"_l{l}{'_reverse' if d else ''}"
                 for name, g in grads.items():
                     self.grads[name + suffix] += g
                 for dst, v in zip(dstate0, ds0):
                     dst[k] = v
                 norms[l, d] = np.sqrt(dh_sq.sum(axis=1))
-                d_in = dx_d if d_in is None else d_in + dx_d
+                d_in = dx_d if d_in is None else np.add(dx_d, d_in, out=dx_d)
             d_out = d_in
         self.hidden_grad_norms = norms
         if packing is not None:
