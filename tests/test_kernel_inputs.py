@@ -8,20 +8,24 @@ import pytest
 from numpy.testing import assert_array_equal
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_kernels_accept_dy_of_any_layout(cell):
-    """The kernels hand the fused steps row-contiguous blocks whatever the layout of dy (here a
-    Fortran-ordered one) and give the same gradients as with a C-ordered dy."""
+def _kernel_problem(cell, seed, I, T, N, Hh):
+    """A cell's forward and backward kernels with random float64 x, weights, state and dy."""
     from rnnkit import kernels
 
     fwd, bwd = getattr(kernels, f"{cell}_forward"), getattr(kernels, f"{cell}_backward")
     G = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
-    rng = np.random.default_rng(0)
-    I, T, N, Hh = 3, 4, 6, 5
+    rng = np.random.default_rng(seed)
     x = rng.standard_normal((I, T, N))
     W_ih, W_hh = rng.standard_normal((G * Hh, I)) * 0.5, rng.standard_normal((G * Hh, Hh)) * 0.5
     state = tuple(rng.standard_normal((Hh, N)) for _ in range(2 if cell == "lstm" else 1))
-    dy = rng.standard_normal((Hh, T, N))
+    return fwd, bwd, x, W_ih, W_hh, state, rng.standard_normal((Hh, T, N))
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_kernels_accept_dy_of_any_layout(cell):
+    """The kernels hand the fused steps row-contiguous blocks whatever the layout of dy (here a
+    Fortran-ordered one) and give the same gradients as with a C-ordered dy."""
+    fwd, bwd, x, W_ih, W_hh, state, dy = _kernel_problem(cell, 0, 3, 4, 6, 5)
     results = []
     for d in (dy, np.asfortranarray(dy)):
         _, _, cache = fwd(x, state, W_ih, W_hh)
@@ -84,16 +88,7 @@ def test_backward_overwrite_x_puts_dx_into_x(cell):
     """overwrite_x=True: dx goes over the cache's x (the same memory) with the values it has in
     an array of its own; an x that cannot take it (not C-contiguous, or of another dtype than
     the result) gets a new array, and the default leaves x alone."""
-    from rnnkit import kernels
-
-    fwd, bwd = getattr(kernels, f"{cell}_forward"), getattr(kernels, f"{cell}_backward")
-    G = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
-    rng = np.random.default_rng(4)
-    I, T, N, Hh = 3, 5, 4, 6
-    x0 = rng.standard_normal((I, T, N))
-    W_ih, W_hh = rng.standard_normal((G * Hh, I)) * 0.5, rng.standard_normal((G * Hh, Hh)) * 0.5
-    state = tuple(rng.standard_normal((Hh, N)) for _ in range(2 if cell == "lstm" else 1))
-    dy = rng.standard_normal((Hh, T, N))
+    fwd, bwd, x0, W_ih, W_hh, state, dy = _kernel_problem(cell, 4, 3, 5, 4, 6)
 
     def run(x, overwrite_x):
         _, _, cache = fwd(x, state, W_ih, W_hh)
