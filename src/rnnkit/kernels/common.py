@@ -190,11 +190,6 @@ def loop_inputs(
 STEP_PROJECTION_MIN_N = 16
 
 
-def step_projection(N: int) -> bool:
-    """Whether the C forward loop projects the input itself, step by step (N >= STEP_PROJECTION_MIN_N)."""
-    return N >= STEP_PROJECTION_MIN_N
-
-
 def loop_projection(x: np.ndarray, W_ih: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
     """x (I, T, N) and W_ih (G*H, I) as the C forward loops take them when they do the input
     projection step by step: W_ih C-contiguous, x with C-contiguous (T, N) rows at any row stride
@@ -204,6 +199,22 @@ def loop_projection(x: np.ndarray, W_ih: np.ndarray, dtype: np.dtype) -> tuple[n
     rows_ok = x.dtype == dtype and (N <= 1 or x.strides[2] == item) and (T <= 1 or x.strides[1] == N * item)
     rows_ok = rows_ok and x.strides[0] >= 0
     return (x if rows_ok else np.ascontiguousarray(x, dtype=dtype)), np.ascontiguousarray(W_ih, dtype=dtype)
+
+
+def forward_inputs(
+    x: np.ndarray, W_ih: np.ndarray, bias: np.ndarray | None, out: np.ndarray, in_c: bool
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The input side of a forward, before its loop; returns the (x, W_ih) its C loop takes.
+
+    From N = STEP_PROJECTION_MIN_N sequences the C loop projects x itself, step by step: then
+    ``loop_projection(x, W_ih)``. Otherwise ``out`` (G*H, T, N) receives ``W_ih @ x`` now, as
+    one product (plus the bias for the Python loop; the C loop adds it step by step), and the
+    result is (None, None).
+    """
+    if in_c and x.shape[2] >= STEP_PROJECTION_MIN_N:
+        return loop_projection(x, W_ih, x.dtype)
+    input_projection(x, W_ih, None if in_c else bias, out=out)
+    return None, None
 
 
 def loop_bias(bias: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:

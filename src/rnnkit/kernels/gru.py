@@ -42,14 +42,12 @@ from .common import (
     as_matrix,
     buffer,
     dx_target,
+    forward_inputs,
     gradient_steps,
     input_gradient,
-    input_projection,
     loop_bias,
     loop_gradient,
     loop_inputs,
-    loop_projection,
-    step_projection,
     masked_outputs,
     previous_states,
     recurrent_product,
@@ -86,10 +84,8 @@ def gru_forward(
         if reset_after:
             bias[2 * H :] = b_ih[2 * H :]  # b_hn stays inside r * (...)
     in_c = reset_after and blas.c_loops()  # the whole loop in C (csrc/sequence.h), adding the bias per step
-    by_step = in_c and step_projection(N)  # and from N = 16 projecting the input step by step too
     A = buffer(ws, "gates", (3 * H, T, N), dtype)  # [r;z;n]
-    if not by_step:
-        input_projection(x, W_ih, None if in_c else bias, out=A)
+    x_c, W_ih_c = forward_inputs(x, W_ih, bias, A, in_c)  # W_ih x_t into A, or the C loop does it
     hs = buffer(ws, "hs", (H, T + 1, N), dtype)
     hs[:, T if reverse else 0] = state0[0]
     side = buffer(ws, "side", (H, T, N), dtype)  # reset_after: W_hn @ h~ + b_hn;  else: r * h~
@@ -98,7 +94,6 @@ def gru_forward(
         b_hn = np.array(b_hh[2 * H :, None] if has_bias else np.zeros((H, 1)), dtype=dtype, order="C")
     if in_c:
         W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, dtype)
-        x_c, W_ih_c = loop_projection(x, W_ih, dtype) if by_step else (None, None)
         _fused.gru_forward_seq(A, hs, side, x_c, W_ih_c, W, loop_bias(bias, dtype), b_hn[:, 0], mask, sizes,
                                int(reverse))
     else:

@@ -38,13 +38,11 @@ from .common import (
     active,
     buffer,
     dx_target,
+    forward_inputs,
     gradient_steps,
-    input_projection,
     loop_bias,
     loop_gradient,
     loop_inputs,
-    loop_projection,
-    step_projection,
     masked_outputs,
     previous_states,
     recurrent_product,
@@ -76,10 +74,8 @@ def lstm_forward(
     dtype = x.dtype
     bias = None if b_ih is None else b_ih + b_hh
     in_c = blas.c_loops()  # the whole loop in C (csrc/sequence.h), which adds the bias step by step
-    by_step = in_c and step_projection(N)  # and from N = 16 projects the input step by step too
     A = buffer(ws, "gates", (4 * H, T, N), dtype)  # [i;f;g;o]
-    if not by_step:
-        input_projection(x, W_ih, None if in_c else bias, out=A)
+    x_c, W_ih_c = forward_inputs(x, W_ih, bias, A, in_c)  # W_ih x_t into A, or the C loop does it
     hs = buffer(ws, "hs", (H, T + 1, N), dtype)
     cs = buffer(ws, "cs", (H, T + 1, N), dtype)
     tanh_cs = buffer(ws, "tanh_cs", (H, T, N), dtype)
@@ -87,7 +83,6 @@ def lstm_forward(
     hs[:, first], cs[:, first] = state0
     if in_c:
         W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, dtype)
-        x_c, W_ih_c = loop_projection(x, W_ih, dtype) if by_step else (None, None)
         _fused.lstm_forward_seq(A, hs, cs, tanh_cs, x_c, W_ih_c, W, loop_bias(bias, dtype), mask, sizes, int(reverse))
     else:
         _forward_steps(A, hs, cs, tanh_cs, W_hh, batch_sizes, rec_mask, reverse, ws)

@@ -30,13 +30,11 @@ from .common import (
     active,
     buffer,
     dx_target,
+    forward_inputs,
     gradient_steps,
-    input_projection,
     loop_bias,
     loop_gradient,
     loop_inputs,
-    loop_projection,
-    step_projection,
     masked_outputs,
     previous_states,
     recurrent_product,
@@ -69,14 +67,12 @@ def rnn_forward(
     hs = buffer(ws, "hs", (H, T + 1, N), x.dtype)
     bias = None if b_ih is None else b_ih + b_hh
     in_c = blas.c_loops()  # the whole loop in C (csrc/sequence.h), which adds the bias step by step
-    by_step = in_c and step_projection(N)  # and from N = 16 projects the input step by step too
-    if not by_step:  # the input projections of all steps go straight into the slots of h_t, activated in place
-        input_projection(x, W_ih, None if in_c else bias, out=hs[:, :T] if reverse else hs[:, 1:])
+    # the input projections of all steps go straight into the slots of h_t, activated in place (or the C loop does it)
+    x_c, W_ih_c = forward_inputs(x, W_ih, bias, hs[:, :T] if reverse else hs[:, 1:], in_c)
     hs[:, T if reverse else 0] = state0[0]
     relu = nonlinearity == "relu"
     if in_c:
         W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, x.dtype)
-        x_c, W_ih_c = loop_projection(x, W_ih, x.dtype) if by_step else (None, None)
         _fused.rnn_forward_seq(hs, x_c, W_ih_c, W, loop_bias(bias, x.dtype), mask, sizes, int(relu), int(reverse))
     else:
         _forward_steps(hs, W_hh, batch_sizes, rec_mask, reverse, relu, ws)

@@ -115,18 +115,17 @@ static const REAL *RK(recurrent_input)(const REAL *hp, Py_ssize_t lds, const REA
 }
 
 /* The input projection of step t for this participant, gx = Wi @ x_t: Wi its rows of W_ih
- * (part_weight), gx the compact (G*hk, B) block of its scratch */
+ * (part_weight), gx the compact (G*hk, B) block of its scratch. Nothing without x (the caller
+ * projected all steps already) or running columns. */
 static void RK(project_input)(const Loop *L, const REAL *Wi, Py_ssize_t G, Py_ssize_t hk, Py_ssize_t t,
                               Py_ssize_t B, REAL *gx)
 {
     const Seq *s = &L->s;
+    if (!s->x || B <= 0) return;
     RK(gemm)(&L->b, 0, G * hk, B, s->I, Wi, s->I, (const REAL *)s->x + t * s->N, s->ldx, gx, B);
 }
 
-/* The gate pre-activations' input part, before the fused step reads them, for the B running
- * columns of this participant's rows of each of the G gate blocks: a = gx + bias (x given:
- * set_input), or a += bias (a holds W_ih x_t already: add_bias; bias NULL: none). A pass over a
- * block in cache, instead of over the whole (G*H, T, N) array before the loop. */
+/* a += bias (a holds W_ih x_t already; bias NULL: none), for gate_input */
 static void RK(add_bias)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict bias, Py_ssize_t G, Py_ssize_t H,
                          Py_ssize_t h0, Py_ssize_t hk, Py_ssize_t B)
 {
@@ -138,9 +137,7 @@ static void RK(add_bias)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict 
         }
 }
 
-/* a = gx + bias (one value per row; bias NULL: none) for the B running columns of this
- * participant's rows of each of the G gate blocks, just before the fused step reads them:
- * gx is still in cache from project_input */
+/* a = gx + bias (one value per row; bias NULL: none), for gate_input */
 static void RK(set_input)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict gx, const REAL *restrict bias,
                           Py_ssize_t G, Py_ssize_t H, Py_ssize_t h0, Py_ssize_t hk, Py_ssize_t B)
 {
@@ -151,6 +148,18 @@ static void RK(set_input)(REAL *restrict a, Py_ssize_t lda, const REAL *restrict
             const REAL *x = gx + (g * hk + j) * B;
             for (Py_ssize_t n = 0; n < B; n++) a[row * lda + n] = x[n] + v;
         }
+}
+
+/* The gate pre-activations' input part, just before the fused step reads them, for the B running
+ * columns of this participant's rows [h0, h0 + hk) of each of the G gate blocks of a (row stride
+ * lda): a = gx + bias with x (gx still in cache from project_input), else a += bias (the caller's
+ * projections are in a). A pass over a block in cache, instead of over the whole (G*H, T, N)
+ * array before the loop. */
+static void RK(gate_input)(const Seq *s, REAL *a, Py_ssize_t lda, const REAL *gx, const REAL *bias, Py_ssize_t G,
+                           Py_ssize_t h0, Py_ssize_t hk, Py_ssize_t B)
+{
+    if (s->x) RK(set_input)(a, lda, gx, bias, G, s->H, h0, hk, B);
+    else RK(add_bias)(a, lda, bias, G, s->H, h0, hk, B);
 }
 
 /* this participant's rows of a (G*H, K) weight (W_hh: K = H; W_ih: K = I), gates stacked:
@@ -195,8 +204,9 @@ static REAL *RK(sq_target)(const Loop *L, int k, REAL *dh_sq)
     return q;
 }
 
-/* Elman RNN forward (rnn_fwd): hs (H, T+1, N); the output slots receive h_t (and hold W_ih x_t before,
- * without x). bias (H,) = b_ih + b_hh, or NULL for none. p: hs, x, W_ih, W_hh, bias, rec_mask; part scratch: gh, gx (hk, N), hm (H, N) */
+/* Elman RNN forward (rnn_fwd): hs (H, T+1, N); the output slots receive h_t (and hold W_ih x_t
+ * before, without x). bias (H,) = b_ih + b_hh, or NULL for none.
+ * p: hs, x, W_ih, W_hh, bias, rec_mask; part scratch: gh, gx (hk, N), hm (H, N) */
 static void RK(rnn_fwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
@@ -207,13 +217,12 @@ static void RK(rnn_fwd_seq)(Loop *L, int k)
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds;
-        if (B > 0 && s->x) RK(project_input)(L, Wi, 1, hk, t, B, gx);
+        RK(project_input)(L, Wi, 1, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
             RK(gemm)(b, 0, hk, B, H, W, H, hin, ldin, gh, B);
-            if (s->x) RK(set_input)(hc, lds, gx, bias ? bias + h0 : NULL, 1, H, 0, hk, B);
-            else RK(add_bias)(hc, lds, bias ? bias + h0 : NULL, 1, H, 0, hk, B);
+            RK(gate_input)(s, hs + CUR(t) * N, lds, gx, bias, 1, h0, hk, B);
             RK(rnn_fwd)(hc, lds, gh, B, hk, B, L->relu);
         }
         if (B < N) RK(carry_cols)(hc, hp + h0 * lds, lds, hk, B, N);
@@ -242,8 +251,8 @@ static void RK(rnn_bwd_seq)(Loop *L, int k)
 }
 
 /* LSTM forward (lstm_fwd): A (4H, T, N) receives the activations [i; f; g; o] (0 in finished
- * columns; without x it holds W_ih x_t before); hs, cs (H, T+1, N); tcs (H, T, N); bias (4H,). p: A, hs, cs, tcs, x, W_ih, W_hh, bias,
- * rec_mask; part scratch: gh, gx (4hk, N), hm (H, N) */
+ * columns; without x it holds W_ih x_t before); hs, cs (H, T+1, N); tcs (H, T, N); bias (4H,).
+ * p: A, hs, cs, tcs, x, W_ih, W_hh, bias, rec_mask; part scratch: gh, gx (4hk, N), hm (H, N) */
 static void RK(lstm_fwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
@@ -255,13 +264,12 @@ static void RK(lstm_fwd_seq)(Loop *L, int k)
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds;
         REAL *cp = cs + PREV(t) * N + h0 * lds, *cc = cs + CUR(t) * N + h0 * lds, *a = A + t * N;
-        if (B > 0 && s->x) RK(project_input)(L, Wi, 4, hk, t, B, gx);
+        RK(project_input)(L, Wi, 4, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
             RK(gemm)(b, 0, 4 * hk, B, H, W, H, hin, ldin, gh, B);
-            if (s->x) RK(set_input)(a, lda, gx, bias, 4, H, h0, hk, B);
-            else RK(add_bias)(a, lda, bias, 4, H, h0, hk, B);
+            RK(gate_input)(s, a, lda, gx, bias, 4, h0, hk, B);
             RK(lstm_fwd)(a + h0 * lda, lda, H * lda, gh, B, hk * B, cp, lds, cc, lds, tcs + h0 * lda + t * N, lda,
                          hc, lds, hk, B);
         }
@@ -295,9 +303,9 @@ static void RK(lstm_bwd_seq)(Loop *L, int k)
 }
 
 /* GRU (reset_after) forward (gru_fwd): A (3H, T, N) receives the activations (0 in finished
- * columns; without x it holds W_ih x_t before); side (H, T, N) keeps W_hn h~ + b_hn; bias (3H,) = [b_ir + b_hr; b_iz + b_hz; b_in] (b_hn
- * stays inside r * (...)). p: A, hs, side, x, W_ih, W_hh, bias, b_hn, rec_mask; part scratch: gh, gx
- * (3hk, N), hm (H, N) */
+ * columns; without x it holds W_ih x_t before); side (H, T, N) keeps W_hn h~ + b_hn; bias (3H,) =
+ * [b_ir + b_hr; b_iz + b_hz; b_in] (b_hn stays inside r * (...)).
+ * p: A, hs, side, x, W_ih, W_hh, bias, b_hn, rec_mask; part scratch: gh, gx (3hk, N), hm (H, N) */
 static void RK(gru_fwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
@@ -309,13 +317,12 @@ static void RK(gru_fwd_seq)(Loop *L, int k)
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds, *st = side + t * N + h0 * lda, *a = A + t * N;
-        if (B > 0 && s->x) RK(project_input)(L, Wi, 3, hk, t, B, gx);
+        RK(project_input)(L, Wi, 3, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
             RK(gemm)(b, 0, 3 * hk, B, H, W, H, hin, ldin, gh, B);
-            if (s->x) RK(set_input)(a, lda, gx, bias, 3, H, h0, hk, B);
-            else RK(add_bias)(a, lda, bias, 3, H, h0, hk, B);
+            RK(gate_input)(s, a, lda, gx, bias, 3, h0, hk, B);
             RK(gru_fwd)(a + h0 * lda, lda, H * lda, gh, B, hk * B, b_hn, hp + h0 * lds, lds, st, lda, hc, lds, hk, B);
         }
         if (B < N) {
