@@ -56,14 +56,17 @@ def _problem(cell, N, dtype, reverse, masked, packed, seed=0, T=7, I=3, H=6):
     return p, dy, dstate
 
 
-def _run(cell, p, dy, dstate, use_c, monkeypatch):
+def _run(cell, p, dy, dstate, use_c, monkeypatch, **backward):
+    """forward then backward (with the ``backward`` options) on copies of the arguments (dy's
+    copy in dy's own memory layout); returns every output, the gradients sorted by name."""
     fwd, bwd, _, options = CELLS[cell]
     with monkeypatch.context() as m:
         m.setattr(blas, "c_loops", lambda: use_c)
         args = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in p.items()}
         y, state_T, cache = fwd(**args, **options)
         y = y.copy()
-        dx, dstate0, grads, dh_sq = bwd(cache, None if dy is None else dy.copy(), tuple(s.copy() for s in dstate))
+        dy = None if dy is None else dy.copy(order="K")
+        dx, dstate0, grads, dh_sq = bwd(cache, dy, tuple(s.copy() for s in dstate), **backward)
     return [y, *state_T, dx, *dstate0, dh_sq, *(grads[k] for k in sorted(grads))]
 
 
@@ -240,6 +243,85 @@ def test_rnn_backward_over_dy(use_c, nonlinearity, packed, monkeypatch):
             other.flags.writeable = False
         backward(other, True)
         np.testing.assert_array_equal(other, keep)
+
+
+def _user_layout(dy, layout):
+    """dy (H, T, N) as the kernels see the user's array: a view of a (N, T, H) or (T, N, H) copy,
+    one with negative strides, or dy itself ("kernel")."""
+    if layout == "batch-first":
+        return np.ascontiguousarray(dy.transpose(2, 1, 0)).transpose(2, 1, 0)
+    if layout == "time-major":
+        return np.ascontiguousarray(dy.transpose(1, 2, 0)).transpose(2, 0, 1)
+    if layout == "reversed":
+        return dy[::-1, ::-1, ::-1].copy()[::-1, ::-1, ::-1]
+    return dy
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+@pytest.mark.parametrize("packed", [False, True], ids=["full", "packed"])
+@pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+@pytest.mark.parametrize("T", [3, 16, 17, 40])
+@pytest.mark.parametrize("N", [1, 5, 40])
+def test_rnn_backward_over_the_cache(nonlinearity, packed, masked, reverse, T, N, monkeypatch):
+    """overwrite_cache=True: the C loop writes da_t over h_t and sums dW_hh itself, 16 steps at a
+    time (T = 16, 17 and 40: one chunk, a partial one at either end of the loop, several), with
+    the results of the backward into an array of its own, float64 to rounding."""
+    cell = f"rnn_{nonlinearity}"
+    p, dy, dstate = _problem(cell, N, np.float64, reverse, masked, packed, T=T)
+    want = _run(cell, p, dy, dstate, True, monkeypatch)
+    got = _run(cell, p, dy, dstate, True, monkeypatch, overwrite_cache=True)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, **_tol(np.float64))
+
+
+@pytest.mark.parametrize("layout", ["kernel", "batch-first", "time-major", "reversed", "none", "y itself"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_rnn_backward_over_the_cache_reads_dy_as_it_is(layout, dtype, monkeypatch):
+    """dy in the kernels' layout, as a view of the user's (N, T, H) or (T, N, H) array, with
+    negative strides, None, or the forward's y itself (a view of the cache it overwrites): never
+    written, and the gradients of a C-contiguous copy. Afterwards the forward's y (a view of the
+    cache's output slots) holds da_t: what overwrite_dy turns a dy of its own into."""
+    p, dy, dstate = _problem("rnn_tanh", 20, dtype, False, False, False, T=21)
+    monkeypatch.setattr(blas, "c_loops", lambda: True)
+    y, _, cache = rnn_forward(**p)
+    if layout == "y itself":
+        dy = y
+    dy_arg = None if layout == "none" else _user_layout(dy, layout)
+    keep = None if dy_arg is None else dy_arg.copy()
+    want_dA = np.zeros_like(dy) if dy_arg is None else dy_arg.copy()
+    _, _, want_cache = rnn_forward(**p)
+    want = rnn_backward(want_cache, None if dy_arg is None else want_dA, dstate, overwrite_dy=dy_arg is not None)
+    got = rnn_backward(cache, dy_arg, dstate, overwrite_cache=True)
+    tol = _tol(dtype)
+    for g, w in zip((got[0], *got[1], got[3], *got[2].values()), (want[0], *want[1], want[3], *want[2].values())):
+        np.testing.assert_allclose(g, w, **tol)
+    if layout != "y itself":
+        if keep is not None:
+            np.testing.assert_array_equal(dy_arg, keep)
+        if dy_arg is not None:
+            np.testing.assert_allclose(y, want_dA, **tol)  # hs's output slots hold da_t
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("use_c", [True, False], ids=["C", "python"])
+def test_backward_adds_into_grads_into(cell, use_c, monkeypatch):
+    """grads_into: each gradient is added into the given array (which the result then is), as a
+    truncated-BPTT run sums them; the RNN's backward over its cache sums dW_hh straight into it,
+    and into a new array where the given one cannot take it (Fortran order)."""
+    p, dy, dstate = _problem(cell, 24, np.float64, False, True, True, T=20)
+    fwd, bwd, _, options = CELLS[cell]
+    monkeypatch.setattr(blas, "c_loops", lambda: use_c)
+    _, _, cache = fwd(**p, **options)
+    plain = bwd(cache, dy.copy(), dstate)[2]
+    for order in ("C", "F"):
+        start = {k: np.asarray(np.full_like(g, 0.25), order=order) for k, g in plain.items()}
+        into = {k: a.copy(order="K") for k, a in start.items()}
+        _, _, cache = fwd(**p, **options)
+        grads = bwd(cache, dy.copy(), dstate, overwrite_cache=True, grads_into=into)[2]
+        assert grads is into
+        for k, g in plain.items():
+            np.testing.assert_allclose(into[k], start[k] + g, **_tol(np.float64))
 
 
 @pytest.mark.parametrize("cell", list(CELLS))

@@ -22,13 +22,15 @@ H, T, N, I = 3, 4, 5, 2  # all different, so that a wrong axis cannot pass for a
 
 # name -> (gates G, arrays as (name, shape kind, flags), extra integers after batch_sizes).
 # Shape kinds: "G" (G*H, T, N), "S" (H, T+1, N), "C" (H, T, N), "X" (I, T, N) the input (any I, any
-# row stride), "W" (G*H, H), "I" (G*H, I), "R" (H, N), "Q" (T, N), "b" (H,), "g" (G*H,). Flags: "w"
-# written by the loop, "o" optional (None allowed).
+# row stride), "Y" (H, T, N) at any strides, "W" (G*H, H), "I" (G*H, I), "R" (H, N), "Q" (T, N),
+# "b" (H,), "g" (G*H,). Flags: "w" written by the loop, "o" optional (None allowed).
 SEQ = {
     "rnn_forward_seq": (1, [("hs", "S", "w"), ("x", "X", ""), ("W_ih", "I", ""), ("W_hh", "W", ""),
                             ("bias", "g", "o"), ("rec_mask", "R", "o")], ["relu"]),
     "rnn_backward_seq": (1, [("dA", "C", "w"), ("hs", "S", ""), ("W_hh", "W", ""), ("dy", "C", "o"),
                              ("dh", "R", "w"), ("dh_sq", "Q", "w"), ("rec_mask", "R", "o")], ["relu"]),
+    "rnn_backward_over_seq": (1, [("hs", "S", "w"), ("W_hh", "W", ""), ("dy", "Y", "o"), ("dh", "R", "w"),
+                                  ("dh_sq", "Q", "w"), ("dW_hh", "W", "w"), ("rec_mask", "R", "o")], ["relu"]),
     "lstm_forward_seq": (4, [("A", "G", "w"), ("hs", "S", "w"), ("cs", "S", "w"), ("tcs", "C", "w"),
                              ("x", "X", ""), ("W_ih", "I", ""), ("W_hh", "W", ""), ("bias", "g", "o"),
                              ("rec_mask", "R", "o")], []),
@@ -48,7 +50,7 @@ BATCH_SIZES = [N, N - 1, 3, 2]
 
 def shape_of(fn, kind):
     G = SEQ[fn][0]
-    return {"G": (G * H, T, N), "S": (H, T + 1, N), "C": (H, T, N), "X": (I, T, N), "W": (G * H, H),
+    return {"G": (G * H, T, N), "S": (H, T + 1, N), "C": (H, T, N), "Y": (H, T, N), "X": (I, T, N), "W": (G * H, H),
             "I": (G * H, I), "R": (H, N), "Q": (T, N), "b": (H,), "g": (G * H,)}[kind]
 
 
@@ -158,7 +160,7 @@ def test_not_arrays(fn, i, name):
                      f"{name} = {type(obj).__name__}")
 
 
-@pytest.mark.parametrize("fn, i, name", array_params())
+@pytest.mark.parametrize("fn, i, name", array_params(lambda name, kind, flags: kind != "Y"))
 def test_not_c_contiguous(fn, i, name):
     args = valid_args(fn)
     good = args[i]
@@ -173,6 +175,33 @@ def test_not_c_contiguous(fn, i, name):
         assert not bad.flags.c_contiguous and bad.shape == good.shape
         args[i] = bad
         expect_error(TypeError, pattern, fn, args, f"a non-contiguous {name}")
+
+
+@pytest.mark.parametrize("fn, i, name", array_params(lambda name, kind, flags: kind == "Y"))
+def test_any_strides(fn, i, name):
+    """An array of kind "Y" (the dy of the RNN's backward over its cache) is read at its own
+    strides, whatever they are: the results of a C-contiguous copy."""
+    base = valid_args(fn)
+    good = base[i]
+    views = [np.repeat(good, 2, axis=-1)[..., ::2], np.asfortranarray(good),
+             good[::-1, ::-1, ::-1].copy()[::-1, ::-1, ::-1],  # negative strides
+             np.ascontiguousarray(good.transpose(2, 1, 0)).transpose(2, 1, 0),  # the user's (N, T, H)
+             np.ascontiguousarray(good.transpose(1, 2, 0)).transpose(2, 0, 1)]  # the user's (T, N, H)
+    want = [a.copy() if isinstance(a, np.ndarray) else a for a in base]
+    call(fn, want)
+    for view in views:
+        np.testing.assert_array_equal(view, good)
+        args = [a.copy() if isinstance(a, np.ndarray) else a for a in base]
+        args[i] = view
+        call(fn, args)
+        for name_out, out in outputs(fn, args).items():
+            np.testing.assert_array_equal(out, outputs(fn, want)[name_out], err_msg=f"{name_out}, {view.strides}")
+        np.testing.assert_array_equal(view, good)  # read only
+    raw = np.zeros(H * T * N * 9 + 8, np.uint8)  # strides that are no whole number of items
+    args = valid_args(fn)
+    args[i] = np.ndarray((H, T, N), np.float64, raw, strides=(T * N * 9, N * 9, 9))
+    expect_error(ValueError, rf"_fused: {name} has byte strides \({T * N * 9}, {N * 9}, 9\), not whole items of 8 "
+                             "bytes", fn, args, f"{name} with odd strides")
 
 
 @pytest.mark.parametrize("fn, i, name", array_params(lambda name, kind, flags: "w" in flags))
@@ -238,11 +267,12 @@ def test_first_array_not_3d_or_rows_not_a_multiple(fn):
     bads.append(np.zeros((0, T + 1, N)))  # H = 0
     if G > 1:
         bads += [np.zeros((G * H + 1, T, N)), np.zeros((G * H - 1, T, N))]
-    if fn == "rnn_forward_seq":
+    with_slots = fn in ("rnn_forward_seq", "rnn_backward_over_seq")  # its first array is hs (H, T + 1, N)
+    if with_slots:
         bads.append(np.zeros((H, 0, N)))  # no slot for h0
     for bad in bads:
         args[0] = bad
-        slots, got = int(fn == "rnn_forward_seq"), ", ".join(map(str, bad.shape))
+        slots, got = int(with_slots), ", ".join(map(str, bad.shape))
         expect_error(ValueError, rf"_fused: {name} must be 3-d with a positive multiple of {G} rows and at least "
                                  rf"{slots} time slots, got shape \({got}",
                      fn, args, f"{name} of shape {bad.shape}")
@@ -354,6 +384,7 @@ def pure_outputs(fn, reverse):
     every = np.s_[...]
     return {"rnn_forward_seq": {"hs": out_slots},
             "rnn_backward_seq": {"dA": every, "dh_sq": every},
+            "rnn_backward_over_seq": {"dh_sq": every},
             "lstm_forward_seq": {"A": every, "hs": out_slots, "cs": out_slots, "tcs": every},
             "lstm_backward_seq": {"dh_sq": every},
             "gru_forward_seq": {"A": every, "hs": out_slots, "side": every},

@@ -59,6 +59,25 @@ def test_split_loop_matches_one_thread(cell, dtype, reverse, masked, packed, P, 
         np.testing.assert_allclose(g, w, **tol)
 
 
+@pytest.mark.parametrize("P", [2, 3, 5])
+@pytest.mark.parametrize("packed", [False, True], ids=["full", "packed"])
+@pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+def test_split_backward_over_the_cache_matches_one_thread(reverse, masked, packed, P, threads, monkeypatch):
+    """The RNN's backward over its cache split over P participants, with dy a view of the user's
+    (N, T, H) array (each participant transposes its rows of every step): its chunks of steps
+    share one ring of da_t, which the participants write and read on either side of the barrier
+    (T = 40: three chunks, one partial). The results of one thread."""
+    p, dy, dstate = _problem("rnn_tanh", 40, np.float64, reverse, masked, packed, T=40, H=11)
+    dy = np.ascontiguousarray(dy.transpose(2, 1, 0)).transpose(2, 1, 0)
+    threads(1)
+    want = _run("rnn_tanh", p, dy, dstate, True, monkeypatch, overwrite_cache=True)
+    threads(P)
+    got = _run("rnn_tanh", p, dy, dstate, True, monkeypatch, overwrite_cache=True)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-13)
+
+
 @pytest.mark.parametrize("cell", list(CELLS))
 def test_split_loop_dy_none_and_one_sequence(cell, threads, monkeypatch):
     """dy None (the zeros block, sliced per participant) and N = 1, against one thread"""

@@ -222,9 +222,18 @@ def loop_bias(bias: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:
     return None if bias is None else np.ascontiguousarray(bias, dtype=dtype)
 
 
-def loop_gradient(dy: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:
-    """dL/dy (H, T, N) as the C loops read it: C-contiguous ``dtype`` (None: zeros)."""
-    return None if dy is None else np.ascontiguousarray(dy, dtype=dtype)
+def loop_gradient(dy: np.ndarray | None, dtype: np.dtype, ws: dict | None = None) -> np.ndarray | None:
+    """dL/dy (H, T, N) as the loops read it: C-contiguous ``dtype`` (None: zeros). dy itself where
+    it is so already, else a copy (``copy_steps``: dy may be a view of the user's (N, T, H) array),
+    into the buffer "dy" of ``ws`` (reused from call to call) when there is one."""
+    if dy is None:
+        return None
+    dy = np.asarray(dy)
+    if dy.dtype == dtype and dy.flags.c_contiguous:
+        return dy
+    out = buffer(ws, "dy", dy.shape, np.dtype(dtype))
+    copy_steps(out, dy)
+    return out
 
 
 def previous_states(hs: np.ndarray, reverse: bool) -> np.ndarray:
@@ -250,8 +259,8 @@ def dx_target(x: np.ndarray, overwrite_x: bool) -> np.ndarray | None:
 
 
 def weight_gradients(
-    dA: np.ndarray, x: np.ndarray, h_in: np.ndarray, has_bias: bool, rec_mask: np.ndarray | None,
-    W_ih: np.ndarray, dx_out: np.ndarray | None = None,
+    dA: np.ndarray, x: np.ndarray, h_in: np.ndarray | None, has_bias: bool, rec_mask: np.ndarray | None,
+    W_ih: np.ndarray, dx_out: np.ndarray | None = None, dW_hh: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Everything that is not sequential in the backward pass, as four large products.
 
@@ -264,14 +273,31 @@ def weight_gradients(
 
     Returns (grads keyed like the parameters, dx (I, T, N)); dx goes into ``dx_out`` (I, T, N,
     C-contiguous) when given, which may be x itself (dx_target): the gradients read x first.
+    ``dW_hh``, when given, is dW_hh taken already (the RNN's backward over its cache sums it step
+    by step, before h_in is overwritten); h_in is then not read. dA may be a row-strided view
+    whose (T, N) rows are contiguous, such as ``hs[:, 1:]``.
     """
     G, T, N = dA.shape
     dA2 = dA.reshape(G, T * N)
-    grads = {"weight_ih": dA2 @ as_matrix(x).T, "weight_hh": dA2 @ as_matrix(h_in, rec_mask).T}
+    if dW_hh is None:
+        dW_hh = dA2 @ as_matrix(h_in, rec_mask).T
+    grads = {"weight_ih": dA2 @ as_matrix(x).T, "weight_hh": dW_hh}
     if has_bias:
         grads["bias_ih"] = dA2.sum(axis=1)
         grads["bias_hh"] = grads["bias_ih"].copy()
     return grads, input_gradient(W_ih, dA, dx_out)
+
+
+def add_gradients(grads: dict[str, np.ndarray], into: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+    """``into[name] += grads[name]`` for every gradient, and ``into`` (or ``grads`` itself when
+    into is None). A gradient that already is ``into[name]`` (summed there by the loop, such as
+    the RNN's dW_hh) is left as it is."""
+    if into is None:
+        return grads
+    for name, g in grads.items():
+        if g is not into[name]:
+            into[name] += g
+    return into
 
 
 def input_gradient(W_ih: np.ndarray, dA: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -39,6 +39,7 @@ import numpy as np
 from . import _fused, blas
 from .common import (
     active,
+    add_gradients,
     as_matrix,
     buffer,
     dx_target,
@@ -133,18 +134,23 @@ def _forward_steps(A, hs, side, W_hh, b_hn, batch_sizes, rec_mask, reverse, ws) 
 
 def gru_backward(
     cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray], overwrite_dy: bool = False,
-    overwrite_x: bool = False,
+    overwrite_x: bool = False, overwrite_cache: bool = False,
+    grads_into: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """BPTT through :func:`gru_forward`. Consumes the cache: the gate gradients are written
     over the stored gate activations, so each forward supports one backward.
 
     Args:
         cache: the forward's cache.
-        dy: dL/dy (H, T, N), or None for zeros.
+        dy: dL/dy (H, T, N) at any strides (copied once into the workspace where not
+            C-contiguous), or None for zeros.
         dstate: (dL/dh_T,) with dL/dh_T (H, N).
         overwrite_dy: accepted as by :func:`rnnkit.kernels.rnn_backward`; unused (the gate
             gradients go over the cache's gates, and dy is only read).
         overwrite_x: as for :func:`rnnkit.kernels.rnn_backward`: dx may go over the cache's x.
+        overwrite_cache: accepted as by :func:`rnnkit.kernels.rnn_backward`; unused (this
+            backward consumes the cache's gates always, and leaves its states alone).
+        grads_into: as for :func:`rnnkit.kernels.rnn_backward`: the gradients are added into these.
 
     Returns:
         ``(dx, (dh0,), grads, dh_sq)``: dx (I, T, N); grads keyed weight_ih, weight_hh
@@ -155,11 +161,12 @@ def gru_backward(
     reset_after = cache["reset_after"]
     _, T, N = x.shape
     dtype = x.dtype
+    dy = loop_gradient(dy, dtype, cache["ws"])
     dh = np.array(dstate[0], dtype=dtype, order="C")
     dh_sq = np.zeros((T, N), dtype=dtype)
     if reset_after and blas.c_loops():  # the whole loop in C (csrc/sequence.h)
         W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, dtype)
-        _fused.gru_backward_seq(A, hs, side, W, loop_gradient(dy, dtype), dh, dh_sq, mask, sizes, int(reverse))
+        _fused.gru_backward_seq(A, hs, side, W, dy, dh, dh_sq, mask, sizes, int(reverse))
     else:
         _backward_steps(cache, dy, dh, dh_sq)
     H = side.shape[0]
@@ -177,7 +184,7 @@ def gru_backward(
         if reset_after:
             grads["bias_hh"][2 * H :] = as_matrix(side).sum(axis=1)
     dx = input_gradient(cache["W_ih"], dA, dx_target(x, overwrite_x))  # the gradients above are done with x
-    return dx, (dh,), grads, dh_sq
+    return dx, (dh,), add_gradients(grads, grads_into), dh_sq
 
 
 def _backward_steps(cache: dict, dy, dh: np.ndarray, dh_sq: np.ndarray) -> None:

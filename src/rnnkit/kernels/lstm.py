@@ -36,6 +36,7 @@ import numpy as np
 from . import _fused, blas
 from .common import (
     active,
+    add_gradients,
     buffer,
     dx_target,
     forward_inputs,
@@ -95,18 +96,23 @@ def lstm_forward(
 
 def lstm_backward(
     cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray, np.ndarray], overwrite_dy: bool = False,
-    overwrite_x: bool = False,
+    overwrite_x: bool = False, overwrite_cache: bool = False,
+    grads_into: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """BPTT through :func:`lstm_forward`. Consumes the cache: the gate gradients are written
     over the stored gate activations, so each forward supports one backward.
 
     Args:
         cache: the forward's cache.
-        dy: dL/dy (H, T, N), or None for zeros.
+        dy: dL/dy (H, T, N) at any strides (copied once into the workspace where not
+            C-contiguous), or None for zeros.
         dstate: (dL/dh_T, dL/dc_T), each (H, N).
         overwrite_dy: accepted as by :func:`rnnkit.kernels.rnn_backward`; unused (the gate
             gradients go over the cache's gates, and dy is only read).
         overwrite_x: as for :func:`rnnkit.kernels.rnn_backward`: dx may go over the cache's x.
+        overwrite_cache: accepted as by :func:`rnnkit.kernels.rnn_backward`; unused (this
+            backward consumes the cache's gates always, and leaves its states alone).
+        grads_into: as for :func:`rnnkit.kernels.rnn_backward`: the gradients are added into these.
 
     Returns:
         ``(dx, (dh0, dc0), grads, dh_sq)``: dx (I, T, N); grads keyed weight_ih, weight_hh
@@ -117,18 +123,19 @@ def lstm_backward(
     batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
     _, T, N = x.shape
     dtype = x.dtype
+    dy = loop_gradient(dy, dtype, cache["ws"])
     dh = np.array(dstate[0], dtype=dtype, order="C")
     dc = np.array(dstate[1], dtype=dtype, order="C")
     dh_sq = np.zeros((T, N), dtype=dtype)
     if blas.c_loops():
         W, mask, sizes = loop_inputs(cache["W_hh"], rec_mask, batch_sizes, dtype)
-        _fused.lstm_backward_seq(A, cs, tanh_cs, W, loop_gradient(dy, dtype), dh, dc, dh_sq, mask, sizes,
+        _fused.lstm_backward_seq(A, cs, tanh_cs, W, dy, dh, dc, dh_sq, mask, sizes,
                                  int(reverse))
     else:
         _backward_steps(cache, dy, dh, dc, dh_sq)
     grads, dx = weight_gradients(A, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
                                  cache["W_ih"], dx_target(x, overwrite_x))
-    return dx, (dh, dc), grads, dh_sq
+    return dx, (dh, dc), add_gradients(grads, grads_into), dh_sq
 
 
 def _forward_steps(A, hs, cs, tanh_cs, W_hh, batch_sizes, rec_mask, reverse, ws) -> None:

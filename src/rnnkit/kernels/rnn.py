@@ -14,8 +14,12 @@ Backward, in the opposite order, carrying ``dh`` = dL/dh_t::
     dh     = (W_hh.T @ da_t) * rec_mask  (now dL/dh_{t-1})
 
 then dW_ih, dW_hh, db (:func:`~rnnkit.kernels.common.weight_gradients`) and dx_t = W_ih.T @ da_t
-as a few large products after the loop. The elementwise lines of a step run fused in C
-(:mod:`rnnkit.kernels._fused`, ``csrc/steps.h``); so does the loop over t
+as a few large products after the loop. With ``overwrite_cache`` (the layers) the C loop writes
+da_t over h_t in the cache instead of into an array of its own, and so sums
+dW_hh = sum_t da_t @ h~_{t-1}.T itself, 16 steps at a time while their h_{t-1} are still there
+(``rnn_backward_over_seq``): a training step then holds one (H, T, N) array fewer.
+
+The elementwise lines of a step run fused in C (:mod:`rnnkit.kernels._fused`, ``csrc/steps.h``); so does the loop over t
 (``_fused.rnn_forward_seq`` / ``rnn_backward_seq``, ``csrc/sequence.h``), or here in Python
 (:func:`_forward_steps`, :func:`_backward_steps`) where NumPy's BLAS cannot be called from C
 (:mod:`rnnkit.kernels.blas`).
@@ -28,6 +32,7 @@ import numpy as np
 from . import _fused, blas
 from .common import (
     active,
+    add_gradients,
     buffer,
     dx_target,
     forward_inputs,
@@ -84,47 +89,72 @@ def rnn_forward(
 
 def rnn_backward(
     cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray], overwrite_dy: bool = False,
-    overwrite_x: bool = False,
+    overwrite_x: bool = False, overwrite_cache: bool = False,
+    grads_into: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """BPTT through :func:`rnn_forward`.
 
     Args:
         cache: the forward's cache.
-        dy: dL/dy (H, T, N), or None for zeros.
+        dy: dL/dy (H, T, N) at any strides (such as a view of the user's (N, T, H) array), or
+            None for zeros.
         dstate: (dL/dh_T,) with dL/dh_T (H, N).
         overwrite_dy: the caller lets dy (when C-contiguous, writable, of the forward's dtype
             and not sharing memory with the cache, as the returned y does) be overwritten with
             da_t (each step reads its dy_t block before writing da_t there), which saves an
-            (H, T, N) array; the layers do so with their own copy of dy.
+            (H, T, N) array where the loop runs in Python.
         overwrite_x: the caller lets the forward's x (the cache's, when C-contiguous and
             writable) be overwritten with dx, after the weight gradients have read it: saves an
             (I, T, N) array (``kernels.common.dx_target``); the layers do so with their own copy.
+        overwrite_cache: the caller lets da_t go over h_t in the cache (so over the forward's y,
+            a view of it): the C loop's backward over the cache (``rnn_backward_over_seq``),
+            which sums dW_hh step by step while h_{t-1} is still there and reads dy at its own
+            strides. It saves the (H, T, N) dA and any copy of dy; the cache then supports no
+            second backward. The layers do so (their backward consumes the forward).
+        grads_into: gradient arrays keyed like ``grads`` that the gradients are added into (the
+            layers pass their ``grads``, which a truncated-BPTT run sums over chunks); the
+            backward over the cache sums dW_hh straight into ``grads_into["weight_hh"]`` (when
+            C-contiguous, writable and of the forward's dtype), saving an (H, H) array.
 
     Returns:
         ``(dx, (dh0,), grads, dh_sq)``: dx (I, T, N); dh0 (H, N); grads keyed weight_ih,
-        weight_hh[, bias_ih, bias_hh]; dh_sq (T, N) the squared norm of dL/dh_t per sequence.
+        weight_hh[, bias_ih, bias_hh] (``grads_into`` itself when given); dh_sq (T, N) the
+        squared norm of dL/dh_t per sequence.
     """
-    x, W_hh, hs = cache["x"], cache["W_hh"], cache["hs"]
+    x, W_hh, hs, ws = cache["x"], cache["W_hh"], cache["hs"], cache["ws"]
     batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
     relu = cache["nonlinearity"] == "relu"
     _, T, N = x.shape
     H = W_hh.shape[1]
     dh = np.array(dstate[0], dtype=x.dtype, order="C")
-    if overwrite_dy and isinstance(dy, np.ndarray) and dy.dtype == x.dtype and dy.flags.c_contiguous \
-            and dy.flags.writeable and dy.shape == (H, T, N) and not np.may_share_memory(dy, hs):
-        dA = dy  # da_t is written over dy_t (rnn_bwd in csrc/steps.h reads each value before writing it)
-    else:
-        dA = buffer(cache["ws"], "dA", (H, T, N), x.dtype)
     dh_sq = np.zeros((T, N), dtype=x.dtype)
-    if blas.c_loops():
+    in_c = blas.c_loops()
+    dW_hh = None
+    if in_c and overwrite_cache:
         W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, x.dtype)
-        _fused.rnn_backward_seq(dA, hs, W, loop_gradient(dy, x.dtype), dh, dh_sq, mask, sizes, int(relu),
-                                int(reverse))
+        if dy is not None and (np.asarray(dy).dtype != x.dtype or np.may_share_memory(dy, hs)):
+            dy = np.array(dy, dtype=x.dtype)  # read at any strides, but of the forward's dtype and apart from hs
+        dW_hh = None if grads_into is None else grads_into.get("weight_hh")
+        if not (isinstance(dW_hh, np.ndarray) and dW_hh.shape == (H, H) and dW_hh.dtype == x.dtype
+                and dW_hh.flags.c_contiguous and dW_hh.flags.writeable):
+            dW_hh = np.zeros((H, H), dtype=x.dtype)  # the loop adds into it
+        _fused.rnn_backward_over_seq(hs, W, dy, dh, dh_sq, dW_hh, mask, sizes, int(relu), int(reverse))
+        dA = hs[:, :T] if reverse else hs[:, 1:]  # da_t, where h_t was
     else:
-        _backward_steps(cache, dy, dA, dh, dh_sq)
+        dy_c = loop_gradient(dy, x.dtype, ws)  # a copy of ours (then writable) where dy was not C-contiguous
+        if dy_c is not None and (dy_c is not dy or overwrite_dy) and dy_c.flags.writeable \
+                and dy_c.shape == (H, T, N) and not np.may_share_memory(dy_c, hs):
+            dA = dy_c  # da_t is written over dy_t (rnn_bwd in csrc/steps.h reads each value before writing it)
+        else:
+            dA = buffer(ws, "dA", (H, T, N), x.dtype)
+        if in_c:
+            W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, x.dtype)
+            _fused.rnn_backward_seq(dA, hs, W, dy_c, dh, dh_sq, mask, sizes, int(relu), int(reverse))
+        else:
+            _backward_steps(cache, dy_c, dA, dh, dh_sq)
     grads, dx = weight_gradients(dA, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
-                                 cache["W_ih"], dx_target(x, overwrite_x))
-    return dx, (dh,), grads, dh_sq
+                                 cache["W_ih"], dx_target(x, overwrite_x), dW_hh)
+    return dx, (dh,), add_gradients(grads, grads_into), dh_sq
 
 
 def _forward_steps(hs, W_hh, batch_sizes, rec_mask, reverse, relu, ws) -> None:

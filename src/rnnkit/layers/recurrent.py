@@ -32,6 +32,9 @@ from .init import INIT_SCHEMES, init_recurrent
 from .module import Module
 from .packing import Packing
 
+# one layer and direction's gradients, as the kernels key them (the layer adds "_l{l}[_reverse]")
+_GRAD_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
 
 @dataclass
 class _Record:
@@ -275,31 +278,32 @@ class RecurrentLayer(Module):
         if packing is not None:
             dy_k = packing.sort(dy_k)
             dstates = [packing.sort(s) for s in dstates]
-        if packing is None:
-            dy_k = self._contiguous(dy_k, "dy")
+        # without lengths, dy_k is a view of the user's dy: the kernels read it as it is (the RNN's
+        # C loop) or copy it once into their workspace, and never write it
+        own_dy = packing is not None
         L, D, H = self.num_layers, self.num_directions, self.hidden_size
         dstate0 = [np.empty_like(s) for s in dstates]
         norms = np.zeros((L, D, rec.T), dtype=self.dtype)
         d_out = dy_k
         for l in reversed(range(L)):
             if rec.drop_masks[l] is not None:
-                d_out = d_out * rec.drop_masks[l]
+                d_out, own_dy = d_out * rec.drop_masks[l], True
             d_in = None
             for d in range(D):
                 k = l * D + d
                 dy_d = d_out if D == 1 else d_out[d * H : (d + 1) * H]
-                # dy_d is our own copy; so is x where own_inputs says so, needed by no other direction after d
-                dx_d, ds0, grads, dh_sq = type(self)._backward_kernel(
-                    rec.caches[k], dy_d, tuple(s[k] for s in dstates), overwrite_dy=True,
-                    overwrite_x=rec.own_inputs[l] and d == D - 1)
+                # dy_d may be written where it is our own array; so may x where own_inputs says
+                # so, needed by no other direction after d; the cache is consumed
                 suffix = f"_l{l}{'_reverse' if d else ''}"
-                for name, g in grads.items():
-                    self.grads[name + suffix] += g
+                into = {name: self.grads[name + suffix] for name in _GRAD_NAMES if name + suffix in self.grads}
+                dx_d, ds0, _, dh_sq = type(self)._backward_kernel(
+                    rec.caches[k], dy_d, tuple(s[k] for s in dstates), overwrite_dy=own_dy,
+                    overwrite_x=rec.own_inputs[l] and d == D - 1, overwrite_cache=True, grads_into=into)
                 for dst, v in zip(dstate0, ds0):
                     dst[k] = v
                 norms[l, d] = np.sqrt(dh_sq.sum(axis=1))
                 d_in = dx_d if d_in is None else np.add(dx_d, d_in, out=dx_d)
-            d_out = d_in
+            d_out, own_dy = d_in, True
         self.hidden_grad_norms = norms
         if packing is not None:
             d_out = packing.unsort(d_out)

@@ -17,6 +17,18 @@ static inline void RK(transpose_tile)(REAL *restrict d, Py_ssize_t ldd, const RE
         for (Py_ssize_t f = 0; f < RK_TILE; f++) d[n * ldd + f] = s[f * lds + n];
 }
 
+/* d[c * ldd + r] = s[r * lds + c] for r < R, c < C: the (R, C) matrix s, transposed into d */
+RK_TARGET_CLONES static void RK(transpose)(REAL *restrict d, Py_ssize_t ldd, const REAL *restrict s,
+                                           Py_ssize_t lds, Py_ssize_t R, Py_ssize_t C)
+{
+    Py_ssize_t R16 = R - R % RK_TILE, C16 = C - C % RK_TILE;
+    for (Py_ssize_t r0 = 0; r0 < R16; r0 += RK_TILE)
+        for (Py_ssize_t c0 = 0; c0 < C16; c0 += RK_TILE)
+            RK(transpose_tile)(d + c0 * ldd + r0, ldd, s + r0 * lds + c0, lds);
+    for (Py_ssize_t r = 0; r < R; r++) /* the edges: rows past R16, columns past C16 */
+        for (Py_ssize_t c = r < R16 ? C16 : 0; c < C; c++) d[c * ldd + r] = s[r * lds + c];
+}
+
 static void RK(copy_seq)(REAL *restrict dst, const Py_ssize_t *ds, const REAL *restrict src, const Py_ssize_t *ss,
                          Py_ssize_t F, Py_ssize_t T, Py_ssize_t N)
 {
@@ -27,16 +39,7 @@ static void RK(copy_seq)(REAL *restrict dst, const Py_ssize_t *ds, const REAL *r
          * the same transpose with the roles of f and n swapped */
         Py_ssize_t R = to_user ? F : N, C = to_user ? N : F;         /* source rows, columns */
         Py_ssize_t lds = to_user ? ss[0] : ss[2], ldd = to_user ? ds[2] : ds[0];
-        Py_ssize_t R16 = R - R % RK_TILE, C16 = C - C % RK_TILE;
-        for (Py_ssize_t t = 0; t < T; t++) {
-            REAL *d = dst + t * ds[1];
-            const REAL *s = src + t * ss[1];
-            for (Py_ssize_t r0 = 0; r0 < R16; r0 += RK_TILE)
-                for (Py_ssize_t c0 = 0; c0 < C16; c0 += RK_TILE)
-                    RK(transpose_tile)(d + c0 * ldd + r0, ldd, s + r0 * lds + c0, lds);
-            for (Py_ssize_t r = 0; r < R; r++) /* the edges: rows past R16, columns past C16 */
-                for (Py_ssize_t c = r < R16 ? C16 : 0; c < C; c++) d[c * ldd + r] = s[r * lds + c];
-        }
+        for (Py_ssize_t t = 0; t < T; t++) RK(transpose)(dst + t * ds[1], ldd, src + t * ss[1], lds, R, C);
         return;
     }
     for (Py_ssize_t t = 0; t < T; t++) {

@@ -64,6 +64,7 @@ typedef struct {
     const void *x;              /* forward loops: the input (I, T, N), rows ldx values apart; NULL:
                                    the gates (RNN: hs's output slots) hold W_ih x_t already */
     Py_ssize_t I, ldx;
+    Py_ssize_t ys[3];           /* element strides of the array of kind 'Y' (dy at any strides) */
 } Seq;
 
 /* running columns at step t: columns n < batch_sizes[t] run */
@@ -112,8 +113,8 @@ static void *part_sq(const Loop *L, int k) { return L->part + (size_t)k * L->par
 #define SIGMOID rk_sigmoid_f
 #define TANH rk_tanh_f
 #include "steps.h"
-#include "sequence.h"
 #include "layout.h"
+#include "sequence.h"
 #undef REAL
 #undef RK
 #undef SIGMOID
@@ -124,8 +125,8 @@ static void *part_sq(const Loop *L, int k) { return L->part + (size_t)k * L->par
 #define SIGMOID rk_sigmoid_d
 #define TANH rk_tanh_d
 #include "steps.h"
-#include "sequence.h"
 #include "layout.h"
+#include "sequence.h"
 #undef REAL
 #undef RK
 #undef SIGMOID
@@ -647,6 +648,41 @@ static int take_steps(Args *g, PyObject *o, const char *name, Seq *s)
     return 0;
 }
 
+/* Take dy, an (H, T, N) float array of the common dtype at any strides (a view of the user's
+ * (N, T, H) or (T, N, H) array), read only; sets *out and s->ys (element strides). None: NULL. */
+static int take_strided(Args *g, PyObject *o, const char *name, Seq *s, char **out)
+{
+    *out = NULL;
+    if (o == Py_None) return 0;
+    Py_buffer *v = &g->v[g->n];
+    if (PyObject_GetBuffer(o, v, PyBUF_STRIDES | PyBUF_FORMAT) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "_fused: %s must be a float32 or float64 array, got %s", name,
+                     Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    g->n++;
+    int size = check_dtype(g, v, name);
+    if (!size) return -1;
+    if (v->ndim != 3 || v->shape[0] != s->H || v->shape[1] != s->T || v->shape[2] != s->N) {
+        char got[96];
+        shape_text(got, sizeof got, v->ndim, v->shape);
+        PyErr_Format(PyExc_ValueError, "_fused: %s must have shape (%zd, %zd, %zd), got %s", name, s->H, s->T, s->N,
+                     got);
+        return -1;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (v->strides[i] % size != 0) {
+            PyErr_Format(PyExc_ValueError, "_fused: %s has byte strides (%zd, %zd, %zd), not whole items of %d bytes",
+                         name, v->strides[0], v->strides[1], v->strides[2], size);
+            return -1;
+        }
+        s->ys[i] = v->strides[i] / size;
+    }
+    *out = (char *)v->buf;
+    return 0;
+}
+
 /* ---- participants ---------------------------------------------------------------------- */
 
 
@@ -763,7 +799,8 @@ static void run_loop(Loop *L)
 #define LOOP_ARGS "reverse"
 
 /* One array argument of a *_seq function: its name; its shape, by kind: 'G' (G*H, T, N) gates,
- * 'S' (H, T+1, N) states, 'C' (H, T, N), 'X' (I, T, N) input (take_steps: any row stride, sets I),
+ * 'S' (H, T+1, N) states, 'C' (H, T, N), 'Y' (H, T, N) at any strides (take_strided, read only),
+ * 'X' (I, T, N) input (take_steps: any row stride, sets I),
  * 'W' (G*H, H), 'I' (G*H, I) (after 'X'; None exactly when x is), 'R' (H, N), 'Q' (T, N),
  * 'g' (G*H,), 'b' (H,); whether the loop writes it; whether None may stand for it. */
 typedef struct {
@@ -816,6 +853,11 @@ static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, A
             p[i] = (void *)s->x;
             continue;
         }
+        if (a->kind == 'Y') {
+            if (take_strided(g, args[i], a->name, s, &ptr)) return -1;
+            p[i] = ptr;
+            continue;
+        }
         if (a->kind == 'I' && (args[i] == Py_None) != (s->x == NULL)) {
             PyErr_Format(PyExc_TypeError, "_fused.%s: x and W_ih must both be arrays, or both None (the input "
                          "projections already in place), got x %s and W_ih %s", f->fn,
@@ -834,7 +876,7 @@ static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, A
 /* What a loop needs beside its arrays (loop_scratch) */
 typedef struct {
     Py_ssize_t unit_rows; /* rows of N values per hidden unit in each participant's block (its gh: G) */
-    int hm;               /* + an (H, N) block for its masked state h~ (with rec_mask) */
+    int hm;               /* + hm (H, N) blocks for its masked state h~ (with rec_mask) */
     Py_ssize_t shared;    /* values that all participants share */
     Py_ssize_t zero_rows; /* rows of N zeros standing in for dy = None */
     int group;            /* copies of W_hh and W_ih with each participant's rows together (forward loops) */
@@ -849,7 +891,7 @@ static int spec_index(const SeqSpec *f, char kind)
 }
 
 /* Per-call scratch of a loop of f, one allocation: per participant unit_rows * hk_max * N values
- * (+ H * N for hm, + T * N for its dh_sq partial sums when f has dh_sq); `shared` values; the
+ * (+ hm * H * N for hm, + T * N for its dh_sq partial sums when f has dh_sq); `shared` values; the
  * grouped copies of W_hh (G*H, H) and W_ih (G*H, I) when `group`, G > 1 and P > 1; a copy of
  * batch_sizes. zeros, zero_rows * N values, is calloc'ed when zero_rows > 0. Returns -1 with
  * MemoryError set. */
@@ -859,7 +901,7 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     L->P = loop_parts(G, H, L->s.N);
     L->hk_max = (H + L->P - 1) / L->P;
     barrier_init(&L->bar, L->P);
-    Py_ssize_t part = need.unit_rows * L->hk_max * N + (need.hm ? H * N : 0);
+    Py_ssize_t part = need.unit_rows * L->hk_max * N + need.hm * H * N;
     L->sq_offset = (size_t)part * size;
     part += spec_index(f, 'Q') >= 0 ? L->s.T * N : 0;
     part = (part + 15) / 16 * 16; /* whole 64-byte lines: no cache line shared by two participants */
@@ -963,6 +1005,21 @@ static PyObject *rnn_backward_seq(PyObject *self, PyObject *const *args, Py_ssiz
     SEQ_BEGIN(RNN_BWD);
     SEQ_SCRATCH(RNN_BWD, .zero_rows = L.p[3] ? 0 : L.s.H);
     SEQ_RUN(rnn_bwd_seq, RNN_BWD);
+}
+
+static const ArgSpec RNN_BWD_OVER_ARGS[] = {
+    {"hs", 'S', 1, 0}, {"W_hh", 'W', 0, 0}, {"dy", 'Y', 0, 1}, {"dh", 'R', 1, 0}, {"dh_sq", 'Q', 1, 0},
+    {"dW_hh", 'W', 1, 0}, {"rec_mask", 'R', 0, 1}};
+static const SeqSpec RNN_BWD_OVER = {"rnn_backward_over_seq", 1, 1, RNN_BWD_OVER_ARGS, 7, 1};
+
+/* rnn_backward_over_seq(hs, W_hh, dy, dh, dh_sq, dW_hh, rec_mask, batch_sizes, relu, reverse): da_t
+ * over h_t in hs's output slots, dW_hh += sum of da_t @ h~_{t-1}.T; dy at any strides */
+static PyObject *rnn_backward_over_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    SEQ_BEGIN(RNN_BWD_OVER);
+    SEQ_SCRATCH(RNN_BWD_OVER, .hm = L.p[6] ? RNN_CHUNK : 0, .shared = RNN_CHUNK * L.s.H * L.s.N,
+                .zero_rows = L.p[2] ? 0 : L.s.H); /* hm; the ring */
+    SEQ_RUN(rnn_bwd_over_seq, RNN_BWD_OVER);
 }
 
 static const ArgSpec LSTM_FWD_ARGS[] = {
@@ -1278,6 +1335,8 @@ static PyMethodDef methods[] = {
     {"pool_workers", (PyCFunction)pool_workers_py, METH_NOARGS, "pool_workers(): worker threads started"},
     DEF(rnn_forward_seq, "rnn_forward_seq(hs, W_hh, bias, rec_mask, batch_sizes, relu, " LOOP_ARGS ")"),
     DEF(rnn_backward_seq, "rnn_backward_seq(dA, hs, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, relu, " LOOP_ARGS ")"),
+    DEF(rnn_backward_over_seq, "rnn_backward_over_seq(hs, W_hh, dy, dh, dh_sq, dW_hh, rec_mask, batch_sizes, relu, "
+        LOOP_ARGS "): da over h in hs, dW_hh summed step by step, dy at any strides"),
     DEF(lstm_forward_seq, "lstm_forward_seq(A, hs, cs, tcs, W_hh, bias, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(lstm_backward_seq,
         "lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, batch_sizes, " LOOP_ARGS ")"),

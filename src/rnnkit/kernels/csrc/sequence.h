@@ -15,14 +15,16 @@
  * reads it, instead of a whole (G*H, T, N) array written to memory and read back (4-10% faster
  * forward loops from N = 16). For small N the caller does the one product instead (a product
  * call per step costs more there) and passes x = NULL; then a = a + bias. Backwards:
- * the gate pass on the slice, wait for all of da_t (barrier), dh[h0:h1] = W_hh[:, h0:h1].T @ da_t.
+ * the gate pass on the slice, wait for all of da_t (barrier), dh[h0:h1] = W_hh[:, h0:h1].T @ da_t
+ * (the RNN's backward over its cache also sums its rows of dW_hh, a chunk of steps at a time).
  * One barrier per step; with P = 1, [h0, h1) = [0, H) and the barrier is a no-op. The product is
  * single-threaded when P > 1 (module.c asks OpenBLAS for one thread meanwhile), and uses
  * OpenBLAS's threads (this pool, through its callback) when P = 1.
  *
  * Arrays are whole (F, S, N) C-contiguous sequence arrays (S = T or T + 1 slots): row stride
  * S * N, step stride N. The (F, N) block of step t starts at p + t * N. The input x (I, T, N) may
- * have any row stride s->ldx (a view such as hs[:, 1:] of the layer below).
+ * have any row stride s->ldx (a view such as hs[:, 1:] of the layer below); the dy of the RNN's
+ * backward over its cache any strides at all (s->ys: a view of the user's array).
  */
 
 typedef void (*RK(gemm64_fn))(int, int, int, int64_t, int64_t, int64_t, REAL, const REAL *, int64_t,
@@ -30,18 +32,26 @@ typedef void (*RK(gemm64_fn))(int, int, int, int64_t, int64_t, int64_t, REAL, co
 typedef void (*RK(gemm32_fn))(int, int, int, int32_t, int32_t, int32_t, REAL, const REAL *, int32_t,
                                const REAL *, int32_t, REAL, REAL *, int32_t);
 
+/* C = alpha op(A) @ op(B) + beta C, row-major (cblas_?gemm of NumPy's BLAS): op(A) (M, K),
+ * op(B) (K, n); ta, tb: transpose A, B */
+static void RK(gemm_ex)(const Blas *b, int ta, int tb, Py_ssize_t M, Py_ssize_t n, Py_ssize_t K, const REAL *A,
+                        Py_ssize_t lda, const REAL *B, Py_ssize_t ldb, REAL beta, REAL *C, Py_ssize_t ldc)
+{
+    enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
+    int opa = ta ? TRANS : NO_TRANS, opb = tb ? TRANS : NO_TRANS;
+    if (b->ilp64)
+        ((RK(gemm64_fn))b->gemm)(ROW_MAJOR, opa, opb, M, n, K, 1, A, lda, B, ldb, beta, C, ldc);
+    else
+        ((RK(gemm32_fn))b->gemm)(ROW_MAJOR, opa, opb, (int32_t)M, (int32_t)n, (int32_t)K, 1, A, (int32_t)lda,
+                                 B, (int32_t)ldb, beta, C, (int32_t)ldc);
+}
+
 /* C (M, n) = op(W) @ B (K, n), row-major, W with row stride ldw: W_hh (G*H, H) or W_ih (G*H, I);
  * op(W) = W forwards, W.T (W_hh only: M = H, K = G*H) backwards */
 static void RK(gemm)(const Blas *b, int trans, Py_ssize_t M, Py_ssize_t n, Py_ssize_t K, const REAL *W,
                      Py_ssize_t ldw, const REAL *B, Py_ssize_t ldb, REAL *C, Py_ssize_t ldc)
 {
-    enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
-    int op = trans ? TRANS : NO_TRANS;
-    if (b->ilp64)
-        ((RK(gemm64_fn))b->gemm)(ROW_MAJOR, op, NO_TRANS, M, n, K, 1, W, ldw, B, ldb, 0, C, ldc);
-    else
-        ((RK(gemm32_fn))b->gemm)(ROW_MAJOR, op, NO_TRANS, (int32_t)M, (int32_t)n, (int32_t)K, 1, W, (int32_t)ldw,
-                                 B, (int32_t)ldb, 0, C, (int32_t)ldc);
+    RK(gemm_ex)(b, trans, 0, M, n, K, W, ldw, B, ldb, 0, C, ldc);
 }
 
 /* The loops below share these names: H, T, N; lda = T * N and lds = (T + 1) * N the row strides
@@ -247,6 +257,97 @@ static void RK(rnn_bwd_seq)(Loop *L, int k)
         if (B < N) RK(zero_cols)(da + h0 * lda, lda, hk, B, N);
         barrier_wait(&L->bar);
         if (B > 0) RK(state_grad)(b, hk, H, W, H, da, lda, dh, N, mask, N, B);
+    }
+}
+
+/* dy_t's rows [h0, h0 + hk) for the B running columns, from dy (H, T, N) at any element strides
+ * ys (such as a view of the user's (N, T, H) or (T, N, H) dL/dy): the block itself where its
+ * columns are contiguous (*ld its row stride), else a copy into the block buf, row stride ldb
+ * (*ld = ldb), by tiles where its rows are contiguous (the user's layouts: a transpose,
+ * layout.h) */
+static const REAL *RK(step_rows)(const REAL *dy, const Py_ssize_t *ys, Py_ssize_t t, Py_ssize_t h0, Py_ssize_t hk,
+                                 Py_ssize_t B, REAL *buf, Py_ssize_t ldb, Py_ssize_t *ld)
+{
+    const REAL *p = dy + t * ys[1] + h0 * ys[0];
+    if (ys[2] == 1 || B <= 1) {
+        *ld = ys[0];
+        return p;
+    }
+    *ld = ldb;
+    if (ys[0] == 1) RK(transpose)(buf, ldb, p, ys[2], B, hk);
+    else
+        for (Py_ssize_t j = 0; j < hk; j++)
+            for (Py_ssize_t n = 0; n < B; n++) buf[j * ldb + n] = p[j * ys[0] + n * ys[2]];
+    return buf;
+}
+
+/* The RNN's backward over its cache takes dW_hh RNN_CHUNK steps at a time: one product with
+ * K = RNN_CHUNK * N runs near the machine's peak, one per step (K = N) well below. */
+#ifndef RNN_CHUNK
+#define RNN_CHUNK 16
+#endif
+
+/* dW[rows] += da @ h~.T for a chunk of n steps: da this participant's (hk, n*N) rows of the
+ * ring (row stride ldr), h the chunk's previous states, n consecutive slots of hs from hp (all H
+ * rows: every participant reads all of them), times rec_mask (into hm (H, n*N)) where there is
+ * one */
+static void RK(chunk_weight_grad)(const Loop *L, Py_ssize_t hk, Py_ssize_t n, const REAL *da, Py_ssize_t ldr,
+                                  const REAL *hp, const REAL *mask, REAL *hm, REAL *dW)
+{
+    Py_ssize_t H = L->s.H, N = L->s.N, lds = (L->s.T + 1) * N, K = n * N, ldh = lds;
+    if (K == 0) return;
+    if (mask) {
+        for (Py_ssize_t j = 0; j < H; j++)
+            for (Py_ssize_t c = 0; c < n; c++)
+                for (Py_ssize_t m = 0; m < N; m++) hm[j * K + c * N + m] = hp[j * lds + c * N + m] * mask[j * N + m];
+        hp = hm;
+        ldh = K;
+    }
+    RK(gemm_ex)(&L->b, 0, 1, hk, H, K, da, ldr, hp, ldh, 1, dW, H);
+}
+
+/* Elman RNN backward over its cache (rnn_bwd): the output slots of hs (H, T+1, N) receive da_t in
+ * place of h_t; dW_hh (H, H) receives the sum over t of da_t @ h~_{t-1}.T, added to it. dy
+ * (H, T, N) at any strides (s->ys) or NULL (zeros). Saves the (H, T, N) dA of rnn_bwd_seq and
+ * any copy of dy.
+ * The steps go in chunks t = t_lo .. t_lo + n - 1 with t_lo a multiple of RNN_CHUNK (the partial
+ * chunk is the latest in time: the first one backwards, the last one in reverse). A step writes
+ * its da_t at position t - t_lo of the ring (H, RNN_CHUNK*N), where the barrier's other side
+ * reads it (dh = W_hh.T @ da_t). At the chunk's last step, before its barrier, each participant
+ * adds its rows of dW_hh for the whole chunk (chunk_weight_grad: the h_{t-1} slots are intact until
+ * then); after that barrier, it copies its rows of the ring into the chunk's h_t slots, which no
+ * one reads any more. The next chunk's first step writes another position of the ring than the
+ * one the other participants may still be reading.
+ * p: hs, W_hh, dy, dh, dh_sq, dW_hh, rec_mask; shared scratch: the ring;
+ * part scratch: hm (H, RNN_CHUNK*N) with rec_mask */
+static void RK(rnn_bwd_over_seq)(Loop *L, int k)
+{
+    SEQ_DIMS;
+    REAL *hs = L->p[0], *dh = (REAL *)L->p[3] + h0 * N, *sq = RK(sq_target)(L, k, L->p[4]);
+    REAL *dW = (REAL *)L->p[5] + h0 * H, *ring = L->shared;
+    const REAL *W = (const REAL *)L->p[1] + h0, *dy = L->p[2], *mask = L->p[6];
+    const REAL *zeros = L->zeros ? (const REAL *)L->zeros + h0 * N : NULL;
+    REAL *hm = (REAL *)part_scratch(L, k);
+    Py_ssize_t ldr = RNN_CHUNK * N;
+    for (Py_ssize_t i = 0; i < T; i++) {
+        Py_ssize_t t = BACK_T(i), B = seq_active(s, t), ldy = N;
+        Py_ssize_t t_lo = t - t % RNN_CHUNK, n = T - t_lo < RNN_CHUNK ? T - t_lo : RNN_CHUNK;
+        int last = s->reverse ? t == t_lo + n - 1 : t == t_lo; /* the chunk's last step backwards */
+        REAL *da = ring + (t - t_lo) * N;
+        /* dy_t where it is (the kernels' layout), or copied into da's block for rnn_bwd to write
+         * da over */
+        const REAL *dyt = dy ? RK(step_rows)(dy, s->ys, t, h0, hk, B, da + h0 * ldr, ldr, &ldy) : zeros;
+        RK(rnn_bwd)(da + h0 * ldr, ldr, dh, N, dyt, ldy, hs + h0 * lds + CUR(t) * N, lds, sq + t * N, hk, B,
+                    L->relu);
+        if (B < N) RK(zero_cols)(da + h0 * ldr, ldr, hk, B, N);
+        if (last) RK(chunk_weight_grad)(L, hk, n, ring + h0 * ldr, ldr, hs + PREV(t_lo) * N, mask, hm, dW);
+        barrier_wait(&L->bar);
+        if (B > 0) RK(state_grad)(b, hk, H, W, H, da, ldr, dh, N, mask ? mask + h0 * N : NULL, N, B);
+        if (last) { /* the chunk's h_t slots, consecutive, take its da_t */
+            REAL *out = hs + CUR(t_lo) * N + h0 * lds;
+            for (Py_ssize_t j = 0; j < hk; j++)
+                memcpy(out + j * lds, ring + (h0 + j) * ldr, (size_t)(n * N) * sizeof(REAL));
+        }
     }
 }
 

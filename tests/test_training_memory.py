@@ -1,0 +1,49 @@
+"""The memory a training step holds, counted as the benchmark counts it (``benchmarks/memory.py``:
+tracemalloc's peak over one steady-state step, plus the layer's workspace). Byte counts, not
+timings: they are the same on every machine."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rnnkit
+from rnnkit.kernels import blas
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `benchmarks` lives at the repo root, not in src/
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import memory  # noqa: E402
+
+
+@pytest.mark.skipif(not blas.c_loops(), reason="the backward over the cache is the C loop's")
+@pytest.mark.parametrize("layout", ["batch-first", "time-major"])
+@pytest.mark.parametrize("N", [1, 16])
+def test_rnn_training_step_holds_two_arrays_of_states(N, layout):
+    """An RNN training step holds the cache hs (H, T+1, N) and the user's y (H * T * N values),
+    the layer's copy of x (which takes dx) and the user's dx (I * T * N each), and the C loop's
+    ring of 16 steps of da_t. A third array of H * T * N values (da_t or dy in an array of their
+    own, or dW_hh's temporaries at N = 1) would not fit in the quarter of one allowed on top."""
+    T, I, H = 100, 8, 64
+    batch_first = layout == "batch-first"
+    layer = rnnkit.RNN(I, H, batch_first=batch_first, dtype="float32", seed=0)
+    rng = np.random.default_rng(0)
+    shape = (N, T) if batch_first else (T, N)
+    x = rng.standard_normal(shape + (I,)).astype(np.float32)
+    dy = rng.standard_normal(shape + (H,)).astype(np.float32)
+
+    def step():
+        layer.zero_grad()
+        y, _ = layer.forward(x)
+        dx, _ = layer.backward(dy)
+        return y, dx
+
+    peak = memory.numpy_peak_bytes(step) + memory.workspace_bytes(layer)
+    states, inputs, ring = H * T * N * 4, I * T * N * 4, 16 * H * N * 4
+    allowed = (H * N * 4 + states) + states + 2 * inputs + ring + states // 4
+    assert peak <= allowed, (peak, allowed)
+    assert peak >= 2 * states  # the count sees the arrays it should
