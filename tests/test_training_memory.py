@@ -47,3 +47,28 @@ def test_rnn_training_step_holds_two_arrays_of_states(N, layout):
     allowed = (H * N * 4 + states) + states + 2 * inputs + ring + states // 4
     assert peak <= allowed, (peak, allowed)
     assert peak >= 2 * states  # the count sees the arrays it should
+
+
+@pytest.mark.skipif(not blas.c_loops(), reason="the Python loop keeps per-step views beside its arrays")
+def test_gru_weight_gradient_needs_one_array_of_its_size():
+    """At N = 1 the weight gradients weigh as much as the sequences: a GRU training step holds
+    the cache (gates (3H, T, N), hs (H, T+1, N), side (H, T, N)), the user's y, the workspace's
+    copy of dy, x's copy and dx, and one (3H, H) array for dW_hh (its blocks are products into
+    it, not a concatenation of two products) with dW_ih (3H, I); a second (3H, H) array would not
+    fit in the half of one allowed on top."""
+    T, I, H, N = 100, 8, 64, 1
+    layer = rnnkit.GRU(I, H, batch_first=True, dtype="float32", seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((N, T, I)).astype(np.float32)
+    dy = rng.standard_normal((N, T, H)).astype(np.float32)
+
+    def step():
+        layer.zero_grad()
+        y, _ = layer.forward(x)
+        dx, _ = layer.backward(dy)
+        return y, dx
+
+    peak = memory.numpy_peak_bytes(step) + memory.workspace_bytes(layer)
+    states, inputs, dW_hh = H * T * N * 4, I * T * N * 4, 3 * H * H * 4
+    allowed = 3 * states + (H * N * 4 + states) + 3 * states + 2 * inputs + dW_hh + 3 * H * I * 4 + dW_hh // 2
+    assert peak <= allowed, (peak, allowed)

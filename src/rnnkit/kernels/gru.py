@@ -174,10 +174,13 @@ def gru_backward(
     h_in = as_matrix(previous_states(hs, reverse), rec_mask)  # (H, T*N): h~ of every step
     dA2 = dA.reshape(3 * H, T * N)
     grads = {"weight_ih": dA2 @ as_matrix(x).T}
-    if reset_after:  # recurrent-side gate gradients: [da_r; da_z] = dA[:2H], da_n * r = side
-        grads["weight_hh"] = np.concatenate([dA2[: 2 * H] @ h_in.T, as_matrix(side) @ h_in.T])
+    # the r and z blocks, then the n block, straight into one (3H, H) array (no concatenated copy)
+    dW_hh = grads["weight_hh"] = np.empty((3 * H, H), dtype=np.result_type(dA2, h_in))
+    np.matmul(dA2[: 2 * H], h_in.T, out=dW_hh[: 2 * H])  # [da_r; da_z] = dA[:2H]
+    if reset_after:  # the n block's gradient on the recurrent side is da_n * r = side
+        np.matmul(as_matrix(side), h_in.T, out=dW_hh[2 * H :])
     else:  # the n block's recurrent input is r * h~, kept in side
-        grads["weight_hh"] = np.concatenate([dA2[: 2 * H] @ h_in.T, dA2[2 * H :] @ as_matrix(side).T])
+        np.matmul(dA2[2 * H :], as_matrix(side).T, out=dW_hh[2 * H :])
     if cache["has_bias"]:
         grads["bias_ih"] = dA2.sum(axis=1)
         grads["bias_hh"] = grads["bias_ih"].copy()
