@@ -51,6 +51,7 @@ from .common import (
     loop_inputs,
     masked_outputs,
     previous_states,
+    row_sums,
     recurrent_product,
     slots,
     step_views,
@@ -182,10 +183,10 @@ def gru_backward(
     else:  # the n block's recurrent input is r * h~, kept in side
         np.matmul(dA2[2 * H :], as_matrix(side).T, out=dW_hh[2 * H :])
     if cache["has_bias"]:
-        grads["bias_ih"] = dA2.sum(axis=1)
+        grads["bias_ih"] = row_sums(dA2)
         grads["bias_hh"] = grads["bias_ih"].copy()
         if reset_after:
-            grads["bias_hh"][2 * H :] = as_matrix(side).sum(axis=1)
+            grads["bias_hh"][2 * H :] = row_sums(as_matrix(side))
     dx = input_gradient(cache["W_ih"], dA, dx_target(x, overwrite_x))  # the gradients above are done with x
     return dx, (dh,), add_gradients(grads, grads_into), dh_sq
 
