@@ -221,8 +221,9 @@ def test_subprocess_without_c_loop_matches():
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 @pytest.mark.parametrize("packed", [False, True], ids=["full", "packed"])
 def test_rnn_backward_over_dy(use_c, nonlinearity, packed, monkeypatch):
-    """overwrite_dy=True writes da_t over dy_t (one (H, T, N) array less), with the same
-    results; a dy it may not write (read-only, strided, another dtype) is left alone."""
+    """overwrite_dy=True lets the Python loop write da_t over dy_t (one (H, T, N) array less), with
+    the same results; a dy it may not write (read-only, strided, another dtype) is left alone. The
+    C loop keeps no da_t array and leaves dy alone in any case."""
     cell = "rnn_relu" if nonlinearity == "relu" else "rnn_tanh"
     p, dy, dstate = _problem(cell, 40, np.float64, False, True, packed)
     monkeypatch.setattr(blas, "c_loops", lambda: use_c)
@@ -236,7 +237,7 @@ def test_rnn_backward_over_dy(use_c, nonlinearity, packed, monkeypatch):
     got = backward(own, True)
     for g, w in zip((got[0], *got[1], got[3], *got[2].values()), (want[0], *want[1], want[3], *want[2].values())):
         np.testing.assert_array_equal(g, w)
-    assert not np.array_equal(own, dy)  # it held da afterwards
+    assert np.array_equal(own, dy) == use_c  # the Python loop's da in dy's place
     for other in (dy.copy(), np.asfortranarray(dy), dy.astype(np.float32)):
         keep = other.copy()
         if other.dtype == dy.dtype and other.flags.c_contiguous:
@@ -257,58 +258,64 @@ def _user_layout(dy, layout):
     return dy
 
 
+def _rnn_backward_both(p, dy, dstate, monkeypatch, **options):
+    """One forward (C loop), then rnn_backward on its cache in C and in Python: (C, Python)
+    results as flat lists; the cache must come out of the C backward unchanged."""
+    monkeypatch.setattr(blas, "c_loops", lambda: True)
+    _, _, cache = rnn_forward(**p, **options)
+    hs = cache["hs"].copy()
+    results = []
+    for use_c in (True, False):
+        monkeypatch.setattr(blas, "c_loops", lambda use_c=use_c: use_c)
+        dx, dstate0, grads, dh_sq = rnn_backward(cache, dy, dstate)
+        results.append([dx, *dstate0, dh_sq, *(grads[k] for k in sorted(grads))])
+        if use_c:
+            np.testing.assert_array_equal(cache["hs"], hs)
+    return results
+
+
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 @pytest.mark.parametrize("packed", [False, True], ids=["full", "packed"])
 @pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
 @pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
 @pytest.mark.parametrize("T", [3, 16, 17, 40])
 @pytest.mark.parametrize("N", [1, 5, 40])
-def test_rnn_backward_over_the_cache(nonlinearity, packed, masked, reverse, T, N, monkeypatch):
-    """overwrite_cache=True: the C loop writes da_t over h_t and sums dW_hh itself, 16 steps at a
-    time (T = 16, 17 and 40: one chunk, a partial one at either end of the loop, several), with
-    the results of the backward into an array of its own, float64 to rounding."""
+def test_rnn_backward_in_chunks(nonlinearity, packed, masked, reverse, T, N, monkeypatch):
+    """The C backward takes every product with da_t 16 steps at a time (T = 16, 17 and 40: one
+    chunk, a partial one at either end of the loop, several; two rings of da_t in turn) and
+    gives, on the same forward's cache, the Python loop's results to rounding in float64."""
     cell = f"rnn_{nonlinearity}"
     p, dy, dstate = _problem(cell, N, np.float64, reverse, masked, packed, T=T)
-    want = _run(cell, p, dy, dstate, True, monkeypatch)
-    got = _run(cell, p, dy, dstate, True, monkeypatch, overwrite_cache=True)
+    got, want = _rnn_backward_both(p, dy, dstate, monkeypatch, nonlinearity=nonlinearity)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, **_tol(np.float64))
 
 
 @pytest.mark.parametrize("layout", ["kernel", "batch-first", "time-major", "reversed", "none", "y itself"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
-def test_rnn_backward_over_the_cache_reads_dy_as_it_is(layout, dtype, monkeypatch):
-    """dy in the kernels' layout, as a view of the user's (N, T, H) or (T, N, H) array, with
-    negative strides, None, or the forward's y itself (a view of the cache it overwrites): never
-    written, and the gradients of a C-contiguous copy. Afterwards the forward's y (a view of the
-    cache's output slots) holds da_t: what overwrite_dy turns a dy of its own into."""
+def test_rnn_backward_reads_dy_as_it_is(layout, dtype, monkeypatch):
+    """dy in the kernels' layout, as a view of the user's (N, T, H) or (T, N, H) array (each
+    step's block transposed as the loop goes), with negative strides, None, or the forward's y
+    itself (a view of the cache): never written, with the Python loop's results."""
     p, dy, dstate = _problem("rnn_tanh", 20, dtype, False, False, False, T=21)
-    monkeypatch.setattr(blas, "c_loops", lambda: True)
-    y, _, cache = rnn_forward(**p)
     if layout == "y itself":
-        dy = y
+        monkeypatch.setattr(blas, "c_loops", lambda: True)
+        dy = rnn_forward(**p)[0]
     dy_arg = None if layout == "none" else _user_layout(dy, layout)
     keep = None if dy_arg is None else dy_arg.copy()
-    want_dA = np.zeros_like(dy) if dy_arg is None else dy_arg.copy()
-    _, _, want_cache = rnn_forward(**p)
-    want = rnn_backward(want_cache, None if dy_arg is None else want_dA, dstate, overwrite_dy=dy_arg is not None)
-    got = rnn_backward(cache, dy_arg, dstate, overwrite_cache=True)
-    tol = _tol(dtype)
-    for g, w in zip((got[0], *got[1], got[3], *got[2].values()), (want[0], *want[1], want[3], *want[2].values())):
-        np.testing.assert_allclose(g, w, **tol)
-    if layout != "y itself":
-        if keep is not None:
-            np.testing.assert_array_equal(dy_arg, keep)
-        if dy_arg is not None:
-            np.testing.assert_allclose(y, want_dA, **tol)  # hs's output slots hold da_t
+    got, want = _rnn_backward_both(p, dy_arg, dstate, monkeypatch)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, **_tol(dtype))
+    if keep is not None:
+        np.testing.assert_array_equal(dy_arg, keep)
 
 
 @pytest.mark.parametrize("cell", list(CELLS))
 @pytest.mark.parametrize("use_c", [True, False], ids=["C", "python"])
 def test_backward_adds_into_grads_into(cell, use_c, monkeypatch):
     """grads_into: each gradient is added into the given array (which the result then is), as a
-    truncated-BPTT run sums them; the RNN's backward over its cache sums dW_hh straight into it,
-    and into a new array where the given one cannot take it (Fortran order)."""
+    truncated-BPTT run sums them; the RNN's C loop sums dW_ih and dW_hh straight into it, and
+    into a new array where the given one cannot take it (Fortran order)."""
     p, dy, dstate = _problem(cell, 24, np.float64, False, True, True, T=20)
     fwd, bwd, _, options = CELLS[cell]
     monkeypatch.setattr(blas, "c_loops", lambda: use_c)
@@ -318,7 +325,7 @@ def test_backward_adds_into_grads_into(cell, use_c, monkeypatch):
         start = {k: np.asarray(np.full_like(g, 0.25), order=order) for k, g in plain.items()}
         into = {k: a.copy(order="K") for k, a in start.items()}
         _, _, cache = fwd(**p, **options)
-        grads = bwd(cache, dy.copy(), dstate, overwrite_cache=True, grads_into=into)[2]
+        grads = bwd(cache, dy.copy(), dstate, grads_into=into)[2]
         assert grads is into
         for k, g in plain.items():
             np.testing.assert_allclose(into[k], start[k] + g, **_tol(np.float64))

@@ -47,15 +47,19 @@ def _openblas_threads() -> ctypes.CFUNCTYPE:
 @every_option
 @pytest.mark.parametrize("P", [2, 3, 5])
 def test_split_loop_matches_one_thread(cell, dtype, reverse, masked, packed, P, threads, monkeypatch):
-    """H = 11 over P = 2, 3, 5: slices of 5-6, 3-4 and 2-3 hidden units; N = 40."""
+    """H = 11 over P = 2, 3, 5: slices of 5-6, 3-4 and 2-3 hidden units; N = 40. The RNN's weight
+    gradients are products per participant too (its rows), whose float32 sums OpenBLAS may take
+    in another order for another number of rows: to rounding relative to each array's largest
+    value, then."""
     p, dy, dstate = _problem(cell, 40, dtype, reverse, masked, packed, H=11)
     threads(1)
     want = _run(cell, p, dy, dstate, True, monkeypatch)
     threads(P)
     got = _run(cell, p, dy, dstate, True, monkeypatch)
-    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
     for g, w in zip(got, want):
         assert g.shape == w.shape
+        scale = max(1.0, float(np.abs(w).max()))
+        tol = dict(rtol=1e-5, atol=1e-6 * scale) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13 * scale)
         np.testing.assert_allclose(g, w, **tol)
 
 
@@ -63,17 +67,18 @@ def test_split_loop_matches_one_thread(cell, dtype, reverse, masked, packed, P, 
 @pytest.mark.parametrize("packed", [False, True], ids=["full", "packed"])
 @pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
 @pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
-def test_split_backward_over_the_cache_matches_one_thread(reverse, masked, packed, P, threads, monkeypatch):
-    """The RNN's backward over its cache split over P participants, with dy a view of the user's
-    (N, T, H) array (each participant transposes its rows of every step): its chunks of steps
-    share one ring of da_t, which the participants write and read on either side of the barrier
-    (T = 40: three chunks, one partial). The results of one thread."""
+def test_split_rnn_backward_in_chunks_matches_one_thread(reverse, masked, packed, P, threads, monkeypatch):
+    """The RNN's C backward split over P participants, with dy a view of the user's (N, T, H)
+    array (each participant transposes its rows of every step): its chunks of steps share two
+    rings of da_t in turn, which the participants write and read on either side of the barriers
+    (T = 40: three chunks, one partial), and split each chunk's dx by columns. The results of one
+    thread."""
     p, dy, dstate = _problem("rnn_tanh", 40, np.float64, reverse, masked, packed, T=40, H=11)
     dy = np.ascontiguousarray(dy.transpose(2, 1, 0)).transpose(2, 1, 0)
     threads(1)
-    want = _run("rnn_tanh", p, dy, dstate, True, monkeypatch, overwrite_cache=True)
+    want = _run("rnn_tanh", p, dy, dstate, True, monkeypatch)
     threads(P)
-    got = _run("rnn_tanh", p, dy, dstate, True, monkeypatch, overwrite_cache=True)
+    got = _run("rnn_tanh", p, dy, dstate, True, monkeypatch)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-13)
 

@@ -20,10 +20,12 @@ Why this layout: a (F, T, N) array *is* an (F, T*N) matrix, so everything that i
 sequential is one large matrix product over all steps and sequences at once (``dW_ih = dA @ x.T``,
 ``dW_hh = dA @ h.T``, ``dx = W_ih.T @ dA``, and the input projection ``W_ih @ x`` where the loop
 runs in Python or N < 16; from N = 16 the C loop projects step by step, while the result is in
-cache), with no transposed copies; and per step, the state is an (H, N) matrix, the recurrent
-product is ``W_hh @ h`` (G*H x H times H x N), and the step-t slice ``a[:, t]`` of the gates is a
-(G*H, N) block whose rows are contiguous runs of N values (row stride T*N), which NumPy's BLAS
-and the fused step functions of :mod:`rnnkit.kernels._fused` read in place.
+cache), with no transposed copies; any run of consecutive steps is one too (the RNN's C backward
+takes its products with dA 16 steps at a time, while they are in cache, and never writes dA);
+and per step, the state is an (H, N) matrix, the recurrent product is ``W_hh @ h`` (G*H x H
+times H x N), and the step-t slice ``a[:, t]`` of the gates is a (G*H, N) block whose rows are
+contiguous runs of N values (row stride T*N), which NumPy's BLAS and the fused step functions
+of :mod:`rnnkit.kernels._fused` read in place.
 
 Columns ``n >= batch_sizes[t]`` are finished sequences (or, in reverse, not yet started ones):
 their state is carried unchanged, their output is 0, and they get no gradient. This is PyTorch's
@@ -259,8 +261,8 @@ def dx_target(x: np.ndarray, overwrite_x: bool) -> np.ndarray | None:
 
 
 def weight_gradients(
-    dA: np.ndarray, x: np.ndarray, h_in: np.ndarray | None, has_bias: bool, rec_mask: np.ndarray | None,
-    W_ih: np.ndarray, dx_out: np.ndarray | None = None, dW_hh: np.ndarray | None = None,
+    dA: np.ndarray, x: np.ndarray, h_in: np.ndarray, has_bias: bool, rec_mask: np.ndarray | None,
+    W_ih: np.ndarray, dx_out: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Everything that is not sequential in the backward pass, as four large products.
 
@@ -273,15 +275,10 @@ def weight_gradients(
 
     Returns (grads keyed like the parameters, dx (I, T, N)); dx goes into ``dx_out`` (I, T, N,
     C-contiguous) when given, which may be x itself (dx_target): the gradients read x first.
-    ``dW_hh``, when given, is dW_hh taken already (the RNN's backward over its cache sums it step
-    by step, before h_in is overwritten); h_in is then not read. dA may be a row-strided view
-    whose (T, N) rows are contiguous, such as ``hs[:, 1:]``.
     """
     G, T, N = dA.shape
     dA2 = dA.reshape(G, T * N)
-    if dW_hh is None:
-        dW_hh = dA2 @ as_matrix(h_in, rec_mask).T
-    grads = {"weight_ih": dA2 @ as_matrix(x).T, "weight_hh": dW_hh}
+    grads = {"weight_ih": dA2 @ as_matrix(x).T, "weight_hh": dA2 @ as_matrix(h_in, rec_mask).T}
     if has_bias:
         grads["bias_ih"] = row_sums(dA2)
         grads["bias_hh"] = grads["bias_ih"].copy()
@@ -293,6 +290,17 @@ def row_sums(a: np.ndarray) -> np.ndarray:
     ones: 4-5x faster than NumPy's pairwise sum along rows (0.10 against 0.51 ms for dA of the RNN
     at 64x200x64x256, rows 49 kB apart), within a few ulp of it in float32."""
     return a @ np.ones(a.shape[1], dtype=a.dtype)
+
+
+def accumulator(into: dict[str, np.ndarray] | None, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An array a C loop can add the gradient ``name`` into: ``into[name]`` itself where it can take
+    that (C-contiguous, writable, of the shape and dtype), else zeros (``add_gradients`` adds
+    them into ``into`` afterwards)."""
+    a = None if into is None else into.get(name)
+    if isinstance(a, np.ndarray) and a.shape == tuple(shape) and a.dtype == dtype and a.flags.c_contiguous \
+            and a.flags.writeable:
+        return a
+    return np.zeros(shape, dtype=dtype)
 
 
 def add_gradients(grads: dict[str, np.ndarray], into: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:

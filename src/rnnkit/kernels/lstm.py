@@ -96,8 +96,7 @@ def lstm_forward(
 
 def lstm_backward(
     cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray, np.ndarray], overwrite_dy: bool = False,
-    overwrite_x: bool = False, overwrite_cache: bool = False,
-    grads_into: dict[str, np.ndarray] | None = None,
+    overwrite_x: bool = False, grads_into: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """BPTT through :func:`lstm_forward`. Consumes the cache: the gate gradients are written
     over the stored gate activations, so each forward supports one backward.
@@ -110,8 +109,6 @@ def lstm_backward(
         overwrite_dy: accepted as by :func:`rnnkit.kernels.rnn_backward`; unused (the gate
             gradients go over the cache's gates, and dy is only read).
         overwrite_x: as for :func:`rnnkit.kernels.rnn_backward`: dx may go over the cache's x.
-        overwrite_cache: accepted as by :func:`rnnkit.kernels.rnn_backward`; unused (this
-            backward consumes the cache's gates always, and leaves its states alone).
         grads_into: as for :func:`rnnkit.kernels.rnn_backward`: the gradients are added into these.
 
     Returns:

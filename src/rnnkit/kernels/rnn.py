@@ -14,10 +14,10 @@ Backward, in the opposite order, carrying ``dh`` = dL/dh_t::
     dh     = (W_hh.T @ da_t) * rec_mask  (now dL/dh_{t-1})
 
 then dW_ih, dW_hh, db (:func:`~rnnkit.kernels.common.weight_gradients`) and dx_t = W_ih.T @ da_t
-as a few large products after the loop. With ``overwrite_cache`` (the layers) the C loop writes
-da_t over h_t in the cache instead of into an array of its own, and so sums
-dW_hh = sum_t da_t @ h~_{t-1}.T itself, 16 steps at a time while their h_{t-1} are still there
-(``rnn_backward_over_seq``): a training step then holds one (H, T, N) array fewer.
+as a few large products after the loop. The C loop (``rnn_backward_seq``) takes those products
+itself, 16 steps at a time, with the da_t of those steps in a small ring while they are in cache
+(one product per chunk with K = 16 N): no (H, T, N) array of da_t is ever written, and dy is
+read in the user's layout, so a training step holds one (H, T, N) array fewer.
 
 The elementwise lines of a step run fused in C (:mod:`rnnkit.kernels._fused`, ``csrc/steps.h``); so does the loop over t
 (``_fused.rnn_forward_seq`` / ``rnn_backward_seq``, ``csrc/sequence.h``), or here in Python
@@ -32,6 +32,7 @@ import numpy as np
 from . import _fused, blas
 from .common import (
     active,
+    accumulator,
     add_gradients,
     buffer,
     dx_target,
@@ -40,6 +41,7 @@ from .common import (
     loop_bias,
     loop_gradient,
     loop_inputs,
+    loop_projection,
     masked_outputs,
     previous_states,
     recurrent_product,
@@ -89,71 +91,67 @@ def rnn_forward(
 
 def rnn_backward(
     cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray], overwrite_dy: bool = False,
-    overwrite_x: bool = False, overwrite_cache: bool = False,
-    grads_into: dict[str, np.ndarray] | None = None,
+    overwrite_x: bool = False, grads_into: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray], dict[str, np.ndarray], np.ndarray]:
-    """BPTT through :func:`rnn_forward`.
+    """BPTT through :func:`rnn_forward`. Leaves the cache as it is.
 
     Args:
         cache: the forward's cache.
         dy: dL/dy (H, T, N) at any strides (such as a view of the user's (N, T, H) array), or
-            None for zeros.
+            None for zeros. Never written unless ``overwrite_dy``.
         dstate: (dL/dh_T,) with dL/dh_T (H, N).
-        overwrite_dy: the caller lets dy (when C-contiguous, writable, of the forward's dtype
-            and not sharing memory with the cache, as the returned y does) be overwritten with
-            da_t (each step reads its dy_t block before writing da_t there), which saves an
-            (H, T, N) array where the loop runs in Python.
+        overwrite_dy: where the loop runs in Python, the caller lets dy (when C-contiguous,
+            writable, of the forward's dtype and not sharing memory with the cache, as the
+            returned y does) be overwritten with da_t (each step reads its dy_t block before
+            writing da_t there), which saves an (H, T, N) array. The C loop keeps no such
+            array (``rnn_backward_seq``: every product with da_t is taken 16 steps at a time,
+            while they are in cache) and leaves dy alone.
         overwrite_x: the caller lets the forward's x (the cache's, when C-contiguous and
             writable) be overwritten with dx, after the weight gradients have read it: saves an
             (I, T, N) array (``kernels.common.dx_target``); the layers do so with their own copy.
-        overwrite_cache: the caller lets da_t go over h_t in the cache (so over the forward's y,
-            a view of it): the C loop's backward over the cache (``rnn_backward_over_seq``),
-            which sums dW_hh step by step while h_{t-1} is still there and reads dy at its own
-            strides. It saves the (H, T, N) dA and any copy of dy; the cache then supports no
-            second backward. The layers do so (their backward consumes the forward).
         grads_into: gradient arrays keyed like ``grads`` that the gradients are added into (the
-            layers pass their ``grads``, which a truncated-BPTT run sums over chunks); the
-            backward over the cache sums dW_hh straight into ``grads_into["weight_hh"]`` (when
-            C-contiguous, writable and of the forward's dtype), saving an (H, H) array.
+            layers pass their ``grads``, which a truncated-BPTT run sums over chunks); the C
+            loop sums dW_ih and dW_hh straight into them (when C-contiguous, writable and of
+            the forward's dtype), saving their temporaries.
 
     Returns:
         ``(dx, (dh0,), grads, dh_sq)``: dx (I, T, N); dh0 (H, N); grads keyed weight_ih,
         weight_hh[, bias_ih, bias_hh] (``grads_into`` itself when given); dh_sq (T, N) the
         squared norm of dL/dh_t per sequence.
     """
-    x, W_hh, hs, ws = cache["x"], cache["W_hh"], cache["hs"], cache["ws"]
+    x, W_ih, W_hh, hs, ws = cache["x"], cache["W_ih"], cache["W_hh"], cache["hs"], cache["ws"]
     batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
     relu = cache["nonlinearity"] == "relu"
-    _, T, N = x.shape
+    I, T, N = x.shape
     H = W_hh.shape[1]
     dh = np.array(dstate[0], dtype=x.dtype, order="C")
     dh_sq = np.zeros((T, N), dtype=x.dtype)
-    in_c = blas.c_loops()
-    dW_hh = None
-    if in_c and overwrite_cache:
+    if blas.c_loops():  # the whole backward in C (csrc/sequence.h), its products included
         W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, x.dtype)
-        if dy is not None and (np.asarray(dy).dtype != x.dtype or np.may_share_memory(dy, hs)):
-            dy = np.array(dy, dtype=x.dtype)  # read at any strides, but of the forward's dtype and apart from hs
-        dW_hh = None if grads_into is None else grads_into.get("weight_hh")
-        if not (isinstance(dW_hh, np.ndarray) and dW_hh.shape == (H, H) and dW_hh.dtype == x.dtype
-                and dW_hh.flags.c_contiguous and dW_hh.flags.writeable):
-            dW_hh = np.zeros((H, H), dtype=x.dtype)  # the loop adds into it
-        _fused.rnn_backward_over_seq(hs, W, dy, dh, dh_sq, dW_hh, mask, sizes, int(relu), int(reverse))
-        dA = hs[:, :T] if reverse else hs[:, 1:]  # da_t, where h_t was
+        x_c, W_ih_c = loop_projection(x, W_ih, x.dtype)
+        dy_c = None if dy is None else np.asarray(dy, dtype=x.dtype)  # read at any strides
+        grads = {name: accumulator(grads_into, name, shape, x.dtype)
+                 for name, shape in (("weight_ih", (H, I)), ("weight_hh", (H, H)))}
+        db = np.zeros(H, dtype=x.dtype) if cache["has_bias"] else None
+        # dx of the dtype NumPy gives W_ih.T @ da (float64 for float64 weights on float32 x, say)
+        wide = np.result_type(W_ih, x) != x.dtype
+        dx = None if wide else dx_target(x_c, overwrite_x or x_c is not x)  # a copy of x made here is ours
+        if dx is None:
+            dx = np.empty((I, T, N), dtype=x.dtype)
+        _fused.rnn_backward_seq(hs, x_c, W_ih_c, W, dy_c, dh, dh_sq, grads["weight_ih"], grads["weight_hh"], db, dx,
+                                mask, sizes, int(relu), int(reverse))
+        if db is not None:
+            grads["bias_ih"], grads["bias_hh"] = db, db.copy()
+        return dx.astype(np.result_type(W_ih, x)) if wide else dx, (dh,), add_gradients(grads, grads_into), dh_sq
+    dy_c = loop_gradient(dy, x.dtype, ws)  # a copy of ours (then writable) where dy was not C-contiguous
+    if dy_c is not None and (dy_c is not dy or overwrite_dy) and dy_c.flags.writeable \
+            and dy_c.shape == (H, T, N) and not np.may_share_memory(dy_c, hs):
+        dA = dy_c  # da_t is written over dy_t (rnn_bwd in csrc/steps.h reads each value before writing it)
     else:
-        dy_c = loop_gradient(dy, x.dtype, ws)  # a copy of ours (then writable) where dy was not C-contiguous
-        if dy_c is not None and (dy_c is not dy or overwrite_dy) and dy_c.flags.writeable \
-                and dy_c.shape == (H, T, N) and not np.may_share_memory(dy_c, hs):
-            dA = dy_c  # da_t is written over dy_t (rnn_bwd in csrc/steps.h reads each value before writing it)
-        else:
-            dA = buffer(ws, "dA", (H, T, N), x.dtype)
-        if in_c:
-            W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, x.dtype)
-            _fused.rnn_backward_seq(dA, hs, W, dy_c, dh, dh_sq, mask, sizes, int(relu), int(reverse))
-        else:
-            _backward_steps(cache, dy_c, dA, dh, dh_sq)
-    grads, dx = weight_gradients(dA, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
-                                 cache["W_ih"], dx_target(x, overwrite_x), dW_hh)
+        dA = buffer(ws, "dA", (H, T, N), x.dtype)
+    _backward_steps(cache, dy_c, dA, dh, dh_sq)
+    grads, dx = weight_gradients(dA, x, previous_states(hs, reverse), cache["has_bias"], rec_mask, W_ih,
+                                 dx_target(x, overwrite_x))
     return dx, (dh,), add_gradients(grads, grads_into), dh_sq
 
 

@@ -293,12 +293,12 @@ class RecurrentLayer(Module):
                 k = l * D + d
                 dy_d = d_out if D == 1 else d_out[d * H : (d + 1) * H]
                 # dy_d may be written where it is our own array; so may x where own_inputs says
-                # so, needed by no other direction after d; the cache is consumed
+                # so, needed by no other direction after d
                 suffix = f"_l{l}{'_reverse' if d else ''}"
                 into = {name: self.grads[name + suffix] for name in _GRAD_NAMES if name + suffix in self.grads}
                 dx_d, ds0, _, dh_sq = type(self)._backward_kernel(
                     rec.caches[k], dy_d, tuple(s[k] for s in dstates), overwrite_dy=own_dy,
-                    overwrite_x=rec.own_inputs[l] and d == D - 1, overwrite_cache=True, grads_into=into)
+                    overwrite_x=rec.own_inputs[l] and d == D - 1, grads_into=into)
                 for dst, v in zip(dstate0, ds0):
                     dst[k] = v
                 norms[l, d] = np.sqrt(dh_sq.sum(axis=1))

@@ -78,7 +78,7 @@ static Py_ssize_t seq_active(const Seq *s, Py_ssize_t t)
 
 #include "pool.h"
 
-#define MAX_SEQ_ARRAYS 10
+#define MAX_SEQ_ARRAYS 12
 
 /* One call of a *_seq function, shared by its P participants (sequence.h, pool.h) */
 typedef struct Loop Loop;
@@ -800,7 +800,7 @@ static void run_loop(Loop *L)
 
 /* One array argument of a *_seq function: its name; its shape, by kind: 'G' (G*H, T, N) gates,
  * 'S' (H, T+1, N) states, 'C' (H, T, N), 'Y' (H, T, N) at any strides (take_strided, read only),
- * 'X' (I, T, N) input (take_steps: any row stride, sets I),
+ * 'X' (I, T, N) input (take_steps: any row stride, sets I), 'D' (I, T, N) (after 'X'),
  * 'W' (G*H, H), 'I' (G*H, I) (after 'X'; None exactly when x is), 'R' (H, N), 'Q' (T, N),
  * 'g' (G*H,), 'b' (H,); whether the loop writes it; whether None may stand for it. */
 typedef struct {
@@ -842,6 +842,7 @@ static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, A
         case 'C': shape[0] = H; shape[1] = T; shape[2] = N; break;
         case 'W': ndim = 2; shape[0] = GH; shape[1] = H; break;
         case 'I': ndim = 2; shape[0] = GH; shape[1] = s->I; break;
+        case 'D': shape[0] = s->I; shape[1] = T; shape[2] = N; break;
         case 'R': ndim = 2; shape[0] = H; shape[1] = N; break;
         case 'Q': ndim = 2; shape[0] = T; shape[1] = N; break;
         case 'g': ndim = 1; shape[0] = GH; break;
@@ -858,7 +859,7 @@ static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, A
             p[i] = ptr;
             continue;
         }
-        if (a->kind == 'I' && (args[i] == Py_None) != (s->x == NULL)) {
+        if (a->kind == 'I' && !a->written && (args[i] == Py_None) != (s->x == NULL)) {
             PyErr_Format(PyExc_TypeError, "_fused.%s: x and W_ih must both be arrays, or both None (the input "
                          "projections already in place), got x %s and W_ih %s", f->fn,
                          s->x ? "an array" : "None", args[i] == Py_None ? "None" : "an array");
@@ -995,31 +996,25 @@ static PyObject *rnn_forward_seq(PyObject *self, PyObject *const *args, Py_ssize
 }
 
 static const ArgSpec RNN_BWD_ARGS[] = {
-    {"dA", 'C', 1, 0}, {"hs", 'S', 0, 0}, {"W_hh", 'W', 0, 0}, {"dy", 'C', 0, 1},
-    {"dh", 'R', 1, 0}, {"dh_sq", 'Q', 1, 0}, {"rec_mask", 'R', 0, 1}};
-static const SeqSpec RNN_BWD = {"rnn_backward_seq", 1, 0, RNN_BWD_ARGS, 7, 1};
+    {"hs", 'S', 0, 0}, {"x", 'X', 0, 0}, {"W_ih", 'I', 0, 0}, {"W_hh", 'W', 0, 0}, {"dy", 'Y', 0, 1},
+    {"dh", 'R', 1, 0}, {"dh_sq", 'Q', 1, 0}, {"dW_ih", 'I', 1, 0}, {"dW_hh", 'W', 1, 0}, {"db", 'b', 1, 1},
+    {"dx", 'D', 1, 0}, {"rec_mask", 'R', 0, 1}};
+static const SeqSpec RNN_BWD = {"rnn_backward_seq", 1, 1, RNN_BWD_ARGS, 12, 1};
 
-/* rnn_backward_seq(dA, hs, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, relu, reverse); dA may be dy */
+/* rnn_backward_seq(hs, x, W_ih, W_hh, dy, dh, dh_sq, dW_ih, dW_hh, db, dx, rec_mask, batch_sizes,
+ * relu, reverse): the whole backward; dW_ih, dW_hh, db are added to; dy at any strides; dx may
+ * be x */
 static PyObject *rnn_backward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(RNN_BWD);
-    SEQ_SCRATCH(RNN_BWD, .zero_rows = L.p[3] ? 0 : L.s.H);
+    if (!L.s.x) {
+        PyErr_SetString(PyExc_TypeError, "_fused.rnn_backward_seq: x and W_ih must be arrays, got None");
+        release(&g);
+        return NULL;
+    }
+    SEQ_SCRATCH(RNN_BWD, .hm = L.p[11] ? RNN_CHUNK : 0, .shared = 2 * RNN_CHUNK * L.s.H * L.s.N,
+                .zero_rows = L.p[4] ? 0 : L.s.H); /* hm; the two rings */
     SEQ_RUN(rnn_bwd_seq, RNN_BWD);
-}
-
-static const ArgSpec RNN_BWD_OVER_ARGS[] = {
-    {"hs", 'S', 1, 0}, {"W_hh", 'W', 0, 0}, {"dy", 'Y', 0, 1}, {"dh", 'R', 1, 0}, {"dh_sq", 'Q', 1, 0},
-    {"dW_hh", 'W', 1, 0}, {"rec_mask", 'R', 0, 1}};
-static const SeqSpec RNN_BWD_OVER = {"rnn_backward_over_seq", 1, 1, RNN_BWD_OVER_ARGS, 7, 1};
-
-/* rnn_backward_over_seq(hs, W_hh, dy, dh, dh_sq, dW_hh, rec_mask, batch_sizes, relu, reverse): da_t
- * over h_t in hs's output slots, dW_hh += sum of da_t @ h~_{t-1}.T; dy at any strides */
-static PyObject *rnn_backward_over_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    SEQ_BEGIN(RNN_BWD_OVER);
-    SEQ_SCRATCH(RNN_BWD_OVER, .hm = L.p[6] ? RNN_CHUNK : 0, .shared = RNN_CHUNK * L.s.H * L.s.N,
-                .zero_rows = L.p[2] ? 0 : L.s.H); /* hm; the ring */
-    SEQ_RUN(rnn_bwd_over_seq, RNN_BWD_OVER);
 }
 
 static const ArgSpec LSTM_FWD_ARGS[] = {
@@ -1334,9 +1329,8 @@ static PyMethodDef methods[] = {
      "loop_parts(G, H, N): the threads a C loop whose step product is (G*H x H) @ (H x N) would use now"},
     {"pool_workers", (PyCFunction)pool_workers_py, METH_NOARGS, "pool_workers(): worker threads started"},
     DEF(rnn_forward_seq, "rnn_forward_seq(hs, W_hh, bias, rec_mask, batch_sizes, relu, " LOOP_ARGS ")"),
-    DEF(rnn_backward_seq, "rnn_backward_seq(dA, hs, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, relu, " LOOP_ARGS ")"),
-    DEF(rnn_backward_over_seq, "rnn_backward_over_seq(hs, W_hh, dy, dh, dh_sq, dW_hh, rec_mask, batch_sizes, relu, "
-        LOOP_ARGS "): da over h in hs, dW_hh summed step by step, dy at any strides"),
+    DEF(rnn_backward_seq, "rnn_backward_seq(hs, x, W_ih, W_hh, dy, dh, dh_sq, dW_ih, dW_hh, db, dx, rec_mask, "
+        "batch_sizes, relu, " LOOP_ARGS "): the whole backward, weight gradients added to"),
     DEF(lstm_forward_seq, "lstm_forward_seq(A, hs, cs, tcs, W_hh, bias, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(lstm_backward_seq,
         "lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, batch_sizes, " LOOP_ARGS ")"),

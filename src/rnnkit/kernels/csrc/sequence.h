@@ -16,7 +16,8 @@
  * forward loops from N = 16). For small N the caller does the one product instead (a product
  * call per step costs more there) and passes x = NULL; then a = a + bias. Backwards:
  * the gate pass on the slice, wait for all of da_t (barrier), dh[h0:h1] = W_hh[:, h0:h1].T @ da_t
- * (the RNN's backward over its cache also sums its rows of dW_hh, a chunk of steps at a time).
+ * (the RNN's backward also takes its rows of every weight gradient and its share of dx, a
+ * chunk of steps at a time: rnn_bwd_seq).
  * One barrier per step; with P = 1, [h0, h1) = [0, H) and the barrier is a no-op. The product is
  * single-threaded when P > 1 (module.c asks OpenBLAS for one thread meanwhile), and uses
  * OpenBLAS's threads (this pool, through its callback) when P = 1.
@@ -24,7 +25,7 @@
  * Arrays are whole (F, S, N) C-contiguous sequence arrays (S = T or T + 1 slots): row stride
  * S * N, step stride N. The (F, N) block of step t starts at p + t * N. The input x (I, T, N) may
  * have any row stride s->ldx (a view such as hs[:, 1:] of the layer below); the dy of the RNN's
- * backward over its cache any strides at all (s->ys: a view of the user's array).
+ * backward any strides at all (s->ys: a view of the user's array).
  */
 
 typedef void (*RK(gemm64_fn))(int, int, int, int64_t, int64_t, int64_t, REAL, const REAL *, int64_t,
@@ -239,27 +240,6 @@ static void RK(rnn_fwd_seq)(Loop *L, int k)
     }
 }
 
-/* Elman RNN backward (rnn_bwd): dA (H, T, N) receives da_t; dh (H, N) carried; dy (H, T, N) or
- * NULL (then zeros, an (H, N) block of zeros, stands in for every step).
- * p: dA, hs, W_hh, dy, dh, dh_sq, rec_mask */
-static void RK(rnn_bwd_seq)(Loop *L, int k)
-{
-    SEQ_DIMS;
-    REAL *dA = L->p[0], *dh = (REAL *)L->p[4] + h0 * N, *sq = RK(sq_target)(L, k, L->p[5]);
-    const REAL *hs = L->p[1], *W = (const REAL *)L->p[2] + h0, *dy = L->p[3], *mask = L->p[6];
-    const REAL *zeros = L->zeros ? (const REAL *)L->zeros + h0 * N : NULL;
-    if (mask) mask += h0 * N;
-    for (Py_ssize_t i = 0; i < T; i++) {
-        Py_ssize_t t = BACK_T(i), B = seq_active(s, t);
-        REAL *da = dA + t * N;
-        RK(rnn_bwd)(da + h0 * lda, lda, dh, N, dy ? dy + h0 * lda + t * N : zeros, dy ? lda : N,
-                    hs + h0 * lds + CUR(t) * N, lds, sq + t * N, hk, B, L->relu);
-        if (B < N) RK(zero_cols)(da + h0 * lda, lda, hk, B, N);
-        barrier_wait(&L->bar);
-        if (B > 0) RK(state_grad)(b, hk, H, W, H, da, lda, dh, N, mask, N, B);
-    }
-}
-
 /* dy_t's rows [h0, h0 + hk) for the B running columns, from dy (H, T, N) at any element strides
  * ys (such as a view of the user's (N, T, H) or (T, N, H) dL/dy): the block itself where its
  * columns are contiguous (*ld its row stride), else a copy into the block buf, row stride ldb
@@ -281,72 +261,90 @@ static const REAL *RK(step_rows)(const REAL *dy, const Py_ssize_t *ys, Py_ssize_
     return buf;
 }
 
-/* The RNN's backward over its cache takes dW_hh RNN_CHUNK steps at a time: one product with
- * K = RNN_CHUNK * N runs near the machine's peak, one per step (K = N) well below. */
+/* The RNN's backward keeps the gradients da_t of RNN_CHUNK steps at a time, in a ring, and takes
+ * every product with them there, one per chunk: K = RNN_CHUNK * N runs near the machine's peak,
+ * a product per step (K = N) well below it. */
 #ifndef RNN_CHUNK
 #define RNN_CHUNK 16
 #endif
 
-/* dW[rows] += da @ h~.T for a chunk of n steps: da this participant's (hk, n*N) rows of the
- * ring (row stride ldr), h the chunk's previous states, n consecutive slots of hs from hp (all H
- * rows: every participant reads all of them), times rec_mask (into hm (H, n*N)) where there is
- * one */
-static void RK(chunk_weight_grad)(const Loop *L, Py_ssize_t hk, Py_ssize_t n, const REAL *da, Py_ssize_t ldr,
-                                  const REAL *hp, const REAL *mask, REAL *hm, REAL *dW)
+/* h~ = h * rec_mask for the n consecutive slots from hp (H, n*N), into hm; h itself without a
+ * mask */
+static const REAL *RK(chunk_states)(const Loop *L, Py_ssize_t n, const REAL *hp, const REAL *mask, REAL *hm,
+                                    Py_ssize_t *ld)
 {
-    Py_ssize_t H = L->s.H, N = L->s.N, lds = (L->s.T + 1) * N, K = n * N, ldh = lds;
-    if (K == 0) return;
-    if (mask) {
-        for (Py_ssize_t j = 0; j < H; j++)
-            for (Py_ssize_t c = 0; c < n; c++)
-                for (Py_ssize_t m = 0; m < N; m++) hm[j * K + c * N + m] = hp[j * lds + c * N + m] * mask[j * N + m];
-        hp = hm;
-        ldh = K;
-    }
-    RK(gemm_ex)(&L->b, 0, 1, hk, H, K, da, ldr, hp, ldh, 1, dW, H);
+    Py_ssize_t H = L->s.H, N = L->s.N, lds = (L->s.T + 1) * N, K = n * N;
+    *ld = lds;
+    if (!mask) return hp;
+    for (Py_ssize_t j = 0; j < H; j++)
+        for (Py_ssize_t c = 0; c < n; c++)
+            for (Py_ssize_t m = 0; m < N; m++) hm[j * K + c * N + m] = hp[j * lds + c * N + m] * mask[j * N + m];
+    *ld = K;
+    return hm;
 }
 
-/* Elman RNN backward over its cache (rnn_bwd): the output slots of hs (H, T+1, N) receive da_t in
- * place of h_t; dW_hh (H, H) receives the sum over t of da_t @ h~_{t-1}.T, added to it. dy
- * (H, T, N) at any strides (s->ys) or NULL (zeros). Saves the (H, T, N) dA of rnn_bwd_seq and
- * any copy of dy.
- * The steps go in chunks t = t_lo .. t_lo + n - 1 with t_lo a multiple of RNN_CHUNK (the partial
- * chunk is the latest in time: the first one backwards, the last one in reverse). A step writes
- * its da_t at position t - t_lo of the ring (H, RNN_CHUNK*N), where the barrier's other side
- * reads it (dh = W_hh.T @ da_t). At the chunk's last step, before its barrier, each participant
- * adds its rows of dW_hh for the whole chunk (chunk_weight_grad: the h_{t-1} slots are intact until
- * then); after that barrier, it copies its rows of the ring into the chunk's h_t slots, which no
- * one reads any more. The next chunk's first step writes another position of the ring than the
- * one the other participants may still be reading.
- * p: hs, W_hh, dy, dh, dh_sq, dW_hh, rec_mask; shared scratch: the ring;
+/* the sum over the K columns of each of the rows of a (row stride lda), added to db; in 16
+ * running sums per row, which the compiler keeps in one vector register (a single running sum
+ * would be a chain of dependent scalar additions, which it may not reorder) */
+static void RK(add_row_sums)(REAL *restrict db, const REAL *restrict a, Py_ssize_t lda, Py_ssize_t rows, Py_ssize_t K)
+{
+    for (Py_ssize_t j = 0; j < rows; j++) {
+        const REAL *aj = a + j * lda;
+        REAL acc[16] = {0}, sum = 0;
+        Py_ssize_t c = 0;
+        for (; c + 16 <= K; c += 16)
+            for (int l = 0; l < 16; l++) acc[l] += aj[c + l];
+        for (; c < K; c++) sum += aj[c];
+        for (int l = 0; l < 16; l++) sum += acc[l];
+        db[j] += sum;
+    }
+}
+
+/* Elman RNN backward, the whole of it (rnn_bwd): the time loop and, a chunk of steps t = t_lo ..
+ * t_lo + n - 1 at a time (t_lo a multiple of RNN_CHUNK), every product with da_t:
+ *   dW_hh += da @ h~_{t-1}.T     dW_ih += da @ x_t.T     db += da @ 1     dx_t = W_ih.T @ da
+ * (dW_hh, dW_ih and db are added to; db NULL: no bias). So no (H, T, N) array of da_t is ever
+ * written: a step writes its da_t at position t - t_lo of the chunk's ring (H, RNN_CHUNK*N), where
+ * the barrier's other side reads it (dh = W_hh.T @ da_t). At the chunk's last step, before the
+ * barrier, each participant adds its rows of dW_hh, dW_ih and db (its rows of the ring); after it
+ * (every row written), its share of the chunk's columns of dx. Two rings in turn, by chunk: one is
+ * written again only after the barrier of the next chunk's first step, when every participant is
+ * done with its dx. dx may be x itself (dW_ih has read the chunk's x before the barrier). dy
+ * (H, T, N) at any strides (s->ys) or NULL (zeros); x (I, T, N) with row stride s->ldx.
+ * p: hs, x, W_ih, W_hh, dy, dh, dh_sq, dW_ih, dW_hh, db, dx, rec_mask; shared scratch: the rings;
  * part scratch: hm (H, RNN_CHUNK*N) with rec_mask */
-static void RK(rnn_bwd_over_seq)(Loop *L, int k)
+static void RK(rnn_bwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
-    REAL *hs = L->p[0], *dh = (REAL *)L->p[3] + h0 * N, *sq = RK(sq_target)(L, k, L->p[4]);
-    REAL *dW = (REAL *)L->p[5] + h0 * H, *ring = L->shared;
-    const REAL *W = (const REAL *)L->p[1] + h0, *dy = L->p[2], *mask = L->p[6];
+    const REAL *hs = L->p[0], *x = L->p[1], *Wi = L->p[2], *W = (const REAL *)L->p[3] + h0, *dy = L->p[4];
+    REAL *dh = (REAL *)L->p[5] + h0 * N, *sq = RK(sq_target)(L, k, L->p[6]);
+    REAL *dWi = (REAL *)L->p[7] + h0 * s->I, *dW = (REAL *)L->p[8] + h0 * H, *db = L->p[9], *dx = L->p[10];
+    const REAL *mask = L->p[11];
     const REAL *zeros = L->zeros ? (const REAL *)L->zeros + h0 * N : NULL;
     REAL *hm = (REAL *)part_scratch(L, k);
-    Py_ssize_t ldr = RNN_CHUNK * N;
+    Py_ssize_t ldr = RNN_CHUNK * N, I = s->I;
     for (Py_ssize_t i = 0; i < T; i++) {
-        Py_ssize_t t = BACK_T(i), B = seq_active(s, t), ldy = N;
-        Py_ssize_t t_lo = t - t % RNN_CHUNK, n = T - t_lo < RNN_CHUNK ? T - t_lo : RNN_CHUNK;
+        Py_ssize_t t = BACK_T(i), B = seq_active(s, t), ldy = N, ldh;
+        Py_ssize_t t_lo = t - t % RNN_CHUNK, n = T - t_lo < RNN_CHUNK ? T - t_lo : RNN_CHUNK, K = n * N;
         int last = s->reverse ? t == t_lo + n - 1 : t == t_lo; /* the chunk's last step backwards */
-        REAL *da = ring + (t - t_lo) * N;
+        REAL *ring = (REAL *)L->shared + ((t / RNN_CHUNK) & 1) * H * ldr, *da = ring + (t - t_lo) * N;
         /* dy_t where it is (the kernels' layout), or copied into da's block for rnn_bwd to write
          * da over */
         const REAL *dyt = dy ? RK(step_rows)(dy, s->ys, t, h0, hk, B, da + h0 * ldr, ldr, &ldy) : zeros;
         RK(rnn_bwd)(da + h0 * ldr, ldr, dh, N, dyt, ldy, hs + h0 * lds + CUR(t) * N, lds, sq + t * N, hk, B,
                     L->relu);
         if (B < N) RK(zero_cols)(da + h0 * ldr, ldr, hk, B, N);
-        if (last) RK(chunk_weight_grad)(L, hk, n, ring + h0 * ldr, ldr, hs + PREV(t_lo) * N, mask, hm, dW);
+        if (last && K > 0) { /* this participant's rows of the chunk's weight gradients */
+            const REAL *hin = RK(chunk_states)(L, n, hs + PREV(t_lo) * N, mask, hm, &ldh);
+            RK(gemm_ex)(b, 0, 1, hk, H, K, ring + h0 * ldr, ldr, hin, ldh, 1, dW, H);
+            RK(gemm_ex)(b, 0, 1, hk, I, K, ring + h0 * ldr, ldr, x + t_lo * N, s->ldx, 1, dWi, I);
+            if (db) RK(add_row_sums)(db + h0, ring + h0 * ldr, ldr, hk, K);
+        }
         barrier_wait(&L->bar);
         if (B > 0) RK(state_grad)(b, hk, H, W, H, da, ldr, dh, N, mask ? mask + h0 * N : NULL, N, B);
-        if (last) { /* the chunk's h_t slots, consecutive, take its da_t */
-            REAL *out = hs + CUR(t_lo) * N + h0 * lds;
-            for (Py_ssize_t j = 0; j < hk; j++)
-                memcpy(out + j * lds, ring + (h0 + j) * ldr, (size_t)(n * N) * sizeof(REAL));
+        if (last && K > 0) { /* this participant's columns [c0, c1) of the chunk's dx */
+            Py_ssize_t c0 = K * k / L->P, c1 = K * (k + 1) / L->P;
+            if (c1 > c0) RK(gemm_ex)(b, 1, 0, I, c1 - c0, H, Wi, I, ring + c0, ldr, 0, dx + t_lo * N + c0, lda);
         }
     }
 }
