@@ -471,3 +471,30 @@ def test_x_and_w_ih_none_together_or_not_at_all(fn):
         expect_error(TypeError, rf"_fused\.{fn}: x and W_ih must both be arrays, or both None \(the input "
                                 rf"projections already in place\), got x {'None' if name == 'x' else 'an array'} "
                                 rf"and W_ih {'an array' if name == 'x' else 'None'}", fn, args, f"{name} None alone")
+
+
+def test_rnn_backward_needs_x_and_w_ih():
+    """The RNN's backward loop takes its input-side gradients itself: x and W_ih are no optional
+    arguments there (None for both is refused as well as None for one)."""
+    fn = "rnn_backward_seq"
+    both = r"_fused\.rnn_backward_seq: x and W_ih must both be arrays"
+    for names, message in ((["x"], both), (["W_ih"], both),
+                           (["x", "W_ih"], r"_fused: W_ih must be a C-contiguous float32 or float64 array, got None")):
+        args = valid_args(fn)
+        for name in names:
+            args[pos(fn, name)] = None
+        expect_error(TypeError, message, fn, args, f"{names} None")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+def test_rnn_backward_dx_over_x(dtype):
+    """dx may be x itself (the chunk's dW_ih reads x before its dx is written): the results of
+    a dx of its own, in every output."""
+    fn = "rnn_backward_seq"
+    own = valid_args(fn, dtype)
+    over = [a.copy() if isinstance(a, np.ndarray) else a for a in own]
+    over[pos(fn, "dx")] = over[pos(fn, "x")]
+    call(fn, own)
+    call(fn, over)
+    for name, out in outputs(fn, own).items():
+        np.testing.assert_array_equal(outputs(fn, over)[name], out, err_msg=name)

@@ -71,14 +71,14 @@ def test_split_rnn_backward_in_chunks_matches_one_thread(reverse, masked, packed
     """The RNN's C backward split over P participants, with dy a view of the user's (N, T, H)
     array (each participant transposes its rows of every step): its chunks of steps share two
     rings of da_t in turn, which the participants write and read on either side of the barriers
-    (T = 40: three chunks, one partial), and split each chunk's dx by columns. The results of one
-    thread."""
+    (T = 40: three chunks, one partial), and split each chunk's dx by columns, here over x itself
+    (overwrite_x). The results of one thread with a dx of its own."""
     p, dy, dstate = _problem("rnn_tanh", 40, np.float64, reverse, masked, packed, T=40, H=11)
     dy = np.ascontiguousarray(dy.transpose(2, 1, 0)).transpose(2, 1, 0)
     threads(1)
     want = _run("rnn_tanh", p, dy, dstate, True, monkeypatch)
     threads(P)
-    got = _run("rnn_tanh", p, dy, dstate, True, monkeypatch)
+    got = _run("rnn_tanh", p, dy, dstate, True, monkeypatch, overwrite_x=True)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-13)
 

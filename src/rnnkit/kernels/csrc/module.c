@@ -1006,12 +1006,7 @@ static const SeqSpec RNN_BWD = {"rnn_backward_seq", 1, 1, RNN_BWD_ARGS, 12, 1};
  * be x */
 static PyObject *rnn_backward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    SEQ_BEGIN(RNN_BWD);
-    if (!L.s.x) {
-        PyErr_SetString(PyExc_TypeError, "_fused.rnn_backward_seq: x and W_ih must be arrays, got None");
-        release(&g);
-        return NULL;
-    }
+    SEQ_BEGIN(RNN_BWD); /* x is an array here: W_ih may not be None, and x None needs W_ih None */
     SEQ_SCRATCH(RNN_BWD, .hm = L.p[11] ? RNN_CHUNK : 0, .shared = 2 * RNN_CHUNK * L.s.H * L.s.N,
                 .zero_rows = L.p[4] ? 0 : L.s.H); /* hm; the two rings */
     SEQ_RUN(rnn_bwd_seq, RNN_BWD);
