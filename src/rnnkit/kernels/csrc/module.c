@@ -610,21 +610,29 @@ static int take_opt(Args *g, PyObject *o, const char *name, int ndim, const Py_s
     return o == Py_None ? 0 : take_whole(g, o, name, ndim, shape, out, writable);
 }
 
+/* Take `o`'s buffer at any strides, read only, as *v: its item size if it holds floats of the
+ * common dtype, else 0 with a TypeError naming it (take_steps, take_strided check the rest) */
+static int take_view(Args *g, PyObject *o, const char *name, Py_buffer **v)
+{
+    *v = &g->v[g->n];
+    if (PyObject_GetBuffer(o, *v, PyBUF_STRIDES | PyBUF_FORMAT) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "_fused: %s must be a float32 or float64 array, got %s", name,
+                     Py_TYPE(o)->tp_name);
+        return 0;
+    }
+    g->n++;
+    return check_dtype(g, *v, name);
+}
+
 /* Take x, a (I, T, N) float array of the common dtype whose rows are C-contiguous (T, N) blocks at
  * any row stride (a C-contiguous array, or a view such as hs[:, 1:] of an (I, T + 1, N) one); sets
  * s->x, s->I, s->ldx. */
 static int take_steps(Args *g, PyObject *o, const char *name, Seq *s)
 {
     if (o == Py_None) return 0; /* s->x stays NULL */
-    Py_buffer *v = &g->v[g->n];
-    if (PyObject_GetBuffer(o, v, PyBUF_STRIDES | PyBUF_FORMAT) < 0) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "_fused: %s must be a float32 or float64 array, got %s", name,
-                     Py_TYPE(o)->tp_name);
-        return -1;
-    }
-    g->n++;
-    int size = check_dtype(g, v, name);
+    Py_buffer *v;
+    int size = take_view(g, o, name, &v);
     if (!size) return -1;
     if (v->ndim != 3 || v->shape[0] < 1 || v->shape[1] != s->T || v->shape[2] != s->N) {
         char got[96];
@@ -654,15 +662,8 @@ static int take_strided(Args *g, PyObject *o, const char *name, Seq *s, char **o
 {
     *out = NULL;
     if (o == Py_None) return 0;
-    Py_buffer *v = &g->v[g->n];
-    if (PyObject_GetBuffer(o, v, PyBUF_STRIDES | PyBUF_FORMAT) < 0) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "_fused: %s must be a float32 or float64 array, got %s", name,
-                     Py_TYPE(o)->tp_name);
-        return -1;
-    }
-    g->n++;
-    int size = check_dtype(g, v, name);
+    Py_buffer *v;
+    int size = take_view(g, o, name, &v);
     if (!size) return -1;
     if (v->ndim != 3 || v->shape[0] != s->H || v->shape[1] != s->T || v->shape[2] != s->N) {
         char got[96];
