@@ -180,33 +180,6 @@ def test_not_c_contiguous(fn, i, name):
         expect_error(TypeError, pattern, fn, args, f"a non-contiguous {name}")
 
 
-@pytest.mark.parametrize("fn, i, name", array_params(lambda name, kind, flags: kind == "Y"))
-def test_any_strides(fn, i, name):
-    """An array of kind "Y" (the dy of the RNN's backward loop) is read at its own
-    strides, whatever they are: the results of a C-contiguous copy."""
-    base = valid_args(fn)
-    good = base[i]
-    views = [np.repeat(good, 2, axis=-1)[..., ::2], np.asfortranarray(good),
-             good[::-1, ::-1, ::-1].copy()[::-1, ::-1, ::-1],  # negative strides
-             np.ascontiguousarray(good.transpose(2, 1, 0)).transpose(2, 1, 0),  # the user's (N, T, H)
-             np.ascontiguousarray(good.transpose(1, 2, 0)).transpose(2, 0, 1)]  # the user's (T, N, H)
-    want = [a.copy() if isinstance(a, np.ndarray) else a for a in base]
-    call(fn, want)
-    for view in views:
-        np.testing.assert_array_equal(view, good)
-        args = [a.copy() if isinstance(a, np.ndarray) else a for a in base]
-        args[i] = view
-        call(fn, args)
-        for name_out, out in outputs(fn, args).items():
-            np.testing.assert_array_equal(out, outputs(fn, want)[name_out], err_msg=f"{name_out}, {view.strides}")
-        np.testing.assert_array_equal(view, good)  # read only
-    raw = np.zeros(H * T * N * 9 + 8, np.uint8)  # strides that are no whole number of items
-    args = valid_args(fn)
-    args[i] = np.ndarray((H, T, N), np.float64, raw, strides=(T * N * 9, N * 9, 9))
-    expect_error(ValueError, rf"_fused: {name} has byte strides \({T * N * 9}, {N * 9}, 9\), not whole items of 8 "
-                             "bytes", fn, args, f"{name} with odd strides")
-
-
 @pytest.mark.parametrize("fn, i, name", array_params(lambda name, kind, flags: "w" in flags))
 def test_read_only_outputs(fn, i, name):
     args = valid_args(fn)
@@ -471,30 +444,3 @@ def test_x_and_w_ih_none_together_or_not_at_all(fn):
         expect_error(TypeError, rf"_fused\.{fn}: x and W_ih must both be arrays, or both None \(the input "
                                 rf"projections already in place\), got x {'None' if name == 'x' else 'an array'} "
                                 rf"and W_ih {'an array' if name == 'x' else 'None'}", fn, args, f"{name} None alone")
-
-
-def test_rnn_backward_needs_x_and_w_ih():
-    """The RNN's backward loop takes its input-side gradients itself: x and W_ih are no optional
-    arguments there (None for both is refused as well as None for one)."""
-    fn = "rnn_backward_seq"
-    both = r"_fused\.rnn_backward_seq: x and W_ih must both be arrays"
-    for names, message in ((["x"], both), (["W_ih"], both),
-                           (["x", "W_ih"], r"_fused: W_ih must be a C-contiguous float32 or float64 array, got None")):
-        args = valid_args(fn)
-        for name in names:
-            args[pos(fn, name)] = None
-        expect_error(TypeError, message, fn, args, f"{names} None")
-
-
-@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
-def test_rnn_backward_dx_over_x(dtype):
-    """dx may be x itself (the chunk's dW_ih reads x before its dx is written): the results of
-    a dx of its own, in every output."""
-    fn = "rnn_backward_seq"
-    own = valid_args(fn, dtype)
-    over = [a.copy() if isinstance(a, np.ndarray) else a for a in own]
-    over[pos(fn, "dx")] = over[pos(fn, "x")]
-    call(fn, own)
-    call(fn, over)
-    for name, out in outputs(fn, own).items():
-        np.testing.assert_array_equal(outputs(fn, over)[name], out, err_msg=name)

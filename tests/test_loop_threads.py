@@ -63,26 +63,6 @@ def test_split_loop_matches_one_thread(cell, dtype, reverse, masked, packed, P, 
         np.testing.assert_allclose(g, w, **tol)
 
 
-@pytest.mark.parametrize("P", [2, 3, 5])
-@pytest.mark.parametrize("packed", [False, True], ids=["full", "packed"])
-@pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
-@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
-def test_split_rnn_backward_in_chunks_matches_one_thread(reverse, masked, packed, P, threads, monkeypatch):
-    """The RNN's C backward split over P participants, with dy a view of the user's (N, T, H)
-    array (each participant transposes its rows of every step): its chunks of steps share two
-    rings of da_t in turn, which the participants write and read on either side of the barriers
-    (T = 40: three chunks, one partial), and split each chunk's dx by columns, here over x itself
-    (overwrite_x). The results of one thread with a dx of its own."""
-    p, dy, dstate = _problem("rnn_tanh", 40, np.float64, reverse, masked, packed, T=40, H=11)
-    dy = np.ascontiguousarray(dy.transpose(2, 1, 0)).transpose(2, 1, 0)
-    threads(1)
-    want = _run("rnn_tanh", p, dy, dstate, True, monkeypatch)
-    threads(P)
-    got = _run("rnn_tanh", p, dy, dstate, True, monkeypatch, overwrite_x=True)
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-13)
-
-
 @pytest.mark.parametrize("cell", list(CELLS))
 def test_split_loop_dy_none_and_one_sequence(cell, threads, monkeypatch):
     """dy None (the zeros block, sliced per participant) and N = 1, against one thread"""
