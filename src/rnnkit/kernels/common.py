@@ -305,8 +305,8 @@ def accumulator(into: dict[str, np.ndarray] | None, name: str, shape: tuple[int,
 
 def add_gradients(grads: dict[str, np.ndarray], into: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
     """``into[name] += grads[name]`` for every gradient, and ``into`` (or ``grads`` itself when
-    into is None). A gradient that already is ``into[name]`` (summed there by the loop, such as
-    the RNN's dW_hh) is left as it is."""
+    into is None). A gradient that already is ``into[name]`` (summed there by a loop: the RNN's C
+    backward sums dW_ih and dW_hh into ``accumulator`` arrays) is left as it is."""
     if into is None:
         return grads
     for name, g in grads.items():
