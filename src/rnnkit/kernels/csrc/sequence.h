@@ -75,12 +75,12 @@ static void RK(gemm)(const Blas *b, int trans, Py_ssize_t M, Py_ssize_t n, Py_ss
 #define PREV(t) (s->reverse ? (t) + 1 : (t))
 #define CUR(t) (s->reverse ? (t) : (t) + 1)
 
-/* h~ = h_prev * rec_mask (ld N) for the B running columns, into the compact (H, B) block hm */
-static void RK(mask_state)(REAL *restrict hm, const REAL *restrict hp, Py_ssize_t ldhp, const REAL *restrict m,
-                           Py_ssize_t ldm, Py_ssize_t H, Py_ssize_t B)
+/* h~ = h_prev * rec_mask (ld ldm) for the B running columns, into hm (row stride ldhm) */
+static void RK(mask_state)(REAL *restrict hm, Py_ssize_t ldhm, const REAL *restrict hp, Py_ssize_t ldhp,
+                           const REAL *restrict m, Py_ssize_t ldm, Py_ssize_t H, Py_ssize_t B)
 {
     for (Py_ssize_t j = 0; j < H; j++)
-        for (Py_ssize_t n = 0; n < B; n++) hm[j * B + n] = hp[j * ldhp + n] * m[j * ldm + n];
+        for (Py_ssize_t n = 0; n < B; n++) hm[j * ldhm + n] = hp[j * ldhp + n] * m[j * ldm + n];
 }
 
 /* dh = op(W) @ da for the B running columns, times rec_mask where there is one */
@@ -120,7 +120,7 @@ static const REAL *RK(recurrent_input)(const REAL *hp, Py_ssize_t lds, const REA
         *ld = lds;
         return hp;
     }
-    RK(mask_state)(hm, hp, lds, mask, s->N, s->H, B);
+    RK(mask_state)(hm, B, hp, lds, mask, s->N, s->H, B);
     *ld = B;
     return hm;
 }
@@ -273,12 +273,10 @@ static const REAL *RK(step_rows)(const REAL *dy, const Py_ssize_t *ys, Py_ssize_
 static const REAL *RK(chunk_states)(const Loop *L, Py_ssize_t n, const REAL *hp, const REAL *mask, REAL *hm,
                                     Py_ssize_t *ld)
 {
-    Py_ssize_t H = L->s.H, N = L->s.N, lds = (L->s.T + 1) * N, K = n * N;
+    Py_ssize_t N = L->s.N, lds = (L->s.T + 1) * N, K = n * N;
     *ld = lds;
     if (!mask) return hp;
-    for (Py_ssize_t j = 0; j < H; j++)
-        for (Py_ssize_t c = 0; c < n; c++)
-            for (Py_ssize_t m = 0; m < N; m++) hm[j * K + c * N + m] = hp[j * lds + c * N + m] * mask[j * N + m];
+    for (Py_ssize_t c = 0; c < n; c++) RK(mask_state)(hm + c * N, K, hp + c * N, lds, mask, N, L->s.H, N);
     *ld = K;
     return hm;
 }

@@ -116,7 +116,8 @@ TARGETS static void RK(rnn_fwd)(REAL *restrict a, Py_ssize_t lda, const REAL *re
 
 /* Elman RNN backward: d = dh + dy, dh_sq as for the LSTM, da = d * phi'(a) with
  * tanh' = 1 - h^2 and relu' = [h > 0] (h = phi(a) from the forward). da may be dy itself
- * (the same block: da is written over dy, as the layers do with their own copy of dy). */
+ * (the same block: da is written over dy, as the C loop does with its copy of a user-layout
+ * dy_t, and the Python loop with a dy it may overwrite). */
 static inline void RK(rnn_bwd_point)(REAL *da, REAL dh, REAL dy, REAL h, REAL *dh_sq, int relu)
 {
     REAL d = dh + dy;
