@@ -75,14 +75,14 @@ def buffer(ws: dict | None, name: str, shape: tuple[int, ...], dtype: np.dtype) 
 
 
 def gradient_steps(dy: np.ndarray | None, shape: tuple[int, int, int], dtype: np.dtype) -> list[np.ndarray]:
-    """dL/dy (H, T, N) as its T per-step (H, N) blocks, with contiguous rows as the fused steps
-    read them; with ``dy`` None, every step gets the same block of zeros."""
+    """dL/dy (H, T, N), C-contiguous of ``dtype`` as :func:`loop_gradient` gives it, as its T
+    per-step (H, N) blocks for the fused steps (a copy where dy is read-only: they take writable
+    blocks); with ``dy`` None, every step gets the same block of zeros."""
     H, T, N = shape
     if dy is None:
         return [np.zeros((H, N), dtype=dtype)] * T
-    dy = np.asarray(dy, dtype=dtype)
-    if dy.strides[-1] != dy.itemsize or not dy.flags.writeable:  # the C steps take writable blocks
-        dy = np.array(dy, order="C")
+    if not dy.flags.writeable:
+        dy = dy.copy()
     return [dy[:, t] for t in range(T)]
 
 
