@@ -31,13 +31,13 @@ SEQ = {
                              ("dy", "Y", "o"), ("dh", "R", "w"), ("dh_sq", "Q", "w"), ("dW_ih", "I", "w"),
                              ("dW_hh", "W", "w"), ("db", "b", "wo"), ("dx", "D", "w"), ("rec_mask", "R", "o")],
                          ["relu"]),
-    "lstm_forward_seq": (4, [("A", "G", "w"), ("hs", "S", "w"), ("cs", "S", "w"), ("tcs", "C", "w"),
+    "lstm_forward_seq": (4, [("hs", "S", "w"), ("A", "G", "w"), ("cs", "S", "w"), ("tcs", "C", "w"),
                              ("x", "X", ""), ("W_ih", "I", ""), ("W_hh", "W", ""), ("bias", "g", "o"),
                              ("rec_mask", "R", "o")], []),
     "lstm_backward_seq": (4, [("A", "G", "w"), ("cs", "S", ""), ("tcs", "C", ""), ("W_hh", "W", ""),
                               ("dy", "C", "o"), ("dh", "R", "w"), ("dc", "R", "w"), ("dh_sq", "Q", "w"),
                               ("rec_mask", "R", "o")], []),
-    "gru_forward_seq": (3, [("A", "G", "w"), ("hs", "S", "w"), ("side", "C", "w"), ("x", "X", ""),
+    "gru_forward_seq": (3, [("hs", "S", "w"), ("A", "G", "w"), ("side", "C", "w"), ("x", "X", ""),
                             ("W_ih", "I", ""), ("W_hh", "W", ""), ("bias", "g", "o"), ("b_hn", "b", ""),
                             ("rec_mask", "R", "o")], []),
     "gru_backward_seq": (3, [("A", "G", "w"), ("hs", "S", ""), ("side", "C", "w"), ("W_hh", "W", ""),
@@ -237,13 +237,14 @@ def test_wrong_shape(fn, i, name):
 def test_first_array_not_3d_or_rows_not_a_multiple(fn):
     G, arrays, _ = SEQ[fn]
     name = arrays[0][0]
+    with_slots = arrays[0][1] == "S"  # the first array is hs (H, T + 1, N): H rows, any H
+    G = 1 if with_slots else G
     args = valid_args(fn)
     good = args[0]
     bads = [good[:, 0], good[None], good.ravel()]
     bads.append(np.zeros((0, T + 1, N)))  # H = 0
     if G > 1:
         bads += [np.zeros((G * H + 1, T, N)), np.zeros((G * H - 1, T, N))]
-    with_slots = fn in ("rnn_forward_seq", "rnn_backward_seq")  # its first array is hs (H, T + 1, N)
     if with_slots:
         bads.append(np.zeros((H, 0, N)))  # no slot for h0
     for bad in bads:

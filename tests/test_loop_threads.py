@@ -368,7 +368,7 @@ def test_fork_during_a_loop_on_another_thread():
         stop, runs = False, []
         def loops():
             while not stop:
-                _fused.lstm_forward_seq(A, hs, cs, tcs, x, W_ih, W_hh, None, None, None, 0)
+                _fused.lstm_forward_seq(hs, A, cs, tcs, x, W_ih, W_hh, None, None, None, 0)
                 runs.append(1)  # the loop thread ran (a failed call would end it quietly)
         t = threading.Thread(target=loops)
         t.start()

@@ -74,6 +74,20 @@ def buffer(ws: dict | None, name: str, shape: tuple[int, ...], dtype: np.dtype) 
     return a
 
 
+def cache_buffer(
+    ws: dict | None, name: str, shape: tuple[int, int, int], dtype: np.dtype, slots: int
+) -> np.ndarray:
+    """``buffer`` for one of a forward's caches, (F, S, N) with S = T (or T + 1) time slots; or,
+    with ``slots`` < S, an (F, slots, N) array whose step t is slot t mod slots, as the C forward
+    loops take them where no backward follows (``keep_cache=False``: ``csrc/sequence.h``, SLOT).
+    That one is kept under a name of its own, so that a layer whose training and inference calls
+    alternate (validation during ``fit``) keeps both instead of reallocating each in turn."""
+    F, S, N = shape
+    if slots >= S:
+        return buffer(ws, name, shape, dtype)
+    return buffer(ws, f"{name}.{slots}", (F, slots, N), dtype)
+
+
 def gradient_steps(dy: np.ndarray | None, shape: tuple[int, int, int], dtype: np.dtype) -> list[np.ndarray]:
     """dL/dy (H, T, N), C-contiguous of ``dtype`` as :func:`loop_gradient` gives it, as its T
     per-step (H, N) blocks for the fused steps (a copy where dy is read-only: they take writable
@@ -203,17 +217,23 @@ def loop_projection(x: np.ndarray, W_ih: np.ndarray, dtype: np.dtype) -> tuple[n
     return (x if rows_ok else np.ascontiguousarray(x, dtype=dtype)), np.ascontiguousarray(W_ih, dtype=dtype)
 
 
+def step_projection(in_c: bool, N: int) -> bool:
+    """Whether a forward's C loop (``in_c``) projects x itself, step by step: from
+    STEP_PROJECTION_MIN_N sequences on."""
+    return in_c and N >= STEP_PROJECTION_MIN_N
+
+
 def forward_inputs(
     x: np.ndarray, W_ih: np.ndarray, bias: np.ndarray | None, out: np.ndarray, in_c: bool
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The input side of a forward, before its loop; returns the (x, W_ih) its C loop takes.
 
-    From N = STEP_PROJECTION_MIN_N sequences the C loop projects x itself, step by step: then
-    ``loop_projection(x, W_ih)``. Otherwise ``out`` (G*H, T, N) receives ``W_ih @ x`` now, as
-    one product (plus the bias for the Python loop; the C loop adds it step by step), and the
-    result is (None, None).
+    Where the C loop projects x itself (``step_projection``): ``loop_projection(x, W_ih)``, and
+    ``out`` is not touched. Otherwise ``out`` (G*H, T, N) receives ``W_ih @ x`` now, as one
+    product (plus the bias for the Python loop; the C loop adds it step by step), and the result
+    is (None, None).
     """
-    if in_c and x.shape[2] >= STEP_PROJECTION_MIN_N:
+    if step_projection(in_c, x.shape[2]):
         return loop_projection(x, W_ih, x.dtype)
     input_projection(x, W_ih, None if in_c else bias, out=out)
     return None, None

@@ -42,6 +42,7 @@ from .common import (
     add_gradients,
     as_matrix,
     buffer,
+    cache_buffer,
     dx_target,
     forward_inputs,
     gradient_steps,
@@ -54,6 +55,7 @@ from .common import (
     recurrent_product,
     row_sums,
     slots,
+    step_projection,
     step_views,
     steps,
 )
@@ -71,10 +73,13 @@ def gru_forward(
     reverse: bool = False,
     reset_after: bool = True,
     ws: dict | None = None,
-) -> tuple[np.ndarray, tuple[np.ndarray], dict]:
+    keep_cache: bool = True,
+) -> tuple[np.ndarray, tuple[np.ndarray], dict | None]:
     """Run the GRU over x (I, T, N) from state0 = (h0,), h0 (H, N).
 
-    Returns ``(y, (h_T,), cache)`` with y (H, T, N).
+    Returns ``(y, (h_T,), cache)`` with y (H, T, N). With ``keep_cache=False`` no backward will
+    follow (``rnnkit.no_grad``) and cache is None: the C loop (reset_after) then keeps its gates
+    (where it projects x itself) and ``side`` for one step instead of all T, with the same y.
     """
     _, T, N = x.shape
     H = W_hh.shape[1]
@@ -86,22 +91,27 @@ def gru_forward(
         if reset_after:
             bias[2 * H :] = b_ih[2 * H :]  # b_hn stays inside r * (...)
     in_c = reset_after and blas.c_loops()  # the whole loop in C (csrc/sequence.h), adding the bias per step
-    A = buffer(ws, "gates", (3 * H, T, N), dtype)  # [r;z;n]
-    x_c, W_ih_c = forward_inputs(x, W_ih, bias, A, in_c)  # W_ih x_t into A, or the C loop does it
+    lean = in_c and not keep_cache  # the C loop, caches for one step only
+    # [r;z;n]; before the loop, W_ih x_t of all steps where the C loop does not project x itself
+    A = cache_buffer(ws, "gates", (3 * H, T, N), dtype, 1 if lean and step_projection(in_c, N) else T)
+    x_c, W_ih_c = forward_inputs(x, W_ih, bias, A, in_c)
     hs = buffer(ws, "hs", (H, T + 1, N), dtype)
     hs[:, T if reverse else 0] = state0[0]
-    side = buffer(ws, "side", (H, T, N), dtype)  # reset_after: W_hn @ h~ + b_hn;  else: r * h~
+    # reset_after: W_hn @ h~ + b_hn;  else: r * h~
+    side = cache_buffer(ws, "side", (H, T, N), dtype, 1 if lean else T)
     b_hn = None
     if reset_after:
         b_hn = np.array(b_hh[2 * H :, None] if has_bias else np.zeros((H, 1)), dtype=dtype, order="C")
     if in_c:
         W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, dtype)
-        _fused.gru_forward_seq(A, hs, side, x_c, W_ih_c, W, loop_bias(bias, dtype), b_hn[:, 0], mask, sizes,
+        _fused.gru_forward_seq(hs, A, side, x_c, W_ih_c, W, loop_bias(bias, dtype), b_hn[:, 0], mask, sizes,
                                int(reverse))
     else:
         _forward_steps(A, hs, side, W_hh, b_hn, batch_sizes, rec_mask, reverse, ws)
-    cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, side=side, batch_sizes=batch_sizes,
-                 rec_mask=rec_mask, reverse=reverse, reset_after=reset_after, has_bias=has_bias, ws=ws)
+    cache = None
+    if keep_cache:
+        cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, side=side, batch_sizes=batch_sizes,
+                     rec_mask=rec_mask, reverse=reverse, reset_after=reset_after, has_bias=has_bias, ws=ws)
     final = hs[:, 0] if reverse else hs[:, T]
     return masked_outputs(hs, batch_sizes, reverse), (final.copy(),), cache
 

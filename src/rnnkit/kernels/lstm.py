@@ -38,6 +38,7 @@ from .common import (
     active,
     add_gradients,
     buffer,
+    cache_buffer,
     dx_target,
     forward_inputs,
     gradient_steps,
@@ -48,6 +49,7 @@ from .common import (
     previous_states,
     recurrent_product,
     slots,
+    step_projection,
     step_views,
     steps,
     weight_gradients,
@@ -65,33 +67,41 @@ def lstm_forward(
     rec_mask: np.ndarray | None = None,
     reverse: bool = False,
     ws: dict | None = None,
-) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict]:
+    keep_cache: bool = True,
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict | None]:
     """Run the LSTM over x (I, T, N) from state0 = (h0, c0), each (H, N).
 
-    Returns ``(y, (h_T, c_T), cache)`` with y (H, T, N).
+    Returns ``(y, (h_T, c_T), cache)`` with y (H, T, N). With ``keep_cache=False`` no backward
+    will follow (``rnnkit.no_grad``) and cache is None: the C loop then keeps its gates (where it
+    projects x itself), tanh(c_t) and c_t for one step (c_t: two slots in turn) instead of all T,
+    with the same y and final state.
     """
     _, T, N = x.shape
     H = W_hh.shape[1]
     dtype = x.dtype
     bias = None if b_ih is None else b_ih + b_hh
     in_c = blas.c_loops()  # the whole loop in C (csrc/sequence.h), which adds the bias step by step
-    A = buffer(ws, "gates", (4 * H, T, N), dtype)  # [i;f;g;o]
-    x_c, W_ih_c = forward_inputs(x, W_ih, bias, A, in_c)  # W_ih x_t into A, or the C loop does it
+    lean = in_c and not keep_cache  # the C loop, caches for one step only
+    # [i;f;g;o]; before the loop, W_ih x_t of all steps where the C loop does not project x itself
+    A = cache_buffer(ws, "gates", (4 * H, T, N), dtype, 1 if lean and step_projection(in_c, N) else T)
+    x_c, W_ih_c = forward_inputs(x, W_ih, bias, A, in_c)
     hs = buffer(ws, "hs", (H, T + 1, N), dtype)
-    cs = buffer(ws, "cs", (H, T + 1, N), dtype)
-    tanh_cs = buffer(ws, "tanh_cs", (H, T, N), dtype)
-    first = T if reverse else 0
-    hs[:, first], cs[:, first] = state0
+    cs = cache_buffer(ws, "cs", (H, T + 1, N), dtype, 2 if lean else T + 1)
+    tanh_cs = cache_buffer(ws, "tanh_cs", (H, T, N), dtype, 1 if lean else T)
+    first, last = (T, 0) if reverse else (0, T)
+    hs[:, first], cs[:, first % cs.shape[1]] = state0
     if in_c:
         W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, dtype)
-        _fused.lstm_forward_seq(A, hs, cs, tanh_cs, x_c, W_ih_c, W, loop_bias(bias, dtype), mask, sizes, int(reverse))
+        _fused.lstm_forward_seq(hs, A, cs, tanh_cs, x_c, W_ih_c, W, loop_bias(bias, dtype), mask, sizes, int(reverse))
     else:
         _forward_steps(A, hs, cs, tanh_cs, W_hh, batch_sizes, rec_mask, reverse, ws)
-    cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, cs=cs, tanh_cs=tanh_cs,
-                 batch_sizes=batch_sizes, rec_mask=rec_mask, reverse=reverse, has_bias=b_ih is not None,
-                 ws=ws)
-    last = 0 if reverse else T
-    return masked_outputs(hs, batch_sizes, reverse), (hs[:, last].copy(), cs[:, last].copy()), cache
+    cache = None
+    if keep_cache:
+        cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, cs=cs, tanh_cs=tanh_cs,
+                     batch_sizes=batch_sizes, rec_mask=rec_mask, reverse=reverse, has_bias=b_ih is not None,
+                     ws=ws)
+    final = (hs[:, last].copy(), cs[:, last % cs.shape[1]].copy())
+    return masked_outputs(hs, batch_sizes, reverse), final, cache
 
 
 def lstm_backward(

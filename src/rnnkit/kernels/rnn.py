@@ -64,10 +64,13 @@ def rnn_forward(
     reverse: bool = False,
     nonlinearity: str = "tanh",
     ws: dict | None = None,
-) -> tuple[np.ndarray, tuple[np.ndarray], dict]:
+    keep_cache: bool = True,
+) -> tuple[np.ndarray, tuple[np.ndarray], dict | None]:
     """Run the RNN over x (I, T, N) from state0 = (h0,), h0 (H, N).
 
-    Returns ``(y, (h_T,), cache)``: y (H, T, N), the final state (H, N), what backward needs.
+    Returns ``(y, (h_T,), cache)``: y (H, T, N), the final state (H, N), what backward needs
+    (None with ``keep_cache=False``: no backward will follow. The RNN keeps nothing but its
+    states, which are y, so that only drops the cache's references).
     """
     _, T, N = x.shape
     H = W_hh.shape[1]
@@ -83,8 +86,10 @@ def rnn_forward(
         _fused.rnn_forward_seq(hs, x_c, W_ih_c, W, loop_bias(bias, x.dtype), mask, sizes, int(relu), int(reverse))
     else:
         _forward_steps(hs, W_hh, batch_sizes, rec_mask, reverse, relu, ws)
-    cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, hs=hs, batch_sizes=batch_sizes, rec_mask=rec_mask,
-                 reverse=reverse, nonlinearity=nonlinearity, has_bias=b_ih is not None, ws=ws)
+    cache = None
+    if keep_cache:
+        cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, hs=hs, batch_sizes=batch_sizes, rec_mask=rec_mask,
+                     reverse=reverse, nonlinearity=nonlinearity, has_bias=b_ih is not None, ws=ws)
     final = hs[:, 0] if reverse else hs[:, T]
     return masked_outputs(hs, batch_sizes, reverse), (final.copy(),), cache
 

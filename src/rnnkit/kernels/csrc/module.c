@@ -89,6 +89,7 @@ struct Loop {
     Py_ssize_t hk_max;       /* the most hidden units one has */
     Barrier bar;
     void *p[MAX_SEQ_ARRAYS]; /* the arrays, in the binding's order (NULL for None) */
+    Py_ssize_t slots[MAX_SEQ_ARRAYS]; /* their time slots (second axis; SLOT in sequence.h) */
     int relu;
     void *mem;               /* the scratch allocation, of which: */
     char *part;              /* P blocks of part_bytes: each participant's own scratch */
@@ -456,9 +457,10 @@ static void shape_text(char *buf, size_t size, int ndim, const Py_ssize_t *shape
 }
 
 /* Take `o` as a C-contiguous float array of the common dtype (writable if asked) with exactly
- * the given shape (ndim values). */
+ * the given shape (ndim values), or with `fewer` instead of shape[1] in its second axis where
+ * fewer > 0 (a forward's cache with fewer time slots, sequence.h). */
 static int take_whole(Args *g, PyObject *o, const char *name, int ndim, const Py_ssize_t *shape, char **out,
-                      int writable)
+                      int writable, Py_ssize_t fewer)
 {
     Py_buffer *v = &g->v[g->n];
     if (PyObject_GetBuffer(o, v, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0) {
@@ -478,12 +480,17 @@ static int take_whole(Args *g, PyObject *o, const char *name, int ndim, const Py
     int size = check_dtype(g, v, name);
     if (!size) return -1;
     int ok = v->ndim == ndim;
-    for (int i = 0; ok && i < ndim; i++) ok = v->shape[i] == shape[i];
+    for (int i = 0; ok && i < ndim; i++) ok = v->shape[i] == shape[i] || (i == 1 && fewer && v->shape[1] == fewer);
     if (!ok) {
-        char want[96], got[96];
+        char want[96], got[96], alt[100] = "";
         shape_text(want, sizeof want, ndim, shape);
         shape_text(got, sizeof got, v->ndim, v->shape);
-        PyErr_Format(PyExc_ValueError, "_fused: %s must have shape %s, got %s", name, want, got);
+        if (fewer) {
+            Py_ssize_t few[3] = {shape[0], fewer, shape[2]};
+            memcpy(alt, " or ", 5);
+            shape_text(alt + 4, sizeof alt - 4, 3, few);
+        }
+        PyErr_Format(PyExc_ValueError, "_fused: %s must have shape %s%s, got %s", name, want, alt, got);
         return -1;
     }
     *out = (char *)v->buf;
@@ -607,7 +614,7 @@ static int seq_dims(PyObject *o, const char *name, Py_ssize_t G, Py_ssize_t extr
 static int take_opt(Args *g, PyObject *o, const char *name, int ndim, const Py_ssize_t *shape, char **out, int writable)
 {
     *out = NULL;
-    return o == Py_None ? 0 : take_whole(g, o, name, ndim, shape, out, writable);
+    return o == Py_None ? 0 : take_whole(g, o, name, ndim, shape, out, writable, 0);
 }
 
 /* Take `o`'s buffer at any strides, read only, as *v: its item size if it holds floats of the
@@ -803,32 +810,36 @@ static void run_loop(Loop *L)
  * 'S' (H, T+1, N) states, 'C' (H, T, N), 'Y' (H, T, N) at any strides (take_strided, read only),
  * 'X' (I, T, N) input (take_steps: any row stride, sets I), 'D' (I, T, N) (after 'X'),
  * 'W' (G*H, H), 'I' (G*H, I) (after 'X'; None exactly when x is), 'R' (H, N), 'Q' (T, N),
- * 'g' (G*H,), 'b' (H,); whether the loop writes it; whether None may stand for it. */
+ * 'g' (G*H,), 'b' (H,); whether the loop writes it; whether None may stand for it; how many time
+ * slots it may have instead of T (or T + 1) in its second axis (0: no other number): a forward's
+ * cache that an inference-only call keeps for one step (or two state slots) only (sequence.h). */
 typedef struct {
     const char *name;
-    char kind, written, optional;
+    char kind, written, optional, fewer;
 } ArgSpec;
 
-/* A *_seq function: fn(arrays..., batch_sizes[, relu], reverse). Its first array, (G*H,
- * T + extra, N), gives H, T and N. */
+/* A *_seq function: fn(arrays..., batch_sizes[, relu], reverse). Its first array, (G*H, T, N)
+ * (kind 'G') or (H, T + 1, N) (kind 'S'), gives H, T and N. */
 typedef struct {
     const char *fn;
-    Py_ssize_t G, extra;
+    Py_ssize_t G;
     const ArgSpec *arrays;
     int n_arrays, has_relu;
 } SeqSpec;
 
-/* Check and take every argument of a call of f: the arrays into p[] (NULL for None), then
- * batch_sizes, relu (where f has it) and reverse into s; and the BLAS for the dtype. */
+/* Check and take every argument of a call of f: the arrays into p[] (NULL for None) and the
+ * length of their second axis into slots[] (3-d arrays of kind G, S, C, D), then batch_sizes,
+ * relu (where f has it) and reverse into s; and the BLAS for the dtype. */
 static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, Args *g, Seq *s, Blas *b, void **p,
-                    Py_ssize_t *relu)
+                    Py_ssize_t *slots, Py_ssize_t *relu)
 {
     Py_ssize_t expect = f->n_arrays + 2 + f->has_relu, reverse;
     if (nargs != expect) {
         PyErr_Format(PyExc_TypeError, "_fused.%s takes %zd arguments, got %zd", f->fn, expect, nargs);
         return -1;
     }
-    if (seq_dims(args[0], f->arrays[0].name, f->G, f->extra, s) ||
+    int states = f->arrays[0].kind == 'S';
+    if (seq_dims(args[0], f->arrays[0].name, states ? 1 : f->G, states, s) ||
         int_arg(args[expect - 1], f->fn, "reverse", 0, 1, &reverse) ||
         (f->has_relu && int_arg(args[f->n_arrays + 1], f->fn, "relu", 0, 1, relu)))
         return -1;
@@ -867,10 +878,17 @@ static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, A
             return -1;
         }
         if (a->optional ? take_opt(g, args[i], a->name, ndim, shape, &ptr, a->written)
-                        : take_whole(g, args[i], a->name, ndim, shape, &ptr, a->written))
+                        : take_whole(g, args[i], a->name, ndim, shape, &ptr, a->written, a->fewer))
             return -1;
         p[i] = ptr;
+        slots[i] = ptr && ndim == 3 ? g->v[g->n - 1].shape[1] : 0;
     }
+    for (int i = 0; i < f->n_arrays; i++)
+        if (f->arrays[i].kind == 'G' && p[i] && slots[i] < s->T && !s->x) {
+            PyErr_Format(PyExc_ValueError, "_fused.%s: %s with %zd time slot needs x: without x it holds the "
+                         "input projections of all %zd steps", f->fn, f->arrays[i].name, slots[i], s->T);
+            return -1;
+        }
     if (take_lengths(g, args[f->n_arrays], s->T, s->N, &s->batch_sizes)) return -1;
     return seq_blas(s, g->size, f->G, b);
 }
@@ -944,7 +962,7 @@ static void loop_free(Loop *L)
     Args g = {0};                                                           \
     Loop L = {0};                                                           \
     Py_ssize_t relu = 0;                                                    \
-    if (seq_args(&spec, args, nargs, &g, &L.s, &L.b, L.p, &relu)) {         \
+    if (seq_args(&spec, args, nargs, &g, &L.s, &L.b, L.p, L.slots, &relu)) { \
         release(&g);                                                        \
         return NULL;                                                        \
     }                                                                       \
@@ -983,9 +1001,9 @@ static void loop_free(Loop *L)
     } while (0)
 
 static const ArgSpec RNN_FWD_ARGS[] = {
-    {"hs", 'S', 1, 0}, {"x", 'X', 0, 1}, {"W_ih", 'I', 0, 1}, {"W_hh", 'W', 0, 0}, {"bias", 'g', 0, 1},
-    {"rec_mask", 'R', 0, 1}};
-static const SeqSpec RNN_FWD = {"rnn_forward_seq", 1, 1, RNN_FWD_ARGS, 6, 1};
+    {"hs", 'S', 1, 0, 0}, {"x", 'X', 0, 1, 0}, {"W_ih", 'I', 0, 1, 0}, {"W_hh", 'W', 0, 0, 0}, {"bias", 'g', 0, 1, 0},
+    {"rec_mask", 'R', 0, 1, 0}};
+static const SeqSpec RNN_FWD = {"rnn_forward_seq", 1, RNN_FWD_ARGS, 6, 1};
 
 /* rnn_forward_seq(hs, x, W_ih, W_hh, bias, rec_mask, batch_sizes, relu, reverse); bias (H,) or None;
  * x and W_ih None: hs's output slots hold the input projections W_ih x_t already */
@@ -997,10 +1015,10 @@ static PyObject *rnn_forward_seq(PyObject *self, PyObject *const *args, Py_ssize
 }
 
 static const ArgSpec RNN_BWD_ARGS[] = {
-    {"hs", 'S', 0, 0}, {"x", 'X', 0, 0}, {"W_ih", 'I', 0, 0}, {"W_hh", 'W', 0, 0}, {"dy", 'Y', 0, 1},
-    {"dh", 'R', 1, 0}, {"dh_sq", 'Q', 1, 0}, {"dW_ih", 'I', 1, 0}, {"dW_hh", 'W', 1, 0}, {"db", 'b', 1, 1},
-    {"dx", 'D', 1, 0}, {"rec_mask", 'R', 0, 1}};
-static const SeqSpec RNN_BWD = {"rnn_backward_seq", 1, 1, RNN_BWD_ARGS, 12, 1};
+    {"hs", 'S', 0, 0, 0}, {"x", 'X', 0, 0, 0}, {"W_ih", 'I', 0, 0, 0}, {"W_hh", 'W', 0, 0, 0}, {"dy", 'Y', 0, 1, 0},
+    {"dh", 'R', 1, 0, 0}, {"dh_sq", 'Q', 1, 0, 0}, {"dW_ih", 'I', 1, 0, 0}, {"dW_hh", 'W', 1, 0, 0}, {"db", 'b', 1, 1, 0},
+    {"dx", 'D', 1, 0, 0}, {"rec_mask", 'R', 0, 1, 0}};
+static const SeqSpec RNN_BWD = {"rnn_backward_seq", 1, RNN_BWD_ARGS, 12, 1};
 
 /* rnn_backward_seq(hs, x, W_ih, W_hh, dy, dh, dh_sq, dW_ih, dW_hh, db, dx, rec_mask, batch_sizes,
  * relu, reverse): the whole backward; dW_ih, dW_hh, db are added to; dy at any strides; dx may
@@ -1014,12 +1032,13 @@ static PyObject *rnn_backward_seq(PyObject *self, PyObject *const *args, Py_ssiz
 }
 
 static const ArgSpec LSTM_FWD_ARGS[] = {
-    {"A", 'G', 1, 0}, {"hs", 'S', 1, 0}, {"cs", 'S', 1, 0}, {"tcs", 'C', 1, 0}, {"x", 'X', 0, 1},
-    {"W_ih", 'I', 0, 1}, {"W_hh", 'W', 0, 0}, {"bias", 'g', 0, 1}, {"rec_mask", 'R', 0, 1}};
-static const SeqSpec LSTM_FWD = {"lstm_forward_seq", 4, 0, LSTM_FWD_ARGS, 9, 0};
+    {"hs", 'S', 1, 0, 0}, {"A", 'G', 1, 0, 1}, {"cs", 'S', 1, 0, 2}, {"tcs", 'C', 1, 0, 1}, {"x", 'X', 0, 1, 0},
+    {"W_ih", 'I', 0, 1, 0}, {"W_hh", 'W', 0, 0, 0}, {"bias", 'g', 0, 1, 0}, {"rec_mask", 'R', 0, 1, 0}};
+static const SeqSpec LSTM_FWD = {"lstm_forward_seq", 4, LSTM_FWD_ARGS, 9, 0};
 
-/* lstm_forward_seq(A, hs, cs, tcs, x, W_ih, W_hh, bias, rec_mask, batch_sizes, reverse); bias (4H,) or None;
- * x and W_ih None: A holds the input projections already */
+/* lstm_forward_seq(hs, A, cs, tcs, x, W_ih, W_hh, bias, rec_mask, batch_sizes, reverse); bias (4H,) or None;
+ * x and W_ih None: A holds the input projections already. Without a backward to follow, A and tcs
+ * may have one time slot (A only with x) and cs two: step t uses slot t mod slots */
 static PyObject *lstm_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(LSTM_FWD);
@@ -1028,9 +1047,9 @@ static PyObject *lstm_forward_seq(PyObject *self, PyObject *const *args, Py_ssiz
 }
 
 static const ArgSpec LSTM_BWD_ARGS[] = {
-    {"A", 'G', 1, 0}, {"cs", 'S', 0, 0}, {"tcs", 'C', 0, 0}, {"W_hh", 'W', 0, 0}, {"dy", 'C', 0, 1},
-    {"dh", 'R', 1, 0}, {"dc", 'R', 1, 0}, {"dh_sq", 'Q', 1, 0}, {"rec_mask", 'R', 0, 1}};
-static const SeqSpec LSTM_BWD = {"lstm_backward_seq", 4, 0, LSTM_BWD_ARGS, 9, 0};
+    {"A", 'G', 1, 0, 0}, {"cs", 'S', 0, 0, 0}, {"tcs", 'C', 0, 0, 0}, {"W_hh", 'W', 0, 0, 0}, {"dy", 'C', 0, 1, 0},
+    {"dh", 'R', 1, 0, 0}, {"dc", 'R', 1, 0, 0}, {"dh_sq", 'Q', 1, 0, 0}, {"rec_mask", 'R', 0, 1, 0}};
+static const SeqSpec LSTM_BWD = {"lstm_backward_seq", 4, LSTM_BWD_ARGS, 9, 0};
 
 /* lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, batch_sizes, reverse) */
 static PyObject *lstm_backward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -1041,12 +1060,13 @@ static PyObject *lstm_backward_seq(PyObject *self, PyObject *const *args, Py_ssi
 }
 
 static const ArgSpec GRU_FWD_ARGS[] = {
-    {"A", 'G', 1, 0}, {"hs", 'S', 1, 0}, {"side", 'C', 1, 0}, {"x", 'X', 0, 1}, {"W_ih", 'I', 0, 1},
-    {"W_hh", 'W', 0, 0}, {"bias", 'g', 0, 1}, {"b_hn", 'b', 0, 0}, {"rec_mask", 'R', 0, 1}};
-static const SeqSpec GRU_FWD = {"gru_forward_seq", 3, 0, GRU_FWD_ARGS, 9, 0};
+    {"hs", 'S', 1, 0, 0}, {"A", 'G', 1, 0, 1}, {"side", 'C', 1, 0, 1}, {"x", 'X', 0, 1, 0}, {"W_ih", 'I', 0, 1, 0},
+    {"W_hh", 'W', 0, 0, 0}, {"bias", 'g', 0, 1, 0}, {"b_hn", 'b', 0, 0, 0}, {"rec_mask", 'R', 0, 1, 0}};
+static const SeqSpec GRU_FWD = {"gru_forward_seq", 3, GRU_FWD_ARGS, 9, 0};
 
-/* gru_forward_seq(A, hs, side, x, W_ih, W_hh, bias, b_hn, rec_mask, batch_sizes, reverse); bias (3H,) or
- * None (reset_after=True; b_hn (H,)); x and W_ih None: A holds the input projections already */
+/* gru_forward_seq(hs, A, side, x, W_ih, W_hh, bias, b_hn, rec_mask, batch_sizes, reverse); bias (3H,) or
+ * None (reset_after=True; b_hn (H,)); x and W_ih None: A holds the input projections already. A
+ * (only with x) and side may have one time slot, as for lstm_forward_seq */
 static PyObject *gru_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(GRU_FWD);
@@ -1055,9 +1075,9 @@ static PyObject *gru_forward_seq(PyObject *self, PyObject *const *args, Py_ssize
 }
 
 static const ArgSpec GRU_BWD_ARGS[] = {
-    {"A", 'G', 1, 0}, {"hs", 'S', 0, 0}, {"side", 'C', 1, 0}, {"W_hh", 'W', 0, 0}, {"dy", 'C', 0, 1},
-    {"dh", 'R', 1, 0}, {"dh_sq", 'Q', 1, 0}, {"rec_mask", 'R', 0, 1}};
-static const SeqSpec GRU_BWD = {"gru_backward_seq", 3, 0, GRU_BWD_ARGS, 8, 0};
+    {"A", 'G', 1, 0, 0}, {"hs", 'S', 0, 0, 0}, {"side", 'C', 1, 0, 0}, {"W_hh", 'W', 0, 0, 0}, {"dy", 'C', 0, 1, 0},
+    {"dh", 'R', 1, 0, 0}, {"dh_sq", 'Q', 1, 0, 0}, {"rec_mask", 'R', 0, 1, 0}};
+static const SeqSpec GRU_BWD = {"gru_backward_seq", 3, GRU_BWD_ARGS, 8, 0};
 
 /* gru_backward_seq(A, hs, side, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, reverse)   (reset_after=True) */
 static PyObject *gru_backward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)

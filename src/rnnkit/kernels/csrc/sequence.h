@@ -26,6 +26,14 @@
  * S * N, step stride N. The (F, N) block of step t starts at p + t * N. The input x (I, T, N) may
  * have any row stride s->ldx (a view such as hs[:, 1:] of the layer below); the dy of the RNN's
  * backward any strides at all (s->ys: a view of the user's array).
+ *
+ * A forward that no backward will follow (an inference-only call) needs its caches for one step
+ * only: the LSTM's gates A and tanh(c) tcs, the GRU's A and side, may then have one time slot
+ * (A only where the loop projects x itself), the LSTM's cells cs two. Step t uses slot t mod
+ * slots of such an array (SLOT), whose row stride is slots * N (SLOT_LD): every step writes the
+ * same block (c_{t-1} and c_t: the two slots in turn), which stays in cache, instead of a whole
+ * (F, T, N) array. Each participant reads and writes only its own rows there, so a participant a
+ * step ahead cannot overwrite what another still reads.
  */
 
 typedef void (*RK(gemm64_fn))(int, int, int, int64_t, int64_t, int64_t, REAL, const REAL *, int64_t,
@@ -74,6 +82,8 @@ static void RK(gemm)(const Blas *b, int trans, Py_ssize_t M, Py_ssize_t n, Py_ss
 #define BACK_T(i) (s->reverse ? (i) : T - 1 - (i))    /* backward order */
 #define PREV(t) (s->reverse ? (t) + 1 : (t))
 #define CUR(t) (s->reverse ? (t) : (t) + 1)
+#define SLOT(i, t) ((t) % L->slots[i] * N) /* where step (or state slot) t is in array i */
+#define SLOT_LD(i) (L->slots[i] * N)       /* array i's row stride */
 
 /* h~ = h_prev * rec_mask (ld ldm) for the B running columns, into hm (row stride ldhm) */
 static void RK(mask_state)(REAL *restrict hm, Py_ssize_t ldhm, const REAL *restrict hp, Py_ssize_t ldhp,
@@ -349,30 +359,32 @@ static void RK(rnn_bwd_seq)(Loop *L, int k)
 
 /* LSTM forward (lstm_fwd): A (4H, T, N) receives the activations [i; f; g; o] (0 in finished
  * columns; without x it holds W_ih x_t before); hs, cs (H, T+1, N); tcs (H, T, N); bias (4H,).
- * p: A, hs, cs, tcs, x, W_ih, W_hh, bias, rec_mask; part scratch: gh, gx (4hk, N), hm (H, N) */
+ * A, tcs may have one time slot, cs two (SLOT). p: hs, A, cs, tcs, x, W_ih, W_hh, bias, rec_mask;
+ * part scratch: gh, gx (4hk, N), hm (H, N) */
 static void RK(lstm_fwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
-    REAL *A = L->p[0], *hs = L->p[1], *cs = L->p[2], *tcs = L->p[3];
+    REAL *hs = L->p[0], *A = L->p[1], *cs = L->p[2], *tcs = L->p[3];
+    Py_ssize_t la = SLOT_LD(1), lc = SLOT_LD(2), lt = SLOT_LD(3);
     const REAL *Wi = RK(part_weight)(L, L->p[5], L->Wig, 4, s->I, h0);
     const REAL *W = RK(part_weight)(L, L->p[6], L->Wg, 4, H, h0), *bias = L->p[7], *mask = L->p[8];
     REAL *gh = (REAL *)part_scratch(L, k), *gx = gh + 4 * L->hk_max * N, *hm = gx + 4 * L->hk_max * N;
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds;
-        REAL *cp = cs + PREV(t) * N + h0 * lds, *cc = cs + CUR(t) * N + h0 * lds, *a = A + t * N;
+        REAL *cp = cs + SLOT(2, PREV(t)) + h0 * lc, *cc = cs + SLOT(2, CUR(t)) + h0 * lc, *a = A + SLOT(1, t);
         RK(project_input)(L, Wi, 4, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
             RK(gemm)(b, 0, 4 * hk, B, H, W, H, hin, ldin, gh, B);
-            RK(gate_input)(s, a, lda, gx, bias, 4, h0, hk, B);
-            RK(lstm_fwd)(a + h0 * lda, lda, H * lda, gh, B, hk * B, cp, lds, cc, lds, tcs + h0 * lda + t * N, lda,
+            RK(gate_input)(s, a, la, gx, bias, 4, h0, hk, B);
+            RK(lstm_fwd)(a + h0 * la, la, H * la, gh, B, hk * B, cp, lc, cc, lc, tcs + h0 * lt + SLOT(3, t), lt,
                          hc, lds, hk, B);
         }
         if (B < N) {
-            RK(zero_gate_cols)(a, lda, 4, H, h0, hk, B, N);
-            RK(carry_cols)(cc, cp, lds, hk, B, N);
+            RK(zero_gate_cols)(a, la, 4, H, h0, hk, B, N);
+            RK(carry_cols)(cc, cp, lc, hk, B, N);
             RK(carry_cols)(hc, hp + h0 * lds, lds, hk, B, N);
         }
     }
@@ -401,31 +413,34 @@ static void RK(lstm_bwd_seq)(Loop *L, int k)
 
 /* GRU (reset_after) forward (gru_fwd): A (3H, T, N) receives the activations (0 in finished
  * columns; without x it holds W_ih x_t before); side (H, T, N) keeps W_hn h~ + b_hn; bias (3H,) =
- * [b_ir + b_hr; b_iz + b_hz; b_in] (b_hn stays inside r * (...)).
- * p: A, hs, side, x, W_ih, W_hh, bias, b_hn, rec_mask; part scratch: gh, gx (3hk, N), hm (H, N) */
+ * [b_ir + b_hr; b_iz + b_hz; b_in] (b_hn stays inside r * (...)). A and side may have one time
+ * slot (SLOT). p: hs, A, side, x, W_ih, W_hh, bias, b_hn, rec_mask; part scratch: gh, gx (3hk, N),
+ * hm (H, N) */
 static void RK(gru_fwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
-    REAL *A = L->p[0], *hs = L->p[1], *side = L->p[2];
+    REAL *hs = L->p[0], *A = L->p[1], *side = L->p[2];
+    Py_ssize_t la = SLOT_LD(1), ls = SLOT_LD(2);
     const REAL *Wi = RK(part_weight)(L, L->p[4], L->Wig, 3, s->I, h0);
     const REAL *W = RK(part_weight)(L, L->p[5], L->Wg, 3, H, h0), *bias = L->p[6];
     const REAL *b_hn = (const REAL *)L->p[7] + h0, *mask = L->p[8];
     REAL *gh = (REAL *)part_scratch(L, k), *gx = gh + 3 * L->hk_max * N, *hm = gx + 3 * L->hk_max * N;
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
-        REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds, *st = side + t * N + h0 * lda, *a = A + t * N;
+        REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds, *st = side + SLOT(2, t) + h0 * ls;
+        REAL *a = A + SLOT(1, t);
         RK(project_input)(L, Wi, 3, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
             RK(gemm)(b, 0, 3 * hk, B, H, W, H, hin, ldin, gh, B);
-            RK(gate_input)(s, a, lda, gx, bias, 3, h0, hk, B);
-            RK(gru_fwd)(a + h0 * lda, lda, H * lda, gh, B, hk * B, b_hn, hp + h0 * lds, lds, st, lda, hc, lds, hk, B);
+            RK(gate_input)(s, a, la, gx, bias, 3, h0, hk, B);
+            RK(gru_fwd)(a + h0 * la, la, H * la, gh, B, hk * B, b_hn, hp + h0 * lds, lds, st, ls, hc, lds, hk, B);
         }
         if (B < N) {
-            RK(zero_gate_cols)(a, lda, 3, H, h0, hk, B, N);
+            RK(zero_gate_cols)(a, la, 3, H, h0, hk, B, N);
             RK(carry_cols)(hc, hp + h0 * lds, lds, hk, B, N);
-            RK(zero_cols)(st, lda, hk, B, N);
+            RK(zero_cols)(st, ls, hk, B, N);
         }
     }
 }
@@ -464,3 +479,5 @@ static void RK(gru_bwd_seq)(Loop *L, int k)
 #undef BACK_T
 #undef PREV
 #undef CUR
+#undef SLOT
+#undef SLOT_LD
