@@ -112,7 +112,7 @@ class Case:
 
         import rnnkit
 
-        self.torch = torch
+        self.torch, self.rnnkit = torch, rnnkit
         n, t, i, h = shape
         torch.manual_seed(seed)
         self.tmod = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](
@@ -153,7 +153,8 @@ class Case:
         return y, dx
 
     def rnnkit_infer(self):
-        return self.layer.forward(self.x)[0]
+        with self.rnnkit.no_grad():  # as torch's inference_mode: no caches kept for a backward
+            return self.layer.forward(self.x)[0]
 
     def funcs(self, mode: str):
         if mode == "train":

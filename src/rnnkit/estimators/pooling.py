@@ -84,13 +84,13 @@ class TimePool(Module):
                 argmax = masked.argmax(axis=1)                              # (N, F)
                 out = np.take_along_axis(y, argmax[:, None, :], axis=1)[:, 0]
             parts.append(out.astype(y.dtype, copy=False))
-        self._rec = (y.shape, y.dtype, lens, valid, argmax)
+        self._rec = (y.shape, y.dtype, lens, valid, argmax) if self._keeps_for_backward() else None
         return np.concatenate(parts, axis=1)
 
     def backward(self, dout: Any) -> np.ndarray:
         """dout (N, len(modes) * F) -> dy (N, T, F)."""
         if self._rec is None:
-            raise RuntimeError("TimePool.backward() was called before forward(). Expected a forward pass first.")
+            raise self._nothing_to_differentiate()
         (N, T, F), dtype, lens, valid, argmax = self._rec
         dout = np.asarray(dout, dtype=dtype)
         check_shape(dout, (N, len(self.modes) * F), "dout", "dout must have the shape of TimePool's output.")

@@ -25,6 +25,7 @@ import numpy as np
 
 from .._checks import check_positive_int
 from .._random import as_generator
+from ..layers.grad_mode import evaluating
 from ..losses.cross_entropy import log_softmax
 from .base import BaseEstimator
 from .._checks import check_probability
@@ -159,17 +160,13 @@ class TextGenerator(BaseEstimator):
             p = self.char_counts_ / self.char_counts_.sum()
             ids = [int(rng.choice(len(p), p=p)) if temperature > 0 else int(np.argmax(p))]
         model = self.model_
-        was_training = model.training
-        model.eval()
-        try:
+        with evaluating(model):
             logits = model(np.array([ids]))[0, -1]
             out = ids[len(ids) - 1:] if not prompt else []
             while len(out) < length:
                 nxt = next_token(logits, temperature, top_k, rng)
                 out.append(nxt)
                 logits = model(np.array([[nxt]]), states=model.last_states)[0, -1]
-        finally:
-            model.train(was_training)
         return prompt + "".join(self.vocab_[i] for i in out)
 
     def perplexity(self, text: str) -> float:
@@ -183,18 +180,14 @@ class TextGenerator(BaseEstimator):
             raise ValueError(f"TextGenerator.perplexity expected a str of at least 2 characters, got {text!r:.40}.")
         ids = self._encode(text, "perplexity")
         model = self.model_
-        was_training = model.training
-        model.eval()
         nll, states = 0.0, None
-        try:
+        with evaluating(model):
             for start in range(0, len(ids) - 1, _EVAL_CHUNK):
                 x = ids[start: min(start + _EVAL_CHUNK, len(ids) - 1)]
                 target = ids[start + 1: start + 1 + len(x)]
                 logp = log_softmax(model(x[None], states=states)[0].astype(np.float64))
                 states = model.last_states
                 nll -= float(logp[np.arange(len(x)), target].sum())
-        finally:
-            model.train(was_training)
         return math.exp(nll / (len(ids) - 1))
 
     # -- saving ----------------------------------------------------------------------------

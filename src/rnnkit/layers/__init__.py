@@ -2,13 +2,14 @@
 
 Recurrent layers and cells (``RNN``, ``LSTM``, ``GRU``, ``*Cell``), the layers around them
 (``Linear``, ``Embedding``, ``Dropout``, ``Tanh``/``ReLU``/``Sigmoid``, ``LastStep``) and the
-container ``Sequential``.
+container ``Sequential``; ``no_grad`` for forward passes that keep nothing for a backward.
 """
 
 from .activation import ReLU, Sigmoid, Tanh
 from .cells import GRUCell, LSTMCell, RNNCell
 from .dropout import Dropout
 from .embedding import Embedding
+from .grad_mode import evaluating, is_grad_enabled, no_grad
 from .gru import GRU
 from .last_step import LastStep
 from .linear import Linear
@@ -22,5 +23,5 @@ from .sequential import Sequential
 __all__ = [
     "Module", "RecurrentLayer", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
     "Linear", "Embedding", "Dropout", "Tanh", "ReLU", "Sigmoid", "LastStep", "Sequential",
-    "register_layer",
+    "register_layer", "no_grad", "is_grad_enabled", "evaluating",
 ]

@@ -34,13 +34,13 @@ class _Elementwise(Module):
         x = np.asarray(x)
         if x.dtype.kind != "f":
             raise TypeError(f"Expected 'x' to hold floating-point numbers, got dtype {x.dtype}.")
-        y, self._saved = self._forward(x)
+        y, saved = self._forward(x)
+        self._saved = saved if self._keeps_for_backward() else None
         return y
 
     def backward(self, dy: Any) -> np.ndarray:
         if self._saved is None:
-            raise RuntimeError(f"{type(self).__name__}.backward() was called before forward(). "
-                               "Expected a forward pass first.")
+            raise self._nothing_to_differentiate()
         dy = np.asarray(dy)
         check_shape(dy, self._saved.shape, "dy", "dy must have the shape of y.")
         return self._backward(dy, self._saved)

@@ -85,10 +85,11 @@ class _Cell(Module):
         N = x2.shape[0]
         state0 = tuple(s.T for s in self._check_state(state, N, unbatched, "state"))  # (H, N)
         p = self.params
+        keep = self._keeps_for_backward()
         _, state1, cache = type(self)._forward_kernel(
             np.ascontiguousarray(x2.T[:, None, :]), state0, p["weight_ih"], p["weight_hh"],
-            p.get("bias_ih"), p.get("bias_hh"), **self.options)
-        self.cache = {"kernel": cache, "unbatched": unbatched, "N": N}
+            p.get("bias_ih"), p.get("bias_hh"), keep_cache=keep, **self.options)
+        self.cache = {"kernel": cache, "unbatched": unbatched, "N": N} if keep else None
         out = tuple(s[:, 0].copy() if unbatched else np.ascontiguousarray(s.T) for s in state1)
         return out if len(out) == 2 else out[0]
 
@@ -99,8 +100,8 @@ class _Cell(Module):
         """
         cache = self.cache if cache is None else cache
         if cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward() was called before forward(). "
-                               "Expected a forward step first.")
+            raise self._nothing_to_differentiate(f"{type(self).__name__}.backward() was called before forward(). "
+                                                 "Expected a forward step first.")
         if cache.get("consumed"):
             raise RuntimeError(f"{type(self).__name__}.backward() was called twice with the same cache. "
                                "Expected one backward per forward step: backward consumes the step's cache.")

@@ -51,16 +51,18 @@ class Dropout(Module):
         x = np.asarray(x)
         if x.dtype.kind != "f":
             raise TypeError(f"Expected 'x' to hold floating-point numbers, got dtype {x.dtype}.")
-        self._shape = x.shape
+        keep = self._keeps_for_backward()
+        self._shape, self._mask = (x.shape if keep else None), None
         if not self.training or self.p == 0.0:
-            self._mask = None
             return x
-        self._mask = (self._rng.random(x.shape) >= self.p).astype(x.dtype) / x.dtype.type(1 - self.p)
-        return x * self._mask
+        mask = (self._rng.random(x.shape) >= self.p).astype(x.dtype) / x.dtype.type(1 - self.p)
+        if keep:
+            self._mask = mask
+        return x * mask
 
     def backward(self, dy: Any) -> np.ndarray:
         if self._shape is None:
-            raise RuntimeError("Dropout.backward() was called before forward(). Expected a forward pass first.")
+            raise self._nothing_to_differentiate()
         dy = np.asarray(dy)
         check_shape(dy, self._shape, "dy", "dy must have the shape of y.")
         return dy if self._mask is None else dy * self._mask

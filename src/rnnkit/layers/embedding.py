@@ -87,13 +87,13 @@ class Embedding(Module):
                 f"Expected token ids in 0..{self.num_embeddings - 1} (num_embeddings = "
                 f"{self.num_embeddings}), got {np.unique(bad)[:10].tolist()}."
             )
-        self._ids = ids
+        self._ids = ids if self._keeps_for_backward() else None
         return self.params["weight"][ids]
 
     def backward(self, dy: Any) -> None:
         """dy (..., E): adds into ``grads['weight']``; returns None (ids have no gradient)."""
         if self._ids is None:
-            raise RuntimeError("Embedding.backward() was called before forward(). Expected a forward pass first.")
+            raise self._nothing_to_differentiate()
         dy = np.asarray(dy, dtype=self.dtype)
         check_shape(dy, self._ids.shape + (self.embedding_dim,), "dy", "dy must have the shape of y.")
         ids, dy2 = self._ids.reshape(-1), dy.reshape(-1, self.embedding_dim)

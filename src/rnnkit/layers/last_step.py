@@ -67,13 +67,13 @@ class LastStep(Module):
         out = y[rows, t_last].copy()
         if self._resolved:
             out[:, F // 2:] = y[:, 0, F // 2:]
-        self._rec = (y.shape, y.dtype, t_last)
+        self._rec = (y.shape, y.dtype, t_last) if self._keeps_for_backward() else None
         return out
 
     def backward(self, dout: Any) -> np.ndarray:
         """dout (N, F) -> dy (N, T, F), zero except at the picked positions."""
         if self._rec is None:
-            raise RuntimeError("LastStep.backward() was called before forward(). Expected a forward pass first.")
+            raise self._nothing_to_differentiate()
         shape, dtype, t_last = self._rec
         N, T, F = shape
         dout = np.asarray(dout, dtype=dtype)

@@ -73,7 +73,7 @@ class Linear(Module):
                 f"Expected x with {self.in_features} features in its last axis (in_features), "
                 f"got shape {x.shape}."
             )
-        self._x = x
+        self._x = x if self._keeps_for_backward() else None
         y = x @ self.params["weight"].T
         if self.bias:
             y += self.params["bias"]
@@ -82,7 +82,7 @@ class Linear(Module):
     def backward(self, dy: Any) -> np.ndarray:
         """dy = dL/dy (..., O) -> dx = dL/dx (..., I); adds dL/dW, dL/db into ``grads``."""
         if self._x is None:
-            raise RuntimeError("Linear.backward() was called before forward(). Expected a forward pass first.")
+            raise self._nothing_to_differentiate()
         x = self._x
         dy = as_float_array(dy, "dy", self.dtype)
         check_shape(dy, x.shape[:-1] + (self.out_features,), "dy", "dy must have the shape of y.")

@@ -11,6 +11,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .grad_mode import is_grad_enabled
+
 
 class Module:
     """Base class: parameters, gradients, train/eval mode, state dicts."""
@@ -32,6 +34,23 @@ class Module:
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _keeps_for_backward(self) -> bool:
+        """For a forward: whether it keeps what backward reads, False under ``rnnkit.no_grad()``.
+        Remembered, so that a backward after it can say why it has nothing to differentiate."""
+        self._forward_without_grad = not is_grad_enabled()
+        return not self._forward_without_grad
+
+    def _nothing_to_differentiate(self, message: str | None = None) -> RuntimeError:
+        """The error of a backward() with no forward to differentiate: after a forward under
+        ``no_grad``, else ``message`` (default: called before forward())."""
+        name = type(self).__name__
+        if getattr(self, "_forward_without_grad", False):
+            return RuntimeError(
+                f"{name}.backward() was called after a forward() under rnnkit.no_grad(), which keeps "
+                "nothing for backward. Expected the forward to differentiate to run outside no_grad()."
+            )
+        return RuntimeError(message or f"{name}.backward() was called before forward(). Expected a forward pass first.")
 
     def zero_grad(self) -> None:
         """Set every gradient in ``grads`` to zero (in place)."""

@@ -224,6 +224,7 @@ class RecurrentLayer(Module):
             x_k = self._contiguous(x_k, "x")
         L, D, H = self.num_layers, self.num_directions, self.hidden_size
         batch_sizes = None if packing is None else packing.batch_sizes
+        keep = self._keeps_for_backward()  # under rnnkit.no_grad(), the kernels keep no caches
         final = [np.empty_like(s) for s in states]
         caches, drop_masks = [], []
         layer_in = x_k
@@ -238,7 +239,7 @@ class RecurrentLayer(Module):
                 y, state_T, cache = type(self)._forward_kernel(
                     layer_in, tuple(s[k] for s in states), *self._weights(l, d),
                     batch_sizes=batch_sizes, rec_mask=rec_mask, reverse=d == 1,
-                    ws=self._workspaces.setdefault(k, {}), **self.options)
+                    ws=self._workspaces.setdefault(k, {}), keep_cache=keep, **self.options)
                 outs.append(y)
                 for f, s in zip(final, state_T):
                     f[k] = s
@@ -257,14 +258,14 @@ class RecurrentLayer(Module):
             y = packing.unsort(y)
             final = [packing.unsort(f) for f in final]
         y = self._seq_to_user(y, unbatched)
-        self._record = _Record(caches, drop_masks, own_inputs, packing, unbatched, y.shape, T, N)
+        self._record = _Record(caches, drop_masks, own_inputs, packing, unbatched, y.shape, T, N) if keep else None
         return y, self._state_to_user(final, unbatched)
 
     def backward(self, dy: Any, dstate: Any = None) -> tuple[np.ndarray, Any]:
         """BPTT through the last forward; see the class docstring for shapes."""
         rec = self._record
         if rec is None:
-            raise RuntimeError(
+            raise self._nothing_to_differentiate(
                 f"{type(self).__name__}.backward() was called without a forward() to differentiate. "
                 "Expected one forward() before each backward(): backward runs BPTT through the last "
                 "forward call and consumes its cache (as PyTorch frees its graph)."

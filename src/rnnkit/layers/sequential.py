@@ -111,13 +111,14 @@ class Sequential(Module):
     # -- forward / backward --------------------------------------------------------------------
     def forward(self, x: Any, lengths: Any = None, states: list[Any] | None = None) -> np.ndarray:
         """Run every layer in order; see the class docstring."""
+        self._keeps_for_backward()  # (each layer decides for itself; this is for backward's error)
         out, self.last_states, self.last_shapes = forward_layers(self.layers, x, lengths, states)
         return out
 
     def backward(self, dout: Any) -> np.ndarray | None:
         """BPTT back through every layer; returns dL/dx (None after an Embedding)."""
-        if self.last_shapes is None:
-            raise RuntimeError("Sequential.backward() was called before forward(). Expected a forward pass first.")
+        if self.last_shapes is None or getattr(self, "_forward_without_grad", False):
+            raise self._nothing_to_differentiate()
         return backward_layers(self.layers, dout)
 
     # -- config, randomness ------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Inference and evaluation in evaluation mode (dropout off), batch by batch."""
+"""Inference and evaluation in evaluation mode (dropout off) and under ``no_grad`` (no caches kept
+for a backward), batch by batch."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 
 from .. import losses
 from ..layers.embedding import Embedding
+from ..layers.grad_mode import evaluating
 from ..layers.sequential import Sequential
 from .batching import Dataset, batch_indices, prepare, step_mask
 from .epoch_stats import EpochStats
@@ -31,18 +33,14 @@ def is_per_step(model: Sequential, sequence_input: bool) -> bool:
 def evaluate_dataset(model: Sequential, data: Dataset, loss_fn: Callable, metrics: tuple[str, ...],
                      per_step: bool, batch_size: int) -> dict[str, float]:
     """Mean loss over all loss terms and pooled metrics (as :class:`EpochStats`), in evaluation mode."""
-    was_training = model.training
-    model.eval()
     stats = EpochStats(metrics)
-    try:
+    with evaluating(model):
         for idx in batch_indices(len(data), batch_size, None):
             batch = data.take(idx, per_step=per_step)
             out = model(batch.X, lengths=batch.lengths)
             mask = step_mask(batch.lengths, len(idx), out.shape[1]) if per_step else None
             value, _ = loss_fn(out, batch.y, mask)
             stats.add_outputs(value, out, batch.y, mask, per_step)
-    finally:
-        model.train(was_training)
     return stats.means()
 
 
@@ -55,14 +53,10 @@ def predict(model: Sequential, X: Any, lengths: Any = None, batch_size: int = 25
     seq = is_sequence_input(model, X)
     n = len(X)
     data = prepare(X, np.zeros(n), lengths, seq)
-    was_training = model.training
-    model.eval()
-    try:
-        outs = []
+    outs = []
+    with evaluating(model):
         for idx in batch_indices(n, batch_size, None):
             outs.append((idx, model(data.X[idx], lengths=None if data.lengths is None else data.lengths[idx])))
-    finally:
-        model.train(was_training)
     first = outs[0][1]
     result = np.zeros((n,) + first.shape[1:], dtype=first.dtype)
     for idx, o in outs:
