@@ -41,7 +41,7 @@ NUMPY_METHOD = (
     "tracemalloc: peak traced bytes above the traced size at the start of one steady-state "
     "call (after one priming call inside the trace); numpy array buffers + Python objects; "
     "plus the bytes of the layer's recycled workspace (its caches), which is live during the "
-    "call but allocated before it"
+    "call but allocated before it (for inference, the workspace of a layer that ran only inference)"
 )
 TORCH_METHOD = (
     "torch.profiler(profile_memory=True): max running sum of c10 CPU allocator [memory] "

@@ -212,7 +212,11 @@ def measure(case: Case, cell: str, shape, mode: str, args, with_memory: bool = T
     if with_memory and not args.no_memory:
         st["peak_bytes"] = memory.torch_peak_bytes(ft)
         # rnnkit keeps its forward caches in a workspace recycled between calls: that memory is
-        # live during the call but allocated before it, so it is added to the traced peak.
+        # live during the call but allocated before it, so it is added to the traced peak. For
+        # inference, the workspace of a layer that only ran inference (under no_grad its caches
+        # have one step): not what this one kept from the training rows before.
+        if mode == "inference":
+            case.layer._workspaces.clear()
         sr["peak_bytes"] = memory.numpy_peak_bytes(fr) + memory.workspace_bytes(case.layer)
     st["memory_method"], sr["memory_method"] = "torch.profiler", "tracemalloc"
     return {
