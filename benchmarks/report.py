@@ -72,6 +72,7 @@ def header(meta: dict) -> str:
         f"# python {v['python']}, numpy {v['numpy']}, torch {v['torch']}, rnnkit {v['rnnkit']}",
         f"# threads: torch {th['torch']}; numpy BLAS ({blas['library']}) {blas['num_threads']} "
         f"[detected via {blas['source']}; {th['numpy_controlled_by']}]",
+        f"# malloc: {meta.get('malloc', 'as configured')}",
         f"# float32 matmul peak: {pk['gflops']:.1f} GFLOP/s (numpy {pk['n']}^3, median of {pk['repeats']}; "
         f"start {pk.get('gflops_start', pk['gflops']):.1f}, end {pk.get('gflops_end', pk['gflops']):.1f})",
         f"# times: median over ABBA-interleaved repeats after {meta['timing']['warmup']} warmup, "

@@ -13,7 +13,7 @@ sides (torch's ``state_dict`` loaded into rnnkit) and the same thread count:
   ``y.backward(dy)`` with ``x.requires_grad_(True)`` (all parameter gradients and dx).
   rnnkit: ``zero_grad()``, ``forward(x)``, ``backward(dy)`` (parameter grads and dx).
 - ``inference``: forward only. torch: ``eval()`` module under ``torch.inference_mode()``;
-  rnnkit: ``layer.eval()``, ``forward(x)``.
+  rnnkit: ``layer.eval()``, ``forward(x)`` under ``rnnkit.no_grad()``.
 
 Timing (:mod:`benchmarks.timing`): ``time.perf_counter``, warmup, then ABBA-interleaved
 repeats with a per-(cell, shape, mode) time budget; after each torch<->rnnkit switch the
@@ -30,6 +30,12 @@ measurements: times are the median of all K rounds' timed calls, and the ratio i
 the K rounds' ratios (with their range), so that a machine whose speed drifts between phases
 (it does on shared virtual machines) cannot put one cell's rows in a slow phase and another's
 in a fast one. Memory is measured in the first round.
+
+Memory allocator (``--heap``): torch allocates its tensors afresh on every call. With glibc's
+default malloc the large ones are mapped anew, or the heap is trimmed and grown again, and their
+pages are faulted in on every call; which of the two happens depends on the process's history.
+``--heap`` keeps every freed block in malloc's heap for the next call, as a caching allocator
+would (:func:`benchmarks.sysinfo.keep_heap`). rnnkit recycles its arrays either way.
 
 Results: a markdown table on stdout and JSON (default ``benchmarks/results.json``).
 No assertions on timings anywhere; the test suite only runs ``--quick``.
@@ -97,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help=f"tiny shapes ({QUICK_SHAPES}) unless --shapes is given, "
                         "and a 256^3 matmul-peak probe; for smoke tests")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
+    p.add_argument("--heap", action="store_true",
+                   help="glibc only: keep freed memory in malloc's heap for reuse (mallopt M_MMAP_THRESHOLD "
+                        "and M_TRIM_THRESHOLD 1 GiB), as a caching allocator would, so that torch's per-call "
+                        "tensors stop page-faulting (default: malloc as configured)"),
     p.add_argument("--rounds", type=int, default=1,
                    help="run the whole sweep this many times and combine each row's rounds: median "
                         "times over all rounds, median ratio and its range (default 1)")
@@ -235,6 +245,7 @@ def main(argv: list[str] | None = None) -> dict:
                      f"{args.warmup} and {args.rounds}")
     if args.shapes is None:
         args.shapes = parse_shapes(QUICK_SHAPES if args.quick else DEFAULT_SHAPES)
+    malloc = sysinfo.keep_heap() if args.heap else "as configured (glibc: its defaults unless MALLOC_* is set)"
     threads = sysinfo.set_threads(args.threads)
     limiter = threads.pop("_limiter", None)
     try:
@@ -246,6 +257,7 @@ def main(argv: list[str] | None = None) -> dict:
             "loadavg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
             "versions": sysinfo.versions(),
             "threads": threads,
+            "malloc": malloc,
             "matmul_peak": peak,
             "dtype": "float32",
             "flops_formula": flops.FORMULA,

@@ -118,6 +118,30 @@ def set_threads(n: int | None) -> dict:
     return out
 
 
+# glibc mallopt parameters
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+HEAP_BYTES = 1 << 30
+
+
+def keep_heap() -> str:
+    """Make glibc's malloc serve every block up to 1 GiB from its heap and never give the heap
+    back to the system (mallopt M_MMAP_THRESHOLD and M_TRIM_THRESHOLD), as a caching allocator
+    (jemalloc, tcmalloc) would. Memory freed by one call is then reused by the next without
+    page faults. PyTorch allocates its tensors afresh on every call: by default the large ones
+    are mapped anew, or the heap's top is trimmed and grown again, and every page is faulted in
+    each time. rnnkit recycles its arrays between calls either way. Blocks allocated from now
+    on only. Returns what was set, for the metadata; raises RuntimeError where the C library
+    is not glibc or refuses a value."""
+    if platform.libc_ver()[0] != "glibc":
+        raise RuntimeError(f"--heap needs glibc's malloc (mallopt), got C library {platform.libc_ver()!r}")
+    libc = ctypes.CDLL(None)
+    for name, param in (("M_MMAP_THRESHOLD", _M_MMAP_THRESHOLD), ("M_TRIM_THRESHOLD", _M_TRIM_THRESHOLD)):
+        if libc.mallopt(param, HEAP_BYTES) != 1:
+            raise RuntimeError(f"glibc refused mallopt({name}, {HEAP_BYTES})")
+    return (f"glibc heap kept: mallopt M_MMAP_THRESHOLD = M_TRIM_THRESHOLD = {HEAP_BYTES} "
+            "(freed blocks reused, no page faults per call)")
+
+
 def versions() -> dict:
     import torch
 

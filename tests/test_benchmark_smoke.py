@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import platform
+import subprocess
 import sys
 from pathlib import Path
 
@@ -29,7 +31,7 @@ SIDE_KEYS = {"median_ms", "iqr_ms", "q25_ms", "q75_ms", "min_ms", "n", "times_ms
 ROW_KEYS = {"cell", "shape", "N", "T", "I", "H", "mode", "flops", "torch", "rnnkit",
             "ratio_torch_over_rnnkit", "max_abs_diff"}
 META_KEYS = {"date", "cpu_model", "cpu_count", "loadavg_start", "loadavg_end", "versions", "threads", "matmul_peak", "dtype",
-             "flops_formula", "memory_method", "timing", "argv"}
+             "flops_formula", "memory_method", "timing", "argv", "malloc"}
 
 
 def _pos_finite(v) -> bool:
@@ -141,3 +143,24 @@ def test_rounds_are_combined(tmp_path, capsys):
 def test_rounds_must_be_positive():
     with pytest.raises(SystemExit):
         bench.main(["--quick", "--rounds", "0"])
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="--heap sets glibc's mallopt")
+def test_heap_option_sets_malloc_and_says_so(tmp_path):
+    """In a process of its own: the malloc settings would outlive the call."""
+    out = tmp_path / "heap.json"
+    run = subprocess.run([sys.executable, "-m", "benchmarks.rnn", "--quick", "--heap", "--cells", "lstm", "--shapes",
+                          "2x5x3x4", "--repeats", "2", "--warmup", "1", "--settle", "0.001", "--no-memory",
+                          "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    malloc = json.loads(out.read_text())["metadata"]["malloc"]
+    assert malloc.startswith("glibc heap kept: mallopt M_MMAP_THRESHOLD = M_TRIM_THRESHOLD = 1073741824")
+    assert f"# malloc: {malloc}" in run.stdout
+
+
+def test_heap_option_needs_glibc(monkeypatch):
+    from benchmarks import sysinfo
+
+    monkeypatch.setattr(platform, "libc_ver", lambda *a, **k: ("musl", "1.2"))
+    with pytest.raises(RuntimeError, match=r"--heap needs glibc's malloc \(mallopt\), got C library \('musl'"):
+        sysinfo.keep_heap()
