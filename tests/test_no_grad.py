@@ -248,6 +248,20 @@ def test_a_cell_step_kept_before_no_grad_can_still_be_differentiated():
     _assert_same(cell.backward((D2, D2C), cache=kept), twin.backward((D2, D2C)))
 
 
+def test_a_cell_step_run_under_no_grad_is_not_silently_replaced_by_the_last_one():
+    """Its cell.cache, None, handed back by a BPTT loop written by hand, raises: it does not fall
+    back to the last step's cache as leaving the argument out does."""
+    cell = rnnkit.GRUCell(3, 4, seed=0)
+    with rnnkit.no_grad():
+        cell(X2)
+    caches = [cell.cache]
+    cell(X2 * 2)
+    with pytest.raises(RuntimeError, match=r"GRUCell.backward\(\) got cache=None, which is the cell.cache of a step "
+                                           r"run under rnnkit.no_grad\(\)"):
+        cell.backward(D2, cache=caches[0])
+    assert cell.backward(D2)[0].shape == X2.shape  # the last step's, as before
+
+
 # -- 6. evaluating -------------------------------------------------------------------------------
 @pytest.mark.parametrize("training", [True, False])
 def test_evaluating_sets_eval_and_no_grad_and_restores(training):

@@ -27,6 +27,8 @@ from ..kernels import gru_backward, gru_forward, lstm_backward, lstm_forward, rn
 from .init import INIT_SCHEMES, init_recurrent
 from .module import Module
 
+_LAST_FORWARD: Any = object()  # backward's default cache: the last forward's
+
 
 class _Cell(Module):
     _gates = 1
@@ -93,12 +95,19 @@ class _Cell(Module):
         out = tuple(s[:, 0].copy() if unbatched else np.ascontiguousarray(s.T) for s in state1)
         return out if len(out) == 2 else out[0]
 
-    def backward(self, dstate: Any, cache: dict | None = None) -> tuple[np.ndarray, Any]:
+    def backward(self, dstate: Any, cache: dict | None = _LAST_FORWARD) -> tuple[np.ndarray, Any]:
         """dL/d(new state) -> (dL/dx, dL/d(previous state)); adds parameter gradients to ``grads``.
 
         ``cache`` (default: the last forward's ``cell.cache``) selects which step to differentiate.
+        None, the ``cell.cache`` of a step run under ``rnnkit.no_grad()``, raises RuntimeError.
         """
-        cache = self.cache if cache is None else cache
+        if cache is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward() got cache=None, which is the cell.cache of a step run "
+                "under rnnkit.no_grad() (it keeps nothing for backward). Expected the cache of a step run "
+                "outside no_grad(), or no cache argument for the last step."
+            )
+        cache = self.cache if cache is _LAST_FORWARD else cache
         if cache is None:
             raise self._nothing_to_differentiate(f"{type(self).__name__}.backward() was called before forward(). "
                                                  "Expected a forward step first.")
