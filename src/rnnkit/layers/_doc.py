@@ -21,8 +21,8 @@ COMMON = """
       structure as the state, None = zeros); returns dL/dx and dL/d(initial state), and *adds*
       the parameter gradients into ``layer.grads``. ``layer.zero_grad()`` clears them.
       One backward per forward: it consumes the forward's cache (as PyTorch frees its graph).
-      A forward under ``with rnnkit.no_grad():`` keeps no cache (the same outputs, about a
-      third of the memory for the LSTM and GRU); backward after it raises.
+      A forward under ``with rnnkit.no_grad():`` keeps no cache (the same outputs; the LSTM
+      needs a quarter of the memory, the GRU a third); backward after it raises.
     - ``layer.hidden_grad_norms``: after backward, an (L, D, T) array with the norm over the
       batch of dL/dh_t (everything that reaches h_t, through y_t and through later steps): the
       picture of vanishing and exploding gradients.

@@ -1,8 +1,8 @@
 """``no_grad``: forward passes that no backward will follow, as ``torch.no_grad()``.
 
 A forward normally keeps what its backward reads: the recurrent layers every step's gates and
-states (for the LSTM at 64x200x64x256, five arrays the size of the output), the other layers
-their input or output. Under ``no_grad`` the layers keep none of it:
+states (the LSTM six arrays the size of its output besides it: four gates, c_t and tanh(c_t)),
+the other layers their input or output. Under ``no_grad`` the layers keep none of it:
 
 - the LSTM's and GRU's C loops keep their gate caches for one step only (``keep_cache=False``
   of :func:`rnnkit.kernels.lstm_forward`, ``csrc/sequence.h``): a forward needs a fraction of

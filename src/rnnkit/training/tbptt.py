@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..layers.grad_mode import no_grad
 from ..layers.last_step import LastStep
 from ..layers.recurrent import RecurrentLayer
 from ..layers.sequential import Sequential, backward_layers, forward_layers
@@ -131,8 +132,9 @@ def tbptt_batch(model: Sequential, loss_fn: Callable, x: np.ndarray, y: np.ndarr
         a = max(0, e - k2)
         b = max(k for k in stored if k <= a)
         states, lead = stored[b], None
-        if b < a:  # forward only up to the window (with k2 < k1, b == s and these are chunk steps)
-            lead, states = _run(body, x, lens, b, a, states)
+        if b < a:  # forward only up to the window (with k2 < k1, b == s and these are chunk steps);
+            with no_grad():  # no backward goes through these steps
+                lead, states = _run(body, x, lens, b, a, states)
         out_w, stored[e] = _run(body, x, lens, a, e, states)
         for k in [k for k in stored if k < b]:  # a never decreases: b stays the oldest one needed
             del stored[k]
