@@ -30,8 +30,8 @@ SIDE_KEYS = {"median_ms", "iqr_ms", "q25_ms", "q75_ms", "min_ms", "n", "times_ms
              "gflops", "fraction_of_peak", "peak_bytes", "memory_method"}
 ROW_KEYS = {"cell", "shape", "N", "T", "I", "H", "mode", "flops", "torch", "rnnkit",
             "ratio_torch_over_rnnkit", "max_abs_diff"}
-META_KEYS = {"date", "cpu_model", "cpu_count", "loadavg_start", "loadavg_end", "versions", "threads", "matmul_peak", "dtype",
-             "flops_formula", "memory_method", "timing", "argv", "malloc"}
+META_KEYS = {"date", "cpu_model", "cpu_count", "loadavg_start", "loadavg_end", "versions", "threads", "matmul_peak",
+             "dtype", "flops_formula", "memory_method", "timing", "argv", "malloc"}
 
 
 def _pos_finite(v) -> bool:
