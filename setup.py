@@ -24,7 +24,8 @@ setup(
         Extension(
             "rnnkit.kernels._fused",
             sources=["src/rnnkit/kernels/csrc/module.c"],
-            depends=[f"src/rnnkit/kernels/csrc/{name}.h" for name in ("steps", "sequence", "layout", "vmath")],
+            depends=[f"src/rnnkit/kernels/csrc/{name}.h"
+                     for name in ("steps", "sequence", "layout", "vmath", "packed", "pool")],
             extra_compile_args=flags,
         )
     ]

@@ -51,6 +51,8 @@
 #define restrict __restrict
 #endif
 
+#include "packed.h"
+
 /* What the time loops of sequence.h need besides the arrays. */
 typedef struct {
     void *gemm;    /* cblas_sgemm or cblas_dgemm of NumPy's BLAS */
@@ -96,6 +98,8 @@ struct Loop {
     size_t part_bytes, sq_offset; /* sq_offset: where in its block its dh_sq partial sums are */
     void *shared, *zeros;
     void *Wg, *Wig;          /* W_hh and W_ih with each participant's rows together (group_rows), or NULL */
+    int pk_rec, pk_in;       /* float32 step products with packed W_hh, W_ih (packed.h; loop_scratch) */
+    size_t pk_offset;        /* where in each participant's block its packed weights are */
     void (*fn)(Loop *, int); /* the loop, for one participant */
 };
 
@@ -113,6 +117,7 @@ static void *part_sq(const Loop *L, int k) { return L->part + (size_t)k * L->par
 #define RK(name) name##_f
 #define SIGMOID rk_sigmoid_f
 #define TANH rk_tanh_f
+#define RK_PACKED PK_BUILT
 #include "steps.h"
 #include "layout.h"
 #include "sequence.h"
@@ -120,11 +125,13 @@ static void *part_sq(const Loop *L, int k) { return L->part + (size_t)k * L->par
 #undef RK
 #undef SIGMOID
 #undef TANH
+#undef RK_PACKED
 
 #define REAL double
 #define RK(name) name##_d
 #define SIGMOID rk_sigmoid_d
 #define TANH rk_tanh_d
+#define RK_PACKED 0
 #include "steps.h"
 #include "layout.h"
 #include "sequence.h"
@@ -132,6 +139,7 @@ static void *part_sq(const Loop *L, int k) { return L->part + (size_t)k * L->par
 #undef RK
 #undef SIGMOID
 #undef TANH
+#undef RK_PACKED
 
 /* ---- argument handling ----------------------------------------------------------------- */
 
@@ -538,6 +546,17 @@ static int (*blas_get_threads)(void);
 static void (*blas_set_threads)(int);
 static int forced_parts;      /* loop_threads(n): n participants whatever the sizes; 0: chosen */
 
+/* packed_products(mode): the float32 loops' step products with packed weights (packed.h) never
+ * (0), where they pay (1: at least PK_MIN_N columns and PK_MIN_WEIGHT values of weight per
+ * participant), or for every product (2, for the tests); -1: not set yet, 1 where the CPU can */
+static int pk_mode = -1;
+
+static int packed_mode(void)
+{
+    if (pk_mode < 0) pk_mode = pk_supported() ? 1 : 0;
+    return pk_mode;
+}
+
 /* use_blas(sgemm, dgemm, ilp64): the addresses of cblas_sgemm and cblas_dgemm (with 64-bit
  * integers if ilp64) in the BLAS NumPy loaded */
 static PyObject *use_blas(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
@@ -899,7 +918,8 @@ typedef struct {
     int hm;               /* + hm (H, N) blocks for its masked state h~ (with rec_mask) */
     Py_ssize_t shared;    /* values that all participants share */
     Py_ssize_t zero_rows; /* rows of N zeros standing in for dy = None */
-    int group;            /* copies of W_hh and W_ih with each participant's rows together (forward loops) */
+    int group;            /* forward loops: their rows of W_hh and W_ih are their products' (grouped copies,
+                             or packed with W_ih too); backward loops: their columns of W_hh, transposed */
 } Need;
 
 /* the index of f's first array of `kind` ('W': W_hh, 'I': W_ih, 'Q': dh_sq), or -1 */
@@ -910,10 +930,18 @@ static int spec_index(const SeqSpec *f, char kind)
     return -1;
 }
 
+/* whether a loop's product with weights of M*K values per participant (and N columns) is a packed one */
+static int packs(int size, Py_ssize_t MK, Py_ssize_t N)
+{
+    int mode = size == 4 ? packed_mode() : 0;
+    return mode == 2 || (mode == 1 && N >= PK_MIN_N && MK >= PK_MIN_WEIGHT);
+}
+
 /* Per-call scratch of a loop of f, one allocation: per participant unit_rows * hk_max * N values
- * (+ hm * H * N for hm, + T * N for its dh_sq partial sums when f has dh_sq); `shared` values; the
- * grouped copies of W_hh (G*H, H) and W_ih (G*H, I) when `group`, G > 1 and P > 1; a copy of
- * batch_sizes. zeros, zero_rows * N values, is calloc'ed when zero_rows > 0. Returns -1 with
+ * (+ hm * H * N for hm, + T * N for its dh_sq partial sums when f has dh_sq, + its packed weights
+ * where it packs them: W_hh, and W_ih in forward loops with x); `shared` values; the grouped copies
+ * of W_hh (G*H, H) and W_ih (G*H, I) when `group`, G > 1 and P > 1 and they are not packed; a copy
+ * of batch_sizes. zeros, zero_rows * N values, is calloc'ed when zero_rows > 0. Returns -1 with
  * MemoryError set. */
 static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
 {
@@ -921,13 +949,19 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     L->P = loop_parts(G, H, L->s.N);
     L->hk_max = (H + L->P - 1) / L->P;
     barrier_init(&L->bar, L->P);
+    L->pk_rec = packs(size, G * L->hk_max * H, L->s.N);
+    L->pk_in = need.group && L->s.x && packs(size, G * L->hk_max * L->s.I, L->s.N);
     Py_ssize_t part = need.unit_rows * L->hk_max * N + need.hm * H * N;
     L->sq_offset = (size_t)part * size;
     part += spec_index(f, 'Q') >= 0 ? L->s.T * N : 0;
     part = (part + 15) / 16 * 16; /* whole 64-byte lines: no cache line shared by two participants */
+    L->pk_offset = (size_t)part * size;
+    part += (L->pk_rec ? pk_values(L->hk_max, G * H) : 0) + (L->pk_in ? pk_values(G * L->hk_max, L->s.I) : 0);
+    part = (part + 15) / 16 * 16;
     L->part_bytes = (size_t)part * size;
     int grouped = need.group && L->P > 1 && G > 1;
-    Py_ssize_t wg = grouped ? G * H * H : 0, wig = grouped && L->s.x ? G * H * L->s.I : 0, wp = wg + wig;
+    Py_ssize_t wg = grouped && !L->pk_rec ? G * H * H : 0;
+    Py_ssize_t wig = grouped && !L->pk_in && L->s.x ? G * H * L->s.I : 0, wp = wg + wig;
     Py_ssize_t shared = need.shared;
     Py_ssize_t sizes = L->s.batch_sizes ? L->s.T : 0;
     size_t total = (size_t)(L->P * part + shared + wp) * size + (size_t)sizes * sizeof(int64_t) + 64;
@@ -1175,6 +1209,29 @@ static PyObject *loop_threads(PyObject *self, PyObject *arg)
     return PyLong_FromLong(old);
 }
 
+/* packed_products(mode): from now on, the float32 loops' step products use packed weights never
+ * (0), where they pay (1) or always (2; packed.h, pk_mode); a mode other than 0 needs a CPU with
+ * AVX-512 (ValueError otherwise). Returns the previous mode. packed_products(-1) only returns it. */
+static PyObject *packed_products(PyObject *self, PyObject *arg)
+{
+    Py_ssize_t mode = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+    if (mode == -1 && PyErr_Occurred()) return NULL;
+    if (mode < -1 || mode > 2) {
+        PyErr_Format(PyExc_ValueError, "_fused.packed_products: mode = %zd, expected 0 (never), 1 (where they pay), "
+                     "2 (always) or -1 (only return the mode)", mode);
+        return NULL;
+    }
+    if (mode > 0 && !pk_supported()) {
+        PyErr_Format(PyExc_ValueError, "_fused.packed_products: mode = %zd needs an x86-64 CPU with AVX-512 and a "
+                     "GCC or Clang build; %s", mode,
+                     PK_BUILT ? "this CPU has no AVX-512" : "this build has no packed kernel");
+        return NULL;
+    }
+    int old = packed_mode();
+    if (mode >= 0) pk_mode = (int)mode;
+    return PyLong_FromLong(old);
+}
+
 /* loop_parts(G, H, N): how many participants a loop with that product would have now */
 static PyObject *loop_parts_py(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1191,6 +1248,24 @@ static PyObject *loop_parts_py(PyObject *self, PyObject *const *args, Py_ssize_t
     P = loop_parts(v[0], v[1], v[2]);
     Py_END_ALLOW_THREADS
     return PyLong_FromLong(P);
+}
+
+/* loop_packs(G, H, N): whether a float32 loop with that step product would pack W_hh now */
+static PyObject *loop_packs_py(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t v[3];
+    static const char *names[3] = {"G", "H", "N"};
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "_fused.loop_packs takes 3 arguments, got %zd", nargs);
+        return NULL;
+    }
+    for (int i = 0; i < 3; i++)
+        if (int_arg(args[i], "loop_packs", names[i], 1, PY_SSIZE_T_MAX, &v[i])) return NULL;
+    int P;
+    Py_BEGIN_ALLOW_THREADS
+    P = loop_parts(v[0], v[1], v[2]);
+    Py_END_ALLOW_THREADS
+    return PyBool_FromLong(packs(4, v[0] * ((v[1] + P - 1) / P) * v[1], v[2]));
 }
 
 /* pool_workers(): how many worker threads the pool has started */
@@ -1343,7 +1418,12 @@ static PyMethodDef methods[] = {
      "loop_threads(n): split every C loop's steps over n threads (0: chosen by size); returns the previous n"},
     {"loop_parts", (PyCFunction)(void (*)(void))loop_parts_py, METH_FASTCALL,
      "loop_parts(G, H, N): the threads a C loop whose step product is (G*H x H) @ (H x N) would use now"},
+    {"loop_packs", (PyCFunction)(void (*)(void))loop_packs_py, METH_FASTCALL,
+     "loop_packs(G, H, N): whether a float32 C loop with that step product would pack W_hh now"},
     {"pool_workers", (PyCFunction)pool_workers_py, METH_NOARGS, "pool_workers(): worker threads started"},
+    {"packed_products", (PyCFunction)packed_products, METH_O,
+     "packed_products(mode): float32 step products with packed weights never (0), where they pay (1) or always (2);"
+     " returns the previous mode (-1: only that)"},
     DEF(rnn_forward_seq, "rnn_forward_seq(hs, W_hh, bias, rec_mask, batch_sizes, relu, " LOOP_ARGS ")"),
     DEF(rnn_backward_seq, "rnn_backward_seq(hs, x, W_ih, W_hh, dy, dh, dh_sq, dW_ih, dW_hh, db, dx, rec_mask, "
         "batch_sizes, relu, " LOOP_ARGS "): the whole backward, weight gradients added to"),

@@ -63,6 +63,47 @@ static void RK(gemm)(const Blas *b, int trans, Py_ssize_t M, Py_ssize_t n, Py_ss
     RK(gemm_ex)(b, trans, 0, M, n, K, W, ldw, B, ldb, 0, C, ldc);
 }
 
+/* A step product, C (M, n) = op(W) @ B (K, n): with op(W) packed (Wp, packed.h) where the loop
+ * packed it, else through the BLAS as gemm */
+static void RK(step_product)(const Loop *L, const void *Wp, int trans, Py_ssize_t M, Py_ssize_t n, Py_ssize_t K,
+                             const REAL *W, Py_ssize_t ldw, const REAL *B, Py_ssize_t ldb, REAL *C, Py_ssize_t ldc)
+{
+#if RK_PACKED
+    if (Wp) {
+        pk_product((const float *)Wp, M, K, B, ldb, n, C, ldc);
+        return;
+    }
+#endif
+    RK(gemm)(&L->b, trans, M, n, K, W, ldw, B, ldb, C, ldc);
+}
+
+/* Participant k packs the weights of its step products into its scratch (module.c: loop_scratch
+ * says which): forwards (backward = 0) its G*hk rows of W_hh (G*H, H) into *Wp and of W_ih
+ * (G*H, I) into *Wip, the op(W) of gemm forwards; backwards its columns of W_hh, transposed:
+ * W_hh[:, h0:h1].T (hk, G*H). NULL for what it does not pack: its products go through the BLAS. */
+static void RK(pack_weights)(const Loop *L, int k, Py_ssize_t G, int backward, const REAL *W, const REAL *Wi,
+                             const void **Wp, const void **Wip)
+{
+    *Wp = *Wip = NULL;
+#if RK_PACKED
+    Py_ssize_t H = L->s.H, I = L->s.I, h0, h1;
+    part_rows(L, k, &h0, &h1);
+    float *p = (float *)((char *)part_scratch(L, k) + L->pk_offset);
+    if (L->pk_rec) {
+        if (backward) pk_pack(p, W + h0, 1, 0, h1 - h0, 1, G * H, H);
+        else pk_pack(p, W + h0 * H, G, H * H, h1 - h0, H, H, 1);
+        *Wp = p;
+        p += pk_values(L->hk_max, G * H);
+    }
+    if (L->pk_in && Wi) {
+        pk_pack(p, Wi + h0 * I, G, H * I, h1 - h0, I, I, 1);
+        *Wip = p;
+    }
+#else
+    (void)L; (void)k; (void)G; (void)backward; (void)W; (void)Wi;
+#endif
+}
+
 /* The loops below share these names: H, T, N; lda = T * N and lds = (T + 1) * N the row strides
  * of (F, T, N) and (F, T + 1, N) arrays; B the running columns at step t (n < B run, see
  * kernels/common.py); (prev, cur) the state slots of step t; [h0, h1) this participant's hidden
@@ -93,11 +134,12 @@ static void RK(mask_state)(REAL *restrict hm, Py_ssize_t ldhm, const REAL *restr
         for (Py_ssize_t n = 0; n < B; n++) hm[j * ldhm + n] = hp[j * ldhp + n] * m[j * ldm + n];
 }
 
-/* dh = op(W) @ da for the B running columns, times rec_mask where there is one */
-static void RK(state_grad)(const Blas *b, Py_ssize_t M, Py_ssize_t K, const REAL *W, Py_ssize_t ldw, const REAL *da,
-                           Py_ssize_t ldda, REAL *dh, Py_ssize_t lddh, const REAL *m, Py_ssize_t ldm, Py_ssize_t B)
+/* dh = op(W) @ da for the B running columns (op(W) = W.T, or packed: Wp), times rec_mask where there is one */
+static void RK(state_grad)(const Loop *L, const void *Wp, Py_ssize_t M, Py_ssize_t K, const REAL *W, Py_ssize_t ldw,
+                           const REAL *da, Py_ssize_t ldda, REAL *dh, Py_ssize_t lddh, const REAL *m, Py_ssize_t ldm,
+                           Py_ssize_t B)
 {
-    RK(gemm)(b, 1, M, B, K, W, ldw, da, ldda, dh, lddh);
+    RK(step_product)(L, Wp, 1, M, B, K, W, ldw, da, ldda, dh, lddh);
     if (m)
         for (Py_ssize_t j = 0; j < M; j++)
             for (Py_ssize_t n = 0; n < B; n++) dh[j * lddh + n] *= m[j * ldm + n];
@@ -136,14 +178,14 @@ static const REAL *RK(recurrent_input)(const REAL *hp, Py_ssize_t lds, const REA
 }
 
 /* The input projection of step t for this participant, gx = Wi @ x_t: Wi its rows of W_ih
- * (part_weight), gx the compact (G*hk, B) block of its scratch. Nothing without x (the caller
- * projected all steps already) or running columns. */
-static void RK(project_input)(const Loop *L, const REAL *Wi, Py_ssize_t G, Py_ssize_t hk, Py_ssize_t t,
-                              Py_ssize_t B, REAL *gx)
+ * (part_weight; or packed: Wip), gx the compact (G*hk, B) block of its scratch. Nothing without x
+ * (the caller projected all steps already) or running columns. */
+static void RK(project_input)(const Loop *L, const void *Wip, const REAL *Wi, Py_ssize_t G, Py_ssize_t hk,
+                              Py_ssize_t t, Py_ssize_t B, REAL *gx)
 {
     const Seq *s = &L->s;
     if (!s->x || B <= 0) return;
-    RK(gemm)(&L->b, 0, G * hk, B, s->I, Wi, s->I, (const REAL *)s->x + t * s->N, s->ldx, gx, B);
+    RK(step_product)(L, Wip, 0, G * hk, B, s->I, Wi, s->I, (const REAL *)s->x + t * s->N, s->ldx, gx, B);
 }
 
 /* a += bias (a holds W_ih x_t already; bias NULL: none), for gate_input */
@@ -190,7 +232,8 @@ static const REAL *RK(part_weight)(const Loop *L, const REAL *W, const void *Wg,
                                    Py_ssize_t h0)
 {
     if (!W) return NULL; /* W_ih without x */
-    return L->P > 1 && G > 1 ? (const REAL *)Wg + G * h0 * K : W + h0 * K;
+    if (L->P > 1 && G > 1) return Wg ? (const REAL *)Wg + G * h0 * K : NULL; /* NULL: packed instead */
+    return W + h0 * K;
 }
 
 /* Wg = W (G*H, K) with the rows of participant k (its rows of each gate) together */
@@ -235,14 +278,16 @@ static void RK(rnn_fwd_seq)(Loop *L, int k)
     const REAL *Wi = RK(part_weight)(L, L->p[2], NULL, 1, s->I, h0);
     const REAL *W = RK(part_weight)(L, L->p[3], NULL, 1, H, h0), *bias = L->p[4], *mask = L->p[5];
     REAL *gh = (REAL *)part_scratch(L, k), *gx = gh + L->hk_max * N, *hm = gx + L->hk_max * N;
+    const void *Wp, *Wip;
+    RK(pack_weights)(L, k, 1, 0, L->p[3], L->p[2], &Wp, &Wip);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds;
-        RK(project_input)(L, Wi, 1, hk, t, B, gx);
+        RK(project_input)(L, Wip, Wi, 1, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
-            RK(gemm)(b, 0, hk, B, H, W, H, hin, ldin, gh, B);
+            RK(step_product)(L, Wp, 0, hk, B, H, W, H, hin, ldin, gh, B);
             RK(gate_input)(s, hs + CUR(t) * N, lds, gx, bias, 1, h0, hk, B);
             RK(rnn_fwd)(hc, lds, gh, B, hk, B, L->relu);
         }
@@ -331,6 +376,8 @@ static void RK(rnn_bwd_seq)(Loop *L, int k)
     const REAL *zeros = L->zeros ? (const REAL *)L->zeros + h0 * N : NULL;
     REAL *hm = (REAL *)part_scratch(L, k);
     Py_ssize_t ldr = RNN_CHUNK * N, I = s->I;
+    const void *Wp, *unused;
+    RK(pack_weights)(L, k, 1, 1, L->p[3], NULL, &Wp, &unused);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = BACK_T(i), B = seq_active(s, t), ldy = N, ldh;
         Py_ssize_t t_lo = t - t % RNN_CHUNK, n = T - t_lo < RNN_CHUNK ? T - t_lo : RNN_CHUNK, K = n * N;
@@ -349,7 +396,7 @@ static void RK(rnn_bwd_seq)(Loop *L, int k)
             if (db) RK(add_row_sums)(db + h0, ring + h0 * ldr, ldr, hk, K);
         }
         barrier_wait(&L->bar);
-        if (B > 0) RK(state_grad)(b, hk, H, W, H, da, ldr, dh, N, mask ? mask + h0 * N : NULL, N, B);
+        if (B > 0) RK(state_grad)(L, Wp, hk, H, W, H, da, ldr, dh, N, mask ? mask + h0 * N : NULL, N, B);
         if (last && K > 0) { /* this participant's columns [c0, c1) of the chunk's dx */
             Py_ssize_t c0 = K * k / L->P, c1 = K * (k + 1) / L->P;
             if (c1 > c0) RK(gemm_ex)(b, 1, 0, I, c1 - c0, H, Wi, I, ring + c0, ldr, 0, dx + t_lo * N + c0, lda);
@@ -369,15 +416,17 @@ static void RK(lstm_fwd_seq)(Loop *L, int k)
     const REAL *Wi = RK(part_weight)(L, L->p[5], L->Wig, 4, s->I, h0);
     const REAL *W = RK(part_weight)(L, L->p[6], L->Wg, 4, H, h0), *bias = L->p[7], *mask = L->p[8];
     REAL *gh = (REAL *)part_scratch(L, k), *gx = gh + 4 * L->hk_max * N, *hm = gx + 4 * L->hk_max * N;
+    const void *Wp, *Wip;
+    RK(pack_weights)(L, k, 4, 0, L->p[6], L->p[5], &Wp, &Wip);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds;
         REAL *cp = cs + SLOT(2, PREV(t)) + h0 * lc, *cc = cs + SLOT(2, CUR(t)) + h0 * lc, *a = A + SLOT(1, t);
-        RK(project_input)(L, Wi, 4, hk, t, B, gx);
+        RK(project_input)(L, Wip, Wi, 4, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
-            RK(gemm)(b, 0, 4 * hk, B, H, W, H, hin, ldin, gh, B);
+            RK(step_product)(L, Wp, 0, 4 * hk, B, H, W, H, hin, ldin, gh, B);
             RK(gate_input)(s, a, la, gx, bias, 4, h0, hk, B);
             RK(lstm_fwd)(a + h0 * la, la, H * la, gh, B, hk * B, cp, lc, cc, lc, tcs + h0 * lt + SLOT(3, t), lt,
                          hc, lds, hk, B);
@@ -400,6 +449,8 @@ static void RK(lstm_bwd_seq)(Loop *L, int k)
     const REAL *cs = L->p[1], *tcs = L->p[2], *W = (const REAL *)L->p[3] + h0, *dy = L->p[4], *mask = L->p[8];
     const REAL *zeros = L->zeros ? (const REAL *)L->zeros + h0 * N : NULL;
     if (mask) mask += h0 * N;
+    const void *Wp, *unused;
+    RK(pack_weights)(L, k, 4, 1, L->p[3], NULL, &Wp, &unused);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = BACK_T(i), B = seq_active(s, t);
         REAL *a = A + t * N;
@@ -407,7 +458,7 @@ static void RK(lstm_bwd_seq)(Loop *L, int k)
                      cs + h0 * lds + PREV(t) * N, lds, tcs + h0 * lda + t * N, lda, sq + t * N, hk, B);
         if (B < N) RK(zero_gate_cols)(a, lda, 4, H, h0, hk, B, N);
         barrier_wait(&L->bar);
-        if (B > 0) RK(state_grad)(b, hk, 4 * H, W, H, a, lda, dh, N, mask, N, B);
+        if (B > 0) RK(state_grad)(L, Wp, hk, 4 * H, W, H, a, lda, dh, N, mask, N, B);
     }
 }
 
@@ -425,15 +476,17 @@ static void RK(gru_fwd_seq)(Loop *L, int k)
     const REAL *W = RK(part_weight)(L, L->p[5], L->Wg, 3, H, h0), *bias = L->p[6];
     const REAL *b_hn = (const REAL *)L->p[7] + h0, *mask = L->p[8];
     REAL *gh = (REAL *)part_scratch(L, k), *gx = gh + 3 * L->hk_max * N, *hm = gx + 3 * L->hk_max * N;
+    const void *Wp, *Wip;
+    RK(pack_weights)(L, k, 3, 0, L->p[5], L->p[4], &Wp, &Wip);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds, *st = side + SLOT(2, t) + h0 * ls;
         REAL *a = A + SLOT(1, t);
-        RK(project_input)(L, Wi, 3, hk, t, B, gx);
+        RK(project_input)(L, Wip, Wi, 3, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
-            RK(gemm)(b, 0, 3 * hk, B, H, W, H, hin, ldin, gh, B);
+            RK(step_product)(L, Wp, 0, 3 * hk, B, H, W, H, hin, ldin, gh, B);
             RK(gate_input)(s, a, la, gx, bias, 3, h0, hk, B);
             RK(gru_fwd)(a + h0 * la, la, H * la, gh, B, hk * B, b_hn, hp + h0 * lds, lds, st, ls, hc, lds, hk, B);
         }
@@ -456,6 +509,8 @@ static void RK(gru_bwd_seq)(Loop *L, int k)
     const REAL *zeros = L->zeros ? (const REAL *)L->zeros + h0 * N : NULL;
     REAL *dhm = (REAL *)part_scratch(L, k);
     if (mask) mask += h0 * N;
+    const void *Wp, *unused;
+    RK(pack_weights)(L, k, 3, 1, L->p[3], NULL, &Wp, &unused);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = BACK_T(i), B = seq_active(s, t);
         REAL *a = A + t * N, *st = side + t * N + h0 * lda, *dah = (REAL *)L->shared + (i & 1) * 3 * H * N;
@@ -467,7 +522,7 @@ static void RK(gru_bwd_seq)(Loop *L, int k)
         }
         barrier_wait(&L->bar);
         if (B > 0) {
-            RK(state_grad)(b, hk, 3 * H, W, H, dah, B, dhm, B, mask, N, B);
+            RK(state_grad)(L, Wp, hk, 3 * H, W, H, dah, B, dhm, B, mask, N, B);
             for (Py_ssize_t j = 0; j < hk; j++)
                 for (Py_ssize_t n = 0; n < B; n++) dh[j * N + n] += dhm[j * B + n];
         }

@@ -1,0 +1,212 @@
+"""Packed step products (``csrc/packed.h``): the float32 C loops' per-step products with weights
+each thread packs once per call, instead of OpenBLAS's sgemm.
+
+Mode 2 of ``_fused.packed_products`` packs every float32 step product, whatever its size, so the
+odd shapes (rows that fill no whole block of 6, columns that fill no whole vector of 16, several
+column blocks, finished sequences) run through the kernel here at small sizes. Each loop must then
+give what it gives with OpenBLAS (mode 0), to rounding; float64 loops never pack.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import rnnkit
+from rnnkit.kernels import (
+    _fused, blas, gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward, rnn_forward,
+)
+
+pytestmark = pytest.mark.skipif(blas.find() is None, reason="NumPy's BLAS cannot be called from C here")
+
+CELLS = {
+    "rnn": (rnn_forward, rnn_backward, 1, {"nonlinearity": "tanh"}),
+    "lstm": (lstm_forward, lstm_backward, 4, {}),
+    "gru": (gru_forward, gru_backward, 3, {"reset_after": True}),
+}
+
+
+def _supported() -> bool:
+    old = _fused.packed_products(-1)
+    try:
+        _fused.packed_products(2)
+    except ValueError:
+        return False
+    _fused.packed_products(old)
+    return True
+
+
+needs_kernel = pytest.mark.skipif(not _supported(), reason="packed products need an x86-64 CPU with AVX-512")
+
+
+@pytest.fixture
+def modes():
+    """packed_products(mode) and loop_threads(n) for the test; both as they were after it"""
+    mode, parts = _fused.packed_products(-1), _fused.loop_threads(0)
+    yield _fused.packed_products, _fused.loop_threads
+    _fused.packed_products(mode)
+    _fused.loop_threads(parts)
+
+
+def _problem(cell, N, dtype, reverse, masked, varlen, T=6, I=5, H=13, seed=0):
+    rng = np.random.default_rng(seed)
+    G = CELLS[cell][2]
+    states = 2 if cell == "lstm" else 1
+    p = dict(
+        x=rng.standard_normal((I, T, N)).astype(dtype),
+        state0=tuple((rng.standard_normal((H, N)) * 0.5).astype(dtype) for _ in range(states)),
+        W_ih=(rng.standard_normal((G * H, I)) * 0.4).astype(dtype),
+        W_hh=(rng.standard_normal((G * H, H)) * 0.4).astype(dtype),
+        b_ih=(rng.standard_normal(G * H) * 0.1).astype(dtype),
+        b_hh=(rng.standard_normal(G * H) * 0.1).astype(dtype),
+        reverse=reverse,
+    )
+    if masked:
+        p["rec_mask"] = ((rng.random((H, N)) > 0.3) / 0.7).astype(dtype)
+    if varlen:
+        lengths = np.sort(rng.integers(1, T + 1, size=N))[::-1]
+        lengths[0] = T
+        p["batch_sizes"] = (lengths[None, :] > np.arange(T)[:, None]).sum(axis=1)
+    dy = rng.standard_normal((H, T, N)).astype(dtype)
+    dstate = tuple(rng.standard_normal((H, N)).astype(dtype) for _ in range(states))
+    return p, dy, dstate
+
+
+def _run(cell, p, dy, dstate):
+    """forward then backward on copies of the arguments: every output, gradients sorted by name"""
+    fwd, bwd, _, options = CELLS[cell]
+    y, state_T, cache = fwd(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in p.items()}, **options)
+    y = y.copy()
+    dx, dstate0, grads, dh_sq = bwd(cache, dy.copy(), tuple(s.copy() for s in dstate))
+    return [y, *state_T, dx, *dstate0, dh_sq, *(grads[k] for k in sorted(grads))]
+
+
+@needs_kernel
+@pytest.mark.parametrize("cell", sorted(CELLS))
+@pytest.mark.parametrize("N", [1, 5, 16, 37, 70, 130])
+@pytest.mark.parametrize("parts", [1, 2, 3])
+@pytest.mark.parametrize("reverse, masked, varlen", [(False, False, False), (True, True, True), (False, True, True)])
+def test_packed_loops_match_blas_loops(cell, N, parts, reverse, masked, varlen, modes):
+    """Every output of forward and backward, packed (mode 2) against OpenBLAS (mode 0). N runs
+    through one masked vector (1, 5), whole vectors (16), two to five of them with the last masked
+    (37, 70, 130: two and three column blocks of 64); H = 13 gives 13 to 52 rows a thread, never a
+    whole number of blocks of 6; the varlen rows finish sequences along the way."""
+    packed_products, loop_threads = modes
+    loop_threads(parts)
+    p, dy, dstate = _problem(cell, N, np.float32, reverse, masked, varlen)
+    packed_products(0)
+    want = _run(cell, p, dy, dstate)
+    packed_products(2)
+    got = _run(cell, p, dy, dstate)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6)
+
+
+@needs_kernel
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_float64_loops_never_pack(cell, modes):
+    """packed.h is float32 only: mode 2 leaves float64 results bit for bit as they are."""
+    packed_products, loop_threads = modes
+    loop_threads(2)
+    p, dy, dstate = _problem(cell, 40, np.float64, False, True, True)
+    packed_products(0)
+    want = _run(cell, p, dy, dstate)
+    packed_products(2)
+    for g, w in zip(_run(cell, p, dy, dstate), want):
+        np.testing.assert_array_equal(g, w)
+
+
+@needs_kernel
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_lean_forward_packed(cell, modes):
+    """A forward that keeps no cache (its gates in one time slot) gives the same y and final state
+    as one that keeps them, with packed products too."""
+    packed_products, loop_threads = modes
+    packed_products(2)
+    loop_threads(2)
+    p, _, _ = _problem(cell, 40, np.float32, False, True, True, T=9)
+    fwd, _, _, options = CELLS[cell]
+    y, s, _ = fwd(**p, **options)
+    y_lean, s_lean, cache = fwd(**p, **options, keep_cache=False)
+    assert cache is None
+    np.testing.assert_array_equal(y_lean, y)
+    for a, b in zip(s_lean, s):
+        np.testing.assert_array_equal(a, b)
+
+
+@needs_kernel
+def test_where_loops_pack(modes):
+    """Mode 1 packs a loop's W_hh from 16 columns and 16384 weight values per thread (G * hk * H,
+    hk = ceil(H / threads)); mode 0 never; mode 2 always."""
+    packed_products, loop_threads = modes
+    packed_products(1)
+    loop_threads(1)
+    assert _fused.loop_packs(4, 64, 16)  # 4 * 64 * 64 = 16384
+    assert not _fused.loop_packs(4, 64, 15)  # too few columns
+    assert not _fused.loop_packs(3, 64, 64)  # 12288 values
+    assert _fused.loop_packs(1, 128, 64)
+    loop_threads(2)
+    assert not _fused.loop_packs(4, 64, 64)  # 32 units a thread: 8192 values
+    assert _fused.loop_packs(4, 128, 64)
+    packed_products(0)
+    assert not _fused.loop_packs(4, 256, 64)
+    packed_products(2)
+    assert _fused.loop_packs(1, 2, 1)
+
+
+@needs_kernel
+@pytest.mark.parametrize("cell", ["RNN", "LSTM", "GRU"])
+def test_torch_parity_where_loops_pack(cell, modes):
+    """A layer at a size where the loops pack by default (mode 1: N = 32, two threads, H = 128; the
+    RNN's single gate needs H = 256) against torch.nn: outputs, dx and every parameter gradient."""
+    torch = pytest.importorskip("torch")
+    packed_products, loop_threads = modes
+    packed_products(1)
+    loop_threads(2)
+    G = {"RNN": 1, "LSTM": 4, "GRU": 3}[cell]
+    N, T, I, H = 32, 9, 7, 256 if G == 1 else 128
+    assert _fused.loop_packs(G, H, N)
+    torch.manual_seed(0)
+    tmod = getattr(torch.nn, cell)(I, H, batch_first=True)
+    layer = getattr(rnnkit, cell)(I, H, batch_first=True, dtype="float32", seed=0)
+    layer.load_state_dict({k: v.detach().numpy().copy() for k, v in tmod.state_dict().items()})
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((N, T, I)).astype(np.float32)
+    dy = rng.standard_normal((N, T, H)).astype(np.float32)
+    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    yt, _ = tmod(xt)
+    yt.backward(torch.from_numpy(dy))
+    y, _ = layer.forward(x)
+    dx, _ = layer.backward(dy)
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-4, atol=1e-5)
+    grads = layer.grads
+    for name, param in tmod.named_parameters():
+        np.testing.assert_allclose(grads[name], param.grad.numpy(), rtol=1e-4, atol=2e-4, err_msg=name)
+
+
+def test_packed_products_arguments(modes):
+    packed_products, _ = modes
+    with pytest.raises(ValueError, match=r"mode = 3, expected 0 \(never\), 1 \(where they pay\), 2 \(always\)"):
+        packed_products(3)
+    with pytest.raises(ValueError, match="mode = -2"):
+        packed_products(-2)
+    with pytest.raises(TypeError):
+        packed_products("1")
+    assert packed_products(-1) in (0, 1, 2)
+    with pytest.raises(TypeError, match="loop_packs takes 3 arguments, got 2"):
+        _fused.loop_packs(4, 64)
+    with pytest.raises(ValueError, match="N"):
+        _fused.loop_packs(4, 64, 0)
+
+
+def test_no_packed_environment_variable():
+    """RNNKIT_NO_PACKED=1 keeps OpenBLAS for the step products (read when the BLAS is registered)."""
+    code = "from rnnkit.kernels import _fused, blas; blas.find(); print(_fused.packed_products(-1))"
+    env = dict(os.environ, RNNKIT_NO_PACKED="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0"
