@@ -300,7 +300,11 @@ def test_predict_keeps_the_mode_matches_eval_forward_and_keeps_nothing(training)
     assert model.training is training and all(layer.training is training for layer in model.layers)
     ref.eval()
     _assert_same(got, ref(x, lengths=lengths))
-    _assert_same(model.predict(x, lengths=lengths, batch_size=7), got)
+    # to rounding: with 16 sequences or more the LSTM's fused step (csrc/packed.h) adds W_ih x_t,
+    # W_hh h and b in one product, with fewer in two, in another order
+    in_batches = model.predict(x, lengths=lengths, batch_size=7)
+    assert in_batches.dtype == got.dtype
+    np.testing.assert_allclose(in_batches, got, rtol=1e-6, atol=1e-7)
     with pytest.raises(RuntimeError, match=NO_GRAD):
         model.backward(np.ones((30, 2), dtype=np.float32))
     model.evaluate(x, np.zeros((30, 2)), lengths=lengths, metrics=["mae"])

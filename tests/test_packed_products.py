@@ -107,6 +107,24 @@ def test_packed_loops_match_blas_loops(cell, N, parts, reverse, masked, varlen, 
 
 
 @needs_kernel
+@pytest.mark.parametrize("N", [16, 40, 100])
+@pytest.mark.parametrize("parts", [1, 2])
+def test_fused_lstm_step_over_several_unit_groups(N, parts, modes):
+    """The LSTM's fused step (pk_gates: one product for W_hh h~ + W_ih x_t + b, then the gate pass
+    on 24 units by 32 columns at a time) with 50 units: two whole groups of 24 and a last one of 2
+    on one thread, 25 units each on two."""
+    packed_products, loop_threads = modes
+    loop_threads(parts)
+    p, dy, dstate = _problem("lstm", N, np.float32, True, True, True, H=50, I=9)
+    packed_products(0)
+    want = _run("lstm", p, dy, dstate)
+    packed_products(1)
+    got = _run("lstm", p, dy, dstate)
+    for g, w in zip(got, want):  # sums of 59 products a step, of values up to about 3: rounding of 1e-5
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+
+
+@needs_kernel
 @pytest.mark.parametrize("cell", sorted(CELLS))
 def test_float64_loops_never_pack(cell, modes):
     """packed.h is float32 only: mode 2 leaves float64 results bit for bit as they are."""

@@ -99,6 +99,7 @@ struct Loop {
     void *shared, *zeros;
     void *Wg, *Wig;          /* W_hh and W_ih with each participant's rows together (group_rows), or NULL */
     int pk_rec, pk_in;       /* float32 step products with packed W_hh, W_ih (packed.h; loop_scratch) */
+    int pk_fused;            /* the LSTM's fused step: one product for both, and its gate pass (pk_gates) */
     size_t pk_offset;        /* where in each participant's block its packed weights are */
     void (*fn)(Loop *, int); /* the loop, for one participant */
 };
@@ -111,6 +112,14 @@ static void part_rows(const Loop *L, int k, Py_ssize_t *h0, Py_ssize_t *h1)
 }
 
 static void *part_scratch(const Loop *L, int k) { return L->part + (size_t)k * L->part_bytes; }
+
+/* a participant's packed weights, for its step products (sequence.h: pack_weights); NULL where
+ * its products go through the BLAS. fused: W is [W_hh | W_ih] for pk_gates, with bias and z. */
+typedef struct {
+    const void *W, *Wi, *bias;
+    void *z;
+    int fused;
+} Packed;
 static void *part_sq(const Loop *L, int k) { return L->part + (size_t)k * L->part_bytes + L->sq_offset; }
 
 #define REAL float
@@ -920,6 +929,7 @@ typedef struct {
     Py_ssize_t zero_rows; /* rows of N zeros standing in for dy = None */
     int group;            /* forward loops: their rows of W_hh and W_ih are their products' (grouped copies,
                              or packed with W_ih too); backward loops: their columns of W_hh, transposed */
+    int fuse;             /* the LSTM's forward: packed, it fuses its step (Loop.pk_fused) where it has x */
 } Need;
 
 /* the index of f's first array of `kind` ('W': W_hh, 'I': W_ih, 'Q': dh_sq), or -1 */
@@ -930,11 +940,12 @@ static int spec_index(const SeqSpec *f, char kind)
     return -1;
 }
 
-/* whether a loop's product with weights of M*K values per participant (and N columns) is a packed one */
+/* whether a loop's product with weights of M*K values per participant (and N columns) is a packed
+ * one; MK = -1: the LSTM's fused step, which pays from PK_MIN_N columns whatever the weight */
 static int packs(int size, Py_ssize_t MK, Py_ssize_t N)
 {
     int mode = size == 4 ? packed_mode() : 0;
-    return mode == 2 || (mode == 1 && N >= PK_MIN_N && MK >= PK_MIN_WEIGHT);
+    return mode == 2 || (mode == 1 && N >= PK_MIN_N && (MK < 0 || MK >= PK_MIN_WEIGHT));
 }
 
 /* Per-call scratch of a loop of f, one allocation: per participant unit_rows * hk_max * N values
@@ -949,19 +960,23 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     L->P = loop_parts(G, H, L->s.N);
     L->hk_max = (H + L->P - 1) / L->P;
     barrier_init(&L->bar, L->P);
-    L->pk_rec = packs(size, G * L->hk_max * H, L->s.N);
-    L->pk_in = need.group && L->s.x && packs(size, G * L->hk_max * L->s.I, L->s.N);
+    L->pk_fused = need.fuse && L->s.x && packs(size, -1, L->s.N);
+    L->pk_rec = L->pk_fused || packs(size, G * L->hk_max * H, L->s.N);
+    L->pk_in = !L->pk_fused && need.group && L->s.x && packs(size, G * L->hk_max * L->s.I, L->s.N);
     Py_ssize_t part = need.unit_rows * L->hk_max * N + need.hm * H * N;
     L->sq_offset = (size_t)part * size;
     part += spec_index(f, 'Q') >= 0 ? L->s.T * N : 0;
     part = (part + 15) / 16 * 16; /* whole 64-byte lines: no cache line shared by two participants */
     L->pk_offset = (size_t)part * size;
-    part += (L->pk_rec ? pk_values(L->hk_max, G * H) : 0) + (L->pk_in ? pk_values(G * L->hk_max, L->s.I) : 0);
+    if (L->pk_fused) /* [W_hh | W_ih], bias, z */
+        part += pk_values(G * L->hk_max, H + L->s.I) + pk_values(G * L->hk_max, 1) + G * PK_UNITS * PK_COLS;
+    else
+        part += (L->pk_rec ? pk_values(L->hk_max, G * H) : 0) + (L->pk_in ? pk_values(G * L->hk_max, L->s.I) : 0);
     part = (part + 15) / 16 * 16;
     L->part_bytes = (size_t)part * size;
     int grouped = need.group && L->P > 1 && G > 1;
     Py_ssize_t wg = grouped && !L->pk_rec ? G * H * H : 0;
-    Py_ssize_t wig = grouped && !L->pk_in && L->s.x ? G * H * L->s.I : 0, wp = wg + wig;
+    Py_ssize_t wig = grouped && !L->pk_in && !L->pk_fused && L->s.x ? G * H * L->s.I : 0, wp = wg + wig;
     Py_ssize_t shared = need.shared;
     Py_ssize_t sizes = L->s.batch_sizes ? L->s.T : 0;
     size_t total = (size_t)(L->P * part + shared + wp) * size + (size_t)sizes * sizeof(int64_t) + 64;
@@ -1076,7 +1091,7 @@ static const SeqSpec LSTM_FWD = {"lstm_forward_seq", 4, LSTM_FWD_ARGS, 9, 0};
 static PyObject *lstm_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(LSTM_FWD);
-    SEQ_SCRATCH(LSTM_FWD, .unit_rows = 8, .hm = L.p[8] != NULL, .group = 1); /* gh, gx, hm; weights grouped */
+    SEQ_SCRATCH(LSTM_FWD, .unit_rows = 8, .hm = L.p[8] != NULL, .group = 1, .fuse = 1); /* gh, gx, hm */
     SEQ_RUN(lstm_fwd_seq, LSTM_FWD);
 }
 

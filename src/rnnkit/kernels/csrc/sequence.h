@@ -78,31 +78,71 @@ static void RK(step_product)(const Loop *L, const void *Wp, int trans, Py_ssize_
 }
 
 /* Participant k packs the weights of its step products into its scratch (module.c: loop_scratch
- * says which): forwards (backward = 0) its G*hk rows of W_hh (G*H, H) into *Wp and of W_ih
- * (G*H, I) into *Wip, the op(W) of gemm forwards; backwards its columns of W_hh, transposed:
- * W_hh[:, h0:h1].T (hk, G*H). NULL for what it does not pack: its products go through the BLAS. */
+ * says which; packed.h): forwards (backward = 0) its G*hk rows of W_hh (G*H, H) into pk->W and
+ * of W_ih (G*H, I) into pk->Wi, the op(W) of gemm forwards, or, for the LSTM's fused step
+ * (pk->fused), both into pk->W as [W_hh | W_ih] with each unit's 4 gates together, and its
+ * rows of bias (4H,) (NULL: none) in the same order into pk->bias; backwards its columns of W_hh,
+ * transposed: W_hh[:, h0:h1].T (hk, G*H), into pk->W. NULL for what it does not pack: those
+ * products go through the BLAS. */
 static void RK(pack_weights)(const Loop *L, int k, Py_ssize_t G, int backward, const REAL *W, const REAL *Wi,
-                             const void **Wp, const void **Wip)
+                             const REAL *bias, Packed *pk)
 {
-    *Wp = *Wip = NULL;
+    *pk = (Packed){0};
 #if RK_PACKED
     Py_ssize_t H = L->s.H, I = L->s.I, h0, h1;
     part_rows(L, k, &h0, &h1);
+    Py_ssize_t hk = h1 - h0;
     float *p = (float *)((char *)part_scratch(L, k) + L->pk_offset);
+    if (L->pk_fused) {
+        pk_pack(p, H + I, 0, W + h0 * H, G, H * H, hk, H, H, 1, 1);
+        pk_pack(p, H + I, H, Wi + h0 * I, G, H * I, hk, I, I, 1, 1);
+        float *b = p + pk_values(G * L->hk_max, H + I);
+        Py_ssize_t rows = pk_values(G * L->hk_max, 1);
+        for (Py_ssize_t r = 0; r < rows; r++) b[r] = bias && r < G * hk ? bias[r % G * H + h0 + r / G] : 0.0f;
+        *pk = (Packed){.W = p, .bias = b, .z = b + rows, .fused = 1};
+        return;
+    }
     if (L->pk_rec) {
-        if (backward) pk_pack(p, W + h0, 1, 0, h1 - h0, 1, G * H, H);
-        else pk_pack(p, W + h0 * H, G, H * H, h1 - h0, H, H, 1);
-        *Wp = p;
+        if (backward) pk_pack(p, G * H, 0, W + h0, 1, 0, hk, 1, G * H, H, 0);
+        else pk_pack(p, H, 0, W + h0 * H, G, H * H, hk, H, H, 1, 0);
+        pk->W = p;
         p += pk_values(L->hk_max, G * H);
     }
     if (L->pk_in && Wi) {
-        pk_pack(p, Wi + h0 * I, G, H * I, h1 - h0, I, I, 1);
-        *Wip = p;
+        pk_pack(p, I, 0, Wi + h0 * I, G, H * I, hk, I, I, 1, 0);
+        pk->Wi = p;
     }
 #else
-    (void)L; (void)k; (void)G; (void)backward; (void)W; (void)Wi;
+    (void)L; (void)k; (void)G; (void)backward; (void)W; (void)Wi; (void)bias;
 #endif
 }
+
+#if RK_PACKED
+/* where the LSTM's fused step writes: this participant's rows (its unit 0 first) of step t's
+ * gates a (gate stride ga), c_{t-1}, c_t (row stride lc), tanh(c_t), h_t */
+typedef struct {
+    REAL *a;
+    Py_ssize_t la, ga;
+    const REAL *cp;
+    REAL *c;
+    Py_ssize_t lc;
+    REAL *tc;
+    Py_ssize_t lt;
+    REAL *h;
+    Py_ssize_t lh;
+} RK(LstmRows);
+
+/* pk_gates' epilogue for the LSTM: the gate pass (lstm_fwd_z) on the units and columns whose
+ * pre-activations z the product just computed */
+static void RK(lstm_epilogue)(void *ctx, Py_ssize_t u0, Py_ssize_t units, Py_ssize_t c0, Py_ssize_t w,
+                              const float *z, Py_ssize_t ldz, Py_ssize_t gz)
+{
+    const RK(LstmRows) *o = ctx;
+    RK(lstm_fwd_z)(o->a + u0 * o->la + c0, o->la, o->ga, z, ldz, gz, o->cp + u0 * o->lc + c0, o->lc,
+                   o->c + u0 * o->lc + c0, o->lc, o->tc + u0 * o->lt + c0, o->lt, o->h + u0 * o->lh + c0, o->lh,
+                   units, w);
+}
+#endif
 
 /* The loops below share these names: H, T, N; lda = T * N and lds = (T + 1) * N the row strides
  * of (F, T, N) and (F, T + 1, N) arrays; B the running columns at step t (n < B run, see
@@ -278,16 +318,16 @@ static void RK(rnn_fwd_seq)(Loop *L, int k)
     const REAL *Wi = RK(part_weight)(L, L->p[2], NULL, 1, s->I, h0);
     const REAL *W = RK(part_weight)(L, L->p[3], NULL, 1, H, h0), *bias = L->p[4], *mask = L->p[5];
     REAL *gh = (REAL *)part_scratch(L, k), *gx = gh + L->hk_max * N, *hm = gx + L->hk_max * N;
-    const void *Wp, *Wip;
-    RK(pack_weights)(L, k, 1, 0, L->p[3], L->p[2], &Wp, &Wip);
+    Packed pk;
+    RK(pack_weights)(L, k, 1, 0, L->p[3], L->p[2], NULL, &pk);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds;
-        RK(project_input)(L, Wip, Wi, 1, hk, t, B, gx);
+        RK(project_input)(L, pk.Wi, Wi, 1, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
-            RK(step_product)(L, Wp, 0, hk, B, H, W, H, hin, ldin, gh, B);
+            RK(step_product)(L, pk.W, 0, hk, B, H, W, H, hin, ldin, gh, B);
             RK(gate_input)(s, hs + CUR(t) * N, lds, gx, bias, 1, h0, hk, B);
             RK(rnn_fwd)(hc, lds, gh, B, hk, B, L->relu);
         }
@@ -376,8 +416,8 @@ static void RK(rnn_bwd_seq)(Loop *L, int k)
     const REAL *zeros = L->zeros ? (const REAL *)L->zeros + h0 * N : NULL;
     REAL *hm = (REAL *)part_scratch(L, k);
     Py_ssize_t ldr = RNN_CHUNK * N, I = s->I;
-    const void *Wp, *unused;
-    RK(pack_weights)(L, k, 1, 1, L->p[3], NULL, &Wp, &unused);
+    Packed pk;
+    RK(pack_weights)(L, k, 1, 1, L->p[3], NULL, NULL, &pk);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = BACK_T(i), B = seq_active(s, t), ldy = N, ldh;
         Py_ssize_t t_lo = t - t % RNN_CHUNK, n = T - t_lo < RNN_CHUNK ? T - t_lo : RNN_CHUNK, K = n * N;
@@ -396,7 +436,7 @@ static void RK(rnn_bwd_seq)(Loop *L, int k)
             if (db) RK(add_row_sums)(db + h0, ring + h0 * ldr, ldr, hk, K);
         }
         barrier_wait(&L->bar);
-        if (B > 0) RK(state_grad)(L, Wp, hk, H, W, H, da, ldr, dh, N, mask ? mask + h0 * N : NULL, N, B);
+        if (B > 0) RK(state_grad)(L, pk.W, hk, H, W, H, da, ldr, dh, N, mask ? mask + h0 * N : NULL, N, B);
         if (last && K > 0) { /* this participant's columns [c0, c1) of the chunk's dx */
             Py_ssize_t c0 = K * k / L->P, c1 = K * (k + 1) / L->P;
             if (c1 > c0) RK(gemm_ex)(b, 1, 0, I, c1 - c0, H, Wi, I, ring + c0, ldr, 0, dx + t_lo * N + c0, lda);
@@ -416,20 +456,29 @@ static void RK(lstm_fwd_seq)(Loop *L, int k)
     const REAL *Wi = RK(part_weight)(L, L->p[5], L->Wig, 4, s->I, h0);
     const REAL *W = RK(part_weight)(L, L->p[6], L->Wg, 4, H, h0), *bias = L->p[7], *mask = L->p[8];
     REAL *gh = (REAL *)part_scratch(L, k), *gx = gh + 4 * L->hk_max * N, *hm = gx + 4 * L->hk_max * N;
-    const void *Wp, *Wip;
-    RK(pack_weights)(L, k, 4, 0, L->p[6], L->p[5], &Wp, &Wip);
+    Packed pk;
+    RK(pack_weights)(L, k, 4, 0, L->p[6], L->p[5], bias, &pk);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds;
         REAL *cp = cs + SLOT(2, PREV(t)) + h0 * lc, *cc = cs + SLOT(2, CUR(t)) + h0 * lc, *a = A + SLOT(1, t);
-        RK(project_input)(L, Wip, Wi, 4, hk, t, B, gx);
+        REAL *tc = tcs + h0 * lt + SLOT(3, t);
+        if (!pk.fused) RK(project_input)(L, pk.Wi, Wi, 4, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
-            RK(step_product)(L, Wp, 0, 4 * hk, B, H, W, H, hin, ldin, gh, B);
-            RK(gate_input)(s, a, la, gx, bias, 4, h0, hk, B);
-            RK(lstm_fwd)(a + h0 * la, la, H * la, gh, B, hk * B, cp, lc, cc, lc, tcs + h0 * lt + SLOT(3, t), lt,
-                         hc, lds, hk, B);
+#if RK_PACKED
+            if (pk.fused) { /* one product for both, the gate pass on its result in cache (packed.h) */
+                RK(LstmRows) o = {a + h0 * la, la, H * la, cp, cc, lc, tc, lt, hc, lds};
+                pk_gates(pk.W, pk.bias, hk, H, hin, ldin, s->I, (const REAL *)s->x + t * N, s->ldx, B, pk.z,
+                         RK(lstm_epilogue), &o);
+            } else
+#endif
+            {
+                RK(step_product)(L, pk.W, 0, 4 * hk, B, H, W, H, hin, ldin, gh, B);
+                RK(gate_input)(s, a, la, gx, bias, 4, h0, hk, B);
+                RK(lstm_fwd)(a + h0 * la, la, H * la, gh, B, hk * B, cp, lc, cc, lc, tc, lt, hc, lds, hk, B);
+            }
         }
         if (B < N) {
             RK(zero_gate_cols)(a, la, 4, H, h0, hk, B, N);
@@ -449,8 +498,8 @@ static void RK(lstm_bwd_seq)(Loop *L, int k)
     const REAL *cs = L->p[1], *tcs = L->p[2], *W = (const REAL *)L->p[3] + h0, *dy = L->p[4], *mask = L->p[8];
     const REAL *zeros = L->zeros ? (const REAL *)L->zeros + h0 * N : NULL;
     if (mask) mask += h0 * N;
-    const void *Wp, *unused;
-    RK(pack_weights)(L, k, 4, 1, L->p[3], NULL, &Wp, &unused);
+    Packed pk;
+    RK(pack_weights)(L, k, 4, 1, L->p[3], NULL, NULL, &pk);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = BACK_T(i), B = seq_active(s, t);
         REAL *a = A + t * N;
@@ -458,7 +507,7 @@ static void RK(lstm_bwd_seq)(Loop *L, int k)
                      cs + h0 * lds + PREV(t) * N, lds, tcs + h0 * lda + t * N, lda, sq + t * N, hk, B);
         if (B < N) RK(zero_gate_cols)(a, lda, 4, H, h0, hk, B, N);
         barrier_wait(&L->bar);
-        if (B > 0) RK(state_grad)(L, Wp, hk, 4 * H, W, H, a, lda, dh, N, mask, N, B);
+        if (B > 0) RK(state_grad)(L, pk.W, hk, 4 * H, W, H, a, lda, dh, N, mask, N, B);
     }
 }
 
@@ -476,17 +525,17 @@ static void RK(gru_fwd_seq)(Loop *L, int k)
     const REAL *W = RK(part_weight)(L, L->p[5], L->Wg, 3, H, h0), *bias = L->p[6];
     const REAL *b_hn = (const REAL *)L->p[7] + h0, *mask = L->p[8];
     REAL *gh = (REAL *)part_scratch(L, k), *gx = gh + 3 * L->hk_max * N, *hm = gx + 3 * L->hk_max * N;
-    const void *Wp, *Wip;
-    RK(pack_weights)(L, k, 3, 0, L->p[5], L->p[4], &Wp, &Wip);
+    Packed pk;
+    RK(pack_weights)(L, k, 3, 0, L->p[5], L->p[4], NULL, &pk);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds, *st = side + SLOT(2, t) + h0 * ls;
         REAL *a = A + SLOT(1, t);
-        RK(project_input)(L, Wip, Wi, 3, hk, t, B, gx);
+        RK(project_input)(L, pk.Wi, Wi, 3, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
-            RK(step_product)(L, Wp, 0, 3 * hk, B, H, W, H, hin, ldin, gh, B);
+            RK(step_product)(L, pk.W, 0, 3 * hk, B, H, W, H, hin, ldin, gh, B);
             RK(gate_input)(s, a, la, gx, bias, 3, h0, hk, B);
             RK(gru_fwd)(a + h0 * la, la, H * la, gh, B, hk * B, b_hn, hp + h0 * lds, lds, st, ls, hc, lds, hk, B);
         }
@@ -509,8 +558,8 @@ static void RK(gru_bwd_seq)(Loop *L, int k)
     const REAL *zeros = L->zeros ? (const REAL *)L->zeros + h0 * N : NULL;
     REAL *dhm = (REAL *)part_scratch(L, k);
     if (mask) mask += h0 * N;
-    const void *Wp, *unused;
-    RK(pack_weights)(L, k, 3, 1, L->p[3], NULL, &Wp, &unused);
+    Packed pk;
+    RK(pack_weights)(L, k, 3, 1, L->p[3], NULL, NULL, &pk);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = BACK_T(i), B = seq_active(s, t);
         REAL *a = A + t * N, *st = side + t * N + h0 * lda, *dah = (REAL *)L->shared + (i & 1) * 3 * H * N;
@@ -522,7 +571,7 @@ static void RK(gru_bwd_seq)(Loop *L, int k)
         }
         barrier_wait(&L->bar);
         if (B > 0) {
-            RK(state_grad)(L, Wp, hk, 3 * H, W, H, dah, B, dhm, B, mask, N, B);
+            RK(state_grad)(L, pk.W, hk, 3 * H, W, H, dah, B, dhm, B, mask, N, B);
             for (Py_ssize_t j = 0; j < hk; j++)
                 for (Py_ssize_t n = 0; n < B; n++) dh[j * N + n] += dhm[j * B + n];
         }

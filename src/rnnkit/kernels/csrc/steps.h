@@ -24,14 +24,20 @@
  *   i = sigma(a_i + gh_i)   f = sigma(a_f + gh_f)   g = tanh(a_g + gh_g)   o = sigma(a_o + gh_o)
  *   c = f * c_prev + i * g          tc = tanh(c)          h = o * tc
  * a is overwritten with the activations [i; f; g; o] that the backward step needs. */
-static inline void RK(lstm_point)(REAL *ai, REAL *af, REAL *ag, REAL *ao, REAL hi, REAL hf, REAL hg,
-                                  REAL ho, REAL cp, REAL *c, REAL *tc, REAL *h)
+static inline void RK(lstm_cell)(REAL zi, REAL zf, REAL zg, REAL zo, REAL cp, REAL *ai, REAL *af, REAL *ag,
+                                 REAL *ao, REAL *c, REAL *tc, REAL *h)
 {
-    REAL i = SIGMOID(*ai + hi), f = SIGMOID(*af + hf), g = TANH(*ag + hg), o = SIGMOID(*ao + ho);
+    REAL i = SIGMOID(zi), f = SIGMOID(zf), g = TANH(zg), o = SIGMOID(zo);
     REAL cn = f * cp + i * g;
     REAL t = TANH(cn);
     *ai = i; *af = f; *ag = g; *ao = o;
     *c = cn; *tc = t; *h = o * t;
+}
+
+static inline void RK(lstm_point)(REAL *ai, REAL *af, REAL *ag, REAL *ao, REAL hi, REAL hf, REAL hg,
+                                  REAL ho, REAL cp, REAL *c, REAL *tc, REAL *h)
+{
+    RK(lstm_cell)(*ai + hi, *af + hf, *ag + hg, *ao + ho, cp, ai, af, ag, ao, c, tc, h);
 }
 
 TARGETS static void RK(lstm_fwd)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t ga, const REAL *restrict gh,
@@ -53,6 +59,23 @@ TARGETS static void RK(lstm_fwd)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t ga
         for (Py_ssize_t n = 0; n < B; n++)  /* simd */
             RK(lstm_point)(aj + n, aj + ga + n, aj + 2 * ga + n, aj + 3 * ga + n, g[n], g[gg + n],
                            g[2 * gg + n], g[3 * gg + n], cpj[n], cj + n, tj + n, hj + n);
+    }
+}
+
+/* The same step from the whole pre-activations z = W_ih x_t + W_hh h~ + b, gate g of row j at
+ * z[j * ldz + g * gz] (the one product of sequence.h's fused LSTM step): a, written only,
+ * receives [i; f; g; o]. */
+TARGETS static void RK(lstm_fwd_z)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t ga, const REAL *restrict z,
+                                   Py_ssize_t ldz, Py_ssize_t gz, const REAL *restrict cp, Py_ssize_t ldcp,
+                                   REAL *restrict c, Py_ssize_t ldc, REAL *restrict tc, Py_ssize_t ldt,
+                                   REAL *restrict h, Py_ssize_t ldh, Py_ssize_t H, Py_ssize_t B)
+{
+    for (Py_ssize_t j = 0; j < H; j++) {
+        REAL *aj = a + j * lda, *cj = c + j * ldc, *tj = tc + j * ldt, *hj = h + j * ldh;
+        const REAL *zj = z + j * ldz, *cpj = cp + j * ldcp;
+        for (Py_ssize_t n = 0; n < B; n++)  /* simd */
+            RK(lstm_cell)(zj[n], zj[gz + n], zj[2 * gz + n], zj[3 * gz + n], cpj[n], aj + n, aj + ga + n,
+                          aj + 2 * ga + n, aj + 3 * ga + n, cj + n, tj + n, hj + n);
     }
 }
 
