@@ -222,9 +222,11 @@ def test_packed_products_arguments(modes):
         _fused.loop_packs(4, 64, 0)
 
 
-def test_no_packed_environment_variable():
-    """RNNKIT_NO_PACKED=1 keeps OpenBLAS for the step products (read when the BLAS is registered)."""
-    code = "from rnnkit.kernels import _fused, blas; blas.find(); print(_fused.packed_products(-1))"
-    env = dict(os.environ, RNNKIT_NO_PACKED="1")
+@pytest.mark.parametrize("value, off", [("1", True), ("yes", True), ("0", False), ("", False)])
+def test_no_packed_environment_variable(value, off):
+    """RNNKIT_NO_PACKED set to anything but "" or "0" keeps OpenBLAS for every product (read at
+    the first one); otherwise they pack where the CPU can."""
+    code = "from rnnkit.kernels import _fused; print(_fused.packed_products(-1))"
+    env = dict(os.environ, RNNKIT_NO_PACKED=value)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "0"
+    assert out.stdout.strip() == ("0" if off or not _supported() else "1")

@@ -28,7 +28,7 @@ Packed step products (``csrc/packed.h``). On x86-64 CPUs with AVX-512, the float
 their per-step products with their own kernel instead, on weights each thread packs once per
 call, where that pays (at least 16 columns and 16384 weight values per thread): 15-25% less time
 per product than OpenBLAS's ``sgemm``, which repacks the weight at every call.
-``RNNKIT_NO_PACKED=1`` (read once, at the first call) keeps OpenBLAS for them;
+``RNNKIT_NO_PACKED=1`` (read once, at the first product) keeps OpenBLAS for them;
 ``_fused.packed_products(mode)`` sets it at run time.
 """
 
@@ -86,8 +86,6 @@ def find() -> Blas | None:
             if ("USE64BITINT" in (config() or b"").decode("ascii", "replace")) != ilp64:
                 continue  # the names say one integer width, the build another: call neither
             _fused.use_blas(_address(sgemm), _address(dgemm), int(ilp64))
-            if os.environ.get("RNNKIT_NO_PACKED", "") not in ("", "0"):
-                _fused.packed_products(0)
             status = _use_threads(lib, prefix, suffix)
             return Blas(path=path, ilp64=ilp64, threads=status > 0, blas_on_pool=status == 1)
     return None

@@ -557,12 +557,16 @@ static int forced_parts;      /* loop_threads(n): n participants whatever the si
 
 /* packed_products(mode): the float32 loops' step products with packed weights (packed.h) never
  * (0), where they pay (1: at least PK_MIN_N columns and PK_MIN_WEIGHT values of weight per
- * participant), or for every product (2, for the tests); -1: not set yet, 1 where the CPU can */
+ * participant), or for every product (2, for the tests); -1: not set yet, then 1 where the CPU
+ * can, 0 with the environment variable RNNKIT_NO_PACKED set to anything but "" or "0" */
 static int pk_mode = -1;
 
 static int packed_mode(void)
 {
-    if (pk_mode < 0) pk_mode = pk_supported() ? 1 : 0;
+    if (pk_mode < 0) {
+        const char *no = getenv("RNNKIT_NO_PACKED");
+        pk_mode = pk_supported() && !(no && *no && strcmp(no, "0") != 0) ? 1 : 0;
+    }
     return pk_mode;
 }
 
