@@ -25,7 +25,7 @@ setup(
             "rnnkit.kernels._fused",
             sources=["src/rnnkit/kernels/csrc/module.c"],
             depends=[f"src/rnnkit/kernels/csrc/{name}.h"
-                     for name in ("steps", "sequence", "layout", "vmath", "packed", "pool")],
+                     for name in ("steps", "sequence", "layout", "vmath", "packed", "gradients", "pool")],
             extra_compile_args=flags,
         )
     ]

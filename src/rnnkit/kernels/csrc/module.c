@@ -944,12 +944,13 @@ static int spec_index(const SeqSpec *f, char kind)
     return -1;
 }
 
-/* whether a loop's product with weights of M*K values per participant (and N columns) is a packed
- * one; MK = -1: the LSTM's fused step, which pays from PK_MIN_N columns whatever the weight */
-static int packs(int size, Py_ssize_t MK, Py_ssize_t N)
+/* whether a product with M*K values of packed weight per participant and N columns is a packed
+ * one: in mode 1 from PK_MIN_N columns and `least` values (0 for the LSTM's fused step, which
+ * pays whatever the weight) */
+static int packs(int size, Py_ssize_t MK, Py_ssize_t least, Py_ssize_t N)
 {
     int mode = size == 4 ? packed_mode() : 0;
-    return mode == 2 || (mode == 1 && N >= PK_MIN_N && (MK < 0 || MK >= PK_MIN_WEIGHT));
+    return mode == 2 || (mode == 1 && N >= PK_MIN_N && MK >= least);
 }
 
 /* Per-call scratch of a loop of f, one allocation: per participant unit_rows * hk_max * N values
@@ -964,9 +965,9 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     L->P = loop_parts(G, H, L->s.N);
     L->hk_max = (H + L->P - 1) / L->P;
     barrier_init(&L->bar, L->P);
-    L->pk_fused = need.fuse && L->s.x && packs(size, -1, L->s.N);
-    L->pk_rec = L->pk_fused || packs(size, G * L->hk_max * H, L->s.N);
-    L->pk_in = !L->pk_fused && need.group && L->s.x && packs(size, G * L->hk_max * L->s.I, L->s.N);
+    L->pk_fused = need.fuse && L->s.x && packs(size, 0, 0, L->s.N);
+    L->pk_rec = L->pk_fused || packs(size, G * L->hk_max * H, PK_MIN_WEIGHT, L->s.N);
+    L->pk_in = !L->pk_fused && need.group && L->s.x && packs(size, G * L->hk_max * L->s.I, PK_MIN_WEIGHT, L->s.N);
     Py_ssize_t part = need.unit_rows * L->hk_max * N + need.hm * H * N;
     L->sq_offset = (size_t)part * size;
     part += spec_index(f, 'Q') >= 0 ? L->s.T * N : 0;
@@ -1284,7 +1285,7 @@ static PyObject *loop_packs_py(PyObject *self, PyObject *const *args, Py_ssize_t
     Py_BEGIN_ALLOW_THREADS
     P = loop_parts(v[0], v[1], v[2]);
     Py_END_ALLOW_THREADS
-    return PyBool_FromLong(packs(4, v[0] * ((v[1] + P - 1) / P) * v[1], v[2]));
+    return PyBool_FromLong(packs(4, v[0] * ((v[1] + P - 1) / P) * v[1], PK_MIN_WEIGHT, v[2]));
 }
 
 /* pool_workers(): how many worker threads the pool has started */
@@ -1392,6 +1393,114 @@ fail:
     return NULL;
 }
 
+#if PK_BUILT
+#include "gradients.h"
+#endif
+
+/* the shape of an ndim-d array argument (for take_whole), or -1 with a TypeError / ValueError */
+static int peek_shape(PyObject *o, const char *fn, const char *name, int ndim, Py_ssize_t *shape)
+{
+    Py_buffer v;
+    if (PyObject_GetBuffer(o, &v, PyBUF_ND) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "_fused.%s: %s must be a %d-d float32 or float64 array, got %s", fn, name, ndim,
+                     Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    int got = v.ndim;
+    if (got == ndim) memcpy(shape, v.shape, (size_t)ndim * sizeof *shape);
+    PyBuffer_Release(&v);
+    if (got != ndim) {
+        PyErr_Format(PyExc_ValueError, "_fused.%s: %s must be %d-d, got %d-d", fn, name, ndim, got);
+        return -1;
+    }
+    return 0;
+}
+
+/* gate_gradients(dA, x, h, rec_mask, W_ih, dW_ih, dW_hh, db, dx): after the LSTM's backward loop,
+ *   dW_ih = dA @ x.T   dW_hh = dA @ (h * rec_mask).T   db = dA @ 1   dx = W_ih.T @ dA
+ * for dA (G*H, T, N) C-contiguous, x (I, T, N) and h (H, T, N) with C-contiguous (T, N) rows at
+ * any row stride (h: the view of h_{t-1} in the states hs), rec_mask (H, N) or None, W_ih (G*H, I);
+ * into dW_ih (G*H, I), dW_hh (G*H, H), db (G*H,) or None, dx (I, T, N), all C-contiguous and
+ * written (not added to); dx may be x itself. With packed.h's kernel in one pass over dA, split
+ * over the loops' threads (gradients.h), and True; False, with nothing done, where that kernel
+ * does not apply (float64, packed_products off, or in mode 1 fewer than GR_MIN_WEIGHT values of
+ * [dW_ih | dW_hh] or PK_MIN_N columns): the caller then uses NumPy (kernels/common.py:
+ * weight_gradients). */
+static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    static const char *fn = "gate_gradients";
+    Args g = {0};
+    Seq sx = {0}, sh = {0};
+    char *dA, *W, *dWi, *dW, *db = NULL, *dx, *mask = NULL;
+    Py_ssize_t a[3];
+    if (nargs != 9) {
+        PyErr_Format(PyExc_TypeError, "_fused.gate_gradients takes 9 arguments, got %zd", nargs);
+        return NULL;
+    }
+    if (peek_shape(args[0], fn, "dA", 3, a)) return NULL;
+    Py_ssize_t M = a[0], T = a[1], N = a[2];
+    sx.T = sh.T = T;
+    sx.N = sh.N = N;
+    if (take_whole(&g, args[0], "dA", 3, a, &dA, 0, 0) || take_steps(&g, args[1], "x", &sx) ||
+        take_steps(&g, args[2], "h", &sh))
+        goto fail;
+    if (!sx.x || !sh.x) {
+        PyErr_Format(PyExc_TypeError, "_fused.gate_gradients: x and h must be arrays, got None");
+        goto fail;
+    }
+    Py_ssize_t I = sx.I, H = sh.I, ms[2] = {H, N}, wis[2] = {M, I}, whs[2] = {M, H}, bs[1] = {M}, xs[3] = {I, T, N};
+    if ((args[3] != Py_None && take_whole(&g, args[3], "rec_mask", 2, ms, &mask, 0, 0)) ||
+        take_whole(&g, args[4], "W_ih", 2, wis, &W, 0, 0) || take_whole(&g, args[5], "dW_ih", 2, wis, &dWi, 1, 0) ||
+        take_whole(&g, args[6], "dW_hh", 2, whs, &dW, 1, 0) ||
+        (args[7] != Py_None && take_whole(&g, args[7], "db", 1, bs, &db, 1, 0)) ||
+        take_whole(&g, args[8], "dx", 3, xs, &dx, 1, 0))
+        goto fail;
+    int done = 0;
+#if PK_BUILT
+    Py_ssize_t K = T * N, J = I + H;
+    if (M > 0 && K > 0 && packs(g.size, M * J, GR_MIN_WEIGHT, K)) {
+        Grads G = {.dA = (const float *)dA, .x = (const float *)sx.x, .h = (const float *)sh.x,
+                   .mask = (const float *)mask, .dW_ih = (float *)dWi, .dW_hh = (float *)dW, .db = (float *)db,
+                   .dx = (float *)dx, .M = M, .I = I, .H = H, .T = T, .N = N, .ldx = sx.ldx, .ldh = sh.ldx};
+        Py_BEGIN_ALLOW_THREADS
+        G.P = copy_parts(PY_SSIZE_T_MAX, (M + PK_MR - 1) / PK_MR);
+        Py_END_ALLOW_THREADS
+        G.rows_max = PK_MR * (((M + PK_MR - 1) / PK_MR + G.P - 1) / G.P);
+        size_t part = (size_t)(pk_values(G.rows_max, GR_KC) + G.rows_max * J + 16) * sizeof(float);
+        G.part_bytes = (part + 63) / 64 * 64;
+        size_t shared = (size_t)(2 * GR_KC * J + pk_values(I, M) + 32) * sizeof(float);
+        char *mem = PyMem_RawMalloc(shared + G.P * G.part_bytes + 64);
+        if (!mem) {
+            release(&g);
+            return PyErr_NoMemory();
+        }
+        char *base = (char *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+        G.part = base;
+        G.Bt[0] = (float *)(base + G.P * G.part_bytes);
+        G.Bt[1] = G.Bt[0] + GR_KC * J + 16;
+        float *Wi = G.Bt[1] + GR_KC * J + 16;
+        G.Wi = Wi;
+        barrier_init(&G.bar, G.P);
+        Py_BEGIN_ALLOW_THREADS
+        pk_pack(Wi, M, 0, (const float *)W, 1, 0, I, 1, M, I, 0);
+        if (pool_run(G.P, grad_part, &G)) { /* workers reserved: not expected */
+            G.P = 1;
+            barrier_init(&G.bar, 1);
+            grad_part(&G, 0);
+        }
+        Py_END_ALLOW_THREADS
+        PyMem_RawFree(mem);
+        done = 1;
+    }
+#endif
+    release(&g);
+    return PyBool_FromLong(done);
+fail:
+    release(&g);
+    return NULL;
+}
+
 /* activation(x, out, which): out = sigmoid(x) (which = 0) or tanh(x) (which = 1), for two
  * (rows, N) arrays: the functions of vmath.h alone, for the tests (and students). */
 static PyObject *activation(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -1452,6 +1561,9 @@ static PyMethodDef methods[] = {
     DEF(gru_forward_seq, "gru_forward_seq(A, hs, side, W_hh, bias, b_hn, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(gru_backward_seq, "gru_backward_seq(A, hs, side, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(copy_seq, "copy_seq(src, dst): dst[...] = src for 3-d arrays, in tiles (layout.h)"),
+    DEF(gate_gradients, "gate_gradients(dA, x, h, rec_mask, W_ih, dW_ih, dW_hh, db, dx): the products after the "
+                        "LSTM's backward loop in one pass over dA (gradients.h); False (nothing done) where they "
+                        "do not apply"),
     DEF(activation, "activation(x, out, which): out = sigmoid(x) (which=0) or tanh(x) (which=1); 2-d arrays"),
     {NULL, NULL, 0, NULL},
 };

@@ -91,12 +91,13 @@ static void pk_pack(float *restrict Wp, Py_ssize_t Kt, Py_ssize_t k0, const floa
  * from nb consecutive packed blocks at w (PK_MR * (K + K2) values each), B (K rows, row stride
  * ldb) and B2 (K2 rows, ldb2; K2 = 0: none) from their first column, bias (one value per row,
  * or NULL). The last vector's columns are those of mask `last`. Row r of the tile goes to
- * C + (r / G) * ldc + (r % G) * cg (G = 1: row r at C + r * ldc). nb, nv and G are constants
- * wherever this is inlined, so the accumulators live in registers. */
+ * C + (r / G) * ldc + (r % G) * cg (G = 1: row r at C + r * ldc); with add (G = 1), it is added
+ * to what C holds there. nb, nv, G and add are constants wherever this is inlined, so the
+ * accumulators live in registers. */
 PK_TARGET static inline __attribute__((always_inline)) void pk_tile(
-    const int nb, const int nv, const int G, const float *w, Py_ssize_t K, const float *b, Py_ssize_t ldb,
-    Py_ssize_t K2, const float *b2, Py_ssize_t ldb2, const float *bias, __mmask16 last, float *C, Py_ssize_t ldc,
-    Py_ssize_t cg, Py_ssize_t rows)
+    const int nb, const int nv, const int G, const int add, const float *w, Py_ssize_t K, const float *b,
+    Py_ssize_t ldb, Py_ssize_t K2, const float *b2, Py_ssize_t ldb2, const float *bias, __mmask16 last, float *C,
+    Py_ssize_t ldc, Py_ssize_t cg, Py_ssize_t rows)
 {
     __m512 acc[4 * PK_MR][4];
     Py_ssize_t bs = PK_MR * (K + K2); /* block stride */
@@ -104,6 +105,13 @@ PK_TARGET static inline __attribute__((always_inline)) void pk_tile(
     for (int r = 0; r < nb * PK_MR; r++)
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++) acc[r][v] = bias ? _mm512_set1_ps(bias[r]) : _mm512_setzero_ps();
+    if (add) /* C += ...: start from C's rows (G = 1) */
+#pragma GCC unroll 24
+        for (int r = 0; r < nb * PK_MR && r < rows; r++)
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++)
+                acc[r][v] = v < nv - 1 ? _mm512_loadu_ps(C + r * ldc + 16 * v)
+                                       : _mm512_maskz_loadu_ps(last, C + r * ldc + 16 * v);
     for (int part = 0; part < 2; part++) {
         Py_ssize_t n = part ? K2 : K, ld = part ? ldb2 : ldb;
         const float *bk = part ? b2 : b;
@@ -139,20 +147,21 @@ PK_TARGET static inline __attribute__((always_inline)) void pk_tile(
 static inline __mmask16 pk_last(Py_ssize_t w, int nv) { return (__mmask16)(0xFFFFu >> (16 * nv - w)); }
 
 /* the tiles of nv vectors over all row blocks: nb blocks at a time, then one at a time */
-#define PK_TILES(nb, nv)                                                                              \
+#define PK_TILES(nb, nv, add)                                                                         \
     do {                                                                                              \
         Py_ssize_t q = 0;                                                                             \
         for (; q + (nb) <= blocks; q += (nb))                                                         \
-            pk_tile(nb, nv, 1, Wp + q * PK_MR * K, K, b, ldb, 0, NULL, 0, NULL, last, c + q * PK_MR * ldc, ldc, 0, \
-                    M - q * PK_MR);                                                                   \
+            pk_tile(nb, nv, 1, add, Wp + q * PK_MR * K, K, b, ldb, 0, NULL, 0, NULL, last, c + q * PK_MR * ldc, \
+                    ldc, 0, M - q * PK_MR);                                                           \
         for (; q < blocks; q++)                                                                       \
-            pk_tile(1, nv, 1, Wp + q * PK_MR * K, K, b, ldb, 0, NULL, 0, NULL, last, c + q * PK_MR * ldc, ldc, 0, \
-                    M - q * PK_MR);                                                                   \
+            pk_tile(1, nv, 1, add, Wp + q * PK_MR * K, K, b, ldb, 0, NULL, 0, NULL, last, c + q * PK_MR * ldc, \
+                    ldc, 0, M - q * PK_MR);                                                           \
     } while (0)
 
-/* C (M, n) = op(W) @ B (K, n): Wp the packed op(W) (pk_pack, Kt = K), B and C with row strides ldb, ldc */
-PK_TARGET static void pk_product(const float *Wp, Py_ssize_t M, Py_ssize_t K, const float *B, Py_ssize_t ldb,
-                                 Py_ssize_t n, float *C, Py_ssize_t ldc)
+/* C (M, n) = op(W) @ B (K, n), or C += op(W) @ B with add: Wp the packed op(W) (pk_pack, Kt = K),
+ * B and C with row strides ldb, ldc */
+PK_TARGET static void pk_product_to(const float *Wp, Py_ssize_t M, Py_ssize_t K, const float *B, Py_ssize_t ldb,
+                                    Py_ssize_t n, float *C, Py_ssize_t ldc, int add)
 {
     Py_ssize_t blocks = (M + PK_MR - 1) / PK_MR;
     for (Py_ssize_t c0 = 0; c0 < n; c0 += 64) {
@@ -161,15 +170,26 @@ PK_TARGET static void pk_product(const float *Wp, Py_ssize_t M, Py_ssize_t K, co
         __mmask16 last = pk_last(w, nv);
         const float *b = B + c0;
         float *c = C + c0;
-        switch (nv) {
-        case 4: PK_TILES(1, 4); break;
-        case 3: PK_TILES(1, 3); break;
-        case 2: PK_TILES(2, 2); break;
-        default: PK_TILES(4, 1); break;
+        switch (nv * 2 + !!add) {
+        case 8: PK_TILES(1, 4, 0); break;
+        case 9: PK_TILES(1, 4, 1); break;
+        case 6: PK_TILES(1, 3, 0); break;
+        case 7: PK_TILES(1, 3, 1); break;
+        case 4: PK_TILES(2, 2, 0); break;
+        case 5: PK_TILES(2, 2, 1); break;
+        case 2: PK_TILES(4, 1, 0); break;
+        default: PK_TILES(4, 1, 1); break;
         }
     }
 }
 #undef PK_TILES
+
+/* C (M, n) = op(W) @ B (K, n) (pk_product_to) */
+PK_TARGET static void pk_product(const float *Wp, Py_ssize_t M, Py_ssize_t K, const float *B, Py_ssize_t ldb,
+                                 Py_ssize_t n, float *C, Py_ssize_t ldc)
+{
+    pk_product_to(Wp, M, K, B, ldb, n, C, ldc, 0);
+}
 
 /* A step's whole gate pre-activations, for the 4 gates of each of `units` units (the LSTM's),
  *   z = W_hh h~ + W_ih x_t + b,
@@ -200,13 +220,13 @@ PK_TARGET static void pk_gates(const float *Wp, const float *bias, Py_ssize_t un
                 float *zt = z + (u - u0) * PK_COLS;
                 Py_ssize_t rows = M - 4 * u;
                 if (rows > PK_MR && nv == 2)
-                    pk_tile(2, 2, 4, wt, K, B + c0, ldb, K2, B2 + c0, ldb2, bt, last, zt, PK_COLS, gz, rows);
+                    pk_tile(2, 2, 4, 0, wt, K, B + c0, ldb, K2, B2 + c0, ldb2, bt, last, zt, PK_COLS, gz, rows);
                 else if (rows > PK_MR)
-                    pk_tile(2, 1, 4, wt, K, B + c0, ldb, K2, B2 + c0, ldb2, bt, last, zt, PK_COLS, gz, rows);
+                    pk_tile(2, 1, 4, 0, wt, K, B + c0, ldb, K2, B2 + c0, ldb2, bt, last, zt, PK_COLS, gz, rows);
                 else if (nv == 2)
-                    pk_tile(1, 2, 4, wt, K, B + c0, ldb, K2, B2 + c0, ldb2, bt, last, zt, PK_COLS, gz, rows);
+                    pk_tile(1, 2, 4, 0, wt, K, B + c0, ldb, K2, B2 + c0, ldb2, bt, last, zt, PK_COLS, gz, rows);
                 else
-                    pk_tile(1, 1, 4, wt, K, B + c0, ldb, K2, B2 + c0, ldb2, bt, last, zt, PK_COLS, gz, rows);
+                    pk_tile(1, 1, 4, 0, wt, K, B + c0, ldb, K2, B2 + c0, ldb2, bt, last, zt, PK_COLS, gz, rows);
             }
             fn(ctx, u0, ug, c0, w, z, PK_COLS, gz);
         }

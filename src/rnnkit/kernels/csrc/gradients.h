@@ -1,0 +1,99 @@
+/* What the LSTM's backward multiplies after its time loop, in one pass over dA (float32, with
+ * packed.h's kernel):
+ *
+ *     dW_ih = dA @ x.T      dW_hh = dA @ (h_prev * rec_mask).T      db = dA @ 1      dx = W_ih.T @ dA
+ *
+ * every (F, T, N) array read as the (F, K) matrix it is, K = T * N (kernels/common.py:
+ * weight_gradients does the same with NumPy). NumPy's OpenBLAS takes these as three products
+ * (and one more for db) that read dA, 4H * K values, four times from memory; its kernel runs
+ * them at about 97 GFLOP/s a core on the development machine (Zen 4), packed.h's at 110-115:
+ * 13-16% less time for all four at 64x100x32x128 and 64x200x64x256 (7 ms of 60 at the latter).
+ *
+ * Here K goes by chunks of GR_KC columns. For each chunk:
+ *   1. the participants transpose Z = [x; h_prev * rec_mask] ((I + H), chunk) into Bt (chunk,
+ *      I + H), each its share of Z's rows (layout.h's tiled transpose), into one of two shared
+ *      buffers used in turn;
+ *   2. each packs its rows of dA's chunk (pk_pack) and adds their sums to db;
+ *   barrier (Bt whole);
+ *   3. each adds its rows' Ap @ Bt into its block C (rows, I + H) of [dW_ih | dW_hh];
+ *   4. each computes its share of the chunk's columns of dx = W_ih.T @ dA (W_ih.T packed once).
+ * A participant may start the next chunk's transposes while another still multiplies with this
+ * one's Bt: they go into the other buffer, and the one after that waits for the barrier of the
+ * next chunk, which the other reaches only once done. dx may be x itself: a chunk's columns of x
+ * are read (step 1) before the barrier that precedes their columns of dx (step 4), and never after.
+ * Each element of the products is a float sum of K products, chunk by chunk.
+ */
+
+#define GR_KC 128 /* columns of K per chunk: Bt (GR_KC, I + H) and each Ap (rows, GR_KC) stay in cache */
+#define GR_MIN_WEIGHT 32768 /* the fewest values of [dW_ih | dW_hh] (G*H * (I + H)) this pays from: measured
+                               0.85-0.94x NumPy's time at H = 64 (G*H * (I + H) = 18432, 20480), 1.0-1.16x
+                               from 49152 (H = 96 to 256) */
+
+typedef struct {
+    const float *dA, *x, *h, *mask, *Wi; /* Wi: W_ih.T packed (I rows, K = M) */
+    float *dW_ih, *dW_hh, *db, *dx;
+    Py_ssize_t M, I, H, T, N, ldx, ldh;
+    float *Bt[2];                        /* shared: the chunk's Z.T, GR_KC rows of I + H */
+    char *part;                          /* each participant's Ap and C */
+    size_t part_bytes;
+    Py_ssize_t rows_max;                 /* the most rows of dA a participant has */
+    int P;
+    Barrier bar;
+} Grads;
+
+/* participant k's rows [m0, m1) of dA (whole blocks of PK_MR but the last) */
+static void grad_rows(const Grads *G, int k, Py_ssize_t *m0, Py_ssize_t *m1)
+{
+    Py_ssize_t blocks = (G->M + PK_MR - 1) / PK_MR;
+    *m0 = PK_MR * (blocks * k / G->P);
+    *m1 = PK_MR * (blocks * (k + 1) / G->P);
+    if (*m1 > G->M) *m1 = G->M;
+}
+
+/* rows [j0, j1) of Z = [x; h_prev * rec_mask] for the columns [k0, k0 + kc), transposed into Bt
+ * (row stride I + H) */
+static void grad_transpose(const Grads *G, float *Bt, Py_ssize_t j0, Py_ssize_t j1, Py_ssize_t k0, Py_ssize_t kc)
+{
+    Py_ssize_t I = G->I, J = I + G->H;
+    if (j0 < I) {
+        Py_ssize_t e = j1 < I ? j1 : I;
+        transpose_f(Bt + j0, J, G->x + j0 * G->ldx + k0, G->ldx, e - j0, kc);
+        j0 = e;
+    }
+    if (j0 >= j1) return;
+    transpose_f(Bt + j0, J, G->h + (j0 - I) * G->ldh + k0, G->ldh, j1 - j0, kc);
+    if (!G->mask) return;
+    for (Py_ssize_t c = 0; c < kc; c++) { /* times rec_mask[j, n], n = (k0 + c) mod N */
+        const float *m = G->mask + (k0 + c) % G->N;
+        float *row = Bt + c * J;
+        for (Py_ssize_t j = j0; j < j1; j++) row[j] *= m[(j - I) * G->N];
+    }
+}
+
+static void grad_part(void *ctx, int k)
+{
+    Grads *G = (Grads *)ctx;
+    Py_ssize_t M = G->M, I = G->I, J = I + G->H, K = G->T * G->N, m0, m1;
+    grad_rows(G, k, &m0, &m1);
+    Py_ssize_t rows = m1 - m0, j0 = J * k / G->P, j1 = J * (k + 1) / G->P;
+    float *Ap = (float *)(G->part + (size_t)k * G->part_bytes), *C = Ap + pk_values(G->rows_max, GR_KC);
+    memset(C, 0, (size_t)(rows * J) * sizeof(float));
+    if (G->db && rows > 0) memset(G->db + m0, 0, (size_t)rows * sizeof(float));
+    for (Py_ssize_t k0 = 0, q = 0; k0 < K; k0 += GR_KC, q++) {
+        Py_ssize_t kc = K - k0 < GR_KC ? K - k0 : GR_KC;
+        float *Bt = G->Bt[q & 1];
+        grad_transpose(G, Bt, j0, j1, k0, kc);
+        if (rows > 0) {
+            pk_pack(Ap, kc, 0, G->dA + m0 * K + k0, 1, 0, rows, K, kc, 1, 0);
+            if (G->db) add_row_sums_f(G->db + m0, G->dA + m0 * K + k0, K, rows, kc);
+        }
+        barrier_wait(&G->bar);
+        if (rows > 0) pk_product_to(Ap, rows, kc, Bt, J, J, C, J, 1);
+        Py_ssize_t c0 = k0 + kc * k / G->P, c1 = k0 + kc * (k + 1) / G->P;
+        if (c1 > c0) pk_product(G->Wi, I, M, G->dA + c0, K, c1 - c0, G->dx + c0, K);
+    }
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        memcpy(G->dW_ih + (m0 + r) * I, C + r * J, (size_t)I * sizeof(float));
+        memcpy(G->dW_hh + (m0 + r) * G->H, C + r * J + I, (size_t)G->H * sizeof(float));
+    }
+}

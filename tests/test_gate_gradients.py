@@ -1,0 +1,150 @@
+"""The products after the LSTM's backward loop in one pass over dA (``_fused.gate_gradients``,
+``csrc/gradients.h``): dW_ih = dA @ x.T, dW_hh = dA @ (h * rec_mask).T, db = dA @ 1 and
+dx = W_ih.T @ dA, against NumPy's products, at sizes that cut K = T * N into whole and partial
+chunks of 128 columns and the rows into whole and partial blocks of 6, on one to three threads.
+Mode 2 of ``packed_products`` makes it run at any size (mode 1 skips the small ones)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rnnkit.kernels import _fused, blas
+from rnnkit.kernels.common import previous_states, weight_gradients
+
+pytestmark = pytest.mark.skipif(blas.find() is None, reason="NumPy's BLAS cannot be called from C here")
+
+
+def _supported() -> bool:
+    old = _fused.packed_products(-1)
+    try:
+        _fused.packed_products(2)
+    except ValueError:
+        return False
+    _fused.packed_products(old)
+    return True
+
+
+needs_kernel = pytest.mark.skipif(not _supported(), reason="packed products need an x86-64 CPU with AVX-512")
+
+
+@pytest.fixture
+def modes():
+    """packed_products(mode) and loop_threads(n) for the test; both as they were after it"""
+    mode, parts = _fused.packed_products(-1), _fused.loop_threads(0)
+    yield _fused.packed_products, _fused.loop_threads
+    _fused.packed_products(mode)
+    _fused.loop_threads(parts)
+
+
+def _problem(GH, I, H, T, N, reverse, masked, dtype=np.float32, seed=0):
+    rng = np.random.default_rng(seed)
+    dA = rng.standard_normal((GH, T, N)).astype(dtype)
+    x = rng.standard_normal((I, T, N)).astype(dtype)
+    hs = rng.standard_normal((H, T + 1, N)).astype(dtype)
+    mask = ((rng.random((H, N)) > 0.3) / 0.7).astype(dtype) if masked else None
+    W_ih = rng.standard_normal((GH, I)).astype(dtype)
+    return dA, x, previous_states(hs, reverse), mask, W_ih
+
+
+def _numpy(dA, x, h, mask, W_ih):
+    GH, T, N = dA.shape
+    dA2 = dA.reshape(GH, T * N).astype(np.float64)
+    hm = h if mask is None else h * mask[:, None, :]
+    return (dA2 @ x.reshape(x.shape[0], -1).T, dA2 @ hm.reshape(h.shape[0], -1).T, dA2.sum(axis=1),
+            (W_ih.T.astype(np.float64) @ dA2).reshape(x.shape))
+
+
+@needs_kernel
+@pytest.mark.parametrize("GH, I, H", [(20, 3, 5), (52, 17, 13), (160, 1, 40)])
+@pytest.mark.parametrize("T, N", [(1, 1), (3, 5), (7, 40), (2, 64), (9, 37)])
+@pytest.mark.parametrize("parts", [1, 2, 3])
+@pytest.mark.parametrize("reverse, masked", [(False, False), (True, True)])
+def test_gate_gradients_match_numpy(GH, I, H, T, N, parts, reverse, masked, modes):
+    """K = T * N of 1, 15, 280 (two whole chunks and a part), 128 (one whole) and 333; rows of
+    dA 20, 52, 160 over 1-3 threads: partial blocks of 6 everywhere."""
+    packed_products, loop_threads = modes
+    packed_products(2)
+    loop_threads(parts)
+    dA, x, h, mask, W_ih = _problem(GH, I, H, T, N, reverse, masked)
+    dW_ih, dW_hh = np.full((GH, I), np.nan, np.float32), np.full((GH, H), np.nan, np.float32)
+    db = np.full(GH, np.nan, np.float32)
+    dx = np.full(x.shape, np.nan, np.float32)
+    assert _fused.gate_gradients(dA, x, h, mask, W_ih, dW_ih, dW_hh, db, dx) is True
+    want = _numpy(dA, x, h, mask, W_ih)
+    for got, w in zip((dW_ih, dW_hh, db, dx), want):
+        np.testing.assert_allclose(got, w, rtol=1e-4, atol=1e-4 * np.sqrt(T * N))
+
+
+@needs_kernel
+@pytest.mark.parametrize("has_bias", [True, False])
+def test_dx_may_be_x(has_bias, modes):
+    """weight_gradients with dx_out = x (what overwrite_x asks): the gradients read each chunk of
+    x before its columns of dx are written."""
+    packed_products, loop_threads = modes
+    packed_products(2)
+    loop_threads(2)
+    dA, x, h, mask, W_ih = _problem(24, 6, 6, 50, 8, False, True)
+    want = _numpy(dA, x, h, mask, W_ih)
+    grads, dx = weight_gradients(dA, x, h, has_bias, mask, W_ih, dx_out=x)
+    assert dx is x
+    np.testing.assert_allclose(grads["weight_ih"], want[0], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(grads["weight_hh"], want[1], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(dx, want[3], rtol=1e-4, atol=1e-3)
+    assert ("bias_ih" in grads) is has_bias
+    if has_bias:
+        np.testing.assert_allclose(grads["bias_ih"], want[2], rtol=1e-4, atol=1e-3)
+        np.testing.assert_array_equal(grads["bias_hh"], grads["bias_ih"])
+        assert grads["bias_hh"] is not grads["bias_ih"]
+
+
+@needs_kernel
+def test_gate_gradients_declines(modes):
+    """False, with nothing written, for float64 (mode 2 even), with packed products off, and in
+    mode 1 for products too small to pay; weight_gradients then uses NumPy."""
+    packed_products, loop_threads = modes
+    for dtype, mode, size in [(np.float64, 2, (20, 3, 5, 7, 40)), (np.float32, 0, (512, 64, 128, 20, 64)),
+                              (np.float32, 1, (20, 3, 5, 7, 40))]:
+        packed_products(mode)
+        GH, I, H, T, N = size
+        dA, x, h, mask, W_ih = _problem(GH, I, H, T, N, False, False, dtype)
+        outs = [np.full(shape, 7, dtype) for shape in ((GH, I), (GH, H), (GH,), x.shape)]
+        assert _fused.gate_gradients(dA, x, h, mask, W_ih, *outs) is False
+        for o in outs:
+            assert (o == 7).all()
+    packed_products(1)
+    assert _fused.gate_gradients(*_problem(512, 64, 128, 20, 64, False, False), np.empty((512, 64), np.float32),
+                                 np.empty((512, 128), np.float32), None, np.empty((64, 20, 64), np.float32)) is True
+
+
+def test_gate_gradients_arguments():
+    dA, x, h, mask, W_ih = _problem(20, 3, 5, 7, 4, False, True)
+    ok = [dA, x, h, mask, W_ih, np.empty((20, 3), np.float32), np.empty((20, 5), np.float32),
+          np.empty(20, np.float32), np.empty_like(x)]
+    with pytest.raises(TypeError, match="gate_gradients takes 9 arguments, got 8"):
+        _fused.gate_gradients(*ok[:8])
+    bad = list(ok)
+    bad[6] = np.empty((20, 4), np.float32)
+    with pytest.raises(ValueError, match=r"dW_hh must have shape \(20, 5\), got \(20, 4\)"):
+        _fused.gate_gradients(*bad)
+    bad = list(ok)
+    bad[3] = np.ones((5, 3), np.float32)
+    with pytest.raises(ValueError, match=r"rec_mask must have shape \(5, 4\), got \(5, 3\)"):
+        _fused.gate_gradients(*bad)
+    bad = list(ok)
+    bad[8] = np.empty_like(x)
+    bad[8].flags.writeable = False
+    with pytest.raises(TypeError, match="dx must be a writable C-contiguous"):
+        _fused.gate_gradients(*bad)
+    bad = list(ok)
+    bad[1] = x[:, :, ::2]
+    with pytest.raises(ValueError, match=r"x must have shape \(I, 7, 4\)"):
+        _fused.gate_gradients(*bad)
+    bad = list(ok)
+    bad[0] = dA.reshape(20, 28)
+    with pytest.raises(ValueError, match="dA must be 3-d, got 2-d"):
+        _fused.gate_gradients(*bad)
+    bad = list(ok)
+    bad[4] = W_ih.astype(np.float64)
+    with pytest.raises(TypeError, match="W_ih has itemsize 8, the other arrays 4"):
+        _fused.gate_gradients(*bad)
