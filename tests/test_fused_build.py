@@ -53,3 +53,20 @@ def test_every_marked_loop_is_vectorised(arch, tmp_path):
         f"with -march={arch}; these lines were not (line: times reported): {missing}. Compile with "
         f"{' '.join(cmd[:-1])} -fopt-info-vec-missed to see why."
     )
+
+
+NM = shutil.which("nm")
+
+
+@pytest.mark.skipif(NM is None, reason="needs nm (binutils) to list the extension's symbols")
+def test_no_math_function_is_left_out_of_line():
+    """vmath.h's exp, sigmoid and tanh are inlined into every step function of the built extension
+    (RK_INLINE): a copy of one in the binary means some loop calls it once per element, scalar.
+    Checking the vectoriser's report (above) did not see it: there, with one target per compile,
+    GCC inlined them; in the real build with three clones per function its inliner ran out of
+    budget for some (the LSTM's one-sequence forward ran 1.7x slower)."""
+    from rnnkit.kernels import _fused
+
+    symbols = subprocess.run([NM, _fused.__file__], capture_output=True, text=True, check=True).stdout
+    left = sorted({m.group(1) for m in re.finditer(r"\b(rk_(?:exp|sigmoid|tanh)_[fd])\b", symbols)})
+    assert not left, f"Expected exp, sigmoid and tanh inlined everywhere, found out-of-line copies: {left}"

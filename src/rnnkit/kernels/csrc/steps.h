@@ -24,7 +24,7 @@
  *   i = sigma(a_i + gh_i)   f = sigma(a_f + gh_f)   g = tanh(a_g + gh_g)   o = sigma(a_o + gh_o)
  *   c = f * c_prev + i * g          tc = tanh(c)          h = o * tc
  * a is overwritten with the activations [i; f; g; o] that the backward step needs. */
-static inline void RK(lstm_cell)(REAL zi, REAL zf, REAL zg, REAL zo, REAL cp, REAL *ai, REAL *af, REAL *ag,
+RK_INLINE void RK(lstm_cell)(REAL zi, REAL zf, REAL zg, REAL zo, REAL cp, REAL *ai, REAL *af, REAL *ag,
                                  REAL *ao, REAL *c, REAL *tc, REAL *h)
 {
     REAL i = SIGMOID(zi), f = SIGMOID(zf), g = TANH(zg), o = SIGMOID(zo);
@@ -34,7 +34,7 @@ static inline void RK(lstm_cell)(REAL zi, REAL zf, REAL zg, REAL zo, REAL cp, RE
     *c = cn; *tc = t; *h = o * t;
 }
 
-static inline void RK(lstm_point)(REAL *ai, REAL *af, REAL *ag, REAL *ao, REAL hi, REAL hf, REAL hg,
+RK_INLINE void RK(lstm_point)(REAL *ai, REAL *af, REAL *ag, REAL *ao, REAL hi, REAL hf, REAL hg,
                                   REAL ho, REAL cp, REAL *c, REAL *tc, REAL *h)
 {
     RK(lstm_cell)(*ai + hi, *af + hf, *ag + hg, *ao + ho, cp, ai, af, ag, ao, c, tc, h);
@@ -113,9 +113,9 @@ TARGETS static void RK(lstm_bwd)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t ga
 
 /* Elman RNN: a = phi(a + gh) in place, phi = tanh (relu = 0) or max(., 0) (NaN stays NaN).
  * One loop per phi: with the choice inside the loop the compiler leaves the tanh loop scalar. */
-static inline void RK(tanh_point)(REAL *a, REAL gh) { *a = TANH(*a + gh); }
+RK_INLINE void RK(tanh_point)(REAL *a, REAL gh) { *a = TANH(*a + gh); }
 
-static inline void RK(relu_point)(REAL *a, REAL gh)
+RK_INLINE void RK(relu_point)(REAL *a, REAL gh)
 {
     REAL v = *a + gh;
     *a = v < 0 ? 0 : v;
@@ -141,7 +141,7 @@ TARGETS static void RK(rnn_fwd)(REAL *restrict a, Py_ssize_t lda, const REAL *re
  * tanh' = 1 - h^2 and relu' = [h > 0] (h = phi(a) from the forward). da may be dy itself
  * (the same block: da is written over dy, as the C loop does with its copy of a user-layout
  * dy_t, and the Python loop with a dy it may overwrite). */
-static inline void RK(rnn_bwd_point)(REAL *da, REAL dh, REAL dy, REAL h, REAL *dh_sq, int relu)
+RK_INLINE void RK(rnn_bwd_point)(REAL *da, REAL dh, REAL dy, REAL h, REAL *dh_sq, int relu)
 {
     REAL d = dh + dy;
     *dh_sq += d * d;
@@ -171,7 +171,7 @@ TARGETS static void RK(rnn_bwd)(REAL *restrict da, Py_ssize_t ldda, const REAL *
  *   r = sigma(a_r + gh_r)   z = sigma(a_z + gh_z)   s = gh_n + b_hn
  *   n = tanh(a_n + r * s)   h = n + z * (h_prev - n)
  * a is overwritten with [r; z; n]; s is kept in side for the backward step. */
-static inline void RK(gru_point)(REAL *ar, REAL *az, REAL *an, REAL hr, REAL hz, REAL hn, REAL b,
+RK_INLINE void RK(gru_point)(REAL *ar, REAL *az, REAL *an, REAL hr, REAL hz, REAL hn, REAL b,
                                  REAL hp, REAL *side, REAL *h)
 {
     REAL r = SIGMOID(*ar + hr), z = SIGMOID(*az + hz);
@@ -240,7 +240,7 @@ TARGETS static void RK(gru_bwd)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t ga,
  * product W_hn @ (r * h~):
  *   rz:  r = sigma(a_r + gh_r)   z = sigma(a_z + gh_z)   side = r * h~     (gh = [W_hr; W_hz] h~)
  *   n:   n = tanh(a_n + gh_n)    h = n + z * (h_prev - n)                  (gh_n = W_hn side) */
-static inline void RK(gru_rz_point)(REAL *ar, REAL *az, REAL hr, REAL hz, REAL hm, REAL *side)
+RK_INLINE void RK(gru_rz_point)(REAL *ar, REAL *az, REAL hr, REAL hz, REAL hm, REAL *side)
 {
     REAL r = SIGMOID(*ar + hr);
     *ar = r;
@@ -248,7 +248,7 @@ static inline void RK(gru_rz_point)(REAL *ar, REAL *az, REAL hr, REAL hz, REAL h
     *side = r * hm;
 }
 
-static inline void RK(gru_n_point)(REAL z, REAL *an, REAL hn, REAL hp, REAL *h)
+RK_INLINE void RK(gru_n_point)(REAL z, REAL *an, REAL hn, REAL hp, REAL *h)
 {
     REAL n = TANH(*an + hn);
     *an = n;
