@@ -7,7 +7,7 @@
  * weight_gradients does the same with NumPy). NumPy's OpenBLAS takes these as three products
  * (and one more for db) that read dA, 4H * K values, four times from memory; its kernel runs
  * them at about 97 GFLOP/s a core on the development machine (Zen 4), packed.h's at 110-115:
- * 13-16% less time for all four at 64x100x32x128 and 64x200x64x256 (7 ms of 60 at the latter).
+ * 10-16% less time for all four at 64x100x32x128 and 64x200x64x256 (6-7 ms of 58-60 at the latter).
  *
  * Here K goes by chunks of GR_KC columns. For each chunk:
  *   1. the participants transpose Z = [x; h_prev * rec_mask] ((I + H), chunk) into Bt (chunk,
