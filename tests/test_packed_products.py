@@ -102,8 +102,9 @@ def test_packed_loops_match_blas_loops(cell, N, parts, reverse, masked, varlen, 
     want = _run(cell, p, dy, dstate)
     packed_products(2)
     got = _run(cell, p, dy, dstate)
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6)
+    for g, w in zip(got, want):  # rounding of float32 sums, relative to the largest value (the
+        # weight gradients sum up to 780 terms: where they cancel, a small entry keeps their error)
+        np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6 * max(1.0, float(np.abs(w).max())))
 
 
 @needs_kernel
