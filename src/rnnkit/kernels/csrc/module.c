@@ -21,6 +21,10 @@
  *
  * copy_seq copies a sequence between the user's layout and the kernels' one (layout.h).
  *
+ * In float32 on x86-64 with AVX-512 the loops' larger step products run on packed.h's kernel
+ * (packed_products sets when), and gate_gradients takes the LSTM's products after its backward
+ * loop in one pass (gradients.h).
+ *
  * On x86-64 Linux with GCC >= 12 and glibc, each step function is compiled three times (AVX-512,
  * AVX2+FMA, baseline) and the loader picks the best one the CPU supports; elsewhere once, for
  * the compiler's default target. gru_backward_nz leaves the finished columns to gru_backward_r,

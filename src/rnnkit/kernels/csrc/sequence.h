@@ -2,8 +2,10 @@
  *
  * Included twice by module.c after steps.h (REAL = float, double). Each loop does per step what
  * the Python loop in rnnkit/kernels/{rnn,lstm,gru}.py does: the recurrent product through the
- * cblas gemm of NumPy's own BLAS (registered by rnnkit/kernels/blas.py), then the fused step of
- * steps.h. What this saves over the Python loop is the interpreter's work between steps: several
+ * cblas gemm of NumPy's own BLAS (registered by rnnkit/kernels/blas.py), or in float32 where it
+ * pays through packed.h's kernel on weights each participant packs once (pack_weights,
+ * step_product), then the fused step of steps.h. The LSTM's forward, packed, does both in one
+ * (packed.h: pk_gates, with lstm_epilogue). What this saves over the Python loop is the interpreter's work between steps: several
  * microseconds per step, which is most of a step at N = 1.
  *
  * Each loop is written for one participant k of L->P (pool.h): the hidden units j in
@@ -447,7 +449,8 @@ static void RK(rnn_bwd_seq)(Loop *L, int k)
 /* LSTM forward (lstm_fwd): A (4H, T, N) receives the activations [i; f; g; o] (0 in finished
  * columns; without x it holds W_ih x_t before); hs, cs (H, T+1, N); tcs (H, T, N); bias (4H,).
  * A, tcs may have one time slot, cs two (SLOT). p: hs, A, cs, tcs, x, W_ih, W_hh, bias, rec_mask;
- * part scratch: gh, gx (4hk, N), hm (H, N) */
+ * part scratch: gh, gx (4hk, N), hm (H, N), packed weights. Packed with x (pk.fused), a step is
+ * one pk_gates call: W_hh h~ + W_ih x_t + b and the gate pass (lstm_fwd_z) on its result. */
 static void RK(lstm_fwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
