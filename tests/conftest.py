@@ -320,3 +320,15 @@ def reference_hidden_grad_norms(ref, num_layers, bidirectional, T):
                 g = h.grad * ref["mask"][t]
                 out[layer, d, t] = float(g.double().norm())
     return out
+
+
+@pytest.fixture
+def kernel_modes():
+    """(_fused.packed_products, _fused.loop_threads) for a test that sets either; both as they
+    were after it"""
+    from rnnkit.kernels import _fused
+
+    mode, parts = _fused.packed_products(-1), _fused.loop_threads(0)
+    yield _fused.packed_products, _fused.loop_threads
+    _fused.packed_products(mode)
+    _fused.loop_threads(parts)

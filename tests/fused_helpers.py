@@ -41,3 +41,44 @@ def expect_error(exc, pattern, fn, args, what):
         assert re.search(pattern, str(e)), f"_fused.{fn} with {what}: message {str(e)!r} lacks {pattern!r}"
     else:
         pytest.fail(f"_fused.{fn} accepted {what}")
+
+
+def loop_problem(G, states, N, dtype, reverse, masked, varlen, seed=0, T=7, I=3, H=6):
+    """Random arguments of a kernel forward (G gates, `states` states: 2 for the LSTM), its dy
+    and its dstate: x (I, T, N), state0, weights and biases, reverse; rec_mask (H, N) when
+    masked; batch_sizes of sorted random lengths (the first T) when varlen."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((I, T, N)).astype(dtype)
+    p = dict(
+        x=x,
+        state0=tuple(rng.standard_normal((H, N)).astype(dtype) * 0.5 for _ in range(states)),
+        W_ih=(rng.standard_normal((G * H, I)) * 0.4).astype(dtype),
+        W_hh=(rng.standard_normal((G * H, H)) * 0.4).astype(dtype),
+        b_ih=(rng.standard_normal(G * H) * 0.1).astype(dtype),
+        b_hh=(rng.standard_normal(G * H) * 0.1).astype(dtype),
+        reverse=reverse,
+    )
+    if masked:
+        p["rec_mask"] = ((rng.random((H, N)) > 0.3) / 0.7).astype(dtype)
+    if varlen:
+        lengths = np.sort(rng.integers(1, T + 1, size=N))[::-1]
+        lengths[0] = T
+        p["batch_sizes"] = (lengths[None, :] > np.arange(T)[:, None]).sum(axis=1)
+    dy = rng.standard_normal((H, T, N)).astype(dtype)
+    dstate = tuple(rng.standard_normal((H, N)).astype(dtype) for _ in range(states))
+    return p, dy, dstate
+
+
+def packed_kernel_supported() -> bool:
+    """Whether this CPU and build run packed.h's kernel (``_fused.packed_products`` accepts 2)."""
+    old = _fused.packed_products(-1)
+    try:
+        _fused.packed_products(2)
+    except ValueError:
+        return False
+    _fused.packed_products(old)
+    return True
+
+
+needs_packed_kernel = pytest.mark.skipif(not packed_kernel_supported(),
+                                         reason="packed products need an x86-64 CPU with AVX-512")

@@ -21,6 +21,8 @@ from rnnkit.kernels import (
 )
 from rnnkit.kernels.common import STEP_PROJECTION_MIN_N, loop_projection
 
+from fused_helpers import loop_problem
+
 pytestmark = pytest.mark.skipif(blas.find() is None, reason="NumPy's BLAS cannot be called from C here")
 
 CELLS = {
@@ -32,28 +34,8 @@ CELLS = {
 
 
 def _problem(cell, N, dtype, reverse, masked, packed, seed=0, T=7, I=3, H=6):
-    rng = np.random.default_rng(seed)
-    G = CELLS[cell][2]
-    states = 2 if cell == "lstm" else 1
-    x = rng.standard_normal((I, T, N)).astype(dtype)
-    p = dict(
-        x=x,
-        state0=tuple(rng.standard_normal((H, N)).astype(dtype) * 0.5 for _ in range(states)),
-        W_ih=(rng.standard_normal((G * H, I)) * 0.4).astype(dtype),
-        W_hh=(rng.standard_normal((G * H, H)) * 0.4).astype(dtype),
-        b_ih=(rng.standard_normal(G * H) * 0.1).astype(dtype),
-        b_hh=(rng.standard_normal(G * H) * 0.1).astype(dtype),
-        reverse=reverse,
-    )
-    if masked:
-        p["rec_mask"] = ((rng.random((H, N)) > 0.3) / 0.7).astype(dtype)
-    if packed:
-        lengths = np.sort(rng.integers(1, T + 1, size=N))[::-1]
-        lengths[0] = T
-        p["batch_sizes"] = (lengths[None, :] > np.arange(T)[:, None]).sum(axis=1)
-    dy = rng.standard_normal((H, T, N)).astype(dtype)
-    dstate = tuple(rng.standard_normal((H, N)).astype(dtype) for _ in range(states))
-    return p, dy, dstate
+    return loop_problem(CELLS[cell][2], 2 if cell == "lstm" else 1, N, dtype, reverse, masked, packed, seed=seed,
+                        T=T, I=I, H=H)
 
 
 def _run(cell, p, dy, dstate, use_c, monkeypatch, **backward):

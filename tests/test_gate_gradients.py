@@ -12,29 +12,9 @@ import pytest
 from rnnkit.kernels import _fused, blas
 from rnnkit.kernels.common import previous_states, weight_gradients
 
+from fused_helpers import needs_packed_kernel
+
 pytestmark = pytest.mark.skipif(blas.find() is None, reason="NumPy's BLAS cannot be called from C here")
-
-
-def _supported() -> bool:
-    old = _fused.packed_products(-1)
-    try:
-        _fused.packed_products(2)
-    except ValueError:
-        return False
-    _fused.packed_products(old)
-    return True
-
-
-needs_kernel = pytest.mark.skipif(not _supported(), reason="packed products need an x86-64 CPU with AVX-512")
-
-
-@pytest.fixture
-def modes():
-    """packed_products(mode) and loop_threads(n) for the test; both as they were after it"""
-    mode, parts = _fused.packed_products(-1), _fused.loop_threads(0)
-    yield _fused.packed_products, _fused.loop_threads
-    _fused.packed_products(mode)
-    _fused.loop_threads(parts)
 
 
 def _problem(GH, I, H, T, N, reverse, masked, dtype=np.float32, seed=0):
@@ -55,15 +35,15 @@ def _numpy(dA, x, h, mask, W_ih):
             (W_ih.T.astype(np.float64) @ dA2).reshape(x.shape))
 
 
-@needs_kernel
+@needs_packed_kernel
 @pytest.mark.parametrize("GH, I, H", [(20, 3, 5), (52, 17, 13), (160, 1, 40)])
 @pytest.mark.parametrize("T, N", [(1, 1), (3, 5), (7, 40), (2, 64), (9, 37)])
 @pytest.mark.parametrize("parts", [1, 2, 3])
 @pytest.mark.parametrize("reverse, masked", [(False, False), (True, True)])
-def test_gate_gradients_match_numpy(GH, I, H, T, N, parts, reverse, masked, modes):
+def test_gate_gradients_match_numpy(GH, I, H, T, N, parts, reverse, masked, kernel_modes):
     """K = T * N of 1, 15, 280 (two whole chunks and a part), 128 (one whole) and 333; rows of
     dA 20, 52, 160 over 1-3 threads: partial blocks of 6 everywhere."""
-    packed_products, loop_threads = modes
+    packed_products, loop_threads = kernel_modes
     packed_products(2)
     loop_threads(parts)
     dA, x, h, mask, W_ih = _problem(GH, I, H, T, N, reverse, masked)
@@ -76,12 +56,12 @@ def test_gate_gradients_match_numpy(GH, I, H, T, N, parts, reverse, masked, mode
         np.testing.assert_allclose(got, w, rtol=1e-4, atol=1e-4 * np.sqrt(T * N))
 
 
-@needs_kernel
+@needs_packed_kernel
 @pytest.mark.parametrize("has_bias", [True, False])
-def test_dx_may_be_x(has_bias, modes):
+def test_dx_may_be_x(has_bias, kernel_modes):
     """weight_gradients with dx_out = x (what overwrite_x asks): the gradients read each chunk of
     x before its columns of dx are written."""
-    packed_products, loop_threads = modes
+    packed_products, loop_threads = kernel_modes
     packed_products(2)
     loop_threads(2)
     dA, x, h, mask, W_ih = _problem(24, 6, 6, 50, 8, False, True)
@@ -98,11 +78,11 @@ def test_dx_may_be_x(has_bias, modes):
         assert grads["bias_hh"] is not grads["bias_ih"]
 
 
-@needs_kernel
-def test_gate_gradients_declines(modes):
+@needs_packed_kernel
+def test_gate_gradients_declines(kernel_modes):
     """False, with nothing written, for float64 (mode 2 even), with packed products off, and in
     mode 1 for products too small to pay; weight_gradients then uses NumPy."""
-    packed_products, loop_threads = modes
+    packed_products, loop_threads = kernel_modes
     for dtype, mode, size in [(np.float64, 2, (20, 3, 5, 7, 40)), (np.float32, 0, (512, 64, 128, 20, 64)),
                               (np.float32, 1, (20, 3, 5, 7, 40))]:
         packed_products(mode)

@@ -21,6 +21,8 @@ from rnnkit.kernels import (
     _fused, blas, gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward, rnn_forward,
 )
 
+from fused_helpers import loop_problem, needs_packed_kernel, packed_kernel_supported
+
 pytestmark = pytest.mark.skipif(blas.find() is None, reason="NumPy's BLAS cannot be called from C here")
 
 CELLS = {
@@ -30,50 +32,8 @@ CELLS = {
 }
 
 
-def _supported() -> bool:
-    old = _fused.packed_products(-1)
-    try:
-        _fused.packed_products(2)
-    except ValueError:
-        return False
-    _fused.packed_products(old)
-    return True
-
-
-needs_kernel = pytest.mark.skipif(not _supported(), reason="packed products need an x86-64 CPU with AVX-512")
-
-
-@pytest.fixture
-def modes():
-    """packed_products(mode) and loop_threads(n) for the test; both as they were after it"""
-    mode, parts = _fused.packed_products(-1), _fused.loop_threads(0)
-    yield _fused.packed_products, _fused.loop_threads
-    _fused.packed_products(mode)
-    _fused.loop_threads(parts)
-
-
-def _problem(cell, N, dtype, reverse, masked, varlen, T=6, I=5, H=13, seed=0):
-    rng = np.random.default_rng(seed)
-    G = CELLS[cell][2]
-    states = 2 if cell == "lstm" else 1
-    p = dict(
-        x=rng.standard_normal((I, T, N)).astype(dtype),
-        state0=tuple((rng.standard_normal((H, N)) * 0.5).astype(dtype) for _ in range(states)),
-        W_ih=(rng.standard_normal((G * H, I)) * 0.4).astype(dtype),
-        W_hh=(rng.standard_normal((G * H, H)) * 0.4).astype(dtype),
-        b_ih=(rng.standard_normal(G * H) * 0.1).astype(dtype),
-        b_hh=(rng.standard_normal(G * H) * 0.1).astype(dtype),
-        reverse=reverse,
-    )
-    if masked:
-        p["rec_mask"] = ((rng.random((H, N)) > 0.3) / 0.7).astype(dtype)
-    if varlen:
-        lengths = np.sort(rng.integers(1, T + 1, size=N))[::-1]
-        lengths[0] = T
-        p["batch_sizes"] = (lengths[None, :] > np.arange(T)[:, None]).sum(axis=1)
-    dy = rng.standard_normal((H, T, N)).astype(dtype)
-    dstate = tuple(rng.standard_normal((H, N)).astype(dtype) for _ in range(states))
-    return p, dy, dstate
+def _problem(cell, N, dtype, reverse, masked, varlen, T=6, I=5, H=13):
+    return loop_problem(CELLS[cell][2], 2 if cell == "lstm" else 1, N, dtype, reverse, masked, varlen, T=T, I=I, H=H)
 
 
 def _run(cell, p, dy, dstate):
@@ -85,17 +45,17 @@ def _run(cell, p, dy, dstate):
     return [y, *state_T, dx, *dstate0, dh_sq, *(grads[k] for k in sorted(grads))]
 
 
-@needs_kernel
+@needs_packed_kernel
 @pytest.mark.parametrize("cell", sorted(CELLS))
 @pytest.mark.parametrize("N", [1, 5, 16, 37, 70, 130])
 @pytest.mark.parametrize("parts", [1, 2, 3])
 @pytest.mark.parametrize("reverse, masked, varlen", [(False, False, False), (True, True, True), (False, True, True)])
-def test_packed_loops_match_blas_loops(cell, N, parts, reverse, masked, varlen, modes):
+def test_packed_loops_match_blas_loops(cell, N, parts, reverse, masked, varlen, kernel_modes):
     """Every output of forward and backward, packed (mode 2) against OpenBLAS (mode 0). N runs
     through one masked vector (1, 5), whole vectors (16), two to five of them with the last masked
     (37, 70, 130: two and three column blocks of 64); H = 13 gives 13 to 52 rows a thread, never a
     whole number of blocks of 6; the varlen rows finish sequences along the way."""
-    packed_products, loop_threads = modes
+    packed_products, loop_threads = kernel_modes
     loop_threads(parts)
     p, dy, dstate = _problem(cell, N, np.float32, reverse, masked, varlen)
     packed_products(0)
@@ -107,14 +67,14 @@ def test_packed_loops_match_blas_loops(cell, N, parts, reverse, masked, varlen, 
         np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6 * max(1.0, float(np.abs(w).max())))
 
 
-@needs_kernel
+@needs_packed_kernel
 @pytest.mark.parametrize("N", [16, 40, 100])
 @pytest.mark.parametrize("parts", [1, 2])
-def test_fused_lstm_step_over_several_unit_groups(N, parts, modes):
+def test_fused_lstm_step_over_several_unit_groups(N, parts, kernel_modes):
     """The LSTM's fused step (pk_gates: one product for W_hh h~ + W_ih x_t + b, then the gate pass
     on 24 units by 32 columns at a time) with 50 units: two whole groups of 24 and a last one of 2
     on one thread, 25 units each on two."""
-    packed_products, loop_threads = modes
+    packed_products, loop_threads = kernel_modes
     loop_threads(parts)
     p, dy, dstate = _problem("lstm", N, np.float32, True, True, True, H=50, I=9)
     packed_products(0)
@@ -125,11 +85,11 @@ def test_fused_lstm_step_over_several_unit_groups(N, parts, modes):
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
 
 
-@needs_kernel
+@needs_packed_kernel
 @pytest.mark.parametrize("cell", sorted(CELLS))
-def test_float64_loops_never_pack(cell, modes):
+def test_float64_loops_never_pack(cell, kernel_modes):
     """packed.h is float32 only: mode 2 leaves float64 results bit for bit as they are."""
-    packed_products, loop_threads = modes
+    packed_products, loop_threads = kernel_modes
     loop_threads(2)
     p, dy, dstate = _problem(cell, 40, np.float64, False, True, True)
     packed_products(0)
@@ -139,12 +99,12 @@ def test_float64_loops_never_pack(cell, modes):
         np.testing.assert_array_equal(g, w)
 
 
-@needs_kernel
+@needs_packed_kernel
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_lean_forward_packed(cell, modes):
+def test_lean_forward_packed(cell, kernel_modes):
     """A forward that keeps no cache (its gates in one time slot) gives the same y and final state
     as one that keeps them, with packed products too."""
-    packed_products, loop_threads = modes
+    packed_products, loop_threads = kernel_modes
     packed_products(2)
     loop_threads(2)
     p, _, _ = _problem(cell, 40, np.float32, False, True, True, T=9)
@@ -157,11 +117,11 @@ def test_lean_forward_packed(cell, modes):
         np.testing.assert_array_equal(a, b)
 
 
-@needs_kernel
-def test_where_loops_pack(modes):
+@needs_packed_kernel
+def test_where_loops_pack(kernel_modes):
     """Mode 1 packs a loop's W_hh from 16 columns and 16384 weight values per thread (G * hk * H,
     hk = ceil(H / threads)); mode 0 never; mode 2 always."""
-    packed_products, loop_threads = modes
+    packed_products, loop_threads = kernel_modes
     packed_products(1)
     loop_threads(1)
     assert _fused.loop_packs(4, 64, 16)  # 4 * 64 * 64 = 16384
@@ -177,13 +137,13 @@ def test_where_loops_pack(modes):
     assert _fused.loop_packs(1, 2, 1)
 
 
-@needs_kernel
+@needs_packed_kernel
 @pytest.mark.parametrize("cell", ["RNN", "LSTM", "GRU"])
-def test_torch_parity_where_loops_pack(cell, modes):
+def test_torch_parity_where_loops_pack(cell, kernel_modes):
     """A layer at a size where the loops pack by default (mode 1: N = 32, two threads, H = 128; the
     RNN's single gate needs H = 256) against torch.nn: outputs, dx and every parameter gradient."""
     torch = pytest.importorskip("torch")
-    packed_products, loop_threads = modes
+    packed_products, loop_threads = kernel_modes
     packed_products(1)
     loop_threads(2)
     G = {"RNN": 1, "LSTM": 4, "GRU": 3}[cell]
@@ -208,8 +168,8 @@ def test_torch_parity_where_loops_pack(cell, modes):
         np.testing.assert_allclose(grads[name], param.grad.numpy(), rtol=1e-4, atol=2e-4, err_msg=name)
 
 
-def test_packed_products_arguments(modes):
-    packed_products, _ = modes
+def test_packed_products_arguments(kernel_modes):
+    packed_products, _ = kernel_modes
     with pytest.raises(ValueError, match=r"mode = 3, expected 0 \(never\), 1 \(where they pay\), 2 \(always\)"):
         packed_products(3)
     with pytest.raises(ValueError, match="mode = -2"):
@@ -230,4 +190,4 @@ def test_no_packed_environment_variable(value, off):
     code = "from rnnkit.kernels import _fused; print(_fused.packed_products(-1))"
     env = dict(os.environ, RNNKIT_NO_PACKED=value)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ("0" if off or not _supported() else "1")
+    assert out.stdout.strip() == ("0" if off or not packed_kernel_supported() else "1")

@@ -1256,39 +1256,38 @@ static PyObject *packed_products(PyObject *self, PyObject *arg)
     return PyLong_FromLong(old);
 }
 
-/* loop_parts(G, H, N): how many participants a loop with that product would have now */
-static PyObject *loop_parts_py(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+/* The arguments (G, H, N) of loop_parts and loop_packs into v, and the participants P that a loop
+ * with that step product would have now; -1 with the error set */
+static int loop_query(PyObject *const *args, Py_ssize_t nargs, const char *fn, Py_ssize_t *v)
 {
-    Py_ssize_t v[3];
     static const char *names[3] = {"G", "H", "N"};
     if (nargs != 3) {
-        PyErr_Format(PyExc_TypeError, "_fused.loop_parts takes 3 arguments, got %zd", nargs);
-        return NULL;
+        PyErr_Format(PyExc_TypeError, "_fused.%s takes 3 arguments, got %zd", fn, nargs);
+        return -1;
     }
     for (int i = 0; i < 3; i++)
-        if (int_arg(args[i], "loop_parts", names[i], 1, PY_SSIZE_T_MAX, &v[i])) return NULL;
+        if (int_arg(args[i], fn, names[i], 1, PY_SSIZE_T_MAX, &v[i])) return -1;
     int P;
     Py_BEGIN_ALLOW_THREADS
     P = loop_parts(v[0], v[1], v[2]);
     Py_END_ALLOW_THREADS
-    return PyLong_FromLong(P);
+    return P;
+}
+
+/* loop_parts(G, H, N): how many participants a loop with that product would have now */
+static PyObject *loop_parts_py(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t v[3];
+    int P = loop_query(args, nargs, "loop_parts", v);
+    return P < 0 ? NULL : PyLong_FromLong(P);
 }
 
 /* loop_packs(G, H, N): whether a float32 loop with that step product would pack W_hh now */
 static PyObject *loop_packs_py(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t v[3];
-    static const char *names[3] = {"G", "H", "N"};
-    if (nargs != 3) {
-        PyErr_Format(PyExc_TypeError, "_fused.loop_packs takes 3 arguments, got %zd", nargs);
-        return NULL;
-    }
-    for (int i = 0; i < 3; i++)
-        if (int_arg(args[i], "loop_packs", names[i], 1, PY_SSIZE_T_MAX, &v[i])) return NULL;
-    int P;
-    Py_BEGIN_ALLOW_THREADS
-    P = loop_parts(v[0], v[1], v[2]);
-    Py_END_ALLOW_THREADS
+    int P = loop_query(args, nargs, "loop_packs", v);
+    if (P < 0) return NULL;
     return PyBool_FromLong(packs(4, v[0] * ((v[1] + P - 1) / P) * v[1], PK_MIN_WEIGHT, v[2]));
 }
 
