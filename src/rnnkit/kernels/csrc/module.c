@@ -1319,11 +1319,18 @@ static void copy_part(void *ctx, int k)
  * fast as one from 0.8 to 13 MB (64x100x32 to 64x200x256 float32) */
 #define COPY_MIN_BYTES (256 * 1024)
 
+/* the participants of a job split into `most` parts at most: loop_threads(n)'s n where set, else
+ * OpenBLAS's thread count (1 without its controls), their workers reserved */
+static int job_parts(Py_ssize_t most)
+{
+    if (!blas_get_threads || !blas_set_threads) return 1;
+    Py_ssize_t P = forced_parts ? forced_parts : blas_threads();
+    return reserve_parts(P < most ? P : most);
+}
+
 static int copy_parts(Py_ssize_t bytes, Py_ssize_t T)
 {
-    if (!blas_get_threads || !blas_set_threads || (!forced_parts && bytes < COPY_MIN_BYTES)) return 1;
-    Py_ssize_t P = forced_parts ? forced_parts : blas_threads();
-    return reserve_parts(P < T ? P : T);
+    return !forced_parts && bytes < COPY_MIN_BYTES ? 1 : job_parts(T);
 }
 
 /* copy_seq(src, dst): dst[...] = src for two 3-d float arrays of one shape and dtype, any strides
@@ -1467,7 +1474,7 @@ static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_
                    .mask = (const float *)mask, .dW_ih = (float *)dWi, .dW_hh = (float *)dW, .db = (float *)db,
                    .dx = (float *)dx, .M = M, .I = I, .H = H, .T = T, .N = N, .ldx = sx.ldx, .ldh = sh.ldx};
         Py_BEGIN_ALLOW_THREADS
-        G.P = copy_parts(PY_SSIZE_T_MAX, (M + PK_MR - 1) / PK_MR);
+        G.P = job_parts((M + PK_MR - 1) / PK_MR);
         Py_END_ALLOW_THREADS
         G.rows_max = PK_MR * (((M + PK_MR - 1) / PK_MR + G.P - 1) / G.P);
         size_t part = (size_t)(pk_values(G.rows_max, GR_KC) + G.rows_max * J + 16) * sizeof(float);
