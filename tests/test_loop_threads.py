@@ -133,8 +133,10 @@ def test_split_loop_stress(cell, threads, monkeypatch):
         threads(P)
         for _ in range(2):
             got = _run(cell, p, dy, dstate, True, monkeypatch)
-            for g, w in zip(got, want):
-                np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-13)
+            for g, w in zip(got, want):  # absolute rounding relative to the largest value: a weight
+                # gradient's sums of 1020 terms cancel to 0.07 beside entries of 155 (OpenBLAS's
+                # Haswell dgemm on Zen 3 splits them differently by rows: 2.4e-13 apart there)
+                np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14 * max(1.0, float(np.abs(w).max())))
 
 
 def test_automatic_participants(threads):
