@@ -25,7 +25,8 @@ setup(
             "rnnkit.kernels._fused",
             sources=["src/rnnkit/kernels/csrc/module.c"],
             depends=[f"src/rnnkit/kernels/csrc/{name}.h"
-                     for name in ("steps", "sequence", "layout", "vmath", "packed", "gradients", "pool")],
+                     for name in ("steps", "sequence", "layout", "vmath", "packed", "packed_tile", "gradients",
+                                  "pool")],
             extra_compile_args=flags,
         )
     ]

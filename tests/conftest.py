@@ -324,11 +324,13 @@ def reference_hidden_grad_norms(ref, num_layers, bidirectional, T):
 
 @pytest.fixture
 def kernel_modes():
-    """(_fused.packed_products, _fused.loop_threads) for a test that sets either; both as they
-    were after it"""
+    """(_fused.packed_products, _fused.loop_threads) for a test that sets either (or
+    _fused.packed_kernel); all three as they were after it"""
     from rnnkit.kernels import _fused
 
-    mode, parts = _fused.packed_products(-1), _fused.loop_threads(0)
+    mode, parts, kernel = _fused.packed_products(-1), _fused.loop_threads(0), _fused.packed_kernel(None)
     yield _fused.packed_products, _fused.loop_threads
     _fused.packed_products(mode)
     _fused.loop_threads(parts)
+    if kernel is not None:
+        _fused.packed_kernel(kernel)

@@ -81,4 +81,21 @@ def packed_kernel_supported() -> bool:
 
 
 needs_packed_kernel = pytest.mark.skipif(not packed_kernel_supported(),
-                                         reason="packed products need an x86-64 CPU with AVX-512")
+                                         reason="packed products need an x86-64 CPU with AVX-512 or AVX2")
+
+
+def packed_kernels() -> list[str]:
+    """The packed kernels this CPU runs (``_fused.packed_kernel``): ["avx512", "avx2"] with AVX-512,
+    ["avx2"] with AVX2 only, [] without either; the tests run each."""
+    old = _fused.packed_kernel(None)
+    if old is None:
+        return []
+    names = []
+    for name in ("avx512", "avx2"):
+        try:
+            _fused.packed_kernel(name)
+        except ValueError:
+            continue
+        names.append(name)
+    _fused.packed_kernel(old)
+    return names

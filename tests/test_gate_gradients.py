@@ -2,7 +2,8 @@
 ``csrc/gradients.h``): dW_ih = dA @ x.T, dW_hh = dA @ (h * rec_mask).T, db = dA @ 1 and
 dx = W_ih.T @ dA, against NumPy's products, at sizes that cut K = T * N into whole and partial
 chunks of 128 columns and the rows into whole and partial blocks of 6, on one to three threads.
-Mode 2 of ``packed_products`` makes it run at any size (mode 1 skips the small ones)."""
+Mode 2 of ``packed_products`` makes it run at any size and on either kernel (mode 1 skips the small
+ones, and all with the AVX2 kernel)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import pytest
 from rnnkit.kernels import _fused, blas
 from rnnkit.kernels.common import previous_states, weight_gradients
 
-from fused_helpers import needs_packed_kernel
+from fused_helpers import needs_packed_kernel, packed_kernels
+
+KERNELS = packed_kernels()
 
 pytestmark = pytest.mark.skipif(blas.find() is None, reason="NumPy's BLAS cannot be called from C here")
 
@@ -40,10 +43,12 @@ def _numpy(dA, x, h, mask, W_ih):
 @pytest.mark.parametrize("T, N", [(1, 1), (3, 5), (7, 40), (2, 64), (9, 37)])
 @pytest.mark.parametrize("parts", [1, 2, 3])
 @pytest.mark.parametrize("reverse, masked", [(False, False), (True, True)])
-def test_gate_gradients_match_numpy(GH, I, H, T, N, parts, reverse, masked, kernel_modes):
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_gate_gradients_match_numpy(GH, I, H, T, N, parts, reverse, masked, kernel, kernel_modes):
     """K = T * N of 1, 15, 280 (two whole chunks and a part), 128 (one whole) and 333; rows of
-    dA 20, 52, 160 over 1-3 threads: partial blocks of 6 everywhere."""
+    dA 20, 52, 160 over 1-3 threads: partial blocks of 6 everywhere; each kernel the CPU runs."""
     packed_products, loop_threads = kernel_modes
+    _fused.packed_kernel(kernel)
     packed_products(2)
     loop_threads(parts)
     dA, x, h, mask, W_ih = _problem(GH, I, H, T, N, reverse, masked)
@@ -79,10 +84,13 @@ def test_dx_may_be_x(has_bias, kernel_modes):
 
 
 @needs_packed_kernel
-def test_gate_gradients_declines(kernel_modes):
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_gate_gradients_declines(kernel, kernel_modes):
     """False, with nothing written, for float64 (mode 2 even), with packed products off, and in
-    mode 1 for products too small to pay; weight_gradients then uses NumPy."""
+    mode 1 for products too small to pay, and for any with the AVX2 kernel (twice NumPy's time on
+    a Zen 3 core); weight_gradients then uses NumPy."""
     packed_products, loop_threads = kernel_modes
+    _fused.packed_kernel(kernel)
     for dtype, mode, size in [(np.float64, 2, (20, 3, 5, 7, 40)), (np.float32, 0, (512, 64, 128, 20, 64)),
                               (np.float32, 1, (20, 3, 5, 7, 40))]:
         packed_products(mode)
@@ -94,7 +102,8 @@ def test_gate_gradients_declines(kernel_modes):
             assert (o == 7).all()
     packed_products(1)
     assert _fused.gate_gradients(*_problem(512, 64, 128, 20, 64, False, False), np.empty((512, 64), np.float32),
-                                 np.empty((512, 128), np.float32), None, np.empty((64, 20, 64), np.float32)) is True
+                                 np.empty((512, 128), np.float32), None,
+                                 np.empty((64, 20, 64), np.float32)) is (kernel == "avx512")
 
 
 def test_gate_gradients_arguments():

@@ -1,6 +1,10 @@
 """Packed step products (``csrc/packed.h``): the float32 C loops' per-step products with weights
 each thread packs once per call, instead of OpenBLAS's sgemm.
 
+The kernel comes for AVX-512 and for AVX2 (``csrc/packed_tile.h``, one algorithm, tiles sized to
+each one's registers); the tests that compare results run each one the CPU has
+(``_fused.packed_kernel``), so a CPU with AVX-512 checks both.
+
 Mode 2 of ``_fused.packed_products`` packs every float32 step product, whatever its size, so the
 odd shapes (rows that fill no whole block of 6, columns that fill no whole vector of 16, several
 column blocks, finished sequences) run through the kernel here at small sizes. Each loop must then
@@ -21,7 +25,9 @@ from rnnkit.kernels import (
     _fused, blas, gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward, rnn_forward,
 )
 
-from fused_helpers import loop_problem, needs_packed_kernel, packed_kernel_supported
+from fused_helpers import loop_problem, needs_packed_kernel, packed_kernel_supported, packed_kernels
+
+KERNELS = packed_kernels()
 
 pytestmark = pytest.mark.skipif(blas.find() is None, reason="NumPy's BLAS cannot be called from C here")
 
@@ -50,12 +56,14 @@ def _run(cell, p, dy, dstate):
 @pytest.mark.parametrize("N", [1, 5, 16, 37, 70, 130])
 @pytest.mark.parametrize("parts", [1, 2, 3])
 @pytest.mark.parametrize("reverse, masked, varlen", [(False, False, False), (True, True, True), (False, True, True)])
-def test_packed_loops_match_blas_loops(cell, N, parts, reverse, masked, varlen, kernel_modes):
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_packed_loops_match_blas_loops(cell, N, parts, reverse, masked, varlen, kernel, kernel_modes):
     """Every output of forward and backward, packed (mode 2) against OpenBLAS (mode 0). N runs
     through one masked vector (1, 5), whole vectors (16), two to five of them with the last masked
     (37, 70, 130: two and three column blocks of 64); H = 13 gives 13 to 52 rows a thread, never a
     whole number of blocks of 6; the varlen rows finish sequences along the way."""
     packed_products, loop_threads = kernel_modes
+    _fused.packed_kernel(kernel)
     loop_threads(parts)
     p, dy, dstate = _problem(cell, N, np.float32, reverse, masked, varlen)
     packed_products(0)
@@ -70,11 +78,13 @@ def test_packed_loops_match_blas_loops(cell, N, parts, reverse, masked, varlen, 
 @needs_packed_kernel
 @pytest.mark.parametrize("N", [16, 40, 100])
 @pytest.mark.parametrize("parts", [1, 2])
-def test_fused_lstm_step_over_several_unit_groups(N, parts, kernel_modes):
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_fused_lstm_step_over_several_unit_groups(N, parts, kernel, kernel_modes):
     """The LSTM's fused step (pk_gates: one product for W_hh h~ + W_ih x_t + b, then the gate pass
     on 24 units by 32 columns at a time) with 50 units: two whole groups of 24 and a last one of 2
     on one thread, 25 units each on two."""
     packed_products, loop_threads = kernel_modes
+    _fused.packed_kernel(kernel)
     loop_threads(parts)
     p, dy, dstate = _problem("lstm", N, np.float32, True, True, True, H=50, I=9)
     packed_products(0)
@@ -118,19 +128,26 @@ def test_lean_forward_packed(cell, kernel_modes):
 
 
 @needs_packed_kernel
-def test_where_loops_pack(kernel_modes):
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_where_loops_pack(kernel, kernel_modes):
     """Mode 1 packs a loop's W_hh from 16 columns and 16384 weight values per thread (G * hk * H,
-    hk = ceil(H / threads)); mode 0 never; mode 2 always."""
+    hk = ceil(H / threads)) with AVX-512, never with AVX2 (there only the LSTM's fused forward step
+    packs: the plain products are no faster than OpenBLAS's); mode 0 never; mode 2 always."""
     packed_products, loop_threads = kernel_modes
+    _fused.packed_kernel(kernel)
     packed_products(1)
     loop_threads(1)
-    assert _fused.loop_packs(4, 64, 16)  # 4 * 64 * 64 = 16384
-    assert not _fused.loop_packs(4, 64, 15)  # too few columns
-    assert not _fused.loop_packs(3, 64, 64)  # 12288 values
-    assert _fused.loop_packs(1, 128, 64)
-    loop_threads(2)
-    assert not _fused.loop_packs(4, 64, 64)  # 32 units a thread: 8192 values
-    assert _fused.loop_packs(4, 128, 64)
+    if kernel == "avx512":
+        assert _fused.loop_packs(4, 64, 16)  # 4 * 64 * 64 = 16384
+        assert not _fused.loop_packs(4, 64, 15)  # too few columns
+        assert not _fused.loop_packs(3, 64, 64)  # 12288 values
+        assert _fused.loop_packs(1, 128, 64)
+        loop_threads(2)
+        assert not _fused.loop_packs(4, 64, 64)  # 32 units a thread: 8192 values
+        assert _fused.loop_packs(4, 128, 64)
+    else:
+        assert not _fused.loop_packs(4, 256, 64)
+        assert not _fused.loop_packs(1, 1024, 64)
     packed_products(0)
     assert not _fused.loop_packs(4, 256, 64)
     packed_products(2)
@@ -139,12 +156,14 @@ def test_where_loops_pack(kernel_modes):
 
 @needs_packed_kernel
 @pytest.mark.parametrize("cell", ["RNN", "LSTM", "GRU"])
-def test_torch_parity_where_loops_pack(cell, kernel_modes):
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_torch_parity_where_loops_pack(cell, kernel, kernel_modes):
     """A layer at a size where the loops pack by default (mode 1: N = 32, two threads, H = 128; the
     RNN's single gate needs H = 256) against torch.nn: outputs, dx and every parameter gradient."""
     torch = pytest.importorskip("torch")
     packed_products, loop_threads = kernel_modes
-    packed_products(1)
+    _fused.packed_kernel(kernel)
+    packed_products(1 if kernel == "avx512" else 2)  # AVX2 packs only the LSTM's fused step in mode 1
     loop_threads(2)
     G = {"RNN": 1, "LSTM": 4, "GRU": 3}[cell]
     N, T, I, H = 32, 9, 7, 256 if G == 1 else 128
@@ -177,6 +196,14 @@ def test_packed_products_arguments(kernel_modes):
     with pytest.raises(TypeError):
         packed_products("1")
     assert packed_products(-1) in (0, 1, 2)
+    with pytest.raises(ValueError, match=r'packed_kernel: expected "avx512", "avx2" or None, got \'avx\''):
+        _fused.packed_kernel("avx")
+    with pytest.raises(ValueError, match="got 16"):
+        _fused.packed_kernel(16)
+    if "avx512" not in KERNELS:
+        with pytest.raises(ValueError, match="runs no avx512 kernel"):
+            _fused.packed_kernel("avx512")
+    assert _fused.packed_kernel(None) == (KERNELS[0] if KERNELS else None)
     with pytest.raises(TypeError, match="loop_packs takes 3 arguments, got 2"):
         _fused.loop_packs(4, 64)
     with pytest.raises(ValueError, match="N"):

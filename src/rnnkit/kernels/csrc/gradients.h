@@ -8,6 +8,9 @@
  * (and one more for db) that read dA, 4H * K values, four times from memory; its kernel runs
  * them at about 97 GFLOP/s a core on the development machine (Zen 4), packed.h's at 110-115:
  * 10-16% less time for all four at 64x100x32x128 and 64x200x64x256 (6-7 ms of 58-60 at the latter).
+ * With packed.h's AVX2 kernel it takes twice NumPy's time (Zen 3: 18.2 against 9.2 ms at
+ * 64x100x32x128; its tiles pass over dA's and W_ih's chunks four times as often), so module.c uses
+ * it there only when told to (packed_products mode 2, for the tests).
  *
  * Here K goes by chunks of GR_KC columns. For each chunk:
  *   1. the participants transpose Z = [x; h_prev * rec_mask] ((I + H), chunk) into Bt (chunk,

@@ -950,11 +950,16 @@ static int spec_index(const SeqSpec *f, char kind)
 
 /* whether a product with M*K values of packed weight per participant and N columns is a packed
  * one: in mode 1 from PK_MIN_N columns and `least` values (0 for the LSTM's fused step, which
- * pays whatever the weight) */
+ * pays whatever the weight). With the AVX2 kernel (pk_lanes 8), mode 1 packs only the fused step:
+ * on a Zen 3 core that kernel runs a plain product at OpenBLAS's speed (84 against 82 GFLOP/s at
+ * 512x256 @ 256x64, 74 against 83 at 128x1024 @ 1024x64), and in the loops, whose rows of B are
+ * pages apart, slower (an LSTM training step 13% slower at 64x200x64x256), and gate_gradients
+ * takes twice NumPy's time; the fused step is faster (forwards 1-19%), by not passing over memory
+ * between product and gate pass. */
 static int packs(int size, Py_ssize_t MK, Py_ssize_t least, Py_ssize_t N)
 {
     int mode = size == 4 ? packed_mode() : 0;
-    return mode == 2 || (mode == 1 && N >= PK_MIN_N && MK >= least);
+    return mode == 2 || (mode == 1 && N >= PK_MIN_N && MK >= least && (least == 0 || pk_lanes == 16));
 }
 
 /* Per-call scratch of a loop of f, one allocation: per participant unit_rows * hk_max * N values
@@ -978,7 +983,7 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     part = (part + 15) / 16 * 16; /* whole 64-byte lines: no cache line shared by two participants */
     L->pk_offset = (size_t)part * size;
     if (L->pk_fused) /* [W_hh | W_ih], bias, z */
-        part += pk_values(G * L->hk_max, H + L->s.I) + pk_values(G * L->hk_max, 1) + G * PK_UNITS * PK_COLS;
+        part += pk_values(G * L->hk_max, H + L->s.I) + pk_values(G * L->hk_max, 1) + pk_gates_scratch(H + L->s.I, N);
     else
         part += (L->pk_rec ? pk_values(L->hk_max, G * H) : 0) + (L->pk_in ? pk_values(G * L->hk_max, L->s.I) : 0);
     part = (part + 15) / 16 * 16;
@@ -1235,7 +1240,7 @@ static PyObject *loop_threads(PyObject *self, PyObject *arg)
 
 /* packed_products(mode): from now on, the float32 loops' step products use packed weights never
  * (0), where they pay (1) or always (2; packed.h, pk_mode); a mode other than 0 needs a CPU with
- * AVX-512 (ValueError otherwise). Returns the previous mode. packed_products(-1) only returns it. */
+ * AVX-512 or AVX2 (ValueError otherwise). Returns the previous mode. packed_products(-1) only returns it. */
 static PyObject *packed_products(PyObject *self, PyObject *arg)
 {
     Py_ssize_t mode = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
@@ -1246,14 +1251,43 @@ static PyObject *packed_products(PyObject *self, PyObject *arg)
         return NULL;
     }
     if (mode > 0 && !pk_supported()) {
-        PyErr_Format(PyExc_ValueError, "_fused.packed_products: mode = %zd needs an x86-64 CPU with AVX-512 and a "
-                     "GCC or Clang build; %s", mode,
-                     PK_BUILT ? "this CPU has no AVX-512" : "this build has no packed kernel");
+        PyErr_Format(PyExc_ValueError, "_fused.packed_products: mode = %zd needs an x86-64 CPU with AVX-512 or AVX2 "
+                     "(with FMA) and a GCC or Clang build; %s", mode,
+                     PK_BUILT ? "this CPU has neither" : "this build has no packed kernel");
         return NULL;
     }
     int old = packed_mode();
     if (mode >= 0) pk_mode = (int)mode;
     return PyLong_FromLong(old);
+}
+
+/* packed_kernel(name): from now on, the packed products run on the kernel "avx512" or "avx2"
+ * (packed.h: pk_lanes; the CPU must run it, ValueError otherwise), as the tests do to check both
+ * on a CPU with AVX-512; None only returns it. Returns the previous kernel's name, None where the
+ * CPU runs neither. */
+static PyObject *packed_kernel(PyObject *self, PyObject *arg)
+{
+    pk_supported();
+    PyObject *old = pk_lanes == 16 ? PyUnicode_FromString("avx512")
+                    : pk_lanes == 8 ? PyUnicode_FromString("avx2") : (Py_INCREF(Py_None), Py_None);
+    if (!old || arg == Py_None) return old;
+    int lanes = 0;
+    if (PyUnicode_Check(arg))
+        lanes = PyUnicode_CompareWithASCIIString(arg, "avx512") == 0 ? 16
+                : PyUnicode_CompareWithASCIIString(arg, "avx2") == 0 ? 8 : 0;
+    if (!lanes) {
+        PyErr_Format(PyExc_ValueError, "_fused.packed_kernel: expected \"avx512\", \"avx2\" or None, got %R", arg);
+    } else if (!pk_runs(lanes)) {
+        PyErr_Format(PyExc_ValueError, "_fused.packed_kernel: this %s runs no %U kernel",
+                     PK_BUILT ? "CPU" : "build", arg);
+        lanes = 0;
+    }
+    if (!lanes) {
+        Py_DECREF(old);
+        return NULL;
+    }
+    pk_lanes = lanes;
+    return old;
 }
 
 /* The arguments (G, H, N) of loop_parts and loop_packs into v, and the participants P that a loop
@@ -1434,8 +1468,8 @@ static int peek_shape(PyObject *o, const char *fn, const char *name, int ndim, P
  * into dW_ih (G*H, I), dW_hh (G*H, H), db (G*H,) or None, dx (I, T, N), all C-contiguous and
  * written (not added to); dx may be x itself. With packed.h's kernel in one pass over dA, split
  * over the loops' threads (gradients.h), and True; False, with nothing done, where that kernel
- * does not apply (float64, packed_products off, or in mode 1 fewer than GR_MIN_WEIGHT values of
- * [dW_ih | dW_hh] or PK_MIN_N columns): the caller then uses NumPy (kernels/common.py:
+ * does not apply (float64, packed_products off, or in mode 1 the AVX2 kernel, or fewer than
+ * GR_MIN_WEIGHT values of [dW_ih | dW_hh] or PK_MIN_N columns): the caller then uses NumPy (kernels/common.py:
  * weight_gradients). */
 static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1562,6 +1596,9 @@ static PyMethodDef methods[] = {
     {"packed_products", (PyCFunction)packed_products, METH_O,
      "packed_products(mode): float32 step products with packed weights never (0), where they pay (1) or always (2);"
      " returns the previous mode (-1: only that)"},
+    {"packed_kernel", (PyCFunction)packed_kernel, METH_O,
+     "packed_kernel(name): the packed products' kernel from now on, \"avx512\" or \"avx2\"; returns the previous"
+     " one's name (None: only that; None returned: the CPU runs neither)"},
     DEF(rnn_forward_seq, "rnn_forward_seq(hs, W_hh, bias, rec_mask, batch_sizes, relu, " LOOP_ARGS ")"),
     DEF(rnn_backward_seq, "rnn_backward_seq(hs, x, W_ih, W_hh, dy, dh, dh_sq, dW_ih, dW_hh, db, dx, rec_mask, "
         "batch_sizes, relu, " LOOP_ARGS "): the whole backward, weight gradients added to"),

@@ -1,5 +1,5 @@
 /* The per-step products of the float32 time loops with the weight packed once per call
- * (x86-64 with AVX-512).
+ * (x86-64 with AVX-512, or AVX2 with FMA).
  *
  * A time step's product is C (M, n) = op(W) @ B (K, n), B's rows ldb values apart:
  *   forwards   gh = (this participant's G*hk rows of W_hh) @ h~_{t-1}   (K = H), and
@@ -28,8 +28,16 @@
  * first-level cache. Against two products, the pass a = W_ih x_t + b and a gate pass reading
  * both from memory, 4-6% less time per forward (14% against OpenBLAS).
  *
+ * The kernel comes twice (packed_tile.h, included once per instruction set): for AVX-512F (zmm,
+ * 16 lanes, as above) and for AVX2 with FMA (ymm, 8 lanes: 32 vector registers become 16, so
+ * tiles of 6 x 16 and 12 x 8, and the fused step's tiles 6 rows by 16 columns), the best the CPU
+ * runs (pk_lanes). On a Zen 3 core (AVX2) its plain products run at OpenBLAS's Haswell kernel's
+ * speed, 84 against 82 GFLOP/s, near that core's peak: there the loops use it only for the LSTM's
+ * fused step (module.c: packs), which makes forwards 1-19% faster.
+ *
  * PK_BUILT is 1 where this is compiled (GCC or Clang on x86-64), 0 elsewhere; pk_supported() says
- * whether the CPU runs it (AVX-512F, with the OS saving its registers). The loops use it for
+ * whether the CPU runs either (AVX-512F, or AVX2 and FMA, with the OS saving their registers). With
+ * AVX-512 the loops use it for
  * float32 with at least PK_MIN_N columns and PK_MIN_WEIGHT values of op(W) (module.c:
  * loop_scratch): with fewer columns most of a vector would be masked off, and with a smaller
  * weight OpenBLAS is as fast (measured: M*K = 8192 and 12288 no faster, 16384 15% faster). The
@@ -55,14 +63,6 @@ static Py_ssize_t pk_values(Py_ssize_t M, Py_ssize_t K) { return (M + PK_MR - 1)
 #define PK_BUILT 1
 #include <immintrin.h>
 
-#define PK_TARGET __attribute__((target("avx512f")))
-
-static int pk_supported(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
-}
-
 /* Pack op(W) (M = G * hk rows) into Wp, whose blocks hold Kt values of k each (Kt >= k0 + K):
  * Wp[q][k0 + k][r] = op(W)[q * PK_MR + r][k] for k < K, 0 for rows past M. Row r of op(W) is
  * (g, j), g < G, j < hk, at W + g * gs + j * rs, its element k at + k * ks; (g, j) =
@@ -86,109 +86,33 @@ static void pk_pack(float *restrict Wp, Py_ssize_t Kt, Py_ssize_t k0, const floa
     }
 }
 
-/* One tile: rows [0, min(rows, nb * PK_MR)) and nv vectors of columns of
- *   C = op(W) @ [B; B2] (+ bias),
- * from nb consecutive packed blocks at w (PK_MR * (K + K2) values each), B (K rows, row stride
- * ldb) and B2 (K2 rows, ldb2; K2 = 0: none) from their first column, bias (one value per row,
- * or NULL). The last vector's columns are those of mask `last`. Row r of the tile goes to
- * C + (r / G) * ldc + (r % G) * cg (G = 1: row r at C + r * ldc); with add (G = 1), it is added
- * to what C holds there. nb, nv, G and add are constants wherever this is inlined, so the
- * accumulators live in registers. */
-PK_TARGET static inline __attribute__((always_inline)) void pk_tile(
-    const int nb, const int nv, const int G, const int add, const float *w, Py_ssize_t K, const float *b,
-    Py_ssize_t ldb, Py_ssize_t K2, const float *b2, Py_ssize_t ldb2, const float *bias, __mmask16 last, float *C,
-    Py_ssize_t ldc, Py_ssize_t cg, Py_ssize_t rows)
+/* the kernel the products run on: 16 (AVX-512F), 8 (AVX2 with FMA) or 0 (none; the BLAS), the
+ * best the CPU has unless module.c's packed_kernel() chose another; -1 until pk_supported() first
+ * asks */
+static int pk_lanes = -1;
+
+/* the lanes of the best kernel this CPU runs (AVX-512F first, then AVX2 with FMA), 0 for none:
+ * __builtin_cpu_supports also checks that the OS saves the vector registers */
+static int pk_best(void)
 {
-    __m512 acc[4 * PK_MR][4];
-    Py_ssize_t bs = PK_MR * (K + K2); /* block stride */
-#pragma GCC unroll 24
-    for (int r = 0; r < nb * PK_MR; r++)
-#pragma GCC unroll 4
-        for (int v = 0; v < nv; v++) acc[r][v] = bias ? _mm512_set1_ps(bias[r]) : _mm512_setzero_ps();
-    if (add) /* C += ...: start from C's rows (G = 1) */
-#pragma GCC unroll 24
-        for (int r = 0; r < nb * PK_MR && r < rows; r++)
-#pragma GCC unroll 4
-            for (int v = 0; v < nv; v++)
-                acc[r][v] = v < nv - 1 ? _mm512_loadu_ps(C + r * ldc + 16 * v)
-                                       : _mm512_maskz_loadu_ps(last, C + r * ldc + 16 * v);
-    for (int part = 0; part < 2; part++) {
-        Py_ssize_t n = part ? K2 : K, ld = part ? ldb2 : ldb;
-        const float *bk = part ? b2 : b;
-        for (Py_ssize_t k = 0; k < n; k++, bk += ld, w += PK_MR) {
-            __m512 x[4];
-#pragma GCC unroll 4
-            for (int v = 0; v < nv; v++)
-                x[v] = v < nv - 1 ? _mm512_loadu_ps(bk + 16 * v) : _mm512_maskz_loadu_ps(last, bk + 16 * v);
-#pragma GCC unroll 4
-            for (int q = 0; q < nb; q++)
-#pragma GCC unroll 6
-                for (int r = 0; r < PK_MR; r++) {
-                    __m512 a = _mm512_set1_ps(w[q * bs + r]);
-#pragma GCC unroll 4
-                    for (int v = 0; v < nv; v++)
-                        acc[q * PK_MR + r][v] = _mm512_fmadd_ps(a, x[v], acc[q * PK_MR + r][v]);
-                }
-        }
-    }
-#pragma GCC unroll 24
-    for (int r = 0; r < nb * PK_MR; r++) {
-        if (r >= rows) break;
-        float *c = C + (r / G) * ldc + (r % G) * cg;
-#pragma GCC unroll 4
-        for (int v = 0; v < nv; v++) {
-            if (v < nv - 1) _mm512_storeu_ps(c + 16 * v, acc[r][v]);
-            else _mm512_mask_storeu_ps(c + 16 * v, last, acc[r][v]);
-        }
-    }
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return 16;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 8;
+    return 0;
 }
 
-/* the mask of the last of the vectors that hold w columns (1 <= w <= 16 * vectors) */
-static inline __mmask16 pk_last(Py_ssize_t w, int nv) { return (__mmask16)(0xFFFFu >> (16 * nv - w)); }
-
-/* the tiles of nv vectors over all row blocks: nb blocks at a time, then one at a time */
-#define PK_TILES(nb, nv, add)                                                                         \
-    do {                                                                                              \
-        Py_ssize_t q = 0;                                                                             \
-        for (; q + (nb) <= blocks; q += (nb))                                                         \
-            pk_tile(nb, nv, 1, add, Wp + q * PK_MR * K, K, b, ldb, 0, NULL, 0, NULL, last, c + q * PK_MR * ldc, \
-                    ldc, 0, M - q * PK_MR);                                                           \
-        for (; q < blocks; q++)                                                                       \
-            pk_tile(1, nv, 1, add, Wp + q * PK_MR * K, K, b, ldb, 0, NULL, 0, NULL, last, c + q * PK_MR * ldc, \
-                    ldc, 0, M - q * PK_MR);                                                           \
-    } while (0)
-
-/* C (M, n) = op(W) @ B (K, n), or C += op(W) @ B with add: Wp the packed op(W) (pk_pack, Kt = K),
- * B and C with row strides ldb, ldc */
-PK_TARGET static void pk_product_to(const float *Wp, Py_ssize_t M, Py_ssize_t K, const float *B, Py_ssize_t ldb,
-                                    Py_ssize_t n, float *C, Py_ssize_t ldc, int add)
+static int pk_supported(void)
 {
-    Py_ssize_t blocks = (M + PK_MR - 1) / PK_MR;
-    for (Py_ssize_t c0 = 0; c0 < n; c0 += 64) {
-        Py_ssize_t w = n - c0 < 64 ? n - c0 : 64;
-        int nv = (int)((w + 15) / 16);
-        __mmask16 last = pk_last(w, nv);
-        const float *b = B + c0;
-        float *c = C + c0;
-        switch (nv * 2 + !!add) {
-        case 8: PK_TILES(1, 4, 0); break;
-        case 9: PK_TILES(1, 4, 1); break;
-        case 6: PK_TILES(1, 3, 0); break;
-        case 7: PK_TILES(1, 3, 1); break;
-        case 4: PK_TILES(2, 2, 0); break;
-        case 5: PK_TILES(2, 2, 1); break;
-        case 2: PK_TILES(4, 1, 0); break;
-        default: PK_TILES(4, 1, 1); break;
-        }
-    }
+    if (pk_lanes < 0) pk_lanes = pk_best();
+    return pk_lanes > 0;
 }
-#undef PK_TILES
 
-/* C (M, n) = op(W) @ B (K, n) (pk_product_to) */
-PK_TARGET static void pk_product(const float *Wp, Py_ssize_t M, Py_ssize_t K, const float *B, Py_ssize_t ldb,
-                                 Py_ssize_t n, float *C, Py_ssize_t ldc)
+/* whether the CPU runs the kernel of `lanes` (16 or 8) */
+static int pk_runs(int lanes)
 {
-    pk_product_to(Wp, M, K, B, ldb, n, C, ldc, 0);
+    __builtin_cpu_init();
+    if (lanes == 16) return __builtin_cpu_supports("avx512f");
+    return lanes == 8 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
 /* A step's whole gate pre-activations, for the 4 gates of each of `units` units (the LSTM's),
@@ -198,44 +122,60 @@ PK_TARGET static void pk_product(const float *Wp, Py_ssize_t M, Py_ssize_t K, co
  * accumulators, and no pass over memory between the product and the gate pass. Wp is op(W) =
  * [W_hh | W_ih] (4 * units rows, unit-major, Kt = K + K2: pk_pack twice), bias its rows' biases
  * in the same order (whole blocks), B = h~ (K = H rows, ldb), B2 = x_t (K2 = I rows, ldb2).
- * Tiles of 3 units (12 rows: 2 blocks) by PK_COLS columns; the epilogue gets PK_UNITS units by
- * PK_COLS columns at a time: fn(ctx, u0, units, c0, w, z, ldz, gz), unit u0 + u's gate g at column
- * c0 + n in z[u * ldz + g * gz + n] (z: scratch of 4 * PK_UNITS * PK_COLS values). */
+ * Tiles of 3 units (12 rows: 2 blocks) by PK_COLS columns (AVX2: 6 rows by 16); the epilogue gets
+ * PK_UNITS units by PK_COLS columns at a time: fn(ctx, u0, units, c0, w, z, ldz, gz), unit u0 + u's
+ * gate g at column c0 + n in z[u * ldz + g * gz + n] (z: scratch of pk_gates_scratch(K + K2, n)
+ * values). */
 typedef void (*pk_epilogue)(void *ctx, Py_ssize_t u0, Py_ssize_t units, Py_ssize_t c0, Py_ssize_t w,
                             const float *z, Py_ssize_t ldz, Py_ssize_t gz);
 
-PK_TARGET static void pk_gates(const float *Wp, const float *bias, Py_ssize_t units, Py_ssize_t K, const float *B,
-                               Py_ssize_t ldb, Py_ssize_t K2, const float *B2, Py_ssize_t ldb2, Py_ssize_t n,
-                               float *z, pk_epilogue fn, void *ctx)
+#define PK_LANES 16
+#include "packed_tile.h"
+#undef PK_LANES
+#define PK_LANES 8
+#include "packed_tile.h"
+#undef PK_LANES
+
+/* C (M, n) = op(W) @ B (K, n), or C += op(W) @ B with add: Wp the packed op(W) (pk_pack, Kt = K),
+ * B and C with row strides ldb, ldc (on the kernel pk_lanes names; pk_supported() first) */
+static void pk_product_to(const float *Wp, Py_ssize_t M, Py_ssize_t K, const float *B, Py_ssize_t ldb, Py_ssize_t n,
+                          float *C, Py_ssize_t ldc, int add)
 {
-    Py_ssize_t Kt = K + K2, M = 4 * units, gz = PK_UNITS * PK_COLS;
-    for (Py_ssize_t u0 = 0; u0 < units; u0 += PK_UNITS) {
-        Py_ssize_t ug = units - u0 < PK_UNITS ? units - u0 : PK_UNITS;
-        for (Py_ssize_t c0 = 0; c0 < n; c0 += PK_COLS) {
-            Py_ssize_t w = n - c0 < PK_COLS ? n - c0 : PK_COLS;
-            int nv = w > 16 ? 2 : 1;
-            __mmask16 last = pk_last(w, nv);
-            for (Py_ssize_t u = u0; u < u0 + ug; u += 3) { /* rows 4u.., blocks 4u / PK_MR.. */
-                const float *wt = Wp + 4 * u * Kt, *bt = bias + 4 * u;
-                float *zt = z + (u - u0) * PK_COLS;
-                Py_ssize_t rows = M - 4 * u;
-                if (rows > PK_MR && nv == 2)
-                    pk_tile(2, 2, 4, 0, wt, K, B + c0, ldb, K2, B2 + c0, ldb2, bt, last, zt, PK_COLS, gz, rows);
-                else if (rows > PK_MR)
-                    pk_tile(2, 1, 4, 0, wt, K, B + c0, ldb, K2, B2 + c0, ldb2, bt, last, zt, PK_COLS, gz, rows);
-                else if (nv == 2)
-                    pk_tile(1, 2, 4, 0, wt, K, B + c0, ldb, K2, B2 + c0, ldb2, bt, last, zt, PK_COLS, gz, rows);
-                else
-                    pk_tile(1, 1, 4, 0, wt, K, B + c0, ldb, K2, B2 + c0, ldb2, bt, last, zt, PK_COLS, gz, rows);
-            }
-            fn(ctx, u0, ug, c0, w, z, PK_COLS, gz);
-        }
-    }
+    if (pk_lanes == 16) pk_product_to_avx512(Wp, M, K, B, ldb, n, C, ldc, add);
+    else pk_product_to_avx2(Wp, M, K, B, ldb, n, C, ldc, add);
+}
+
+/* C (M, n) = op(W) @ B (K, n) (pk_product_to) */
+static void pk_product(const float *Wp, Py_ssize_t M, Py_ssize_t K, const float *B, Py_ssize_t ldb, Py_ssize_t n,
+                       float *C, Py_ssize_t ldc)
+{
+    pk_product_to(Wp, M, K, B, ldb, n, C, ldc, 0);
+}
+
+/* the values of pk_gates' scratch z: the pre-activations of PK_UNITS units by PK_COLS columns
+ * and, for the AVX2 kernel, a compact copy of [B; B2] (Kt = K + K2 rows of n) */
+static Py_ssize_t pk_gates_scratch(Py_ssize_t Kt, Py_ssize_t n)
+{
+    return 4 * PK_UNITS * PK_COLS + (pk_lanes == 8 ? Kt * n : 0);
+}
+
+static void pk_gates(const float *Wp, const float *bias, Py_ssize_t units, Py_ssize_t K, const float *B, Py_ssize_t ldb,
+                     Py_ssize_t K2, const float *B2, Py_ssize_t ldb2, Py_ssize_t n, float *z, pk_epilogue fn, void *ctx)
+{
+    if (pk_lanes == 16) pk_gates_avx512(Wp, bias, units, K, B, ldb, K2, B2, ldb2, n, z, fn, ctx);
+    else pk_gates_avx2(Wp, bias, units, K, B, ldb, K2, B2, ldb2, n, z, fn, ctx);
 }
 
 #else
 #define PK_BUILT 0
+static int pk_lanes = 0;
 static int pk_supported(void) { return 0; }
+static int pk_runs(int lanes) { (void)lanes; return 0; }
+static Py_ssize_t pk_gates_scratch(Py_ssize_t Kt, Py_ssize_t n)
+{
+    (void)Kt; (void)n;
+    return 4 * PK_UNITS * PK_COLS;
+}
 #endif
 
 #endif
