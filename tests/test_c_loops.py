@@ -54,7 +54,7 @@ def _run(cell, p, dy, dstate, use_c, monkeypatch, **backward):
 
 def _tol(dtype):
     """float64 shows any difference in the arithmetic; float32 only rounding (the products may
-    sum in another order: NumPy picks gemv for one column, the C loop always calls gemm)."""
+    sum in another order)."""
     return dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-12)
 
 
@@ -162,6 +162,36 @@ def test_use_blas_checks_its_arguments():
         _fused.use_blas(1, 0, 0)
     blas.find.cache_clear()  # nothing was registered by the failures; register NumPy's again anyway
     assert blas.find() is not None
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_column_products_through_gemv_match_gemm(cell, dtype, monkeypatch):
+    """One sequence (N = 1): the loops' step products, W_hh @ h forwards and W_hh.T @ da backwards,
+    go through cblas_?gemv (registered by blas.find), else through gemm: the same to rounding."""
+    p, dy, dstate = _problem(cell, 1, dtype, True, True, False, H=37)
+    got = _run(cell, p, dy, dstate, True, monkeypatch)
+    _fused.use_blas_gemv(0, 0)
+    try:
+        want = _run(cell, p, dy, dstate, True, monkeypatch)
+    finally:
+        blas.find.cache_clear()
+        assert blas.find() is not None
+    for g, w in zip(got, want):  # rounding relative to the largest value: at H = 37 the RNN's
+        # gradients grow through the steps, and a sum that cancels keeps their error
+        tol = _tol(dtype)
+        np.testing.assert_allclose(g, w, rtol=tol["rtol"], atol=tol["atol"] * max(1.0, float(np.abs(w).max())))
+
+
+def test_use_blas_gemv_checks_its_arguments():
+    with pytest.raises(TypeError, match="use_blas_gemv takes 2 arguments, got 1"):
+        _fused.use_blas_gemv(1)
+    for bad in ("x", -1, 2**70, 1.5):
+        with pytest.raises(ValueError, match=r"sgemv must be the address of cblas_sgemv, an int that fits a "
+                                             r"pointer, got " + repr(bad).replace(".", r"\.")):
+            _fused.use_blas_gemv(bad, 0)
+    with pytest.raises(ValueError, match="dgemv must be the address of cblas_dgemv"):
+        _fused.use_blas_gemv(0, "x")
 
 
 def test_blas_find_checks_the_integer_width(monkeypatch):

@@ -166,9 +166,9 @@ def test_use_blas_threads_checks_its_arguments():
                                              r"non-zero int"):
             _fused.use_blas_threads(bad, 2, 0, 0)
     with pytest.raises(ValueError, match="set_threads_callback must be the address of "
-                                         "openblas_set_threads_callback_function, a int"):
+                                         "openblas_set_threads_callback_function, an int"):
         _fused.use_blas_threads(1, 2, -1, 0)
-    with pytest.raises(ValueError, match="threads_callback must be the address of openblas_threads_callback_, a int"):
+    with pytest.raises(ValueError, match="threads_callback must be the address of openblas_threads_callback_, an int"):
         _fused.use_blas_threads(1, 2, 0, "x")
     blas.find.cache_clear()  # nothing was registered by the failures; register NumPy's again anyway
     assert blas.find().threads

@@ -7,6 +7,10 @@ export its BLAS, but its wheels ship the library (scipy-openblas) beside the pac
 threads and settings) and hands the addresses of ``cblas_sgemm`` and ``cblas_dgemm`` to
 ``_fused.use_blas``, once. Their integer width comes from the symbol names (``scipy_*64_``:
 64-bit) and must agree with the build's own ``openblas_get_config()`` (``USE64BITINT``).
+``cblas_sgemv`` and ``cblas_dgemv`` go to ``_fused.use_blas_gemv``: a product with one column
+(a single sequence's step) runs on them, since OpenBLAS's gemm copies the whole weight into its
+own layout at every call and its gemv reads it as it is (3-4x less time per step product on a
+Zen 3 core).
 
 Where no such library is found (NumPy built against MKL or Accelerate, say), or with the
 environment variable ``RNNKIT_NO_C_LOOP=1``, :func:`c_loops` is False and the kernels run
@@ -27,7 +31,8 @@ the pool (``Blas.blas_on_pool`` is False).
 Packed step products (``csrc/packed.h``). On x86-64 CPUs with AVX-512, the float32 loops do
 their per-step products with their own kernel instead, on weights each thread packs once per
 call, where that pays (at least 16 columns and 16384 weight values per thread): 12-20% less time
-per product than OpenBLAS's ``sgemm``, which repacks the weight at every call.
+per product than OpenBLAS's ``sgemm``, which repacks the weight at every call. With AVX2 only
+the LSTM's fused forward step uses it (``_fused.packed_kernel`` says which kernel runs).
 ``RNNKIT_NO_PACKED=1`` (read once, at the first product) keeps OpenBLAS for them;
 ``_fused.packed_products(mode)`` sets it at run time.
 """
@@ -86,6 +91,9 @@ def find() -> Blas | None:
             if ("USE64BITINT" in (config() or b"").decode("ascii", "replace")) != ilp64:
                 continue  # the names say one integer width, the build another: call neither
             _fused.use_blas(_address(sgemm), _address(dgemm), int(ilp64))
+            sgemv = getattr(lib, f"{prefix}cblas_sgemv{suffix}", None)
+            dgemv = getattr(lib, f"{prefix}cblas_dgemv{suffix}", None)
+            _fused.use_blas_gemv(*(0 if f is None else _address(f) for f in (sgemv, dgemv)))
             status = _use_threads(lib, prefix, suffix)
             return Blas(path=path, ilp64=ilp64, threads=status > 0, blas_on_pool=status == 1)
     return None

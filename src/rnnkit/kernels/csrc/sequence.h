@@ -43,13 +43,35 @@ typedef void (*RK(gemm64_fn))(int, int, int, int64_t, int64_t, int64_t, REAL, co
 typedef void (*RK(gemm32_fn))(int, int, int, int32_t, int32_t, int32_t, REAL, const REAL *, int32_t,
                                const REAL *, int32_t, REAL, REAL *, int32_t);
 
+typedef void (*RK(gemv64_fn))(int, int, int64_t, int64_t, REAL, const REAL *, int64_t, const REAL *, int64_t, REAL,
+                               REAL *, int64_t);
+typedef void (*RK(gemv32_fn))(int, int, int32_t, int32_t, REAL, const REAL *, int32_t, const REAL *, int32_t, REAL,
+                               REAL *, int32_t);
+
 /* C = alpha op(A) @ op(B) + beta C, row-major (cblas_?gemm of NumPy's BLAS): op(A) (M, K),
- * op(B) (K, n); ta, tb: transpose A, B */
+ * op(B) (K, n); ta, tb: transpose A, B. One column (n = 1, B not transposed) goes through
+ * cblas_?gemv where it is registered: y = op(A) x with x, y B's and C's column (strides ldb,
+ * ldc; A as stored is (M, K), or (K, M) with ta). With beta = 0, C is zeroed first and gemv adds
+ * to it: whether OpenBLAS's gemv scales y by 0 (which keeps a NaN of the scratch) or zeroes it has
+ * changed between its versions. */
 static void RK(gemm_ex)(const Blas *b, int ta, int tb, Py_ssize_t M, Py_ssize_t n, Py_ssize_t K, const REAL *A,
                         Py_ssize_t lda, const REAL *B, Py_ssize_t ldb, REAL beta, REAL *C, Py_ssize_t ldc)
 {
     enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
     int opa = ta ? TRANS : NO_TRANS, opb = tb ? TRANS : NO_TRANS;
+    if (n == 1 && !tb && b->gemv) {
+        Py_ssize_t rows = ta ? K : M, cols = ta ? M : K;
+        if (beta == 0) {
+            for (Py_ssize_t j = 0; j < M; j++) C[j * ldc] = 0;
+            beta = 1;
+        }
+        if (b->ilp64)
+            ((RK(gemv64_fn))b->gemv)(ROW_MAJOR, opa, rows, cols, 1, A, lda, B, ldb, beta, C, ldc);
+        else
+            ((RK(gemv32_fn))b->gemv)(ROW_MAJOR, opa, (int32_t)rows, (int32_t)cols, 1, A, (int32_t)lda, B,
+                                     (int32_t)ldb, beta, C, (int32_t)ldc);
+        return;
+    }
     if (b->ilp64)
         ((RK(gemm64_fn))b->gemm)(ROW_MAJOR, opa, opb, M, n, K, 1, A, lda, B, ldb, beta, C, ldc);
     else
