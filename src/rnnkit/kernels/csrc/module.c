@@ -106,6 +106,7 @@ struct Loop {
     int pk_rec, pk_in;       /* float32 step products with packed W_hh, W_ih (packed.h; loop_scratch) */
     int pk_fused;            /* the LSTM's fused step: one product for both, and its gate pass (pk_gates) */
     size_t pk_offset;        /* where in each participant's block its packed weights are */
+    size_t pk_panel;         /* and its panel for B (packed.h: pk_product_via; 0: none) */
     void (*fn)(Loop *, int); /* the loop, for one participant */
 };
 
@@ -123,6 +124,7 @@ static void *part_scratch(const Loop *L, int k) { return L->part + (size_t)k * L
 typedef struct {
     const void *W, *Wi, *bias;
     void *z;
+    void *panel; /* where B goes first when its rows are far apart (packed.h: pk_product_via), or NULL */
     int fused;
 } Packed;
 static void *part_sq(const Loop *L, int k) { return L->part + (size_t)k * L->part_bytes + L->sq_offset; }
@@ -561,8 +563,8 @@ static void (*blas_set_threads)(int);
 static int forced_parts;      /* loop_threads(n): n participants whatever the sizes; 0: chosen */
 
 /* packed_products(mode): the float32 loops' step products with packed weights (packed.h) never
- * (0), where they pay (1: at least PK_MIN_N columns and PK_MIN_WEIGHT values of weight per
- * participant), or for every product (2, for the tests); -1: not set yet, then 1 where the CPU
+ * (0), where they pay (1: at least PK_MIN_N columns, and with AVX-512 PK_MIN_WEIGHT values of
+ * weight per participant: pk_min_weight), or for every product (2, for the tests); -1: not set yet, then 1 where the CPU
  * can, 0 with the environment variable RNNKIT_NO_PACKED set to anything but "" or "0" */
 static int pk_mode = -1;
 
@@ -952,17 +954,19 @@ static int spec_index(const SeqSpec *f, char kind)
 
 /* whether a product with M*K values of packed weight per participant and N columns is a packed
  * one: in mode 1 from PK_MIN_N columns and `least` values (0 for the LSTM's fused step, which
- * pays whatever the weight). With the AVX2 kernel (pk_lanes 8), mode 1 packs only the fused step:
- * on a Zen 3 core that kernel runs a plain product at OpenBLAS's speed (84 against 82 GFLOP/s at
- * 512x256 @ 256x64, 74 against 83 at 128x1024 @ 1024x64), and in the loops, whose rows of B are
- * pages apart, slower (an LSTM training step 13% slower at 64x200x64x256), and gate_gradients
- * takes twice NumPy's time; the fused step is faster (forwards 1-19%), by not passing over memory
- * between product and gate pass. */
+ * pays whatever the weight) */
 static int packs(int size, Py_ssize_t MK, Py_ssize_t least, Py_ssize_t N)
 {
     int mode = size == 4 ? packed_mode() : 0;
-    return mode == 2 || (mode == 1 && N >= PK_MIN_N && MK >= least && (least == 0 || pk_lanes == 16));
+    return mode == 2 || (mode == 1 && N >= PK_MIN_N && MK >= least);
 }
+
+/* `least` of a loop's step products: PK_MIN_WEIGHT with the AVX-512 kernel; none with the AVX2
+ * one, which is faster than OpenBLAS's Haswell sgemm mostly where that repacks a small weight at
+ * every call (measured on Zen 3, every product packed against the LSTM's fused step only: 4-10%
+ * less time for RNN and GRU steps at 32x100x8x64, 1-7% at 64x100x32x128 and 64x200x64x256;
+ * the LSTM's training steps 0-4%) */
+static Py_ssize_t pk_min_weight(void) { return pk_lanes == 16 ? PK_MIN_WEIGHT : 0; }
 
 /* Per-call scratch of a loop of f, one allocation: per participant unit_rows * hk_max * N values
  * (+ hm * H * N for hm, + T * N for its dh_sq partial sums when f has dh_sq, + its packed weights
@@ -977,8 +981,8 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     L->hk_max = (H + L->P - 1) / L->P;
     barrier_init(&L->bar, L->P);
     L->pk_fused = need.fuse && L->s.x && packs(size, 0, 0, L->s.N);
-    L->pk_rec = L->pk_fused || packs(size, G * L->hk_max * H, PK_MIN_WEIGHT, L->s.N);
-    L->pk_in = !L->pk_fused && need.group && L->s.x && packs(size, G * L->hk_max * L->s.I, PK_MIN_WEIGHT, L->s.N);
+    L->pk_rec = L->pk_fused || packs(size, G * L->hk_max * H, pk_min_weight(), L->s.N);
+    L->pk_in = !L->pk_fused && need.group && L->s.x && packs(size, G * L->hk_max * L->s.I, pk_min_weight(), L->s.N);
     Py_ssize_t part = need.unit_rows * L->hk_max * N + need.hm * H * N;
     L->sq_offset = (size_t)part * size;
     part += spec_index(f, 'Q') >= 0 ? L->s.T * N : 0;
@@ -988,6 +992,12 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
         part += pk_values(G * L->hk_max, H + L->s.I) + pk_values(G * L->hk_max, 1) + pk_gates_scratch(H + L->s.I, N);
     else
         part += (L->pk_rec ? pk_values(L->hk_max, G * H) : 0) + (L->pk_in ? pk_values(G * L->hk_max, L->s.I) : 0);
+    L->pk_panel = 0;
+    if (!L->pk_fused && (L->pk_rec || L->pk_in) && pk_panel_values(G * H > L->s.I ? G * H : L->s.I, N)) {
+        part = (part + 15) / 16 * 16;
+        L->pk_panel = (size_t)part * size;
+        part += pk_panel_values(G * H > L->s.I ? G * H : L->s.I, N);
+    }
     part = (part + 15) / 16 * 16;
     L->part_bytes = (size_t)part * size;
     int grouped = need.group && L->P > 1 && G > 1;
@@ -1344,7 +1354,7 @@ static PyObject *loop_packs_py(PyObject *self, PyObject *const *args, Py_ssize_t
     Py_ssize_t v[3];
     int P = loop_query(args, nargs, "loop_packs", v);
     if (P < 0) return NULL;
-    return PyBool_FromLong(packs(4, v[0] * ((v[1] + P - 1) / P) * v[1], PK_MIN_WEIGHT, v[2]));
+    return PyBool_FromLong(packs(4, v[0] * ((v[1] + P - 1) / P) * v[1], pk_min_weight(), v[2]));
 }
 
 /* pool_workers(): how many worker threads the pool has started */
@@ -1525,7 +1535,8 @@ static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_
     int done = 0;
 #if PK_BUILT
     Py_ssize_t K = T * N, J = I + H;
-    if (M > 0 && K > 0 && packs(g.size, M * J, GR_MIN_WEIGHT, K)) {
+    /* the AVX2 kernel only when told to (mode 2): it takes twice NumPy's time there (gradients.h) */
+    if (M > 0 && K > 0 && packs(g.size, M * J, GR_MIN_WEIGHT, K) && (pk_lanes == 16 || packed_mode() == 2)) {
         Grads G = {.dA = (const float *)dA, .x = (const float *)sx.x, .h = (const float *)sh.x,
                    .mask = (const float *)mask, .dW_ih = (float *)dWi, .dW_hh = (float *)dW, .db = (float *)db,
                    .dx = (float *)dx, .M = M, .I = I, .H = H, .T = T, .N = N, .ldx = sx.ldx, .ldh = sh.ldx};

@@ -32,8 +32,9 @@
  * 16 lanes, as above) and for AVX2 with FMA (ymm, 8 lanes: 32 vector registers become 16, so
  * tiles of 6 x 16 and 12 x 8, and the fused step's tiles 6 rows by 16 columns), the best the CPU
  * runs (pk_lanes). On a Zen 3 core (AVX2) its plain products run at OpenBLAS's Haswell kernel's
- * speed, 84 against 82 GFLOP/s, near that core's peak: there the loops use it only for the LSTM's
- * fused step (module.c: packs), which makes forwards 1-19% faster.
+ * speed, 84 against 82 GFLOP/s, near that core's peak, from a compact B (pk_product_via); the
+ * loops gain from not repacking the weight at every step (RNN and GRU steps 1-10%) and from the
+ * LSTM's fused step (forwards 1-19%), so they use it whatever the weight (module.c: pk_min_weight).
  *
  * PK_BUILT is 1 where this is compiled (GCC or Clang on x86-64), 0 elsewhere; pk_supported() says
  * whether the CPU runs either (AVX-512F, or AVX2 and FMA, with the OS saving their registers). With
@@ -152,6 +153,29 @@ static void pk_product(const float *Wp, Py_ssize_t M, Py_ssize_t K, const float 
     pk_product_to(Wp, M, K, B, ldb, n, C, ldc, 0);
 }
 
+/* B's rows at least this many values apart are each on a page of their own (4 kB) */
+#define PK_FAR_ROWS 1024
+
+/* the values of the panel that pk_product_via needs for K rows of n columns: K * n for the AVX2
+ * kernel, 0 (none) for the AVX-512 one */
+static Py_ssize_t pk_panel_values(Py_ssize_t K, Py_ssize_t n) { return pk_lanes == 8 ? K * n : 0; }
+
+/* C (M, n) = op(W) @ B (K, n) (pk_product), with the AVX2 kernel from a compact copy of B in
+ * panel (pk_panel_values(K, n) values; NULL: none) where B's rows are PK_FAR_ROWS or more apart:
+ * its tiles pass over B once per 6 or 12 rows of C and 16 columns, and B's rows a page apart
+ * each (the time steps of (F, T, N) arrays) cost a TLB miss a row every time. On a Zen 3 core,
+ * 128x1024 @ 1024x64: 346 us from rows 12800 values apart, 194 from a compact B (OpenBLAS's
+ * sgemm, which copies B itself, 217). */
+static void pk_product_via(const float *Wp, Py_ssize_t M, Py_ssize_t K, const float *B, Py_ssize_t ldb,
+                           Py_ssize_t n, float *C, Py_ssize_t ldc, float *panel)
+{
+    if (panel && pk_lanes == 8 && ldb >= PK_FAR_ROWS && ldb != n) {
+        for (Py_ssize_t k = 0; k < K; k++) memcpy(panel + k * n, B + k * ldb, (size_t)n * sizeof(float));
+        B = panel, ldb = n;
+    }
+    pk_product_to(Wp, M, K, B, ldb, n, C, ldc, 0);
+}
+
 /* the values of pk_gates' scratch z: the pre-activations of PK_UNITS units by PK_COLS columns
  * and, for the AVX2 kernel, a compact copy of [B; B2] (Kt = K + K2 rows of n) */
 static Py_ssize_t pk_gates_scratch(Py_ssize_t Kt, Py_ssize_t n)
@@ -175,6 +199,11 @@ static Py_ssize_t pk_gates_scratch(Py_ssize_t Kt, Py_ssize_t n)
 {
     (void)Kt; (void)n;
     return 4 * PK_UNITS * PK_COLS;
+}
+static Py_ssize_t pk_panel_values(Py_ssize_t K, Py_ssize_t n)
+{
+    (void)K; (void)n;
+    return 0;
 }
 #endif
 

@@ -88,15 +88,18 @@ static void RK(gemm)(const Blas *b, int trans, Py_ssize_t M, Py_ssize_t n, Py_ss
 }
 
 /* A step product, C (M, n) = op(W) @ B (K, n): with op(W) packed (Wp, packed.h) where the loop
- * packed it, else through the BLAS as gemm */
-static void RK(step_product)(const Loop *L, const void *Wp, int trans, Py_ssize_t M, Py_ssize_t n, Py_ssize_t K,
-                             const REAL *W, Py_ssize_t ldw, const REAL *B, Py_ssize_t ldb, REAL *C, Py_ssize_t ldc)
+ * packed it (B through pk->panel where there is one), else through the BLAS as gemm */
+static void RK(step_product)(const Loop *L, const Packed *pk, const void *Wp, int trans, Py_ssize_t M, Py_ssize_t n,
+                             Py_ssize_t K, const REAL *W, Py_ssize_t ldw, const REAL *B, Py_ssize_t ldb, REAL *C,
+                             Py_ssize_t ldc)
 {
 #if RK_PACKED
     if (Wp) {
-        pk_product((const float *)Wp, M, K, B, ldb, n, C, ldc);
+        pk_product_via((const float *)Wp, M, K, B, ldb, n, C, ldc, (float *)pk->panel);
         return;
     }
+#else
+    (void)pk;
 #endif
     RK(gemm)(&L->b, trans, M, n, K, W, ldw, B, ldb, C, ldc);
 }
@@ -136,6 +139,7 @@ static void RK(pack_weights)(const Loop *L, int k, Py_ssize_t G, int backward, c
         pk_pack(p, I, 0, Wi + h0 * I, G, H * I, hk, I, I, 1, 0);
         pk->Wi = p;
     }
+    if (L->pk_panel) pk->panel = (char *)part_scratch(L, k) + L->pk_panel;
 #else
     (void)L; (void)k; (void)G; (void)backward; (void)W; (void)Wi; (void)bias;
 #endif
@@ -199,11 +203,11 @@ static void RK(mask_state)(REAL *restrict hm, Py_ssize_t ldhm, const REAL *restr
 }
 
 /* dh = op(W) @ da for the B running columns (op(W) = W.T, or packed: Wp), times rec_mask where there is one */
-static void RK(state_grad)(const Loop *L, const void *Wp, Py_ssize_t M, Py_ssize_t K, const REAL *W, Py_ssize_t ldw,
-                           const REAL *da, Py_ssize_t ldda, REAL *dh, Py_ssize_t lddh, const REAL *m, Py_ssize_t ldm,
-                           Py_ssize_t B)
+static void RK(state_grad)(const Loop *L, const Packed *pk, Py_ssize_t M, Py_ssize_t K, const REAL *W,
+                           Py_ssize_t ldw, const REAL *da, Py_ssize_t ldda, REAL *dh, Py_ssize_t lddh, const REAL *m,
+                           Py_ssize_t ldm, Py_ssize_t B)
 {
-    RK(step_product)(L, Wp, 1, M, B, K, W, ldw, da, ldda, dh, lddh);
+    RK(step_product)(L, pk, pk->W, 1, M, B, K, W, ldw, da, ldda, dh, lddh);
     if (m)
         for (Py_ssize_t j = 0; j < M; j++)
             for (Py_ssize_t n = 0; n < B; n++) dh[j * lddh + n] *= m[j * ldm + n];
@@ -244,12 +248,12 @@ static const REAL *RK(recurrent_input)(const REAL *hp, Py_ssize_t lds, const REA
 /* The input projection of step t for this participant, gx = Wi @ x_t: Wi its rows of W_ih
  * (part_weight; or packed: Wip), gx the compact (G*hk, B) block of its scratch. Nothing without x
  * (the caller projected all steps already) or running columns. */
-static void RK(project_input)(const Loop *L, const void *Wip, const REAL *Wi, Py_ssize_t G, Py_ssize_t hk,
+static void RK(project_input)(const Loop *L, const Packed *pk, const REAL *Wi, Py_ssize_t G, Py_ssize_t hk,
                               Py_ssize_t t, Py_ssize_t B, REAL *gx)
 {
     const Seq *s = &L->s;
     if (!s->x || B <= 0) return;
-    RK(step_product)(L, Wip, 0, G * hk, B, s->I, Wi, s->I, (const REAL *)s->x + t * s->N, s->ldx, gx, B);
+    RK(step_product)(L, pk, pk->Wi, 0, G * hk, B, s->I, Wi, s->I, (const REAL *)s->x + t * s->N, s->ldx, gx, B);
 }
 
 /* a += bias (a holds W_ih x_t already; bias NULL: none), for gate_input */
@@ -347,11 +351,11 @@ static void RK(rnn_fwd_seq)(Loop *L, int k)
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds;
-        RK(project_input)(L, pk.Wi, Wi, 1, hk, t, B, gx);
+        RK(project_input)(L, &pk, Wi, 1, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
-            RK(step_product)(L, pk.W, 0, hk, B, H, W, H, hin, ldin, gh, B);
+            RK(step_product)(L, &pk, pk.W, 0, hk, B, H, W, H, hin, ldin, gh, B);
             RK(gate_input)(s, hs + CUR(t) * N, lds, gx, bias, 1, h0, hk, B);
             RK(rnn_fwd)(hc, lds, gh, B, hk, B, L->relu);
         }
@@ -460,7 +464,7 @@ static void RK(rnn_bwd_seq)(Loop *L, int k)
             if (db) RK(add_row_sums)(db + h0, ring + h0 * ldr, ldr, hk, K);
         }
         barrier_wait(&L->bar);
-        if (B > 0) RK(state_grad)(L, pk.W, hk, H, W, H, da, ldr, dh, N, mask ? mask + h0 * N : NULL, N, B);
+        if (B > 0) RK(state_grad)(L, &pk, hk, H, W, H, da, ldr, dh, N, mask ? mask + h0 * N : NULL, N, B);
         if (last && K > 0) { /* this participant's columns [c0, c1) of the chunk's dx */
             Py_ssize_t c0 = K * k / L->P, c1 = K * (k + 1) / L->P;
             if (c1 > c0) RK(gemm_ex)(b, 1, 0, I, c1 - c0, H, Wi, I, ring + c0, ldr, 0, dx + t_lo * N + c0, lda);
@@ -488,7 +492,7 @@ static void RK(lstm_fwd_seq)(Loop *L, int k)
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds;
         REAL *cp = cs + SLOT(2, PREV(t)) + h0 * lc, *cc = cs + SLOT(2, CUR(t)) + h0 * lc, *a = A + SLOT(1, t);
         REAL *tc = tcs + h0 * lt + SLOT(3, t);
-        if (!pk.fused) RK(project_input)(L, pk.Wi, Wi, 4, hk, t, B, gx);
+        if (!pk.fused) RK(project_input)(L, &pk, Wi, 4, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
@@ -500,7 +504,7 @@ static void RK(lstm_fwd_seq)(Loop *L, int k)
             } else
 #endif
             {
-                RK(step_product)(L, pk.W, 0, 4 * hk, B, H, W, H, hin, ldin, gh, B);
+                RK(step_product)(L, &pk, pk.W, 0, 4 * hk, B, H, W, H, hin, ldin, gh, B);
                 RK(gate_input)(s, a, la, gx, bias, 4, h0, hk, B);
                 RK(lstm_fwd)(a + h0 * la, la, H * la, gh, B, hk * B, cp, lc, cc, lc, tc, lt, hc, lds, hk, B);
             }
@@ -532,7 +536,7 @@ static void RK(lstm_bwd_seq)(Loop *L, int k)
                      cs + h0 * lds + PREV(t) * N, lds, tcs + h0 * lda + t * N, lda, sq + t * N, hk, B);
         if (B < N) RK(zero_gate_cols)(a, lda, 4, H, h0, hk, B, N);
         barrier_wait(&L->bar);
-        if (B > 0) RK(state_grad)(L, pk.W, hk, 4 * H, W, H, a, lda, dh, N, mask, N, B);
+        if (B > 0) RK(state_grad)(L, &pk, hk, 4 * H, W, H, a, lda, dh, N, mask, N, B);
     }
 }
 
@@ -556,11 +560,11 @@ static void RK(gru_fwd_seq)(Loop *L, int k)
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds, *st = side + SLOT(2, t) + h0 * ls;
         REAL *a = A + SLOT(1, t);
-        RK(project_input)(L, pk.Wi, Wi, 3, hk, t, B, gx);
+        RK(project_input)(L, &pk, Wi, 3, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
-            RK(step_product)(L, pk.W, 0, 3 * hk, B, H, W, H, hin, ldin, gh, B);
+            RK(step_product)(L, &pk, pk.W, 0, 3 * hk, B, H, W, H, hin, ldin, gh, B);
             RK(gate_input)(s, a, la, gx, bias, 3, h0, hk, B);
             RK(gru_fwd)(a + h0 * la, la, H * la, gh, B, hk * B, b_hn, hp + h0 * lds, lds, st, ls, hc, lds, hk, B);
         }
@@ -596,7 +600,7 @@ static void RK(gru_bwd_seq)(Loop *L, int k)
         }
         barrier_wait(&L->bar);
         if (B > 0) {
-            RK(state_grad)(L, pk.W, hk, 3 * H, W, H, dah, B, dhm, B, mask, N, B);
+            RK(state_grad)(L, &pk, hk, 3 * H, W, H, dah, B, dhm, B, mask, N, B);
             for (Py_ssize_t j = 0; j < hk; j++)
                 for (Py_ssize_t n = 0; n < B; n++) dh[j * N + n] += dhm[j * B + n];
         }
