@@ -1180,16 +1180,28 @@ static int address_arg(PyObject *o, const char *fn, const char *name, const char
     return 0;
 }
 
+/* the first two of `expected` arguments of fn: the addresses of cblas_s<routine> and
+ * cblas_d<routine> into out; -1 with the error set */
+static int routine_pair(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expected, const char *fn,
+                        const char *routine, int may_be_zero, void **out)
+{
+    if (nargs != expected) {
+        PyErr_Format(PyExc_TypeError, "_fused.%s takes %zd arguments, got %zd", fn, expected, nargs);
+        return -1;
+    }
+    for (int i = 0; i < 2; i++) {
+        char name[16], what[24];
+        PyOS_snprintf(name, sizeof name, "%c%s", "sd"[i], routine);
+        PyOS_snprintf(what, sizeof what, "cblas_%s", name);
+        if (address_arg(args[i], fn, name, what, may_be_zero, &out[i])) return -1;
+    }
+    return 0;
+}
+
 static PyObject *use_blas(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     void *fn[2];
-    if (nargs != 3) {
-        PyErr_Format(PyExc_TypeError, "_fused.use_blas takes 3 arguments, got %zd", nargs);
-        return NULL;
-    }
-    if (address_arg(args[0], "use_blas", "sgemm", "cblas_sgemm", 0, &fn[0]) ||
-        address_arg(args[1], "use_blas", "dgemm", "cblas_dgemm", 0, &fn[1]))
-        return NULL;
+    if (routine_pair(args, nargs, 3, "use_blas", "gemm", 0, fn)) return NULL;
     int ilp64 = PyObject_IsTrue(args[2]);
     if (ilp64 < 0) return NULL;
     blas_sgemm = fn[0];
@@ -1206,13 +1218,7 @@ static PyObject *use_blas(PyObject *self, PyObject *const *args, Py_ssize_t narg
 static PyObject *use_blas_gemv(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     void *fn[2];
-    if (nargs != 2) {
-        PyErr_Format(PyExc_TypeError, "_fused.use_blas_gemv takes 2 arguments, got %zd", nargs);
-        return NULL;
-    }
-    if (address_arg(args[0], "use_blas_gemv", "sgemv", "cblas_sgemv", 1, &fn[0]) ||
-        address_arg(args[1], "use_blas_gemv", "dgemv", "cblas_dgemv", 1, &fn[1]))
-        return NULL;
+    if (routine_pair(args, nargs, 2, "use_blas_gemv", "gemv", 1, fn)) return NULL;
     blas_sgemv = fn[0];
     blas_dgemv = fn[1];
     Py_RETURN_NONE;
