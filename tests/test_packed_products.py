@@ -232,6 +232,15 @@ def test_packed_products_arguments(kernel_modes):
         _fused.loop_packs(4, 64, 0)
 
 
+@needs_packed_kernel
+def test_weight_threshold_from_the_first_loop():
+    """In a fresh process the very first question already applies the kernel's weight threshold
+    (16384 values a thread with AVX-512, none with AVX2): 3 * 64 * 64 values or fewer per thread."""
+    code = "from rnnkit.kernels import _fused; print(_fused.loop_packs(3, 64, 64), _fused.packed_kernel(None))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == [str(out[1] == "avx2"), out[1]] and out[1] in KERNELS
+
+
 @pytest.mark.parametrize("value, off", [("1", True), ("yes", True), ("0", False), ("", False)])
 def test_no_packed_environment_variable(value, off):
     """RNNKIT_NO_PACKED set to anything but "" or "0" keeps OpenBLAS for every product (read at

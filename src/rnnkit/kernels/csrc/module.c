@@ -966,7 +966,11 @@ static int packs(int size, Py_ssize_t MK, Py_ssize_t least, Py_ssize_t N)
  * every call (measured on Zen 3, every product packed against the LSTM's fused step only: 4-10%
  * less time for RNN and GRU steps at 32x100x8x64, 1-7% at 64x100x32x128 and 64x200x64x256;
  * the LSTM's training steps 0-4%) */
-static Py_ssize_t pk_min_weight(void) { return pk_lanes == 16 ? PK_MIN_WEIGHT : 0; }
+static Py_ssize_t pk_min_weight(void)
+{
+    pk_supported(); /* pk_lanes is -1 until the first asks (a caller may evaluate this before packs()) */
+    return pk_lanes == 16 ? PK_MIN_WEIGHT : 0;
+}
 
 /* Per-call scratch of a loop of f, one allocation: per participant unit_rows * hk_max * N values
  * (+ hm * H * N for hm, + T * N for its dh_sq partial sums when f has dh_sq, + its packed weights
