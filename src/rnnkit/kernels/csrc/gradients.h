@@ -41,6 +41,7 @@ typedef struct {
     size_t part_bytes;
     Py_ssize_t rows_max;                 /* the most rows of dA a participant has */
     int P;
+    int lanes;                           /* the kernel (packed.h: pk_lanes when it started) */
     Barrier bar;
 } Grads;
 
@@ -91,9 +92,9 @@ static void grad_part(void *ctx, int k)
             if (G->db) add_row_sums_f(G->db + m0, G->dA + m0 * K + k0, K, rows, kc);
         }
         barrier_wait(&G->bar);
-        if (rows > 0) pk_product_to(Ap, rows, kc, Bt, J, J, C, J, 1);
+        if (rows > 0) pk_product_to(G->lanes, Ap, rows, kc, Bt, J, J, C, J, 1);
         Py_ssize_t c0 = k0 + kc * k / G->P, c1 = k0 + kc * (k + 1) / G->P;
-        if (c1 > c0) pk_product(G->Wi, I, M, G->dA + c0, K, c1 - c0, G->dx + c0, K);
+        if (c1 > c0) pk_product(G->lanes, G->Wi, I, M, G->dA + c0, K, c1 - c0, G->dx + c0, K);
     }
     for (Py_ssize_t r = 0; r < rows; r++) {
         memcpy(G->dW_ih + (m0 + r) * I, C + r * J, (size_t)I * sizeof(float));

@@ -107,6 +107,7 @@ struct Loop {
     int pk_fused;            /* the LSTM's fused step: one product for both, and its gate pass (pk_gates) */
     size_t pk_offset;        /* where in each participant's block its packed weights are */
     size_t pk_panel;         /* and its panel for B (packed.h: pk_product_via; 0: none) */
+    int pk_kernel;           /* the packed kernel's lanes (packed.h: pk_lanes at the start; 0: none) */
     void (*fn)(Loop *, int); /* the loop, for one participant */
 };
 
@@ -126,6 +127,7 @@ typedef struct {
     void *z;
     void *panel; /* where B goes first when its rows are far apart (packed.h: pk_product_via), or NULL */
     int fused;
+    int lanes;   /* the loop's kernel (Loop.pk_kernel) */
 } Packed;
 static void *part_sq(const Loop *L, int k) { return L->part + (size_t)k * L->part_bytes + L->sq_offset; }
 
@@ -564,8 +566,9 @@ static int forced_parts;      /* loop_threads(n): n participants whatever the si
 
 /* packed_products(mode): the float32 loops' step products with packed weights (packed.h) never
  * (0), where they pay (1: at least PK_MIN_N columns, and with AVX-512 PK_MIN_WEIGHT values of
- * weight per participant: pk_min_weight), or for every product (2, for the tests); -1: not set yet, then 1 where the CPU
- * can, 0 with the environment variable RNNKIT_NO_PACKED set to anything but "" or "0" */
+ * weight per participant: pk_min_weight), or for every product (2, for the tests); -1: not set
+ * yet, then 1 where the CPU can, 0 with the environment variable RNNKIT_NO_PACKED set to anything
+ * but "" or "0" */
 static int pk_mode = -1;
 
 static int packed_mode(void)
@@ -966,11 +969,11 @@ static int packs(int size, Py_ssize_t MK, Py_ssize_t least, Py_ssize_t N)
  * every call (measured on Zen 3, every product packed against the LSTM's fused step only: 4-10%
  * less time for RNN and GRU steps at 32x100x8x64, 1-7% at 64x100x32x128 and 64x200x64x256;
  * the LSTM's training steps 0-4%) */
-static Py_ssize_t pk_min_weight(void)
-{
-    pk_supported(); /* pk_lanes is -1 until the first asks (a caller may evaluate this before packs()) */
-    return pk_lanes == 16 ? PK_MIN_WEIGHT : 0;
-}
+static Py_ssize_t pk_min_weight(int lanes) { return lanes == 16 ? PK_MIN_WEIGHT : 0; }
+
+/* the lanes of the packed kernel a loop or job starting now runs on (packed.h: pk_lanes; 0: none).
+ * Asked first thing: pk_lanes is -1 until pk_supported() has run. */
+static int pk_kernel_now(void) { return pk_supported() ? pk_lanes : 0; }
 
 /* Per-call scratch of a loop of f, one allocation: per participant unit_rows * hk_max * N values
  * (+ hm * H * N for hm, + T * N for its dh_sq partial sums when f has dh_sq, + its packed weights
@@ -984,23 +987,27 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     L->P = loop_parts(G, H, L->s.N);
     L->hk_max = (H + L->P - 1) / L->P;
     barrier_init(&L->bar, L->P);
+    L->pk_kernel = pk_kernel_now();
     L->pk_fused = need.fuse && L->s.x && packs(size, 0, 0, L->s.N);
-    L->pk_rec = L->pk_fused || packs(size, G * L->hk_max * H, pk_min_weight(), L->s.N);
-    L->pk_in = !L->pk_fused && need.group && L->s.x && packs(size, G * L->hk_max * L->s.I, pk_min_weight(), L->s.N);
+    L->pk_rec = L->pk_fused || packs(size, G * L->hk_max * H, pk_min_weight(L->pk_kernel), L->s.N);
+    L->pk_in = !L->pk_fused && need.group && L->s.x && packs(size, G * L->hk_max * L->s.I, pk_min_weight(L->pk_kernel),
+                                                                  L->s.N);
     Py_ssize_t part = need.unit_rows * L->hk_max * N + need.hm * H * N;
     L->sq_offset = (size_t)part * size;
     part += spec_index(f, 'Q') >= 0 ? L->s.T * N : 0;
     part = (part + 15) / 16 * 16; /* whole 64-byte lines: no cache line shared by two participants */
     L->pk_offset = (size_t)part * size;
     if (L->pk_fused) /* [W_hh | W_ih], bias, z */
-        part += pk_values(G * L->hk_max, H + L->s.I) + pk_values(G * L->hk_max, 1) + pk_gates_scratch(H + L->s.I, N);
+        part += pk_values(G * L->hk_max, H + L->s.I) + pk_values(G * L->hk_max, 1) +
+                pk_gates_scratch(L->pk_kernel, H + L->s.I, N);
     else
         part += (L->pk_rec ? pk_values(L->hk_max, G * H) : 0) + (L->pk_in ? pk_values(G * L->hk_max, L->s.I) : 0);
     L->pk_panel = 0;
-    if (!L->pk_fused && (L->pk_rec || L->pk_in) && pk_panel_values(G * H > L->s.I ? G * H : L->s.I, N)) {
+    Py_ssize_t panel = pk_panel_values(L->pk_kernel, G * H > L->s.I ? G * H : L->s.I, N);
+    if (!L->pk_fused && (L->pk_rec || L->pk_in) && panel) {
         part = (part + 15) / 16 * 16;
         L->pk_panel = (size_t)part * size;
-        part += pk_panel_values(G * H > L->s.I ? G * H : L->s.I, N);
+        part += panel;
     }
     part = (part + 15) / 16 * 16;
     L->part_bytes = (size_t)part * size;
@@ -1364,7 +1371,7 @@ static PyObject *loop_packs_py(PyObject *self, PyObject *const *args, Py_ssize_t
     Py_ssize_t v[3];
     int P = loop_query(args, nargs, "loop_packs", v);
     if (P < 0) return NULL;
-    return PyBool_FromLong(packs(4, v[0] * ((v[1] + P - 1) / P) * v[1], pk_min_weight(), v[2]));
+    return PyBool_FromLong(packs(4, v[0] * ((v[1] + P - 1) / P) * v[1], pk_min_weight(pk_kernel_now()), v[2]));
 }
 
 /* pool_workers(): how many worker threads the pool has started */
@@ -1546,10 +1553,12 @@ static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_
 #if PK_BUILT
     Py_ssize_t K = T * N, J = I + H;
     /* the AVX2 kernel only when told to (mode 2): it takes twice NumPy's time there (gradients.h) */
-    if (M > 0 && K > 0 && packs(g.size, M * J, GR_MIN_WEIGHT, K) && (pk_lanes == 16 || packed_mode() == 2)) {
+    int lanes = pk_kernel_now();
+    if (M > 0 && K > 0 && packs(g.size, M * J, GR_MIN_WEIGHT, K) && (lanes == 16 || packed_mode() == 2)) {
         Grads G = {.dA = (const float *)dA, .x = (const float *)sx.x, .h = (const float *)sh.x,
                    .mask = (const float *)mask, .dW_ih = (float *)dWi, .dW_hh = (float *)dW, .db = (float *)db,
-                   .dx = (float *)dx, .M = M, .I = I, .H = H, .T = T, .N = N, .ldx = sx.ldx, .ldh = sh.ldx};
+                   .dx = (float *)dx, .M = M, .I = I, .H = H, .T = T, .N = N, .ldx = sx.ldx, .ldh = sh.ldx,
+                   .lanes = lanes};
         Py_BEGIN_ALLOW_THREADS
         G.P = job_parts((M + PK_MR - 1) / PK_MR);
         Py_END_ALLOW_THREADS

@@ -125,7 +125,7 @@ static int pk_runs(int lanes)
  * in the same order (whole blocks), B = h~ (K = H rows, ldb), B2 = x_t (K2 = I rows, ldb2).
  * Tiles of 3 units (12 rows: 2 blocks) by PK_COLS columns (AVX2: 6 rows by 16); the epilogue gets
  * PK_UNITS units by PK_COLS columns at a time: fn(ctx, u0, units, c0, w, z, ldz, gz), unit u0 + u's
- * gate g at column c0 + n in z[u * ldz + g * gz + n] (z: scratch of pk_gates_scratch(K + K2, n)
+ * gate g at column c0 + n in z[u * ldz + g * gz + n] (z: scratch of pk_gates_scratch(lanes, K + K2, n)
  * values). */
 typedef void (*pk_epilogue)(void *ctx, Py_ssize_t u0, Py_ssize_t units, Py_ssize_t c0, Py_ssize_t w,
                             const float *z, Py_ssize_t ldz, Py_ssize_t gz);
@@ -137,20 +137,23 @@ typedef void (*pk_epilogue)(void *ctx, Py_ssize_t u0, Py_ssize_t units, Py_ssize
 #include "packed_tile.h"
 #undef PK_LANES
 
+/* The functions below run on the kernel of `lanes` (16 or 8: pk_lanes as it was when the caller
+ * started; a loop keeps the kernel it started with, whatever packed_kernel() does meanwhile). */
+
 /* C (M, n) = op(W) @ B (K, n), or C += op(W) @ B with add: Wp the packed op(W) (pk_pack, Kt = K),
- * B and C with row strides ldb, ldc (on the kernel pk_lanes names; pk_supported() first) */
-static void pk_product_to(const float *Wp, Py_ssize_t M, Py_ssize_t K, const float *B, Py_ssize_t ldb, Py_ssize_t n,
-                          float *C, Py_ssize_t ldc, int add)
+ * B and C with row strides ldb, ldc */
+static void pk_product_to(int lanes, const float *Wp, Py_ssize_t M, Py_ssize_t K, const float *B, Py_ssize_t ldb,
+                          Py_ssize_t n, float *C, Py_ssize_t ldc, int add)
 {
-    if (pk_lanes == 16) pk_product_to_avx512(Wp, M, K, B, ldb, n, C, ldc, add);
+    if (lanes == 16) pk_product_to_avx512(Wp, M, K, B, ldb, n, C, ldc, add);
     else pk_product_to_avx2(Wp, M, K, B, ldb, n, C, ldc, add);
 }
 
 /* C (M, n) = op(W) @ B (K, n) (pk_product_to) */
-static void pk_product(const float *Wp, Py_ssize_t M, Py_ssize_t K, const float *B, Py_ssize_t ldb, Py_ssize_t n,
-                       float *C, Py_ssize_t ldc)
+static void pk_product(int lanes, const float *Wp, Py_ssize_t M, Py_ssize_t K, const float *B, Py_ssize_t ldb,
+                       Py_ssize_t n, float *C, Py_ssize_t ldc)
 {
-    pk_product_to(Wp, M, K, B, ldb, n, C, ldc, 0);
+    pk_product_to(lanes, Wp, M, K, B, ldb, n, C, ldc, 0);
 }
 
 /* B's rows at least this many values apart are each on a page of their own (4 kB) */
@@ -158,35 +161,36 @@ static void pk_product(const float *Wp, Py_ssize_t M, Py_ssize_t K, const float 
 
 /* the values of the panel that pk_product_via needs for K rows of n columns: K * n for the AVX2
  * kernel, 0 (none) for the AVX-512 one */
-static Py_ssize_t pk_panel_values(Py_ssize_t K, Py_ssize_t n) { return pk_lanes == 8 ? K * n : 0; }
+static Py_ssize_t pk_panel_values(int lanes, Py_ssize_t K, Py_ssize_t n) { return lanes == 8 ? K * n : 0; }
 
 /* C (M, n) = op(W) @ B (K, n) (pk_product), with the AVX2 kernel from a compact copy of B in
- * panel (pk_panel_values(K, n) values; NULL: none) where B's rows are PK_FAR_ROWS or more apart:
+ * panel (pk_panel_values(lanes, K, n) values; NULL: none) where B's rows are PK_FAR_ROWS or more apart:
  * its tiles pass over B once per 6 or 12 rows of C and 16 columns, and B's rows a page apart
  * each (the time steps of (F, T, N) arrays) cost a TLB miss a row every time. On a Zen 3 core,
  * 128x1024 @ 1024x64: 346 us from rows 12800 values apart, 194 from a compact B (OpenBLAS's
  * sgemm, which copies B itself, 217). */
-static void pk_product_via(const float *Wp, Py_ssize_t M, Py_ssize_t K, const float *B, Py_ssize_t ldb,
+static void pk_product_via(int lanes, const float *Wp, Py_ssize_t M, Py_ssize_t K, const float *B, Py_ssize_t ldb,
                            Py_ssize_t n, float *C, Py_ssize_t ldc, float *panel)
 {
-    if (panel && pk_lanes == 8 && ldb >= PK_FAR_ROWS && ldb != n) {
+    if (panel && lanes == 8 && ldb >= PK_FAR_ROWS && ldb != n) {
         for (Py_ssize_t k = 0; k < K; k++) memcpy(panel + k * n, B + k * ldb, (size_t)n * sizeof(float));
         B = panel, ldb = n;
     }
-    pk_product_to(Wp, M, K, B, ldb, n, C, ldc, 0);
+    pk_product_to(lanes, Wp, M, K, B, ldb, n, C, ldc, 0);
 }
 
 /* the values of pk_gates' scratch z: the pre-activations of PK_UNITS units by PK_COLS columns
  * and, for the AVX2 kernel, a compact copy of [B; B2] (Kt = K + K2 rows of n) */
-static Py_ssize_t pk_gates_scratch(Py_ssize_t Kt, Py_ssize_t n)
+static Py_ssize_t pk_gates_scratch(int lanes, Py_ssize_t Kt, Py_ssize_t n)
 {
-    return 4 * PK_UNITS * PK_COLS + (pk_lanes == 8 ? Kt * n : 0);
+    return 4 * PK_UNITS * PK_COLS + (lanes == 8 ? Kt * n : 0);
 }
 
-static void pk_gates(const float *Wp, const float *bias, Py_ssize_t units, Py_ssize_t K, const float *B, Py_ssize_t ldb,
-                     Py_ssize_t K2, const float *B2, Py_ssize_t ldb2, Py_ssize_t n, float *z, pk_epilogue fn, void *ctx)
+static void pk_gates(int lanes, const float *Wp, const float *bias, Py_ssize_t units, Py_ssize_t K, const float *B,
+                     Py_ssize_t ldb, Py_ssize_t K2, const float *B2, Py_ssize_t ldb2, Py_ssize_t n, float *z,
+                     pk_epilogue fn, void *ctx)
 {
-    if (pk_lanes == 16) pk_gates_avx512(Wp, bias, units, K, B, ldb, K2, B2, ldb2, n, z, fn, ctx);
+    if (lanes == 16) pk_gates_avx512(Wp, bias, units, K, B, ldb, K2, B2, ldb2, n, z, fn, ctx);
     else pk_gates_avx2(Wp, bias, units, K, B, ldb, K2, B2, ldb2, n, z, fn, ctx);
 }
 
@@ -195,14 +199,14 @@ static void pk_gates(const float *Wp, const float *bias, Py_ssize_t units, Py_ss
 static int pk_lanes = 0;
 static int pk_supported(void) { return 0; }
 static int pk_runs(int lanes) { (void)lanes; return 0; }
-static Py_ssize_t pk_gates_scratch(Py_ssize_t Kt, Py_ssize_t n)
+static Py_ssize_t pk_gates_scratch(int lanes, Py_ssize_t Kt, Py_ssize_t n)
 {
-    (void)Kt; (void)n;
+    (void)lanes; (void)Kt; (void)n;
     return 4 * PK_UNITS * PK_COLS;
 }
-static Py_ssize_t pk_panel_values(Py_ssize_t K, Py_ssize_t n)
+static Py_ssize_t pk_panel_values(int lanes, Py_ssize_t K, Py_ssize_t n)
 {
-    (void)K; (void)n;
+    (void)lanes; (void)K; (void)n;
     return 0;
 }
 #endif

@@ -192,7 +192,7 @@ PK_TGT static void PKN(pk_product_to)(const float *Wp, Py_ssize_t M, Py_ssize_t 
 #endif
 
 /* A step's whole gate pre-activations z = W_hh h~ + W_ih x_t + b for the 4 gates of each of
- * `units` units (packed.h: pk_gates; z holds pk_gates_scratch(K + K2, n) values) */
+ * `units` units (packed.h: pk_gates; z holds pk_gates_scratch(8, K + K2, n) values with AVX2) */
 PK_TGT static void PKN(pk_gates)(const float *Wp, const float *bias, Py_ssize_t units, Py_ssize_t K, const float *B,
                                  Py_ssize_t ldb, Py_ssize_t K2, const float *B2, Py_ssize_t ldb2, Py_ssize_t n,
                                  float *z, pk_epilogue fn, void *ctx)
