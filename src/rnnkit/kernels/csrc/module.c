@@ -1488,6 +1488,10 @@ fail:
 
 #if PK_BUILT
 #include "gradients.h"
+
+/* `least` of gate_gradients: GR_MIN_WEIGHT with the AVX-512 kernel; with the AVX2 one never but in
+ * mode 2 (on Zen 3 it took twice the time of NumPy's products) */
+static Py_ssize_t gr_min_weight(int lanes) { return lanes == 16 ? GR_MIN_WEIGHT : PY_SSIZE_T_MAX; }
 #endif
 
 /* the shape of an ndim-d array argument (for take_whole), or -1 with a TypeError / ValueError */
@@ -1518,8 +1522,8 @@ static int peek_shape(PyObject *o, const char *fn, const char *name, int ndim, P
  * written (not added to); dx may be x itself. With packed.h's kernel in one pass over dA, split
  * over the loops' threads (gradients.h), and True; False, with nothing done, where that kernel
  * does not apply (float64, packed_products off, or in mode 1 the AVX2 kernel, or fewer than
- * GR_MIN_WEIGHT values of [dW_ih | dW_hh] or PK_MIN_N columns): the caller then uses NumPy (kernels/common.py:
- * weight_gradients). */
+ * GR_MIN_WEIGHT values of [dW_ih | dW_hh] or PK_MIN_N columns: gr_min_weight): the caller then
+ * uses NumPy (kernels/common.py: weight_gradients). */
 static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     static const char *fn = "gate_gradients";
@@ -1552,9 +1556,8 @@ static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_
     int done = 0;
 #if PK_BUILT
     Py_ssize_t K = T * N, J = I + H;
-    /* the AVX2 kernel only when told to (mode 2): it takes twice NumPy's time there (gradients.h) */
     int lanes = pk_kernel_now();
-    if (M > 0 && K > 0 && packs(g.size, M * J, GR_MIN_WEIGHT, K) && (lanes == 16 || packed_mode() == 2)) {
+    if (M > 0 && K > 0 && packs(g.size, M * J, gr_min_weight(lanes), K)) {
         Grads G = {.dA = (const float *)dA, .x = (const float *)sx.x, .h = (const float *)sh.x,
                    .mask = (const float *)mask, .dW_ih = (float *)dWi, .dW_hh = (float *)dW, .db = (float *)db,
                    .dx = (float *)dx, .M = M, .I = I, .H = H, .T = T, .N = N, .ldx = sx.ldx, .ldh = sh.ldx,
