@@ -202,7 +202,7 @@ static void RK(mask_state)(REAL *restrict hm, Py_ssize_t ldhm, const REAL *restr
         for (Py_ssize_t n = 0; n < B; n++) hm[j * ldhm + n] = hp[j * ldhp + n] * m[j * ldm + n];
 }
 
-/* dh = op(W) @ da for the B running columns (op(W) = W.T, or packed: Wp), times rec_mask where there is one */
+/* dh = op(W) @ da for the B running columns (op(W) = W.T, or packed: pk->W), times rec_mask where there is one */
 static void RK(state_grad)(const Loop *L, const Packed *pk, Py_ssize_t M, Py_ssize_t K, const REAL *W,
                            Py_ssize_t ldw, const REAL *da, Py_ssize_t ldda, REAL *dh, Py_ssize_t lddh, const REAL *m,
                            Py_ssize_t ldm, Py_ssize_t B)
@@ -246,7 +246,7 @@ static const REAL *RK(recurrent_input)(const REAL *hp, Py_ssize_t lds, const REA
 }
 
 /* The input projection of step t for this participant, gx = Wi @ x_t: Wi its rows of W_ih
- * (part_weight; or packed: Wip), gx the compact (G*hk, B) block of its scratch. Nothing without x
+ * (part_weight; or packed: pk->Wi), gx the compact (G*hk, B) block of its scratch. Nothing without x
  * (the caller projected all steps already) or running columns. */
 static void RK(project_input)(const Loop *L, const Packed *pk, const REAL *Wi, Py_ssize_t G, Py_ssize_t hk,
                               Py_ssize_t t, Py_ssize_t B, REAL *gx)
