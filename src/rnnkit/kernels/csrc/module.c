@@ -127,7 +127,6 @@ typedef struct {
     void *z;
     void *panel; /* where B goes first when its rows are far apart (packed.h: pk_product_via), or NULL */
     int fused;
-    int lanes;   /* the loop's kernel (Loop.pk_kernel) */
 } Packed;
 static void *part_sq(const Loop *L, int k) { return L->part + (size_t)k * L->part_bytes + L->sq_offset; }
 

@@ -95,7 +95,7 @@ static void RK(step_product)(const Loop *L, const Packed *pk, const void *Wp, in
 {
 #if RK_PACKED
     if (Wp) {
-        pk_product_via(pk->lanes, (const float *)Wp, M, K, B, ldb, n, C, ldc, (float *)pk->panel);
+        pk_product_via(L->pk_kernel, (const float *)Wp, M, K, B, ldb, n, C, ldc, (float *)pk->panel);
         return;
     }
 #else
@@ -114,7 +114,7 @@ static void RK(step_product)(const Loop *L, const Packed *pk, const void *Wp, in
 static void RK(pack_weights)(const Loop *L, int k, Py_ssize_t G, int backward, const REAL *W, const REAL *Wi,
                              const REAL *bias, Packed *pk)
 {
-    *pk = (Packed){.lanes = L->pk_kernel};
+    *pk = (Packed){0};
 #if RK_PACKED
     Py_ssize_t H = L->s.H, I = L->s.I, h0, h1;
     part_rows(L, k, &h0, &h1);
@@ -126,7 +126,7 @@ static void RK(pack_weights)(const Loop *L, int k, Py_ssize_t G, int backward, c
         float *b = p + pk_values(G * L->hk_max, H + I);
         Py_ssize_t rows = pk_values(G * L->hk_max, 1);
         for (Py_ssize_t r = 0; r < rows; r++) b[r] = bias && r < G * hk ? bias[r % G * H + h0 + r / G] : 0.0f;
-        *pk = (Packed){.W = p, .bias = b, .z = b + rows, .fused = 1, .lanes = L->pk_kernel};
+        *pk = (Packed){.W = p, .bias = b, .z = b + rows, .fused = 1};
         return;
     }
     if (L->pk_rec) {
@@ -499,7 +499,7 @@ static void RK(lstm_fwd_seq)(Loop *L, int k)
 #if RK_PACKED
             if (pk.fused) { /* one product for both, the gate pass on its result in cache (packed.h) */
                 RK(LstmRows) o = {a + h0 * la, la, H * la, cp, cc, lc, tc, lt, hc, lds};
-                pk_gates(pk.lanes, pk.W, pk.bias, hk, H, hin, ldin, s->I, (const REAL *)s->x + t * N, s->ldx, B, pk.z,
+                pk_gates(L->pk_kernel, pk.W, pk.bias, hk, H, hin, ldin, s->I, (const REAL *)s->x + t * N, s->ldx, B, pk.z,
                          RK(lstm_epilogue), &o);
             } else
 #endif
