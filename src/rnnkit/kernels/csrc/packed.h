@@ -130,6 +130,13 @@ static int pk_runs(int lanes)
 typedef void (*pk_epilogue)(void *ctx, Py_ssize_t u0, Py_ssize_t units, Py_ssize_t c0, Py_ssize_t w,
                             const float *z, Py_ssize_t ldz, Py_ssize_t gz);
 
+/* dst (rows, n), compact, = src (rows, n) with row stride ld: the compact copy of B that the AVX2
+ * kernel reads where B's rows are far apart (pk_product_via, pk_gates_avx2) */
+static void pk_compact(float *restrict dst, const float *restrict src, Py_ssize_t ld, Py_ssize_t rows, Py_ssize_t n)
+{
+    for (Py_ssize_t k = 0; k < rows; k++) memcpy(dst + k * n, src + k * ld, (size_t)n * sizeof(float));
+}
+
 #define PK_LANES 16
 #include "packed_tile.h"
 #undef PK_LANES
@@ -173,7 +180,7 @@ static void pk_product_via(int lanes, const float *Wp, Py_ssize_t M, Py_ssize_t 
                            Py_ssize_t n, float *C, Py_ssize_t ldc, float *panel)
 {
     if (panel && lanes == 8 && ldb >= PK_FAR_ROWS && ldb != n) {
-        for (Py_ssize_t k = 0; k < K; k++) memcpy(panel + k * n, B + k * ldb, (size_t)n * sizeof(float));
+        pk_compact(panel, B, ldb, K, n);
         B = panel, ldb = n;
     }
     pk_product_to(lanes, Wp, M, K, B, ldb, n, C, ldc, 0);

@@ -155,37 +155,32 @@ PK_TGT static void PKN(pk_product_to)(const float *Wp, Py_ssize_t M, Py_ssize_t 
 /* by row blocks, all columns 16 at a time in each: a block of Wp (PK_MR * K values) is read once
  * and stays in cache over the columns (by columns first, as above, all of Wp would be read from
  * memory again for every 16 of them) */
-#define PK_ROW_TILES(nb, nv, add)                                                                      \
-    PKN(pk_tile)(nb, nv, 1, 0, add, Wp + q * PK_MR * K, K, B + c0, ldb, 0, NULL, 0, NULL, last,        \
-                 C + q * PK_MR * ldc + c0, ldc, 0, M - q * PK_MR)
+#define PK_ROW_TILES(p, nb, nv)                                                                        \
+    do {                                                                                              \
+        if (add)                                                                                      \
+            PKN(pk_tile)(nb, nv, 1, 0, 1, Wp + (p) * PK_MR * K, K, B + c0, ldb, 0, NULL, 0, NULL, last, \
+                         C + (p) * PK_MR * ldc + c0, ldc, 0, M - (p) * PK_MR);                        \
+        else                                                                                          \
+            PKN(pk_tile)(nb, nv, 1, 0, 0, Wp + (p) * PK_MR * K, K, B + c0, ldb, 0, NULL, 0, NULL, last, \
+                         C + (p) * PK_MR * ldc + c0, ldc, 0, M - (p) * PK_MR);                        \
+    } while (0)
 
 PK_TGT static void PKN(pk_product_to)(const float *Wp, Py_ssize_t M, Py_ssize_t K, const float *B, Py_ssize_t ldb,
                                       Py_ssize_t n, float *C, Py_ssize_t ldc, int add)
 {
     Py_ssize_t blocks = (M + PK_MR - 1) / PK_MR;
-    for (Py_ssize_t q = 0; q < blocks;) {
-        int nb = q + 2 <= blocks ? 2 : 1; /* 12 rows for the 8-column tiles, 6 for the others */
+    for (Py_ssize_t q = 0; q < blocks; q += 2) { /* two blocks (12 rows) at a time, the last maybe one */
+        int nb = q + 2 <= blocks ? 2 : 1;
         for (Py_ssize_t c0 = 0; c0 < n; c0 += 16) {
             Py_ssize_t w = n - c0 < 16 ? n - c0 : 16;
             PK_MASK last = PKN(pk_last)(w, w > 8 ? 2 : 1);
-            if (w > 8) {
-                if (add) PK_ROW_TILES(1, 2, 1);
-                else PK_ROW_TILES(1, 2, 0);
-                if (nb == 2) { /* the second block's 16 columns */
-                    q++;
-                    if (add) PK_ROW_TILES(1, 2, 1);
-                    else PK_ROW_TILES(1, 2, 0);
-                    q--;
-                }
-            } else if (nb == 2) {
-                if (add) PK_ROW_TILES(2, 1, 1);
-                else PK_ROW_TILES(2, 1, 0);
-            } else {
-                if (add) PK_ROW_TILES(1, 1, 1);
-                else PK_ROW_TILES(1, 1, 0);
-            }
+            if (w > 8) /* 6 x 16 tiles, block by block */
+                for (Py_ssize_t p = q; p < q + nb; p++) PK_ROW_TILES(p, 1, 2);
+            else if (nb == 2) /* one 12 x 8 tile */
+                PK_ROW_TILES(q, 2, 1);
+            else
+                PK_ROW_TILES(q, 1, 1);
         }
-        q += nb;
     }
 }
 #undef PK_ROW_TILES
@@ -202,8 +197,8 @@ PK_TGT static void PKN(pk_gates)(const float *Wp, const float *bias, Py_ssize_t 
     /* B's and B2's rows are pages apart (time steps of (F, T, N) arrays), and the AVX2 tiles pass
      * over them 4 times as often: a compact copy first (pk_gates_scratch), 5-19% faster forwards */
     float *Bc = z + 4 * PK_UNITS * PK_COLS;
-    for (Py_ssize_t k = 0; k < K; k++) memcpy(Bc + k * n, B + k * ldb, (size_t)n * sizeof(float));
-    for (Py_ssize_t k = 0; k < K2; k++) memcpy(Bc + (K + k) * n, B2 + k * ldb2, (size_t)n * sizeof(float));
+    pk_compact(Bc, B, ldb, K, n);
+    pk_compact(Bc + K * n, B2, ldb2, K2, n);
     B = Bc, ldb = n, B2 = Bc + K * n, ldb2 = n;
 #endif
     for (Py_ssize_t u0 = 0; u0 < units; u0 += PK_UNITS) {
