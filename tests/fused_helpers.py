@@ -69,24 +69,9 @@ def loop_problem(G, states, N, dtype, reverse, masked, varlen, seed=0, T=7, I=3,
     return p, dy, dstate
 
 
-def packed_kernel_supported() -> bool:
-    """Whether this CPU and build run packed.h's kernel (``_fused.packed_products`` accepts 2)."""
-    old = _fused.packed_products(-1)
-    try:
-        _fused.packed_products(2)
-    except ValueError:
-        return False
-    _fused.packed_products(old)
-    return True
-
-
-needs_packed_kernel = pytest.mark.skipif(not packed_kernel_supported(),
-                                         reason="packed products need an x86-64 CPU with AVX-512 or AVX2")
-
-
 def packed_kernels() -> list[str]:
-    """The packed kernels this CPU runs (``_fused.packed_kernel``): ["avx512", "avx2"] with AVX-512,
-    ["avx2"] with AVX2 only, [] without either; the tests run each."""
+    """The packed kernels this CPU and build run (``_fused.packed_kernel``): ["avx512", "avx2"]
+    with AVX-512, ["avx2"] with AVX2 only, [] without either; the tests run each."""
     old = _fused.packed_kernel(None)
     if old is None:
         return []
@@ -99,3 +84,12 @@ def packed_kernels() -> list[str]:
         names.append(name)
     _fused.packed_kernel(old)
     return names
+
+
+def packed_kernel_supported() -> bool:
+    """Whether this CPU and build run a packed kernel (``_fused.packed_products`` accepts 2)."""
+    return bool(packed_kernels())
+
+
+needs_packed_kernel = pytest.mark.skipif(not packed_kernel_supported(),
+                                         reason="packed products need an x86-64 CPU with AVX-512 or AVX2")
