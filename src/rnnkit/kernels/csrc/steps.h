@@ -23,21 +23,27 @@
  * added before the step), gh = W_hh h~:
  *   i = sigma(a_i + gh_i)   f = sigma(a_f + gh_f)   g = tanh(a_g + gh_g)   o = sigma(a_o + gh_o)
  *   c = f * c_prev + i * g          tc = tanh(c)          h = o * tc
- * a is overwritten with the activations [i; f; g; o] that the backward step needs. */
-RK_INLINE void RK(lstm_cell)(REAL zi, REAL zf, REAL zg, REAL zo, REAL cp, REAL *ai, REAL *af, REAL *ag,
-                                 REAL *ao, REAL *c, REAL *tc, REAL *h)
-{
-    REAL i = SIGMOID(zi), f = SIGMOID(zf), g = TANH(zg), o = SIGMOID(zo);
-    REAL cn = f * cp + i * g;
-    REAL t = TANH(cn);
-    *ai = i; *af = f; *ag = g; *ao = o;
-    *c = cn; *tc = t; *h = o * t;
-}
+ * a is overwritten with the activations [i; f; g; o] that the backward step needs.
+ *
+ * Two passes over each row (or, for one sequence, over the rows): the four gates' activations,
+ * then the cell from them (lstm_cell_row). Per element in one pass, the work was a chain of two
+ * transcendental functions, a gate's and then tanh(c): some 200 instructions, more than the
+ * CPU's out-of-order window overlaps with the next element's. Each pass's elements are
+ * independent; the gate pass of the fused step took 47% less time for it (Zen 3, 32x100x8x64). */
 
-RK_INLINE void RK(lstm_point)(REAL *ai, REAL *af, REAL *ag, REAL *ao, REAL hi, REAL hf, REAL hg,
-                                  REAL ho, REAL cp, REAL *c, REAL *tc, REAL *h)
+/* the cell of B elements from their gates: c = f * cp + i * g, tc = tanh(c), h = o * tc (strides
+ * s*, 1 for a row; the one-sequence forward's column of units has the arrays' row strides) */
+RK_INLINE void RK(lstm_cell_row)(const REAL *restrict ai, const REAL *restrict af, const REAL *restrict ag,
+                                 const REAL *restrict ao, Py_ssize_t sa, const REAL *restrict cp, Py_ssize_t scp,
+                                 REAL *restrict c, Py_ssize_t sc, REAL *restrict tc, Py_ssize_t st, REAL *restrict h,
+                                 Py_ssize_t sh, Py_ssize_t B)
 {
-    RK(lstm_cell)(*ai + hi, *af + hf, *ag + hg, *ao + ho, cp, ai, af, ag, ao, c, tc, h);
+    for (Py_ssize_t n = 0; n < B; n++) {  /* simd */
+        REAL cn = af[n * sa] * cp[n * scp] + ai[n * sa] * ag[n * sa], t = TANH(cn);
+        c[n * sc] = cn;
+        tc[n * st] = t;
+        h[n * sh] = ao[n * sa] * t;
+    }
 }
 
 TARGETS static void RK(lstm_fwd)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t ga, const REAL *restrict gh,
@@ -45,20 +51,22 @@ TARGETS static void RK(lstm_fwd)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t ga
                                  REAL *restrict tc, Py_ssize_t ldt, REAL *restrict h, Py_ssize_t ldh, Py_ssize_t H, Py_ssize_t B)
 {
     if (B == 1) { /* one sequence: vectorise across the rows instead */
-        for (Py_ssize_t j = 0; j < H; j++) {  /* simd */
-            REAL *aj = a + j * lda;
-            const REAL *g = gh + j * ldg;
-            RK(lstm_point)(aj, aj + ga, aj + 2 * ga, aj + 3 * ga, g[0], g[gg], g[2 * gg], g[3 * gg],
-                           cp[j * ldcp], c + j * ldc, tc + j * ldt, h + j * ldh);
-        }
+        REAL *ai = a, *af = a + ga, *ag = af + ga, *ao = ag + ga;
+        for (Py_ssize_t j = 0; j < H; j++) ai[j * lda] = SIGMOID(ai[j * lda] + gh[j * ldg]);  /* simd */
+        for (Py_ssize_t j = 0; j < H; j++) af[j * lda] = SIGMOID(af[j * lda] + gh[gg + j * ldg]);  /* simd */
+        for (Py_ssize_t j = 0; j < H; j++) ag[j * lda] = TANH(ag[j * lda] + gh[2 * gg + j * ldg]);  /* simd */
+        for (Py_ssize_t j = 0; j < H; j++) ao[j * lda] = SIGMOID(ao[j * lda] + gh[3 * gg + j * ldg]);  /* simd */
+        RK(lstm_cell_row)(ai, af, ag, ao, lda, cp, ldcp, c, ldc, tc, ldt, h, ldh, H);
         return;
     }
     for (Py_ssize_t j = 0; j < H; j++) {
-        REAL *aj = a + j * lda, *cj = c + j * ldc, *tj = tc + j * ldt, *hj = h + j * ldh;
-        const REAL *g = gh + j * ldg, *cpj = cp + j * ldcp;
-        for (Py_ssize_t n = 0; n < B; n++)  /* simd */
-            RK(lstm_point)(aj + n, aj + ga + n, aj + 2 * ga + n, aj + 3 * ga + n, g[n], g[gg + n],
-                           g[2 * gg + n], g[3 * gg + n], cpj[n], cj + n, tj + n, hj + n);
+        REAL *ai = a + j * lda, *af = ai + ga, *ag = af + ga, *ao = ag + ga;
+        const REAL *g = gh + j * ldg;
+        for (Py_ssize_t n = 0; n < B; n++) ai[n] = SIGMOID(ai[n] + g[n]);  /* simd */
+        for (Py_ssize_t n = 0; n < B; n++) af[n] = SIGMOID(af[n] + g[gg + n]);  /* simd */
+        for (Py_ssize_t n = 0; n < B; n++) ag[n] = TANH(ag[n] + g[2 * gg + n]);  /* simd */
+        for (Py_ssize_t n = 0; n < B; n++) ao[n] = SIGMOID(ao[n] + g[3 * gg + n]);  /* simd */
+        RK(lstm_cell_row)(ai, af, ag, ao, 1, cp + j * ldcp, 1, c + j * ldc, 1, tc + j * ldt, 1, h + j * ldh, 1, B);
     }
 }
 
@@ -71,11 +79,13 @@ TARGETS static void RK(lstm_fwd_z)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t 
                                    REAL *restrict h, Py_ssize_t ldh, Py_ssize_t H, Py_ssize_t B)
 {
     for (Py_ssize_t j = 0; j < H; j++) {
-        REAL *aj = a + j * lda, *cj = c + j * ldc, *tj = tc + j * ldt, *hj = h + j * ldh;
-        const REAL *zj = z + j * ldz, *cpj = cp + j * ldcp;
-        for (Py_ssize_t n = 0; n < B; n++)  /* simd */
-            RK(lstm_cell)(zj[n], zj[gz + n], zj[2 * gz + n], zj[3 * gz + n], cpj[n], aj + n, aj + ga + n,
-                          aj + 2 * ga + n, aj + 3 * ga + n, cj + n, tj + n, hj + n);
+        REAL *ai = a + j * lda, *af = ai + ga, *ag = af + ga, *ao = ag + ga;
+        const REAL *zj = z + j * ldz;
+        for (Py_ssize_t n = 0; n < B; n++) ai[n] = SIGMOID(zj[n]);  /* simd */
+        for (Py_ssize_t n = 0; n < B; n++) af[n] = SIGMOID(zj[gz + n]);  /* simd */
+        for (Py_ssize_t n = 0; n < B; n++) ag[n] = TANH(zj[2 * gz + n]);  /* simd */
+        for (Py_ssize_t n = 0; n < B; n++) ao[n] = SIGMOID(zj[3 * gz + n]);  /* simd */
+        RK(lstm_cell_row)(ai, af, ag, ao, 1, cp + j * ldcp, 1, c + j * ldc, 1, tc + j * ldt, 1, h + j * ldh, 1, B);
     }
 }
 
