@@ -180,14 +180,13 @@ TARGETS static void RK(rnn_bwd)(REAL *restrict da, Py_ssize_t ldda, const REAL *
  * r and z), gh = W_hh h~, b_hn (H,):
  *   r = sigma(a_r + gh_r)   z = sigma(a_z + gh_z)   s = gh_n + b_hn
  *   n = tanh(a_n + r * s)   h = n + z * (h_prev - n)
- * a is overwritten with [r; z; n]; s is kept in side for the backward step. */
-RK_INLINE void RK(gru_point)(REAL *ar, REAL *az, REAL *an, REAL hr, REAL hz, REAL hn, REAL b,
-                                 REAL hp, REAL *side, REAL *h)
+ * a is overwritten with [r; z; n]; s is kept in side for the backward step. As the LSTM's, in
+ * two passes (r and z, then the rest), so that no element chains two transcendental functions. */
+RK_INLINE void RK(gru_rest)(REAL r, REAL z, REAL *an, REAL hn, REAL b, REAL hp, REAL *side, REAL *h)
 {
-    REAL r = SIGMOID(*ar + hr), z = SIGMOID(*az + hz);
     REAL s = hn + b;
     REAL n = TANH(*an + r * s);
-    *ar = r; *az = z; *an = n;
+    *an = n;
     *side = s;
     *h = n + z * (hp - n);
 }
@@ -197,20 +196,21 @@ TARGETS static void RK(gru_fwd)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t ga,
                                 REAL *restrict side, Py_ssize_t lds, REAL *restrict h, Py_ssize_t ldh, Py_ssize_t H, Py_ssize_t B)
 {
     if (B == 1) { /* one sequence: vectorise across the rows instead */
-        for (Py_ssize_t j = 0; j < H; j++) {  /* simd */
-            REAL *aj = a + j * lda;
-            const REAL *g = gh + j * ldg;
-            RK(gru_point)(aj, aj + ga, aj + 2 * ga, g[0], g[gg], g[2 * gg], b_hn[j], hp[j * ldhp],
-                          side + j * lds, h + j * ldh);
-        }
+        REAL *ar = a, *az = a + ga, *an = az + ga;
+        for (Py_ssize_t j = 0; j < H; j++) ar[j * lda] = SIGMOID(ar[j * lda] + gh[j * ldg]);  /* simd */
+        for (Py_ssize_t j = 0; j < H; j++) az[j * lda] = SIGMOID(az[j * lda] + gh[gg + j * ldg]);  /* simd */
+        for (Py_ssize_t j = 0; j < H; j++)  /* simd */
+            RK(gru_rest)(ar[j * lda], az[j * lda], an + j * lda, gh[2 * gg + j * ldg], b_hn[j], hp[j * ldhp],
+                         side + j * lds, h + j * ldh);
         return;
     }
     for (Py_ssize_t j = 0; j < H; j++) {
-        REAL *aj = a + j * lda, *sj = side + j * lds, *hj = h + j * ldh;
+        REAL *ar = a + j * lda, *az = ar + ga, *an = az + ga, *sj = side + j * lds, *hj = h + j * ldh;
         const REAL *g = gh + j * ldg, *hpj = hp + j * ldhp;
+        for (Py_ssize_t n = 0; n < B; n++) ar[n] = SIGMOID(ar[n] + g[n]);  /* simd */
+        for (Py_ssize_t n = 0; n < B; n++) az[n] = SIGMOID(az[n] + g[gg + n]);  /* simd */
         for (Py_ssize_t n = 0; n < B; n++)  /* simd */
-            RK(gru_point)(aj + n, aj + ga + n, aj + 2 * ga + n, g[n], g[gg + n], g[2 * gg + n], b_hn[j],
-                          hpj[n], sj + n, hj + n);
+            RK(gru_rest)(ar[n], az[n], an + n, g[2 * gg + n], b_hn[j], hpj[n], sj + n, hj + n);
     }
 }
 
