@@ -337,7 +337,7 @@ static PyObject *lstm_backward_step(PyObject *self, PyObject *const *args, Py_ss
         take(&g, args[4], "c_prev", g.H, g.N, &cp) || take(&g, args[5], "tc", g.H, g.N, &tc) ||
         take(&g, args[6], "dh_sq", 0, 0, &sq))
         FAIL;
-    CALL(lstm_bwd, P(a), g.H * a.ld, P(dh), P(dy), P(dc), P(cp), P(tc), (void *)sq.p, g.H, g.B);
+    CALL(lstm_bwd, P(a), g.H * a.ld, P(dh), P(dy), P(dc), P(cp), P(tc), NULL, 0, 0, (void *)sq.p, g.H, g.B);
     if (g.B < g.N) zero_tail(a, 4 * g.H, g.B, g.N, g.size);
     DONE;
 }
@@ -944,6 +944,8 @@ typedef struct {
     int group;            /* forward loops: their rows of W_hh and W_ih are their products' (grouped copies,
                              or packed with W_ih too); backward loops: their columns of W_hh, transposed */
     int fuse;             /* the LSTM's forward: packed, it fuses its step (Loop.pk_fused) where it has x */
+    int compact;          /* its step products read compact blocks only (the LSTM's and GRU's backward
+                             loops: dah): no panel for B */
 } Need;
 
 /* the index of f's first array of `kind` ('W': W_hh, 'I': W_ih, 'Q': dh_sq), or -1 */
@@ -1003,7 +1005,7 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
         part += (L->pk_rec ? pk_values(L->hk_max, G * H) : 0) + (L->pk_in ? pk_values(G * L->hk_max, L->s.I) : 0);
     L->pk_panel = 0;
     Py_ssize_t panel = pk_panel_values(L->pk_kernel, G * H > L->s.I ? G * H : L->s.I, N);
-    if (!L->pk_fused && (L->pk_rec || L->pk_in) && panel) {
+    if (!L->pk_fused && !need.compact && (L->pk_rec || L->pk_in) && panel) {
         part = (part + 15) / 16 * 16;
         L->pk_panel = (size_t)part * size;
         part += panel;
@@ -1140,7 +1142,9 @@ static const SeqSpec LSTM_BWD = {"lstm_backward_seq", 4, LSTM_BWD_ARGS, 9, 0};
 static PyObject *lstm_backward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(LSTM_BWD);
-    SEQ_SCRATCH(LSTM_BWD, .zero_rows = L.p[4] ? 0 : L.s.H);
+    /* dah, two (4H, N) blocks, shared */
+    SEQ_SCRATCH(LSTM_BWD, .zero_rows = L.p[4] ? 0 : L.s.H, .shared = 2 * 4 * L.s.H * (L.s.N > 0 ? L.s.N : 1),
+                .compact = 1);
     SEQ_RUN(lstm_bwd_seq, LSTM_BWD);
 }
 
@@ -1170,7 +1174,7 @@ static PyObject *gru_backward_seq(PyObject *self, PyObject *const *args, Py_ssiz
     SEQ_BEGIN(GRU_BWD);
     /* dhm (hk, N) each; dah, two (3H, N) blocks, shared */
     SEQ_SCRATCH(GRU_BWD, .unit_rows = 1, .shared = 2 * 3 * L.s.H * (L.s.N > 0 ? L.s.N : 1),
-                .zero_rows = L.p[4] ? 0 : L.s.H);
+                .zero_rows = L.p[4] ? 0 : L.s.H, .compact = 1);
     SEQ_RUN(gru_bwd_seq, GRU_BWD);
 }
 

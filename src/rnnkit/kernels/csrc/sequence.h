@@ -517,7 +517,10 @@ static void RK(lstm_fwd_seq)(Loop *L, int k)
     }
 }
 
-/* LSTM backward (lstm_bwd): A's activations -> gate gradients; dh, dc (H, N) carried.
+/* LSTM backward (lstm_bwd): A's activations -> gate gradients; dh, dc (H, N) carried. Shared
+ * scratch: dah, two (4H, N) blocks used in turn, as the GRU's: the gate gradients a second time,
+ * compact, for the product W_hh.T @ da (their rows in A are a time axis apart, and every
+ * participant copied all of them into its panel at every step: the loop took 8-10% longer).
  * p: A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask */
 static void RK(lstm_bwd_seq)(Loop *L, int k)
 {
@@ -531,12 +534,13 @@ static void RK(lstm_bwd_seq)(Loop *L, int k)
     RK(pack_weights)(L, k, 4, 1, L->p[3], NULL, NULL, &pk);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = BACK_T(i), B = seq_active(s, t);
-        REAL *a = A + t * N;
+        REAL *a = A + t * N, *dah = (REAL *)L->shared + (i & 1) * 4 * H * N;
         RK(lstm_bwd)(a + h0 * lda, lda, H * lda, dh, N, dy ? dy + h0 * lda + t * N : zeros, dy ? lda : N, dc, N,
-                     cs + h0 * lds + PREV(t) * N, lds, tcs + h0 * lda + t * N, lda, sq + t * N, hk, B);
+                     cs + h0 * lds + PREV(t) * N, lds, tcs + h0 * lda + t * N, lda, dah + h0 * B, B, H * B, sq + t * N,
+                     hk, B);
         if (B < N) RK(zero_gate_cols)(a, lda, 4, H, h0, hk, B, N);
         barrier_wait(&L->bar);
-        if (B > 0) RK(state_grad)(L, &pk, hk, 4 * H, W, H, a, lda, dh, N, mask, N, B);
+        if (B > 0) RK(state_grad)(L, &pk, hk, 4 * H, W, H, dah, B, dh, N, mask, N, B);
     }
 }
 

@@ -95,12 +95,29 @@ TARGETS static void RK(lstm_fwd_z)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t 
  *   da_i = dc * g * i (1 - i)   da_f = dc * c_prev * f (1 - f)
  *   da_g = dc * i * (1 - g^2)   da_o = d * tc * o (1 - o)
  *   dc = dc * f                          (now dL/dc_{t-1})
- * dh itself is left alone: the caller replaces it with W_hh.T @ da. */
+ * and, where dah is not NULL, copied there too (gate g of row j at dah + j * lddah + g * gdah): a
+ * compact block for the product W_hh.T @ da that follows, whose rows in a are a whole time axis
+ * apart. dh itself is left alone: the caller replaces it with W_hh.T @ da. */
+/* one element: the four gate gradients into da[0..3], dc and dh_sq updated */
+RK_INLINE void RK(lstm_bwd_point)(REAL i, REAL f, REAL g, REAL o, REAL dh, REAL dy, REAL *dc, REAL cp, REAL t,
+                                  REAL *dh_sq, REAL *da)
+{
+    REAL d = dh + dy;
+    *dh_sq += d * d;
+    REAL dcn = *dc + d * o * (1 - t * t);
+    da[0] = dcn * g * i * (1 - i);
+    da[1] = dcn * cp * f * (1 - f);
+    da[2] = dcn * i * (1 - g * g);
+    da[3] = d * t * o * (1 - o);
+    *dc = dcn * f;
+}
+
 TARGETS static void RK(lstm_bwd)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t ga, const REAL *restrict dh,
                                  Py_ssize_t lddh,
                                  const REAL *restrict dy, Py_ssize_t ldy, REAL *restrict dc, Py_ssize_t lddc,
                                  const REAL *restrict cp, Py_ssize_t ldcp, const REAL *restrict tc, Py_ssize_t ldt,
-                                 REAL *restrict dh_sq, Py_ssize_t H, Py_ssize_t B)
+                                 REAL *restrict dah, Py_ssize_t lddah, Py_ssize_t gdah, REAL *restrict dh_sq,
+                                 Py_ssize_t H, Py_ssize_t B)
 {
     for (Py_ssize_t n = 0; n < B; n++) dh_sq[n] = 0;
     for (Py_ssize_t j = 0; j < H; j++) {
@@ -108,16 +125,15 @@ TARGETS static void RK(lstm_bwd)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t ga
         const REAL *dhj = dh + j * lddh, *dyj = dy + j * ldy, *cpj = cp + j * ldcp, *tj = tc + j * ldt;
         REAL *dcj = dc + j * lddc;
         for (Py_ssize_t n = 0; n < B; n++) {  /* simd */
-            REAL d = dhj[n] + dyj[n];
-            dh_sq[n] += d * d;
-            REAL i = ai[n], f = af[n], g = ag[n], o = ao[n], t = tj[n];
-            REAL dcn = dcj[n] + d * o * (1 - t * t);
-            ai[n] = dcn * g * i * (1 - i);
-            af[n] = dcn * cpj[n] * f * (1 - f);
-            ag[n] = dcn * i * (1 - g * g);
-            ao[n] = d * t * o * (1 - o);
-            dcj[n] = dcn * f;
+            REAL da[4];
+            RK(lstm_bwd_point)(ai[n], af[n], ag[n], ao[n], dhj[n], dyj[n], dcj + n, cpj[n], tj[n], dh_sq + n, da);
+            ai[n] = da[0];
+            af[n] = da[1];
+            ag[n] = da[2];
+            ao[n] = da[3];
         }
+        if (dah)
+            for (int q = 0; q < 4; q++) memcpy(dah + j * lddah + q * gdah, ai + q * ga, (size_t)B * sizeof(REAL));
     }
 }
 
