@@ -1,8 +1,8 @@
 /* Vectorisable exp, sigmoid and tanh for float and double.
  *
  * Written so that a compiler can turn a loop calling them into SIMD code: no branches (selects
- * only), no library calls, no lookup tables. Accuracy, checked against NumPy in
- * tests/test_fused_steps.py: a few units in the last place in both precisions.
+ * only), no library calls, no lookup tables. Accuracy, checked against long-double references in
+ * tests/test_fused_activations.py: a few units in the last place in both precisions.
  *
  *   exp(x)      x = n ln2 + r, |r| <= ln2/2 (Cody-Waite split of ln2), exp(r) by its Taylor
  *               polynomial (degree 7 for float, 13 for double: truncation below half an ulp),
