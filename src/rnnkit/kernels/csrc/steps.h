@@ -1,4 +1,5 @@
-/* One time step of each recurrent cell, fused: everything elementwise in one pass.
+/* One time step of each recurrent cell, fused: everything elementwise in one call (one pass over
+ * each row; the LSTM's and GRU's forward steps two, see there).
  *
  * Included twice by module.c, with REAL = float and REAL = double (RK(name) appends _f or _d,
  * SIGMOID / TANH pick the matching functions of vmath.h). The time loops of sequence.h call one
@@ -98,7 +99,8 @@ TARGETS static void RK(lstm_fwd_z)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t 
  * and, where dah is not NULL, copied there too (gate g of row j at dah + j * lddah + g * gdah): a
  * compact block for the product W_hh.T @ da that follows, whose rows in a are a whole time axis
  * apart. dh itself is left alone: the caller replaces it with W_hh.T @ da. */
-/* one element: the four gate gradients into da[0..3], dc and dh_sq updated */
+
+/* one element of it: the four gate gradients into da[0..3], dc and dh_sq updated */
 RK_INLINE void RK(lstm_bwd_point)(REAL i, REAL f, REAL g, REAL o, REAL dh, REAL dy, REAL *dc, REAL cp, REAL t,
                                   REAL *dh_sq, REAL *da)
 {
