@@ -1330,8 +1330,12 @@ static PyObject *packed_kernel(PyObject *self, PyObject *arg)
     if (!lanes) {
         PyErr_Format(PyExc_ValueError, "_fused.packed_kernel: expected \"avx512\", \"avx2\" or None, got %R", arg);
     } else if (!pk_runs(lanes)) {
-        PyErr_Format(PyExc_ValueError, "_fused.packed_kernel: this %s runs no %U kernel",
-                     PK_BUILT ? "CPU" : "build", arg);
+        if (old == Py_None)
+            PyErr_Format(PyExc_ValueError, "_fused.packed_kernel: this %s runs no packed kernel, got %R",
+                         PK_BUILT ? "CPU" : "build", arg);
+        else /* only the AVX2 kernel: an AVX-512 CPU runs both */
+            PyErr_Format(PyExc_ValueError, "_fused.packed_kernel: this CPU runs no %U kernel; expected %R, got %R", arg,
+                         old, arg);
         lanes = 0;
     }
     if (!lanes) {

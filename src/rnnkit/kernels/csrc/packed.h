@@ -38,13 +38,12 @@
  *
  * PK_BUILT is 1 where this is compiled (GCC or Clang on x86-64), 0 elsewhere; pk_supported() says
  * whether the CPU runs either (AVX-512F, or AVX2 and FMA, with the OS saving their registers). With
- * AVX-512 the loops use it for
- * float32 with at least PK_MIN_N columns and PK_MIN_WEIGHT values of op(W) (module.c:
- * loop_scratch): with fewer columns most of a vector would be masked off, and with a smaller
- * weight OpenBLAS is as fast (measured: M*K = 8192 and 12288 no faster, 16384 15% faster). The
- * LSTM's fused step pays whatever the weight (3-15% faster forwards at H = 32 to 64), from
- * PK_MIN_N columns. Its sums associate differently from the unfused ones ((b + W_hh h~) + W_ih x_t
- * against (W_ih x_t + b) + W_hh h~): the same to rounding, not bit for bit.
+ * AVX-512 the loops use it for float32 with at least PK_MIN_N columns and PK_MIN_WEIGHT values of
+ * op(W) (module.c: loop_scratch): with fewer columns most of a vector would be masked off, and with
+ * a smaller weight OpenBLAS is as fast (measured: M*K = 8192 and 12288 no faster, 16384 15%
+ * faster). The LSTM's fused step pays whatever the weight (3-15% faster forwards at H = 32 to 64),
+ * from PK_MIN_N columns. Its sums associate differently from the unfused ones
+ * ((b + W_hh h~) + W_ih x_t against (W_ih x_t + b) + W_hh h~): the same to rounding, not bit for bit.
  */
 #ifndef RNNKIT_PACKED_H
 #define RNNKIT_PACKED_H
@@ -92,28 +91,20 @@ static void pk_pack(float *restrict Wp, Py_ssize_t Kt, Py_ssize_t k0, const floa
  * asks */
 static int pk_lanes = -1;
 
-/* the lanes of the best kernel this CPU runs (AVX-512F first, then AVX2 with FMA), 0 for none:
+/* whether the CPU runs the kernel of `lanes` (16: AVX-512F, 8: AVX2 with FMA);
  * __builtin_cpu_supports also checks that the OS saves the vector registers */
-static int pk_best(void)
-{
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return 16;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 8;
-    return 0;
-}
-
-static int pk_supported(void)
-{
-    if (pk_lanes < 0) pk_lanes = pk_best();
-    return pk_lanes > 0;
-}
-
-/* whether the CPU runs the kernel of `lanes` (16 or 8) */
 static int pk_runs(int lanes)
 {
     __builtin_cpu_init();
     if (lanes == 16) return __builtin_cpu_supports("avx512f");
     return lanes == 8 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* whether the CPU runs either kernel; the first call sets pk_lanes to the best one (AVX-512F first) */
+static int pk_supported(void)
+{
+    if (pk_lanes < 0) pk_lanes = pk_runs(16) ? 16 : pk_runs(8) ? 8 : 0;
+    return pk_lanes > 0;
 }
 
 /* A step's whole gate pre-activations, for the 4 gates of each of `units` units (the LSTM's),
@@ -179,7 +170,7 @@ static Py_ssize_t pk_panel_values(int lanes, Py_ssize_t K, Py_ssize_t n) { retur
 static void pk_product_via(int lanes, const float *Wp, Py_ssize_t M, Py_ssize_t K, const float *B, Py_ssize_t ldb,
                            Py_ssize_t n, float *C, Py_ssize_t ldc, float *panel)
 {
-    if (panel && lanes == 8 && ldb >= PK_FAR_ROWS && ldb != n) {
+    if (panel && ldb >= PK_FAR_ROWS && ldb != n) { /* a panel exists with the AVX2 kernel only */
         pk_compact(panel, B, ldb, K, n);
         B = panel, ldb = n;
     }

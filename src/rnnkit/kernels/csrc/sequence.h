@@ -499,8 +499,8 @@ static void RK(lstm_fwd_seq)(Loop *L, int k)
 #if RK_PACKED
             if (pk.fused) { /* one product for both, the gate pass on its result in cache (packed.h) */
                 RK(LstmRows) o = {a + h0 * la, la, H * la, cp, cc, lc, tc, lt, hc, lds};
-                pk_gates(L->pk_kernel, pk.W, pk.bias, hk, H, hin, ldin, s->I, (const REAL *)s->x + t * N, s->ldx, B, pk.z,
-                         RK(lstm_epilogue), &o);
+                pk_gates(L->pk_kernel, pk.W, pk.bias, hk, H, hin, ldin, s->I, (const REAL *)s->x + t * N, s->ldx, B,
+                         pk.z, RK(lstm_epilogue), &o);
             } else
 #endif
             {
