@@ -108,6 +108,12 @@ struct Loop {
     size_t pk_offset;        /* where in each participant's block its packed weights are */
     size_t pk_panel;         /* and its panel for B (packed.h: pk_product_via; 0: none) */
     int pk_kernel;           /* the packed kernel's lanes (packed.h: pk_lanes at the start; 0: none) */
+    int claims;              /* the participants claim chunks of units step by step (claim); else each
+                                runs its part_rows() */
+    Py_ssize_t chunk, chunks; /* with claims: units per chunk (a multiple of PK_MR), and how many */
+    void *claim_words;       /* with claims: per participant, a cache line: its own chunks left this step */
+    void *pk_all;            /* with claims: the packed weights of all units, which every participant reads */
+    void *sq_chunks;         /* with claims, backward: (chunks - 1, T, N) partial sums of dh_sq, chunk 1 on */
     void (*fn)(Loop *, int); /* the loop, for one participant */
 };
 
@@ -119,6 +125,58 @@ static void part_rows(const Loop *L, int k, Py_ssize_t *h0, Py_ssize_t *h1)
 }
 
 static void *part_scratch(const Loop *L, int k) { return L->part + (size_t)k * L->part_bytes; }
+
+/* Claimed chunks (Loop.claims). A static split waits, at every step's barrier, for the slowest
+ * participant; on a shared machine one core is often slower than the other for a while (measured
+ * on the 2-core development machine, LSTM training: 6-18% of each participant's loop time spent
+ * waiting there, now one of them, now the other). So the LSTM's packed loops cut the units into
+ * chunks; at each step participant k takes the chunks of its own range first, from the front,
+ * then what is left of the others' ranges, from the back: a slower participant's last chunks go
+ * to whoever is done first. Which participant computes a chunk changes nothing in the result.
+ * A participant's range is one word: (step << 40) | (next << 20) | end, taken by compare-and-swap;
+ * the step in it keeps a participant still in step i - 1 from taking a chunk of step i. */
+static void part_chunks(const Loop *L, int k, Py_ssize_t *c0, Py_ssize_t *c1)
+{
+    *c0 = L->chunks * k / L->P;
+    *c1 = L->chunks * (k + 1) / L->P;
+}
+
+#ifndef RK_NO_POOL
+#define CLAIM_WORD(step, lo, hi) (((uint64_t)(step) & 0xFFFFFFu) << 40 | (uint64_t)(lo) << 20 | (uint64_t)(hi))
+
+static _Atomic uint64_t *claim_word(const Loop *L, int k)
+{
+    return (_Atomic uint64_t *)((char *)L->claim_words + (size_t)k * 64);
+}
+
+/* participant k's own chunks, for step `step` (before the barrier that starts it) */
+static void claims_reset(const Loop *L, int k, Py_ssize_t step)
+{
+    Py_ssize_t c0, c1;
+    part_chunks(L, k, &c0, &c1);
+    atomic_store_explicit(claim_word(L, k), CLAIM_WORD(step, c0, c1), memory_order_release);
+}
+
+/* the next chunk participant k computes at step `step`, or -1: none left */
+static Py_ssize_t claim(const Loop *L, int k, Py_ssize_t step)
+{
+    for (int d = 0; d < L->P; d++) {
+        _Atomic uint64_t *w = claim_word(L, (k + d) % L->P);
+        uint64_t v = atomic_load_explicit(w, memory_order_acquire);
+        for (;;) {
+            Py_ssize_t lo = (Py_ssize_t)(v >> 20 & 0xFFFFFu), hi = (Py_ssize_t)(v & 0xFFFFFu);
+            if ((v >> 40) != ((uint64_t)step & 0xFFFFFFu) || lo >= hi) break;
+            uint64_t next = d == 0 ? CLAIM_WORD(step, lo + 1, hi) : CLAIM_WORD(step, lo, hi - 1);
+            if (atomic_compare_exchange_weak_explicit(w, &v, next, memory_order_acq_rel, memory_order_acquire))
+                return d == 0 ? lo : hi - 1;
+        }
+    }
+    return -1;
+}
+#else
+static void claims_reset(const Loop *L, int k, Py_ssize_t step) { (void)L; (void)k; (void)step; }
+static Py_ssize_t claim(const Loop *L, int k, Py_ssize_t step) { (void)L; (void)k; (void)step; return -1; }
+#endif
 
 /* a participant's packed weights, for its step products (sequence.h: pack_weights); NULL where
  * its products go through the BLAS. fused: W is [W_hh | W_ih] for pk_gates, with bias and z. */
@@ -740,6 +798,9 @@ static int take_strided(Args *g, PyObject *o, const char *name, Seq *s, char **o
  * the split saves) */
 #define PARTS_MIN_WORK 20000.0
 #define PARTS_MIN_ROWS 8      /* hidden units per participant, at least */
+#ifndef CLAIM_CHUNKS
+#define CLAIM_CHUNKS 8        /* chunks per participant, about (Loop.claims) */
+#endif
 
 static int blas_threads(void);
 
@@ -946,6 +1007,8 @@ typedef struct {
     int fuse;             /* the LSTM's forward: packed, it fuses its step (Loop.pk_fused) where it has x */
     int compact;          /* its step products read compact blocks only (the LSTM's and GRU's backward
                              loops: dah): no panel for B */
+    int claims;           /* packed, with P > 1: its participants claim chunks of units (Loop.claims);
+                             1 forwards (the fused step), 2 backwards */
 } Need;
 
 /* the index of f's first array of `kind` ('W': W_hh, 'I': W_ih, 'Q': dh_sq), or -1 */
@@ -976,6 +1039,27 @@ static Py_ssize_t pk_min_weight(int lanes) { return lanes == 16 ? PK_MIN_WEIGHT 
  * Asked first thing: pk_lanes is -1 until pk_supported() has run. */
 static int pk_kernel_now(void) { return pk_supported() ? pk_lanes : 0; }
 
+/* whether a loop of P participants claims chunks (Loop.claims): its step products packed (the
+ * LSTM's: its fused forward, or its backward), several participants, and the pool */
+static int claims_on(int P, int packed)
+{
+#ifdef RK_NO_POOL
+    (void)P; (void)packed;
+    return 0;
+#else
+    return P > 1 && packed;
+#endif
+}
+
+/* units per claimed chunk: about CLAIM_CHUNKS chunks per participant (8 against 2 and 4: 1-8% less
+ * time per LSTM training step on the development machine, and forwards 3-12%), a multiple of
+ * PK_MR units (the backward's packed blocks, PK_MR units each, start at each chunk) */
+static Py_ssize_t claim_chunk(Py_ssize_t H, int P)
+{
+    Py_ssize_t u = (H + (Py_ssize_t)CLAIM_CHUNKS * P - 1) / ((Py_ssize_t)CLAIM_CHUNKS * P);
+    return (u + PK_MR - 1) / PK_MR * PK_MR;
+}
+
 /* Per-call scratch of a loop of f, one allocation: per participant unit_rows * hk_max * N values
  * (+ hm * H * N for hm, + T * N for its dh_sq partial sums when f has dh_sq, + its packed weights
  * where it packs them: W_hh, and W_ih in forward loops with x); `shared` values; the grouped copies
@@ -993,12 +1077,19 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     L->pk_rec = L->pk_fused || packs(size, G * L->hk_max * H, pk_min_weight(L->pk_kernel), L->s.N);
     L->pk_in = !L->pk_fused && need.group && L->s.x && packs(size, G * L->hk_max * L->s.I, pk_min_weight(L->pk_kernel),
                                                                   L->s.N);
+    L->claims = claims_on(L->P, need.claims == 1 ? L->pk_fused : need.claims == 2 && L->pk_rec);
+    L->chunk = claim_chunk(H, L->P);
+    L->chunks = L->claims ? (H + L->chunk - 1) / L->chunk : 0;
     Py_ssize_t part = need.unit_rows * L->hk_max * N + need.hm * H * N;
     L->sq_offset = (size_t)part * size;
     part += spec_index(f, 'Q') >= 0 ? L->s.T * N : 0;
     part = (part + 15) / 16 * 16; /* whole 64-byte lines: no cache line shared by two participants */
     L->pk_offset = (size_t)part * size;
-    if (L->pk_fused) /* [W_hh | W_ih], bias, z */
+    if (L->claims && L->pk_fused) /* z; the packed weights are shared */
+        part += pk_gates_scratch(L->pk_kernel, H + L->s.I, N);
+    else if (L->claims) /* the chunks it claimed at the last step (sizeof(Py_ssize_t) <= 2 values) */
+        part += 2 * L->chunks;
+    else if (L->pk_fused) /* [W_hh | W_ih], bias, z */
         part += pk_values(G * L->hk_max, H + L->s.I) + pk_values(G * L->hk_max, 1) +
                 pk_gates_scratch(L->pk_kernel, H + L->s.I, N);
     else
@@ -1015,7 +1106,14 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     int grouped = need.group && L->P > 1 && G > 1;
     Py_ssize_t wg = grouped && !L->pk_rec ? G * H * H : 0;
     Py_ssize_t wig = grouped && !L->pk_in && !L->pk_fused && L->s.x ? G * H * L->s.I : 0, wp = wg + wig;
-    Py_ssize_t shared = need.shared;
+    Py_ssize_t shared = need.shared, claim_at = 0, pk_at = 0, sq_at = 0;
+    if (L->claims) { /* the claim words (a line each), all units' packed weights, dh_sq's partial sums */
+        shared = claim_at = (shared + 15) / 16 * 16;
+        shared = pk_at = shared + 16 * L->P;
+        shared += L->pk_fused ? pk_values(G * H, H + L->s.I) + pk_values(G * H, 1) : pk_values(H, G * H);
+        sq_at = shared;
+        shared += L->pk_fused ? 0 : (L->chunks - 1) * L->s.T * N;
+    }
     Py_ssize_t sizes = L->s.batch_sizes ? L->s.T : 0;
     size_t total = (size_t)(L->P * part + shared + wp) * size + (size_t)sizes * sizeof(int64_t) + 64;
     L->mem = PyMem_RawMalloc(total);
@@ -1028,6 +1126,9 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     }
     L->part = (char *)(((uintptr_t)L->mem + 63) & ~(uintptr_t)63);
     L->shared = L->part + L->P * L->part_bytes;
+    L->claim_words = L->claims ? (char *)L->shared + (size_t)claim_at * size : NULL;
+    L->pk_all = L->claims ? (char *)L->shared + (size_t)pk_at * size : NULL;
+    L->sq_chunks = L->claims && !L->pk_fused ? (char *)L->shared + (size_t)sq_at * size : NULL;
     L->Wg = wg ? (char *)L->shared + (size_t)shared * size : NULL;
     L->Wig = wig ? (char *)L->shared + (size_t)(shared + wg) * size : NULL;
     if (sizes) { /* one copy that every participant reads: they agree on B even if the array changes */
@@ -1129,7 +1230,7 @@ static const SeqSpec LSTM_FWD = {"lstm_forward_seq", 4, LSTM_FWD_ARGS, 9, 0};
 static PyObject *lstm_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(LSTM_FWD);
-    SEQ_SCRATCH(LSTM_FWD, .unit_rows = 8, .hm = L.p[8] != NULL, .group = 1, .fuse = 1); /* gh, gx, hm */
+    SEQ_SCRATCH(LSTM_FWD, .unit_rows = 8, .hm = L.p[8] != NULL, .group = 1, .fuse = 1, .claims = 1); /* gh, gx, hm */
     SEQ_RUN(lstm_fwd_seq, LSTM_FWD);
 }
 
@@ -1144,7 +1245,7 @@ static PyObject *lstm_backward_seq(PyObject *self, PyObject *const *args, Py_ssi
     SEQ_BEGIN(LSTM_BWD);
     /* dah, two (4H, N) blocks, shared */
     SEQ_SCRATCH(LSTM_BWD, .zero_rows = L.p[4] ? 0 : L.s.H, .shared = 2 * 4 * L.s.H * (L.s.N > 0 ? L.s.N : 1),
-                .compact = 1);
+                .compact = 1, .claims = 2);
     SEQ_RUN(lstm_bwd_seq, LSTM_BWD);
 }
 
@@ -1379,6 +1480,19 @@ static PyObject *loop_packs_py(PyObject *self, PyObject *const *args, Py_ssize_t
     int P = loop_query(args, nargs, "loop_packs", v);
     if (P < 0) return NULL;
     return PyBool_FromLong(packs(4, v[0] * ((v[1] + P - 1) / P) * v[1], pk_min_weight(pk_kernel_now()), v[2]));
+}
+
+/* loop_chunks(G, H, N): the chunks of hidden units that the participants of a float32 LSTM loop
+ * (G = 4; its forward with x) with that step product would claim now (Loop.claims); 0 where they
+ * would not (each runs its own slice), and for G other than 4 */
+static PyObject *loop_chunks_py(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t v[3];
+    int P = loop_query(args, nargs, "loop_chunks", v);
+    if (P < 0) return NULL;
+    if (v[0] != 4 || !claims_on(P, packs(4, 0, 0, v[2]))) return PyLong_FromLong(0);
+    Py_ssize_t chunk = claim_chunk(v[1], P);
+    return PyLong_FromSsize_t((v[1] + chunk - 1) / chunk);
 }
 
 /* pool_workers(): how many worker threads the pool has started */
@@ -1655,6 +1769,8 @@ static PyMethodDef methods[] = {
      "loop_parts(G, H, N): the threads a C loop whose step product is (G*H x H) @ (H x N) would use now"},
     {"loop_packs", (PyCFunction)(void (*)(void))loop_packs_py, METH_FASTCALL,
      "loop_packs(G, H, N): whether a float32 C loop with that step product would pack W_hh now"},
+    {"loop_chunks", (PyCFunction)(void (*)(void))loop_chunks_py, METH_FASTCALL,
+     "loop_chunks(G, H, N): the chunks of hidden units a float32 LSTM loop's participants would claim now (0: none)"},
     {"pool_workers", (PyCFunction)pool_workers_py, METH_NOARGS, "pool_workers(): worker threads started"},
     {"packed_products", (PyCFunction)packed_products, METH_O,
      "packed_products(mode): float32 step products with packed weights never (0), where they pay (1) or always (2);"

@@ -187,20 +187,12 @@ PK_TGT static void PKN(pk_product_to)(const float *Wp, Py_ssize_t M, Py_ssize_t 
 #endif
 
 /* A step's whole gate pre-activations z = W_hh h~ + W_ih x_t + b for the 4 gates of each of
- * `units` units (packed.h: pk_gates; z holds pk_gates_scratch(8, K + K2, n) values with AVX2) */
+ * `units` units (packed.h: pk_gates; B and B2 as pk_gates_input gives them) */
 PK_TGT static void PKN(pk_gates)(const float *Wp, const float *bias, Py_ssize_t units, Py_ssize_t K, const float *B,
                                  Py_ssize_t ldb, Py_ssize_t K2, const float *B2, Py_ssize_t ldb2, Py_ssize_t n,
                                  float *z, pk_epilogue fn, void *ctx)
 {
     Py_ssize_t Kt = K + K2, M = 4 * units, gz = PK_UNITS * PK_COLS;
-#if PK_LANES == 8
-    /* B's and B2's rows are pages apart (time steps of (F, T, N) arrays), and the AVX2 tiles pass
-     * over them 4 times as often: a compact copy first (pk_gates_scratch), 5-19% faster forwards */
-    float *Bc = z + 4 * PK_UNITS * PK_COLS;
-    pk_compact(Bc, B, ldb, K, n);
-    pk_compact(Bc + K * n, B2, ldb2, K2, n);
-    B = Bc, ldb = n, B2 = Bc + K * n, ldb2 = n;
-#endif
     for (Py_ssize_t u0 = 0; u0 < units; u0 += PK_UNITS) {
         Py_ssize_t ug = units - u0 < PK_UNITS ? units - u0 : PK_UNITS;
         for (Py_ssize_t c0 = 0; c0 < n; c0 += PK_COLS) {

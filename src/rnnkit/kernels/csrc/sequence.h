@@ -20,7 +20,9 @@
  * the gate pass on the slice, wait for all of da_t (barrier), dh[h0:h1] = W_hh[:, h0:h1].T @ da_t
  * (the RNN's backward also takes its rows of every weight gradient and its share of dx, a
  * chunk of steps at a time: rnn_bwd_seq).
- * One barrier per step; with P = 1, [h0, h1) = [0, H) and the barrier is a no-op. The product is
+ * One barrier per step; with P = 1, [h0, h1) = [0, H) and the barrier is a no-op. The LSTM's
+ * packed loops with P > 1 take chunks of units step by step instead of a fixed slice (module.c:
+ * claim; lstm_fwd_claimed, lstm_bwd_claimed), from weights packed once for all of them. The product is
  * single-threaded when P > 1 (module.c asks OpenBLAS for one thread meanwhile), and uses
  * OpenBLAS's threads (this pool, through its callback) when P = 1.
  *
@@ -142,6 +144,38 @@ static void RK(pack_weights)(const Loop *L, int k, Py_ssize_t G, int backward, c
     if (L->pk_panel) pk->panel = (char *)part_scratch(L, k) + L->pk_panel;
 #else
     (void)L; (void)k; (void)G; (void)backward; (void)W; (void)Wi; (void)bias;
+#endif
+}
+
+/* With claimed chunks (module.c: claim), all units' packed weights in L->pk_all, in the layout
+ * pack_weights gives one participant's: participant k packs its own chunks' units (the barrier
+ * before any product waits for the others'). Forwards (the LSTM's fused step) [W_hh | W_ih] and
+ * the bias, unit-major, and z in its scratch; backwards (G = 4) W_hh.T. */
+static void RK(pack_claimed)(const Loop *L, int k, int backward, const REAL *W, const REAL *Wi, const REAL *bias,
+                             Packed *pk)
+{
+    *pk = (Packed){0};
+#if RK_PACKED
+    Py_ssize_t H = L->s.H, I = L->s.I, G = 4, c0, c1;
+    part_chunks(L, k, &c0, &c1);
+    Py_ssize_t u0 = c0 * L->chunk, u1 = c1 * L->chunk < H ? c1 * L->chunk : H;
+    float *p = (float *)L->pk_all;
+    if (backward) {
+        if (u1 > u0) pk_pack(p + u0 * G * H, G * H, 0, W + u0, 1, 0, u1 - u0, 1, G * H, H, 0);
+        pk->W = p;
+        return;
+    }
+    Py_ssize_t Kt = H + I;
+    if (u1 > u0) {
+        pk_pack(p + G * u0 * Kt, Kt, 0, W + u0 * H, G, H * H, u1 - u0, H, H, 1, 1);
+        pk_pack(p + G * u0 * Kt, Kt, H, Wi + u0 * I, G, H * I, u1 - u0, I, I, 1, 1);
+    }
+    float *b = p + pk_values(G * H, Kt);
+    Py_ssize_t r1 = c1 == L->chunks ? pk_values(G * H, 1) : G * u1; /* the last range: the padding rows too */
+    for (Py_ssize_t r = G * u0; r < r1; r++) b[r] = bias && r < G * H ? bias[r % G * H + r / G] : 0.0f;
+    *pk = (Packed){.W = p, .bias = b, .z = (char *)part_scratch(L, k) + L->pk_offset, .fused = 1};
+#else
+    (void)L; (void)k; (void)backward; (void)W; (void)Wi; (void)bias;
 #endif
 }
 
@@ -321,6 +355,13 @@ static void RK(group_rows)(const Loop *L, REAL *Wg, const REAL *W, Py_ssize_t G,
 static void RK(sum_parts)(const Loop *L, REAL *dh_sq)
 {
     Py_ssize_t TN = L->s.T * L->s.N;
+    if (L->claims) { /* chunk 0 wrote into dh_sq, chunk c > 0 into partial c - 1: summed in chunk order */
+        for (Py_ssize_t c = 1; c < L->chunks; c++) {
+            const REAL *q = (const REAL *)L->sq_chunks + (c - 1) * TN;
+            for (Py_ssize_t i = 0; i < TN; i++) dh_sq[i] += q[i];
+        }
+        return;
+    }
     for (int k = 1; k < L->P; k++) {
         const REAL *q = (const REAL *)part_sq(L, k);
         for (Py_ssize_t i = 0; i < TN; i++) dh_sq[i] += q[i];
@@ -472,6 +513,40 @@ static void RK(rnn_bwd_seq)(Loop *L, int k)
     }
 }
 
+#if RK_PACKED
+/* One step of lstm_fwd_seq with claimed chunks (module.c: claim; packed, fused): [h~; x_t] as
+ * pk_gates reads them once, then for each chunk this participant claims, its units through
+ * pk_gates and the gate pass, and the finished columns of its rows */
+static void RK(lstm_fwd_claimed)(Loop *L, int k, Py_ssize_t i, const Packed *pk, Py_ssize_t t, Py_ssize_t B)
+{
+    Py_ssize_t H = L->s.H, N = L->s.N, lds = (L->s.T + 1) * N, Kt = H + L->s.I, ldin, ldx = L->s.ldx;
+    const Seq *s = &L->s;
+    REAL *hs = L->p[0], *A = L->p[1], *cs = L->p[2], *tcs = L->p[3];
+    Py_ssize_t la = SLOT_LD(1), lc = SLOT_LD(2), lt = SLOT_LD(3);
+    REAL *a = A + SLOT(1, t), *hm = (REAL *)part_scratch(L, k) + 8 * L->hk_max * N;
+    const REAL *hp = hs + PREV(t) * N, *hin = NULL, *x = (const REAL *)s->x + t * N;
+    if (B > 0) {
+        hin = RK(recurrent_input)(hp, lds, L->p[8], s, hm, B, &ldin);
+        pk_gates_input(L->pk_kernel, H, &hin, &ldin, s->I, &x, &ldx, B, pk->z);
+    }
+    for (Py_ssize_t c; (c = claim(L, k, i)) >= 0;) {
+        Py_ssize_t u0 = c * L->chunk, u = H - u0 < L->chunk ? H - u0 : L->chunk;
+        REAL *cp = cs + SLOT(2, PREV(t)) + u0 * lc, *cc = cs + SLOT(2, CUR(t)) + u0 * lc;
+        REAL *hc = hs + CUR(t) * N + u0 * lds, *tc = tcs + u0 * lt + SLOT(3, t);
+        if (B > 0) {
+            RK(LstmRows) o = {a + u0 * la, la, H * la, cp, cc, lc, tc, lt, hc, lds};
+            pk_gates(L->pk_kernel, (const float *)pk->W + 4 * u0 * Kt, (const float *)pk->bias + 4 * u0, u, H, hin,
+                     ldin, s->I, x, ldx, B, pk->z, RK(lstm_epilogue), &o);
+        }
+        if (B < N) {
+            RK(zero_gate_cols)(a, la, 4, H, u0, u, B, N);
+            RK(carry_cols)(cc, cp, lc, u, B, N);
+            RK(carry_cols)(hc, hp + u0 * lds, lds, u, B, N);
+        }
+    }
+}
+#endif
+
 /* LSTM forward (lstm_fwd): A (4H, T, N) receives the activations [i; f; g; o] (0 in finished
  * columns; without x it holds W_ih x_t before); hs, cs (H, T+1, N); tcs (H, T, N); bias (4H,).
  * A, tcs may have one time slot, cs two (SLOT). p: hs, A, cs, tcs, x, W_ih, W_hh, bias, rec_mask;
@@ -486,21 +561,35 @@ static void RK(lstm_fwd_seq)(Loop *L, int k)
     const REAL *W = RK(part_weight)(L, L->p[6], L->Wg, 4, H, h0), *bias = L->p[7], *mask = L->p[8];
     REAL *gh = (REAL *)part_scratch(L, k), *gx = gh + 4 * L->hk_max * N, *hm = gx + 4 * L->hk_max * N;
     Packed pk;
-    RK(pack_weights)(L, k, 4, 0, L->p[6], L->p[5], bias, &pk);
+    if (L->claims) RK(pack_claimed)(L, k, 0, L->p[6], L->p[5], bias, &pk);
+    else RK(pack_weights)(L, k, 4, 0, L->p[6], L->p[5], bias, &pk);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds;
         REAL *cp = cs + SLOT(2, PREV(t)) + h0 * lc, *cc = cs + SLOT(2, CUR(t)) + h0 * lc, *a = A + SLOT(1, t);
         REAL *tc = tcs + h0 * lt + SLOT(3, t);
         if (!pk.fused) RK(project_input)(L, &pk, Wi, 4, hk, t, B, gx);
-        if (i) barrier_wait(&L->bar);
+        if (L->claims) { /* the first barrier also waits for every participant's packed weights */
+            claims_reset(L, k, i);
+            barrier_wait(&L->bar);
+        } else if (i) {
+            barrier_wait(&L->bar);
+        }
+#if RK_PACKED
+        if (L->claims) {
+            RK(lstm_fwd_claimed)(L, k, i, &pk, t, B);
+            continue;
+        }
+#endif
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
 #if RK_PACKED
             if (pk.fused) { /* one product for both, the gate pass on its result in cache (packed.h) */
                 RK(LstmRows) o = {a + h0 * la, la, H * la, cp, cc, lc, tc, lt, hc, lds};
-                pk_gates(L->pk_kernel, pk.W, pk.bias, hk, H, hin, ldin, s->I, (const REAL *)s->x + t * N, s->ldx, B,
-                         pk.z, RK(lstm_epilogue), &o);
+                const float *Bx = (const REAL *)s->x + t * N;
+                Py_ssize_t ldx = s->ldx;
+                pk_gates_input(L->pk_kernel, H, &hin, &ldin, s->I, &Bx, &ldx, B, pk.z);
+                pk_gates(L->pk_kernel, pk.W, pk.bias, hk, H, hin, ldin, s->I, Bx, ldx, B, pk.z, RK(lstm_epilogue), &o);
             } else
 #endif
             {
@@ -517,6 +606,50 @@ static void RK(lstm_fwd_seq)(Loop *L, int k)
     }
 }
 
+/* lstm_bwd_seq with claimed chunks (module.c: claim; packed). A step's gate pass needs the rows
+ * of dh that its participant's product wrote at the step before: so each participant's gate pass
+ * takes the chunks it claimed for its product at the step before (at the first step, its own), and
+ * only the products are claimed anew. dh_sq's partial sums are by chunk (L->sq_chunks; chunk 0
+ * into dh_sq), summed in chunk order after the loop (sum_parts): the same whoever ran a chunk. */
+static void RK(lstm_bwd_claimed)(Loop *L, int k)
+{
+    Py_ssize_t H = L->s.H, T = L->s.T, N = L->s.N, lda = T * N, lds = (T + 1) * N, c0, c1, n = 0;
+    const Seq *s = &L->s;
+    REAL *A = L->p[0], *dh = L->p[5], *dc = L->p[6];
+    const REAL *cs = L->p[1], *tcs = L->p[2], *W = L->p[3], *dy = L->p[4], *mask = L->p[8], *zeros = L->zeros;
+    Packed pk;
+    RK(pack_claimed)(L, k, 1, W, NULL, NULL, &pk);
+    Py_ssize_t *mine = (Py_ssize_t *)((char *)part_scratch(L, k) + L->pk_offset);
+    part_chunks(L, k, &c0, &c1);
+    for (Py_ssize_t c = c0; c < c1; c++) {
+        mine[n++] = c;
+        if (c) memset((REAL *)L->sq_chunks + (c - 1) * lda, 0, (size_t)lda * sizeof(REAL));
+    }
+    for (Py_ssize_t i = 0; i < T; i++) {
+        Py_ssize_t t = BACK_T(i), B = seq_active(s, t);
+        REAL *a = A + t * N, *dah = (REAL *)L->shared + (i & 1) * 4 * H * N;
+        for (Py_ssize_t j = 0; j < n; j++) {
+            Py_ssize_t c = mine[j], u0 = c * L->chunk, u = H - u0 < L->chunk ? H - u0 : L->chunk;
+            REAL *sq = c ? (REAL *)L->sq_chunks + (c - 1) * lda : (REAL *)L->p[7];
+            RK(lstm_bwd)(a + u0 * lda, lda, H * lda, dh + u0 * N, N, dy ? dy + u0 * lda + t * N : zeros + u0 * N,
+                         dy ? lda : N, dc + u0 * N, N, cs + u0 * lds + PREV(t) * N, lds, tcs + u0 * lda + t * N, lda,
+                         dah + u0 * B, B, H * B, sq + t * N, u, B);
+            if (B < N) RK(zero_gate_cols)(a, lda, 4, H, u0, u, B, N);
+        }
+        claims_reset(L, k, i); /* the first barrier also waits for every participant's packed weights */
+        barrier_wait(&L->bar);
+        n = 0;
+        for (Py_ssize_t c; (c = claim(L, k, i)) >= 0;) {
+            Py_ssize_t u0 = c * L->chunk, u = H - u0 < L->chunk ? H - u0 : L->chunk;
+            mine[n++] = c;
+            Packed pc = pk;
+            pc.W = (const REAL *)pk.W + u0 * 4 * H;
+            if (B > 0)
+                RK(state_grad)(L, &pc, u, 4 * H, W + u0, H, dah, B, dh + u0 * N, N, mask ? mask + u0 * N : NULL, N, B);
+        }
+    }
+}
+
 /* LSTM backward (lstm_bwd): A's activations -> gate gradients; dh, dc (H, N) carried. Shared
  * scratch: dah, two (4H, N) blocks used in turn, as the GRU's: the gate gradients a second time,
  * compact, for the product W_hh.T @ da (their rows in A are a time axis apart, and every
@@ -525,6 +658,10 @@ static void RK(lstm_fwd_seq)(Loop *L, int k)
 static void RK(lstm_bwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
+    if (L->claims) {
+        RK(lstm_bwd_claimed)(L, k);
+        return;
+    }
     REAL *A = L->p[0], *dh = (REAL *)L->p[5] + h0 * N, *dc = (REAL *)L->p[6] + h0 * N;
     REAL *sq = RK(sq_target)(L, k, L->p[7]);
     const REAL *cs = L->p[1], *tcs = L->p[2], *W = (const REAL *)L->p[3] + h0, *dy = L->p[4], *mask = L->p[8];
