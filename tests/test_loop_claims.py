@@ -54,9 +54,17 @@ def _compare(got, want):
             np.testing.assert_array_equal(g, w)
 
 
-def test_chunks_claimed(kernel, threads):
+@pytest.fixture
+def packed_where_it_pays():
+    """packed_products(1), the default, for the test (another may be set for the whole run)"""
+    old = _fused.packed_products(1)
+    yield
+    _fused.packed_products(old)
+
+
+def test_chunks_claimed(kernel, threads, packed_where_it_pays):
     """About 8 chunks per participant, each a multiple of 6 units (the backward's packed blocks);
-    none below 16 columns (no packing), for one participant, or for another cell than the LSTM"""
+    none below 16 columns (not packed), for one participant, or for another cell than the LSTM"""
     threads(2)
     assert _fused.loop_chunks(4, 64, N) == 11  # 6 units each, the last 4
     assert _fused.loop_chunks(4, 128, N) == 11  # 12 units each
