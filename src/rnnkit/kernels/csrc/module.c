@@ -1082,7 +1082,7 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     L->chunks = L->claims ? (H + L->chunk - 1) / L->chunk : 0;
     Py_ssize_t part = need.unit_rows * L->hk_max * N + need.hm * H * N;
     L->sq_offset = (size_t)part * size;
-    part += spec_index(f, 'Q') >= 0 ? L->s.T * N : 0;
+    part += spec_index(f, 'Q') >= 0 && !L->claims ? L->s.T * N : 0; /* with claims: by chunk, sq_chunks */
     part = (part + 15) / 16 * 16; /* whole 64-byte lines: no cache line shared by two participants */
     L->pk_offset = (size_t)part * size;
     if (L->claims && L->pk_fused) /* z; the packed weights are shared */

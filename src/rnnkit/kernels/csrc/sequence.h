@@ -515,15 +515,16 @@ static void RK(rnn_bwd_seq)(Loop *L, int k)
 
 #if RK_PACKED
 /* One step of lstm_fwd_seq with claimed chunks (module.c: claim; packed, fused): [h~; x_t] as
- * pk_gates reads them once, then for each chunk this participant claims, its units through
- * pk_gates and the gate pass, and the finished columns of its rows */
-static void RK(lstm_fwd_claimed)(Loop *L, int k, Py_ssize_t i, const Packed *pk, Py_ssize_t t, Py_ssize_t B)
+ * pk_gates reads them once (h~ in hm with rec_mask), then for each chunk this participant claims,
+ * its units through pk_gates and the gate pass, and the finished columns of its rows */
+static void RK(lstm_fwd_claimed)(Loop *L, int k, Py_ssize_t i, const Packed *pk, Py_ssize_t t, Py_ssize_t B,
+                                  REAL *hm)
 {
     Py_ssize_t H = L->s.H, N = L->s.N, lds = (L->s.T + 1) * N, Kt = H + L->s.I, ldin, ldx = L->s.ldx;
     const Seq *s = &L->s;
     REAL *hs = L->p[0], *A = L->p[1], *cs = L->p[2], *tcs = L->p[3];
     Py_ssize_t la = SLOT_LD(1), lc = SLOT_LD(2), lt = SLOT_LD(3);
-    REAL *a = A + SLOT(1, t), *hm = (REAL *)part_scratch(L, k) + 8 * L->hk_max * N;
+    REAL *a = A + SLOT(1, t);
     const REAL *hp = hs + PREV(t) * N, *hin = NULL, *x = (const REAL *)s->x + t * N;
     if (B > 0) {
         hin = RK(recurrent_input)(hp, lds, L->p[8], s, hm, B, &ldin);
@@ -577,7 +578,7 @@ static void RK(lstm_fwd_seq)(Loop *L, int k)
         }
 #if RK_PACKED
         if (L->claims) {
-            RK(lstm_fwd_claimed)(L, k, i, &pk, t, B);
+            RK(lstm_fwd_claimed)(L, k, i, &pk, t, B, hm);
             continue;
         }
 #endif
