@@ -141,6 +141,13 @@ static void part_chunks(const Loop *L, int k, Py_ssize_t *c0, Py_ssize_t *c1)
     *c1 = L->chunks * (k + 1) / L->P;
 }
 
+/* the units [*u0, *u0 + return) of chunk c */
+static Py_ssize_t chunk_units(const Loop *L, Py_ssize_t c, Py_ssize_t *u0)
+{
+    *u0 = c * L->chunk;
+    return L->s.H - *u0 < L->chunk ? L->s.H - *u0 : L->chunk;
+}
+
 #ifndef RK_NO_POOL
 #define CLAIM_WORD(step, lo, hi) (((uint64_t)(step) & 0xFFFFFFu) << 40 | (uint64_t)(lo) << 20 | (uint64_t)(hi))
 

@@ -531,7 +531,7 @@ static void RK(lstm_fwd_claimed)(Loop *L, int k, Py_ssize_t i, const Packed *pk,
         pk_gates_input(L->pk_kernel, H, &hin, &ldin, s->I, &x, &ldx, B, pk->z);
     }
     for (Py_ssize_t c; (c = claim(L, k, i)) >= 0;) {
-        Py_ssize_t u0 = c * L->chunk, u = H - u0 < L->chunk ? H - u0 : L->chunk;
+        Py_ssize_t u0, u = chunk_units(L, c, &u0);
         REAL *cp = cs + SLOT(2, PREV(t)) + u0 * lc, *cc = cs + SLOT(2, CUR(t)) + u0 * lc;
         REAL *hc = hs + CUR(t) * N + u0 * lds, *tc = tcs + u0 * lt + SLOT(3, t);
         if (B > 0) {
@@ -630,7 +630,7 @@ static void RK(lstm_bwd_claimed)(Loop *L, int k)
         Py_ssize_t t = BACK_T(i), B = seq_active(s, t);
         REAL *a = A + t * N, *dah = (REAL *)L->shared + (i & 1) * 4 * H * N;
         for (Py_ssize_t j = 0; j < n; j++) {
-            Py_ssize_t c = mine[j], u0 = c * L->chunk, u = H - u0 < L->chunk ? H - u0 : L->chunk;
+            Py_ssize_t c = mine[j], u0, u = chunk_units(L, c, &u0);
             REAL *sq = c ? (REAL *)L->sq_chunks + (c - 1) * lda : (REAL *)L->p[7];
             RK(lstm_bwd)(a + u0 * lda, lda, H * lda, dh + u0 * N, N, dy ? dy + u0 * lda + t * N : zeros + u0 * N,
                          dy ? lda : N, dc + u0 * N, N, cs + u0 * lds + PREV(t) * N, lds, tcs + u0 * lda + t * N, lda,
@@ -641,7 +641,7 @@ static void RK(lstm_bwd_claimed)(Loop *L, int k)
         barrier_wait(&L->bar);
         n = 0;
         for (Py_ssize_t c; (c = claim(L, k, i)) >= 0;) {
-            Py_ssize_t u0 = c * L->chunk, u = H - u0 < L->chunk ? H - u0 : L->chunk;
+            Py_ssize_t u0, u = chunk_units(L, c, &u0);
             mine[n++] = c;
             Packed pc = pk;
             pc.W = (const REAL *)pk.W + u0 * 4 * H;
