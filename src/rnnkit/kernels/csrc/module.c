@@ -1058,9 +1058,10 @@ static int claims_on(int P, int packed)
 #endif
 }
 
-/* units per claimed chunk: about CLAIM_CHUNKS chunks per participant (8 against 2 and 4: 1-8% less
- * time per LSTM training step on the development machine, and forwards 3-12%), a multiple of
- * PK_MR units (the backward's packed blocks, PK_MR units each, start at each chunk) */
+/* units per claimed chunk: about CLAIM_CHUNKS chunks per participant (8: against fixed halves 1-8%
+ * less time per LSTM training step on the development machine and 3-12% per forward; 4 and 16
+ * chunks about the same, 2 less), a multiple of PK_MR units (the backward's packed blocks, PK_MR
+ * units each, start at each chunk) */
 static Py_ssize_t claim_chunk(Py_ssize_t H, int P)
 {
     Py_ssize_t u = (H + (Py_ssize_t)CLAIM_CHUNKS * P - 1) / ((Py_ssize_t)CLAIM_CHUNKS * P);
