@@ -323,6 +323,18 @@ def reference_hidden_grad_norms(ref, num_layers, bidirectional, T):
 
 
 @pytest.fixture
+def threads():
+    """_fused.loop_threads for a test that sets it; as it was after it (0, automatic, unless the
+    whole run set another)"""
+    from rnnkit.kernels import _fused
+
+    old = _fused.loop_threads(0)
+    _fused.loop_threads(old)
+    yield _fused.loop_threads
+    _fused.loop_threads(old)
+
+
+@pytest.fixture
 def kernel_modes():
     """(_fused.packed_products, _fused.loop_threads) for a test that sets either (or
     _fused.packed_kernel); all three as they were after it"""

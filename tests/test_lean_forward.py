@@ -20,13 +20,6 @@ needs_c = pytest.mark.skipif(blas.find() is None, reason="NumPy's BLAS cannot be
 H, T, I = 6, 7, 3
 
 
-@pytest.fixture
-def threads():
-    """loop_threads(n) for the test, automatic again after it"""
-    yield _fused.loop_threads
-    _fused.loop_threads(0)
-
-
 def _binding_args(cell, N, dtype, reverse, packed, masked, seed=0):
     """Arguments of lstm_forward_seq / gru_forward_seq, as a dict by name, in order."""
     rng = np.random.default_rng(seed)

@@ -1,12 +1,13 @@
-"""Claimed chunks: the LSTM's packed float32 C loops with several participants
-(``csrc/module.c``: claim, ``csrc/sequence.h``: lstm_fwd_claimed, lstm_bwd_claimed).
+"""Claimed chunks: the LSTM's packed float32 C loops (``csrc/module.c``: claim,
+``csrc/sequence.h``: lstm_fwd_claimed, lstm_bwd_claimed).
 
 Instead of a fixed slice of hidden units each, the participants take chunks of units step by
 step, their own first and then what is left of the others': a slower thread's last chunks go to
-a faster one. Whoever computes a chunk, every result must be that of one thread bit for bit (the
-same products and gate passes, unit by unit); only the sums of dh^2, added up by chunk in a fixed
-order, may differ from one thread's, to rounding. More participants than chunks, more than cores,
-finished sequences, masks and both directions included.
+a faster one (one participant takes one chunk of all units). Whoever computes a chunk, every
+result must be that of one thread bit for bit (the same products and gate passes, unit by unit);
+only the sums of dh^2, added up by chunk in a fixed order, may differ from one thread's, to
+rounding. More participants than chunks, more than cores, finished sequences, masks and both
+directions included. The claimed loops against OpenBLAS's: tests/test_packed_products.py.
 """
 
 from __future__ import annotations
@@ -20,28 +21,26 @@ import rnnkit
 from rnnkit.kernels import _fused, blas
 from rnnkit.kernels.common import STEP_PROJECTION_MIN_N
 
+KERNELS = packed_kernels()
+
 pytestmark = [
     pytest.mark.skipif(blas.find() is None or not blas.find().threads,
                        reason="NumPy's OpenBLAS and its thread controls cannot be called from C here"),
-    pytest.mark.skipif(not packed_kernels(), reason="no packed kernel on this CPU or build: no claims"),
+    pytest.mark.skipif(not KERNELS, reason="no packed kernel on this CPU or build: no claims"),
+    pytest.mark.parametrize("kernel", KERNELS),
 ]
 
 N = STEP_PROJECTION_MIN_N + 24  # packed, and the forward loop projects x itself: its fused step
 
 
-@pytest.fixture(params=packed_kernels())
-def kernel(request):
-    """each packed kernel this CPU runs, the default again after the test"""
-    old = _fused.packed_kernel(request.param)
-    yield request.param
-    _fused.packed_kernel(old)
-
-
 @pytest.fixture
-def threads():
-    """loop_threads(n) for the test, automatic again after it"""
-    yield _fused.loop_threads
-    _fused.loop_threads(0)
+def on_kernel(kernel, kernel_modes):
+    """loop_threads for a test on `kernel` with packed_products(1), the default (another may be
+    set for the whole run); conftest's kernel_modes puts all three back after it"""
+    packed_products, loop_threads = kernel_modes
+    _fused.packed_kernel(kernel)
+    packed_products(1)
+    return loop_threads
 
 
 def _compare(got, want):
@@ -54,27 +53,20 @@ def _compare(got, want):
             np.testing.assert_array_equal(g, w)
 
 
-@pytest.fixture
-def packed_where_it_pays():
-    """packed_products(1), the default, for the test (another may be set for the whole run)"""
-    old = _fused.packed_products(1)
-    yield
-    _fused.packed_products(old)
-
-
-def test_chunks_claimed(kernel, threads, packed_where_it_pays):
-    """About 8 chunks per participant, each a multiple of 6 units (the backward's packed blocks);
-    none below 16 columns (not packed), for one participant, or for another cell than the LSTM"""
-    threads(2)
+def test_chunks_claimed(on_kernel):
+    """About 8 chunks per participant, each a multiple of 6 units (the backward's packed blocks),
+    one for a single participant; none below 16 columns (not packed) or for another cell than the
+    LSTM"""
+    on_kernel(2)
     assert _fused.loop_chunks(4, 64, N) == 11  # 6 units each, the last 4
     assert _fused.loop_chunks(4, 128, N) == 11  # 12 units each
     assert _fused.loop_chunks(4, 256, N) == 15  # 18 units each
     assert _fused.loop_chunks(4, 64, 8) == 0
     assert _fused.loop_chunks(3, 64, N) == 0
-    threads(3)
+    on_kernel(3)
     assert _fused.loop_chunks(4, 8, N) == 2  # fewer chunks than participants
-    threads(1)
-    assert _fused.loop_chunks(4, 64, N) == 0
+    on_kernel(1)
+    assert _fused.loop_chunks(4, 64, N) == 1
     with pytest.raises(TypeError, match="takes 3 arguments"):
         _fused.loop_chunks(4, 64)
 
@@ -84,46 +76,46 @@ def test_chunks_claimed(kernel, threads, packed_where_it_pays):
 @pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
 @pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
 @pytest.mark.parametrize("packed", [False, True], ids=["full", "packed"])
-def test_claimed_loop_matches_one_thread(kernel, threads, monkeypatch, P, H, masked, reverse, packed):
+def test_claimed_loop_matches_one_thread(on_kernel, monkeypatch, P, H, masked, reverse, packed):
     """H = 8 (2 chunks: some participants own none), 11, 40, 64, against one participant"""
     p, dy, dstate = _problem("lstm", N, np.float32, reverse, masked, packed, H=H)
-    threads(1)
+    on_kernel(1)
     want = _run("lstm", p, dy, dstate, True, monkeypatch)
-    threads(P)
+    on_kernel(P)
     assert _fused.loop_chunks(4, H, N) > 1
     _compare(_run("lstm", p, dy, dstate, True, monkeypatch), want)
 
 
-def test_claimed_loop_dy_none(kernel, threads, monkeypatch):
+def test_claimed_loop_dy_none(on_kernel, monkeypatch):
     p, dy, dstate = _problem("lstm", N, np.float32, False, True, True, H=40)
-    threads(1)
+    on_kernel(1)
     want = _run("lstm", p, None, dstate, True, monkeypatch)
-    threads(2)
+    on_kernel(2)
     _compare(_run("lstm", p, None, dstate, True, monkeypatch), want)
 
 
-def test_claimed_loop_stress(kernel, threads, monkeypatch):
+def test_claimed_loop_stress(on_kernel, monkeypatch):
     """T = 80, 2 to 13 participants (one chunk each at 7), far more than the cores that run them, so
     that they are preempted between a claim and its chunk: any chunk done twice or never, or a
     participant one step ahead taking a chunk of the next step, shows here"""
     p, dy, dstate = _problem("lstm", N, np.float32, True, True, True, T=80, H=42)
-    threads(1)
+    on_kernel(1)
     want = _run("lstm", p, dy, dstate, True, monkeypatch)
     for P in (2, 4, 7, 13):
-        threads(P)
+        on_kernel(P)
         for _ in range(3):
             _compare(_run("lstm", p, dy, dstate, True, monkeypatch), want)
 
 
 @pytest.mark.parametrize("options", [{}, {"bidirectional": True, "num_layers": 2}], ids=["plain", "bi2"])
-def test_layer_training_step_matches_one_thread(kernel, threads, options):
+def test_layer_training_step_matches_one_thread(on_kernel, options):
     """rnnkit.LSTM: output, dx, every gradient as with one thread; the gradient norms to rounding"""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((N, 12, 5)).astype(np.float32)
     lengths = rng.integers(1, 13, size=N)
     results = []
     for P in (1, 2):
-        threads(P)
+        on_kernel(P)
         layer = rnnkit.LSTM(5, 48, batch_first=True, dtype="float32", seed=3, **options)
         y, _ = layer.forward(x, lengths=lengths)
         dx, _ = layer.backward(np.ones_like(y))

@@ -18,13 +18,6 @@ from fused_helpers import DTYPES, dtype_id, expect_error
 pytestmark = pytest.mark.skipif(blas.find() is None, reason="NumPy's BLAS cannot be called from C here")
 
 
-@pytest.fixture
-def threads():
-    """loop_threads(n) for the test, automatic again after it"""
-    yield _fused.loop_threads
-    _fused.loop_threads(0)
-
-
 @pytest.mark.parametrize("use_c", [True, False], ids=["C", "python"])
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 @pytest.mark.parametrize("packed", [False, True], ids=["full", "packed"])

@@ -108,8 +108,8 @@ struct Loop {
     size_t pk_offset;        /* where in each participant's block its packed weights are */
     size_t pk_panel;         /* and its panel for B (packed.h: pk_product_via; 0: none) */
     int pk_kernel;           /* the packed kernel's lanes (packed.h: pk_lanes at the start; 0: none) */
-    int claims;              /* the participants claim chunks of units step by step (claim); else each
-                                runs its part_rows() */
+    int claims;              /* the participants claim chunks of units step by step (claim; the LSTM's
+                                packed loops); else each runs its part_rows() */
     Py_ssize_t chunk, chunks; /* with claims: units per chunk (a multiple of PK_MR), and how many */
     void *claim_words;       /* with claims: per participant, a cache line: its own chunks left this step */
     void *pk_all;            /* with claims: the packed weights of all units, which every participant reads */
@@ -149,49 +149,52 @@ static Py_ssize_t chunk_units(const Loop *L, Py_ssize_t c, Py_ssize_t *u0)
 }
 
 #ifndef RK_NO_POOL
+typedef _Atomic uint64_t ClaimWord;
+#define CLAIM_LOAD(w) atomic_load_explicit(w, memory_order_acquire)
+#define CLAIM_STORE(w, v) atomic_store_explicit(w, v, memory_order_release)
+#define CLAIM_SWAP(w, old, new) \
+    atomic_compare_exchange_weak_explicit(w, old, new, memory_order_acq_rel, memory_order_acquire)
+#else /* no pool: one participant, which takes its chunks in turn */
+typedef uint64_t ClaimWord;
+#define CLAIM_LOAD(w) (*(w))
+#define CLAIM_STORE(w, v) (*(w) = (v))
+#define CLAIM_SWAP(w, old, new) (*(w) = (new), 1)
+#endif
 #define CLAIM_WORD(step, lo, hi) (((uint64_t)(step) & 0xFFFFFFu) << 40 | (uint64_t)(lo) << 20 | (uint64_t)(hi))
 
-static _Atomic uint64_t *claim_word(const Loop *L, int k)
-{
-    return (_Atomic uint64_t *)((char *)L->claim_words + (size_t)k * 64);
-}
+static ClaimWord *claim_word(const Loop *L, int k) { return (ClaimWord *)((char *)L->claim_words + (size_t)k * 64); }
 
 /* participant k's own chunks, for step `step` (before the barrier that starts it) */
 static void claims_reset(const Loop *L, int k, Py_ssize_t step)
 {
     Py_ssize_t c0, c1;
     part_chunks(L, k, &c0, &c1);
-    atomic_store_explicit(claim_word(L, k), CLAIM_WORD(step, c0, c1), memory_order_release);
+    CLAIM_STORE(claim_word(L, k), CLAIM_WORD(step, c0, c1));
 }
 
 /* the next chunk participant k computes at step `step`, or -1: none left */
 static Py_ssize_t claim(const Loop *L, int k, Py_ssize_t step)
 {
     for (int d = 0; d < L->P; d++) {
-        _Atomic uint64_t *w = claim_word(L, (k + d) % L->P);
-        uint64_t v = atomic_load_explicit(w, memory_order_acquire);
+        ClaimWord *w = claim_word(L, (k + d) % L->P);
+        uint64_t v = CLAIM_LOAD(w);
         for (;;) {
             Py_ssize_t lo = (Py_ssize_t)(v >> 20 & 0xFFFFFu), hi = (Py_ssize_t)(v & 0xFFFFFu);
             if ((v >> 40) != ((uint64_t)step & 0xFFFFFFu) || lo >= hi) break;
             uint64_t next = d == 0 ? CLAIM_WORD(step, lo + 1, hi) : CLAIM_WORD(step, lo, hi - 1);
-            if (atomic_compare_exchange_weak_explicit(w, &v, next, memory_order_acq_rel, memory_order_acquire))
-                return d == 0 ? lo : hi - 1;
+            if (CLAIM_SWAP(w, &v, next)) return d == 0 ? lo : hi - 1;
         }
     }
     return -1;
 }
-#else
-static void claims_reset(const Loop *L, int k, Py_ssize_t step) { (void)L; (void)k; (void)step; }
-static Py_ssize_t claim(const Loop *L, int k, Py_ssize_t step) { (void)L; (void)k; (void)step; return -1; }
-#endif
 
-/* a participant's packed weights, for its step products (sequence.h: pack_weights); NULL where
- * its products go through the BLAS. fused: W is [W_hh | W_ih] for pk_gates, with bias and z. */
+/* a participant's packed weights, for its step products (sequence.h: pack_weights, pack_claimed);
+ * NULL where its products go through the BLAS. The LSTM's fused step: W is [W_hh | W_ih] for
+ * pk_gates, with bias and z. */
 typedef struct {
     const void *W, *Wi, *bias;
     void *z;
     void *panel; /* where B goes first when its rows are far apart (packed.h: pk_product_via), or NULL */
-    int fused;
 } Packed;
 static void *part_sq(const Loop *L, int k) { return L->part + (size_t)k * L->part_bytes + L->sq_offset; }
 
@@ -1014,8 +1017,8 @@ typedef struct {
     int fuse;             /* the LSTM's forward: packed, it fuses its step (Loop.pk_fused) where it has x */
     int compact;          /* its step products read compact blocks only (the LSTM's and GRU's backward
                              loops: dah): no panel for B */
-    int claims;           /* packed, with P > 1: its participants claim chunks of units (Loop.claims);
-                             1 forwards (the fused step), 2 backwards */
+    int claims;           /* packed, its participants claim chunks of units (Loop.claims): 1 the LSTM's
+                             forward (its fused step: the only way it runs), 2 the LSTM's backward */
 } Need;
 
 /* the index of f's first array of `kind` ('W': W_hh, 'I': W_ih, 'Q': dh_sq), or -1 */
@@ -1046,25 +1049,13 @@ static Py_ssize_t pk_min_weight(int lanes) { return lanes == 16 ? PK_MIN_WEIGHT 
  * Asked first thing: pk_lanes is -1 until pk_supported() has run. */
 static int pk_kernel_now(void) { return pk_supported() ? pk_lanes : 0; }
 
-/* whether a loop of P participants claims chunks (Loop.claims): its step products packed (the
- * LSTM's: its fused forward, or its backward), several participants, and the pool */
-static int claims_on(int P, int packed)
-{
-#ifdef RK_NO_POOL
-    (void)P; (void)packed;
-    return 0;
-#else
-    return P > 1 && packed;
-#endif
-}
-
 /* units per claimed chunk: about CLAIM_CHUNKS chunks per participant (8: against fixed halves 1-8%
  * less time per LSTM training step on the development machine and 3-12% per forward; 4 and 16
- * chunks about the same, 2 less), a multiple of PK_MR units (the backward's packed blocks, PK_MR
- * units each, start at each chunk) */
+ * chunks about the same, 2 less), one for a single participant (nobody to share them with), a
+ * multiple of PK_MR units (the backward's packed blocks, PK_MR units each, start at each chunk) */
 static Py_ssize_t claim_chunk(Py_ssize_t H, int P)
 {
-    Py_ssize_t u = (H + (Py_ssize_t)CLAIM_CHUNKS * P - 1) / ((Py_ssize_t)CLAIM_CHUNKS * P);
+    Py_ssize_t u = P == 1 ? H : (H + (Py_ssize_t)CLAIM_CHUNKS * P - 1) / ((Py_ssize_t)CLAIM_CHUNKS * P);
     return (u + PK_MR - 1) / PK_MR * PK_MR;
 }
 
@@ -1085,7 +1076,7 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     L->pk_rec = L->pk_fused || packs(size, G * L->hk_max * H, pk_min_weight(L->pk_kernel), L->s.N);
     L->pk_in = !L->pk_fused && need.group && L->s.x && packs(size, G * L->hk_max * L->s.I, pk_min_weight(L->pk_kernel),
                                                                   L->s.N);
-    L->claims = claims_on(L->P, need.claims == 1 ? L->pk_fused : need.claims == 2 && L->pk_rec);
+    L->claims = need.claims == 1 ? L->pk_fused : need.claims == 2 && L->pk_rec;
     L->chunk = claim_chunk(H, L->P);
     L->chunks = L->claims ? (H + L->chunk - 1) / L->chunk : 0;
     Py_ssize_t part = need.unit_rows * L->hk_max * N + need.hm * H * N;
@@ -1097,9 +1088,6 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
         part += pk_gates_scratch(L->pk_kernel, H + L->s.I, N);
     else if (L->claims) /* the chunks it claimed at the last step (sizeof(Py_ssize_t) <= 2 values) */
         part += 2 * L->chunks;
-    else if (L->pk_fused) /* [W_hh | W_ih], bias, z */
-        part += pk_values(G * L->hk_max, H + L->s.I) + pk_values(G * L->hk_max, 1) +
-                pk_gates_scratch(L->pk_kernel, H + L->s.I, N);
     else
         part += (L->pk_rec ? pk_values(L->hk_max, G * H) : 0) + (L->pk_in ? pk_values(G * L->hk_max, L->s.I) : 0);
     L->pk_panel = 0;
@@ -1491,14 +1479,15 @@ static PyObject *loop_packs_py(PyObject *self, PyObject *const *args, Py_ssize_t
 }
 
 /* loop_chunks(G, H, N): the chunks of hidden units that the participants of a float32 LSTM loop
- * (G = 4; its forward with x) with that step product would claim now (Loop.claims); 0 where they
- * would not (each runs its own slice), and for G other than 4 */
+ * (G = 4; its forward with x) with that step product would claim now (Loop.claims; 1 for one
+ * participant); 0 where its steps are not packed (each participant runs its own slice), and for G
+ * other than 4 */
 static PyObject *loop_chunks_py(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t v[3];
     int P = loop_query(args, nargs, "loop_chunks", v);
     if (P < 0) return NULL;
-    if (v[0] != 4 || !claims_on(P, packs(4, 0, 0, v[2]))) return PyLong_FromLong(0);
+    if (v[0] != 4 || !packs(4, 0, 0, v[2])) return PyLong_FromLong(0);
     Py_ssize_t chunk = claim_chunk(v[1], P);
     return PyLong_FromSsize_t((v[1] + chunk - 1) / chunk);
 }
@@ -1778,7 +1767,8 @@ static PyMethodDef methods[] = {
     {"loop_packs", (PyCFunction)(void (*)(void))loop_packs_py, METH_FASTCALL,
      "loop_packs(G, H, N): whether a float32 C loop with that step product would pack W_hh now"},
     {"loop_chunks", (PyCFunction)(void (*)(void))loop_chunks_py, METH_FASTCALL,
-     "loop_chunks(G, H, N): the chunks of hidden units a float32 LSTM loop's participants would claim now (0: none)"},
+     "loop_chunks(G, H, N): the chunks of hidden units a float32 LSTM loop's participants would claim now (0: not "
+     "packed, fixed slices)"},
     {"pool_workers", (PyCFunction)pool_workers_py, METH_NOARGS, "pool_workers(): worker threads started"},
     {"packed_products", (PyCFunction)packed_products, METH_O,
      "packed_products(mode): float32 step products with packed weights never (0), where they pay (1) or always (2);"

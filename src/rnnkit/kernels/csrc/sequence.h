@@ -5,8 +5,8 @@
  * cblas gemm of NumPy's own BLAS (registered by rnnkit/kernels/blas.py), or in float32 where it
  * pays through packed.h's kernel on weights each participant packs once (pack_weights,
  * step_product), then the fused step of steps.h. The LSTM's forward, packed, does both in one
- * (packed.h: pk_gates, with lstm_epilogue). What this saves over the Python loop is the interpreter's work between steps: several
- * microseconds per step, which is most of a step at N = 1.
+ * (packed.h: pk_gates, with lstm_epilogue). What this saves over the Python loop is the
+ * interpreter's work between steps: several microseconds per step, which is most of a step at N = 1.
  *
  * Each loop is written for one participant k of L->P (pool.h): the hidden units j in
  * [h0, h1) of part_rows(), with their rows of every gate. Forwards, a step is: gx = (this part's
@@ -21,10 +21,10 @@
  * (the RNN's backward also takes its rows of every weight gradient and its share of dx, a
  * chunk of steps at a time: rnn_bwd_seq).
  * One barrier per step; with P = 1, [h0, h1) = [0, H) and the barrier is a no-op. The LSTM's
- * packed loops with P > 1 take chunks of units step by step instead of a fixed slice (module.c:
- * claim; lstm_fwd_claimed, lstm_bwd_claimed), from weights packed once for all of them. The product is
- * single-threaded when P > 1 (module.c asks OpenBLAS for one thread meanwhile), and uses
- * OpenBLAS's threads (this pool, through its callback) when P = 1.
+ * packed loops take chunks of units step by step instead of a fixed slice (module.c: claim;
+ * lstm_fwd_claimed, lstm_bwd_claimed; one participant: one chunk), from weights packed once for
+ * all of them. The product is single-threaded when P > 1 (module.c asks OpenBLAS for one thread
+ * meanwhile), and uses OpenBLAS's threads (this pool, through its callback) when P = 1.
  *
  * Arrays are whole (F, S, N) C-contiguous sequence arrays (S = T or T + 1 slots): row stride
  * S * N, step stride N. The (F, N) block of step t starts at p + t * N. The input x (I, T, N) may
@@ -108,13 +108,12 @@ static void RK(step_product)(const Loop *L, const Packed *pk, const void *Wp, in
 
 /* Participant k packs the weights of its step products into its scratch (module.c: loop_scratch
  * says which; packed.h): forwards (backward = 0) its G*hk rows of W_hh (G*H, H) into pk->W and
- * of W_ih (G*H, I) into pk->Wi, the op(W) of gemm forwards, or, for the LSTM's fused step
- * (pk->fused), both into pk->W as [W_hh | W_ih] with each unit's 4 gates together, and its
- * rows of bias (4H,) (NULL: none) in the same order into pk->bias; backwards its columns of W_hh,
+ * of W_ih (G*H, I) into pk->Wi, the op(W) of gemm forwards; backwards its columns of W_hh,
  * transposed: W_hh[:, h0:h1].T (hk, G*H), into pk->W. NULL for what it does not pack: those
- * products go through the BLAS. */
+ * products go through the BLAS. (The LSTM's packed loops pack for all participants at once:
+ * pack_claimed.) */
 static void RK(pack_weights)(const Loop *L, int k, Py_ssize_t G, int backward, const REAL *W, const REAL *Wi,
-                             const REAL *bias, Packed *pk)
+                             Packed *pk)
 {
     *pk = (Packed){0};
 #if RK_PACKED
@@ -122,15 +121,6 @@ static void RK(pack_weights)(const Loop *L, int k, Py_ssize_t G, int backward, c
     part_rows(L, k, &h0, &h1);
     Py_ssize_t hk = h1 - h0;
     float *p = (float *)((char *)part_scratch(L, k) + L->pk_offset);
-    if (L->pk_fused) {
-        pk_pack(p, H + I, 0, W + h0 * H, G, H * H, hk, H, H, 1, 1);
-        pk_pack(p, H + I, H, Wi + h0 * I, G, H * I, hk, I, I, 1, 1);
-        float *b = p + pk_values(G * L->hk_max, H + I);
-        Py_ssize_t rows = pk_values(G * L->hk_max, 1);
-        for (Py_ssize_t r = 0; r < rows; r++) b[r] = bias && r < G * hk ? bias[r % G * H + h0 + r / G] : 0.0f;
-        *pk = (Packed){.W = p, .bias = b, .z = b + rows, .fused = 1};
-        return;
-    }
     if (L->pk_rec) {
         if (backward) pk_pack(p, G * H, 0, W + h0, 1, 0, hk, 1, G * H, H, 0);
         else pk_pack(p, H, 0, W + h0 * H, G, H * H, hk, H, H, 1, 0);
@@ -143,7 +133,7 @@ static void RK(pack_weights)(const Loop *L, int k, Py_ssize_t G, int backward, c
     }
     if (L->pk_panel) pk->panel = (char *)part_scratch(L, k) + L->pk_panel;
 #else
-    (void)L; (void)k; (void)G; (void)backward; (void)W; (void)Wi; (void)bias;
+    (void)L; (void)k; (void)G; (void)backward; (void)W; (void)Wi;
 #endif
 }
 
@@ -173,7 +163,7 @@ static void RK(pack_claimed)(const Loop *L, int k, int backward, const REAL *W, 
     float *b = p + pk_values(G * H, Kt);
     Py_ssize_t r1 = c1 == L->chunks ? pk_values(G * H, 1) : G * u1; /* the last range: the padding rows too */
     for (Py_ssize_t r = G * u0; r < r1; r++) b[r] = bias && r < G * H ? bias[r % G * H + r / G] : 0.0f;
-    *pk = (Packed){.W = p, .bias = b, .z = (char *)part_scratch(L, k) + L->pk_offset, .fused = 1};
+    *pk = (Packed){.W = p, .bias = b, .z = (char *)part_scratch(L, k) + L->pk_offset};
 #else
     (void)L; (void)k; (void)backward; (void)W; (void)Wi; (void)bias;
 #endif
@@ -388,7 +378,7 @@ static void RK(rnn_fwd_seq)(Loop *L, int k)
     const REAL *W = RK(part_weight)(L, L->p[3], NULL, 1, H, h0), *bias = L->p[4], *mask = L->p[5];
     REAL *gh = (REAL *)part_scratch(L, k), *gx = gh + L->hk_max * N, *hm = gx + L->hk_max * N;
     Packed pk;
-    RK(pack_weights)(L, k, 1, 0, L->p[3], L->p[2], NULL, &pk);
+    RK(pack_weights)(L, k, 1, 0, L->p[3], L->p[2], &pk);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds;
@@ -486,7 +476,7 @@ static void RK(rnn_bwd_seq)(Loop *L, int k)
     REAL *hm = (REAL *)part_scratch(L, k);
     Py_ssize_t ldr = RNN_CHUNK * N, I = s->I;
     Packed pk;
-    RK(pack_weights)(L, k, 1, 1, L->p[3], NULL, NULL, &pk);
+    RK(pack_weights)(L, k, 1, 1, L->p[3], NULL, &pk);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = BACK_T(i), B = seq_active(s, t), ldy = N, ldh;
         Py_ssize_t t_lo = t - t % RNN_CHUNK, n = T - t_lo < RNN_CHUNK ? T - t_lo : RNN_CHUNK, K = n * N;
@@ -551,8 +541,9 @@ static void RK(lstm_fwd_claimed)(Loop *L, int k, Py_ssize_t i, const Packed *pk,
 /* LSTM forward (lstm_fwd): A (4H, T, N) receives the activations [i; f; g; o] (0 in finished
  * columns; without x it holds W_ih x_t before); hs, cs (H, T+1, N); tcs (H, T, N); bias (4H,).
  * A, tcs may have one time slot, cs two (SLOT). p: hs, A, cs, tcs, x, W_ih, W_hh, bias, rec_mask;
- * part scratch: gh, gx (4hk, N), hm (H, N), packed weights. Packed with x (pk.fused), a step is
- * one pk_gates call: W_hh h~ + W_ih x_t + b and the gate pass (lstm_fwd_z) on its result. */
+ * part scratch: gh, gx (4hk, N), hm (H, N), packed weights. Packed (with x: the fused step), the
+ * participants claim chunks of units, each a pk_gates call: W_hh h~ + W_ih x_t + b and the gate
+ * pass (lstm_fwd_z) on its result (lstm_fwd_claimed; one participant claims all of them). */
 static void RK(lstm_fwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
@@ -563,41 +554,27 @@ static void RK(lstm_fwd_seq)(Loop *L, int k)
     REAL *gh = (REAL *)part_scratch(L, k), *gx = gh + 4 * L->hk_max * N, *hm = gx + 4 * L->hk_max * N;
     Packed pk;
     if (L->claims) RK(pack_claimed)(L, k, 0, L->p[6], L->p[5], bias, &pk);
-    else RK(pack_weights)(L, k, 4, 0, L->p[6], L->p[5], bias, &pk);
+    else RK(pack_weights)(L, k, 4, 0, L->p[6], L->p[5], &pk);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds;
         REAL *cp = cs + SLOT(2, PREV(t)) + h0 * lc, *cc = cs + SLOT(2, CUR(t)) + h0 * lc, *a = A + SLOT(1, t);
         REAL *tc = tcs + h0 * lt + SLOT(3, t);
-        if (!pk.fused) RK(project_input)(L, &pk, Wi, 4, hk, t, B, gx);
+#if RK_PACKED
         if (L->claims) { /* the first barrier also waits for every participant's packed weights */
             claims_reset(L, k, i);
             barrier_wait(&L->bar);
-        } else if (i) {
-            barrier_wait(&L->bar);
-        }
-#if RK_PACKED
-        if (L->claims) {
             RK(lstm_fwd_claimed)(L, k, i, &pk, t, B, hm);
             continue;
         }
 #endif
+        RK(project_input)(L, &pk, Wi, 4, hk, t, B, gx);
+        if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
-#if RK_PACKED
-            if (pk.fused) { /* one product for both, the gate pass on its result in cache (packed.h) */
-                RK(LstmRows) o = {a + h0 * la, la, H * la, cp, cc, lc, tc, lt, hc, lds};
-                const float *Bx = (const REAL *)s->x + t * N;
-                Py_ssize_t ldx = s->ldx;
-                pk_gates_input(L->pk_kernel, H, &hin, &ldin, s->I, &Bx, &ldx, B, pk.z);
-                pk_gates(L->pk_kernel, pk.W, pk.bias, hk, H, hin, ldin, s->I, Bx, ldx, B, pk.z, RK(lstm_epilogue), &o);
-            } else
-#endif
-            {
-                RK(step_product)(L, &pk, pk.W, 0, 4 * hk, B, H, W, H, hin, ldin, gh, B);
-                RK(gate_input)(s, a, la, gx, bias, 4, h0, hk, B);
-                RK(lstm_fwd)(a + h0 * la, la, H * la, gh, B, hk * B, cp, lc, cc, lc, tc, lt, hc, lds, hk, B);
-            }
+            RK(step_product)(L, &pk, pk.W, 0, 4 * hk, B, H, W, H, hin, ldin, gh, B);
+            RK(gate_input)(s, a, la, gx, bias, 4, h0, hk, B);
+            RK(lstm_fwd)(a + h0 * la, la, H * la, gh, B, hk * B, cp, lc, cc, lc, tc, lt, hc, lds, hk, B);
         }
         if (B < N) {
             RK(zero_gate_cols)(a, la, 4, H, h0, hk, B, N);
@@ -669,7 +646,7 @@ static void RK(lstm_bwd_seq)(Loop *L, int k)
     const REAL *zeros = L->zeros ? (const REAL *)L->zeros + h0 * N : NULL;
     if (mask) mask += h0 * N;
     Packed pk;
-    RK(pack_weights)(L, k, 4, 1, L->p[3], NULL, NULL, &pk);
+    RK(pack_weights)(L, k, 4, 1, L->p[3], NULL, &pk);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = BACK_T(i), B = seq_active(s, t);
         REAL *a = A + t * N, *dah = (REAL *)L->shared + (i & 1) * 4 * H * N;
@@ -697,7 +674,7 @@ static void RK(gru_fwd_seq)(Loop *L, int k)
     const REAL *b_hn = (const REAL *)L->p[7] + h0, *mask = L->p[8];
     REAL *gh = (REAL *)part_scratch(L, k), *gx = gh + 3 * L->hk_max * N, *hm = gx + 3 * L->hk_max * N;
     Packed pk;
-    RK(pack_weights)(L, k, 3, 0, L->p[5], L->p[4], NULL, &pk);
+    RK(pack_weights)(L, k, 3, 0, L->p[5], L->p[4], &pk);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds, *st = side + SLOT(2, t) + h0 * ls;
@@ -730,7 +707,7 @@ static void RK(gru_bwd_seq)(Loop *L, int k)
     REAL *dhm = (REAL *)part_scratch(L, k);
     if (mask) mask += h0 * N;
     Packed pk;
-    RK(pack_weights)(L, k, 3, 1, L->p[3], NULL, NULL, &pk);
+    RK(pack_weights)(L, k, 3, 1, L->p[3], NULL, &pk);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = BACK_T(i), B = seq_active(s, t);
         REAL *a = A + t * N, *st = side + t * N + h0 * lda, *dah = (REAL *)L->shared + (i & 1) * 3 * H * N;
