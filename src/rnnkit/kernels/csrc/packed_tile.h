@@ -64,7 +64,6 @@ PK_TGT static inline __attribute__((always_inline)) void PKN(pk_tile)(
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++) acc[r][v] = bias ? PK_SET1(bias[r]) : PK_ZERO();
     if (add) /* C += ...: start from C's rows (G = 1) */
-#pragma GCC unroll 24
         for (int r = 0; r < nb * PK_MR && r < rows; r++)
 #pragma GCC unroll 4
             for (int v = 0; v < nv; v++)

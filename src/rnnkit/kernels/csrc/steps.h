@@ -71,6 +71,7 @@ TARGETS static void RK(lstm_fwd)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t ga
     }
 }
 
+#if RK_PACKED /* used by the packed fused step only */
 /* The same step from the whole pre-activations z = W_ih x_t + W_hh h~ + b, gate g of row j at
  * z[j * ldz + g * gz] (the one product of sequence.h's fused LSTM step): a, written only,
  * receives [i; f; g; o]. */
@@ -89,6 +90,7 @@ TARGETS static void RK(lstm_fwd_z)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t 
         RK(lstm_cell_row)(ai, af, ag, ao, 1, cp + j * ldcp, 1, c + j * ldc, 1, tc + j * ldt, 1, h + j * ldh, 1, B);
     }
 }
+#endif
 
 /* LSTM backward; a = [i; f; g; o] from the forward is overwritten with [da_i; da_f; da_g; da_o]:
  *   d = dh + dy                          dh_sq[n] = sum_j d[j, n]^2
