@@ -906,15 +906,8 @@ static void run_loop(Loop *L)
         return;
     }
     blas_single(1);
-    int failed = pool_run(L->P, loop_part, L);
+    pool_run_all(L->P, loop_part, L); /* the P participants its scratch was laid out for */
     blas_single(0);
-    if (failed) { /* the workers were reserved (loop_parts), so not expected: run on this thread alone,
-                     in scratch that is large enough for that (loop_scratch) */
-        L->P = 1;
-        L->hk_max = L->s.H;
-        barrier_init(&L->bar, 1);
-        L->fn(L, 0);
-    }
 }
 
 #define LOOP_ARGS "reverse"
@@ -1495,6 +1488,27 @@ static PyObject *loop_chunks_py(PyObject *self, PyObject *const *args, Py_ssize_
 /* pool_workers(): how many worker threads the pool has started */
 static PyObject *pool_workers_py(PyObject *self, PyObject *unused) { return PyLong_FromLong(pool_workers()); }
 
+/* pool_refuse(on): for the tests, from now on the pool refuses (True) or takes (False) every run of
+ * several participants, as if its workers could not be had: the loops, copies and gradients then
+ * run on threads started for each call (pool.h: pool_run_all), and OpenBLAS's jobs too. Returns
+ * how many runs it refused since the last call. */
+static PyObject *pool_refuse(PyObject *self, PyObject *arg)
+{
+    if (!PyBool_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "_fused.pool_refuse: expected True or False, got %R", arg);
+        return NULL;
+    }
+#ifndef RK_NO_POOL
+    atomic_store(&pool_refused, arg == Py_True);
+    return PyLong_FromLong(atomic_exchange(&pool_refusals, 0));
+#else
+    pool_refused = arg == Py_True;
+    long n = pool_refusals;
+    pool_refusals = 0;
+    return PyLong_FromLong(n);
+#endif
+}
+
 /* A copy of copy_seq split over threads by time steps: participant k copies steps [t0, t1) */
 typedef struct {
     char *dst;
@@ -1591,10 +1605,7 @@ static PyObject *copy_seq(PyObject *self, PyObject *const *args, Py_ssize_t narg
               (int)v[0].itemsize, 1};
     Py_BEGIN_ALLOW_THREADS
     c.P = copy_parts(c.F * c.T * c.N * c.size, c.T);
-    if (pool_run(c.P, copy_part, &c)) { /* workers reserved: not expected */
-        c.P = 1;
-        copy_part(&c, 0);
-    }
+    pool_run_all(c.P, copy_part, &c);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&v[0]);
     PyBuffer_Release(&v[1]);
@@ -1701,11 +1712,7 @@ static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_
         barrier_init(&G.bar, G.P);
         Py_BEGIN_ALLOW_THREADS
         pk_pack(Wi, M, 0, (const float *)W, 1, 0, I, 1, M, I, 0);
-        if (pool_run(G.P, grad_part, &G)) { /* workers reserved: not expected */
-            G.P = 1;
-            barrier_init(&G.bar, 1);
-            grad_part(&G, 0);
-        }
+        pool_run_all(G.P, grad_part, &G);
         Py_END_ALLOW_THREADS
         PyMem_RawFree(mem);
         done = 1;
@@ -1770,6 +1777,9 @@ static PyMethodDef methods[] = {
      "loop_chunks(G, H, N): the chunks of hidden units a float32 LSTM loop's participants would claim now (0: not "
      "packed, fixed slices)"},
     {"pool_workers", (PyCFunction)pool_workers_py, METH_NOARGS, "pool_workers(): worker threads started"},
+    {"pool_refuse", (PyCFunction)pool_refuse, METH_O,
+     "pool_refuse(on): the tests: the pool refuses runs of several participants (True) or not; returns the runs "
+     "it refused since the last call"},
     {"packed_products", (PyCFunction)packed_products, METH_O,
      "packed_products(mode): float32 step products with packed weights never (0), where they pay (1) or always (2);"
      " returns the previous mode (-1: only that)"},

@@ -15,7 +15,10 @@
  *   pool_reserve(n)          make n workers exist; returns how many do
  *   pool_run(n, fn, ctx)     fn(ctx, k) for k = 0..n-1 at once: k = 0 on the calling thread,
  *                            the others on workers; returns when all are done. One run at a
- *                            time: a second caller waits.
+ *                            time: a second caller waits. -1 (nothing run) where n - 1 workers
+ *                            cannot be had.
+ *   pool_run_all(n, fn, ctx) the same, never refused: should the workers not be had (not expected
+ *                            where pool_reserve gave them first), on threads started for the run
  *   barrier_wait(b)          all n participants of a run meet
  *   pool_blas_callback       OpenBLAS's jobs as a run of the pool
  *
@@ -101,6 +104,8 @@ static struct {
 } pool = {.run = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
 static _Thread_local int in_pool; /* this thread is a participant of a run */
+static atomic_int pool_refused;   /* the tests: pool_run refuses every run of n > 1 (_fused.pool_refuse) */
+static atomic_long pool_refusals; /* and counts them */
 
 static double now_ns(void)
 {
@@ -188,6 +193,10 @@ static int pool_run(int n, pool_fn fn, void *ctx)
         fn(ctx, 0);
         return 0;
     }
+    if (atomic_load_explicit(&pool_refused, memory_order_relaxed)) {
+        atomic_fetch_add_explicit(&pool_refusals, 1, memory_order_relaxed);
+        return -1;
+    }
     if (pool_reserve(n - 1) < n - 1) return -1;
     pthread_mutex_lock(&pool.run);
     pool.fn = fn;
@@ -240,6 +249,15 @@ static void run_detached(int n, pool_fn fn, void *ctx)
     }
 }
 
+/* fn(ctx, k) for k < n at once, on the pool or else on threads started for the run: a loop's
+ * participants meet at barriers, so each needs a thread of its own (run_detached runs a
+ * participant whose thread cannot be started after the others, which then wait for it forever:
+ * only where the pool refused too) */
+static void pool_run_all(int n, pool_fn fn, void *ctx)
+{
+    if (pool_run(n, fn, ctx)) run_detached(n, fn, ctx);
+}
+
 /* OpenBLAS's caller-managed threading: numjobs jobs dojob(k, jobdata + k * size, arg) that must
  * run at the same time (its level-3 jobs wait for each other) */
 typedef void (*blas_dojob)(int k, void *job, int arg);
@@ -285,13 +303,14 @@ typedef struct {
 static void barrier_init(Barrier *b, int n) { b->n = n; }
 static void barrier_wait(Barrier *b) { (void)b; }
 static int pool_reserve(int n) { (void)n; return 0; }
-static int pool_run(int n, pool_fn fn, void *ctx)
-{
-    if (n > 1) return -1;
-    fn(ctx, 0);
-    return 0;
-}
 static int pool_workers(void) { return 0; }
+static int pool_refused;
+static long pool_refusals;
+/* n is 1 here: without the pool, loops and jobs get one participant (pool_reserve gives none) */
+static void pool_run_all(int n, pool_fn fn, void *ctx)
+{
+    for (int k = 0; k < n; k++) fn(ctx, k);
+}
 
 #endif /* RK_NO_POOL */
 #endif /* RNNKIT_POOL_H */
