@@ -18,7 +18,7 @@ import pytest
 
 import rnnkit
 from rnnkit.estimators.pooling import TimePool
-from rnnkit.kernels import _fused, blas
+from rnnkit.kernels import blas
 from rnnkit.layers import evaluating
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,22 +114,19 @@ def test_time_major_unbatched_and_python_loop_are_bit_identical(kind, options, m
                     reason="the C loops cannot split their steps over threads here")
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
 @pytest.mark.parametrize("P", [2, 3])
-def test_split_c_loop_with_one_cache_slot_is_bit_identical(kind, P):
+def test_split_c_loop_with_one_cache_slot_is_bit_identical(kind, P, threads):
     """Each participant owns a slice of the hidden units, also in the one-slot caches: H = 11 over
     P threads, N = 40 with lengths, both directions; bit for bit a normal forward on P threads, and
     one thread's to rounding (OpenBLAS may sum a product's rows differently by how many there are:
     its Haswell kernels on Zen 3 do, by up to an ulp)."""
     x, _, lengths = _problem(kind, 40, "float32", T=9, I=4)
     layer = getattr(rnnkit, kind)(4, 11, bidirectional=True, seed=3)
-    try:
-        _fused.loop_threads(1)
-        one = layer(x, None, lengths)
-        _fused.loop_threads(P)
-        want = layer(x, None, lengths)
-        with rnnkit.no_grad():
-            got = layer(x, None, lengths)
-    finally:
-        _fused.loop_threads(0)
+    threads(1)
+    one = layer(x, None, lengths)
+    threads(P)
+    want = layer(x, None, lengths)
+    with rnnkit.no_grad():
+        got = layer(x, None, lengths)
     _assert_same(got, want)
     for g, w in zip(_arrays(got), _arrays(one)):
         np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-7)

@@ -557,9 +557,6 @@ static void RK(lstm_fwd_seq)(Loop *L, int k)
     else RK(pack_weights)(L, k, 4, 0, L->p[6], L->p[5], &pk);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = STEP_T(i), B = seq_active(s, t), ldin;
-        REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds;
-        REAL *cp = cs + SLOT(2, PREV(t)) + h0 * lc, *cc = cs + SLOT(2, CUR(t)) + h0 * lc, *a = A + SLOT(1, t);
-        REAL *tc = tcs + h0 * lt + SLOT(3, t);
 #if RK_PACKED
         if (L->claims) { /* the first barrier also waits for every participant's packed weights */
             claims_reset(L, k, i);
@@ -568,6 +565,9 @@ static void RK(lstm_fwd_seq)(Loop *L, int k)
             continue;
         }
 #endif
+        REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds;
+        REAL *cp = cs + SLOT(2, PREV(t)) + h0 * lc, *cc = cs + SLOT(2, CUR(t)) + h0 * lc, *a = A + SLOT(1, t);
+        REAL *tc = tcs + h0 * lt + SLOT(3, t);
         RK(project_input)(L, &pk, Wi, 4, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
