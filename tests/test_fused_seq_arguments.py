@@ -22,7 +22,8 @@ H, T, N, I = 3, 4, 5, 2  # all different, so that a wrong axis cannot pass for a
 
 # name -> (gates G, arrays as (name, shape kind, flags), extra integers after batch_sizes).
 # Shape kinds: "G" (G*H, T, N), "S" (H, T+1, N), "C" (H, T, N), "X" (I, T, N) the input (any I, any
-# row stride), "D" (I, T, N), "Y" (H, T, N) at any strides, "W" (G*H, H), "I" (G*H, I), "R" (H, N),
+# row stride), "D" (I, T, N), "E" (I, T, N) that sets I (the LSTM's backward's dx), "Y" (H, T, N) at any
+# strides, "W" (G*H, H), "I" (G*H, I), "R" (H, N),
 # "Q" (T, N), "b" (H,), "g" (G*H,). Flags: "w" written by the loop, "o" optional (None allowed).
 SEQ = {
     "rnn_forward_seq": (1, [("hs", "S", "w"), ("x", "X", ""), ("W_ih", "I", ""), ("W_hh", "W", ""),
@@ -34,9 +35,9 @@ SEQ = {
     "lstm_forward_seq": (4, [("hs", "S", "w"), ("A", "G", "w"), ("cs", "S", "w"), ("tcs", "C", "w"),
                              ("x", "X", ""), ("W_ih", "I", ""), ("W_hh", "W", ""), ("bias", "g", "o"),
                              ("rec_mask", "R", "o")], []),
-    "lstm_backward_seq": (4, [("A", "G", "w"), ("cs", "S", ""), ("tcs", "C", ""), ("W_hh", "W", ""),
-                              ("dy", "C", "o"), ("dh", "R", "w"), ("dc", "R", "w"), ("dh_sq", "Q", "w"),
-                              ("rec_mask", "R", "o")], []),
+    "lstm_backward_seq": (4, [("A", "G", "w"), ("cs", "S", ""), ("tcs", "C", ""), ("W_hh", "W", ""), ("dy", "C", "o"),
+                              ("dh", "R", "w"), ("dc", "R", "w"), ("dh_sq", "Q", "w"), ("rec_mask", "R", "o"),
+                              ("dx", "E", "wo"), ("W_ih", "I", "")], []),
     "gru_forward_seq": (3, [("hs", "S", "w"), ("A", "G", "w"), ("side", "C", "w"), ("x", "X", ""),
                             ("W_ih", "I", ""), ("W_hh", "W", ""), ("bias", "g", "o"), ("b_hn", "b", ""),
                             ("rec_mask", "R", "o")], []),
@@ -51,8 +52,7 @@ BATCH_SIZES = [N, N - 1, 3, 2]
 def shape_of(fn, kind):
     G = SEQ[fn][0]
     return {"G": (G * H, T, N), "S": (H, T + 1, N), "C": (H, T, N), "Y": (H, T, N), "X": (I, T, N), "D": (I, T, N),
-            "W": (G * H, H),
-            "I": (G * H, I), "R": (H, N), "Q": (T, N), "b": (H,), "g": (G * H,)}[kind]
+            "E": (I, T, N), "W": (G * H, H), "I": (G * H, I), "R": (H, N), "Q": (T, N), "b": (H,), "g": (G * H,)}[kind]
 
 
 def n_arrays(fn):
@@ -122,12 +122,15 @@ def test_optional_arguments_none(fn):
     optional = [name for name, _, flags in SEQ[fn][1] if "o" in flags] + ["batch_sizes"]
     G = SEQ[fn][0]
     stand_ins = {"rec_mask": np.ones((H, N)), "dy": np.zeros((H, T, N)), "batch_sizes": np.full(T, N, np.int64),
-                 "bias": np.zeros(G * H), "db": np.zeros(H)}  # db None: no bias gradient to sum
+                 "bias": np.zeros(G * H), "db": np.zeros(H), "dx": np.zeros((I, T, N))}
+    # db None: no bias gradient to sum; dx None: dx left to the caller, with W_ih None too
     for names in [[name] for name in optional] + [optional]:
         with_none, explicit = valid_args(fn), valid_args(fn)
         for name in names:
             with_none[pos(fn, name)] = None
             explicit[pos(fn, name)] = stand_ins[name]
+        if "dx" in names:
+            with_none[pos(fn, "W_ih")] = None
         call(fn, with_none)
         call(fn, explicit)
         untouched = outputs(fn, valid_args(fn))
@@ -225,9 +228,9 @@ def test_wrong_shape(fn, i, name):
     bads = [want[:k] + (want[k] + d,) + want[k + 1:] for k in range(len(want)) for d in (1, -1)]
     bads += [(1,) + want, (int(np.prod(want)),) if len(want) > 1 else (want[0], 1)]
     pattern = rf"_fused: {name} must have shape \({', '.join(map(str, want))}"
-    if name == "x":  # x sets I: only T and N are fixed (W_ih's check catches another I)
+    if SEQ[fn][1][i][1] in "XE":  # x, dx set I: only T and N are fixed (W_ih's check catches another I)
         bads = [b for b in bads if len(b) != 3 or b[1:] != want[1:]] + [(0, T, N)]
-        pattern = rf"_fused: x must have shape \(I, {T}, {N}\) with I >= 1, got"
+        pattern = rf"_fused: {name} must have shape \(I, {T}, {N}\) with I >= 1, got"
     for bad in bads:
         args[i] = np.zeros(bad)
         expect_error(ValueError, pattern, fn, args, f"{name} of shape {bad}")
@@ -362,7 +365,7 @@ def pure_outputs(fn, reverse):
     return {"rnn_forward_seq": {"hs": out_slots},
             "rnn_backward_seq": {"dh_sq": every, "dx": every},
             "lstm_forward_seq": {"A": every, "hs": out_slots, "cs": out_slots, "tcs": every},
-            "lstm_backward_seq": {"dh_sq": every},
+            "lstm_backward_seq": {"dh_sq": every, "dx": every},
             "gru_forward_seq": {"A": every, "hs": out_slots, "side": every},
             "gru_backward_seq": {"dh_sq": every}}[fn]
 

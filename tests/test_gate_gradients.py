@@ -62,6 +62,22 @@ def test_gate_gradients_match_numpy(GH, I, H, T, N, parts, reverse, masked, kern
 
 
 @needs_packed_kernel
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_gate_gradients_without_dx(kernel, kernel_modes):
+    """dx None (the LSTM's backward loop took it): the weight gradients as with dx, bit for bit"""
+    packed_products, loop_threads = kernel_modes
+    _fused.packed_kernel(kernel)
+    packed_products(2)
+    loop_threads(2)
+    dA, x, h, mask, W_ih = _problem(52, 17, 13, 9, 37, True, True)
+    outs = [[np.full(shape, np.nan, np.float32) for shape in ((52, 17), (52, 13), (52,))] for _ in range(2)]
+    assert _fused.gate_gradients(dA, x, h, mask, W_ih, *outs[0], np.empty_like(x)) is True
+    assert _fused.gate_gradients(dA, x, h, mask, W_ih, *outs[1], None) is True
+    for with_dx, without in zip(*outs):
+        np.testing.assert_array_equal(without, with_dx)
+
+
+@needs_packed_kernel
 @pytest.mark.parametrize("has_bias", [True, False])
 def test_dx_may_be_x(has_bias, kernel_modes):
     """weight_gradients with dx_out = x (what overwrite_x asks): the gradients read each chunk of

@@ -282,7 +282,7 @@ def dx_target(x: np.ndarray, overwrite_x: bool) -> np.ndarray | None:
 
 def weight_gradients(
     dA: np.ndarray, x: np.ndarray, h_in: np.ndarray, has_bias: bool, rec_mask: np.ndarray | None,
-    W_ih: np.ndarray, dx_out: np.ndarray | None = None,
+    W_ih: np.ndarray, dx_out: np.ndarray | None = None, dx_done: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Everything that is not sequential in the backward pass, as four large products.
 
@@ -295,28 +295,31 @@ def weight_gradients(
 
     Returns (grads keyed like the parameters, dx (I, T, N)); dx goes into ``dx_out`` (I, T, N,
     C-contiguous) when given, which may be x itself (dx_target): the gradients read x first.
+    ``dx_done``: dx, already computed (by the LSTM's backward loop): returned as it is, in place of
+    the product.
 
     In float32, where packed.h's kernel pays (x86-64 with AVX-512), all four in one pass over dA
     in C (``_fused.gate_gradients``, ``csrc/gradients.h``); else as four NumPy products.
     """
     G, T, N = dA.shape
-    fused = _gate_gradients(dA, x, h_in, has_bias, rec_mask, W_ih, dx_out)
+    fused = _gate_gradients(dA, x, h_in, has_bias, rec_mask, W_ih, dx_out, dx_done is None)
     if fused is not None:
-        return fused
+        return fused[0], (fused[1] if dx_done is None else dx_done)
     dA2 = dA.reshape(G, T * N)
     grads = {"weight_ih": dA2 @ as_matrix(x).T, "weight_hh": dA2 @ as_matrix(h_in, rec_mask).T}
     if has_bias:
         grads["bias_ih"] = row_sums(dA2)
         grads["bias_hh"] = grads["bias_ih"].copy()
-    return grads, input_gradient(W_ih, dA, dx_out)
+    return grads, (input_gradient(W_ih, dA, dx_out) if dx_done is None else dx_done)
 
 
 def _gate_gradients(
     dA: np.ndarray, x: np.ndarray, h_in: np.ndarray, has_bias: bool, rec_mask: np.ndarray | None,
-    W_ih: np.ndarray, dx_out: np.ndarray | None,
-) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
+    W_ih: np.ndarray, dx_out: np.ndarray | None, with_dx: bool = True,
+) -> tuple[dict[str, np.ndarray], np.ndarray | None] | None:
     """:func:`weight_gradients` through ``_fused.gate_gradients``, or None where that does not
-    apply (not float32, arrays it cannot take as they are, or the kernel off or not worth it)."""
+    apply (not float32, arrays it cannot take as they are, or the kernel off or not worth it).
+    Without ``with_dx``, dx is None (not computed)."""
     dtype = dA.dtype
     if dtype != np.float32 or not dA.flags.c_contiguous or not W_ih.flags.c_contiguous or any(
             a.dtype != dtype or a.strides[1:] != (a.shape[2] * a.itemsize, a.itemsize) for a in (x, h_in)) \
@@ -326,7 +329,9 @@ def _gate_gradients(
     mask = None if rec_mask is None else np.ascontiguousarray(rec_mask, dtype=dtype)
     dW_ih, dW_hh = np.empty((GH, I), dtype), np.empty((GH, H), dtype)
     db = np.empty(GH, dtype) if has_bias else None
-    dx = dx_out if dx_out is not None and dx_out.dtype == dtype else np.empty(x.shape, dtype)
+    dx = None
+    if with_dx:
+        dx = dx_out if dx_out is not None and dx_out.dtype == dtype else np.empty(x.shape, dtype)
     if not _fused.gate_gradients(dA, x, h_in, mask, W_ih, dW_ih, dW_hh, db, dx):
         return None
     grads = {"weight_ih": dW_ih, "weight_hh": dW_hh}

@@ -118,7 +118,10 @@ def lstm_backward(
         dstate: (dL/dh_T, dL/dc_T), each (H, N).
         overwrite_dy: accepted as by :func:`rnnkit.kernels.rnn_backward`; unused (the gate
             gradients go over the cache's gates, and dy is only read).
-        overwrite_x: as for :func:`rnnkit.kernels.rnn_backward`: dx may go over the cache's x.
+        overwrite_x: as for :func:`rnnkit.kernels.rnn_backward`: dx may go over the cache's x;
+            not where the C loop computes dx itself (``blas.c_loops()``, W_ih of x's dtype), into
+            an array of its own (the workspace's ``"dx"`` where the cache has a workspace, valid
+            until the next backward with it): the weight gradients read x after that loop.
         grads_into: as for :func:`rnnkit.kernels.rnn_backward`: the gradients are added into these.
 
     Returns:
@@ -134,14 +137,19 @@ def lstm_backward(
     dh = np.array(dstate[0], dtype=dtype, order="C")
     dc = np.array(dstate[1], dtype=dtype, order="C")
     dh_sq = np.zeros((T, N), dtype=dtype)
+    W_ih, dx = cache["W_ih"], None
     if blas.c_loops():
         W, mask, sizes = loop_inputs(cache["W_hh"], rec_mask, batch_sizes, dtype)
-        _fused.lstm_backward_seq(A, cs, tanh_cs, W, dy, dh, dc, dh_sq, mask, sizes,
-                                 int(reverse))
+        # dx = W_ih.T @ dA in the loop too, where it has the dtype NumPy would give it: not over x,
+        # which the weight gradients read after the loop
+        if W_ih.dtype == dtype:
+            dx = buffer(cache["ws"], "dx", x.shape, dtype)
+        _fused.lstm_backward_seq(A, cs, tanh_cs, W, dy, dh, dc, dh_sq, mask, dx,
+                                 None if dx is None else np.ascontiguousarray(W_ih), sizes, int(reverse))
     else:
         _backward_steps(cache, dy, dh, dc, dh_sq)
     grads, dx = weight_gradients(A, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
-                                 cache["W_ih"], dx_target(x, overwrite_x))
+                                 W_ih, dx_target(x, overwrite_x), dx_done=dx)
     return dx, (dh, dc), add_gradients(grads, grads_into), dh_sq
 
 

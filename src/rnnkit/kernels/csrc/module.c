@@ -111,6 +111,8 @@ struct Loop {
     int claims;              /* the participants claim chunks of units step by step (claim; the LSTM's
                                 packed loops); else each runs its part_rows() */
     Py_ssize_t chunk, chunks; /* with claims: units per chunk (a multiple of PK_MR), and how many */
+    Py_ssize_t xchunks;      /* and, claimed after them, chunks of as many rows of dx (the LSTM's backward
+                                with dx: lstm_bwd_claimed), or 0 */
     void *claim_words;       /* with claims: per participant, a cache line: its own chunks left this step */
     void *pk_all;            /* with claims: the packed weights of all units, which every participant reads */
     void *sq_chunks;         /* with claims, backward: (chunks - 1, T, N) partial sums of dh_sq, chunk 1 on */
@@ -141,6 +143,26 @@ static void part_chunks(const Loop *L, int k, Py_ssize_t *c0, Py_ssize_t *c1)
     *c1 = L->chunks * (k + 1) / L->P;
 }
 
+/* participant k's chunks of dx's rows [*d0, *d1) (Loop.xchunks). A participant's range of claims
+ * is its units' chunks, then these: split apart, as the units' are, each gate pass has its share
+ * of the units (one participant with all of dx's rows would have fewer units: the others would
+ * wait for its gate pass at every step's barrier: 2-3% of a training step at 64x100x32x128). */
+static void part_xchunks(const Loop *L, int k, Py_ssize_t *d0, Py_ssize_t *d1)
+{
+    *d0 = L->xchunks * k / L->P;
+    *d1 = L->xchunks * (k + 1) / L->P;
+}
+
+/* the chunk at place v of participant o's range: a unit chunk (< chunks) or chunks + a chunk of dx */
+static Py_ssize_t chunk_at(const Loop *L, int o, Py_ssize_t v)
+{
+    Py_ssize_t c0, c1, d0, d1;
+    part_chunks(L, o, &c0, &c1);
+    part_xchunks(L, o, &d0, &d1);
+    Py_ssize_t j = v - (c0 + d0);
+    return j < c1 - c0 ? c0 + j : L->chunks + d0 + j - (c1 - c0);
+}
+
 /* the units [*u0, *u0 + return) of chunk c */
 static Py_ssize_t chunk_units(const Loop *L, Py_ssize_t c, Py_ssize_t *u0)
 {
@@ -167,12 +189,13 @@ static ClaimWord *claim_word(const Loop *L, int k) { return (ClaimWord *)((char 
 /* participant k's own chunks, for step `step` (before the barrier that starts it) */
 static void claims_reset(const Loop *L, int k, Py_ssize_t step)
 {
-    Py_ssize_t c0, c1;
+    Py_ssize_t c0, c1, d0, d1;
     part_chunks(L, k, &c0, &c1);
-    CLAIM_STORE(claim_word(L, k), CLAIM_WORD(step, c0, c1));
+    part_xchunks(L, k, &d0, &d1);
+    CLAIM_STORE(claim_word(L, k), CLAIM_WORD(step, c0 + d0, c1 + d1));
 }
 
-/* the next chunk participant k computes at step `step`, or -1: none left */
+/* the next chunk participant k computes at step `step` (chunk_at), or -1: none left */
 static Py_ssize_t claim(const Loop *L, int k, Py_ssize_t step)
 {
     for (int d = 0; d < L->P; d++) {
@@ -182,7 +205,7 @@ static Py_ssize_t claim(const Loop *L, int k, Py_ssize_t step)
             Py_ssize_t lo = (Py_ssize_t)(v >> 20 & 0xFFFFFu), hi = (Py_ssize_t)(v & 0xFFFFFu);
             if ((v >> 40) != ((uint64_t)step & 0xFFFFFFu) || lo >= hi) break;
             uint64_t next = d == 0 ? CLAIM_WORD(step, lo + 1, hi) : CLAIM_WORD(step, lo, hi - 1);
-            if (CLAIM_SWAP(w, &v, next)) return d == 0 ? lo : hi - 1;
+            if (CLAIM_SWAP(w, &v, next)) return chunk_at(L, (k + d) % L->P, d == 0 ? lo : hi - 1);
         }
     }
     return -1;
@@ -773,6 +796,33 @@ static int take_steps(Args *g, PyObject *o, const char *name, Seq *s)
     return 0;
 }
 
+/* Take dx, the (I, T, N) output of a loop without x, C-contiguous and writable, of any I >= 1, which
+ * sets s->I; None: NULL (s->I stays 0) */
+static int take_rows(Args *g, PyObject *o, const char *name, Seq *s, char **out)
+{
+    *out = NULL;
+    if (o == Py_None) return 0;
+    Py_ssize_t shape[3] = {0, s->T, s->N};
+    Py_buffer v; /* its I first; where o is no C-contiguous buffer, take_whole says what it is instead */
+    if (PyObject_GetBuffer(o, &v, PyBUF_ND) == 0) {
+        int ok = v.ndim == 3 && v.shape[0] >= 1 && v.shape[1] == s->T && v.shape[2] == s->N;
+        char got[96];
+        shape_text(got, sizeof got, v.ndim, v.shape);
+        if (ok) shape[0] = v.shape[0];
+        PyBuffer_Release(&v);
+        if (!ok) {
+            PyErr_Format(PyExc_ValueError, "_fused: %s must have shape (I, %zd, %zd) with I >= 1, got %s", name, s->T,
+                         s->N, got);
+            return -1;
+        }
+    } else {
+        PyErr_Clear();
+    }
+    if (take_whole(g, o, name, 3, shape, out, 1, 0)) return -1;
+    s->I = shape[0];
+    return 0;
+}
+
 /* Take dy, an (H, T, N) float array of the common dtype at any strides (a view of the user's
  * (N, T, H) or (T, N, H) array), read only; sets *out and s->ys (element strides). None: NULL. */
 static int take_strided(Args *g, PyObject *o, const char *name, Seq *s, char **out)
@@ -914,8 +964,9 @@ static void run_loop(Loop *L)
 
 /* One array argument of a *_seq function: its name; its shape, by kind: 'G' (G*H, T, N) gates,
  * 'S' (H, T+1, N) states, 'C' (H, T, N), 'Y' (H, T, N) at any strides (take_strided, read only),
- * 'X' (I, T, N) input (take_steps: any row stride, sets I), 'D' (I, T, N) (after 'X'),
- * 'W' (G*H, H), 'I' (G*H, I) (after 'X'; None exactly when x is), 'R' (H, N), 'Q' (T, N),
+ * 'X' (I, T, N) input (take_steps: any row stride, sets I), 'D' (I, T, N) (after 'X'), 'E' (I, T, N)
+ * output of a loop without x (take_rows: sets I), 'W' (G*H, H), 'I' (G*H, I) (after 'X' or 'E'; None
+ * exactly when that is), 'R' (H, N), 'Q' (T, N),
  * 'g' (G*H,), 'b' (H,); whether the loop writes it; whether None may stand for it; how many time
  * slots it may have instead of T (or T + 1) in its second axis (0: no other number): a forward's
  * cache that an inference-only call keeps for one step (or two state slots) only (sequence.h). */
@@ -950,6 +1001,7 @@ static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, A
         (f->has_relu && int_arg(args[f->n_arrays + 1], f->fn, "relu", 0, 1, relu)))
         return -1;
     s->reverse = (int)reverse;
+    const char *sets_I = "x"; /* the array that gives I ('X' or 'E') */
     for (int i = 0; i < f->n_arrays; i++) {
         const ArgSpec *a = &f->arrays[i];
         Py_ssize_t GH = f->G * s->H, H = s->H, T = s->T, N = s->N, shape[3];
@@ -977,10 +1029,18 @@ static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, A
             p[i] = ptr;
             continue;
         }
-        if (a->kind == 'I' && !a->written && (args[i] == Py_None) != (s->x == NULL)) {
-            PyErr_Format(PyExc_TypeError, "_fused.%s: x and W_ih must both be arrays, or both None (the input "
-                         "projections already in place), got x %s and W_ih %s", f->fn,
-                         s->x ? "an array" : "None", args[i] == Py_None ? "None" : "an array");
+        if (a->kind == 'E') {
+            if (take_rows(g, args[i], a->name, s, &ptr)) return -1;
+            p[i] = ptr;
+            slots[i] = 0;
+            sets_I = a->name;
+            continue;
+        }
+        if (a->kind == 'I' && !a->written && (args[i] == Py_None) != (s->I == 0)) {
+            int x = strcmp(sets_I, "x") == 0;
+            PyErr_Format(PyExc_TypeError, "_fused.%s: %s and W_ih must both be arrays, or both None (%s), got %s %s "
+                         "and W_ih %s", f->fn, sets_I, x ? "the input projections already in place" : "no dx",
+                         sets_I, s->I ? "an array" : "None", args[i] == Py_None ? "None" : "an array");
             return -1;
         }
         if (a->optional ? take_opt(g, args[i], a->name, ndim, shape, &ptr, a->written)
@@ -1012,6 +1072,7 @@ typedef struct {
                              loops: dah): no panel for B */
     int claims;           /* packed, its participants claim chunks of units (Loop.claims): 1 the LSTM's
                              forward (its fused step: the only way it runs), 2 the LSTM's backward */
+    Py_ssize_t dx_rows;   /* the LSTM's backward with dx: the rows of W_ih.T its claimed chunks take too */
 } Need;
 
 /* the index of f's first array of `kind` ('W': W_hh, 'I': W_ih, 'Q': dh_sq), or -1 */
@@ -1072,6 +1133,7 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     L->claims = need.claims == 1 ? L->pk_fused : need.claims == 2 && L->pk_rec;
     L->chunk = claim_chunk(H, L->P);
     L->chunks = L->claims ? (H + L->chunk - 1) / L->chunk : 0;
+    L->xchunks = L->claims ? (need.dx_rows + L->chunk - 1) / L->chunk : 0;
     Py_ssize_t part = need.unit_rows * L->hk_max * N + need.hm * H * N;
     L->sq_offset = (size_t)part * size;
     part += spec_index(f, 'Q') >= 0 && !L->claims ? L->s.T * N : 0; /* with claims: by chunk, sq_chunks */
@@ -1080,7 +1142,7 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     if (L->claims && L->pk_fused) /* z; the packed weights are shared */
         part += pk_gates_scratch(L->pk_kernel, H + L->s.I, N);
     else if (L->claims) /* the chunks it claimed at the last step (sizeof(Py_ssize_t) <= 2 values) */
-        part += 2 * L->chunks;
+        part += 2 * (L->chunks + L->xchunks);
     else
         part += (L->pk_rec ? pk_values(L->hk_max, G * H) : 0) + (L->pk_in ? pk_values(G * L->hk_max, L->s.I) : 0);
     L->pk_panel = 0;
@@ -1099,7 +1161,9 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     if (L->claims) { /* the claim words (a line each), all units' packed weights, dh_sq's partial sums */
         shared = claim_at = (shared + 15) / 16 * 16;
         shared = pk_at = shared + 16 * L->P;
-        shared += L->pk_fused ? pk_values(G * H, H + L->s.I) + pk_values(G * H, 1) : pk_values(H, G * H);
+        /* backwards W_hh.T, then from row chunks * chunk W_ih.T where the loop takes dx */
+        shared += L->pk_fused ? pk_values(G * H, H + L->s.I) + pk_values(G * H, 1)
+                              : pk_values(L->chunks * L->chunk + (L->xchunks ? need.dx_rows : 0), G * H);
         sq_at = shared;
         shared += L->pk_fused ? 0 : (L->chunks - 1) * L->s.T * N;
     }
@@ -1225,16 +1289,19 @@ static PyObject *lstm_forward_seq(PyObject *self, PyObject *const *args, Py_ssiz
 
 static const ArgSpec LSTM_BWD_ARGS[] = {
     {"A", 'G', 1, 0, 0}, {"cs", 'S', 0, 0, 0}, {"tcs", 'C', 0, 0, 0}, {"W_hh", 'W', 0, 0, 0}, {"dy", 'C', 0, 1, 0},
-    {"dh", 'R', 1, 0, 0}, {"dc", 'R', 1, 0, 0}, {"dh_sq", 'Q', 1, 0, 0}, {"rec_mask", 'R', 0, 1, 0}};
-static const SeqSpec LSTM_BWD = {"lstm_backward_seq", 4, LSTM_BWD_ARGS, 9, 0};
+    {"dh", 'R', 1, 0, 0}, {"dc", 'R', 1, 0, 0}, {"dh_sq", 'Q', 1, 0, 0}, {"rec_mask", 'R', 0, 1, 0},
+    {"dx", 'E', 1, 1, 0}, {"W_ih", 'I', 0, 1, 0}};
+static const SeqSpec LSTM_BWD = {"lstm_backward_seq", 4, LSTM_BWD_ARGS, 11, 0};
 
-/* lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, batch_sizes, reverse) */
+/* lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, dx, W_ih, batch_sizes, reverse);
+ * dx (I, T, N) and W_ih (4H, I), or both None: the loop writes dx = W_ih.T @ da too (sequence.h:
+ * lstm_bwd_seq) */
 static PyObject *lstm_backward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(LSTM_BWD);
     /* dah, two (4H, N) blocks, shared */
     SEQ_SCRATCH(LSTM_BWD, .zero_rows = L.p[4] ? 0 : L.s.H, .shared = 2 * 4 * L.s.H * (L.s.N > 0 ? L.s.N : 1),
-                .compact = 1, .claims = 2);
+                .compact = 1, .claims = 2, .dx_rows = L.p[9] ? L.s.I : 0);
     SEQ_RUN(lstm_bwd_seq, LSTM_BWD);
 }
 
@@ -1647,8 +1714,8 @@ static int peek_shape(PyObject *o, const char *fn, const char *name, int ndim, P
  *   dW_ih = dA @ x.T   dW_hh = dA @ (h * rec_mask).T   db = dA @ 1   dx = W_ih.T @ dA
  * for dA (G*H, T, N) C-contiguous, x (I, T, N) and h (H, T, N) with C-contiguous (T, N) rows at
  * any row stride (h: the view of h_{t-1} in the states hs), rec_mask (H, N) or None, W_ih (G*H, I);
- * into dW_ih (G*H, I), dW_hh (G*H, H), db (G*H,) or None, dx (I, T, N), all C-contiguous and
- * written (not added to); dx may be x itself. With packed.h's kernel in one pass over dA, split
+ * into dW_ih (G*H, I), dW_hh (G*H, H), db (G*H,) or None, dx (I, T, N) or None (the loop took it:
+ * sequence.h, lstm_bwd_claimed), all C-contiguous and written (not added to); dx may be x itself. With packed.h's kernel in one pass over dA, split
  * over the loops' threads (gradients.h), and True; False, with nothing done, where that kernel
  * does not apply (float64, packed_products off, or in mode 1 the AVX2 kernel, or fewer than
  * GR_MIN_WEIGHT values of [dW_ih | dW_hh] or PK_MIN_N columns: gr_min_weight): the caller then
@@ -1658,7 +1725,7 @@ static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_
     static const char *fn = "gate_gradients";
     Args g = {0};
     Seq sx = {0}, sh = {0};
-    char *dA, *W, *dWi, *dW, *db = NULL, *dx, *mask = NULL;
+    char *dA, *W, *dWi, *dW, *db = NULL, *dx = NULL, *mask = NULL;
     Py_ssize_t a[3];
     if (nargs != 9) {
         PyErr_Format(PyExc_TypeError, "_fused.gate_gradients takes 9 arguments, got %zd", nargs);
@@ -1680,7 +1747,7 @@ static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_
         take_whole(&g, args[4], "W_ih", 2, wis, &W, 0, 0) || take_whole(&g, args[5], "dW_ih", 2, wis, &dWi, 1, 0) ||
         take_whole(&g, args[6], "dW_hh", 2, whs, &dW, 1, 0) ||
         (args[7] != Py_None && take_whole(&g, args[7], "db", 1, bs, &db, 1, 0)) ||
-        take_whole(&g, args[8], "dx", 3, xs, &dx, 1, 0))
+        (args[8] != Py_None && take_whole(&g, args[8], "dx", 3, xs, &dx, 1, 0)))
         goto fail;
     int done = 0;
 #if PK_BUILT
@@ -1711,7 +1778,7 @@ static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_
         G.Wi = Wi;
         barrier_init(&G.bar, G.P);
         Py_BEGIN_ALLOW_THREADS
-        pk_pack(Wi, M, 0, (const float *)W, 1, 0, I, 1, M, I, 0);
+        if (dx) pk_pack(Wi, M, 0, (const float *)W, 1, 0, I, 1, M, I, 0);
         pool_run_all(G.P, grad_part, &G);
         Py_END_ALLOW_THREADS
         PyMem_RawFree(mem);
@@ -1791,7 +1858,7 @@ static PyMethodDef methods[] = {
         "batch_sizes, relu, " LOOP_ARGS "): the whole backward, weight gradients added to"),
     DEF(lstm_forward_seq, "lstm_forward_seq(A, hs, cs, tcs, W_hh, bias, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(lstm_backward_seq,
-        "lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, batch_sizes, " LOOP_ARGS ")"),
+        "lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, dx, W_ih, batch_sizes, " LOOP_ARGS ")"),
     DEF(gru_forward_seq, "gru_forward_seq(A, hs, side, W_hh, bias, b_hn, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(gru_backward_seq, "gru_backward_seq(A, hs, side, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(copy_seq, "copy_seq(src, dst): dst[...] = src for 3-d arrays, in tiles (layout.h)"),

@@ -1,0 +1,113 @@
+"""dx = W_ih.T @ dA in the LSTM's backward loop (``_fused.lstm_backward_seq`` with dx and W_ih,
+``csrc/sequence.h``): with claims, chunks of dx's rows are claimed step by step beside the units'
+(dx_chunk); without (float64, or products not packed), one product per participant after the loop.
+
+Either way dx must be the product NumPy gives after the loop (the Python loop's, to rounding),
+0 in the columns of finished sequences, the same bit for bit whoever claimed which chunk, and
+the loop's other outputs the same as without dx. I = 1, 13 (chunks of 6 rows and a part one) and
+40 (more chunks of dx than of units)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fused_helpers import expect_error, loop_problem, packed_kernels
+
+from rnnkit.kernels import _fused, blas, lstm_backward, lstm_forward
+from rnnkit.kernels.common import STEP_PROJECTION_MIN_N
+
+pytestmark = pytest.mark.skipif(blas.find() is None, reason="NumPy's BLAS cannot be called from C here")
+
+N = STEP_PROJECTION_MIN_N + 8  # packed where the kernel runs: the claimed loop
+
+
+def _backward(I, H, dtype, varlen, use_c, monkeypatch, N=N, T=9, reverse=False, masked=True):
+    """y, dx and every other output of forward then backward, with the C loops or the Python ones"""
+    p, dy, dstate = loop_problem(4, 2, N, dtype, reverse, masked, varlen, seed=I + H, T=T, I=I, H=H)
+    with monkeypatch.context() as m:
+        m.setattr(blas, "c_loops", lambda: use_c)
+        y, _, cache = lstm_forward(**p)
+        dx, ds0, grads, dh_sq = lstm_backward(cache, dy, dstate)
+    return p, [y.copy(), dx.copy(), *ds0, dh_sq, *(grads[k] for k in sorted(grads))]
+
+
+@pytest.mark.parametrize("I", [1, 13, 40])
+@pytest.mark.parametrize("H", [8, 40])
+@pytest.mark.parametrize("varlen", [False, True], ids=["full", "lengths"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_dx_matches_the_product_after_the_loop(I, H, varlen, dtype, monkeypatch, kernel_modes):
+    """against the Python loop (dx = W_ih.T @ dA by NumPy after it), on 1 to 3 threads; finished
+    columns exactly 0"""
+    _, loop_threads = kernel_modes
+    _, want = _backward(I, H, dtype, varlen, False, monkeypatch)
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-12)
+    for P in (1, 2, 3):
+        loop_threads(P)
+        p, got = _backward(I, H, dtype, varlen, True, monkeypatch)
+        for i, (g, w) in enumerate(zip(got, want)):
+            np.testing.assert_allclose(g, w, **tol, err_msg=f"output {i} on {P} threads")
+        if varlen:
+            for t, B in enumerate(p["batch_sizes"]):
+                assert not got[1][:, t, B:].any(), f"dx of finished sequences at step {t}"
+
+
+@pytest.mark.skipif(not packed_kernels() or not (blas.find() and blas.find().threads),
+                    reason="no packed kernel, or no threads for the loops: no claims")
+@pytest.mark.parametrize("kernel", packed_kernels())
+@pytest.mark.parametrize("I", [1, 13, 40])
+def test_claimed_dx_chunks_same_whoever_claims(kernel, I, monkeypatch, kernel_modes):
+    """dx's chunks (6 rows each) with the units' on 2, 3 and 5 participants, against one (all of
+    dx's rows in one chunk): bit for bit, reversed and with lengths"""
+    packed_products, loop_threads = kernel_modes
+    _fused.packed_kernel(kernel)
+    packed_products(1)
+    loop_threads(1)
+    _, want = _backward(I, 40, np.float32, True, True, monkeypatch, reverse=True)
+    for P in (2, 3, 5):
+        loop_threads(P)
+        assert _fused.loop_chunks(4, 40, N) > 1
+        _, got = _backward(I, 40, np.float32, True, True, monkeypatch, reverse=True)
+        np.testing.assert_array_equal(got[1], want[1], err_msg=f"dx on {P} participants")
+
+
+def _seq_args(I, H, T, n, dtype, seed=3):
+    """arguments of lstm_backward_seq (A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, dx, W_ih,
+    batch_sizes, reverse), A's activations in (0.1, 0.9)"""
+    rng = np.random.default_rng(seed)
+    u = lambda *shape: rng.uniform(-1, 1, shape).astype(dtype)  # noqa: E731
+    A = rng.uniform(0.1, 0.9, (4 * H, T, n)).astype(dtype)
+    return [A, u(H, T + 1, n), u(H, T, n), u(4 * H, H) * 0.3, u(H, T, n), u(H, n), u(H, n),
+            np.zeros((T, n), dtype), None, np.full((I, T, n), np.nan, dtype), u(4 * H, I) * 0.3, None, 0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("n", [3, N], ids=["small", "packed"])
+def test_seq_dx_is_w_ih_t_at_the_gate_gradients(dtype, n):
+    """the binding itself: dx = W_ih.T @ (the gate gradients it left in A); and without dx (both
+    None) every other output the same"""
+    I, H, T = 13, 8, 5
+    args = _seq_args(I, H, T, n, dtype)
+    plain = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    plain[9] = plain[10] = None
+    _fused.lstm_backward_seq(*args)
+    _fused.lstm_backward_seq(*plain)
+    dA, W_ih, dx = args[0], args[10], args[9]
+    want = (W_ih.T.astype(np.float64) @ dA.reshape(4 * H, -1).astype(np.float64)).reshape(I, T, n)
+    np.testing.assert_allclose(dx, want, rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-5)
+    for i in (0, 5, 6, 7):
+        np.testing.assert_array_equal(args[i], plain[i], err_msg=f"argument {i}")
+
+
+def test_seq_dx_and_w_ih_together_or_not_at_all():
+    I, H, T, n = 13, 8, 5, 3
+    for name, at in (("dx", 9), ("W_ih", 10)):
+        args = _seq_args(I, H, T, n, np.float64)
+        args[at] = None
+        expect_error(TypeError, rf"_fused\.lstm_backward_seq: dx and W_ih must both be arrays, or both None \(no "
+                                rf"dx\), got dx {'None' if name == 'dx' else 'an array'} and W_ih "
+                                rf"{'an array' if name == 'dx' else 'None'}", "lstm_backward_seq", args,
+                     f"{name} None alone")
+    args = _seq_args(I, H, T, n, np.float64)
+    args[10] = args[10][:, :-1].copy()  # W_ih of another I than dx's
+    expect_error(ValueError, rf"_fused: W_ih must have shape \({4 * H}, {I}\), got \({4 * H}, {I - 1}\)",
+                 "lstm_backward_seq", args, "W_ih of I - 1 columns")
