@@ -243,3 +243,13 @@ def test_buffers_released(fn):
     del bad
     extra = n - 1  # each list in `failing` holds every array but one
     assert [sys.getrefcount(a) - extra for a in args[:n]] == before
+
+
+def test_seq_docstrings_list_their_arguments():
+    """help(_fused.<loop>) names the arguments each whole-sequence loop takes, in their order"""
+    from test_fused_seq_arguments import LOOP, SEQ  # skips where those loops cannot run
+
+    for fn, (_, arrays, extra) in SEQ.items():
+        doc = getattr(_fused, fn).__doc__
+        listed = doc[doc.index("(") + 1:doc.index(")")].split(", ")
+        assert listed == [a[0] for a in arrays] + ["batch_sizes"] + extra + LOOP, f"{fn}: {doc}"

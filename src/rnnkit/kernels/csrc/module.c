@@ -1853,13 +1853,15 @@ static PyMethodDef methods[] = {
     {"packed_kernel", (PyCFunction)packed_kernel, METH_O,
      "packed_kernel(name): the packed products' kernel from now on, \"avx512\" or \"avx2\"; returns the previous"
      " one's name (None: only that; None returned: the CPU runs neither)"},
-    DEF(rnn_forward_seq, "rnn_forward_seq(hs, W_hh, bias, rec_mask, batch_sizes, relu, " LOOP_ARGS ")"),
+    DEF(rnn_forward_seq, "rnn_forward_seq(hs, x, W_ih, W_hh, bias, rec_mask, batch_sizes, relu, " LOOP_ARGS ")"),
     DEF(rnn_backward_seq, "rnn_backward_seq(hs, x, W_ih, W_hh, dy, dh, dh_sq, dW_ih, dW_hh, db, dx, rec_mask, "
         "batch_sizes, relu, " LOOP_ARGS "): the whole backward, weight gradients added to"),
-    DEF(lstm_forward_seq, "lstm_forward_seq(A, hs, cs, tcs, W_hh, bias, rec_mask, batch_sizes, " LOOP_ARGS ")"),
+    DEF(lstm_forward_seq,
+        "lstm_forward_seq(hs, A, cs, tcs, x, W_ih, W_hh, bias, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(lstm_backward_seq,
         "lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, dx, W_ih, batch_sizes, " LOOP_ARGS ")"),
-    DEF(gru_forward_seq, "gru_forward_seq(A, hs, side, W_hh, bias, b_hn, rec_mask, batch_sizes, " LOOP_ARGS ")"),
+    DEF(gru_forward_seq,
+        "gru_forward_seq(hs, A, side, x, W_ih, W_hh, bias, b_hn, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(gru_backward_seq, "gru_backward_seq(A, hs, side, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(copy_seq, "copy_seq(src, dst): dst[...] = src for 3-d arrays, in tiles (layout.h)"),
     DEF(gate_gradients, "gate_gradients(dA, x, h, rec_mask, W_ih, dW_ih, dW_hh, db, dx): the products after the "
