@@ -111,3 +111,24 @@ def test_seq_dx_and_w_ih_together_or_not_at_all():
     args[10] = args[10][:, :-1].copy()  # W_ih of another I than dx's
     expect_error(ValueError, rf"_fused: W_ih must have shape \({4 * H}, {I}\), got \({4 * H}, {I - 1}\)",
                  "lstm_backward_seq", args, "W_ih of I - 1 columns")
+
+
+def test_stacked_bidirectional_layer_with_lengths(monkeypatch):
+    """float32 at 24 sequences (the claimed loops where packed): a 2-layer bidirectional LSTM with
+    lengths and both dropouts, the C loops against the Python ones. Each direction's dx comes from
+    its loop's own array; the two are summed into one and handed to the layer below as its dy."""
+    import rnnkit
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((N, 11, 13)).astype(np.float32)
+    lengths = rng.integers(1, 12, N)
+    results = []
+    for use_c in (True, False):
+        monkeypatch.setattr(blas, "c_loops", lambda use_c=use_c: use_c)
+        layer = rnnkit.LSTM(13, 40, num_layers=2, bidirectional=True, batch_first=True, dropout=0.3,
+                            recurrent_dropout=0.2, dtype="float32", seed=1)
+        y, (h, c) = layer.forward(x, lengths=lengths)
+        dx, _ = layer.backward(np.cos(y))
+        results.append([y, h, c, dx, *(layer.grads[k] for k in sorted(layer.grads))])
+    for i, (g, w) in enumerate(zip(*results)):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5, err_msg=f"output {i}")

@@ -607,8 +607,8 @@ static void RK(dx_chunk)(const Loop *L, const Packed *pk, Py_ssize_t q, const RE
  * into dh_sq), summed in chunk order after the loop (sum_parts): the same whoever ran a chunk.
  * With dx, the products of dx_t = W_ih.T @ da_t are claimed too, as chunks after each participant's
  * units' (module.c: chunk_at; dx_chunk): da_t is still in cache, where the product W_ih.T @ dA
- * after the loop read all of dA from memory again (LSTM training steps 2-4% faster on a Zen 3 core
- * at 32x100x8x64 and 64x100x32x128, the same at 64x200x64x256). */
+ * after the loop read all of dA from memory again (LSTM training steps about 2% faster on a Zen 3
+ * core at 32x100x8x64, 3% at 64x100x32x128, the same at 64x200x64x256). */
 static void RK(lstm_bwd_claimed)(Loop *L, int k)
 {
     Py_ssize_t H = L->s.H, T = L->s.T, N = L->s.N, lda = T * N, lds = (T + 1) * N, c0, c1, n = 0;
