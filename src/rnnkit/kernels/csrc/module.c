@@ -1142,7 +1142,7 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     if (L->claims && L->pk_fused) /* z; the packed weights are shared */
         part += pk_gates_scratch(L->pk_kernel, H + L->s.I, N);
     else if (L->claims) /* the chunks it claimed at the last step (sizeof(Py_ssize_t) <= 2 values) */
-        part += 2 * (L->chunks + L->xchunks);
+        part += 2 * L->chunks;
     else
         part += (L->pk_rec ? pk_values(L->hk_max, G * H) : 0) + (L->pk_in ? pk_values(G * L->hk_max, L->s.I) : 0);
     L->pk_panel = 0;
@@ -1714,12 +1714,13 @@ static int peek_shape(PyObject *o, const char *fn, const char *name, int ndim, P
  *   dW_ih = dA @ x.T   dW_hh = dA @ (h * rec_mask).T   db = dA @ 1   dx = W_ih.T @ dA
  * for dA (G*H, T, N) C-contiguous, x (I, T, N) and h (H, T, N) with C-contiguous (T, N) rows at
  * any row stride (h: the view of h_{t-1} in the states hs), rec_mask (H, N) or None, W_ih (G*H, I);
- * into dW_ih (G*H, I), dW_hh (G*H, H), db (G*H,) or None, dx (I, T, N) or None (the loop took it:
- * sequence.h, lstm_bwd_claimed), all C-contiguous and written (not added to); dx may be x itself. With packed.h's kernel in one pass over dA, split
- * over the loops' threads (gradients.h), and True; False, with nothing done, where that kernel
- * does not apply (float64, packed_products off, or in mode 1 the AVX2 kernel, or fewer than
- * GR_MIN_WEIGHT values of [dW_ih | dW_hh] or PK_MIN_N columns: gr_min_weight): the caller then
- * uses NumPy (kernels/common.py: weight_gradients). */
+ * into dW_ih (G*H, I), dW_hh (G*H, H), db (G*H,) or None, dx (I, T, N) or None (the backward loop
+ * took it: sequence.h, lstm_bwd_claimed), all C-contiguous and written (not added to); dx may be x
+ * itself. With packed.h's kernel in one pass over dA, split over the loops' threads (gradients.h),
+ * and True; False, with nothing done, where that kernel does not apply (float64, packed_products
+ * off, or in mode 1 the AVX2 kernel, or fewer than GR_MIN_WEIGHT values of [dW_ih | dW_hh] or
+ * PK_MIN_N columns: gr_min_weight): the caller then uses NumPy (kernels/common.py:
+ * weight_gradients). */
 static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     static const char *fn = "gate_gradients";
@@ -1865,8 +1866,8 @@ static PyMethodDef methods[] = {
     DEF(gru_backward_seq, "gru_backward_seq(A, hs, side, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(copy_seq, "copy_seq(src, dst): dst[...] = src for 3-d arrays, in tiles (layout.h)"),
     DEF(gate_gradients, "gate_gradients(dA, x, h, rec_mask, W_ih, dW_ih, dW_hh, db, dx): the products after the "
-                        "LSTM's backward loop in one pass over dA (gradients.h); False (nothing done) where they "
-                        "do not apply"),
+                        "LSTM's backward loop in one pass over dA (gradients.h; db and dx may be None); False "
+                        "(nothing done) where they do not apply"),
     DEF(activation, "activation(x, out, which): out = sigmoid(x) (which=0) or tanh(x) (which=1); 2-d arrays"),
     {NULL, NULL, 0, NULL},
 };
