@@ -119,12 +119,15 @@ struct Loop {
     void (*fn)(Loop *, int); /* the loop, for one participant */
 };
 
-/* participant k's hidden units [h0, h1) */
-static void part_rows(const Loop *L, int k, Py_ssize_t *h0, Py_ssize_t *h1)
+/* participant k's share [*lo, *hi) of n things (units, chunks, columns) split over L->P */
+static void share(const Loop *L, Py_ssize_t n, int k, Py_ssize_t *lo, Py_ssize_t *hi)
 {
-    *h0 = L->s.H * k / L->P;
-    *h1 = L->s.H * (k + 1) / L->P;
+    *lo = n * k / L->P;
+    *hi = n * (k + 1) / L->P;
 }
+
+/* participant k's hidden units [h0, h1) */
+static void part_rows(const Loop *L, int k, Py_ssize_t *h0, Py_ssize_t *h1) { share(L, L->s.H, k, h0, h1); }
 
 static void *part_scratch(const Loop *L, int k) { return L->part + (size_t)k * L->part_bytes; }
 
@@ -137,21 +140,13 @@ static void *part_scratch(const Loop *L, int k) { return L->part + (size_t)k * L
  * to whoever is done first. Which participant computes a chunk changes nothing in the result.
  * A participant's range is one word: (step << 40) | (next << 20) | end, taken by compare-and-swap;
  * the step in it keeps a participant still in step i - 1 from taking a chunk of step i. */
-static void part_chunks(const Loop *L, int k, Py_ssize_t *c0, Py_ssize_t *c1)
-{
-    *c0 = L->chunks * k / L->P;
-    *c1 = L->chunks * (k + 1) / L->P;
-}
+static void part_chunks(const Loop *L, int k, Py_ssize_t *c0, Py_ssize_t *c1) { share(L, L->chunks, k, c0, c1); }
 
 /* participant k's chunks of dx's rows [*d0, *d1) (Loop.xchunks). A participant's range of claims
  * is its units' chunks, then these: split apart, as the units' are, each gate pass has its share
  * of the units (one participant with all of dx's rows would have fewer units: the others would
  * wait for its gate pass at every step's barrier: 2-3% of a training step at 64x100x32x128). */
-static void part_xchunks(const Loop *L, int k, Py_ssize_t *d0, Py_ssize_t *d1)
-{
-    *d0 = L->xchunks * k / L->P;
-    *d1 = L->xchunks * (k + 1) / L->P;
-}
+static void part_xchunks(const Loop *L, int k, Py_ssize_t *d0, Py_ssize_t *d1) { share(L, L->xchunks, k, d0, d1); }
 
 /* the chunk at place v of participant o's range: a unit chunk (< chunks) or chunks + a chunk of dx */
 static Py_ssize_t chunk_at(const Loop *L, int o, Py_ssize_t v)

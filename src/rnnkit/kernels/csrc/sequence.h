@@ -502,7 +502,8 @@ static void RK(rnn_bwd_seq)(Loop *L, int k)
         barrier_wait(&L->bar);
         if (B > 0) RK(state_grad)(L, &pk, hk, H, W, H, da, ldr, dh, N, mask ? mask + h0 * N : NULL, N, B);
         if (last && K > 0) { /* this participant's columns [c0, c1) of the chunk's dx */
-            Py_ssize_t c0 = K * k / L->P, c1 = K * (k + 1) / L->P;
+            Py_ssize_t c0, c1;
+            share(L, K, k, &c0, &c1);
             if (c1 > c0) RK(gemm_ex)(b, 1, 0, I, c1 - c0, H, Wi, I, ring + c0, ldr, 0, dx + t_lo * N + c0, lda);
         }
     }
@@ -687,7 +688,8 @@ static void RK(lstm_bwd_seq)(Loop *L, int k)
     REAL *dx = L->p[9];
     if (!dx) return;
     barrier_wait(&L->bar); /* all of dA written */
-    Py_ssize_t c0 = lda * k / L->P, c1 = lda * (k + 1) / L->P;
+    Py_ssize_t c0, c1;
+    share(L, lda, k, &c0, &c1);
     if (c1 > c0) RK(gemm_ex)(b, 1, 0, s->I, c1 - c0, 4 * H, (const REAL *)L->p[10], s->I, A + c0, lda, 0, dx + c0, lda);
 }
 
