@@ -148,9 +148,11 @@ static void part_chunks(const Loop *L, int k, Py_ssize_t *c0, Py_ssize_t *c1) { 
  * wait for its gate pass at every step's barrier: 2-3% of a training step at 64x100x32x128). */
 static void part_xchunks(const Loop *L, int k, Py_ssize_t *d0, Py_ssize_t *d1) { share(L, L->xchunks, k, d0, d1); }
 
-/* the chunk at place v of participant o's range: a unit chunk (< chunks) or chunks + a chunk of dx */
+/* the chunk at place v of participant o's range: a unit chunk (< chunks) or chunks + a chunk of dx.
+ * Without dx's chunks (every forward) that is v itself: no divisions on each claim. */
 static Py_ssize_t chunk_at(const Loop *L, int o, Py_ssize_t v)
 {
+    if (!L->xchunks) return v;
     Py_ssize_t c0, c1, d0, d1;
     part_chunks(L, o, &c0, &c1);
     part_xchunks(L, o, &d0, &d1);
@@ -760,6 +762,17 @@ static int take_view(Args *g, PyObject *o, const char *name, Py_buffer **v)
     return check_dtype(g, *v, name);
 }
 
+/* whether an array of that shape is an (I, T, N) sequence of any I >= 1 (x, dx); else a ValueError naming it */
+static int rows_shape_ok(const char *name, const Seq *s, int ndim, const Py_ssize_t *shape)
+{
+    if (ndim == 3 && shape[0] >= 1 && shape[1] == s->T && shape[2] == s->N) return 1;
+    char got[96];
+    shape_text(got, sizeof got, ndim, shape);
+    PyErr_Format(PyExc_ValueError, "_fused: %s must have shape (I, %zd, %zd) with I >= 1, got %s", name, s->T, s->N,
+                 got);
+    return 0;
+}
+
 /* Take x, a (I, T, N) float array of the common dtype whose rows are C-contiguous (T, N) blocks at
  * any row stride (a C-contiguous array, or a view such as hs[:, 1:] of an (I, T + 1, N) one); sets
  * s->x, s->I, s->ldx. */
@@ -769,13 +782,7 @@ static int take_steps(Args *g, PyObject *o, const char *name, Seq *s)
     Py_buffer *v;
     int size = take_view(g, o, name, &v);
     if (!size) return -1;
-    if (v->ndim != 3 || v->shape[0] < 1 || v->shape[1] != s->T || v->shape[2] != s->N) {
-        char got[96];
-        shape_text(got, sizeof got, v->ndim, v->shape);
-        PyErr_Format(PyExc_ValueError, "_fused: %s must have shape (I, %zd, %zd) with I >= 1, got %s", name, s->T,
-                     s->N, got);
-        return -1;
-    }
+    if (!rows_shape_ok(name, s, v->ndim, v->shape)) return -1;
     /* the stride of an axis of length 1 is never used: give it its contiguous value */
     Py_ssize_t s2 = v->shape[2] <= 1 ? size : v->strides[2];
     Py_ssize_t s1 = v->shape[1] <= 1 ? v->shape[2] * size : v->strides[1];
@@ -800,16 +807,10 @@ static int take_rows(Args *g, PyObject *o, const char *name, Seq *s, char **out)
     Py_ssize_t shape[3] = {0, s->T, s->N};
     Py_buffer v; /* its I first; where o is no C-contiguous buffer, take_whole says what it is instead */
     if (PyObject_GetBuffer(o, &v, PyBUF_ND) == 0) {
-        int ok = v.ndim == 3 && v.shape[0] >= 1 && v.shape[1] == s->T && v.shape[2] == s->N;
-        char got[96];
-        shape_text(got, sizeof got, v.ndim, v.shape);
+        int ok = rows_shape_ok(name, s, v.ndim, v.shape);
         if (ok) shape[0] = v.shape[0];
         PyBuffer_Release(&v);
-        if (!ok) {
-            PyErr_Format(PyExc_ValueError, "_fused: %s must have shape (I, %zd, %zd) with I >= 1, got %s", name, s->T,
-                         s->N, got);
-            return -1;
-        }
+        if (!ok) return -1;
     } else {
         PyErr_Clear();
     }
