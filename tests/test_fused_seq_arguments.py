@@ -21,9 +21,9 @@ if LIB is None:
 H, T, N, I = 3, 4, 5, 2  # all different, so that a wrong axis cannot pass for another
 
 # name -> (gates G, arrays as (name, shape kind, flags), extra integers after batch_sizes).
-# Shape kinds: "G" (G*H, T, N), "S" (H, T+1, N), "C" (H, T, N), "X" (I, T, N) the input (any I, any
-# row stride), "D" (I, T, N), "E" (I, T, N) that sets I (the LSTM's backward's dx), "Y" (H, T, N) at any
-# strides, "W" (G*H, H), "I" (G*H, I), "R" (H, N),
+# Shape kinds: "G" (G*H, T, N), "S" (H, T+1, N), "C" (H, T, N); time-major (the LSTM's caches) "GT" (T, G*H, N),
+# "ST" (T+1, H, N), "CT" (T, H, N); "X" (I, T, N) the input (any I, any row stride), "D" (I, T, N), "E" (I, T, N)
+# that sets I (the LSTM's backward's dx), "Y" (H, T, N) at any strides, "W" (G*H, H), "I" (G*H, I), "R" (H, N),
 # "Q" (T, N), "b" (H,), "g" (G*H,). Flags: "w" written by the loop, "o" optional (None allowed).
 SEQ = {
     "rnn_forward_seq": (1, [("hs", "S", "w"), ("x", "X", ""), ("W_ih", "I", ""), ("W_hh", "W", ""),
@@ -32,12 +32,12 @@ SEQ = {
                              ("dy", "Y", "o"), ("dh", "R", "w"), ("dh_sq", "Q", "w"), ("dW_ih", "I", "w"),
                              ("dW_hh", "W", "w"), ("db", "b", "wo"), ("dx", "D", "w"), ("rec_mask", "R", "o")],
                          ["relu"]),
-    "lstm_forward_seq": (4, [("hs", "S", "w"), ("A", "G", "w"), ("cs", "S", "w"), ("tcs", "C", "w"),
+    "lstm_forward_seq": (4, [("hs", "S", "w"), ("A", "GT", "w"), ("cs", "ST", "w"), ("tcs", "CT", "w"),
                              ("x", "X", ""), ("W_ih", "I", ""), ("W_hh", "W", ""), ("bias", "g", "o"),
                              ("rec_mask", "R", "o")], []),
-    "lstm_backward_seq": (4, [("A", "G", "w"), ("cs", "S", ""), ("tcs", "C", ""), ("W_hh", "W", ""), ("dy", "C", "o"),
-                              ("dh", "R", "w"), ("dc", "R", "w"), ("dh_sq", "Q", "w"), ("rec_mask", "R", "o"),
-                              ("dx", "E", "wo"), ("W_ih", "I", "")], []),
+    "lstm_backward_seq": (4, [("A", "GT", "w"), ("cs", "ST", ""), ("tcs", "CT", ""), ("W_hh", "W", ""),
+                              ("dy", "C", "o"), ("dh", "R", "w"), ("dc", "R", "w"), ("dh_sq", "Q", "w"),
+                              ("rec_mask", "R", "o"), ("dx", "E", "wo"), ("W_ih", "I", ""), ("dA", "G", "w")], []),
     "gru_forward_seq": (3, [("hs", "S", "w"), ("A", "G", "w"), ("side", "C", "w"), ("x", "X", ""),
                             ("W_ih", "I", ""), ("W_hh", "W", ""), ("bias", "g", "o"), ("b_hn", "b", ""),
                             ("rec_mask", "R", "o")], []),
@@ -52,7 +52,8 @@ BATCH_SIZES = [N, N - 1, 3, 2]
 def shape_of(fn, kind):
     G = SEQ[fn][0]
     return {"G": (G * H, T, N), "S": (H, T + 1, N), "C": (H, T, N), "Y": (H, T, N), "X": (I, T, N), "D": (I, T, N),
-            "E": (I, T, N), "W": (G * H, H), "I": (G * H, I), "R": (H, N), "Q": (T, N), "b": (H,), "g": (G * H,)}[kind]
+            "E": (I, T, N), "W": (G * H, H), "I": (G * H, I), "R": (H, N), "Q": (T, N), "b": (H,), "g": (G * H,),
+            "GT": (T, G * H, N), "ST": (T + 1, H, N), "CT": (T, H, N)}[kind]
 
 
 def n_arrays(fn):
@@ -241,20 +242,21 @@ def test_first_array_not_3d_or_rows_not_a_multiple(fn):
     G, arrays, _ = SEQ[fn]
     name = arrays[0][0]
     with_slots = arrays[0][1] == "S"  # the first array is hs (H, T + 1, N): H rows, any H
+    tm = arrays[0][1] == "GT"  # time-major: (T, G*H, N)
     G = 1 if with_slots else G
     args = valid_args(fn)
     good = args[0]
     bads = [good[:, 0], good[None], good.ravel()]
-    bads.append(np.zeros((0, T + 1, N)))  # H = 0
+    bads.append(np.zeros((T, 0, N) if tm else (0, T + 1, N)))  # H = 0
     if G > 1:
-        bads += [np.zeros((G * H + 1, T, N)), np.zeros((G * H - 1, T, N))]
+        bads += [np.zeros((T, G * H + d, N) if tm else (G * H + d, T, N)) for d in (1, -1)]
     if with_slots:
         bads.append(np.zeros((H, 0, N)))  # no slot for h0
     for bad in bads:
         args[0] = bad
         slots, got = int(with_slots), ", ".join(map(str, bad.shape))
-        expect_error(ValueError, rf"_fused: {name} must be 3-d with a positive multiple of {G} rows and at least "
-                                 rf"{slots} time slots, got shape \({got}",
+        expect_error(ValueError, rf"_fused: {name} must be 3-d with a positive multiple of {G} rows \(axis {int(tm)}\) "
+                                 rf"and at least {slots} time slots \(axis {1 - int(tm)}\), got shape \({got}",
                      fn, args, f"{name} of shape {bad.shape}")
 
 
@@ -360,12 +362,11 @@ def test_buffers_released(fn):
 
 def pure_outputs(fn, reverse):
     """The output slots the loop writes without reading (with batch_sizes None)."""
-    out_slots = np.s_[:, :-1] if reverse else np.s_[:, 1:]
-    every = np.s_[...]
+    out_slots, every = (np.s_[:, :-1] if reverse else np.s_[:, 1:]), np.s_[...]
     return {"rnn_forward_seq": {"hs": out_slots},
             "rnn_backward_seq": {"dh_sq": every, "dx": every},
-            "lstm_forward_seq": {"A": every, "hs": out_slots, "cs": out_slots, "tcs": every},
-            "lstm_backward_seq": {"dh_sq": every, "dx": every},
+            "lstm_forward_seq": {"A": every, "hs": out_slots, "cs": out_slots[1:], "tcs": every},  # cs time-major
+            "lstm_backward_seq": {"dh_sq": every, "dx": every, "dA": every},
             "gru_forward_seq": {"A": every, "hs": out_slots, "side": every},
             "gru_backward_seq": {"dh_sq": every}}[fn]
 
@@ -430,8 +431,8 @@ def test_x_and_w_ih_none_read_the_projections_in_place(fn, dtype, packed):
         projected = (W_ih @ x.reshape(I, T * N)).reshape(-1, T, N)
         if fn == "rnn_forward_seq":
             given[pos(fn, "hs")][:, slice(0, T) if reverse else slice(1, T + 1)] = projected
-        else:
-            given[pos(fn, "A")][...] = projected
+        else:  # the LSTM's A is time-major
+            given[pos(fn, "A")][...] = projected.transpose(1, 0, 2) if fn == "lstm_forward_seq" else projected
         given[pos(fn, "x")] = given[pos(fn, "W_ih")] = None
         call(fn, own)
         call(fn, given)

@@ -1,7 +1,8 @@
 """Forwards that no backward follows (``keep_cache=False``, what ``rnnkit.no_grad`` asks of the
 kernels): the C loops of the LSTM and GRU then take caches with fewer time slots (``_fused``
 ``lstm_forward_seq`` / ``gru_forward_seq``: A and tcs / side one, cs two; step t uses slot
-t mod slots, ``csrc/sequence.h``), with the same outputs, bit for bit."""
+t mod slots, ``csrc/sequence.h``), with the same outputs, bit for bit. The LSTM's caches are
+time-major there, (S, F, N); the tests below index every cache as (F, S, N) (``_fs``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,17 @@ from fused_helpers import DTYPES, dtype_id
 needs_c = pytest.mark.skipif(blas.find() is None, reason="NumPy's BLAS cannot be called from C here: no *_seq loops")
 
 H, T, I = 6, 7, 3
+TIME_MAJOR = ("A", "cs", "tcs", "gates", "tanh_cs")  # the LSTM's caches (and their names in a workspace)
+
+
+def _fs(cell, name, a):
+    """The binding's array ``name`` as an (F, S, N) view"""
+    return a.transpose(1, 0, 2) if cell == "lstm" and name in TIME_MAJOR else a
+
+
+def _as_taken(cell, name, a):
+    """An (F, S, N) array as the binding takes it: the LSTM's caches time-major, (S, F, N)"""
+    return np.ascontiguousarray(a.transpose(1, 0, 2)) if cell == "lstm" and name in TIME_MAJOR else a
 
 
 def _binding_args(cell, N, dtype, reverse, packed, masked, seed=0):
@@ -43,7 +55,7 @@ def _binding_args(cell, N, dtype, reverse, packed, masked, seed=0):
     sizes = np.linspace(N, 1, T).round().astype(np.int64) if packed else None
     a["batch_sizes"] = None if sizes is None else (sizes[::-1].copy() if reverse else sizes)
     a["reverse"] = int(reverse)
-    return a
+    return {k: _as_taken(cell, k, v) for k, v in a.items()}
 
 
 def _lean(a, cell):
@@ -51,10 +63,12 @@ def _lean(a, cell):
     b = dict(a, hs=a["hs"].copy())
     for name in ("A", "tcs", "side"):
         if name in b:
-            b[name] = np.full((a[name].shape[0], 1, a[name].shape[2]), np.nan, a[name].dtype)
+            F, _, N = _fs(cell, name, a[name]).shape
+            b[name] = _as_taken(cell, name, np.full((F, 1, N), np.nan, a[name].dtype))
     if cell == "lstm":
-        b["cs"] = np.zeros((H, 2, a["cs"].shape[2]), a["cs"].dtype)
-        b["cs"][:, T % 2 if a["reverse"] else 0] = a["cs"][:, T if a["reverse"] else 0]
+        cs = np.zeros((H, 2, a["cs"].shape[2]), a["cs"].dtype)
+        cs[:, T % 2 if a["reverse"] else 0] = _fs(cell, "cs", a["cs"])[:, T if a["reverse"] else 0]
+        b["cs"] = _as_taken(cell, "cs", cs)
     return b
 
 
@@ -81,10 +95,12 @@ def test_binding_with_one_step_of_caches(cell, dtype, reverse, packed, masked, N
     B = N if full["batch_sizes"] is None else full["batch_sizes"][last]  # tcs: not written past B
     for name in ("A", "tcs", "side"):
         if name in lean:
-            np.testing.assert_array_equal(lean[name][:, 0, :B], full[name][:, last, :B], err_msg=name)
+            np.testing.assert_array_equal(_fs(cell, name, lean[name])[:, 0, :B],
+                                          _fs(cell, name, full[name])[:, last, :B], err_msg=name)
     if cell == "lstm":
         for slot in (last, last + 1):
-            np.testing.assert_array_equal(lean["cs"][:, slot % 2], full["cs"][:, slot])
+            np.testing.assert_array_equal(_fs(cell, "cs", lean["cs"])[:, slot % 2],
+                                          _fs(cell, "cs", full["cs"])[:, slot])
 
 
 @needs_c
@@ -114,13 +130,13 @@ def test_binding_one_slot_of_gates_needs_x(cell):
 
 @needs_c
 @pytest.mark.parametrize("cell, name, slots, want", [
-    ("lstm", "A", 2, "(24, 7, 4) or (24, 1, 4)"), ("lstm", "A", T + 1, "(24, 7, 4) or (24, 1, 4)"),
-    ("lstm", "cs", 1, "(6, 8, 4) or (6, 2, 4)"), ("lstm", "cs", 3, "(6, 8, 4) or (6, 2, 4)"),
-    ("lstm", "tcs", 2, "(6, 7, 4) or (6, 1, 4)"), ("gru", "A", 2, "(18, 7, 4) or (18, 1, 4)"),
+    ("lstm", "A", 2, "(7, 24, 4) or (1, 24, 4)"), ("lstm", "A", T + 1, "(7, 24, 4) or (1, 24, 4)"),
+    ("lstm", "cs", 1, "(8, 6, 4) or (2, 6, 4)"), ("lstm", "cs", 3, "(8, 6, 4) or (2, 6, 4)"),
+    ("lstm", "tcs", 2, "(7, 6, 4) or (1, 6, 4)"), ("gru", "A", 2, "(18, 7, 4) or (18, 1, 4)"),
     ("gru", "side", 2, "(6, 7, 4) or (6, 1, 4)")])
 def test_binding_other_slot_counts_rejected(cell, name, slots, want):
     a = _binding_args(cell, 4, np.float64, False, False, False)
-    a[name] = np.zeros((a[name].shape[0], slots, 4))
+    a[name] = _as_taken(cell, name, np.zeros((_fs(cell, name, a[name]).shape[0], slots, 4)))
     with pytest.raises(ValueError, match=re.escape(f"_fused: {name} must have shape {want}, got")):
         _call(cell, a)
 
@@ -176,10 +192,10 @@ def test_keep_cache_false_keeps_one_step_in_the_workspace(cell, whole, lean, mon
     arrays = {k for k, v in ws.items() if isinstance(v, np.ndarray) and v.ndim == 3}
     assert arrays == set(whole + lean)
     for k in lean:
-        assert ws[k].shape[1] == int(k.split(".")[1])
+        assert _fs(cell, k.split(".")[0], ws[k]).shape[1] == int(k.split(".")[1])
     ws = {}
     fwd(**_kernel_problem(cell, STEP_PROJECTION_MIN_N - 1, np.float32, False, False), ws=ws, keep_cache=False)
-    assert ws["gates"].shape[1] == T and "gates.1" not in ws
+    assert _fs(cell, "gates", ws["gates"]).shape[1] == T and "gates.1" not in ws
 
 
 @needs_c

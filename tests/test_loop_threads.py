@@ -359,9 +359,9 @@ def test_fork_during_a_loop_on_another_thread():
         h0 = np.zeros((64, 16), np.float32)
         _fused.loop_threads(2)
         y = lstm_forward(x, (h0, h0), W_ih, W_hh)[0].copy()
-        A = np.zeros((256, 400, 16), np.float32)
-        hs, cs = np.zeros((64, 401, 16), np.float32), np.zeros((64, 401, 16), np.float32)
-        tcs = np.zeros((64, 400, 16), np.float32)
+        A = np.zeros((400, 256, 16), np.float32)  # the caches time-major
+        hs, cs = np.zeros((64, 401, 16), np.float32), np.zeros((401, 64, 16), np.float32)
+        tcs = np.zeros((400, 64, 16), np.float32)
         stop, runs = False, []
         def loops():
             while not stop:

@@ -71,30 +71,32 @@ def test_claimed_dx_chunks_same_whoever_claims(kernel, I, monkeypatch, kernel_mo
 
 
 def _seq_args(I, H, T, n, dtype, seed=3):
-    """arguments of lstm_backward_seq (A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, dx, W_ih,
-    batch_sizes, reverse), A's activations in (0.1, 0.9)"""
+    """arguments of lstm_backward_seq (A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, dx, W_ih, dA,
+    batch_sizes, reverse), A's activations in (0.1, 0.9); A, cs and tcs time-major"""
     rng = np.random.default_rng(seed)
     u = lambda *shape: rng.uniform(-1, 1, shape).astype(dtype)  # noqa: E731
-    A = rng.uniform(0.1, 0.9, (4 * H, T, n)).astype(dtype)
-    return [A, u(H, T + 1, n), u(H, T, n), u(4 * H, H) * 0.3, u(H, T, n), u(H, n), u(H, n),
-            np.zeros((T, n), dtype), None, np.full((I, T, n), np.nan, dtype), u(4 * H, I) * 0.3, None, 0]
+    A = rng.uniform(0.1, 0.9, (T, 4 * H, n)).astype(dtype)
+    return [A, u(T + 1, H, n), u(T, H, n), u(4 * H, H) * 0.3, u(H, T, n), u(H, n), u(H, n),
+            np.zeros((T, n), dtype), None, np.full((I, T, n), np.nan, dtype), u(4 * H, I) * 0.3,
+            np.full((4 * H, T, n), np.nan, dtype), None, 0]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("n", [3, N], ids=["small", "packed"])
 def test_seq_dx_is_w_ih_t_at_the_gate_gradients(dtype, n):
-    """the binding itself: dx = W_ih.T @ (the gate gradients it left in A); and without dx (both
-    None) every other output the same"""
+    """the binding itself: dx = W_ih.T @ (the gate gradients it wrote to dA, and over the time-major
+    A); and without dx (both None) every other output the same"""
     I, H, T = 13, 8, 5
     args = _seq_args(I, H, T, n, dtype)
     plain = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     plain[9] = plain[10] = None
     _fused.lstm_backward_seq(*args)
     _fused.lstm_backward_seq(*plain)
-    dA, W_ih, dx = args[0], args[10], args[9]
+    dA, W_ih, dx = args[11], args[10], args[9]
+    np.testing.assert_array_equal(dA, args[0].transpose(1, 0, 2))
     want = (W_ih.T.astype(np.float64) @ dA.reshape(4 * H, -1).astype(np.float64)).reshape(I, T, n)
     np.testing.assert_allclose(dx, want, rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-5)
-    for i in (0, 5, 6, 7):
+    for i in (0, 5, 6, 7, 11):
         np.testing.assert_array_equal(args[i], plain[i], err_msg=f"argument {i}")
 
 

@@ -58,34 +58,50 @@ def active(batch_sizes: np.ndarray | None, t: int, n: int) -> int:
     return n if batch_sizes is None else int(batch_sizes[t])
 
 
-def buffer(ws: dict | None, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+def buffer(ws: dict | None, name: str, shape: tuple[int, ...], dtype: np.dtype, lines: bool = False) -> np.ndarray:
     """An uninitialised array for ``name``: fresh when ``ws`` is None, else reused from ``ws``.
 
     A layer passes its workspace so that the large per-call arrays (gates, states) are recycled
     from one forward to the next instead of being allocated anew: fresh memory costs a page
     fault per 4 KiB on first touch, which can cost as much as the arithmetic itself. Arrays
     from a workspace stay valid until the next call that uses the same workspace.
+
+    With ``lines``, the array starts a 64-byte cache line (NumPy's own allocations are only
+    16-byte aligned), for a loop that writes it a whole line at a time with non-temporal stores
+    (the LSTM's dA: ``csrc/sequence.h``, gates_out).
     """
+    new = _line_aligned if lines else np.empty
     if ws is None:
-        return np.empty(shape, dtype=dtype)
+        return new(shape, dtype=dtype)
     a = ws.get(name)
     if a is None or a.shape != tuple(shape) or a.dtype != dtype:
-        a = ws[name] = np.empty(shape, dtype=dtype)
+        a = ws[name] = new(shape, dtype=dtype)
     return a
 
 
+def _line_aligned(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """np.empty(shape, dtype) starting at a multiple of 64 bytes"""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(size + 64, dtype=np.uint8)
+    start = -raw.ctypes.data % 64
+    return raw[start:start + size].view(dtype).reshape(shape)
+
+
 def cache_buffer(
-    ws: dict | None, name: str, shape: tuple[int, int, int], dtype: np.dtype, slots: int
+    ws: dict | None, name: str, shape: tuple[int, int, int], dtype: np.dtype, slots: int, axis: int = 1
 ) -> np.ndarray:
     """``buffer`` for one of a forward's caches, (F, S, N) with S = T (or T + 1) time slots; or,
     with ``slots`` < S, an (F, slots, N) array whose step t is slot t mod slots, as the C forward
     loops take them where no backward follows (``keep_cache=False``: ``csrc/sequence.h``, SLOT).
     That one is kept under a name of its own, so that a layer whose training and inference calls
-    alternate (validation during ``fit``) keeps both instead of reallocating each in turn."""
-    F, S, N = shape
-    if slots >= S:
+    alternate (validation during ``fit``) keeps both instead of reallocating each in turn.
+    ``axis`` 0: a time-major cache, (S, F, N) (the LSTM's in its C loops)."""
+    if slots >= shape[axis]:
         return buffer(ws, name, shape, dtype)
-    return buffer(ws, f"{name}.{slots}", (F, slots, N), dtype)
+    fewer = list(shape)
+    fewer[axis] = slots
+    return buffer(ws, f"{name}.{slots}", tuple(fewer), dtype)
 
 
 def gradient_steps(dy: np.ndarray | None, shape: tuple[int, int, int], dtype: np.dtype) -> list[np.ndarray]:

@@ -26,7 +26,9 @@ gradients and dc) runs as one fused pass in C, :func:`rnnkit.kernels._fused.lstm
 and ``lstm_backward_step`` (``csrc/steps.h`` has the same equations). The loop over t runs in C
 too (``_fused.lstm_forward_seq`` / ``lstm_backward_seq``, ``csrc/sequence.h``), or here in Python
 (:func:`_forward_steps`, :func:`_backward_steps`) where NumPy's BLAS cannot be called from C
-(:mod:`rnnkit.kernels.blas`).
+(:mod:`rnnkit.kernels.blas`). The C loops keep the caches time-major (A (T, 4H, N), cs (T+1, H, N),
+tanh(c) (T, H, N): one contiguous block per step) and their backward copies the gate gradients into
+dA (4H, T, N) for the products after it; the Python loops keep (F, T, N) caches and dA is A.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from .common import (
     loop_bias,
     loop_gradient,
     loop_inputs,
+    loop_projection,
     masked_outputs,
     previous_states,
     recurrent_product,
@@ -82,14 +85,22 @@ def lstm_forward(
     bias = None if b_ih is None else b_ih + b_hh
     in_c = blas.c_loops()  # the whole loop in C (csrc/sequence.h), which adds the bias step by step
     lean = in_c and not keep_cache  # the C loop, caches for one step only
-    # [i;f;g;o]; before the loop, W_ih x_t of all steps where the C loop does not project x itself
-    A = cache_buffer(ws, "gates", (4 * H, T, N), dtype, 1 if lean and step_projection(in_c, N) else T)
-    x_c, W_ih_c = forward_inputs(x, W_ih, bias, A, in_c)
     hs = buffer(ws, "hs", (H, T + 1, N), dtype)
-    cs = cache_buffer(ws, "cs", (H, T + 1, N), dtype, 2 if lean else T + 1)
-    tanh_cs = cache_buffer(ws, "tanh_cs", (H, T, N), dtype, 1 if lean else T)
     first, last = (T, 0) if reverse else (0, T)
-    hs[:, first], cs[:, first % cs.shape[1]] = state0
+    if in_c:  # its caches time-major: A (T, 4H, N), cs (T + 1, H, N), tanh_cs (T, H, N)
+        A = cache_buffer(ws, "gates", (T, 4 * H, N), dtype, 1 if lean and step_projection(in_c, N) else T, axis=0)
+        x_c, W_ih_c = _time_major_inputs(x, W_ih, A)
+        cs = cache_buffer(ws, "cs", (T + 1, H, N), dtype, 2 if lean else T + 1, axis=0)
+        tanh_cs = cache_buffer(ws, "tanh_cs", (T, H, N), dtype, 1 if lean else T, axis=0)
+        c_first, c_last = cs[first % cs.shape[0]], cs[last % cs.shape[0]]
+    else:
+        # [i;f;g;o]; before the loop, W_ih x_t + b of all steps
+        A = buffer(ws, "gates", (4 * H, T, N), dtype)
+        forward_inputs(x, W_ih, bias, A, in_c)
+        cs = buffer(ws, "cs", (H, T + 1, N), dtype)
+        tanh_cs = buffer(ws, "tanh_cs", (H, T, N), dtype)
+        c_first, c_last = cs[:, first], cs[:, last]
+    hs[:, first], c_first[...] = state0
     if in_c:
         W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, dtype)
         _fused.lstm_forward_seq(hs, A, cs, tanh_cs, x_c, W_ih_c, W, loop_bias(bias, dtype), mask, sizes, int(reverse))
@@ -100,7 +111,7 @@ def lstm_forward(
         cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, cs=cs, tanh_cs=tanh_cs,
                      batch_sizes=batch_sizes, rec_mask=rec_mask, reverse=reverse, has_bias=b_ih is not None,
                      ws=ws)
-    final = (hs[:, last].copy(), cs[:, last % cs.shape[1]].copy())
+    final = (hs[:, last].copy(), c_last.copy())
     return masked_outputs(hs, batch_sizes, reverse), final, cache
 
 
@@ -109,7 +120,8 @@ def lstm_backward(
     overwrite_x: bool = False, grads_into: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """BPTT through :func:`lstm_forward`. Consumes the cache: the gate gradients are written
-    over the stored gate activations, so each forward supports one backward.
+    over the stored gate activations (and by the C loop into the workspace's ``"dgates"``, dA
+    (4H, T, N), as well), so each forward supports one backward.
 
     Args:
         cache: the forward's cache.
@@ -144,13 +156,30 @@ def lstm_backward(
         # which the weight gradients read after the loop
         if W_ih.dtype == dtype:
             dx = buffer(cache["ws"], "dx", x.shape, dtype)
+        # the gate gradients from the time-major A into dA (4H, T, N), the products' layout
+        dA = buffer(cache["ws"], "dgates", (A.shape[1], T, N), dtype, lines=True)
         _fused.lstm_backward_seq(A, cs, tanh_cs, W, dy, dh, dc, dh_sq, mask, dx,
-                                 None if dx is None else np.ascontiguousarray(W_ih), sizes, int(reverse))
+                                 None if dx is None else np.ascontiguousarray(W_ih), dA, sizes, int(reverse))
     else:
         _backward_steps(cache, dy, dh, dc, dh_sq)
-    grads, dx = weight_gradients(A, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
+        dA = A
+    grads, dx = weight_gradients(dA, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
                                  W_ih, dx_target(x, overwrite_x), dx_done=dx)
     return dx, (dh, dc), add_gradients(grads, grads_into), dh_sq
+
+
+def _time_major_inputs(x: np.ndarray, W_ih: np.ndarray, A: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The input side of the C forward loop, whose gates A are time-major (T, 4H, N): the (x, W_ih) it
+    projects step by step (:func:`step_projection`), or else (None, None) with ``A[t] = W_ih @ x[:, t]``
+    for every step now (the loop adds the bias)."""
+    I, T, N = x.shape
+    if step_projection(True, N):
+        return loop_projection(x, W_ih, A.dtype)
+    if N == 1:  # one product: A[:, :, 0] = x[:, :, 0].T @ W_ih.T
+        np.matmul(x.reshape(I, T).T, W_ih.T, out=A.reshape(T, -1))
+    else:  # a product per step
+        np.matmul(W_ih, x.transpose(1, 0, 2), out=A)
+    return None, None
 
 
 def _forward_steps(A, hs, cs, tanh_cs, W_hh, batch_sizes, rec_mask, reverse, ws) -> None:

@@ -573,7 +573,7 @@ static void shape_text(char *buf, size_t size, int ndim, const Py_ssize_t *shape
  * the given shape (ndim values), or with `fewer` instead of shape[1] in its second axis where
  * fewer > 0 (a forward's cache with fewer time slots, sequence.h). */
 static int take_whole(Args *g, PyObject *o, const char *name, int ndim, const Py_ssize_t *shape, char **out,
-                      int writable, Py_ssize_t fewer)
+                      int writable, Py_ssize_t fewer, int tax)
 {
     Py_buffer *v = &g->v[g->n];
     if (PyObject_GetBuffer(o, v, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0) {
@@ -593,13 +593,14 @@ static int take_whole(Args *g, PyObject *o, const char *name, int ndim, const Py
     int size = check_dtype(g, v, name);
     if (!size) return -1;
     int ok = v->ndim == ndim;
-    for (int i = 0; ok && i < ndim; i++) ok = v->shape[i] == shape[i] || (i == 1 && fewer && v->shape[1] == fewer);
+    for (int i = 0; ok && i < ndim; i++) ok = v->shape[i] == shape[i] || (i == tax && fewer && v->shape[i] == fewer);
     if (!ok) {
         char want[96], got[96], alt[100] = "";
         shape_text(want, sizeof want, ndim, shape);
         shape_text(got, sizeof got, v->ndim, v->shape);
         if (fewer) {
-            Py_ssize_t few[3] = {shape[0], fewer, shape[2]};
+            Py_ssize_t few[3] = {shape[0], shape[1], shape[2]};
+            few[tax] = fewer;
             memcpy(alt, " or ", 5);
             shape_text(alt + 4, sizeof alt - 4, 3, few);
         }
@@ -715,7 +716,7 @@ static int seq_blas(const Seq *s, int size, Py_ssize_t G, Blas *b)
 
 
 /* H, T, N from the first array, (G*H, T + extra, N) */
-static int seq_dims(PyObject *o, const char *name, Py_ssize_t G, Py_ssize_t extra, Seq *s)
+static int seq_dims(PyObject *o, const char *name, Py_ssize_t G, Py_ssize_t extra, int tm, Seq *s)
 {
     Py_buffer v;
     if (PyObject_GetBuffer(o, &v, PyBUF_STRIDES) < 0) {
@@ -724,17 +725,18 @@ static int seq_dims(PyObject *o, const char *name, Py_ssize_t G, Py_ssize_t extr
                      Py_TYPE(o)->tp_name);
         return -1;
     }
-    int ok = v.ndim == 3 && v.shape[0] >= G && v.shape[0] % G == 0 && v.shape[1] >= extra;
+    int r = tm ? 1 : 0; /* the axis of its rows; time is the other of the first two */
+    int ok = v.ndim == 3 && v.shape[r] >= G && v.shape[r] % G == 0 && v.shape[1 - r] >= extra;
     if (ok) {
-        s->H = v.shape[0] / G;
-        s->T = v.shape[1] - extra;
+        s->H = v.shape[r] / G;
+        s->T = v.shape[1 - r] - extra;
         s->N = v.shape[2];
     } else {
         char got[96];
         shape_text(got, sizeof got, v.ndim, v.shape);
         PyErr_Format(PyExc_ValueError,
-                     "_fused: %s must be 3-d with a positive multiple of %zd rows and at least %zd time slots, "
-                     "got shape %s", name, G, extra, got);
+                     "_fused: %s must be 3-d with a positive multiple of %zd rows (axis %d) and at least %zd time "
+                     "slots (axis %d), got shape %s", name, G, r, extra, 1 - r, got);
     }
     PyBuffer_Release(&v);
     return ok ? 0 : -1;
@@ -744,7 +746,7 @@ static int seq_dims(PyObject *o, const char *name, Py_ssize_t G, Py_ssize_t extr
 static int take_opt(Args *g, PyObject *o, const char *name, int ndim, const Py_ssize_t *shape, char **out, int writable)
 {
     *out = NULL;
-    return o == Py_None ? 0 : take_whole(g, o, name, ndim, shape, out, writable, 0);
+    return o == Py_None ? 0 : take_whole(g, o, name, ndim, shape, out, writable, 0, 1);
 }
 
 /* Take `o`'s buffer at any strides, read only, as *v: its item size if it holds floats of the
@@ -814,7 +816,7 @@ static int take_rows(Args *g, PyObject *o, const char *name, Seq *s, char **out)
     } else {
         PyErr_Clear();
     }
-    if (take_whole(g, o, name, 3, shape, out, 1, 0)) return -1;
+    if (take_whole(g, o, name, 3, shape, out, 1, 0, 1)) return -1;
     s->I = shape[0];
     return 0;
 }
@@ -964,15 +966,17 @@ static void run_loop(Loop *L)
  * output of a loop without x (take_rows: sets I), 'W' (G*H, H), 'I' (G*H, I) (after 'X' or 'E'; None
  * exactly when that is), 'R' (H, N), 'Q' (T, N),
  * 'g' (G*H,), 'b' (H,); whether the loop writes it; whether None may stand for it; how many time
- * slots it may have instead of T (or T + 1) in its second axis (0: no other number): a forward's
- * cache that an inference-only call keeps for one step (or two state slots) only (sequence.h). */
+ * slots it may have instead of T (or T + 1) in its time axis (0: no other number): a forward's
+ * cache that an inference-only call keeps for one step (or two state slots) only (sequence.h);
+ * whether it is time-major, its time axis first: (T, G*H, N) for 'G', (T + 1, H, N) for 'S',
+ * (T, H, N) for 'C' (the LSTM's caches A, cs, tcs: sequence.h, gates_out). */
 typedef struct {
     const char *name;
-    char kind, written, optional, fewer;
+    char kind, written, optional, fewer, tm;
 } ArgSpec;
 
 /* A *_seq function: fn(arrays..., batch_sizes[, relu], reverse). Its first array, (G*H, T, N)
- * (kind 'G') or (H, T + 1, N) (kind 'S'), gives H, T and N. */
+ * (kind 'G'; (T, G*H, N) time-major) or (H, T + 1, N) (kind 'S'), gives H, T and N. */
 typedef struct {
     const char *fn;
     Py_ssize_t G;
@@ -992,7 +996,7 @@ static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, A
         return -1;
     }
     int states = f->arrays[0].kind == 'S';
-    if (seq_dims(args[0], f->arrays[0].name, states ? 1 : f->G, states, s) ||
+    if (seq_dims(args[0], f->arrays[0].name, states ? 1 : f->G, states, f->arrays[0].tm, s) ||
         int_arg(args[expect - 1], f->fn, "reverse", 0, 1, &reverse) ||
         (f->has_relu && int_arg(args[f->n_arrays + 1], f->fn, "relu", 0, 1, relu)))
         return -1;
@@ -1000,7 +1004,7 @@ static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, A
     const char *sets_I = "x"; /* the array that gives I ('X' or 'E') */
     for (int i = 0; i < f->n_arrays; i++) {
         const ArgSpec *a = &f->arrays[i];
-        Py_ssize_t GH = f->G * s->H, H = s->H, T = s->T, N = s->N, shape[3];
+        Py_ssize_t GH = f->G * s->H, H = s->H, T = s->T, N = s->N, shape[3] = {0};
         int ndim = 3;
         switch (a->kind) {
         case 'G': shape[0] = GH; shape[1] = T; shape[2] = N; break;
@@ -1013,6 +1017,11 @@ static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, A
         case 'Q': ndim = 2; shape[0] = T; shape[1] = N; break;
         case 'g': ndim = 1; shape[0] = GH; break;
         default: ndim = 1; shape[0] = H; break; /* 'b' */
+        }
+        if (a->tm) { /* the time axis first */
+            Py_ssize_t rows = shape[0];
+            shape[0] = shape[1];
+            shape[1] = rows;
         }
         char *ptr = NULL;
         if (a->kind == 'X') {
@@ -1040,10 +1049,10 @@ static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, A
             return -1;
         }
         if (a->optional ? take_opt(g, args[i], a->name, ndim, shape, &ptr, a->written)
-                        : take_whole(g, args[i], a->name, ndim, shape, &ptr, a->written, a->fewer))
+                        : take_whole(g, args[i], a->name, ndim, shape, &ptr, a->written, a->fewer, a->tm ? 0 : 1))
             return -1;
         p[i] = ptr;
-        slots[i] = ptr && ndim == 3 ? g->v[g->n - 1].shape[1] : 0;
+        slots[i] = ptr && ndim == 3 ? g->v[g->n - 1].shape[a->tm ? 0 : 1] : 0;
     }
     for (int i = 0; i < f->n_arrays; i++)
         if (f->arrays[i].kind == 'G' && p[i] && slots[i] < s->T && !s->x) {
@@ -1238,8 +1247,8 @@ static void loop_free(Loop *L)
     } while (0)
 
 static const ArgSpec RNN_FWD_ARGS[] = {
-    {"hs", 'S', 1, 0, 0}, {"x", 'X', 0, 1, 0}, {"W_ih", 'I', 0, 1, 0}, {"W_hh", 'W', 0, 0, 0}, {"bias", 'g', 0, 1, 0},
-    {"rec_mask", 'R', 0, 1, 0}};
+    {"hs", 'S', 1, 0, 0, 0}, {"x", 'X', 0, 1, 0, 0}, {"W_ih", 'I', 0, 1, 0, 0}, {"W_hh", 'W', 0, 0, 0, 0},
+    {"bias", 'g', 0, 1, 0, 0}, {"rec_mask", 'R', 0, 1, 0, 0}};
 static const SeqSpec RNN_FWD = {"rnn_forward_seq", 1, RNN_FWD_ARGS, 6, 1};
 
 /* rnn_forward_seq(hs, x, W_ih, W_hh, bias, rec_mask, batch_sizes, relu, reverse); bias (H,) or None;
@@ -1252,9 +1261,9 @@ static PyObject *rnn_forward_seq(PyObject *self, PyObject *const *args, Py_ssize
 }
 
 static const ArgSpec RNN_BWD_ARGS[] = {
-    {"hs", 'S', 0, 0, 0}, {"x", 'X', 0, 0, 0}, {"W_ih", 'I', 0, 0, 0}, {"W_hh", 'W', 0, 0, 0}, {"dy", 'Y', 0, 1, 0},
-    {"dh", 'R', 1, 0, 0}, {"dh_sq", 'Q', 1, 0, 0}, {"dW_ih", 'I', 1, 0, 0}, {"dW_hh", 'W', 1, 0, 0}, {"db", 'b', 1, 1, 0},
-    {"dx", 'D', 1, 0, 0}, {"rec_mask", 'R', 0, 1, 0}};
+    {"hs", 'S', 0, 0, 0, 0}, {"x", 'X', 0, 0, 0, 0}, {"W_ih", 'I', 0, 0, 0, 0}, {"W_hh", 'W', 0, 0, 0, 0},
+    {"dy", 'Y', 0, 1, 0, 0}, {"dh", 'R', 1, 0, 0, 0}, {"dh_sq", 'Q', 1, 0, 0, 0}, {"dW_ih", 'I', 1, 0, 0, 0},
+    {"dW_hh", 'W', 1, 0, 0, 0}, {"db", 'b', 1, 1, 0, 0}, {"dx", 'D', 1, 0, 0, 0}, {"rec_mask", 'R', 0, 1, 0, 0}};
 static const SeqSpec RNN_BWD = {"rnn_backward_seq", 1, RNN_BWD_ARGS, 12, 1};
 
 /* rnn_backward_seq(hs, x, W_ih, W_hh, dy, dh, dh_sq, dW_ih, dW_hh, db, dx, rec_mask, batch_sizes,
@@ -1269,13 +1278,15 @@ static PyObject *rnn_backward_seq(PyObject *self, PyObject *const *args, Py_ssiz
 }
 
 static const ArgSpec LSTM_FWD_ARGS[] = {
-    {"hs", 'S', 1, 0, 0}, {"A", 'G', 1, 0, 1}, {"cs", 'S', 1, 0, 2}, {"tcs", 'C', 1, 0, 1}, {"x", 'X', 0, 1, 0},
-    {"W_ih", 'I', 0, 1, 0}, {"W_hh", 'W', 0, 0, 0}, {"bias", 'g', 0, 1, 0}, {"rec_mask", 'R', 0, 1, 0}};
+    {"hs", 'S', 1, 0, 0, 0}, {"A", 'G', 1, 0, 1, 1}, {"cs", 'S', 1, 0, 2, 1}, {"tcs", 'C', 1, 0, 1, 1},
+    {"x", 'X', 0, 1, 0, 0}, {"W_ih", 'I', 0, 1, 0, 0}, {"W_hh", 'W', 0, 0, 0, 0}, {"bias", 'g', 0, 1, 0, 0},
+    {"rec_mask", 'R', 0, 1, 0, 0}};
 static const SeqSpec LSTM_FWD = {"lstm_forward_seq", 4, LSTM_FWD_ARGS, 9, 0};
 
 /* lstm_forward_seq(hs, A, cs, tcs, x, W_ih, W_hh, bias, rec_mask, batch_sizes, reverse); bias (4H,) or None;
- * x and W_ih None: A holds the input projections already. Without a backward to follow, A and tcs
- * may have one time slot (A only with x) and cs two: step t uses slot t mod slots */
+ * A (T, 4H, N), cs (T + 1, H, N) and tcs (T, H, N) time-major; x and W_ih None: A holds the input
+ * projections already. Without a backward to follow, A and tcs may have one time slot (A only with
+ * x) and cs two: step t uses slot t mod slots */
 static PyObject *lstm_forward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(LSTM_FWD);
@@ -1284,14 +1295,14 @@ static PyObject *lstm_forward_seq(PyObject *self, PyObject *const *args, Py_ssiz
 }
 
 static const ArgSpec LSTM_BWD_ARGS[] = {
-    {"A", 'G', 1, 0, 0}, {"cs", 'S', 0, 0, 0}, {"tcs", 'C', 0, 0, 0}, {"W_hh", 'W', 0, 0, 0}, {"dy", 'C', 0, 1, 0},
-    {"dh", 'R', 1, 0, 0}, {"dc", 'R', 1, 0, 0}, {"dh_sq", 'Q', 1, 0, 0}, {"rec_mask", 'R', 0, 1, 0},
-    {"dx", 'E', 1, 1, 0}, {"W_ih", 'I', 0, 1, 0}};
-static const SeqSpec LSTM_BWD = {"lstm_backward_seq", 4, LSTM_BWD_ARGS, 11, 0};
+    {"A", 'G', 1, 0, 0, 1}, {"cs", 'S', 0, 0, 0, 1}, {"tcs", 'C', 0, 0, 0, 1}, {"W_hh", 'W', 0, 0, 0, 0},
+    {"dy", 'C', 0, 1, 0, 0}, {"dh", 'R', 1, 0, 0, 0}, {"dc", 'R', 1, 0, 0, 0}, {"dh_sq", 'Q', 1, 0, 0, 0},
+    {"rec_mask", 'R', 0, 1, 0, 0}, {"dx", 'E', 1, 1, 0, 0}, {"W_ih", 'I', 0, 1, 0, 0}, {"dA", 'G', 1, 0, 0, 0}};
+static const SeqSpec LSTM_BWD = {"lstm_backward_seq", 4, LSTM_BWD_ARGS, 12, 0};
 
-/* lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, dx, W_ih, batch_sizes, reverse);
- * dx (I, T, N) and W_ih (4H, I), or both None: the loop writes dx = W_ih.T @ da too (sequence.h:
- * lstm_bwd_seq) */
+/* lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, dx, W_ih, dA, batch_sizes, reverse);
+ * the forward's time-major caches in; the gate gradients into dA (4H, T, N) (and over A); dx (I, T, N)
+ * and W_ih (4H, I), or both None: the loop writes dx = W_ih.T @ da too (sequence.h: lstm_bwd_seq) */
 static PyObject *lstm_backward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(LSTM_BWD);
@@ -1302,8 +1313,9 @@ static PyObject *lstm_backward_seq(PyObject *self, PyObject *const *args, Py_ssi
 }
 
 static const ArgSpec GRU_FWD_ARGS[] = {
-    {"hs", 'S', 1, 0, 0}, {"A", 'G', 1, 0, 1}, {"side", 'C', 1, 0, 1}, {"x", 'X', 0, 1, 0}, {"W_ih", 'I', 0, 1, 0},
-    {"W_hh", 'W', 0, 0, 0}, {"bias", 'g', 0, 1, 0}, {"b_hn", 'b', 0, 0, 0}, {"rec_mask", 'R', 0, 1, 0}};
+    {"hs", 'S', 1, 0, 0, 0}, {"A", 'G', 1, 0, 1, 0}, {"side", 'C', 1, 0, 1, 0}, {"x", 'X', 0, 1, 0, 0},
+    {"W_ih", 'I', 0, 1, 0, 0}, {"W_hh", 'W', 0, 0, 0, 0}, {"bias", 'g', 0, 1, 0, 0}, {"b_hn", 'b', 0, 0, 0, 0},
+    {"rec_mask", 'R', 0, 1, 0, 0}};
 static const SeqSpec GRU_FWD = {"gru_forward_seq", 3, GRU_FWD_ARGS, 9, 0};
 
 /* gru_forward_seq(hs, A, side, x, W_ih, W_hh, bias, b_hn, rec_mask, batch_sizes, reverse); bias (3H,) or
@@ -1317,8 +1329,8 @@ static PyObject *gru_forward_seq(PyObject *self, PyObject *const *args, Py_ssize
 }
 
 static const ArgSpec GRU_BWD_ARGS[] = {
-    {"A", 'G', 1, 0, 0}, {"hs", 'S', 0, 0, 0}, {"side", 'C', 1, 0, 0}, {"W_hh", 'W', 0, 0, 0}, {"dy", 'C', 0, 1, 0},
-    {"dh", 'R', 1, 0, 0}, {"dh_sq", 'Q', 1, 0, 0}, {"rec_mask", 'R', 0, 1, 0}};
+    {"A", 'G', 1, 0, 0, 0}, {"hs", 'S', 0, 0, 0, 0}, {"side", 'C', 1, 0, 0, 0}, {"W_hh", 'W', 0, 0, 0, 0},
+    {"dy", 'C', 0, 1, 0, 0}, {"dh", 'R', 1, 0, 0, 0}, {"dh_sq", 'Q', 1, 0, 0, 0}, {"rec_mask", 'R', 0, 1, 0, 0}};
 static const SeqSpec GRU_BWD = {"gru_backward_seq", 3, GRU_BWD_ARGS, 8, 0};
 
 /* gru_backward_seq(A, hs, side, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, reverse)   (reset_after=True) */
@@ -1732,7 +1744,7 @@ static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_
     Py_ssize_t M = a[0], T = a[1], N = a[2];
     sx.T = sh.T = T;
     sx.N = sh.N = N;
-    if (take_whole(&g, args[0], "dA", 3, a, &dA, 0, 0) || take_steps(&g, args[1], "x", &sx) ||
+    if (take_whole(&g, args[0], "dA", 3, a, &dA, 0, 0, 1) || take_steps(&g, args[1], "x", &sx) ||
         take_steps(&g, args[2], "h", &sh))
         goto fail;
     if (!sx.x || !sh.x) {
@@ -1740,11 +1752,11 @@ static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_
         goto fail;
     }
     Py_ssize_t I = sx.I, H = sh.I, ms[2] = {H, N}, wis[2] = {M, I}, whs[2] = {M, H}, bs[1] = {M}, xs[3] = {I, T, N};
-    if ((args[3] != Py_None && take_whole(&g, args[3], "rec_mask", 2, ms, &mask, 0, 0)) ||
-        take_whole(&g, args[4], "W_ih", 2, wis, &W, 0, 0) || take_whole(&g, args[5], "dW_ih", 2, wis, &dWi, 1, 0) ||
-        take_whole(&g, args[6], "dW_hh", 2, whs, &dW, 1, 0) ||
-        (args[7] != Py_None && take_whole(&g, args[7], "db", 1, bs, &db, 1, 0)) ||
-        (args[8] != Py_None && take_whole(&g, args[8], "dx", 3, xs, &dx, 1, 0)))
+    if ((args[3] != Py_None && take_whole(&g, args[3], "rec_mask", 2, ms, &mask, 0, 0, 1)) ||
+        take_whole(&g, args[4], "W_ih", 2, wis, &W, 0, 0, 1) || take_whole(&g, args[5], "dW_ih", 2, wis, &dWi, 1, 0, 1) ||
+        take_whole(&g, args[6], "dW_hh", 2, whs, &dW, 1, 0, 1) ||
+        (args[7] != Py_None && take_whole(&g, args[7], "db", 1, bs, &db, 1, 0, 1)) ||
+        (args[8] != Py_None && take_whole(&g, args[8], "dx", 3, xs, &dx, 1, 0, 1)))
         goto fail;
     int done = 0;
 #if PK_BUILT
@@ -1856,7 +1868,7 @@ static PyMethodDef methods[] = {
     DEF(lstm_forward_seq,
         "lstm_forward_seq(hs, A, cs, tcs, x, W_ih, W_hh, bias, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(lstm_backward_seq,
-        "lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, dx, W_ih, batch_sizes, " LOOP_ARGS ")"),
+        "lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, dx, W_ih, dA, batch_sizes, " LOOP_ARGS ")"),
     DEF(gru_forward_seq,
         "gru_forward_seq(hs, A, side, x, W_ih, W_hh, bias, b_hn, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(gru_backward_seq, "gru_backward_seq(A, hs, side, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, " LOOP_ARGS ")"),

@@ -27,7 +27,9 @@
  * meanwhile), and uses OpenBLAS's threads (this pool, through its callback) when P = 1.
  *
  * Arrays are whole (F, S, N) C-contiguous sequence arrays (S = T or T + 1 slots): row stride
- * S * N, step stride N. The (F, N) block of step t starts at p + t * N. The input x (I, T, N) may
+ * S * N, step stride N. The (F, N) block of step t starts at p + t * N. The LSTM's caches A, cs
+ * and tcs are time-major instead, (S, F, N): step t's block at p + t * F * N, row stride N
+ * (TM_SLOT; gates_out has why). The input x (I, T, N) may
  * have any row stride s->ldx (a view such as hs[:, 1:] of the layer below); the dy of the RNN's
  * backward any strides at all (s->ys: a view of the user's array).
  *
@@ -222,6 +224,7 @@ static void RK(lstm_epilogue)(void *ctx, Py_ssize_t u0, Py_ssize_t units, Py_ssi
 #define CUR(t) (s->reverse ? (t) : (t) + 1)
 #define SLOT(i, t) ((t) % L->slots[i] * N) /* where step (or state slot) t is in array i */
 #define SLOT_LD(i) (L->slots[i] * N)       /* array i's row stride */
+#define TM_SLOT(i, t, F) ((t) % L->slots[i] * (F) * N) /* the (F, N) block of step t in time-major array i */
 
 /* h~ = h_prev * rec_mask (ld ldm) for the B running columns, into hm (row stride ldhm) */
 static void RK(mask_state)(REAL *restrict hm, Py_ssize_t ldhm, const REAL *restrict hp, Py_ssize_t ldhp,
@@ -251,6 +254,50 @@ static void RK(carry_cols)(REAL *dst, const REAL *src, Py_ssize_t ld, Py_ssize_t
 static void RK(zero_cols)(REAL *a, Py_ssize_t ld, Py_ssize_t rows, Py_ssize_t B, Py_ssize_t N)
 {
     for (Py_ssize_t j = 0; j < rows; j++) memset(a + j * ld + B, 0, (size_t)(N - B) * sizeof(REAL));
+}
+
+#ifndef RK_STREAM_COPY
+#define RK_STREAM_COPY
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+/* memcpy(dst, src, bytes), with non-temporal stores where dst starts a 64-byte line and bytes
+ * are whole lines (x86-64): the lines go to memory without first being read into the cache
+ * (lstm gates_out: rows a page or more apart, which nothing reads again before the loop ends) */
+static void stream_copy(void *dst, const void *src, size_t bytes)
+{
+#if defined(__x86_64__)
+    if (((uintptr_t)dst & 63) == 0 && bytes % 64 == 0) {
+        char *d = dst;
+        const char *q = src;
+        for (size_t i = 0; i < bytes; i += 16)
+            _mm_stream_si128((__m128i *)(d + i), _mm_loadu_si128((const __m128i *)(q + i)));
+        return;
+    }
+#endif
+    memcpy(dst, src, bytes);
+}
+
+/* every stream_copy of this thread done before its next store (x86: they are weakly ordered) */
+static void stream_fence(void)
+{
+#if defined(__x86_64__)
+    _mm_sfence();
+#endif
+}
+#endif
+
+/* The LSTM's gate gradients of step t, units [u0, u0 + u) of each gate: from the step's
+ * time-major block a (4H, N), into dA (4H, T, N) at d = dA + t * N (row stride ld). The loops
+ * read A, cs and tcs time-major (one contiguous block per step, which the CPU's prefetchers
+ * follow; their (F, T, N) rows a time axis apart stalled every step) and write da_t over A; the
+ * products after the loop take dA as one (4H, T * N) matrix. */
+static void RK(gates_out)(REAL *d, Py_ssize_t ld, const REAL *a, Py_ssize_t H, Py_ssize_t u0, Py_ssize_t u,
+                          Py_ssize_t N)
+{
+    for (Py_ssize_t g = 0; g < 4; g++)
+        for (Py_ssize_t r = g * H + u0; r < g * H + u0 + u; r++)
+            stream_copy(d + r * ld, a + r * N, (size_t)N * sizeof(REAL));
 }
 
 /* zero_cols on this participant's rows of each of the G gate blocks of a (G*H, .) step block */
@@ -519,8 +566,7 @@ static void RK(lstm_fwd_claimed)(Loop *L, int k, Py_ssize_t i, const Packed *pk,
     Py_ssize_t H = L->s.H, N = L->s.N, lds = (L->s.T + 1) * N, Kt = H + L->s.I, ldin, ldx = L->s.ldx;
     const Seq *s = &L->s;
     REAL *hs = L->p[0], *A = L->p[1], *cs = L->p[2], *tcs = L->p[3];
-    Py_ssize_t la = SLOT_LD(1), lc = SLOT_LD(2), lt = SLOT_LD(3);
-    REAL *a = A + SLOT(1, t);
+    REAL *a = A + TM_SLOT(1, t, 4 * H);
     const REAL *hp = hs + PREV(t) * N, *hin = NULL, *x = (const REAL *)s->x + t * N;
     if (B > 0) {
         hin = RK(recurrent_input)(hp, lds, L->p[8], s, hm, B, &ldin);
@@ -528,25 +574,25 @@ static void RK(lstm_fwd_claimed)(Loop *L, int k, Py_ssize_t i, const Packed *pk,
     }
     for (Py_ssize_t c; (c = claim(L, k, i)) >= 0;) {
         Py_ssize_t u0, u = chunk_units(L, c, &u0);
-        REAL *cp = cs + SLOT(2, PREV(t)) + u0 * lc, *cc = cs + SLOT(2, CUR(t)) + u0 * lc;
-        REAL *hc = hs + CUR(t) * N + u0 * lds, *tc = tcs + u0 * lt + SLOT(3, t);
+        REAL *cp = cs + TM_SLOT(2, PREV(t), H) + u0 * N, *cc = cs + TM_SLOT(2, CUR(t), H) + u0 * N;
+        REAL *hc = hs + CUR(t) * N + u0 * lds, *tc = tcs + TM_SLOT(3, t, H) + u0 * N;
         if (B > 0) {
-            RK(LstmRows) o = {a + u0 * la, la, H * la, cp, cc, lc, tc, lt, hc, lds};
+            RK(LstmRows) o = {a + u0 * N, N, H * N, cp, cc, N, tc, N, hc, lds};
             pk_gates(L->pk_kernel, (const float *)pk->W + 4 * u0 * Kt, (const float *)pk->bias + 4 * u0, u, H, hin,
                      ldin, s->I, x, ldx, B, pk->z, RK(lstm_epilogue), &o);
         }
         if (B < N) {
-            RK(zero_gate_cols)(a, la, 4, H, u0, u, B, N);
-            RK(carry_cols)(cc, cp, lc, u, B, N);
+            RK(zero_gate_cols)(a, N, 4, H, u0, u, B, N);
+            RK(carry_cols)(cc, cp, N, u, B, N);
             RK(carry_cols)(hc, hp + u0 * lds, lds, u, B, N);
         }
     }
 }
 #endif
 
-/* LSTM forward (lstm_fwd): A (4H, T, N) receives the activations [i; f; g; o] (0 in finished
- * columns; without x it holds W_ih x_t before); hs, cs (H, T+1, N); tcs (H, T, N); bias (4H,).
- * A, tcs may have one time slot, cs two (SLOT). p: hs, A, cs, tcs, x, W_ih, W_hh, bias, rec_mask;
+/* LSTM forward (lstm_fwd): A (T, 4H, N) receives the activations [i; f; g; o] (0 in finished
+ * columns; without x it holds W_ih x_t before); hs (H, T+1, N), cs (T+1, H, N); tcs (T, H, N);
+ * bias (4H,). A, tcs may have one time slot, cs two (TM_SLOT). p: hs, A, cs, tcs, x, W_ih, W_hh, bias, rec_mask;
  * part scratch: gh, gx (4hk, N), hm (H, N), packed weights. Packed (with x: the fused step), the
  * participants claim chunks of units, each a pk_gates call: W_hh h~ + W_ih x_t + b and the gate
  * pass (lstm_fwd_z) on its result (lstm_fwd_claimed; one participant claims all of them). */
@@ -554,7 +600,6 @@ static void RK(lstm_fwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
     REAL *hs = L->p[0], *A = L->p[1], *cs = L->p[2], *tcs = L->p[3];
-    Py_ssize_t la = SLOT_LD(1), lc = SLOT_LD(2), lt = SLOT_LD(3);
     const REAL *Wi = RK(part_weight)(L, L->p[5], L->Wig, 4, s->I, h0);
     const REAL *W = RK(part_weight)(L, L->p[6], L->Wg, 4, H, h0), *bias = L->p[7], *mask = L->p[8];
     REAL *gh = (REAL *)part_scratch(L, k), *gx = gh + 4 * L->hk_max * N, *hm = gx + 4 * L->hk_max * N;
@@ -572,19 +617,19 @@ static void RK(lstm_fwd_seq)(Loop *L, int k)
         }
 #endif
         REAL *hp = hs + PREV(t) * N, *hc = hs + CUR(t) * N + h0 * lds;
-        REAL *cp = cs + SLOT(2, PREV(t)) + h0 * lc, *cc = cs + SLOT(2, CUR(t)) + h0 * lc, *a = A + SLOT(1, t);
-        REAL *tc = tcs + h0 * lt + SLOT(3, t);
+        REAL *cp = cs + TM_SLOT(2, PREV(t), H) + h0 * N, *cc = cs + TM_SLOT(2, CUR(t), H) + h0 * N;
+        REAL *a = A + TM_SLOT(1, t, 4 * H), *tc = tcs + TM_SLOT(3, t, H) + h0 * N;
         RK(project_input)(L, &pk, Wi, 4, hk, t, B, gx);
         if (i) barrier_wait(&L->bar);
         if (B > 0) {
             const REAL *hin = RK(recurrent_input)(hp, lds, mask, s, hm, B, &ldin);
             RK(step_product)(L, &pk, pk.W, 0, 4 * hk, B, H, W, H, hin, ldin, gh, B);
-            RK(gate_input)(s, a, la, gx, bias, 4, h0, hk, B);
-            RK(lstm_fwd)(a + h0 * la, la, H * la, gh, B, hk * B, cp, lc, cc, lc, tc, lt, hc, lds, hk, B);
+            RK(gate_input)(s, a, N, gx, bias, 4, h0, hk, B);
+            RK(lstm_fwd)(a + h0 * N, N, H * N, gh, B, hk * B, cp, N, cc, N, tc, N, hc, lds, hk, B);
         }
         if (B < N) {
-            RK(zero_gate_cols)(a, la, 4, H, h0, hk, B, N);
-            RK(carry_cols)(cc, cp, lc, hk, B, N);
+            RK(zero_gate_cols)(a, N, 4, H, h0, hk, B, N);
+            RK(carry_cols)(cc, cp, N, hk, B, N);
             RK(carry_cols)(hc, hp + h0 * lds, lds, hk, B, N);
         }
     }
@@ -612,9 +657,9 @@ static void RK(dx_chunk)(const Loop *L, const Packed *pk, Py_ssize_t q, const RE
  * core at 32x100x8x64, 3% at 64x100x32x128, the same at 64x200x64x256). */
 static void RK(lstm_bwd_claimed)(Loop *L, int k)
 {
-    Py_ssize_t H = L->s.H, T = L->s.T, N = L->s.N, lda = T * N, lds = (T + 1) * N, c0, c1, n = 0;
+    Py_ssize_t H = L->s.H, T = L->s.T, N = L->s.N, lda = T * N, c0, c1, n = 0;
     const Seq *s = &L->s;
-    REAL *A = L->p[0], *dh = L->p[5], *dc = L->p[6], *dx = L->p[9];
+    REAL *A = L->p[0], *dh = L->p[5], *dc = L->p[6], *dx = L->p[9], *dA = L->p[11];
     const REAL *cs = L->p[1], *tcs = L->p[2], *W = L->p[3], *dy = L->p[4], *mask = L->p[8], *zeros = L->zeros;
     const REAL *Wi = L->p[10];
     Packed pk;
@@ -627,14 +672,15 @@ static void RK(lstm_bwd_claimed)(Loop *L, int k)
     }
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = BACK_T(i), B = seq_active(s, t);
-        REAL *a = A + t * N, *dah = (REAL *)L->shared + (i & 1) * 4 * H * N;
+        REAL *a = A + t * 4 * H * N, *dah = (REAL *)L->shared + (i & 1) * 4 * H * N;
         for (Py_ssize_t j = 0; j < n; j++) {
             Py_ssize_t c = mine[j], u0, u = chunk_units(L, c, &u0);
             REAL *sq = c ? (REAL *)L->sq_chunks + (c - 1) * lda : (REAL *)L->p[7];
-            RK(lstm_bwd)(a + u0 * lda, lda, H * lda, dh + u0 * N, N, dy ? dy + u0 * lda + t * N : zeros + u0 * N,
-                         dy ? lda : N, dc + u0 * N, N, cs + u0 * lds + PREV(t) * N, lds, tcs + u0 * lda + t * N, lda,
+            RK(lstm_bwd)(a + u0 * N, N, H * N, dh + u0 * N, N, dy ? dy + u0 * lda + t * N : zeros + u0 * N,
+                         dy ? lda : N, dc + u0 * N, N, cs + PREV(t) * H * N + u0 * N, N, tcs + t * H * N + u0 * N, N,
                          dah + u0 * B, B, H * B, sq + t * N, u, B);
-            if (B < N) RK(zero_gate_cols)(a, lda, 4, H, u0, u, B, N);
+            if (B < N) RK(zero_gate_cols)(a, N, 4, H, u0, u, B, N);
+            RK(gates_out)(dA + t * N, lda, a, H, u0, u, N);
         }
         claims_reset(L, k, i); /* the first barrier also waits for every participant's packed weights */
         barrier_wait(&L->bar);
@@ -652,13 +698,15 @@ static void RK(lstm_bwd_claimed)(Loop *L, int k)
                 RK(state_grad)(L, &pc, u, 4 * H, W + u0, H, dah, B, dh + u0 * N, N, mask ? mask + u0 * N : NULL, N, B);
         }
     }
+    stream_fence(); /* gates_out's stores, before the products after the loop read dA */
 }
 
 /* LSTM backward (lstm_bwd): A's activations -> gate gradients; dh, dc (H, N) carried. Shared
  * scratch: dah, two (4H, N) blocks used in turn, as the GRU's: the gate gradients a second time,
- * compact, for the product W_hh.T @ da (their rows in A are a time axis apart, and every
- * participant copied all of them into its panel at every step: the loop took 8-10% longer).
- * p: A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, dx, W_ih. With dx (I, T, N), also
+ * compact, for the product W_hh.T @ da (their rows in A were a time axis apart, and every
+ * participant copied all of them into its panel at every step: the loop took 8-10% longer); and
+ * a third time into dA (4H, T, N) (gates_out). A, cs, tcs time-major.
+ * p: A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, dx, W_ih, dA. With dx (I, T, N), also
  * dx = W_ih.T @ dA: step by step with claims (lstm_bwd_claimed), else after the loop, each
  * participant its share of the T * N columns (one product each, through the BLAS) */
 static void RK(lstm_bwd_seq)(Loop *L, int k)
@@ -668,7 +716,7 @@ static void RK(lstm_bwd_seq)(Loop *L, int k)
         RK(lstm_bwd_claimed)(L, k);
         return;
     }
-    REAL *A = L->p[0], *dh = (REAL *)L->p[5] + h0 * N, *dc = (REAL *)L->p[6] + h0 * N;
+    REAL *A = L->p[0], *dA = L->p[11], *dh = (REAL *)L->p[5] + h0 * N, *dc = (REAL *)L->p[6] + h0 * N;
     REAL *sq = RK(sq_target)(L, k, L->p[7]);
     const REAL *cs = L->p[1], *tcs = L->p[2], *W = (const REAL *)L->p[3] + h0, *dy = L->p[4], *mask = L->p[8];
     const REAL *zeros = L->zeros ? (const REAL *)L->zeros + h0 * N : NULL;
@@ -677,20 +725,23 @@ static void RK(lstm_bwd_seq)(Loop *L, int k)
     RK(pack_weights)(L, k, 4, 1, L->p[3], NULL, &pk);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = BACK_T(i), B = seq_active(s, t);
-        REAL *a = A + t * N, *dah = (REAL *)L->shared + (i & 1) * 4 * H * N;
-        RK(lstm_bwd)(a + h0 * lda, lda, H * lda, dh, N, dy ? dy + h0 * lda + t * N : zeros, dy ? lda : N, dc, N,
-                     cs + h0 * lds + PREV(t) * N, lds, tcs + h0 * lda + t * N, lda, dah + h0 * B, B, H * B, sq + t * N,
+        REAL *a = A + t * 4 * H * N, *dah = (REAL *)L->shared + (i & 1) * 4 * H * N;
+        RK(lstm_bwd)(a + h0 * N, N, H * N, dh, N, dy ? dy + h0 * lda + t * N : zeros, dy ? lda : N, dc, N,
+                     cs + PREV(t) * H * N + h0 * N, N, tcs + t * H * N + h0 * N, N, dah + h0 * B, B, H * B, sq + t * N,
                      hk, B);
-        if (B < N) RK(zero_gate_cols)(a, lda, 4, H, h0, hk, B, N);
+        if (B < N) RK(zero_gate_cols)(a, N, 4, H, h0, hk, B, N);
+        RK(gates_out)(dA + t * N, lda, a, H, h0, hk, N);
         barrier_wait(&L->bar);
         if (B > 0) RK(state_grad)(L, &pk, hk, 4 * H, W, H, dah, B, dh, N, mask, N, B);
     }
+    stream_fence();
     REAL *dx = L->p[9];
     if (!dx) return;
     barrier_wait(&L->bar); /* all of dA written */
     Py_ssize_t c0, c1;
     share(L, lda, k, &c0, &c1);
-    if (c1 > c0) RK(gemm_ex)(b, 1, 0, s->I, c1 - c0, 4 * H, (const REAL *)L->p[10], s->I, A + c0, lda, 0, dx + c0, lda);
+    if (c1 > c0)
+        RK(gemm_ex)(b, 1, 0, s->I, c1 - c0, 4 * H, (const REAL *)L->p[10], s->I, dA + c0, lda, 0, dx + c0, lda);
 }
 
 /* GRU (reset_after) forward (gru_fwd): A (3H, T, N) receives the activations (0 in finished
