@@ -36,7 +36,7 @@ SEQ = {
                              ("x", "X", ""), ("W_ih", "I", ""), ("W_hh", "W", ""), ("bias", "g", "o"),
                              ("rec_mask", "R", "o")], []),
     "lstm_backward_seq": (4, [("A", "GT", "w"), ("cs", "ST", ""), ("tcs", "CT", ""), ("W_hh", "W", ""),
-                              ("dy", "C", "o"), ("dh", "R", "w"), ("dc", "R", "w"), ("dh_sq", "Q", "w"),
+                              ("dy", "CT", "o"), ("dh", "R", "w"), ("dc", "R", "w"), ("dh_sq", "Q", "w"),
                               ("rec_mask", "R", "o"), ("dx", "E", "wo"), ("W_ih", "I", ""), ("dA", "G", "w")], []),
     "gru_forward_seq": (3, [("hs", "S", "w"), ("A", "G", "w"), ("side", "C", "w"), ("x", "X", ""),
                             ("W_ih", "I", ""), ("W_hh", "W", ""), ("bias", "g", "o"), ("b_hn", "b", ""),
@@ -122,8 +122,10 @@ def test_optional_arguments_none(fn):
     """None stands for rec_mask = 1, batch_sizes = N at every step, dy = 0: the same results."""
     optional = [name for name, _, flags in SEQ[fn][1] if "o" in flags] + ["batch_sizes"]
     G = SEQ[fn][0]
-    stand_ins = {"rec_mask": np.ones((H, N)), "dy": np.zeros((H, T, N)), "batch_sizes": np.full(T, N, np.int64),
-                 "bias": np.zeros(G * H), "db": np.zeros(H), "dx": np.zeros((I, T, N))}
+    kinds = {name: kind for name, kind, _ in SEQ[fn][1]}  # the LSTM's dy is time-major
+    stand_ins = {"rec_mask": np.ones((H, N)), "dy": np.zeros(shape_of(fn, kinds.get("dy", "C"))),
+                 "batch_sizes": np.full(T, N, np.int64), "bias": np.zeros(G * H), "db": np.zeros(H),
+                 "dx": np.zeros((I, T, N))}
     # db None: no bias gradient to sum; dx None: dx left to the caller, with W_ih None too
     for names in [[name] for name in optional] + [optional]:
         with_none, explicit = valid_args(fn), valid_args(fn)

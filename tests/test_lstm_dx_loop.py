@@ -72,11 +72,11 @@ def test_claimed_dx_chunks_same_whoever_claims(kernel, I, monkeypatch, kernel_mo
 
 def _seq_args(I, H, T, n, dtype, seed=3):
     """arguments of lstm_backward_seq (A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, dx, W_ih, dA,
-    batch_sizes, reverse), A's activations in (0.1, 0.9); A, cs and tcs time-major"""
+    batch_sizes, reverse), A's activations in (0.1, 0.9); A, cs, tcs and dy time-major"""
     rng = np.random.default_rng(seed)
     u = lambda *shape: rng.uniform(-1, 1, shape).astype(dtype)  # noqa: E731
     A = rng.uniform(0.1, 0.9, (T, 4 * H, n)).astype(dtype)
-    return [A, u(T + 1, H, n), u(T, H, n), u(4 * H, H) * 0.3, u(H, T, n), u(H, n), u(H, n),
+    return [A, u(T + 1, H, n), u(T, H, n), u(4 * H, H) * 0.3, u(T, H, n), u(H, n), u(H, n),
             np.zeros((T, n), dtype), None, np.full((I, T, n), np.nan, dtype), u(4 * H, I) * 0.3,
             np.full((4 * H, T, n), np.nan, dtype), None, 0]
 

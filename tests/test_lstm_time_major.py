@@ -23,7 +23,7 @@ def _backward_args(H, T, N, dtype, dA, seed=0):
     u = lambda *shape: rng.uniform(-1, 1, shape).astype(dtype)  # noqa: E731
     A = rng.uniform(0.1, 0.9, (T, 4 * H, N)).astype(dtype)
     sizes = np.linspace(N, 1, T).round().astype(np.int64)
-    return [A, u(T + 1, H, N), u(T, H, N), u(4 * H, H) * 0.3, u(H, T, N), u(H, N), u(H, N),
+    return [A, u(T + 1, H, N), u(T, H, N), u(4 * H, H) * 0.3, u(T, H, N), u(H, N), u(H, N),
             np.zeros((T, N), dtype), None, None, None, dA, sizes, 0]
 
 
@@ -86,3 +86,23 @@ def test_c_loops_match_the_python_loops(N, P, threads, monkeypatch):
                 assert cache["gates"].shape == (T, 4 * H, N) and cache["cs"].shape == (T + 1, H, N)
         for g, w in zip(*results):
             np.testing.assert_allclose(g, w, rtol=2e-4, atol=2e-5)
+
+
+def test_dy_taken_as_it_is_where_time_major(monkeypatch):
+    """The C backward reads dy (H, T, N) time-major: a dy laid out so already (the (H, T, N) view
+    of a C-contiguous (T, H, N) array) goes in as it is, any other is copied once into the
+    workspace's "dy"; the same gradients either way"""
+    monkeypatch.setattr(blas, "c_loops", lambda: True)
+    p, dy, dstate = loop_problem(4, 2, 20, np.float32, False, False, True, T=6, I=3, H=8)
+    results = []
+    time_major = np.ascontiguousarray(dy.transpose(1, 0, 2)).transpose(1, 0, 2)
+    batch_first = np.ascontiguousarray(dy.transpose(2, 1, 0)).transpose(2, 1, 0)  # a user's (N, T, H)
+    for given in (dy, time_major, batch_first):
+        ws = {}
+        cache = lstm_forward(**p, ws=ws)[2]
+        results.append(lstm_backward(cache, given, dstate))
+        assert ("dy" in ws) == (given.transpose(1, 0, 2).flags.c_contiguous is False)
+    for r in results[1:]:
+        np.testing.assert_array_equal(r[0], results[0][0])
+        for k in r[2]:
+            np.testing.assert_array_equal(r[2][k], results[0][2][k])

@@ -28,7 +28,8 @@ too (``_fused.lstm_forward_seq`` / ``lstm_backward_seq``, ``csrc/sequence.h``), 
 (:func:`_forward_steps`, :func:`_backward_steps`) where NumPy's BLAS cannot be called from C
 (:mod:`rnnkit.kernels.blas`). The C loops keep the caches time-major (A (T, 4H, N), cs (T+1, H, N),
 tanh(c) (T, H, N): one contiguous block per step) and their backward copies the gate gradients into
-dA (4H, T, N) for the products after it; the Python loops keep (F, T, N) caches and dA is A.
+dA (4H, T, N) for the products after it, and read dy time-major too; the Python loops keep (F, T, N)
+caches and dA is A.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from .common import (
     add_gradients,
     buffer,
     cache_buffer,
+    copy_steps,
     dx_target,
     forward_inputs,
     gradient_steps,
@@ -125,8 +127,9 @@ def lstm_backward(
 
     Args:
         cache: the forward's cache.
-        dy: dL/dy (H, T, N) at any strides (copied once into the workspace where not
-            C-contiguous), or None for zeros.
+        dy: dL/dy (H, T, N) at any strides, or None for zeros. Copied once into the workspace
+            where it is not laid out as its loop reads it: the C loop time-major (dy's transpose
+            (T, H, N) C-contiguous), the Python loop C-contiguous.
         dstate: (dL/dh_T, dL/dc_T), each (H, N).
         overwrite_dy: accepted as by :func:`rnnkit.kernels.rnn_backward`; unused (the gate
             gradients go over the cache's gates, and dy is only read).
@@ -145,12 +148,13 @@ def lstm_backward(
     batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
     _, T, N = x.shape
     dtype = x.dtype
-    dy = loop_gradient(dy, dtype, cache["ws"])
+    in_c = blas.c_loops()
+    dy = _time_major_gradient(dy, dtype, cache["ws"]) if in_c else loop_gradient(dy, dtype, cache["ws"])
     dh = np.array(dstate[0], dtype=dtype, order="C")
     dc = np.array(dstate[1], dtype=dtype, order="C")
     dh_sq = np.zeros((T, N), dtype=dtype)
     W_ih, dx = cache["W_ih"], None
-    if blas.c_loops():
+    if in_c:
         W, mask, sizes = loop_inputs(cache["W_hh"], rec_mask, batch_sizes, dtype)
         # dx = W_ih.T @ dA in the loop too, where it has the dtype NumPy would give it: not over x,
         # which the weight gradients read after the loop
@@ -180,6 +184,21 @@ def _time_major_inputs(x: np.ndarray, W_ih: np.ndarray, A: np.ndarray) -> tuple[
     else:  # a product per step
         np.matmul(W_ih, x.transpose(1, 0, 2), out=A)
     return None, None
+
+
+def _time_major_gradient(dy: np.ndarray | None, dtype: np.dtype, ws: dict | None) -> np.ndarray | None:
+    """dL/dy (H, T, N) as the C backward loop reads it: time-major (T, H, N), C-contiguous ``dtype``
+    (None: zeros). dy's own memory where it is laid out so already, else a copy into the buffer
+    "dy" of ``ws`` (``copy_steps``: dy may be a view of the user's (N, T, H) array)."""
+    if dy is None:
+        return None
+    dy = np.asarray(dy)
+    tm = dy.transpose(1, 0, 2)
+    if dy.dtype == dtype and tm.flags.c_contiguous:
+        return tm
+    out = buffer(ws, "dy", tm.shape, np.dtype(dtype))
+    copy_steps(out.transpose(1, 0, 2), dy)
+    return out
 
 
 def _forward_steps(A, hs, cs, tanh_cs, W_hh, batch_sizes, rec_mask, reverse, ws) -> None:

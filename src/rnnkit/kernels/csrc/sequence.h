@@ -676,8 +676,8 @@ static void RK(lstm_bwd_claimed)(Loop *L, int k)
         for (Py_ssize_t j = 0; j < n; j++) {
             Py_ssize_t c = mine[j], u0, u = chunk_units(L, c, &u0);
             REAL *sq = c ? (REAL *)L->sq_chunks + (c - 1) * lda : (REAL *)L->p[7];
-            RK(lstm_bwd)(a + u0 * N, N, H * N, dh + u0 * N, N, dy ? dy + u0 * lda + t * N : zeros + u0 * N,
-                         dy ? lda : N, dc + u0 * N, N, cs + PREV(t) * H * N + u0 * N, N, tcs + t * H * N + u0 * N, N,
+            RK(lstm_bwd)(a + u0 * N, N, H * N, dh + u0 * N, N, (dy ? dy + t * H * N : zeros) + u0 * N, N,
+                         dc + u0 * N, N, cs + PREV(t) * H * N + u0 * N, N, tcs + t * H * N + u0 * N, N,
                          dah + u0 * B, B, H * B, sq + t * N, u, B);
             if (B < N) RK(zero_gate_cols)(a, N, 4, H, u0, u, B, N);
             RK(gates_out)(dA + t * N, lda, a, H, u0, u, N);
@@ -705,7 +705,7 @@ static void RK(lstm_bwd_claimed)(Loop *L, int k)
  * scratch: dah, two (4H, N) blocks used in turn, as the GRU's: the gate gradients a second time,
  * compact, for the product W_hh.T @ da (their rows in A were a time axis apart, and every
  * participant copied all of them into its panel at every step: the loop took 8-10% longer); and
- * a third time into dA (4H, T, N) (gates_out). A, cs, tcs time-major.
+ * a third time into dA (4H, T, N) (gates_out). A, cs, tcs and dy time-major.
  * p: A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, dx, W_ih, dA. With dx (I, T, N), also
  * dx = W_ih.T @ dA: step by step with claims (lstm_bwd_claimed), else after the loop, each
  * participant its share of the T * N columns (one product each, through the BLAS) */
@@ -726,7 +726,7 @@ static void RK(lstm_bwd_seq)(Loop *L, int k)
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = BACK_T(i), B = seq_active(s, t);
         REAL *a = A + t * 4 * H * N, *dah = (REAL *)L->shared + (i & 1) * 4 * H * N;
-        RK(lstm_bwd)(a + h0 * N, N, H * N, dh, N, dy ? dy + h0 * lda + t * N : zeros, dy ? lda : N, dc, N,
+        RK(lstm_bwd)(a + h0 * N, N, H * N, dh, N, dy ? dy + t * H * N + h0 * N : zeros, N, dc, N,
                      cs + PREV(t) * H * N + h0 * N, N, tcs + t * H * N + h0 * N, N, dah + h0 * B, B, H * B, sq + t * N,
                      hk, B);
         if (B < N) RK(zero_gate_cols)(a, N, 4, H, h0, hk, B, N);
