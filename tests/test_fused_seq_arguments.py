@@ -35,7 +35,7 @@ SEQ = {
     "lstm_forward_seq": (4, [("hs", "S", "w"), ("A", "GT", "w"), ("cs", "ST", "w"), ("tcs", "CT", "w"),
                              ("x", "X", ""), ("W_ih", "I", ""), ("W_hh", "W", ""), ("bias", "g", "o"),
                              ("rec_mask", "R", "o")], []),
-    "lstm_backward_seq": (4, [("A", "GT", "w"), ("cs", "ST", ""), ("tcs", "CT", ""), ("W_hh", "W", ""),
+    "lstm_backward_seq": (4, [("A", "GT", ""), ("cs", "ST", ""), ("tcs", "CT", ""), ("W_hh", "W", ""),
                               ("dy", "CT", "o"), ("dh", "R", "w"), ("dc", "R", "w"), ("dh_sq", "Q", "w"),
                               ("rec_mask", "R", "o"), ("dx", "E", "wo"), ("W_ih", "I", ""), ("dA", "G", "w")], []),
     "gru_forward_seq": (3, [("hs", "S", "w"), ("A", "G", "w"), ("side", "C", "w"), ("x", "X", ""),

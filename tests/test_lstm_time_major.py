@@ -1,8 +1,9 @@
 """The LSTM's C loops keep their caches time-major, A (T, 4H, N), cs (T + 1, H, N) and tcs
-(T, H, N), and the backward writes the gate gradients into dA (4H, T, N) for the products after it
-(``csrc/sequence.h``: gates_out): with non-temporal stores where dA's rows start 64-byte lines and
-hold whole lines (``stream_copy``), else plain ones. Both give the same dA, bit for bit, and the
-C loops the Python loops' results (which keep (F, T, N) caches)."""
+(T, H, N), and the backward reads dy time-major too and writes the gate gradients into dA
+(4H, T, N) for the products after it, leaving A as it is (``csrc/sequence.h``: gates_out): with
+non-temporal stores where dA's rows start 64-byte lines and hold whole lines (``stream_copy``),
+else plain ones. Both give the same dA, bit for bit, that of the Python loop (which keeps
+(F, T, N) caches and writes dA over them) to rounding, and the same results."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from rnnkit.kernels import _fused, blas, lstm_backward, lstm_forward
 from rnnkit.kernels.common import buffer
+from rnnkit.kernels.lstm import _backward_steps
 
 from fused_helpers import loop_problem
 
@@ -38,8 +40,8 @@ def _offset(shape, dtype, items):
 @pytest.mark.parametrize("P", [1, 2])
 def test_dA_the_same_with_stream_and_plain_stores(dtype, N, P, threads):
     """dA at a line's start (streamed where a row's N values are whole lines: float32 N = 16, 32;
-    float64 all three) and one value past it (plain stores): the same, and equal to the gate
-    gradients the loop left in the time-major A; finished columns 0"""
+    float64 all three) and one value past it (plain stores): the same, equal to the Python loop's
+    gate gradients, finished columns 0; A, cs, tcs and dy left as they were"""
     threads(P)
     H, T = 12, 6
     got = []
@@ -48,12 +50,20 @@ def test_dA_the_same_with_stream_and_plain_stores(dtype, N, P, threads):
         dA[...] = np.nan
         assert (dA.ctypes.data % 64 == 0) == (start == 0)
         args = _backward_args(H, T, N, dtype, dA)
+        inputs = [a.copy() for a in args[:5]]
         _fused.lstm_backward_seq(*args)
-        np.testing.assert_array_equal(dA, args[0].transpose(1, 0, 2))
+        for before, after in zip(inputs, args):
+            np.testing.assert_array_equal(after, before)
         for t, B in enumerate(args[12]):
             assert not dA[:, t, B:].any()
         got.append(dA)
     np.testing.assert_array_equal(got[0], got[1])
+    A, cs, tcs, W_hh, dy, dh, dc = (np.ascontiguousarray(a.transpose(1, 0, 2)) if a.ndim == 3 else a.copy()
+                                    for a in _backward_args(H, T, N, dtype, None)[:7])
+    cache = dict(gates=A, cs=cs, tanh_cs=tcs, W_hh=W_hh, batch_sizes=args[12], rec_mask=None, reverse=False, ws=None)
+    _backward_steps(cache, dy, dh, dc, np.zeros((T, N), dtype))
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(got[0], A, **tol)
 
 
 @pytest.mark.parametrize("shape", [(3,), (5, 7, 3), (256, 100, 32)])

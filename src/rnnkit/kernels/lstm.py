@@ -27,9 +27,9 @@ and ``lstm_backward_step`` (``csrc/steps.h`` has the same equations). The loop o
 too (``_fused.lstm_forward_seq`` / ``lstm_backward_seq``, ``csrc/sequence.h``), or here in Python
 (:func:`_forward_steps`, :func:`_backward_steps`) where NumPy's BLAS cannot be called from C
 (:mod:`rnnkit.kernels.blas`). The C loops keep the caches time-major (A (T, 4H, N), cs (T+1, H, N),
-tanh(c) (T, H, N): one contiguous block per step) and their backward copies the gate gradients into
-dA (4H, T, N) for the products after it, and read dy time-major too; the Python loops keep (F, T, N)
-caches and dA is A.
+tanh(c) (T, H, N): one contiguous block per step); their backward reads them and dy time-major and
+writes the gate gradients into dA (4H, T, N) for the products after it. The Python loops keep
+(F, T, N) caches and write the gate gradients over A.
 """
 
 from __future__ import annotations
@@ -121,9 +121,9 @@ def lstm_backward(
     cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray, np.ndarray], overwrite_dy: bool = False,
     overwrite_x: bool = False, grads_into: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict[str, np.ndarray], np.ndarray]:
-    """BPTT through :func:`lstm_forward`. Consumes the cache: the gate gradients are written
-    over the stored gate activations (and by the C loop into the workspace's ``"dgates"``, dA
-    (4H, T, N), as well), so each forward supports one backward.
+    """BPTT through :func:`lstm_forward`. Consumes the cache: the Python loop writes the gate
+    gradients over the stored gate activations (the C loop into the workspace's ``"dgates"``, dA
+    (4H, T, N), instead), so each forward supports one backward.
 
     Args:
         cache: the forward's cache.
@@ -132,7 +132,7 @@ def lstm_backward(
             (T, H, N) C-contiguous), the Python loop C-contiguous.
         dstate: (dL/dh_T, dL/dc_T), each (H, N).
         overwrite_dy: accepted as by :func:`rnnkit.kernels.rnn_backward`; unused (the gate
-            gradients go over the cache's gates, and dy is only read).
+            gradients go over the cache's gates or into dA, and dy is only read).
         overwrite_x: as for :func:`rnnkit.kernels.rnn_backward`: dx may go over the cache's x;
             not where the C loop computes dx itself (``blas.c_loops()``, W_ih of x's dtype), into
             an array of its own (the workspace's ``"dx"`` where the cache has a workspace, valid

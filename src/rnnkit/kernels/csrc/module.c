@@ -1295,14 +1295,14 @@ static PyObject *lstm_forward_seq(PyObject *self, PyObject *const *args, Py_ssiz
 }
 
 static const ArgSpec LSTM_BWD_ARGS[] = {
-    {"A", 'G', 1, 0, 0, 1}, {"cs", 'S', 0, 0, 0, 1}, {"tcs", 'C', 0, 0, 0, 1}, {"W_hh", 'W', 0, 0, 0, 0},
+    {"A", 'G', 0, 0, 0, 1}, {"cs", 'S', 0, 0, 0, 1}, {"tcs", 'C', 0, 0, 0, 1}, {"W_hh", 'W', 0, 0, 0, 0},
     {"dy", 'C', 0, 1, 0, 1}, {"dh", 'R', 1, 0, 0, 0}, {"dc", 'R', 1, 0, 0, 0}, {"dh_sq", 'Q', 1, 0, 0, 0},
     {"rec_mask", 'R', 0, 1, 0, 0}, {"dx", 'E', 1, 1, 0, 0}, {"W_ih", 'I', 0, 1, 0, 0}, {"dA", 'G', 1, 0, 0, 0}};
 static const SeqSpec LSTM_BWD = {"lstm_backward_seq", 4, LSTM_BWD_ARGS, 12, 0};
 
 /* lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, dx, W_ih, dA, batch_sizes, reverse);
- * the forward's time-major caches and dy (T, H, N) in; the gate gradients into dA (4H, T, N) (and
- * over A); dx (I, T, N) and W_ih (4H, I), or both None: the loop writes dx = W_ih.T @ da too
+ * the forward's time-major caches and dy (T, H, N) in, read only; the gate gradients into dA
+ * (4H, T, N); dx (I, T, N) and W_ih (4H, I), or both None: the loop writes dx = W_ih.T @ da too
  * (sequence.h: lstm_bwd_seq) */
 static PyObject *lstm_backward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {

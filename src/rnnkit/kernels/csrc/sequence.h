@@ -287,17 +287,23 @@ static void stream_fence(void)
 }
 #endif
 
-/* The LSTM's gate gradients of step t, units [u0, u0 + u) of each gate: from the step's
- * time-major block a (4H, N), into dA (4H, T, N) at d = dA + t * N (row stride ld). The loops
- * read A, cs and tcs time-major (one contiguous block per step, which the CPU's prefetchers
- * follow; their (F, T, N) rows a time axis apart stalled every step) and write da_t over A; the
- * products after the loop take dA as one (4H, T * N) matrix. */
-static void RK(gates_out)(REAL *d, Py_ssize_t ld, const REAL *a, Py_ssize_t H, Py_ssize_t u0, Py_ssize_t u,
-                          Py_ssize_t N)
+/* The LSTM's gate gradients of step t, units [u0, u0 + u) of each gate: from the compact block
+ * dah (4H, B) of the B running columns into dA (4H, T, N) at d = dA + t * N (row stride ld), 0 in
+ * the finished columns. The loops read A, cs, tcs and dy time-major (one contiguous block per step,
+ * which the CPU's prefetchers follow; their (F, T, N) rows a time axis apart stalled every step)
+ * and leave A as it is; the products after the loop take dA as one (4H, T * N) matrix. */
+static void RK(gates_out)(REAL *d, Py_ssize_t ld, const REAL *dah, Py_ssize_t B, Py_ssize_t H, Py_ssize_t u0,
+                          Py_ssize_t u, Py_ssize_t N)
 {
     for (Py_ssize_t g = 0; g < 4; g++)
-        for (Py_ssize_t r = g * H + u0; r < g * H + u0 + u; r++)
-            stream_copy(d + r * ld, a + r * N, (size_t)N * sizeof(REAL));
+        for (Py_ssize_t r = g * H + u0; r < g * H + u0 + u; r++) {
+            if (B == N) {
+                stream_copy(d + r * ld, dah + r * B, (size_t)N * sizeof(REAL));
+                continue;
+            }
+            memcpy(d + r * ld, dah + r * B, (size_t)B * sizeof(REAL));
+            memset(d + r * ld + B, 0, (size_t)(N - B) * sizeof(REAL));
+        }
 }
 
 /* zero_cols on this participant's rows of each of the G gate blocks of a (G*H, .) step block */
@@ -659,9 +665,9 @@ static void RK(lstm_bwd_claimed)(Loop *L, int k)
 {
     Py_ssize_t H = L->s.H, T = L->s.T, N = L->s.N, lda = T * N, c0, c1, n = 0;
     const Seq *s = &L->s;
-    REAL *A = L->p[0], *dh = L->p[5], *dc = L->p[6], *dx = L->p[9], *dA = L->p[11];
-    const REAL *cs = L->p[1], *tcs = L->p[2], *W = L->p[3], *dy = L->p[4], *mask = L->p[8], *zeros = L->zeros;
-    const REAL *Wi = L->p[10];
+    REAL *dh = L->p[5], *dc = L->p[6], *dx = L->p[9], *dA = L->p[11];
+    const REAL *A = L->p[0], *cs = L->p[1], *tcs = L->p[2], *W = L->p[3], *dy = L->p[4], *mask = L->p[8];
+    const REAL *zeros = L->zeros, *Wi = L->p[10];
     Packed pk;
     RK(pack_claimed)(L, k, 1, W, Wi, NULL, &pk);
     Py_ssize_t *mine = (Py_ssize_t *)((char *)part_scratch(L, k) + L->pk_offset);
@@ -672,15 +678,14 @@ static void RK(lstm_bwd_claimed)(Loop *L, int k)
     }
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = BACK_T(i), B = seq_active(s, t);
-        REAL *a = A + t * 4 * H * N, *dah = (REAL *)L->shared + (i & 1) * 4 * H * N;
+        REAL *a = (REAL *)A + t * 4 * H * N, *dah = (REAL *)L->shared + (i & 1) * 4 * H * N; /* a: read (dah given) */
         for (Py_ssize_t j = 0; j < n; j++) {
             Py_ssize_t c = mine[j], u0, u = chunk_units(L, c, &u0);
             REAL *sq = c ? (REAL *)L->sq_chunks + (c - 1) * lda : (REAL *)L->p[7];
             RK(lstm_bwd)(a + u0 * N, N, H * N, dh + u0 * N, N, (dy ? dy + t * H * N : zeros) + u0 * N, N,
                          dc + u0 * N, N, cs + PREV(t) * H * N + u0 * N, N, tcs + t * H * N + u0 * N, N,
                          dah + u0 * B, B, H * B, sq + t * N, u, B);
-            if (B < N) RK(zero_gate_cols)(a, N, 4, H, u0, u, B, N);
-            RK(gates_out)(dA + t * N, lda, a, H, u0, u, N);
+            RK(gates_out)(dA + t * N, lda, dah, B, H, u0, u, N);
         }
         claims_reset(L, k, i); /* the first barrier also waits for every participant's packed weights */
         barrier_wait(&L->bar);
@@ -716,21 +721,21 @@ static void RK(lstm_bwd_seq)(Loop *L, int k)
         RK(lstm_bwd_claimed)(L, k);
         return;
     }
-    REAL *A = L->p[0], *dA = L->p[11], *dh = (REAL *)L->p[5] + h0 * N, *dc = (REAL *)L->p[6] + h0 * N;
+    REAL *dA = L->p[11], *dh = (REAL *)L->p[5] + h0 * N, *dc = (REAL *)L->p[6] + h0 * N;
     REAL *sq = RK(sq_target)(L, k, L->p[7]);
-    const REAL *cs = L->p[1], *tcs = L->p[2], *W = (const REAL *)L->p[3] + h0, *dy = L->p[4], *mask = L->p[8];
+    const REAL *A = L->p[0], *cs = L->p[1], *tcs = L->p[2], *W = (const REAL *)L->p[3] + h0, *dy = L->p[4];
+    const REAL *mask = L->p[8];
     const REAL *zeros = L->zeros ? (const REAL *)L->zeros + h0 * N : NULL;
     if (mask) mask += h0 * N;
     Packed pk;
     RK(pack_weights)(L, k, 4, 1, L->p[3], NULL, &pk);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = BACK_T(i), B = seq_active(s, t);
-        REAL *a = A + t * 4 * H * N, *dah = (REAL *)L->shared + (i & 1) * 4 * H * N;
+        REAL *a = (REAL *)A + t * 4 * H * N, *dah = (REAL *)L->shared + (i & 1) * 4 * H * N; /* a: read (dah given) */
         RK(lstm_bwd)(a + h0 * N, N, H * N, dh, N, dy ? dy + t * H * N + h0 * N : zeros, N, dc, N,
                      cs + PREV(t) * H * N + h0 * N, N, tcs + t * H * N + h0 * N, N, dah + h0 * B, B, H * B, sq + t * N,
                      hk, B);
-        if (B < N) RK(zero_gate_cols)(a, N, 4, H, h0, hk, B, N);
-        RK(gates_out)(dA + t * N, lda, a, H, h0, hk, N);
+        RK(gates_out)(dA + t * N, lda, dah, B, H, h0, hk, N);
         barrier_wait(&L->bar);
         if (B > 0) RK(state_grad)(L, &pk, hk, 4 * H, W, H, dah, B, dh, N, mask, N, B);
     }

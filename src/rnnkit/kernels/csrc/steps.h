@@ -92,15 +92,15 @@ TARGETS static void RK(lstm_fwd_z)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t 
 }
 #endif
 
-/* LSTM backward; a = [i; f; g; o] from the forward is overwritten with [da_i; da_f; da_g; da_o]:
+/* LSTM backward; from a = [i; f; g; o] of the forward, [da_i; da_f; da_g; da_o]:
  *   d = dh + dy                          dh_sq[n] = sum_j d[j, n]^2
  *   dc = dc + d * o * (1 - tc^2)
  *   da_i = dc * g * i (1 - i)   da_f = dc * c_prev * f (1 - f)
  *   da_g = dc * i * (1 - g^2)   da_o = d * tc * o (1 - o)
  *   dc = dc * f                          (now dL/dc_{t-1})
- * and, where dah is not NULL, copied there too (gate g of row j at dah + j * lddah + g * gdah): a
- * compact block for the product W_hh.T @ da that follows, whose rows in a are a whole time axis
- * apart. dh itself is left alone: the caller replaces it with W_hh.T @ da. */
+ * into dah where it is not NULL (gate g of row j at dah + j * lddah + g * gdah; a left as it is):
+ * the C loops' compact block for the product W_hh.T @ da that follows; else over a (the Python
+ * loop's step). dh itself is left alone: the caller replaces it with W_hh.T @ da. */
 
 /* one element of it: the four gate gradients into da[0..3], dc and dh_sq updated */
 RK_INLINE void RK(lstm_bwd_point)(REAL i, REAL f, REAL g, REAL o, REAL dh, REAL dy, REAL *dc, REAL cp, REAL t,
@@ -128,6 +128,18 @@ TARGETS static void RK(lstm_bwd)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t ga
         REAL *ai = a + j * lda, *af = ai + ga, *ag = af + ga, *ao = ag + ga;
         const REAL *dhj = dh + j * lddh, *dyj = dy + j * ldy, *cpj = cp + j * ldcp, *tj = tc + j * ldt;
         REAL *dcj = dc + j * lddc;
+        if (dah) { /* a stays clean: no line of it is written back to memory */
+            REAL *di = dah + j * lddah, *df = di + gdah, *dg = df + gdah, *dq = dg + gdah;
+            for (Py_ssize_t n = 0; n < B; n++) {  /* simd */
+                REAL da[4];
+                RK(lstm_bwd_point)(ai[n], af[n], ag[n], ao[n], dhj[n], dyj[n], dcj + n, cpj[n], tj[n], dh_sq + n, da);
+                di[n] = da[0];
+                df[n] = da[1];
+                dg[n] = da[2];
+                dq[n] = da[3];
+            }
+            continue;
+        }
         for (Py_ssize_t n = 0; n < B; n++) {  /* simd */
             REAL da[4];
             RK(lstm_bwd_point)(ai[n], af[n], ag[n], ao[n], dhj[n], dyj[n], dcj + n, cpj[n], tj[n], dh_sq + n, da);
@@ -136,8 +148,6 @@ TARGETS static void RK(lstm_bwd)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t ga
             ag[n] = da[2];
             ao[n] = da[3];
         }
-        if (dah)
-            for (int q = 0; q < 4; q++) memcpy(dah + j * lddah + q * gdah, ai + q * ga, (size_t)B * sizeof(REAL));
     }
 }
 
