@@ -95,17 +95,22 @@ def numpy_peak_bytes(fn: Callable[[], object]) -> int:
 
 
 def workspace_bytes(layer: object) -> int:
-    """Bytes held in an rnnkit layer's recycled workspace (0 if it has none): the arrays that
-    own their memory, plus the Python objects of the per-step views the kernels keep beside
-    them (``kernels.common.step_views``; about 100 bytes per step and array)."""
-    total = 0
+    """Bytes held in an rnnkit layer's recycled workspace (0 if it has none): the memory of its
+    arrays, each block once (an array and the views of it; an array that is itself a view, as
+    the line-aligned ones of ``kernels.common.buffer`` are, counts the block it views), plus the
+    Python objects of the per-step views the kernels keep beside them
+    (``kernels.common.step_views``; about 100 bytes per step and array)."""
+    total, owners = 0, {}
     for ws in getattr(layer, "_workspaces", {}).values():
         for value in ws.values():
             if isinstance(value, np.ndarray):
-                total += value.nbytes if value.base is None else 0
+                owner = value
+                while isinstance(owner.base, np.ndarray):
+                    owner = owner.base
+                owners[id(owner)] = owner.nbytes
             elif isinstance(value, tuple):  # (array, [its per-step views])
                 total += sys.getsizeof(value[1]) + sum(sys.getsizeof(v) for v in value[1])
-    return int(total)
+    return int(total + sum(owners.values()))
 
 
 def torch_peak_bytes(fn: Callable[[], object]) -> int:

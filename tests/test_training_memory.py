@@ -71,3 +71,33 @@ def test_gru_weight_gradient_needs_one_array_of_its_size():
     states, inputs, dW_hh = H * T * N * 4, I * T * N * 4, 3 * H * H * 4
     allowed = 3 * states + (H * N * 4 + states) + 3 * states + 2 * inputs + dW_hh + 3 * H * I * 4 + dW_hh // 2
     assert peak <= allowed, (peak, allowed)
+
+
+def test_workspace_bytes_counts_each_block_once():
+    """An array of the workspace and the views of it count once; a line-aligned buffer (a view
+    of a block 64 bytes longer) counts its whole block"""
+    from types import SimpleNamespace
+
+    from rnnkit.kernels.common import buffer
+
+    ws = {}
+    a = buffer(ws, "a", (10, 7), np.float32, lines=True)
+    b = buffer(ws, "b", (5,), np.float64)
+    ws["b.view"] = b[1:]
+    ws["a.steps"] = (a, [a[:, s] for s in range(7)])
+    views = sys.getsizeof(ws["a.steps"][1]) + sum(sys.getsizeof(v) for v in ws["a.steps"][1])
+    assert memory.workspace_bytes(SimpleNamespace(_workspaces={"x": ws})) == (10 * 7 * 4 + 64) + 5 * 8 + views
+
+
+@pytest.mark.skipif(not blas.c_loops(), reason="dA is the C loop's")
+def test_lstm_training_step_counts_its_gate_gradients():
+    """The LSTM's C backward writes the gate gradients into dA (4H, T, N) beside the gates
+    (T, 4H, N): the count sees both, and the cache (hs, cs, tanh(c))"""
+    T, I, H, N = 50, 8, 32, 16
+    layer = rnnkit.LSTM(I, H, batch_first=True, dtype="float32", seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((N, T, I)).astype(np.float32)
+    dy = rng.standard_normal((N, T, H)).astype(np.float32)
+    peak = _training_step_bytes(layer, x, dy)
+    states = H * T * N * 4
+    assert peak >= 2 * 4 * states + 3 * states
