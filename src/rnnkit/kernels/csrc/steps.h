@@ -128,7 +128,9 @@ TARGETS static void RK(lstm_bwd)(REAL *restrict a, Py_ssize_t lda, Py_ssize_t ga
         REAL *ai = a + j * lda, *af = ai + ga, *ag = af + ga, *ao = ag + ga;
         const REAL *dhj = dh + j * lddh, *dyj = dy + j * ldy, *cpj = cp + j * ldcp, *tj = tc + j * ldt;
         REAL *dcj = dc + j * lddc;
-        if (dah) { /* a stays clean: no line of it is written back to memory */
+        /* two loops: with dah, a stays clean (no line of it is written back to memory); the
+         * other writes over what it reads, which one body with restrict pointers could not */
+        if (dah) {
             REAL *di = dah + j * lddah, *df = di + gdah, *dg = df + gdah, *dq = dg + gdah;
             for (Py_ssize_t n = 0; n < B; n++) {  /* simd */
                 REAL da[4];
