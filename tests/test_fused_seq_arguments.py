@@ -241,14 +241,10 @@ def test_wrong_shape(fn, i, name):
 
 @pytest.mark.parametrize("fn", FUNCTIONS)
 def test_first_array_not_3d_or_rows_not_a_multiple(fn):
-    G, arrays, _ = SEQ[fn]
-    name = arrays[0][0]
-    with_slots = arrays[0][1] == "S"  # the first array is hs (H, T + 1, N): H rows, any H
-    tm = arrays[0][1] == "GT"  # time-major: (T, G*H, N)
-    G = 1 if with_slots else G
-    args = valid_args(fn)
-    good = args[0]
-    bads = [good[:, 0], good[None], good.ravel()]
+    G, ((name, kind, _), *_), _ = SEQ[fn]
+    with_slots, tm = kind == "S", kind == "GT"  # hs (H, T + 1, N): H rows, any H; A time-major (T, G*H, N)
+    G, args = (1 if with_slots else G), valid_args(fn)
+    bads = [args[0][:, 0], args[0][None], args[0].ravel()]
     bads.append(np.zeros((T, 0, N) if tm else (0, T + 1, N)))  # H = 0
     if G > 1:
         bads += [np.zeros((T, G * H + d, N) if tm else (G * H + d, T, N)) for d in (1, -1)]
