@@ -114,15 +114,18 @@ def test_seq_dx_and_w_ih_together_or_not_at_all():
                  "lstm_backward_seq", args, "W_ih of I - 1 columns")
 
 
-def test_stacked_bidirectional_layer_with_lengths(monkeypatch):
-    """float32 at 24 sequences (the claimed loops where packed): a 2-layer bidirectional LSTM with
-    lengths and both dropouts, the C loops against the Python ones. Each direction's dx comes from
-    its loop's own array; the two are summed into one and handed to the layer below as its dy."""
+@pytest.mark.parametrize("n", [N, 32])
+def test_stacked_bidirectional_layer_with_lengths(n, monkeypatch):
+    """float32 at 24 and 32 sequences (the claimed loops where packed; at 32 the steps where all
+    run stream their gate gradients into dA): a 2-layer bidirectional LSTM with lengths and both
+    dropouts, the C loops against the Python ones. Each direction's dx comes from its loop's own
+    array; the two are summed into one and handed to the layer below as its dy."""
     import rnnkit
 
     rng = np.random.default_rng(4)
-    x = rng.standard_normal((N, 11, 13)).astype(np.float32)
-    lengths = rng.integers(1, 12, N)
+    x = rng.standard_normal((n, 11, 13)).astype(np.float32)
+    lengths = rng.integers(1, 12, n)
+    lengths[0] = 11
     results = []
     for use_c in (True, False):
         monkeypatch.setattr(blas, "c_loops", lambda use_c=use_c: use_c)
