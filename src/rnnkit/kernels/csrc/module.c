@@ -570,10 +570,10 @@ static void shape_text(char *buf, size_t size, int ndim, const Py_ssize_t *shape
 }
 
 /* Take `o` as a C-contiguous float array of the common dtype (writable if asked) with exactly
- * the given shape (ndim values), or with `fewer` instead of shape[1] in its second axis where
- * fewer > 0 (a forward's cache with fewer time slots, sequence.h). */
+ * the given shape (ndim values), or the 3-d shape `alt` where it is not NULL (a forward's cache
+ * with fewer time slots, sequence.h). */
 static int take_whole(Args *g, PyObject *o, const char *name, int ndim, const Py_ssize_t *shape, char **out,
-                      int writable, Py_ssize_t fewer, int tax)
+                      int writable, const Py_ssize_t *alt)
 {
     Py_buffer *v = &g->v[g->n];
     if (PyObject_GetBuffer(o, v, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0) {
@@ -592,19 +592,18 @@ static int take_whole(Args *g, PyObject *o, const char *name, int ndim, const Py
     g->n++;
     int size = check_dtype(g, v, name);
     if (!size) return -1;
-    int ok = v->ndim == ndim;
-    for (int i = 0; ok && i < ndim; i++) ok = v->shape[i] == shape[i] || (i == tax && fewer && v->shape[i] == fewer);
-    if (!ok) {
-        char want[96], got[96], alt[100] = "";
+    int ok = v->ndim == ndim, ok_alt = alt && v->ndim == 3;
+    for (int i = 0; ok && i < ndim; i++) ok = v->shape[i] == shape[i];
+    for (int i = 0; ok_alt && i < 3; i++) ok_alt = v->shape[i] == alt[i];
+    if (!ok && !ok_alt) {
+        char want[96], got[96], or_alt[100] = "";
         shape_text(want, sizeof want, ndim, shape);
         shape_text(got, sizeof got, v->ndim, v->shape);
-        if (fewer) {
-            Py_ssize_t few[3] = {shape[0], shape[1], shape[2]};
-            few[tax] = fewer;
-            memcpy(alt, " or ", 5);
-            shape_text(alt + 4, sizeof alt - 4, 3, few);
+        if (alt) {
+            memcpy(or_alt, " or ", 5);
+            shape_text(or_alt + 4, sizeof or_alt - 4, 3, alt);
         }
-        PyErr_Format(PyExc_ValueError, "_fused: %s must have shape %s%s, got %s", name, want, alt, got);
+        PyErr_Format(PyExc_ValueError, "_fused: %s must have shape %s%s, got %s", name, want, or_alt, got);
         return -1;
     }
     *out = (char *)v->buf;
@@ -746,7 +745,7 @@ static int seq_dims(PyObject *o, const char *name, Py_ssize_t G, Py_ssize_t extr
 static int take_opt(Args *g, PyObject *o, const char *name, int ndim, const Py_ssize_t *shape, char **out, int writable)
 {
     *out = NULL;
-    return o == Py_None ? 0 : take_whole(g, o, name, ndim, shape, out, writable, 0, 1);
+    return o == Py_None ? 0 : take_whole(g, o, name, ndim, shape, out, writable, NULL);
 }
 
 /* Take `o`'s buffer at any strides, read only, as *v: its item size if it holds floats of the
@@ -816,7 +815,7 @@ static int take_rows(Args *g, PyObject *o, const char *name, Seq *s, char **out)
     } else {
         PyErr_Clear();
     }
-    if (take_whole(g, o, name, 3, shape, out, 1, 0, 1)) return -1;
+    if (take_whole(g, o, name, 3, shape, out, 1, NULL)) return -1;
     s->I = shape[0];
     return 0;
 }
@@ -1018,11 +1017,14 @@ static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, A
         case 'g': ndim = 1; shape[0] = GH; break;
         default: ndim = 1; shape[0] = H; break; /* 'b' */
         }
-        if (a->tm) { /* the time axis first */
+        int tax = a->tm ? 0 : 1; /* the time axis */
+        if (a->tm) {
             Py_ssize_t rows = shape[0];
             shape[0] = shape[1];
             shape[1] = rows;
         }
+        Py_ssize_t alt[3] = {shape[0], shape[1], shape[2]}; /* with fewer time slots */
+        alt[tax] = a->fewer;
         char *ptr = NULL;
         if (a->kind == 'X') {
             if (take_steps(g, args[i], a->name, s)) return -1;
@@ -1049,10 +1051,10 @@ static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, A
             return -1;
         }
         if (a->optional ? take_opt(g, args[i], a->name, ndim, shape, &ptr, a->written)
-                        : take_whole(g, args[i], a->name, ndim, shape, &ptr, a->written, a->fewer, a->tm ? 0 : 1))
+                        : take_whole(g, args[i], a->name, ndim, shape, &ptr, a->written, a->fewer ? alt : NULL))
             return -1;
         p[i] = ptr;
-        slots[i] = ptr && ndim == 3 ? g->v[g->n - 1].shape[a->tm ? 0 : 1] : 0;
+        slots[i] = ptr && ndim == 3 ? g->v[g->n - 1].shape[tax] : 0;
     }
     for (int i = 0; i < f->n_arrays; i++)
         if (f->arrays[i].kind == 'G' && p[i] && slots[i] < s->T && !s->x) {
@@ -1745,7 +1747,7 @@ static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_
     Py_ssize_t M = a[0], T = a[1], N = a[2];
     sx.T = sh.T = T;
     sx.N = sh.N = N;
-    if (take_whole(&g, args[0], "dA", 3, a, &dA, 0, 0, 1) || take_steps(&g, args[1], "x", &sx) ||
+    if (take_whole(&g, args[0], "dA", 3, a, &dA, 0, NULL) || take_steps(&g, args[1], "x", &sx) ||
         take_steps(&g, args[2], "h", &sh))
         goto fail;
     if (!sx.x || !sh.x) {
@@ -1753,11 +1755,12 @@ static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_
         goto fail;
     }
     Py_ssize_t I = sx.I, H = sh.I, ms[2] = {H, N}, wis[2] = {M, I}, whs[2] = {M, H}, bs[1] = {M}, xs[3] = {I, T, N};
-    if ((args[3] != Py_None && take_whole(&g, args[3], "rec_mask", 2, ms, &mask, 0, 0, 1)) ||
-        take_whole(&g, args[4], "W_ih", 2, wis, &W, 0, 0, 1) || take_whole(&g, args[5], "dW_ih", 2, wis, &dWi, 1, 0, 1) ||
-        take_whole(&g, args[6], "dW_hh", 2, whs, &dW, 1, 0, 1) ||
-        (args[7] != Py_None && take_whole(&g, args[7], "db", 1, bs, &db, 1, 0, 1)) ||
-        (args[8] != Py_None && take_whole(&g, args[8], "dx", 3, xs, &dx, 1, 0, 1)))
+    if ((args[3] != Py_None && take_whole(&g, args[3], "rec_mask", 2, ms, &mask, 0, NULL)) ||
+        take_whole(&g, args[4], "W_ih", 2, wis, &W, 0, NULL) ||
+        take_whole(&g, args[5], "dW_ih", 2, wis, &dWi, 1, NULL) ||
+        take_whole(&g, args[6], "dW_hh", 2, whs, &dW, 1, NULL) ||
+        (args[7] != Py_None && take_whole(&g, args[7], "db", 1, bs, &db, 1, NULL)) ||
+        (args[8] != Py_None && take_whole(&g, args[8], "dx", 3, xs, &dx, 1, NULL)))
         goto fail;
     int done = 0;
 #if PK_BUILT

@@ -712,10 +712,10 @@ static void RK(lstm_bwd_claimed)(Loop *L, int k)
 }
 
 /* LSTM backward (lstm_bwd): A's activations -> gate gradients; dh, dc (H, N) carried. Shared
- * scratch: dah, two (4H, N) blocks used in turn, as the GRU's: the gate gradients a second time,
- * compact, for the product W_hh.T @ da (their rows in A were a time axis apart, and every
- * participant copied all of them into its panel at every step: the loop took 8-10% longer); and
- * a third time into dA (4H, T, N) (gates_out). A, cs, tcs and dy time-major.
+ * scratch: dah, two (4H, N) blocks used in turn, as the GRU's: the gate gradients, compact, for
+ * the product W_hh.T @ da (read from an (F, T, N) A, whose rows are a time axis apart, every
+ * participant copied all of them into its panel at every step: the loop took 8-10% longer); from
+ * there into dA (4H, T, N) (gates_out). A, cs, tcs and dy time-major, only read.
  * p: A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, dx, W_ih, dA. With dx (I, T, N), also
  * dx = W_ih.T @ dA: step by step with claims (lstm_bwd_claimed), else after the loop, each
  * participant its share of the T * N columns (one product each, through the BLAS) */
