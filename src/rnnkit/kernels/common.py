@@ -260,17 +260,21 @@ def loop_bias(bias: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:
     return None if bias is None else np.ascontiguousarray(bias, dtype=dtype)
 
 
-def loop_gradient(dy: np.ndarray | None, dtype: np.dtype, ws: dict | None = None) -> np.ndarray | None:
-    """dL/dy (H, T, N) as the loops read it: C-contiguous ``dtype`` (None: zeros). dy itself where
-    it is so already, else a copy (``copy_steps``: dy may be a view of the user's (N, T, H) array),
-    into the buffer "dy" of ``ws`` (reused from call to call) when there is one."""
+def loop_gradient(
+    dy: np.ndarray | None, dtype: np.dtype, ws: dict | None = None, time_major: bool = False
+) -> np.ndarray | None:
+    """dL/dy (H, T, N) as the loops read it: C-contiguous ``dtype`` (None: zeros); with
+    ``time_major`` as (T, H, N) (the LSTM's C backward loop). dy's own memory where it is laid out
+    so already, else a copy (``copy_steps``: dy may be a view of the user's (N, T, H) array), into
+    the buffer "dy" of ``ws`` (reused from call to call) when there is one."""
     if dy is None:
         return None
     dy = np.asarray(dy)
-    if dy.dtype == dtype and dy.flags.c_contiguous:
-        return dy
-    out = buffer(ws, "dy", dy.shape, np.dtype(dtype))
-    copy_steps(out, dy)
+    laid = dy.transpose(1, 0, 2) if time_major else dy
+    if dy.dtype == dtype and laid.flags.c_contiguous:
+        return laid
+    out = buffer(ws, "dy", laid.shape, np.dtype(dtype))
+    copy_steps(out.transpose(1, 0, 2) if time_major else out, dy)
     return out
 
 

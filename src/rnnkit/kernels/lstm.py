@@ -42,7 +42,6 @@ from .common import (
     add_gradients,
     buffer,
     cache_buffer,
-    copy_steps,
     dx_target,
     forward_inputs,
     gradient_steps,
@@ -149,7 +148,7 @@ def lstm_backward(
     _, T, N = x.shape
     dtype = x.dtype
     in_c = blas.c_loops()
-    dy = _time_major_gradient(dy, dtype, cache["ws"]) if in_c else loop_gradient(dy, dtype, cache["ws"])
+    dy = loop_gradient(dy, dtype, cache["ws"], time_major=in_c)
     dh = np.array(dstate[0], dtype=dtype, order="C")
     dc = np.array(dstate[1], dtype=dtype, order="C")
     dh_sq = np.zeros((T, N), dtype=dtype)
@@ -184,21 +183,6 @@ def _time_major_inputs(x: np.ndarray, W_ih: np.ndarray, A: np.ndarray) -> tuple[
     else:  # a product per step
         np.matmul(W_ih, x.transpose(1, 0, 2), out=A)
     return None, None
-
-
-def _time_major_gradient(dy: np.ndarray | None, dtype: np.dtype, ws: dict | None) -> np.ndarray | None:
-    """dL/dy (H, T, N) as the C backward loop reads it: time-major (T, H, N), C-contiguous ``dtype``
-    (None: zeros). dy's own memory where it is laid out so already, else a copy into the buffer
-    "dy" of ``ws`` (``copy_steps``: dy may be a view of the user's (N, T, H) array)."""
-    if dy is None:
-        return None
-    dy = np.asarray(dy)
-    tm = dy.transpose(1, 0, 2)
-    if dy.dtype == dtype and tm.flags.c_contiguous:
-        return tm
-    out = buffer(ws, "dy", tm.shape, np.dtype(dtype))
-    copy_steps(out.transpose(1, 0, 2), dy)
-    return out
 
 
 def _forward_steps(A, hs, cs, tanh_cs, W_hh, batch_sizes, rec_mask, reverse, ws) -> None:
