@@ -20,8 +20,14 @@ if str(ROOT) not in sys.path:  # `benchmarks` lives at the repo root, not in src
 from benchmarks import memory  # noqa: E402
 
 
-def _training_step_bytes(layer, x, dy) -> int:
-    """The bytes one steady-state training step of ``layer`` holds, as the benchmark counts them."""
+def _training_step_bytes(cell, T, I, H, N, batch_first=True) -> int:
+    """The bytes one steady-state training step of a float32 ``rnnkit.<cell>(I, H)`` holds on random
+    x and dy of N sequences of T steps, as the benchmark counts them."""
+    layer = getattr(rnnkit, cell)(I, H, batch_first=batch_first, dtype="float32", seed=0)
+    rng = np.random.default_rng(0)
+    shape = (N, T) if batch_first else (T, N)
+    x = rng.standard_normal(shape + (I,)).astype(np.float32)
+    dy = rng.standard_normal(shape + (H,)).astype(np.float32)
 
     def step():
         layer.zero_grad()
@@ -42,13 +48,7 @@ def test_rnn_training_step_holds_two_arrays_of_states(N, layout):
     their own, or the weight gradients' temporaries at N = 1) would not fit in the quarter of one
     allowed on top."""
     T, I, H = 100, 8, 64
-    batch_first = layout == "batch-first"
-    layer = rnnkit.RNN(I, H, batch_first=batch_first, dtype="float32", seed=0)
-    rng = np.random.default_rng(0)
-    shape = (N, T) if batch_first else (T, N)
-    x = rng.standard_normal(shape + (I,)).astype(np.float32)
-    dy = rng.standard_normal(shape + (H,)).astype(np.float32)
-    peak = _training_step_bytes(layer, x, dy)
+    peak = _training_step_bytes("RNN", T, I, H, N, batch_first=layout == "batch-first")
     states, inputs, ring = H * T * N * 4, I * T * N * 4, 2 * 16 * H * N * 4
     allowed = (H * N * 4 + states) + states + 2 * inputs + ring + states // 4
     assert peak <= allowed, (peak, allowed)
@@ -63,11 +63,7 @@ def test_gru_weight_gradient_needs_one_array_of_its_size():
     it, not a concatenation of two products) with dW_ih (3H, I); a second (3H, H) array would not
     fit in the half of one allowed on top."""
     T, I, H, N = 100, 8, 64, 1
-    layer = rnnkit.GRU(I, H, batch_first=True, dtype="float32", seed=0)
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((N, T, I)).astype(np.float32)
-    dy = rng.standard_normal((N, T, H)).astype(np.float32)
-    peak = _training_step_bytes(layer, x, dy)
+    peak = _training_step_bytes("GRU", T, I, H, N)
     states, inputs, dW_hh = H * T * N * 4, I * T * N * 4, 3 * H * H * 4
     allowed = 3 * states + (H * N * 4 + states) + 3 * states + 2 * inputs + dW_hh + 3 * H * I * 4 + dW_hh // 2
     assert peak <= allowed, (peak, allowed)
@@ -94,10 +90,6 @@ def test_lstm_training_step_counts_its_gate_gradients():
     """The LSTM's C backward writes the gate gradients into dA (4H, T, N) beside the gates
     (T, 4H, N): the count sees both, and the cache (hs, cs, tanh(c))"""
     T, I, H, N = 50, 8, 32, 16
-    layer = rnnkit.LSTM(I, H, batch_first=True, dtype="float32", seed=0)
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((N, T, I)).astype(np.float32)
-    dy = rng.standard_normal((N, T, H)).astype(np.float32)
-    peak = _training_step_bytes(layer, x, dy)
+    peak = _training_step_bytes("LSTM", T, I, H, N)
     states = H * T * N * 4
     assert peak >= 2 * 4 * states + 3 * states
