@@ -22,9 +22,9 @@ H, T, N, I = 3, 4, 5, 2  # all different, so that a wrong axis cannot pass for a
 
 # name -> (gates G, arrays as (name, shape kind, flags), extra integers after batch_sizes).
 # Shape kinds: "G" (G*H, T, N), "S" (H, T+1, N), "C" (H, T, N); time-major (the LSTM's caches) "GT" (T, G*H, N),
-# "ST" (T+1, H, N), "CT" (T, H, N); "X" (I, T, N) the input (any I, any row stride), "D" (I, T, N), "E" (I, T, N)
-# that sets I (the LSTM's backward's dx), "Y" (H, T, N) at any strides, "W" (G*H, H), "I" (G*H, I), "R" (H, N),
-# "Q" (T, N), "b" (H,), "g" (G*H,). Flags: "w" written by the loop, "o" optional (None allowed).
+# "ST" (T+1, H, N), "CT" (T, H, N); "X" (I, T, N) the input (any I, any row stride), "D" (I, T, N), "Y" (H, T, N)
+# at any strides, "W" (G*H, H), "I" (G*H, I), "R" (H, N), "Q" (T, N), "b" (H,), "g" (G*H,). Flags: "w" written by
+# the loop, "o" optional (None allowed).
 SEQ = {
     "rnn_forward_seq": (1, [("hs", "S", "w"), ("x", "X", ""), ("W_ih", "I", ""), ("W_hh", "W", ""),
                             ("bias", "g", "o"), ("rec_mask", "R", "o")], ["relu"]),
@@ -35,9 +35,10 @@ SEQ = {
     "lstm_forward_seq": (4, [("hs", "S", "w"), ("A", "GT", "w"), ("cs", "ST", "w"), ("tcs", "CT", "w"),
                              ("x", "X", ""), ("W_ih", "I", ""), ("W_hh", "W", ""), ("bias", "g", "o"),
                              ("rec_mask", "R", "o")], []),
-    "lstm_backward_seq": (4, [("A", "GT", ""), ("cs", "ST", ""), ("tcs", "CT", ""), ("W_hh", "W", ""),
-                              ("dy", "CT", "o"), ("dh", "R", "w"), ("dc", "R", "w"), ("dh_sq", "Q", "w"),
-                              ("rec_mask", "R", "o"), ("dx", "E", "wo"), ("W_ih", "I", ""), ("dA", "G", "w")], []),
+    "lstm_backward_seq": (4, [("A", "GT", ""), ("cs", "ST", ""), ("tcs", "CT", ""), ("hs", "S", ""), ("x", "X", ""),
+                              ("W_ih", "I", ""), ("W_hh", "W", ""), ("dy", "CT", "o"), ("dh", "R", "w"),
+                              ("dc", "R", "w"), ("dh_sq", "Q", "w"), ("dW_ih", "I", "w"), ("dW_hh", "W", "w"),
+                              ("db", "g", "wo"), ("dx", "D", "w"), ("rec_mask", "R", "o")], []),
     "gru_forward_seq": (3, [("hs", "S", "w"), ("A", "G", "w"), ("side", "C", "w"), ("x", "X", ""),
                             ("W_ih", "I", ""), ("W_hh", "W", ""), ("bias", "g", "o"), ("b_hn", "b", ""),
                             ("rec_mask", "R", "o")], []),
@@ -52,7 +53,7 @@ BATCH_SIZES = [N, N - 1, 3, 2]
 def shape_of(fn, kind):
     G = SEQ[fn][0]
     return {"G": (G * H, T, N), "S": (H, T + 1, N), "C": (H, T, N), "Y": (H, T, N), "X": (I, T, N), "D": (I, T, N),
-            "E": (I, T, N), "W": (G * H, H), "I": (G * H, I), "R": (H, N), "Q": (T, N), "b": (H,), "g": (G * H,),
+            "W": (G * H, H), "I": (G * H, I), "R": (H, N), "Q": (T, N), "b": (H,), "g": (G * H,),
             "GT": (T, G * H, N), "ST": (T + 1, H, N), "CT": (T, H, N)}[kind]
 
 
@@ -124,16 +125,14 @@ def test_optional_arguments_none(fn):
     G = SEQ[fn][0]
     kinds = {name: kind for name, kind, _ in SEQ[fn][1]}  # the LSTM's dy is time-major
     stand_ins = {"rec_mask": np.ones((H, N)), "dy": np.zeros(shape_of(fn, kinds.get("dy", "C"))),
-                 "batch_sizes": np.full(T, N, np.int64), "bias": np.zeros(G * H), "db": np.zeros(H),
-                 "dx": np.zeros((I, T, N))}
-    # db None: no bias gradient to sum; dx None: dx left to the caller, with W_ih None too
+                 "batch_sizes": np.full(T, N, np.int64), "bias": np.zeros(G * H),
+                 "db": np.zeros(shape_of(fn, kinds.get("db", "b")))}
+    # db None: no bias gradient to sum
     for names in [[name] for name in optional] + [optional]:
         with_none, explicit = valid_args(fn), valid_args(fn)
         for name in names:
             with_none[pos(fn, name)] = None
             explicit[pos(fn, name)] = stand_ins[name]
-        if "dx" in names:
-            with_none[pos(fn, "W_ih")] = None
         call(fn, with_none)
         call(fn, explicit)
         untouched = outputs(fn, valid_args(fn))
@@ -364,7 +363,7 @@ def pure_outputs(fn, reverse):
     return {"rnn_forward_seq": {"hs": out_slots},
             "rnn_backward_seq": {"dh_sq": every, "dx": every},
             "lstm_forward_seq": {"A": every, "hs": out_slots, "cs": out_slots[1:], "tcs": every},  # cs time-major
-            "lstm_backward_seq": {"dh_sq": every, "dx": every, "dA": every},
+            "lstm_backward_seq": {"dh_sq": every, "dx": every},
             "gru_forward_seq": {"A": every, "hs": out_slots, "side": every},
             "gru_backward_seq": {"dh_sq": every}}[fn]
 

@@ -1,9 +1,9 @@
-"""The products after the LSTM's backward loop in one pass over dA (``_fused.gate_gradients``,
-``csrc/gradients.h``): dW_ih = dA @ x.T, dW_hh = dA @ (h * rec_mask).T, db = dA @ 1 and
-dx = W_ih.T @ dA, against NumPy's products, at sizes that cut K = T * N into whole and partial
-chunks of 128 columns and the rows into whole and partial blocks of 6, on one to three threads.
-Mode 2 of ``packed_products`` makes it run at any size and on either kernel (mode 1 skips the small
-ones, and all with the AVX2 kernel)."""
+"""The products after a backward loop that runs in Python (the RNN's, the LSTM's) in one pass
+over dA (``_fused.gate_gradients``, ``csrc/gradients.h``): dW_ih = dA @ x.T,
+dW_hh = dA @ (h * rec_mask).T, db = dA @ 1 and dx = W_ih.T @ dA, against NumPy's products, at
+sizes that cut K = T * N into whole and partial chunks of 128 columns and the rows into whole and
+partial blocks of 6, on one to three threads. Mode 2 of ``packed_products`` makes it run at any
+size and on either kernel (mode 1 skips the small ones, and all with the AVX2 kernel)."""
 
 from __future__ import annotations
 
@@ -59,22 +59,6 @@ def test_gate_gradients_match_numpy(GH, I, H, T, N, parts, reverse, masked, kern
     want = _numpy(dA, x, h, mask, W_ih)
     for got, w in zip((dW_ih, dW_hh, db, dx), want):
         np.testing.assert_allclose(got, w, rtol=1e-4, atol=1e-4 * np.sqrt(T * N))
-
-
-@needs_packed_kernel
-@pytest.mark.parametrize("kernel", KERNELS)
-def test_gate_gradients_without_dx(kernel, kernel_modes):
-    """dx None (the LSTM's backward loop took it): the weight gradients as with dx, bit for bit"""
-    packed_products, loop_threads = kernel_modes
-    _fused.packed_kernel(kernel)
-    packed_products(2)
-    loop_threads(2)
-    dA, x, h, mask, W_ih = _problem(52, 17, 13, 9, 37, True, True)
-    outs = [[np.full(shape, np.nan, np.float32) for shape in ((52, 17), (52, 13), (52,))] for _ in range(2)]
-    assert _fused.gate_gradients(dA, x, h, mask, W_ih, *outs[0], np.empty_like(x)) is True
-    assert _fused.gate_gradients(dA, x, h, mask, W_ih, *outs[1], None) is True
-    for with_dx, without in zip(*outs):
-        np.testing.assert_array_equal(without, with_dx)
 
 
 @needs_packed_kernel

@@ -1,17 +1,17 @@
-"""dx = W_ih.T @ dA in the LSTM's backward loop (``_fused.lstm_backward_seq`` with dx and W_ih,
+"""dx = W_ih.T @ da_t in the LSTM's backward loop (``_fused.lstm_backward_seq``,
 ``csrc/sequence.h``): with claims, chunks of dx's rows are claimed step by step beside the units'
-(dx_chunk); without (float64, or products not packed), one product per participant after the loop.
+(dx_chunk); without (float64, or products not packed), each participant takes its share of the
+columns of a chunk of steps, at the chunk's end.
 
 Either way dx must be the product NumPy gives after the loop (the Python loop's, to rounding),
-0 in the columns of finished sequences, the same bit for bit whoever claimed which chunk, and
-the loop's other outputs the same as without dx. I = 1, 13 (chunks of 6 rows and a part one) and
-40 (more chunks of dx than of units)."""
+0 in the columns of finished sequences, and the same bit for bit whoever claimed which chunk.
+I = 1, 13 (chunks of 6 rows and a part one) and 40 (more chunks of dx than of units)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from fused_helpers import expect_error, loop_problem, packed_kernels
+from fused_helpers import loop_problem, packed_kernels
 
 from rnnkit.kernels import _fused, blas, lstm_backward, lstm_forward
 from rnnkit.kernels.common import STEP_PROJECTION_MIN_N
@@ -70,56 +70,12 @@ def test_claimed_dx_chunks_same_whoever_claims(kernel, I, monkeypatch, kernel_mo
         np.testing.assert_array_equal(got[1], want[1], err_msg=f"dx on {P} participants")
 
 
-def _seq_args(I, H, T, n, dtype, seed=3):
-    """arguments of lstm_backward_seq (A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, dx, W_ih, dA,
-    batch_sizes, reverse), A's activations in (0.1, 0.9); A, cs, tcs and dy time-major"""
-    rng = np.random.default_rng(seed)
-    u = lambda *shape: rng.uniform(-1, 1, shape).astype(dtype)  # noqa: E731
-    A = rng.uniform(0.1, 0.9, (T, 4 * H, n)).astype(dtype)
-    return [A, u(T + 1, H, n), u(T, H, n), u(4 * H, H) * 0.3, u(T, H, n), u(H, n), u(H, n),
-            np.zeros((T, n), dtype), None, np.full((I, T, n), np.nan, dtype), u(4 * H, I) * 0.3,
-            np.full((4 * H, T, n), np.nan, dtype), None, 0]
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("n", [3, N], ids=["small", "packed"])
-def test_seq_dx_is_w_ih_t_at_the_gate_gradients(dtype, n):
-    """the binding itself: dx = W_ih.T @ (the gate gradients it wrote to dA); and without dx (both
-    None) every other output the same"""
-    I, H, T = 13, 8, 5
-    args = _seq_args(I, H, T, n, dtype)
-    plain = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    plain[9] = plain[10] = None
-    _fused.lstm_backward_seq(*args)
-    _fused.lstm_backward_seq(*plain)
-    dA, W_ih, dx = args[11], args[10], args[9]
-    want = (W_ih.T.astype(np.float64) @ dA.reshape(4 * H, -1).astype(np.float64)).reshape(I, T, n)
-    np.testing.assert_allclose(dx, want, rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-5)
-    for i in (0, 5, 6, 7, 11):
-        np.testing.assert_array_equal(args[i], plain[i], err_msg=f"argument {i}")
-
-
-def test_seq_dx_and_w_ih_together_or_not_at_all():
-    I, H, T, n = 13, 8, 5, 3
-    for name, at in (("dx", 9), ("W_ih", 10)):
-        args = _seq_args(I, H, T, n, np.float64)
-        args[at] = None
-        expect_error(TypeError, rf"_fused\.lstm_backward_seq: dx and W_ih must both be arrays, or both None \(no "
-                                rf"dx\), got dx {'None' if name == 'dx' else 'an array'} and W_ih "
-                                rf"{'an array' if name == 'dx' else 'None'}", "lstm_backward_seq", args,
-                     f"{name} None alone")
-    args = _seq_args(I, H, T, n, np.float64)
-    args[10] = args[10][:, :-1].copy()  # W_ih of another I than dx's
-    expect_error(ValueError, rf"_fused: W_ih must have shape \({4 * H}, {I}\), got \({4 * H}, {I - 1}\)",
-                 "lstm_backward_seq", args, "W_ih of I - 1 columns")
-
-
 @pytest.mark.parametrize("n", [N, 32])
 def test_stacked_bidirectional_layer_with_lengths(n, monkeypatch):
-    """float32 at 24 and 32 sequences (the claimed loops where packed; at 32 the steps where all
-    run stream their gate gradients into dA): a 2-layer bidirectional LSTM with lengths and both
-    dropouts, the C loops against the Python ones. Each direction's dx comes from its loop's own
-    array; the two are summed into one and handed to the layer below as its dy."""
+    """float32 at 24 and 32 sequences (the claimed loops where packed): a 2-layer bidirectional
+    LSTM with lengths and both dropouts, the C loops against the Python ones. Each direction's dx
+    comes from its loop's own array; the two are summed into one and handed to the layer below as
+    its dy."""
     import rnnkit
 
     rng = np.random.default_rng(4)

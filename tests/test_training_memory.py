@@ -70,26 +70,31 @@ def test_gru_weight_gradient_needs_one_array_of_its_size():
 
 
 def test_workspace_bytes_counts_each_block_once():
-    """An array of the workspace and the views of it count once; a line-aligned buffer (a view
-    of a block 64 bytes longer) counts its whole block"""
+    """An array of the workspace and the views of it count once; an array that is a view of a
+    larger block counts its whole block"""
     from types import SimpleNamespace
 
     from rnnkit.kernels.common import buffer
 
     ws = {}
-    a = buffer(ws, "a", (10, 7), np.float32, lines=True)
+    a = ws["a"] = np.empty(80, np.float32)[3:73].reshape(10, 7)
     b = buffer(ws, "b", (5,), np.float64)
     ws["b.view"] = b[1:]
     ws["a.steps"] = (a, [a[:, s] for s in range(7)])
     views = sys.getsizeof(ws["a.steps"][1]) + sum(sys.getsizeof(v) for v in ws["a.steps"][1])
-    assert memory.workspace_bytes(SimpleNamespace(_workspaces={"x": ws})) == (10 * 7 * 4 + 64) + 5 * 8 + views
+    assert memory.workspace_bytes(SimpleNamespace(_workspaces={"x": ws})) == 80 * 4 + 5 * 8 + views
 
 
-@pytest.mark.skipif(not blas.c_loops(), reason="dA is the C loop's")
-def test_lstm_training_step_counts_its_gate_gradients():
-    """The LSTM's C backward writes the gate gradients into dA (4H, T, N) beside the gates
-    (T, 4H, N): the count sees both, and the cache (hs, cs, tanh(c))"""
-    T, I, H, N = 50, 8, 32, 16
+@pytest.mark.skipif(not blas.c_loops(), reason="the backward without an array of gate gradients is the C loop's")
+@pytest.mark.parametrize("N", [1, 16])
+def test_lstm_training_step_holds_no_array_of_gate_gradients(N):
+    """An LSTM training step holds the cache (gates (T, 4H, N), hs, cs and tanh(c)) and the C loop's
+    two rings of 8 steps of gate gradients; on top of those, the user's y, the copy of dy, the copies
+    of x and dx and the weight gradients fit in three arrays of states (H * T * N values). An array
+    of all the gate gradients, (4H, T, N), four of them, would not (the code before the rings held
+    6.1 and 7.8)."""
+    T, I, H = 100, 8, 64
     peak = _training_step_bytes("LSTM", T, I, H, N)
-    states = H * T * N * 4
-    assert peak >= 2 * 4 * states + 3 * states
+    states, ring = H * T * N * 4, 2 * 8 * 4 * H * N * 4
+    cache = 4 * states + 3 * (H * (T + 1) * N * 4)
+    assert cache + ring <= peak <= cache + ring + 3 * states, (peak, cache + ring, states)

@@ -58,34 +58,20 @@ def active(batch_sizes: np.ndarray | None, t: int, n: int) -> int:
     return n if batch_sizes is None else int(batch_sizes[t])
 
 
-def buffer(ws: dict | None, name: str, shape: tuple[int, ...], dtype: np.dtype, lines: bool = False) -> np.ndarray:
+def buffer(ws: dict | None, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """An uninitialised array for ``name``: fresh when ``ws`` is None, else reused from ``ws``.
 
     A layer passes its workspace so that the large per-call arrays (gates, states) are recycled
     from one forward to the next instead of being allocated anew: fresh memory costs a page
     fault per 4 KiB on first touch, which can cost as much as the arithmetic itself. Arrays
     from a workspace stay valid until the next call that uses the same workspace.
-
-    With ``lines``, the array starts a 64-byte cache line (NumPy's own allocations are only
-    16-byte aligned), for a loop that writes it a whole line at a time with non-temporal stores
-    (the LSTM's dA: ``csrc/sequence.h``, gates_out).
     """
-    new = _line_aligned if lines else np.empty
     if ws is None:
-        return new(shape, dtype=dtype)
+        return np.empty(shape, dtype=dtype)
     a = ws.get(name)
     if a is None or a.shape != tuple(shape) or a.dtype != dtype:
-        a = ws[name] = new(shape, dtype=dtype)
+        a = ws[name] = np.empty(shape, dtype=dtype)
     return a
-
-
-def _line_aligned(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """np.empty(shape, dtype) starting at a multiple of 64 bytes"""
-    dtype = np.dtype(dtype)
-    size = int(np.prod(shape)) * dtype.itemsize
-    raw = np.empty(size + 64, dtype=np.uint8)
-    start = -raw.ctypes.data % 64
-    return raw[start:start + size].view(dtype).reshape(shape)
 
 
 def cache_buffer(
@@ -302,7 +288,7 @@ def dx_target(x: np.ndarray, overwrite_x: bool) -> np.ndarray | None:
 
 def weight_gradients(
     dA: np.ndarray, x: np.ndarray, h_in: np.ndarray, has_bias: bool, rec_mask: np.ndarray | None,
-    W_ih: np.ndarray, dx_out: np.ndarray | None = None, dx_done: np.ndarray | None = None,
+    W_ih: np.ndarray, dx_out: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Everything that is not sequential in the backward pass, as four large products.
 
@@ -315,31 +301,28 @@ def weight_gradients(
 
     Returns (grads keyed like the parameters, dx (I, T, N)); dx goes into ``dx_out`` (I, T, N,
     C-contiguous) when given, which may be x itself (dx_target): the gradients read x first.
-    ``dx_done``: dx, already computed (by the LSTM's backward loop): returned as it is, in place of
-    the product.
 
     In float32, where packed.h's kernel pays (x86-64 with AVX-512), all four in one pass over dA
     in C (``_fused.gate_gradients``, ``csrc/gradients.h``); else as four NumPy products.
     """
     G, T, N = dA.shape
-    fused = _gate_gradients(dA, x, h_in, has_bias, rec_mask, W_ih, dx_out, dx_done is None)
+    fused = _gate_gradients(dA, x, h_in, has_bias, rec_mask, W_ih, dx_out)
     if fused is not None:
-        return fused[0], (fused[1] if dx_done is None else dx_done)
+        return fused
     dA2 = dA.reshape(G, T * N)
     grads = {"weight_ih": dA2 @ as_matrix(x).T, "weight_hh": dA2 @ as_matrix(h_in, rec_mask).T}
     if has_bias:
         grads["bias_ih"] = row_sums(dA2)
         grads["bias_hh"] = grads["bias_ih"].copy()
-    return grads, (input_gradient(W_ih, dA, dx_out) if dx_done is None else dx_done)
+    return grads, input_gradient(W_ih, dA, dx_out)
 
 
 def _gate_gradients(
     dA: np.ndarray, x: np.ndarray, h_in: np.ndarray, has_bias: bool, rec_mask: np.ndarray | None,
-    W_ih: np.ndarray, dx_out: np.ndarray | None, with_dx: bool = True,
-) -> tuple[dict[str, np.ndarray], np.ndarray | None] | None:
+    W_ih: np.ndarray, dx_out: np.ndarray | None,
+) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
     """:func:`weight_gradients` through ``_fused.gate_gradients``, or None where that does not
-    apply (not float32, arrays it cannot take as they are, or the kernel off or not worth it).
-    Without ``with_dx``, dx is None (not computed)."""
+    apply (not float32, arrays it cannot take as they are, or the kernel off or not worth it)."""
     dtype = dA.dtype
     if dtype != np.float32 or not dA.flags.c_contiguous or not W_ih.flags.c_contiguous or any(
             a.dtype != dtype or a.strides[1:] != (a.shape[2] * a.itemsize, a.itemsize) for a in (x, h_in)) \
@@ -349,9 +332,7 @@ def _gate_gradients(
     mask = None if rec_mask is None else np.ascontiguousarray(rec_mask, dtype=dtype)
     dW_ih, dW_hh = np.empty((GH, I), dtype), np.empty((GH, H), dtype)
     db = np.empty(GH, dtype) if has_bias else None
-    dx = None
-    if with_dx:
-        dx = dx_out if dx_out is not None and dx_out.dtype == dtype else np.empty(x.shape, dtype)
+    dx = dx_out if dx_out is not None and dx_out.dtype == dtype else np.empty(x.shape, dtype)
     if not _fused.gate_gradients(dA, x, h_in, mask, W_ih, dW_ih, dW_hh, db, dx):
         return None
     grads = {"weight_ih": dW_ih, "weight_hh": dW_hh}

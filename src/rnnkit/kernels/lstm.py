@@ -19,7 +19,10 @@ Backward, in the opposite order, carrying dh = dL/dh_t and dc = dL/dc_t::
     dc   = dc * f_t                            (now dL/dc_{t-1})
     dh   = (W_hh.T @ da_t) * rec_mask          (now dL/dh_{t-1})
 
-then the weight gradients and dx as a few large products after the loop.
+then the weight gradients and dx as a few large products::
+
+    dW_ih = sum_t da_t @ x_t.T     dW_hh = sum_t da_t @ h~.T     db_ih = db_hh = sum_t da_t @ 1
+    dx_t  = W_ih.T @ da_t
 
 The elementwise part of each step (the four gates, c, tanh(c), h; and backwards the gate
 gradients and dc) runs as one fused pass in C, :func:`rnnkit.kernels._fused.lstm_forward_step`
@@ -27,9 +30,12 @@ and ``lstm_backward_step`` (``csrc/steps.h`` has the same equations). The loop o
 too (``_fused.lstm_forward_seq`` / ``lstm_backward_seq``, ``csrc/sequence.h``), or here in Python
 (:func:`_forward_steps`, :func:`_backward_steps`) where NumPy's BLAS cannot be called from C
 (:mod:`rnnkit.kernels.blas`). The C loops keep the caches time-major (A (T, 4H, N), cs (T+1, H, N),
-tanh(c) (T, H, N): one contiguous block per step); their backward reads them and dy time-major and
-writes the gate gradients into dA (4H, T, N) for the products after it. The Python loops keep
-(F, T, N) caches and write the gate gradients over A.
+tanh(c) (T, H, N): one contiguous block per step); their backward reads them and dy time-major, and
+takes the products itself (``lstm_backward_seq``, as the RNN's): the weight gradients and, without
+claimed chunks, dx 8 steps at a time from a small ring of the gate gradients while they are in cache
+(one product per chunk with K = 8 N), so no (4H, T, N) array of them is ever written; with claimed
+chunks, dx_t step by step. The Python loops keep (F, T, N) caches, write the gate gradients over A
+and take the products after the loop (:func:`~rnnkit.kernels.common.weight_gradients`).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import numpy as np
 
 from . import _fused, blas
 from .common import (
+    accumulator,
     active,
     add_gradients,
     buffer,
@@ -121,8 +128,8 @@ def lstm_backward(
     overwrite_x: bool = False, grads_into: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """BPTT through :func:`lstm_forward`. Consumes the cache: the Python loop writes the gate
-    gradients over the stored gate activations (the C loop into the workspace's ``"dgates"``, dA
-    (4H, T, N), instead), so each forward supports one backward.
+    gradients over the stored gate activations (the C loop leaves them, keeping the gate gradients
+    of 8 steps at a time in its own ring), so each forward supports one backward.
 
     Args:
         cache: the forward's cache.
@@ -131,12 +138,14 @@ def lstm_backward(
             (T, H, N) C-contiguous), the Python loop C-contiguous.
         dstate: (dL/dh_T, dL/dc_T), each (H, N).
         overwrite_dy: accepted as by :func:`rnnkit.kernels.rnn_backward`; unused (the gate
-            gradients go over the cache's gates or into dA, and dy is only read).
-        overwrite_x: as for :func:`rnnkit.kernels.rnn_backward`: dx may go over the cache's x;
-            not where the C loop computes dx itself (``blas.c_loops()``, W_ih of x's dtype), into
-            an array of its own (the workspace's ``"dx"`` where the cache has a workspace, valid
-            until the next backward with it): the weight gradients read x after that loop.
-        grads_into: as for :func:`rnnkit.kernels.rnn_backward`: the gradients are added into these.
+            gradients go over the cache's gates or into the C loop's ring, and dy is only read).
+        overwrite_x: as for :func:`rnnkit.kernels.rnn_backward`: dx may go over the cache's x
+            where the loop runs in Python. The C loop writes dx_t before its weight gradients read
+            x_t, so its dx is an array of its own (the workspace's ``"dx"`` where the cache has a
+            workspace, valid until the next backward with it; of x's dtype, then converted to
+            NumPy's type of W_ih.T @ da where that is wider).
+        grads_into: as for :func:`rnnkit.kernels.rnn_backward`: the gradients are added into these
+            (the C loop sums dW_ih and dW_hh straight into them where it can).
 
     Returns:
         ``(dx, (dh0, dc0), grads, dh_sq)``: dx (I, T, N); grads keyed weight_ih, weight_hh
@@ -152,22 +161,26 @@ def lstm_backward(
     dh = np.array(dstate[0], dtype=dtype, order="C")
     dc = np.array(dstate[1], dtype=dtype, order="C")
     dh_sq = np.zeros((T, N), dtype=dtype)
-    W_ih, dx = cache["W_ih"], None
-    if in_c:
+    W_ih = cache["W_ih"]
+    if in_c:  # the whole backward in C (csrc/sequence.h), its products included
         W, mask, sizes = loop_inputs(cache["W_hh"], rec_mask, batch_sizes, dtype)
-        # dx = W_ih.T @ dA in the loop too, where it has the dtype NumPy would give it: not over x,
-        # which the weight gradients read after the loop
-        if W_ih.dtype == dtype:
-            dx = buffer(cache["ws"], "dx", x.shape, dtype)
-        # the gate gradients from the time-major A into dA (4H, T, N), the products' layout
-        dA = buffer(cache["ws"], "dgates", (A.shape[1], T, N), dtype, lines=True)
-        _fused.lstm_backward_seq(A, cs, tanh_cs, W, dy, dh, dc, dh_sq, mask, dx,
-                                 None if dx is None else np.ascontiguousarray(W_ih), dA, sizes, int(reverse))
-    else:
-        _backward_steps(cache, dy, dh, dc, dh_sq)
-        dA = A
-    grads, dx = weight_gradients(dA, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
-                                 W_ih, dx_target(x, overwrite_x), dx_done=dx)
+        x_c, W_ih_c = loop_projection(x, W_ih, dtype)
+        G4, I = W.shape[0], x.shape[0]
+        grads = {name: accumulator(grads_into, name, shape, dtype)
+                 for name, shape in (("weight_ih", (G4, I)), ("weight_hh", (G4, G4 // 4)))}
+        db = np.zeros(G4, dtype=dtype) if cache["has_bias"] else None
+        # dx of the dtype NumPy gives W_ih.T @ da (float64 for float64 weights on float32 x, say);
+        # never over x, which the weight gradients read after dx_t is written
+        wide = np.result_type(W_ih, x) != dtype
+        dx = buffer(cache["ws"], "dx", x.shape, dtype)
+        _fused.lstm_backward_seq(A, cs, tanh_cs, hs, x_c, W_ih_c, W, dy, dh, dc, dh_sq, grads["weight_ih"],
+                                 grads["weight_hh"], db, dx, mask, sizes, int(reverse))
+        if db is not None:
+            grads["bias_ih"], grads["bias_hh"] = db, db.copy()
+        return dx.astype(np.result_type(W_ih, x)) if wide else dx, (dh, dc), add_gradients(grads, grads_into), dh_sq
+    _backward_steps(cache, dy, dh, dc, dh_sq)
+    grads, dx = weight_gradients(A, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
+                                 W_ih, dx_target(x, overwrite_x))
     return dx, (dh, dc), add_gradients(grads, grads_into), dh_sq
 
 

@@ -1,4 +1,5 @@
-/* What the LSTM's backward multiplies after its time loop, in one pass over dA (float32, with
+/* What a backward multiplies after its time loop (the RNN's and the LSTM's where their loops
+ * run in Python: kernels/common.py, weight_gradients), in one pass over dA (float32, with
  * packed.h's kernel):
  *
  *     dW_ih = dA @ x.T      dW_hh = dA @ (h_prev * rec_mask).T      db = dA @ 1      dx = W_ih.T @ dA
@@ -19,8 +20,7 @@
  *   2. each packs its rows of dA's chunk (pk_pack) and adds their sums to db;
  *   barrier (Bt whole);
  *   3. each adds its rows' Ap @ Bt into its block C (rows, I + H) of [dW_ih | dW_hh];
- *   4. each computes its share of the chunk's columns of dx = W_ih.T @ dA (W_ih.T packed once), unless
- *      the backward loop took dx (dx NULL).
+ *   4. each computes its share of the chunk's columns of dx = W_ih.T @ dA (W_ih.T packed once).
  * A participant may start the next chunk's transposes while another still multiplies with this
  * one's Bt: they go into the other buffer, and the one after that waits for the barrier of the
  * next chunk, which the other reaches only once done. dx may be x itself: a chunk's columns of x
@@ -95,7 +95,7 @@ static void grad_part(void *ctx, int k)
         barrier_wait(&G->bar);
         if (rows > 0) pk_product_to(G->lanes, Ap, rows, kc, Bt, J, J, C, J, 1);
         Py_ssize_t c0 = k0 + kc * k / G->P, c1 = k0 + kc * (k + 1) / G->P;
-        if (c1 > c0 && G->dx) pk_product(G->lanes, G->Wi, I, M, G->dA + c0, K, c1 - c0, G->dx + c0, K);
+        if (c1 > c0) pk_product(G->lanes, G->Wi, I, M, G->dA + c0, K, c1 - c0, G->dx + c0, K);
     }
     for (Py_ssize_t r = 0; r < rows; r++) {
         memcpy(G->dW_ih + (m0 + r) * I, C + r * J, (size_t)I * sizeof(float));

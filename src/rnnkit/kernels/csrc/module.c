@@ -85,7 +85,7 @@ static Py_ssize_t seq_active(const Seq *s, Py_ssize_t t)
 
 #include "pool.h"
 
-#define MAX_SEQ_ARRAYS 12
+#define MAX_SEQ_ARRAYS 16
 
 /* One call of a *_seq function, shared by its P participants (sequence.h, pool.h) */
 typedef struct Loop Loop;
@@ -248,7 +248,7 @@ static void *part_sq(const Loop *L, int k) { return L->part + (size_t)k * L->par
 
 /* ---- argument handling ----------------------------------------------------------------- */
 
-#define MAX_BUFS 16
+#define MAX_BUFS 20
 
 typedef struct {
     Py_buffer v[MAX_BUFS];
@@ -799,27 +799,6 @@ static int take_steps(Args *g, PyObject *o, const char *name, Seq *s)
     return 0;
 }
 
-/* Take dx, the (I, T, N) output of a loop without x, C-contiguous and writable, of any I >= 1, which
- * sets s->I; None: NULL (s->I stays 0) */
-static int take_rows(Args *g, PyObject *o, const char *name, Seq *s, char **out)
-{
-    *out = NULL;
-    if (o == Py_None) return 0;
-    Py_ssize_t shape[3] = {0, s->T, s->N};
-    Py_buffer v; /* its I first; where o is no C-contiguous buffer, take_whole says what it is instead */
-    if (PyObject_GetBuffer(o, &v, PyBUF_ND) == 0) {
-        int ok = rows_shape_ok(name, s, v.ndim, v.shape);
-        if (ok) shape[0] = v.shape[0];
-        PyBuffer_Release(&v);
-        if (!ok) return -1;
-    } else {
-        PyErr_Clear();
-    }
-    if (take_whole(g, o, name, 3, shape, out, 1, NULL)) return -1;
-    s->I = shape[0];
-    return 0;
-}
-
 /* Take dy, an (H, T, N) float array of the common dtype at any strides (a view of the user's
  * (N, T, H) or (T, N, H) array), read only; sets *out and s->ys (element strides). None: NULL. */
 static int take_strided(Args *g, PyObject *o, const char *name, Seq *s, char **out)
@@ -961,9 +940,8 @@ static void run_loop(Loop *L)
 
 /* One array argument of a *_seq function: its name; its shape, by kind: 'G' (G*H, T, N) gates,
  * 'S' (H, T+1, N) states, 'C' (H, T, N), 'Y' (H, T, N) at any strides (take_strided, read only),
- * 'X' (I, T, N) input (take_steps: any row stride, sets I), 'D' (I, T, N) (after 'X'), 'E' (I, T, N)
- * output of a loop without x (take_rows: sets I), 'W' (G*H, H), 'I' (G*H, I) (after 'X' or 'E'; None
- * exactly when that is), 'R' (H, N), 'Q' (T, N),
+ * 'X' (I, T, N) input (take_steps: any row stride, sets I), 'D' (I, T, N) (after 'X'), 'W' (G*H, H),
+ * 'I' (G*H, I) (after 'X'; None exactly when x is), 'R' (H, N), 'Q' (T, N),
  * 'g' (G*H,), 'b' (H,); whether the loop writes it; whether None may stand for it; how many time
  * slots it may have instead of T (or T + 1) in its time axis (0: no other number): a forward's
  * cache that an inference-only call keeps for one step (or two state slots) only (sequence.h);
@@ -1000,7 +978,6 @@ static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, A
         (f->has_relu && int_arg(args[f->n_arrays + 1], f->fn, "relu", 0, 1, relu)))
         return -1;
     s->reverse = (int)reverse;
-    const char *sets_I = "x"; /* the array that gives I ('X' or 'E') */
     for (int i = 0; i < f->n_arrays; i++) {
         const ArgSpec *a = &f->arrays[i];
         Py_ssize_t GH = f->G * s->H, H = s->H, T = s->T, N = s->N, shape[3] = {0};
@@ -1036,18 +1013,10 @@ static int seq_args(const SeqSpec *f, PyObject *const *args, Py_ssize_t nargs, A
             p[i] = ptr;
             continue;
         }
-        if (a->kind == 'E') {
-            if (take_rows(g, args[i], a->name, s, &ptr)) return -1;
-            p[i] = ptr;
-            slots[i] = 0;
-            sets_I = a->name;
-            continue;
-        }
         if (a->kind == 'I' && !a->written && (args[i] == Py_None) != (s->I == 0)) {
-            int x = strcmp(sets_I, "x") == 0;
-            PyErr_Format(PyExc_TypeError, "_fused.%s: %s and W_ih must both be arrays, or both None (%s), got %s %s "
-                         "and W_ih %s", f->fn, sets_I, x ? "the input projections already in place" : "no dx",
-                         sets_I, s->I ? "an array" : "None", args[i] == Py_None ? "None" : "an array");
+            PyErr_Format(PyExc_TypeError, "_fused.%s: x and W_ih must both be arrays, or both None (the input "
+                         "projections already in place), got x %s and W_ih %s", f->fn, s->I ? "an array" : "None",
+                         args[i] == Py_None ? "None" : "an array");
             return -1;
         }
         if (a->optional ? take_opt(g, args[i], a->name, ndim, shape, &ptr, a->written)
@@ -1296,22 +1265,39 @@ static PyObject *lstm_forward_seq(PyObject *self, PyObject *const *args, Py_ssiz
     SEQ_RUN(lstm_fwd_seq, LSTM_FWD);
 }
 
-static const ArgSpec LSTM_BWD_ARGS[] = {
-    {"A", 'G', 0, 0, 0, 1}, {"cs", 'S', 0, 0, 0, 1}, {"tcs", 'C', 0, 0, 0, 1}, {"W_hh", 'W', 0, 0, 0, 0},
-    {"dy", 'C', 0, 1, 0, 1}, {"dh", 'R', 1, 0, 0, 0}, {"dc", 'R', 1, 0, 0, 0}, {"dh_sq", 'Q', 1, 0, 0, 0},
-    {"rec_mask", 'R', 0, 1, 0, 0}, {"dx", 'E', 1, 1, 0, 0}, {"W_ih", 'I', 0, 1, 0, 0}, {"dA", 'G', 1, 0, 0, 0}};
-static const SeqSpec LSTM_BWD = {"lstm_backward_seq", 4, LSTM_BWD_ARGS, 12, 0};
+/* whether the na and nb values of `size` bytes from a and from b share a byte (none: n <= 0) */
+static int ranges_overlap(const void *a, Py_ssize_t na, const void *b, Py_ssize_t nb, int size)
+{
+    if (na <= 0 || nb <= 0) return 0;
+    const char *p = a, *q = b;
+    return p < q + nb * size && q < p + na * size;
+}
 
-/* lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, dx, W_ih, dA, batch_sizes, reverse);
- * the forward's time-major caches and dy (T, H, N) in, read only; the gate gradients into dA
- * (4H, T, N); dx (I, T, N) and W_ih (4H, I), or both None: the loop writes dx = W_ih.T @ da too
- * (sequence.h: lstm_bwd_seq) */
+static const ArgSpec LSTM_BWD_ARGS[] = {
+    {"A", 'G', 0, 0, 0, 1}, {"cs", 'S', 0, 0, 0, 1}, {"tcs", 'C', 0, 0, 0, 1}, {"hs", 'S', 0, 0, 0, 0},
+    {"x", 'X', 0, 0, 0, 0}, {"W_ih", 'I', 0, 0, 0, 0}, {"W_hh", 'W', 0, 0, 0, 0}, {"dy", 'C', 0, 1, 0, 1},
+    {"dh", 'R', 1, 0, 0, 0}, {"dc", 'R', 1, 0, 0, 0}, {"dh_sq", 'Q', 1, 0, 0, 0}, {"dW_ih", 'I', 1, 0, 0, 0},
+    {"dW_hh", 'W', 1, 0, 0, 0}, {"db", 'g', 1, 1, 0, 0}, {"dx", 'D', 1, 0, 0, 0}, {"rec_mask", 'R', 0, 1, 0, 0}};
+static const SeqSpec LSTM_BWD = {"lstm_backward_seq", 4, LSTM_BWD_ARGS, 16, 0};
+
+/* lstm_backward_seq(A, cs, tcs, hs, x, W_ih, W_hh, dy, dh, dc, dh_sq, dW_ih, dW_hh, db, dx, rec_mask,
+ * batch_sizes, reverse): the whole backward (sequence.h: lstm_bwd_seq). The forward's time-major
+ * caches A, cs, tcs, its hs and x, and dy (T, H, N) time-major (or None), read only; dW_ih, dW_hh
+ * and db (4H,) (or None: no bias) are added to; dx (I, T, N) must not share memory with x, which
+ * the weight gradients read after dx_t is written */
 static PyObject *lstm_backward_seq(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SEQ_BEGIN(LSTM_BWD);
-    /* dah, two (4H, N) blocks, shared */
-    SEQ_SCRATCH(LSTM_BWD, .zero_rows = L.p[4] ? 0 : L.s.H, .shared = 2 * 4 * L.s.H * (L.s.N > 0 ? L.s.N : 1),
-                .compact = 1, .claims = 2, .dx_rows = L.p[9] ? L.s.I : 0);
+    if (ranges_overlap(L.p[14], L.s.I * L.s.T * L.s.N, L.s.x, (L.s.I - 1) * L.s.ldx + L.s.T * L.s.N, g.size)) {
+        PyErr_SetString(PyExc_ValueError, "_fused.lstm_backward_seq: dx must not share memory with x (the weight "
+                        "gradients read x after dx is written): pass an array of its own");
+        release(&g);
+        return NULL;
+    }
+    /* dah, two (4H, N) blocks, then the two rings (4H, LSTM_CHUNK * N), shared; hm per participant */
+    Py_ssize_t N1 = L.s.N > 0 ? L.s.N : 1;
+    SEQ_SCRATCH(LSTM_BWD, .zero_rows = L.p[7] ? 0 : L.s.H, .hm = L.p[15] ? LSTM_CHUNK : 0,
+                .shared = 2 * 4 * L.s.H * N1 * (1 + LSTM_CHUNK), .compact = 1, .claims = 2, .dx_rows = L.s.I);
     SEQ_RUN(lstm_bwd_seq, LSTM_BWD);
 }
 
@@ -1721,17 +1707,16 @@ static int peek_shape(PyObject *o, const char *fn, const char *name, int ndim, P
     return 0;
 }
 
-/* gate_gradients(dA, x, h, rec_mask, W_ih, dW_ih, dW_hh, db, dx): after the LSTM's backward loop,
+/* gate_gradients(dA, x, h, rec_mask, W_ih, dW_ih, dW_hh, db, dx): after a backward loop,
  *   dW_ih = dA @ x.T   dW_hh = dA @ (h * rec_mask).T   db = dA @ 1   dx = W_ih.T @ dA
  * for dA (G*H, T, N) C-contiguous, x (I, T, N) and h (H, T, N) with C-contiguous (T, N) rows at
  * any row stride (h: the view of h_{t-1} in the states hs), rec_mask (H, N) or None, W_ih (G*H, I);
- * into dW_ih (G*H, I), dW_hh (G*H, H), db (G*H,) or None, dx (I, T, N) or None (the backward loop
- * took it: sequence.h, lstm_bwd_claimed), all C-contiguous and written (not added to); dx may be x
- * itself. With packed.h's kernel in one pass over dA, split over the loops' threads (gradients.h),
- * and True; False, with nothing done, where that kernel does not apply (float64, packed_products
- * off, or in mode 1 the AVX2 kernel, or fewer than GR_MIN_WEIGHT values of [dW_ih | dW_hh] or
- * PK_MIN_N columns: gr_min_weight): the caller then uses NumPy (kernels/common.py:
- * weight_gradients). */
+ * into dW_ih (G*H, I), dW_hh (G*H, H), db (G*H,) or None, dx (I, T, N), all C-contiguous and
+ * written (not added to); dx may be x itself. With packed.h's kernel in one pass over dA, split
+ * over the loops' threads (gradients.h), and True; False, with nothing done, where that kernel
+ * does not apply (float64, packed_products off, or in mode 1 the AVX2 kernel, or fewer than
+ * GR_MIN_WEIGHT values of [dW_ih | dW_hh] or PK_MIN_N columns: gr_min_weight): the caller then
+ * uses NumPy (kernels/common.py: weight_gradients). */
 static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     static const char *fn = "gate_gradients";
@@ -1760,7 +1745,7 @@ static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_
         take_whole(&g, args[5], "dW_ih", 2, wis, &dWi, 1, NULL) ||
         take_whole(&g, args[6], "dW_hh", 2, whs, &dW, 1, NULL) ||
         (args[7] != Py_None && take_whole(&g, args[7], "db", 1, bs, &db, 1, NULL)) ||
-        (args[8] != Py_None && take_whole(&g, args[8], "dx", 3, xs, &dx, 1, NULL)))
+        take_whole(&g, args[8], "dx", 3, xs, &dx, 1, NULL))
         goto fail;
     int done = 0;
 #if PK_BUILT
@@ -1791,7 +1776,7 @@ static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_
         G.Wi = Wi;
         barrier_init(&G.bar, G.P);
         Py_BEGIN_ALLOW_THREADS
-        if (dx) pk_pack(Wi, M, 0, (const float *)W, 1, 0, I, 1, M, I, 0);
+        pk_pack(Wi, M, 0, (const float *)W, 1, 0, I, 1, M, I, 0);
         pool_run_all(G.P, grad_part, &G);
         Py_END_ALLOW_THREADS
         PyMem_RawFree(mem);
@@ -1872,13 +1857,14 @@ static PyMethodDef methods[] = {
     DEF(lstm_forward_seq,
         "lstm_forward_seq(hs, A, cs, tcs, x, W_ih, W_hh, bias, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(lstm_backward_seq,
-        "lstm_backward_seq(A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, dx, W_ih, dA, batch_sizes, " LOOP_ARGS ")"),
+        "lstm_backward_seq(A, cs, tcs, hs, x, W_ih, W_hh, dy, dh, dc, dh_sq, dW_ih, dW_hh, db, dx, rec_mask, "
+        "batch_sizes, " LOOP_ARGS "): the whole backward, weight gradients added to"),
     DEF(gru_forward_seq,
         "gru_forward_seq(hs, A, side, x, W_ih, W_hh, bias, b_hn, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(gru_backward_seq, "gru_backward_seq(A, hs, side, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(copy_seq, "copy_seq(src, dst): dst[...] = src for 3-d arrays, in tiles (layout.h)"),
-    DEF(gate_gradients, "gate_gradients(dA, x, h, rec_mask, W_ih, dW_ih, dW_hh, db, dx): the products after the "
-                        "LSTM's backward loop in one pass over dA (gradients.h; db and dx may be None); False "
+    DEF(gate_gradients, "gate_gradients(dA, x, h, rec_mask, W_ih, dW_ih, dW_hh, db, dx): the products after a "
+                        "backward loop in one pass over dA (gradients.h; db may be None); False "
                         "(nothing done) where they do not apply"),
     DEF(activation, "activation(x, out, which): out = sigmoid(x) (which=0) or tanh(x) (which=1); 2-d arrays"),
     {NULL, NULL, 0, NULL},

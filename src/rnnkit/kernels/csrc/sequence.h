@@ -18,8 +18,8 @@
  * forward loops from N = 16). For small N the caller does the one product instead (a product
  * call per step costs more there) and passes x = NULL; then a = a + bias. Backwards:
  * the gate pass on the slice, wait for all of da_t (barrier), dh[h0:h1] = W_hh[:, h0:h1].T @ da_t
- * (the RNN's backward also takes its rows of every weight gradient and its share of dx, a
- * chunk of steps at a time: rnn_bwd_seq).
+ * (the RNN's and the LSTM's backward also take their shares of every weight gradient and of dx, a
+ * chunk of steps at a time: rnn_bwd_seq, lstm_bwd_seq).
  * One barrier per step; with P = 1, [h0, h1) = [0, H) and the barrier is a no-op. The LSTM's
  * packed loops take chunks of units step by step instead of a fixed slice (module.c: claim;
  * lstm_fwd_claimed, lstm_bwd_claimed; one participant: one chunk), from weights packed once for
@@ -256,56 +256,19 @@ static void RK(zero_cols)(REAL *a, Py_ssize_t ld, Py_ssize_t rows, Py_ssize_t B,
     for (Py_ssize_t j = 0; j < rows; j++) memset(a + j * ld + B, 0, (size_t)(N - B) * sizeof(REAL));
 }
 
-#ifndef RK_STREAM_COPY
-#define RK_STREAM_COPY
-#if defined(__x86_64__)
-#include <emmintrin.h>
-#endif
-/* memcpy(dst, src, bytes), with non-temporal stores where dst starts a 64-byte line and bytes
- * are whole lines (x86-64): the lines go to memory without first being read into the cache
- * (lstm gates_out: rows a page or more apart, which nothing reads again before the loop ends) */
-static void stream_copy(void *dst, const void *src, size_t bytes)
-{
-#if defined(__x86_64__)
-    if (((uintptr_t)dst & 63) == 0 && bytes % 64 == 0) {
-        char *d = dst;
-        const char *q = src;
-        for (size_t i = 0; i < bytes; i += 16)
-            _mm_stream_si128((__m128i *)(d + i), _mm_loadu_si128((const __m128i *)(q + i)));
-        return;
-    }
-#endif
-    memcpy(dst, src, bytes);
-}
-
-/* every stream_copy of this thread done before its next store (x86: they are weakly ordered) */
-static void stream_fence(void)
-{
-#if defined(__x86_64__)
-    _mm_sfence();
-#endif
-}
-#endif
-
 /* The LSTM's gate gradients of step t, units [u0, u0 + u) of each gate: from the compact block
- * dah (4H, B) of the B running columns into dA (4H, T, N) at d = dA + t * N (row stride ld), 0 in
- * the finished columns. The loops read A, cs, tcs and dy time-major (one contiguous block per step,
- * which the CPU's prefetchers follow; their (F, T, N) rows a time axis apart stalled every step)
- * and leave A as it is; the products after the loop take dA as one (4H, T * N) matrix. */
-static void RK(gates_out)(REAL *d, Py_ssize_t ld, const REAL *dah, Py_ssize_t B, Py_ssize_t H, Py_ssize_t u0,
-                          Py_ssize_t u, Py_ssize_t N)
+ * dah (4H, B) of the B running columns into the chunk's ring (4H, LSTM_CHUNK * N) at d, the column
+ * of step t (row stride ld), 0 in the finished columns. The loops read A, cs, tcs and dy
+ * time-major (one contiguous block per step, which the CPU's prefetchers follow; their (F, T, N)
+ * rows a time axis apart stalled every step) and leave A as it is. A loop, not memcpy per row: at
+ * N = 1 a call per value cost a single sequence's training step 0.3 ms in 1.1. */
+static void RK(gates_out)(REAL *restrict d, Py_ssize_t ld, const REAL *restrict dah, Py_ssize_t B, Py_ssize_t H,
+                          Py_ssize_t u0, Py_ssize_t u, Py_ssize_t N)
 {
-    int lines = B == N && N * sizeof(REAL) % 64 == 0; /* whole lines: stream_copy's own test decides */
     for (Py_ssize_t g = 0; g < 4; g++)
         for (Py_ssize_t r = g * H + u0; r < g * H + u0 + u; r++) {
             REAL *dr = d + r * ld;
             const REAL *sr = dah + r * B;
-            if (lines) {
-                stream_copy(dr, sr, (size_t)N * sizeof(REAL));
-                continue;
-            }
-            /* a loop, not memcpy: at N = 1 a call per value cost a single sequence's training step
-             * 0.3 ms in 1.1 */
             for (Py_ssize_t n = 0; n < B; n++) dr[n] = sr[n];
             for (Py_ssize_t n = B; n < N; n++) dr[n] = 0;
         }
@@ -484,6 +447,12 @@ static const REAL *RK(step_rows)(const REAL *dy, const Py_ssize_t *ys, Py_ssize_
 #ifndef RNN_CHUNK
 #define RNN_CHUNK 16
 #endif
+/* The LSTM's backward, the same way (lstm_chunk), 8 steps at a time: its rings hold 4H rows, and
+ * chunks of 4, 8 and 16 steps measured the same LSTM training steps on a Zen 3 core (within 3% at
+ * N = 1, 32 and 64 sequences, now one ahead, now another); 8 holds half the memory of 16. */
+#ifndef LSTM_CHUNK
+#define LSTM_CHUNK 8
+#endif
 
 /* h~ = h * rec_mask for the n consecutive slots from hp (H, n*N), into hm; h itself without a
  * mask */
@@ -657,22 +626,62 @@ static void RK(dx_chunk)(const Loop *L, const Packed *pk, Py_ssize_t q, const RE
     if (B < L->s.N) RK(zero_cols)(dxt + r0 * lda, lda, r, B, L->s.N);
 }
 
+/* The chunk of steps t = lo .. lo + n - 1 (lo a multiple of LSTM_CHUNK) that the LSTM's backward is
+ * in at step t, as rnn_bwd_seq has it: its gate gradients go into the ring (4H, LSTM_CHUNK * N) of
+ * the chunk, two in turn; `last`: t is its last step backwards */
+typedef struct {
+    Py_ssize_t lo, n;
+    int last;
+    REAL *ring;
+} RK(Chunk);
+
+static RK(Chunk) RK(lstm_chunk)(const Loop *L, Py_ssize_t t)
+{
+    Py_ssize_t T = L->s.T, lo = t - t % LSTM_CHUNK, n = T - lo < LSTM_CHUNK ? T - lo : LSTM_CHUNK;
+    REAL *rings = (REAL *)L->shared + 2 * 4 * L->s.H * L->s.N; /* after the two dah blocks */
+    return (RK(Chunk)){lo, n, L->s.reverse ? t == lo + n - 1 : t == lo,
+                       rings + ((t / LSTM_CHUNK) & 1) * 4 * L->s.H * LSTM_CHUNK * L->s.N};
+}
+
+/* The LSTM's weight gradients of chunk c, once all its gate gradients are in its ring (after the
+ * barrier of its last step): participant k's share [r0, r1) of the 4H rows of
+ *   dW_ih[r] += ring[r] @ x_c.T     dW_hh[r] += ring[r] @ h~_c.T     db[r] += ring[r] @ 1
+ * with x_c and h~_c the chunk's n*N columns of x and of h~ = h_{t-1} * rec_mask (chunk_states,
+ * into hm). Products with K = n*N, from a ring still in cache, instead of a (4H, T, N) array of
+ * all the gate gradients written to memory and read back by three products after the loop (LSTM
+ * training steps on a Zen 3 core 2-3.5% less time at 32x100x8x64, -0.5 to 2.5% at 64x100x32x128,
+ * the same within the noise at 64x200x64x256; 4H*T*N values less memory). */
+static void RK(lstm_chunk_grads)(const Loop *L, int k, const RK(Chunk) *c, REAL *hm)
+{
+    Py_ssize_t H = L->s.H, N = L->s.N, I = L->s.I, ldr = LSTM_CHUNK * N, K = c->n * N, r0, r1, ldh;
+    const Seq *s = &L->s;
+    const REAL *hs = L->p[3], *x = L->p[4], *mask = L->p[15], *ring = c->ring;
+    REAL *dWi = L->p[11], *dW = L->p[12], *db = L->p[13];
+    share(L, 4 * H, k, &r0, &r1);
+    if (r1 <= r0 || K == 0) return;
+    const REAL *hin = RK(chunk_states)(L, c->n, hs + PREV(c->lo) * N, mask, hm, &ldh);
+    RK(gemm_ex)(&L->b, 0, 1, r1 - r0, H, K, ring + r0 * ldr, ldr, hin, ldh, 1, dW + r0 * H, H);
+    RK(gemm_ex)(&L->b, 0, 1, r1 - r0, I, K, ring + r0 * ldr, ldr, x + c->lo * N, s->ldx, 1, dWi + r0 * I, I);
+    if (db) RK(add_row_sums)(db + r0, ring + r0 * ldr, ldr, r1 - r0, K);
+}
+
 /* lstm_bwd_seq with claimed chunks (module.c: claim; packed). A step's gate pass needs the rows
  * of dh that its participant's product wrote at the step before: so each participant's gate pass
  * takes the chunks it claimed for its product at the step before (at the first step, its own), and
  * only the products are claimed anew. dh_sq's partial sums are by chunk (L->sq_chunks; chunk 0
  * into dh_sq), summed in chunk order after the loop (sum_parts): the same whoever ran a chunk.
- * With dx, the products of dx_t = W_ih.T @ da_t are claimed too, as chunks after each participant's
+ * The products of dx_t = W_ih.T @ da_t are claimed too, as chunks after each participant's
  * units' (module.c: chunk_at; dx_chunk): da_t is still in cache, where the product W_ih.T @ dA
  * after the loop read all of dA from memory again (LSTM training steps about 2% faster on a Zen 3
- * core at 32x100x8x64, 3% at 64x100x32x128, the same at 64x200x64x256). */
+ * core at 32x100x8x64, 3% at 64x100x32x128, the same at 64x200x64x256). The weight gradients:
+ * by chunk of steps, after the claims of its last step (lstm_chunk_grads). */
 static void RK(lstm_bwd_claimed)(Loop *L, int k)
 {
-    Py_ssize_t H = L->s.H, T = L->s.T, N = L->s.N, lda = T * N, c0, c1, n = 0;
+    Py_ssize_t H = L->s.H, T = L->s.T, N = L->s.N, lda = T * N, c0, c1, n = 0, ldr = LSTM_CHUNK * N;
     const Seq *s = &L->s;
-    REAL *dh = L->p[5], *dc = L->p[6], *dx = L->p[9], *dA = L->p[11];
-    const REAL *A = L->p[0], *cs = L->p[1], *tcs = L->p[2], *W = L->p[3], *dy = L->p[4], *mask = L->p[8];
-    const REAL *zeros = L->zeros, *Wi = L->p[10];
+    REAL *dh = L->p[8], *dc = L->p[9], *dx = L->p[14], *hm = (REAL *)part_scratch(L, k);
+    const REAL *A = L->p[0], *cs = L->p[1], *tcs = L->p[2], *W = L->p[6], *dy = L->p[7], *mask = L->p[15];
+    const REAL *zeros = L->zeros, *Wi = L->p[5];
     Packed pk;
     RK(pack_claimed)(L, k, 1, W, Wi, NULL, &pk);
     Py_ssize_t *mine = (Py_ssize_t *)((char *)part_scratch(L, k) + L->pk_offset);
@@ -683,14 +692,15 @@ static void RK(lstm_bwd_claimed)(Loop *L, int k)
     }
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = BACK_T(i), B = seq_active(s, t);
+        RK(Chunk) ch = RK(lstm_chunk)(L, t);
         REAL *a = (REAL *)A + t * 4 * H * N, *dah = (REAL *)L->shared + (i & 1) * 4 * H * N; /* a: read (dah given) */
         for (Py_ssize_t j = 0; j < n; j++) {
             Py_ssize_t c = mine[j], u0, u = chunk_units(L, c, &u0);
-            REAL *sq = c ? (REAL *)L->sq_chunks + (c - 1) * lda : (REAL *)L->p[7];
+            REAL *sq = c ? (REAL *)L->sq_chunks + (c - 1) * lda : (REAL *)L->p[10];
             RK(lstm_bwd)(a + u0 * N, N, H * N, dh + u0 * N, N, (dy ? dy + t * H * N : zeros) + u0 * N, N,
                          dc + u0 * N, N, cs + PREV(t) * H * N + u0 * N, N, tcs + t * H * N + u0 * N, N,
                          dah + u0 * B, B, H * B, sq + t * N, u, B);
-            RK(gates_out)(dA + t * N, lda, dah, B, H, u0, u, N);
+            RK(gates_out)(ch.ring + (t - ch.lo) * N, ldr, dah, B, H, u0, u, N);
         }
         claims_reset(L, k, i); /* the first barrier also waits for every participant's packed weights */
         barrier_wait(&L->bar);
@@ -707,18 +717,26 @@ static void RK(lstm_bwd_claimed)(Loop *L, int k)
             if (B > 0)
                 RK(state_grad)(L, &pc, u, 4 * H, W + u0, H, dah, B, dh + u0 * N, N, mask ? mask + u0 * N : NULL, N, B);
         }
+        if (ch.last) RK(lstm_chunk_grads)(L, k, &ch, hm);
     }
-    stream_fence(); /* gates_out's stores, before the products after the loop read dA */
 }
 
-/* LSTM backward (lstm_bwd): A's activations -> gate gradients; dh, dc (H, N) carried. Shared
- * scratch: dah, two (4H, N) blocks used in turn, as the GRU's: the gate gradients, compact, for
- * the product W_hh.T @ da (read from an (F, T, N) A, whose rows are a time axis apart, every
- * participant copied all of them into its panel at every step: the loop took 8-10% longer); from
- * there into dA (4H, T, N) (gates_out). A, cs, tcs and dy time-major, only read.
- * p: A, cs, tcs, W_hh, dy, dh, dc, dh_sq, rec_mask, dx, W_ih, dA. With dx (I, T, N), also
- * dx = W_ih.T @ dA: step by step with claims (lstm_bwd_claimed), else after the loop, each
- * participant its share of the T * N columns (one product each, through the BLAS) */
+/* LSTM backward (lstm_bwd), the whole of it: the time loop and, a chunk of steps at a time as the
+ * RNN's (rnn_bwd_seq), every product with the gate gradients da_t:
+ *   dW_ih += da @ x_t.T     dW_hh += da @ h~_{t-1}.T     db += da @ 1     dx_t = W_ih.T @ da
+ * (dW_ih, dW_hh and db added to; db NULL: no bias). dh, dc (H, N) carried. Shared scratch: dah,
+ * two (4H, N) blocks used in turn, as the GRU's: the gate gradients, compact, for the product
+ * W_hh.T @ da (read from an (F, T, N) A, whose rows are a time axis apart, every participant copied
+ * all of them into its panel at every step: the loop took 8-10% longer); from there into the
+ * chunk's ring (gates_out; lstm_chunk: two rings in turn, (4H, LSTM_CHUNK * N)), so no (4H, T, N)
+ * array of them is ever written. At a chunk's last step, after the barrier (the gate gradients of
+ * every participant in the ring), each participant adds its share of the rows of the weight
+ * gradients (lstm_chunk_grads); without claims, also its share of the chunk's columns of dx. A ring
+ * is written again only after the barrier of the next chunk's first step, when every participant
+ * is done with it. A, cs, tcs and dy time-major, only read; x (I, T, N) at row stride s->ldx, read
+ * by the weight gradients at a chunk's end, after dx_t was written: dx must not be x.
+ * p: A, cs, tcs, hs, x, W_ih, W_hh, dy, dh, dc, dh_sq, dW_ih, dW_hh, db, dx, rec_mask; part scratch:
+ * hm (H, LSTM_CHUNK * N) with rec_mask. With claims (lstm_bwd_claimed) dx_t step by step. */
 static void RK(lstm_bwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
@@ -726,32 +744,31 @@ static void RK(lstm_bwd_seq)(Loop *L, int k)
         RK(lstm_bwd_claimed)(L, k);
         return;
     }
-    REAL *dA = L->p[11], *dh = (REAL *)L->p[5] + h0 * N, *dc = (REAL *)L->p[6] + h0 * N;
-    REAL *sq = RK(sq_target)(L, k, L->p[7]);
-    const REAL *A = L->p[0], *cs = L->p[1], *tcs = L->p[2], *W = (const REAL *)L->p[3] + h0, *dy = L->p[4];
-    const REAL *mask = L->p[8];
+    REAL *dh = (REAL *)L->p[8] + h0 * N, *dc = (REAL *)L->p[9] + h0 * N, *dx = L->p[14];
+    REAL *sq = RK(sq_target)(L, k, L->p[10]), *hm = (REAL *)part_scratch(L, k);
+    const REAL *A = L->p[0], *cs = L->p[1], *tcs = L->p[2], *W = (const REAL *)L->p[6] + h0, *dy = L->p[7];
+    const REAL *mask = L->p[15], *Wi = L->p[5];
     const REAL *zeros = L->zeros ? (const REAL *)L->zeros + h0 * N : NULL;
-    if (mask) mask += h0 * N;
+    Py_ssize_t ldr = LSTM_CHUNK * N;
     Packed pk;
-    RK(pack_weights)(L, k, 4, 1, L->p[3], NULL, &pk);
+    RK(pack_weights)(L, k, 4, 1, L->p[6], NULL, &pk);
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = BACK_T(i), B = seq_active(s, t);
+        RK(Chunk) ch = RK(lstm_chunk)(L, t);
         REAL *a = (REAL *)A + t * 4 * H * N, *dah = (REAL *)L->shared + (i & 1) * 4 * H * N; /* a: read (dah given) */
         RK(lstm_bwd)(a + h0 * N, N, H * N, dh, N, dy ? dy + t * H * N + h0 * N : zeros, N, dc, N,
                      cs + PREV(t) * H * N + h0 * N, N, tcs + t * H * N + h0 * N, N, dah + h0 * B, B, H * B, sq + t * N,
                      hk, B);
-        RK(gates_out)(dA + t * N, lda, dah, B, H, h0, hk, N);
+        RK(gates_out)(ch.ring + (t - ch.lo) * N, ldr, dah, B, H, h0, hk, N);
         barrier_wait(&L->bar);
-        if (B > 0) RK(state_grad)(L, &pk, hk, 4 * H, W, H, dah, B, dh, N, mask, N, B);
+        if (B > 0) RK(state_grad)(L, &pk, hk, 4 * H, W, H, dah, B, dh, N, mask ? mask + h0 * N : NULL, N, B);
+        if (!ch.last) continue;
+        RK(lstm_chunk_grads)(L, k, &ch, hm);
+        Py_ssize_t c0, c1; /* this participant's columns [c0, c1) of the chunk's dx */
+        share(L, ch.n * N, k, &c0, &c1);
+        if (c1 > c0)
+            RK(gemm_ex)(b, 1, 0, s->I, c1 - c0, 4 * H, Wi, s->I, ch.ring + c0, ldr, 0, dx + ch.lo * N + c0, lda);
     }
-    stream_fence();
-    REAL *dx = L->p[9];
-    if (!dx) return;
-    barrier_wait(&L->bar); /* all of dA written */
-    Py_ssize_t c0, c1;
-    share(L, lda, k, &c0, &c1);
-    if (c1 > c0)
-        RK(gemm_ex)(b, 1, 0, s->I, c1 - c0, 4 * H, (const REAL *)L->p[10], s->I, dA + c0, lda, 0, dx + c0, lda);
 }
 
 /* GRU (reset_after) forward (gru_fwd): A (3H, T, N) receives the activations (0 in finished
