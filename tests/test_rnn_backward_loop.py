@@ -161,11 +161,11 @@ def test_dy_at_any_strides():
                              "bytes", fn, args, f"{name} with odd strides")
 
 
-def test_rnn_backward_needs_x_and_w_ih():
-    """The RNN's backward loop takes its input-side gradients itself: x and W_ih are no optional
-    arguments there (None for both is refused as well as None for one)."""
-    fn = "rnn_backward_seq"
-    both = r"_fused\.rnn_backward_seq: x and W_ih must both be arrays"
+@pytest.mark.parametrize("fn", ["rnn_backward_seq", "lstm_backward_seq"])
+def test_backward_needs_x_and_w_ih(fn):
+    """The RNN's and the LSTM's backward loops take their input-side gradients themselves: x and
+    W_ih are no optional arguments there (None for both is refused as well as None for one)."""
+    both = rf"_fused\.{fn}: x and W_ih must both be arrays"
     for names, message in ((["x"], both), (["W_ih"], both),
                            (["x", "W_ih"], r"_fused: W_ih must be a C-contiguous float32 or float64 array, got None")):
         args = valid_args(fn)
