@@ -313,3 +313,20 @@ def test_layers_match_with_and_without_c_loops(case, monkeypatch):
             results.append([y, *states, dx, *(layer.grads[k] for k in sorted(layer.grads))])
         for g, w in zip(*results):
             np.testing.assert_allclose(g, w, rtol=1e-11, atol=1e-12, err_msg=cls.__name__)
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("N", [3, 24])
+def test_weights_wider_than_x(cell, N, monkeypatch):
+    """float64 weights on a float32 x: the loops run in x's dtype, and dx comes back in NumPy's type
+    of W_ih.T @ da (float64; the C backwards compute it in float32 and widen it), the same as the
+    Python loop's to float32 rounding"""
+    p, dy, dstate = _problem(cell, N, np.float32, True, True, True, H=8)
+    for name in ("W_ih", "W_hh", "b_ih", "b_hh"):
+        p[name] = p[name].astype(np.float64)
+    want = _run(cell, p, dy, dstate, False, monkeypatch)
+    got = _run(cell, p, dy, dstate, True, monkeypatch)
+    dx_at = 2 + (cell == "lstm")  # after y and the final state(s)
+    assert got[dx_at].dtype == want[dx_at].dtype == np.float64
+    for i, (g, w) in enumerate(zip(got, want)):
+        np.testing.assert_allclose(g, w, **_tol(np.float32), err_msg=f"output {i}")
