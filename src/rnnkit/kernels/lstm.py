@@ -165,9 +165,9 @@ def lstm_backward(
     if in_c:  # the whole backward in C (csrc/sequence.h), its products included
         W, mask, sizes = loop_inputs(cache["W_hh"], rec_mask, batch_sizes, dtype)
         x_c, W_ih_c = loop_projection(x, W_ih, dtype)
-        G4, I = W.shape[0], x.shape[0]
+        (G4, H), I = W.shape, x.shape[0]
         grads = {name: accumulator(grads_into, name, shape, dtype)
-                 for name, shape in (("weight_ih", (G4, I)), ("weight_hh", (G4, G4 // 4)))}
+                 for name, shape in (("weight_ih", (G4, I)), ("weight_hh", (G4, H)))}
         db = np.zeros(G4, dtype=dtype) if cache["has_bias"] else None
         # dx of the dtype NumPy gives W_ih.T @ da (float64 for float64 weights on float32 x, say);
         # never over x, which the weight gradients read after dx_t is written
