@@ -96,8 +96,8 @@ def numpy_peak_bytes(fn: Callable[[], object]) -> int:
 
 def workspace_bytes(layer: object) -> int:
     """Bytes held in an rnnkit layer's recycled workspace (0 if it has none): the memory of its
-    arrays, each block once (an array and the views of it; an array that is itself a view, as
-    the line-aligned ones of ``kernels.common.buffer`` are, counts the block it views), plus the
+    arrays, each block once (an array and the views of it; an array that is itself a view of a
+    larger block counts that block), plus the
     Python objects of the per-step views the kernels keep beside them
     (``kernels.common.step_views``; about 100 bytes per step and array)."""
     total, owners = 0, {}

@@ -111,8 +111,8 @@ struct Loop {
     int claims;              /* the participants claim chunks of units step by step (claim; the LSTM's
                                 packed loops); else each runs its part_rows() */
     Py_ssize_t chunk, chunks; /* with claims: units per chunk (a multiple of PK_MR), and how many */
-    Py_ssize_t xchunks;      /* and, claimed after them, chunks of as many rows of dx (the LSTM's backward
-                                with dx: lstm_bwd_claimed), or 0 */
+    Py_ssize_t xchunks;      /* and, claimed after them, chunks of as many rows of dx (the LSTM's backward:
+                                lstm_bwd_claimed), or 0 */
     void *claim_words;       /* with claims: per participant, a cache line: its own chunks left this step */
     void *pk_all;            /* with claims: the packed weights of all units, which every participant reads */
     void *sq_chunks;         /* with claims, backward: (chunks - 1, T, N) partial sums of dh_sq, chunk 1 on */
@@ -763,17 +763,6 @@ static int take_view(Args *g, PyObject *o, const char *name, Py_buffer **v)
     return check_dtype(g, *v, name);
 }
 
-/* whether an array of that shape is an (I, T, N) sequence of any I >= 1 (x, dx); else a ValueError naming it */
-static int rows_shape_ok(const char *name, const Seq *s, int ndim, const Py_ssize_t *shape)
-{
-    if (ndim == 3 && shape[0] >= 1 && shape[1] == s->T && shape[2] == s->N) return 1;
-    char got[96];
-    shape_text(got, sizeof got, ndim, shape);
-    PyErr_Format(PyExc_ValueError, "_fused: %s must have shape (I, %zd, %zd) with I >= 1, got %s", name, s->T, s->N,
-                 got);
-    return 0;
-}
-
 /* Take x, a (I, T, N) float array of the common dtype whose rows are C-contiguous (T, N) blocks at
  * any row stride (a C-contiguous array, or a view such as hs[:, 1:] of an (I, T + 1, N) one); sets
  * s->x, s->I, s->ldx. */
@@ -783,7 +772,13 @@ static int take_steps(Args *g, PyObject *o, const char *name, Seq *s)
     Py_buffer *v;
     int size = take_view(g, o, name, &v);
     if (!size) return -1;
-    if (!rows_shape_ok(name, s, v->ndim, v->shape)) return -1;
+    if (v->ndim != 3 || v->shape[0] < 1 || v->shape[1] != s->T || v->shape[2] != s->N) {
+        char got[96];
+        shape_text(got, sizeof got, v->ndim, v->shape);
+        PyErr_Format(PyExc_ValueError, "_fused: %s must have shape (I, %zd, %zd) with I >= 1, got %s", name, s->T,
+                     s->N, got);
+        return -1;
+    }
     /* the stride of an axis of length 1 is never used: give it its contiguous value */
     Py_ssize_t s2 = v->shape[2] <= 1 ? size : v->strides[2];
     Py_ssize_t s1 = v->shape[1] <= 1 ? v->shape[2] * size : v->strides[1];
@@ -946,7 +941,7 @@ static void run_loop(Loop *L)
  * slots it may have instead of T (or T + 1) in its time axis (0: no other number): a forward's
  * cache that an inference-only call keeps for one step (or two state slots) only (sequence.h);
  * whether it is time-major, its time axis first: (T, G*H, N) for 'G', (T + 1, H, N) for 'S',
- * (T, H, N) for 'C' (the LSTM's caches A, cs, tcs: sequence.h, gates_out). */
+ * (T, H, N) for 'C' (the LSTM's caches A, cs, tcs and its backward's dy: sequence.h, TM_SLOT). */
 typedef struct {
     const char *name;
     char kind, written, optional, fewer, tm;
@@ -1048,7 +1043,7 @@ typedef struct {
                              loops: dah): no panel for B */
     int claims;           /* packed, its participants claim chunks of units (Loop.claims): 1 the LSTM's
                              forward (its fused step: the only way it runs), 2 the LSTM's backward */
-    Py_ssize_t dx_rows;   /* the LSTM's backward with dx: the rows of W_ih.T its claimed chunks take too */
+    Py_ssize_t dx_rows;   /* the LSTM's backward: the rows of W_ih.T its claimed chunks take too */
 } Need;
 
 /* the index of f's first array of `kind` ('W': W_hh, 'I': W_ih, 'Q': dh_sq), or -1 */

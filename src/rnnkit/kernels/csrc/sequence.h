@@ -29,7 +29,9 @@
  * Arrays are whole (F, S, N) C-contiguous sequence arrays (S = T or T + 1 slots): row stride
  * S * N, step stride N. The (F, N) block of step t starts at p + t * N. The LSTM's caches A, cs
  * and tcs are time-major instead, (S, F, N): step t's block at p + t * F * N, row stride N
- * (TM_SLOT; gates_out has why). The input x (I, T, N) may
+ * (TM_SLOT), so that a step reads and writes one contiguous block of each, which the CPU's
+ * prefetchers follow (in (F, T, N) its rows were a time axis apart and every step stalled on
+ * them); the LSTM's backward reads dy (T, H, N) so too. The input x (I, T, N) may
  * have any row stride s->ldx (a view such as hs[:, 1:] of the layer below); the dy of the RNN's
  * backward any strides at all (s->ys: a view of the user's array).
  *
@@ -258,10 +260,8 @@ static void RK(zero_cols)(REAL *a, Py_ssize_t ld, Py_ssize_t rows, Py_ssize_t B,
 
 /* The LSTM's gate gradients of step t, units [u0, u0 + u) of each gate: from the compact block
  * dah (4H, B) of the B running columns into the chunk's ring (4H, LSTM_CHUNK * N) at d, the column
- * of step t (row stride ld), 0 in the finished columns. The loops read A, cs, tcs and dy
- * time-major (one contiguous block per step, which the CPU's prefetchers follow; their (F, T, N)
- * rows a time axis apart stalled every step) and leave A as it is. A loop, not memcpy per row: at
- * N = 1 a call per value cost a single sequence's training step 0.3 ms in 1.1. */
+ * of step t (row stride ld), 0 in the finished columns. A loop, not memcpy per row: at N = 1 a
+ * call per value cost a single sequence's training step 0.3 ms in 1.1. */
 static void RK(gates_out)(REAL *restrict d, Py_ssize_t ld, const REAL *restrict dah, Py_ssize_t B, Py_ssize_t H,
                           Py_ssize_t u0, Py_ssize_t u, Py_ssize_t N)
 {
