@@ -311,10 +311,7 @@ def weight_gradients(
         return fused
     dA2 = dA.reshape(G, T * N)
     grads = {"weight_ih": dA2 @ as_matrix(x).T, "weight_hh": dA2 @ as_matrix(h_in, rec_mask).T}
-    if has_bias:
-        grads["bias_ih"] = row_sums(dA2)
-        grads["bias_hh"] = grads["bias_ih"].copy()
-    return grads, input_gradient(W_ih, dA, dx_out)
+    return with_bias(grads, row_sums(dA2) if has_bias else None), input_gradient(W_ih, dA, dx_out)
 
 
 def _gate_gradients(
@@ -335,10 +332,7 @@ def _gate_gradients(
     dx = dx_out if dx_out is not None and dx_out.dtype == dtype else np.empty(x.shape, dtype)
     if not _fused.gate_gradients(dA, x, h_in, mask, W_ih, dW_ih, dW_hh, db, dx):
         return None
-    grads = {"weight_ih": dW_ih, "weight_hh": dW_hh}
-    if has_bias:
-        grads["bias_ih"], grads["bias_hh"] = db, db.copy()
-    return grads, dx
+    return with_bias({"weight_ih": dW_ih, "weight_hh": dW_hh}, db), dx
 
 
 def row_sums(a: np.ndarray) -> np.ndarray:
@@ -357,6 +351,25 @@ def accumulator(into: dict[str, np.ndarray] | None, name: str, shape: tuple[int,
             and a.flags.writeable:
         return a
     return np.zeros(shape, dtype=dtype)
+
+
+def loop_accumulators(
+    into: dict[str, np.ndarray] | None, rows: int, I: int, H: int, dtype: np.dtype, has_bias: bool
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """What a C backward loop (``rnn_backward_seq``, ``lstm_backward_seq``) adds its weight
+    gradients into: weight_ih (rows, I) and weight_hh (rows, H), ``into``'s own arrays where they
+    can take it (:func:`accumulator`), and db (rows,) of zeros, or None without a bias."""
+    grads = {"weight_ih": accumulator(into, "weight_ih", (rows, I), dtype),
+             "weight_hh": accumulator(into, "weight_hh", (rows, H), dtype)}
+    return grads, (np.zeros(rows, dtype=dtype) if has_bias else None)
+
+
+def with_bias(grads: dict[str, np.ndarray], db: np.ndarray | None) -> dict[str, np.ndarray]:
+    """``grads`` with the bias gradient ``db`` as bias_ih and a copy of it as bias_hh (one gradient,
+    PyTorch's two parameters b_ih + b_hh); as it is for db None (no bias)."""
+    if db is not None:
+        grads["bias_ih"], grads["bias_hh"] = db, db.copy()
+    return grads
 
 
 def add_gradients(grads: dict[str, np.ndarray], into: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:

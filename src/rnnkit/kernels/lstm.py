@@ -44,7 +44,6 @@ import numpy as np
 
 from . import _fused, blas
 from .common import (
-    accumulator,
     active,
     add_gradients,
     buffer,
@@ -52,6 +51,7 @@ from .common import (
     dx_target,
     forward_inputs,
     gradient_steps,
+    loop_accumulators,
     loop_bias,
     loop_gradient,
     loop_inputs,
@@ -64,6 +64,7 @@ from .common import (
     step_views,
     steps,
     weight_gradients,
+    with_bias,
 )
 
 
@@ -165,19 +166,15 @@ def lstm_backward(
     if in_c:  # the whole backward in C (csrc/sequence.h), its products included
         W, mask, sizes = loop_inputs(cache["W_hh"], rec_mask, batch_sizes, dtype)
         x_c, W_ih_c = loop_projection(x, W_ih, dtype)
-        (G4, H), I = W.shape, x.shape[0]
-        grads = {name: accumulator(grads_into, name, shape, dtype)
-                 for name, shape in (("weight_ih", (G4, I)), ("weight_hh", (G4, H)))}
-        db = np.zeros(G4, dtype=dtype) if cache["has_bias"] else None
+        grads, db = loop_accumulators(grads_into, W.shape[0], x.shape[0], W.shape[1], dtype, cache["has_bias"])
         # dx of the dtype NumPy gives W_ih.T @ da (float64 for float64 weights on float32 x, say);
         # never over x, which the weight gradients read after dx_t is written
         wide = np.result_type(W_ih, x) != dtype
         dx = buffer(cache["ws"], "dx", x.shape, dtype)
         _fused.lstm_backward_seq(A, cs, tanh_cs, hs, x_c, W_ih_c, W, dy, dh, dc, dh_sq, grads["weight_ih"],
                                  grads["weight_hh"], db, dx, mask, sizes, int(reverse))
-        if db is not None:
-            grads["bias_ih"], grads["bias_hh"] = db, db.copy()
-        return dx.astype(np.result_type(W_ih, x)) if wide else dx, (dh, dc), add_gradients(grads, grads_into), dh_sq
+        grads = add_gradients(with_bias(grads, db), grads_into)
+        return dx.astype(np.result_type(W_ih, x)) if wide else dx, (dh, dc), grads, dh_sq
     _backward_steps(cache, dy, dh, dc, dh_sq)
     grads, dx = weight_gradients(A, x, previous_states(hs, reverse), cache["has_bias"], rec_mask,
                                  W_ih, dx_target(x, overwrite_x))

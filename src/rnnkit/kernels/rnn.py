@@ -32,12 +32,12 @@ import numpy as np
 from . import _fused, blas
 from .common import (
     active,
-    accumulator,
     add_gradients,
     buffer,
     dx_target,
     forward_inputs,
     gradient_steps,
+    loop_accumulators,
     loop_bias,
     loop_gradient,
     loop_inputs,
@@ -49,6 +49,7 @@ from .common import (
     step_views,
     steps,
     weight_gradients,
+    with_bias,
 )
 
 
@@ -135,9 +136,7 @@ def rnn_backward(
         W, mask, sizes = loop_inputs(W_hh, rec_mask, batch_sizes, x.dtype)
         x_c, W_ih_c = loop_projection(x, W_ih, x.dtype)
         dy_c = None if dy is None else np.asarray(dy, dtype=x.dtype)  # read at any strides
-        grads = {name: accumulator(grads_into, name, shape, x.dtype)
-                 for name, shape in (("weight_ih", (H, I)), ("weight_hh", (H, H)))}
-        db = np.zeros(H, dtype=x.dtype) if cache["has_bias"] else None
+        grads, db = loop_accumulators(grads_into, H, I, H, x.dtype, cache["has_bias"])
         # dx of the dtype NumPy gives W_ih.T @ da (float64 for float64 weights on float32 x, say)
         wide = np.result_type(W_ih, x) != x.dtype
         dx = None if wide else dx_target(x_c, overwrite_x or x_c is not x)  # a copy of x made here is ours
@@ -145,9 +144,8 @@ def rnn_backward(
             dx = np.empty((I, T, N), dtype=x.dtype)
         _fused.rnn_backward_seq(hs, x_c, W_ih_c, W, dy_c, dh, dh_sq, grads["weight_ih"], grads["weight_hh"], db, dx,
                                 mask, sizes, int(relu), int(reverse))
-        if db is not None:
-            grads["bias_ih"], grads["bias_hh"] = db, db.copy()
-        return dx.astype(np.result_type(W_ih, x)) if wide else dx, (dh,), add_gradients(grads, grads_into), dh_sq
+        grads = add_gradients(with_bias(grads, db), grads_into)
+        return dx.astype(np.result_type(W_ih, x)) if wide else dx, (dh,), grads, dh_sq
     dy_c = loop_gradient(dy, x.dtype, ws)  # a copy of ours (then writable) where dy was not C-contiguous
     if dy_c is not None and (dy_c is not dy or overwrite_dy) and dy_c.flags.writeable \
             and dy_c.shape == (H, T, N) and not np.may_share_memory(dy_c, hs):
