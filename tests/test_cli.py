@@ -16,7 +16,7 @@ import pytest
 import rnnkit
 from rnnkit.cli.errors import EXIT_INTERNAL, report_exception
 from cli_helpers import run, user_error
-from rnnkit.cli.main import build_parser, main
+from rnnkit.cli.main import build_parser
 
 COMMANDS = [[], ["demo"], ["forecast"], ["forecast", "fit"], ["forecast", "predict"], ["classify"],
             ["classify", "fit"], ["classify", "predict"], ["text"], ["text", "fit"], ["text", "sample"], ["info"]]

@@ -11,7 +11,7 @@ import pytest
 from test_c_loops import _problem, _run, _tol
 from test_fused_seq_arguments import call, outputs, pos, valid_args
 
-from rnnkit.kernels import _fused, blas, rnn_backward, rnn_forward
+from rnnkit.kernels import blas, rnn_backward, rnn_forward
 
 from fused_helpers import DTYPES, dtype_id, expect_error
 
