@@ -2,7 +2,8 @@
 
 - The constructor stores its arguments under the same names and does nothing else.
 - ``fit`` validates them and the data, learns attributes whose names end in ``_`` and returns
-  ``self``; calling ``fit`` again starts from scratch.
+  ``self``; calling ``fit`` again starts from scratch, and sets the attributes only once
+  training has succeeded (a ``fit`` that raises leaves the previous fitted state intact).
 - ``get_params()`` returns the constructor arguments (read from the ``__init__`` signature, so
   the argument list lives in one place) and ``set_params(**params)`` changes them, so
   ``sklearn.base.clone``, ``cross_val_score`` and ``GridSearchCV`` work when scikit-learn is

@@ -63,3 +63,28 @@ def spawn_seeds(seed: int | np.random.Generator | None, n: int) -> list[int]:
     """
     rng = as_generator(seed)
     return [int(s) for s in rng.integers(0, 2**31 - 1, size=n)]
+
+
+#: the largest magnitude the networks can represent: they compute in float32
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_float32_range(a: np.ndarray, name: str, owner: str) -> np.ndarray:
+    """``a`` (finite float64) unchanged if every |value| fits in float32, the networks' dtype.
+
+    Larger values would become inf on the way into the network (or overflow the statistics
+    computed from them), so they are refused here with the input's name and largest magnitude.
+    """
+    peak = float(np.max(np.abs(a))) if a.size else 0.0
+    if peak > FLOAT32_MAX:
+        raise ValueError(f"{owner} expected values in {name} within float32's range (|value| <= {FLOAT32_MAX:.4g}; "
+                         f"the networks compute in float32), got a largest magnitude of {peak:.4g}. Rescale the data "
+                         "first, e.g. divide it by a power of ten.")
+    return a
+
+
+def check_not_sparse(x: Any, name: str, owner: str) -> None:
+    """Refuse a SciPy sparse matrix or array (recognised without importing SciPy)."""
+    if type(x).__module__.startswith("scipy.sparse"):
+        raise TypeError(f"{owner} does not support sparse input: got a {type(x).__name__} as {name}. Convert it to "
+                        f"a dense array with {name}.toarray() first.")

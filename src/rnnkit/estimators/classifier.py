@@ -28,11 +28,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._checks import check_positive_int
+from .._checks import check_bool, check_positive_int, check_probability
 from ..losses.cross_entropy import log_softmax
 from .base import BaseEstimator
-from .._checks import check_probability
 from .checks import check_common, check_optional_int, spawn_seeds
+from .labels import encode_labels
 from .network import build_network, to_float32, train_network
 from .pooling import MODES
 from .sequences import as_sequences, average_pool, channel_stats, pool_size_for, stratified_split
@@ -115,6 +115,7 @@ class SequenceClassifier(BaseEstimator):
         if self.validation_fraction is not None:
             check_probability(self.validation_fraction, "validation_fraction", owner)
         check_positive_int(self.patience, "patience", owner)
+        check_bool(self.bidirectional, "bidirectional", owner)
         modes = [self.pooling] if isinstance(self.pooling, str) else (
             list(self.pooling) if isinstance(self.pooling, (list, tuple)) else None)
         if not modes or len(set(modes)) != len(modes) or any(m not in MODES for m in modes):
@@ -128,26 +129,23 @@ class SequenceClassifier(BaseEstimator):
         Args:
             X: N sequences: a list of (T_n, C) or (T_n,) arrays, an (N, T, C) array, or an
                 (N, T) array of univariate series.
-            y: (N,) labels of any type numpy can sort (ints, strings, ...), at least 2 classes.
+            y: (N,) class labels of one kind (ints, strings, bools; floats only with whole values),
+                none missing, at least 2 classes (see :mod:`rnnkit.estimators.labels`).
 
         Returns:
-            self.
+            self. The fitted attributes are set only once training has succeeded: when fit raises,
+            an estimator fitted before keeps its previous state.
         """
         modes = self._check_params()
         seqs = as_sequences(X, "SequenceClassifier.fit")
-        labels = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
-        if labels.ndim != 1 or len(labels) != len(seqs):
-            raise ValueError(f"SequenceClassifier.fit expected y of shape ({len(seqs)},), one label per sequence "
-                             f"of X, got shape {labels.shape}.")
-        self.classes_, y_idx = np.unique(labels, return_inverse=True)
-        if len(self.classes_) < 2:
+        classes, y_idx = encode_labels(y, len(seqs), "SequenceClassifier.fit")
+        if len(classes) < 2:
             raise ValueError(f"SequenceClassifier.fit expected at least 2 classes in y, got only "
-                             f"{self.classes_.tolist()}.")
-        self.n_features_in_ = seqs[0].shape[1]
-        self.pool_size_ = pool_size_for(seqs, self.max_steps)
-        seqs = average_pool(seqs, self.pool_size_)
-        self.channel_mean_, self.channel_scale_ = channel_stats(seqs)
-        Z = [to_float32((s - self.channel_mean_) / self.channel_scale_) for s in seqs]
+                             f"{classes.tolist()}.")
+        n_features, pool_size = seqs[0].shape[1], pool_size_for(seqs, self.max_steps)
+        seqs = average_pool(seqs, pool_size)
+        mean, scale = channel_stats(seqs)
+        Z = [to_float32((s - mean) / scale) for s in seqs]
         s = spawn_seeds(self.seed, 6)
         fraction = self.validation_fraction
         if fraction is None:
@@ -155,14 +153,16 @@ class SequenceClassifier(BaseEstimator):
         split = stratified_split(y_idx, fraction, s[4])
         train, val = (np.arange(len(Z)), None) if split is None else split
         model = build_network(self.cell, Z[0].shape[1], self.hidden_size, self.num_layers, self.bidirectional,
-                              self.dropout, len(self.classes_), modes, s[:4])
+                              self.dropout, len(classes), modes, s[:4])
         validation = None if val is None else ([Z[i] for i in val], y_idx[val])
         history = train_network(model, [Z[i] for i in train], y_idx[train], loss="cross_entropy", lr=self.lr,
                                 epochs=self.epochs, batch_size=self.batch_size, patience=self.patience,
                                 validation_data=validation, seed=s[5], verbose=self.verbose,
                                 warmup_updates=WARMUP_UPDATES)
-        self.model_ = model
-        self.history_ = history
+        # only now that training succeeded: a failed refit leaves the previous fitted state whole
+        self.classes_, self.n_features_in_, self.pool_size_ = classes, n_features, pool_size
+        self.channel_mean_, self.channel_scale_ = mean, scale
+        self.model_, self.history_ = model, history
         return self
 
     # -- predict ---------------------------------------------------------------------------

@@ -125,12 +125,13 @@ class Forecaster(BaseEstimator):
         Args:
             y: (T,) array or pandas Series, (T, C) array or DataFrame, or a list of such series
                 (one global model; each window is scaled by itself, so series of any level and
-                scale can share it).
+                scale can share it). A flat list of numbers is one series.
             X: optional covariates aligned with y: (T, F) (or a list of them for a list of
                 series). Their past values are extra inputs; pass them to predict as well.
 
         Returns:
-            self.
+            self. The fitted attributes are set only once training has succeeded: when fit raises,
+            a forecaster fitted before keeps its previous state.
         """
         self._check_params()
         data = as_series_data(y, X, "Forecaster.fit")
@@ -149,21 +150,25 @@ class Forecaster(BaseEstimator):
             raise ValueError(f"Forecaster.fit needs series of at least lookback + horizon + 1 = {L + H + 1} steps "
                              f"(lookback {L}, {H} forecast step(s) per window), got a series of {shortest}. Use a "
                              "shorter lookback or horizon, or longer series.")
-        self.seasonal_period_, self.lookback_, self.anchor_period_ = m, L, m_anchor
-        self.n_channels_ = data.y[0].shape[1]
-        self.n_covariates_ = 0 if data.X is None else data.X[0].shape[1]
+        n_channels = data.y[0].shape[1]
+        n_covariates = 0 if data.X is None else data.X[0].shape[1]
         train, val = self._windows(data, L, H, m_anchor)
+        remembered = self._remember(data, L)
         s = spawn_seeds(self.seed, 5)
-        model = build_network(self.cell, self.n_channels_ + self.n_covariates_, self.hidden_size, self.num_layers,
-                              False, self.dropout, H * self.n_channels_, "last", s[:4])
+        model = build_network(self.cell, n_channels + n_covariates, self.hidden_size, self.num_layers,
+                              False, self.dropout, H * n_channels, "last", s[:4])
         flat = lambda z: z.reshape(len(z), -1)  # noqa: E731 - (N, H, C) targets -> (N, H*C)
-        self.history_ = train_network(model, to_float32(train[0]), to_float32(flat(train[1])), loss="mse",
-                                      lr=self.lr, epochs=self.epochs, batch_size=self.batch_size,
-                                      patience=self.patience, seed=s[4], verbose=self.verbose,
-                                      validation_data=None if val is None else (to_float32(val[0]),
-                                                                                to_float32(flat(val[1]))))
-        self.model_ = model
-        self._remember(data)
+        history = train_network(model, to_float32(train[0]), to_float32(flat(train[1])), loss="mse",
+                                lr=self.lr, epochs=self.epochs, batch_size=self.batch_size,
+                                patience=self.patience, seed=s[4], verbose=self.verbose,
+                                validation_data=None if val is None else (to_float32(val[0]),
+                                                                          to_float32(flat(val[1]))))
+        # only now that training succeeded: a failed refit leaves the previous fitted state whole
+        self.seasonal_period_, self.lookback_, self.anchor_period_ = m, L, m_anchor
+        self.n_channels_, self.n_covariates_ = n_channels, n_covariates
+        self.model_, self.history_ = model, history
+        for name, value in remembered.items():
+            setattr(self, name, value)
         return self
 
     def _windows(self, data: SeriesData, L: int, H: int, m: int) -> tuple[tuple, tuple | None]:
@@ -182,15 +187,15 @@ class Forecaster(BaseEstimator):
             return tuple(np.concatenate([e[k] for e in every]) for k in (0, 1)), None
         return train, val
 
-    def _remember(self, data: SeriesData) -> None:
-        """Keep what predict() needs to forecast right after the training series."""
-        L = self.lookback_
-        self.tails_ = np.stack([y[len(y) - L:] for y in data.y])                  # (S, L, C)
-        self.floors_ = np.stack([floor_scale(y) for y in data.y])                 # (S, C)
-        self.covariate_tails_ = None if data.X is None else np.stack(
-            [scale_covariates(x)[len(x) - L:] for x in data.X])                     # (S, L, F)
-        self.is_list_, self.univariate_ = data.is_list, data.univariate
-        self.index_info_, self.names_ = data.index, data.names
+    @staticmethod
+    def _remember(data: SeriesData, L: int) -> dict[str, Any]:
+        """What predict() needs to forecast right after the training series (fitted attributes)."""
+        return {"tails_": np.stack([y[len(y) - L:] for y in data.y]),                # (S, L, C)
+                "floors_": np.stack([floor_scale(y) for y in data.y]),               # (S, C)
+                "covariate_tails_": None if data.X is None else np.stack(
+                    [scale_covariates(x)[len(x) - L:] for x in data.X]),              # (S, L, F)
+                "is_list_": data.is_list, "univariate_": data.univariate,
+                "index_info_": data.index, "names_": data.names}
 
     # -- predict ---------------------------------------------------------------------------
     def predict(self, y: Any = None, X: Any = None) -> Any:

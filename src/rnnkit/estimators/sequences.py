@@ -7,7 +7,9 @@ Accepted X (N sequences of C channels):
 - an array (N, T, C), or (N, T) for N univariate series (a pandas DataFrame (N, T) too).
 
 A sequence may end in NaN rows (how archives such as UCR store unequal lengths in one table):
-those trailing steps are dropped. Any other NaN or infinite value is refused.
+those trailing steps are dropped. Any other NaN, any infinite value (trailing or not) and any
+magnitude beyond float32's range (the networks compute in float32) is refused, and so is
+sparse input (convert it with ``.toarray()``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from ..data._arrays import is_pandas
 from ..data.scalers import mean_and_scale
+from .checks import check_float32_range, check_not_sparse
 
 
 def as_sequences(X: Any, owner: str, n_features: int | None = None) -> list[np.ndarray]:
@@ -32,6 +35,7 @@ def as_sequences(X: Any, owner: str, n_features: int | None = None) -> list[np.n
     if hasattr(X, "detach") and hasattr(X, "numpy"):
         raise TypeError(f"{owner} expected X as NumPy arrays, got a {type(X).__name__}. "
                         "Convert it with .detach().cpu().numpy() first.")
+    check_not_sparse(X, "X", owner)
     if is_pandas(X):
         X = X.to_numpy()
     if isinstance(X, (list, tuple)):
@@ -59,6 +63,7 @@ def as_sequences(X: Any, owner: str, n_features: int | None = None) -> list[np.n
 
 def _one(x: Any, n: int, owner: str) -> np.ndarray:
     """Sequence n of X, (T_n,) or (T_n, C), as float64 (T_n, C) without its trailing NaN steps."""
+    check_not_sparse(x, f"X[{n}]", owner)
     a = np.asarray(x.to_numpy() if is_pandas(x) else x)
     if a.dtype.kind not in "iuf":
         raise TypeError(f"{owner} expected numbers in sequence {n} of X, got dtype {a.dtype}.")
@@ -71,14 +76,19 @@ def _one(x: Any, n: int, owner: str) -> np.ndarray:
     if bad.any():
         rows = bad.any(axis=1)
         first = int(np.argmax(rows))
-        if bad[first:].all() and first > 0:                    # trailing NaN padding
-            return a[:first]
-        raise ValueError(f"{owner} expected finite values in sequence {n} of X, got NaN or inf at step {first} "
-                         f"(only trailing all-NaN steps count as padding). Fill gaps first, e.g. with "
-                         "rnnkit.data.fill_missing(x, method='interpolate').")
+        infinite = np.isinf(a).any(axis=1)
+        if infinite.any():
+            raise ValueError(f"{owner} expected finite values in sequence {n} of X, got inf at step "
+                             f"{int(np.argmax(infinite))} (only trailing all-NaN steps count as padding, never "
+                             "infinite ones). Replace or clip infinite values first.")
+        if first == 0 or not np.isnan(a[first:]).all():
+            raise ValueError(f"{owner} expected finite values in sequence {n} of X, got NaN at step {first} "
+                             f"(only trailing all-NaN steps count as padding). Fill gaps first, e.g. with "
+                             "rnnkit.data.fill_missing(x, method='interpolate').")
+        a = a[:first]                                         # trailing NaN padding
     if len(a) == 0:
         raise ValueError(f"{owner} expected sequence {n} of X to have at least one step, got none.")
-    return a
+    return check_float32_range(a, f"sequence {n} of X", owner)
 
 
 def pool_size_for(seqs: list[np.ndarray], max_steps: int | None) -> int:

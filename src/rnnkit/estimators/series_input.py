@@ -4,21 +4,27 @@ Accepted y:
 
 - one series: a 1-D array (T,) or pandas Series, or a 2-D array (T, C) / DataFrame of C
   target channels forecast together;
-- a list of such series (all 1-D, or all with the same C) for one global model.
+- a list of such series (all 1-D, or all with the same C) for one global model; a flat list
+  of numbers (no element a sequence) is one series, as ``np.asarray`` reads it.
 
 Accepted X (optional covariates, past values used as extra inputs): for one series an array
 (T, F) (or (T,) for F = 1) or DataFrame with the same T as y; for a list of series a list of
 such arrays, one per series. The same F must be given at predict time.
+
+Values must be finite and within float32's range (the networks compute in float32); sparse
+matrices are refused (convert them with ``.toarray()``).
 """
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..data._arrays import as_float_series, is_pandas
+from .checks import check_float32_range, check_not_sparse
 from .time_index import index_info
 
 
@@ -46,6 +52,7 @@ class SeriesData:
 
 def _one_y(y: Any, owner: str, where: str) -> tuple[np.ndarray, dict | None, Any]:
     info, name = None, None
+    check_not_sparse(y, f"y{where}", owner)
     if is_pandas(y):
         info = index_info(y.index) if len(y) else None
         name = [c if isinstance(c, (str, int)) else str(c) for c in y.columns] if y.ndim == 2 else (
@@ -53,21 +60,35 @@ def _one_y(y: Any, owner: str, where: str) -> tuple[np.ndarray, dict | None, Any
     arr = as_float_series(y, f"y{where}", owner, ndim=(1, 2))
     if len(arr) < 2:
         raise ValueError(f"{owner} expected y{where} with at least 2 time steps, got {len(arr)}.")
-    return arr, info, name
+    return check_float32_range(arr, f"y{where}", owner), info, name
 
 
 def _one_x(X: Any, T: int, owner: str, where: str) -> np.ndarray:
+    check_not_sparse(X, f"X{where}", owner)
     arr = as_float_series(X, f"X{where}", owner, ndim=(1, 2))
     arr = arr.reshape(len(arr), -1)
     if len(arr) != T:
         raise ValueError(f"{owner} expected covariates X{where} with one row per time step of y ({T} rows), got "
                          f"{len(arr)}. X holds past values aligned with y, not future ones.")
-    return arr
+    return check_float32_range(arr, f"X{where}", owner)
+
+
+def _is_scalar(v: Any) -> bool:
+    """A single value (a number, str, None, NumPy scalar or 0-d array), not a sequence."""
+    return v is None or isinstance(v, (numbers.Number, str, bytes, np.generic)) or (
+        isinstance(v, np.ndarray) and v.ndim == 0)
 
 
 def as_series_data(y: Any, X: Any, owner: str) -> SeriesData:
     """Validate y (and X) as described in the module docstring."""
     is_list = isinstance(y, (list, tuple))
+    scalars = [_is_scalar(v) for v in y] if is_list else []
+    if scalars and all(scalars):   # [1.0, 2.5, ...]: one series, as np.asarray reads it
+        y, is_list = np.asarray(y), False
+    elif any(scalars):
+        raise ValueError(f"{owner} expected y as one series or a list of series, got a list that mixes single "
+                         "values and sequences. Pass one series as np.asarray(values), or several as a list of "
+                         "arrays.")
     items = list(y) if is_list else [y]
     if is_list and not items:
         raise ValueError(f"{owner} expected y as a series or a non-empty list of series, got an empty list.")

@@ -23,12 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import check_positive_int
+from .._checks import check_positive_int, check_probability
 from .._random import as_generator
 from ..layers.grad_mode import evaluating
 from ..losses.cross_entropy import log_softmax
 from .base import BaseEstimator
-from .._checks import check_probability
 from .checks import check_common, spawn_seeds
 from .network import build_network, train_network
 from .sampling import check_sampling, next_token
@@ -99,16 +98,17 @@ class TextGenerator(BaseEstimator):
 
     def fit(self, text: str) -> "TextGenerator":
         """Learn the character statistics of ``text`` (a str of at least 2 * seq_length + 2
-        characters when a validation part is held out, else 2)."""
+        characters when a validation part is held out, else 2). The fitted attributes are set only
+        once training has succeeded: when fit raises, a generator fitted before keeps its state."""
         self._check_params()
         if not isinstance(text, str):
             raise TypeError(f"TextGenerator.fit expected a str, got {type(text).__name__}. Read files with "
                             "open(path, encoding='utf-8').read().")
         if len(text) < 2:
             raise ValueError(f"TextGenerator.fit expected a text of at least 2 characters, got {len(text)}.")
-        self.vocab_ = "".join(sorted(set(text)))
-        ids = self._encode(text, "fit")
-        self.char_counts_ = np.bincount(ids, minlength=len(self.vocab_)).astype(np.int64)
+        vocab = "".join(sorted(set(text)))
+        ids = self._encode(text, "fit", vocab)
+        char_counts = np.bincount(ids, minlength=len(vocab)).astype(np.int64)
         n_val = int(round(self.validation_fraction * len(ids)))
         validation = None
         if n_val >= self.seq_length + 1 and len(ids) - n_val >= self.seq_length + 1:
@@ -116,17 +116,19 @@ class TextGenerator(BaseEstimator):
             ids = ids[: len(ids) - n_val]
         X, y = self._chunks(ids)
         s = spawn_seeds(self.seed, 5)
-        V = len(self.vocab_)
+        V = len(vocab)
         model = build_network(self.cell, 0, self.hidden_size, self.num_layers, False, self.dropout, V, None, s[:4],
                               embedding=(V, self.embedding_size))
-        self.history_ = train_network(model, X, y, loss="cross_entropy", lr=self.lr, epochs=self.epochs,
-                                      batch_size=self.batch_size, patience=self.patience,
-                                      validation_data=validation, seed=s[4], verbose=self.verbose)
-        self.model_ = model
+        history = train_network(model, X, y, loss="cross_entropy", lr=self.lr, epochs=self.epochs,
+                                batch_size=self.batch_size, patience=self.patience,
+                                validation_data=validation, seed=s[4], verbose=self.verbose)
+        # only now that training succeeded: a failed refit leaves the previous fitted state whole
+        self.vocab_, self.char_counts_, self.model_, self.history_ = vocab, char_counts, model, history
         return self
 
-    def _encode(self, text: str, method: str) -> np.ndarray:
-        index = {c: i for i, c in enumerate(self.vocab_)}
+    def _encode(self, text: str, method: str, vocab: str | None = None) -> np.ndarray:
+        """``text`` as ids (T,) into ``vocab`` (default: the fitted ``vocab_``)."""
+        index = {c: i for i, c in enumerate(self.vocab_ if vocab is None else vocab)}
         unknown = sorted({c for c in text if c not in index})
         if unknown:
             raise ValueError(f"TextGenerator.{method} got characters that are not in the vocabulary learned by fit: "

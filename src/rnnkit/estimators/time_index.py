@@ -4,8 +4,9 @@
 (so a saved forecaster continues the index too); :func:`future_index` builds the next
 ``horizon`` labels from them:
 
-- ``DatetimeIndex`` with a frequency (``index.freq``, else ``pandas.infer_freq``):
-  last + k * freq, k = 1..H, with the same frequency;
+- ``DatetimeIndex`` with a frequency (``index.freq``, else the one pandas infers, stored as
+  its string, e.g. "MS"): last + k * freq, k = 1..H, with the same frequency and time zone
+  (a named zone such as "Europe/Paris" keeps its daylight-saving changes);
 - ``PeriodIndex``: the next H periods;
 - integer index (``RangeIndex`` included) with a constant step s: last + k * s;
 - anything else (irregular dates, strings): no continuation; the forecast gets a RangeIndex
@@ -29,10 +30,11 @@ def index_info(index: Any) -> dict[str, Any]:
     name = index.name if isinstance(index.name, (str, int, type(None))) else str(index.name)
     n = len(index)
     if isinstance(index, pd.DatetimeIndex):
-        freq = index.freqstr if index.freq is not None else (pd.infer_freq(index) if n >= 3 else None)
-        if freq is not None:
-            return {"kind": "datetime", "last": index[-1].isoformat(), "freq": freq, "name": name,
-                    "tz": None if index.tz is None else str(index.tz), "length": n}
+        if index.freq is None and n >= 3:   # infer it (freq="infer" does not warn as infer_freq does)
+            index = pd.DatetimeIndex(index, freq="infer")
+        if index.freq is not None:
+            return {"kind": "datetime", "last": index[-1].isoformat(), "freq": index.freq.freqstr, "name": name,
+                    "tz": _tz_name(index[-1]), "length": n}
     elif isinstance(index, pd.PeriodIndex):
         return {"kind": "period", "last": str(index[-1]), "freq": index.freqstr, "name": name, "length": n}
     elif pd.api.types.is_integer_dtype(index.dtype):
@@ -45,6 +47,19 @@ def index_info(index: Any) -> dict[str, Any]:
             "why": f"its {type(index).__name__} has no regular step (no frequency could be inferred)"}
 
 
+def _tz_name(last: Any) -> str | None:
+    """The name of the time zone of ``last`` (a Timestamp) that ``tz_convert`` accepts back, or
+    None when naive (or when the zone has no such name: the stored UTC offset is then kept)."""
+    if last.tzinfo is None:
+        return None
+    name = str(last.tz)
+    try:
+        last.tz_convert(name)
+    except (KeyError, ValueError, TypeError):   # e.g. a dateutil zone: its str() is not a zone name
+        return None
+    return name
+
+
 def future_index(info: dict[str, Any], horizon: int) -> Any:
     """The H labels after the series described by ``info`` (see the module docstring)."""
     import pandas as pd
@@ -53,9 +68,9 @@ def future_index(info: dict[str, Any], horizon: int) -> Any:
     k = np.arange(1, horizon + 1)
     if kind == "datetime":
         offset = pd.tseries.frequencies.to_offset(info["freq"])
-        last = pd.Timestamp(info["last"])
-        if info.get("tz") and last.tzinfo is None:
-            last = last.tz_localize(info["tz"])
+        last = pd.Timestamp(info["last"])   # carries the UTC offset of its time zone
+        if info.get("tz"):
+            last = last.tz_localize(info["tz"]) if last.tzinfo is None else last.tz_convert(info["tz"])
         start = last + offset
         return pd.date_range(start=start, periods=horizon, freq=offset, name=name)
     if kind == "period":

@@ -1,0 +1,68 @@
+"""Class labels of :class:`~rnnkit.estimators.SequenceClassifier`: validation and encoding.
+
+Accepted y: N labels of one sortable kind: integers, strings or bools (a NumPy array, a list,
+a pandas Series, categorical or nullable included). Floats are accepted when every value is a
+whole number (0.0 / 1.0); other floats are continuous targets, refused as scikit-learn does
+("Unknown label type: continuous"). Missing labels (None, NaN, pandas NA) and a mix of kinds
+that cannot be sorted together (1 and "a") are refused.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+
+def _is_missing(v: Any) -> bool:
+    """None, a float NaN, pandas NA or NaT (checked by type name: pandas is not imported)."""
+    if v is None or type(v).__name__ in ("NAType", "NaTType"):
+        return True
+    return isinstance(v, (float, np.floating)) and bool(np.isnan(v))
+
+
+def encode_labels(y: Any, n: int, owner: str) -> tuple[np.ndarray, np.ndarray]:
+    """(classes_ (K,) the sorted distinct labels, y_idx (N,) the class id of each label).
+
+    Args:
+        y: the N labels (see the module docstring).
+        n: N, the number of sequences in X.
+        owner: "SequenceClassifier.fit", for messages.
+    """
+    labels = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+    if labels.ndim != 1 or len(labels) != n:
+        raise ValueError(f"{owner} expected y of shape ({n},), one label per sequence of X, got shape "
+                         f"{labels.shape}.")
+    raw = labels
+    if isinstance(y, (list, tuple)) and labels.dtype.kind == "U":   # numpy turned any numbers into text
+        raw = np.empty(n, dtype=object)
+        raw[:] = list(y)
+    kind = raw.dtype.kind
+    missing = (np.isnan(raw) if kind == "f" else np.isnat(raw) if kind in "mM"
+               else np.array([_is_missing(v) for v in raw]) if kind == "O" else np.zeros(n, bool))
+    if missing.any():
+        raise ValueError(f"{owner} expected a label for every sequence, got {int(missing.sum())} missing "
+                         f"label(s) (None, NaN or NA; the first at position {int(np.argmax(missing))}). Drop "
+                         "those sequences or give them a class of their own.")
+    numeric = labels if kind == "f" else None
+    if kind == "O" and all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in raw):
+        numeric = raw.astype(np.float64)   # numbers stored as objects: judged as numbers
+    whole = None if numeric is None else np.isfinite(numeric) & (numeric == np.round(numeric))
+    if whole is not None and not whole.all():
+        example = float(numeric[~whole][0])
+        raise ValueError(f"Unknown label type: continuous. {owner} expected class labels in y (integers, strings "
+                         f"or bools), got float values that are not whole numbers (e.g. {example!r}). To predict "
+                         "a quantity use a regressor (rnnkit's Forecaster forecasts series); if the values are "
+                         "classes, cast them, e.g. y.astype(int) or y.astype(str).")
+    mixed = raw is not labels and not all(isinstance(v, str) for v in raw)   # e.g. [1, "a"]
+    if not mixed:
+        try:
+            classes, y_idx = np.unique(labels, return_inverse=True)
+        except TypeError:   # an object array of kinds that do not compare
+            mixed = True
+    if mixed:
+        kinds = sorted({type(v).__name__ for v in raw})
+        raise ValueError(f"{owner} expected labels of one kind that can be sorted, got a mix of {kinds}. "
+                         "Convert them to one type, e.g. np.asarray(y, dtype=str).")
+    return classes, y_idx.reshape(-1)
