@@ -136,3 +136,48 @@ def test_tbptt_refuses_pooling_over_time():
     X, y = rng.standard_normal((8, 12, 2)), rng.standard_normal((8, 1))
     with pytest.raises(ValueError, match="TimePool at index 1"):
         model.fit(X, y, loss="mse", epochs=1, tbptt=(4, 4), progress=False)
+
+
+def _torch_tbptt_per_sequence(lstm, lin, x, y, lengths, k1, k2):
+    """TBPTT(k1, k2) with per-sequence targets by its definition, in torch autograd: sequence n's
+    loss belongs to the chunk [s, e) holding its last step t_n = lengths[n] - 1 and is
+    differentiated only if t_n lies in the window [a, e), through the window's steps only."""
+    N, T, _ = x.shape
+    total = N * y.shape[-1]
+    last = lengths - 1
+    for s in range(0, int(lengths.max()), k1):
+        e = min(s + k1, int(lengths.max()))
+        a = max(0, e - k2)
+        rows = [n for n in range(N) if s <= last[n] < e and last[n] >= a]
+        if not rows:
+            continue
+        state = None
+        if a > 0:
+            with torch.no_grad():
+                _, state = lstm(x[rows, :a])
+        out, _ = lstm(x[rows, a:e], state)
+        pred = lin(out[torch.arange(len(rows)), torch.tensor(last[rows] - a)])
+        ((pred - y[rows]) ** 2).sum().div(total).backward()
+
+
+@pytest.mark.parametrize("k1,k2", [(9, 3), (4, 1), (5, 2), (3, 5), (9, 9)])
+def test_tbptt_per_sequence_gives_no_gradient_for_sequences_ending_before_the_window(k1, k2):
+    """A sequence ending in a chunk's forward-only steps (k2 < k1) adds nothing, to the head
+    (Linear after LastStep) as to the LSTM; the others match the torch definition."""
+    rng = np.random.default_rng(3)
+    N, T = 6, 9
+    lengths = np.array([9, 2, 6, 4, 7, 1])
+    x, y = rng.standard_normal((N, T, 3)), rng.standard_normal((N, 2))
+    model = _model("LSTM", False, num_layers=1)
+    lstm = torch.nn.LSTM(3, 4, batch_first=True).double()
+    lin = torch.nn.Linear(4, 2).double()
+    sd = {f"0.{k}": v for k, v in lstm.state_dict().items()} | {f"2.{k}": v for k, v in lin.state_dict().items()}
+    model.load_state_dict({k: v.numpy() for k, v in sd.items()})
+    model.zero_grad()
+    tbptt_batch(model, rnnkit.losses.MSELoss(), x, y, lengths, k1, k2, False)
+    _torch_tbptt_per_sequence(lstm, lin, torch.tensor(x), torch.tensor(y), lengths, k1, k2)
+    for k in sd:
+        module = lstm if k.startswith("0.") else lin
+        expected = dict(module.named_parameters())[k[2:]].grad
+        expected = np.zeros_like(model.grads[k]) if expected is None else expected.numpy()
+        assert_close(f"TBPTT({k1}, {k2}) grad {k}", model.grads[k], expected, 1e-10, 1e-13)

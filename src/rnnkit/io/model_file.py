@@ -57,11 +57,17 @@ def read_model_file(path: str | os.PathLike) -> tuple[Module, dict[str, np.ndarr
         raise LoadError(path, f"format version {meta.get('format_version')!r} is not supported; expected "
                               f"{FORMAT_VERSION!r}.")
     spec = json_field(path, meta, "model")
+    weights = {k: v for k, v in tensors.items() if "/" not in k}
     try:
         module = layer_from_spec(spec)
     except ConfigError as exc:
         raise LoadError(path, f"its config cannot be built: {exc}") from None
-    weights = {k: v for k, v in tensors.items() if "/" not in k}
+    except RecursionError:
+        raise LoadError(path, "its config nests layers too deeply to be built.") from None
+    except MemoryError as exc:
+        held = sum(a.nbytes for a in weights.values())
+        raise LoadError(path, f"its config asks for weights larger than the available memory ({exc}), while the "
+                              f"file holds {held} bytes of weights: the config does not match them.") from None
     extras = {k: v for k, v in tensors.items() if "/" in k}
     wrong_dtype = [f"{k}: {weights[k].dtype} (expected {p.dtype})" for k, p in module.params.items()
                    if k in weights and weights[k].dtype != p.dtype]
@@ -74,8 +80,8 @@ def read_model_file(path: str | os.PathLike) -> tuple[Module, dict[str, np.ndarr
     if "rng" in meta:
         try:
             module.set_rng_state(json_field(path, meta, "rng"))
-        except (ValueError, TypeError, KeyError, IndexError) as exc:
-            raise LoadError(path, f"the stored random-generator state is invalid: {exc}") from None
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            raise LoadError(path, f"the stored random-generator state is invalid: {exc!r}") from None
     return module, extras, meta
 
 
@@ -85,8 +91,10 @@ def json_field(path: str | os.PathLike, meta: Mapping[str, str], key: str) -> An
         raise LoadError(path, f"the metadata lacks the field {key!r}.")
     try:
         return json.loads(meta[key])
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # not JSON, or an integer of more than 4300 digits
         raise LoadError(path, f"metadata field {key!r} is not valid JSON ({exc}).") from None
+    except RecursionError:
+        raise LoadError(path, f"metadata field {key!r} is JSON nested too deeply to parse.") from None
 
 
 def load(path: str | os.PathLike) -> Any:
@@ -104,5 +112,8 @@ def load(path: str | os.PathLike) -> Any:
     if "estimator" in meta:
         from ..estimators.persistence import load_estimator
 
-        return load_estimator(path)
+        try:
+            return load_estimator(path)
+        except (AttributeError, RecursionError) as exc:  # a record of the wrong structure (a list for a dict)
+            raise LoadError(path, f"the stored estimator record is malformed: {exc!r}.") from None
     return module

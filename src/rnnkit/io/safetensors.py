@@ -10,7 +10,9 @@ Layout (https://github.com/huggingface/safetensors)::
                  from the start of the data; together the tensors cover it with no gap.
 
 :func:`write_safetensors` writes atomically (a temporary file in the same folder, fsync, then
-``os.replace``), so a crash mid-write never leaves a half-written file under the final name.
+``os.replace``), so a crash mid-write never leaves a half-written file under the final name. A
+new file gets the usual permissions (0o666 less the umask, as ``open`` gives); an overwritten
+file keeps its permission bits.
 It also stores the SHA-256 of the data in the metadata under ``"rnnkit.data_sha256"``;
 :func:`read_safetensors` checks it when present, so flipped bits in the weights are caught.
 Every problem is reported as :class:`rnnkit.errors.LoadError` naming the file.
@@ -20,8 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
-import tempfile
+import secrets
+import stat
 from typing import Any, Mapping
 
 import numpy as np
@@ -55,7 +59,7 @@ def write_safetensors(path: str | os.PathLike, tensors: Mapping[str, Any],
     for name, a in tensors.items():
         if not isinstance(name, str) or not name or name == "__metadata__":
             raise ValueError(f"Expected non-empty tensor names other than '__metadata__', got {name!r}.")
-        arrays[name] = np.ascontiguousarray(a)
+        arrays[name] = np.asarray(a)  # tobytes() below writes C order; 0-d arrays stay 0-d (shape [])
         _code(arrays[name], name)
     # widest items first, so every tensor starts at a multiple of its item size
     layout = sorted(arrays, key=lambda k: -arrays[k].dtype.itemsize)
@@ -77,10 +81,23 @@ def write_safetensors(path: str | os.PathLike, tensors: Mapping[str, Any],
 
 
 def _atomic_write(path: str, blob: bytes) -> None:
+    """Write ``blob`` to a new temporary file beside ``path``, fsync, then rename it over ``path``.
+
+    The temporary file is created with mode 0o666, which the system reduces by the umask (no
+    need to read the umask, which Python can only do by changing it); if ``path`` exists, its
+    permission bits are copied onto the new file before the rename."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = None
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)  # O_EXCL: a new file, ours
+    fd = os.open(tmp, flags, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
+            if mode is not None:
+                os.chmod(tmp, mode)
             f.write(blob)
             f.flush()
             os.fsync(f.fileno())
@@ -107,9 +124,12 @@ def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], di
                               "field (truncated, or not a safetensors file).")
     try:
         header = json.loads(blob[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # not UTF-8, not JSON, or an integer of more than 4300 digits
         raise LoadError(path, f"the header is not valid JSON ({exc}); the file is corrupted or not a "
                               "safetensors file.") from None
+    except RecursionError:
+        raise LoadError(path, "the header is JSON nested too deeply to parse; the file is corrupted or "
+                              "not a safetensors file.") from None
     if not isinstance(header, dict):
         raise LoadError(path, f"expected a JSON object as header, got {type(header).__name__}.")
     data = memoryview(blob)[8 + n:]
@@ -145,8 +165,8 @@ def _tensor(path: str, name: str, info: Any, data: memoryview) -> np.ndarray:
         raise LoadError(path, f"tensor '{name}' has dtype {info['dtype']!r}; expected one of {', '.join(DTYPES)}.")
     dtype = np.dtype(DTYPES[info["dtype"]])
     begin, end = info["data_offsets"]
-    count = int(np.prod(info["shape"], dtype=np.int64))
-    if end - begin != count * dtype.itemsize or end < begin:
+    count = math.prod(info["shape"])  # Python ints: no overflow, whatever the header claims
+    if end - begin != count * dtype.itemsize:
         raise LoadError(path, f"tensor '{name}' of shape {info['shape']} and dtype {info['dtype']} needs "
                               f"{count * dtype.itemsize} bytes, its offsets [{begin}, {end}] give {end - begin}.")
     if end > len(data):

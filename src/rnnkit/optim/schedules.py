@@ -5,8 +5,8 @@ lr0 = the optimizer's learning rate when the schedule was created:
 
 - :class:`StepLR`:            lr = lr0 * gamma ** (e // step_size)
 - :class:`CosineAnnealingLR`: lr = eta_min + (lr0 - eta_min) * (1 + cos(pi * e / T_max)) / 2
-- :class:`ReduceLROnPlateau`: lr = max(lr * factor, min_lr) after ``patience`` epochs without
-  improvement of the monitored value (``step(value)``), then ``cooldown`` epochs of rest.
+- :class:`ReduceLROnPlateau`: lr = max(lr * factor, min_lr) after more than ``patience`` epochs
+  without improvement of the monitored value (``step(value)``), then ``cooldown`` epochs of rest.
 
 ``state_dict()`` / ``load_state_dict()`` carry everything needed to resume (JSON-able).
 """

@@ -1,10 +1,13 @@
 """``EpochStats``: the running sums of one epoch, pooled exactly over its batches.
 
-The epoch's "loss" is the mean over every loss term of the epoch (batch losses weighted by the
-number of terms they average: sequences, or valid steps for per-step targets), so it does not
-depend on how the data were cut into batches. Metrics are pooled the same way. "grad_norm" is
-the mean, "grad_norm_max" the maximum, of the global gradient norm before clipping over the
-epoch's updates, and "hidden_grad_norms" the root mean square over batches of ||dL/dh_t||.
+The epoch's "loss" is the loss's own reduction over the whole epoch, so it does not depend on
+how the data were cut into batches: for a loss with ``reduction="mean"`` (and any loss without a
+``reduction`` attribute, such as a plain callable) the mean over every loss term of the epoch
+(batch losses weighted by the number of terms they average: sequences, or valid steps for
+per-step targets); for ``reduction="sum"`` the sum of the batch losses, i.e. the sum over every
+loss term of the epoch. Metrics are pooled as means. "grad_norm" is the mean, "grad_norm_max"
+the maximum, of the global gradient norm before clipping over the epoch's updates, and
+"hidden_grad_norms" the root mean square over batches of ||dL/dh_t||.
 Evaluation (validation data, ``evaluate``) pools its batches with the same sums.
 """
 
@@ -16,11 +19,16 @@ from typing import Any
 import numpy as np
 
 from .batching import loss_terms
-from .metrics import METRICS
+from .metrics import METRICS, is_multiclass
 
 
 class EpochStats:
-    def __init__(self, metrics: tuple[str, ...] = ()) -> None:
+    """Running sums; ``loss``: the loss function, which fixes the reduction and which accuracy applies
+    (:func:`~rnnkit.training.metrics.is_multiclass`)."""
+
+    def __init__(self, metrics: tuple[str, ...] = (), loss: Any = None) -> None:
+        self.reduction = getattr(loss, "reduction", "mean")
+        self.multiclass = is_multiclass(loss)
         self.loss_sum, self.terms, self.batches = 0.0, 0, 0
         self.metric_sums = {m: [0.0, 0] for m in metrics}
         self.norm_sum, self.norm_max, self.updates = 0.0, 0.0, 0
@@ -29,7 +37,7 @@ class EpochStats:
 
     def add_batch(self, loss: float, terms: int, metric_values: dict[str, tuple[float, int]],
                   hidden_sq: np.ndarray | None) -> None:
-        self.loss_sum += loss * terms
+        self.loss_sum += loss if self.reduction == "sum" else loss * terms
         self.terms += terms
         self.batches += 1
         for m, (s, c) in metric_values.items():
@@ -45,10 +53,11 @@ class EpochStats:
 
     def add_outputs(self, loss: float, pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None,
                     per_step: bool, hidden_sq: np.ndarray | None = None) -> None:
-        """:meth:`add_batch` from a batch's mean loss, outputs ``pred`` (N, ...) or (N, T, ...) and
+        """:meth:`add_batch` from a batch's loss, outputs ``pred`` (N, ...) or (N, T, ...) and
         targets: its number of loss terms and its metrics are computed here (``mask`` (N, T): the
         valid steps of per-step outputs, None for all)."""
-        metric_values = {m: METRICS[m](pred, target, mask) for m in self.metric_sums}
+        metric_values = {m: METRICS[m](pred, target, mask, multiclass=self.multiclass) if m == "accuracy"
+                         else METRICS[m](pred, target, mask) for m in self.metric_sums}
         self.add_batch(loss, loss_terms(per_step, pred.shape, mask), metric_values, hidden_sq)
 
     def add_update(self, grad_norm: float) -> None:
@@ -58,10 +67,12 @@ class EpochStats:
 
     @property
     def loss(self) -> float:
+        if self.reduction == "sum":
+            return self.loss_sum if self.batches else math.nan
         return self.loss_sum / self.terms if self.terms else math.nan
 
     def means(self) -> dict[str, float]:
-        """``{"loss": ..., <metric>: ...}``: the pooled means over the batches added so far."""
+        """``{"loss": ..., <metric>: ...}``: the pooled loss and metric means over the batches added so far."""
         out = {"loss": self.loss}
         for m, (s, c) in self.metric_sums.items():
             out[m] = s / c if c else math.nan

@@ -32,14 +32,14 @@ def is_per_step(model: Sequential, sequence_input: bool) -> bool:
 
 def evaluate_dataset(model: Sequential, data: Dataset, loss_fn: Callable, metrics: tuple[str, ...],
                      per_step: bool, batch_size: int) -> dict[str, float]:
-    """Mean loss over all loss terms and pooled metrics (as :class:`EpochStats`), in evaluation mode."""
-    stats = EpochStats(metrics)
+    """The loss pooled over all loss terms and the metrics (as :class:`EpochStats`), in evaluation mode."""
+    stats = EpochStats(metrics, loss_fn)
     with evaluating(model):
         for idx in batch_indices(len(data), batch_size, None):
             batch = data.take(idx, per_step=per_step)
             out = model(batch.X, lengths=batch.lengths)
             mask = step_mask(batch.lengths, len(idx), out.shape[1]) if per_step else None
-            value, _ = loss_fn(out, batch.y, mask)
+            value, _ = losses.checked_call(loss_fn, out, batch.y, mask)
             stats.add_outputs(value, out, batch.y, mask, per_step)
     return stats.means()
 

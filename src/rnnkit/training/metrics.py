@@ -1,7 +1,11 @@
 """Metrics reported per epoch: each returns (sum, count) so batches can be pooled exactly.
 
-- "accuracy": class ids as targets (shape = pred without its last axis) -> argmax(pred) == y;
-  otherwise binary targets in [0, 1] with logits -> (pred > 0) == (y > 0.5).
+- "accuracy": multi-class outputs (C scores on the last axis, trained with cross-entropy):
+  argmax(pred) == y for class ids y (pred's shape without its last axis), or
+  argmax(pred) == argmax(y) for one-hot or probability targets (pred's shape); one hit per row.
+  Binary outputs (logits, trained with binary cross-entropy; also multi-label): per element,
+  (pred > 0) == (y > 0.5). Which of the two is fixed by the loss (:func:`is_multiclass`), or,
+  for a loss that is neither, by the outputs: multi-class when C > 1.
 - "mae", "mse": mean absolute / squared error.
 
 ``mask`` (the leading axes, e.g. (N, T) for per-step targets) selects what counts.
@@ -9,11 +13,12 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..losses import BCEWithLogitsLoss, CrossEntropyLoss, binary_cross_entropy_with_logits, cross_entropy
 
 
 def _pool(values: np.ndarray, mask: np.ndarray | None) -> tuple[float, int]:
@@ -24,12 +29,37 @@ def _pool(values: np.ndarray, mask: np.ndarray | None) -> tuple[float, int]:
     return float(values[m].sum(dtype=np.float64)), int(m.sum())
 
 
-def accuracy(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> tuple[float, int]:
+def is_multiclass(loss: Any) -> bool | None:
+    """True for cross-entropy, False for binary cross-entropy (the loss objects or functions), None
+    for any other loss (accuracy then decides from the outputs)."""
+    if loss is cross_entropy or isinstance(loss, CrossEntropyLoss):
+        return True
+    if loss is binary_cross_entropy_with_logits or isinstance(loss, BCEWithLogitsLoss):
+        return False
+    return None
+
+
+def accuracy(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None,
+             multiclass: bool | None = None) -> tuple[float, int]:
+    """Hits of multi-class or binary outputs (see the module docstring); ``multiclass`` None: C > 1.
+
+    Shapes: pred (..., C); target (...) class ids or (..., C) one-hot/probabilities (multi-class),
+    or (..., C) binary targets (binary); mask: leading axes of pred, e.g. (N, T)."""
     target = np.asarray(target)
-    if target.shape == pred.shape[:-1] and pred.shape[-1] > 1:
+    if multiclass is None:
+        multiclass = pred.shape[-1] > 1
+    if multiclass and target.shape == pred.shape[:-1]:
         hits = pred.argmax(axis=-1) == target
-    else:
+    elif multiclass and target.shape == pred.shape:
+        hits = pred.argmax(axis=-1) == target.argmax(axis=-1)
+    elif not multiclass and target.size == pred.size:
         hits = (pred > 0) == (target.reshape(pred.shape) > 0.5)
+    else:
+        kind = "multi-class" if multiclass else "binary"
+        expected = (f"class ids of shape {pred.shape[:-1]} or one-hot/probability targets of shape {pred.shape}"
+                    if multiclass else f"binary targets of shape {pred.shape}")
+        raise ValueError(f"Expected {expected} for the 'accuracy' metric of {kind} outputs of shape {pred.shape}, "
+                         f"got targets of shape {target.shape}.")
     return _pool(hits.astype(np.float64), mask)
 
 

@@ -33,12 +33,19 @@ class FitOptions:
         clip_norm: clip gradients to this global norm before each update (None = off).
         clip_value: clamp every gradient element to [-clip_value, clip_value] (None = off).
         tbptt: (k1, k2) for truncated BPTT (see :mod:`rnnkit.training.tbptt`), or None.
-        patience: early stopping after this many epochs without improvement (None = off).
-        monitor: the history key to watch ("val_loss" if there is validation data, else "loss").
+        patience: early stopping (None = off): training stops at the end of the epoch that makes
+            ``patience`` epochs in a row without improvement of ``monitor`` over the best value so
+            far (at least one), as Keras's ``EarlyStopping``: patience=0 and patience=1 stop at the
+            first epoch without improvement, patience=2 after best, worse, worse.
+            ``ReduceLROnPlateau`` keeps PyTorch's meaning (it acts after more than its patience).
+        monitor: the history key to watch ("val_loss" if there is validation data, else "loss");
+            keys containing "accuracy" are maximized, the others minimized.
         min_delta: the smallest change that counts as an improvement.
         restore_best_weights: with early stopping, end with the weights of the best epoch.
         checkpoint: path of a checkpoint file written after every epoch (and on Ctrl-C).
-        resume: continue from ``checkpoint`` if that file exists (True), or from this path.
+        resume: continue from ``checkpoint`` if that file exists (True), or from this path. A run
+            that had stopped early (or had trained all ``epochs``) trains no further epochs: fit
+            returns its history and ends with its final weights.
         scheduler: a schedule from :mod:`rnnkit.optim.schedules`, stepped after each epoch
             (ReduceLROnPlateau gets the monitored value).
         progress: show a progress bar (tqdm if installed, else a text line).

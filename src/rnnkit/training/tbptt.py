@@ -20,7 +20,9 @@ to floating-point rounding; the test suite checks it.
 Per-step targets (a model without ``LastStep``): the loss of chunk [s, e) covers steps s..e-1.
 Per-sequence targets (a model ``[... recurrent part ..., LastStep, head ...]``): sequence n's
 loss is injected in the chunk that holds its last valid step lengths[n] - 1; the head runs on
-those sequences only. In both cases a "mean" loss is rescaled by (terms in chunk / terms in
+those sequences only. A sequence whose last step lies in the forward-only steps of its chunk
+(before the window) has its loss reported but gives no gradient, to the head as to the
+recurrent layers. In both cases a "mean" loss is rescaled by (terms in chunk / terms in
 batch), so the chunk losses add up to the batch loss. Sequences that ended before a window
 keep their final state (and get no gradient). Bidirectional layers cannot be truncated
 (the reverse direction needs the future) and are refused.
@@ -157,7 +159,9 @@ def tbptt_batch(model: Sequential, loss_fn: Callable, x: np.ndarray, y: np.ndarr
             out, _, _ = forward_layers(head, chunk[rows], last[rows] - s)
             value, g_out = loss_fn(out, y[rows], None)
             scale = rows.size / total if mean else 1.0
-            g = backward_layers(head, g_out * g_out.dtype.type(scale))  # head grads rescaled too
+            g_out = g_out * g_out.dtype.type(scale)  # head grads rescaled too
+            g_out[last[rows] - 1 < a] = 0  # ended in the forward-only steps: reported, not differentiated
+            g = backward_layers(head, g_out)
             if pred is None:
                 pred = np.zeros((N,) + out.shape[1:], dtype=out.dtype)
             pred[rows] = out

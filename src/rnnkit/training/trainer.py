@@ -127,10 +127,12 @@ class Trainer:
     def _loop(self, train: Dataset, val: Dataset | None, st: dict[str, Any]) -> None:
         o, model = self.options, self.model
         model.train()
+        if self.history.stop_reason == "early_stopping":  # resumed from a run that had stopped
+            return
         for epoch in range(st["epoch"] + 1, o.epochs + 1):
             if st["batch"] == 0:
                 st["epoch_rng"] = self.rng.bit_generator.state
-                stats = EpochStats(o.metrics)
+                stats = EpochStats(o.metrics, self.loss_fn)
             else:  # resumed mid-epoch: replay the same permutation
                 self.rng = generator_from_state(st["epoch_rng"])
                 stats = EpochStats.from_dict(st["stats"])
@@ -184,7 +186,7 @@ class Trainer:
                 self.best_weights = self.model.state_dict()
             else:
                 st["wait"] += 1
-                stop = st["wait"] > o.patience
+                stop = st["wait"] >= o.patience
             self.history.best_epoch = st["best_epoch"]
         st["epoch"], st["batch"], st["stats"], st["epoch_rng"] = epoch, 0, None, None
         if stop:
@@ -198,12 +200,15 @@ class Trainer:
     def _train_batch(self, batch: Dataset, stats: EpochStats, epoch: int, b: int, nb: int) -> None:
         model, o = self.model, self.options
 
+        kept = ("those before this batch" if o.tbptt is None else
+                "those before this chunk: the batch's earlier chunks have already updated them")
+
         def checked_loss(pred, target, mask):
-            value, grad = self.loss_fn(pred, target, mask)
+            value, grad = losses.checked_call(self.loss_fn, pred, target, mask)
             if not math.isfinite(value):
                 raise NonFiniteError(
                     f"Non-finite loss ({value}) at epoch {epoch}, batch {b} of {nb}. Training stopped; the model "
-                    "keeps its last finite weights (those before this batch). Try a lower learning rate, "
+                    f"keeps its last finite weights ({kept}). Try a lower learning rate, "
                     "clip_norm=1.0, or check the targets.", epoch, b, "loss")
             return value, grad
 
@@ -239,14 +244,16 @@ class Trainer:
             clip_grad_value(model, o.clip_value)
         if o.clip_norm is not None:  # the norm above is still that of the gradients unless values were clipped
             clip_grad_norm(model, o.clip_norm, norm=norm if o.clip_value is None else None)
-        backup = model.state_dict()
+        backup, opt_backup = model.state_dict(), self.optimizer.state_dict()
         self.optimizer.step()
         bad = [k for k, p in model.params.items() if not np.all(np.isfinite(p))]
-        if bad:
+        if bad:  # undo the whole update: weights, moments and step counts
             model.load_state_dict(backup)
+            self.optimizer.load_state_dict(opt_backup)
             raise NonFiniteError(
                 f"The update at epoch {epoch}, batch {b} of {nb} made the weights {bad} non-finite. Training "
-                "stopped; the model keeps the weights from before this update. Try a lower learning rate.",
+                "stopped; the model and the optimizer keep their state from before this update. Try a lower "
+                "learning rate.",
                 epoch, b, "weights")
 
     # -- checkpoints and Ctrl-C ----------------------------------------------------------------
@@ -261,7 +268,8 @@ class Trainer:
         st, self.best_weights = load_checkpoint(path, self.model, self.optimizer, self.options.scheduler)
         self.rng = generator_from_state(st.pop("rng"))
         self.history = History.from_dict(st.pop("history"))
-        self.history.stop_reason = None
+        if self.history.stop_reason != "early_stopping":  # an early-stopped run stays stopped
+            self.history.stop_reason = None
         return st
 
     @contextmanager
