@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 
 import numpy as np
 import pytest
@@ -234,3 +235,87 @@ def test_loading_never_unpickles(saved):
 
     saved.write_bytes(pickle.dumps({"weight": np.zeros(3)}))
     _expect(saved, "not a safetensors file|not valid JSON|truncated")
+
+
+# -- exact shapes, permissions, crafted headers ------------------------------------------------------
+def test_every_shape_round_trips_exactly_including_0d(tmp_path):
+    tensors = {"scalar": np.array(3.5, dtype=np.float32), "count": np.array(7, dtype=np.int64),
+               "one": np.ones(1), "none": np.zeros((0,), np.float16), "fortran": np.arange(6.0).reshape(2, 3).T,
+               "strided": np.arange(10, dtype=np.int32)[::3]}
+    path = tmp_path / "shapes.safetensors"
+    write_safetensors(path, tensors)
+    blob = path.read_bytes()
+    header = json.loads(blob[8:8 + int.from_bytes(blob[:8], "little")])
+    begin, end = header["scalar"]["data_offsets"]
+    assert header["scalar"]["shape"] == [] and end - begin == 4
+    back, _ = read_safetensors(path)
+    for k, v in tensors.items():
+        assert back[k].shape == v.shape and back[k].dtype == v.dtype, k
+        np.testing.assert_array_equal(back[k], v, err_msg=k)
+    st = pytest.importorskip("safetensors.numpy")
+    assert st.load_file(path)["scalar"].shape == ()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
+def test_new_files_follow_the_umask_and_overwritten_files_keep_their_mode(tmp_path):
+    path = tmp_path / "w.safetensors"
+    for umask, expected in ((0o022, 0o644), (0o077, 0o600), (0o002, 0o664)):
+        old = os.umask(umask)
+        try:
+            write_safetensors(path, {"x": np.zeros(2)})
+        finally:
+            os.umask(old)
+        assert stat.S_IMODE(path.stat().st_mode) == expected, f"umask {umask:o}"
+        path.unlink()
+    write_safetensors(path, {"x": np.zeros(2)})
+    path.chmod(0o640)
+    old = os.umask(0o077)
+    try:
+        write_safetensors(path, {"x": np.ones(2)})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640, "an overwritten file keeps its mode"
+    assert read_safetensors(path)[0]["x"].tolist() == [1.0, 1.0]
+
+
+def _raw(path, header, data=b""):
+    text = header if isinstance(header, bytes) else json.dumps(header).encode()
+    path.write_bytes(len(text).to_bytes(8, "little") + text + data)
+    return path
+
+
+@pytest.mark.parametrize("header, pattern", [
+    (b"[" * 50000 + b"]" * 50000, "nested too deeply"),
+    (b'{"a": {"dtype": "F32", "shape": [' + b"1" * 5000 + b'], "data_offsets": [0, 4]}}', "not valid JSON"),
+    ({"a": {"dtype": "F32", "shape": [2**64], "data_offsets": [0, 4]}}, r"needs \d+ bytes"),
+    ({"a": {"dtype": "F32", "shape": [2**62, 4], "data_offsets": [0, 0]}}, "needs 73786976294838206464 bytes"),
+    ({"a": {"dtype": "F32", "shape": [2, -1], "data_offsets": [0, 0]}}, "malformed header entry"),
+    ({"a": {"dtype": "F32", "shape": [2.0], "data_offsets": [0, 8]}}, "malformed header entry"),
+    ({"a": {"dtype": "F32", "shape": [2], "data_offsets": [8, 0]}}, r"offsets \[8, 0\] give -8"),
+], ids=["deep-json", "5000-digit-int", "shape-2**64", "int64-wrap", "negative", "float-dim", "reversed-offsets"])
+def test_crafted_safetensors_headers_give_load_errors(tmp_path, header, pattern):
+    path = _raw(tmp_path / "crafted.safetensors", header, bytes(8))
+    with pytest.raises(LoadError, match=pattern):
+        read_safetensors(path)
+    _expect(path, pattern)
+
+
+def test_crafted_model_metadata_gives_load_errors(tmp_path, monkeypatch):
+    from rnnkit.io import save_model
+
+    path = tmp_path / "m.safetensors"
+    rnnkit.Sequential([rnnkit.Sequential([rnnkit.Dropout(0.5, seed=0)])]).save(path)
+    _rewrite_metadata(path, rng='{"0": 5}')  # the inner Sequential gets an int as its state
+    _expect(path, "random-generator state is invalid")
+    _rewrite_metadata(path, model="[" * 50000 + "]" * 50000)
+    _expect(path, "'model' is JSON nested too deeply")
+    est = {"class_name": "Forecaster", "params": {}, "state": [1], "text_arrays": {}}
+    save_model(rnnkit.Linear(2, 2), path, extra_metadata={"estimator": json.dumps(est)})
+    _expect(path, "estimator record is malformed")
+
+    def no_memory(spec):
+        raise MemoryError("Unable to allocate 29.1 TiB")
+
+    rnnkit.Linear(2, 2).save(path)
+    monkeypatch.setattr("rnnkit.io.model_file.layer_from_spec", no_memory)
+    _expect(path, r"larger than the available memory \(Unable to allocate 29.1 TiB\).*holds 24 bytes")
