@@ -117,3 +117,30 @@ def test_backward_overwrite_x_puts_dx_into_x(cell, use_c, monkeypatch):
         dx, _, _, _ = run(other, True)
         assert not np.shares_memory(dx, other)
         np.testing.assert_allclose(dx, want_dx, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("use_c", [True, False], ids=["C", "python"])
+def test_kernels_accept_x_with_a_negative_stride(cell, use_c, monkeypatch):
+    """A float32 x whose feature axis runs backwards in memory (a [::-1] view) gives the results
+    of a C-ordered copy of it: the fused gradient pass (which takes rows in ascending memory
+    order only) is skipped for it."""
+    from rnnkit.kernels import blas
+
+    monkeypatch.setattr(blas, "c_loops", lambda: use_c and blas.find() is not None)
+    fwd, bwd, x, W_ih, W_hh, state, dy = _kernel_problem(cell, 5, 4, 7, 5, 8)
+    x, W_ih, W_hh, dy = (a.astype(np.float32) for a in (x, W_ih, W_hh, dy))
+    state = tuple(s.astype(np.float32) for s in state)
+    flipped = np.ascontiguousarray(x[::-1])[::-1]
+    assert flipped.strides[0] < 0
+    results = []
+    for a in (flipped, x):
+        y, _, cache = fwd(a, state, W_ih, W_hh)
+        results.append((y.copy(), *bwd(cache, dy.copy(), state)[:3]))
+    (y1, dx1, ds1, g1), (y2, dx2, ds2, g2) = results
+    np.testing.assert_allclose(y1, y2, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(dx1, dx2, rtol=1e-5, atol=1e-5)
+    for a, b in zip(ds1, ds2):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    for k in g2:
+        np.testing.assert_allclose(g1[k], g2[k], rtol=1e-5, atol=1e-5, err_msg=k)

@@ -3,6 +3,7 @@ config round trip, train/eval, recurrent dropout semantics, import hygiene."""
 
 from __future__ import annotations
 
+import re
 
 import numpy as np
 import pytest
@@ -337,3 +338,38 @@ def test_lengths_accept_list_tuple_and_numpy():
     ref = layer.forward(x, lengths=[4, 2, 3])[0]
     for lens in ((4, 2, 3), np.array([4, 2, 3]), np.array([4, 2, 3], dtype=np.int32)):
         np.testing.assert_allclose(layer.forward(x, lengths=lens)[0], ref, rtol=1e-12, atol=1e-14, err_msg=f"lengths given as {type(lens)}")
+
+
+@pytest.mark.parametrize("make, name, got", [
+    (lambda: rnnkit.LSTM("3", 4), "input_size", "'3' (a str)"),
+    (lambda: rnnkit.GRU(3, 4.0), "hidden_size", "4.0 (a float)"),
+    (lambda: rnnkit.RNN(3, 4, num_layers=True), "num_layers", "True (a bool)"),
+    (lambda: rnnkit.LSTM(3, 4, dropout="0.1"), "dropout", "'0.1' (a str)"),
+    (lambda: rnnkit.LSTM(3, 4, recurrent_dropout=False), "recurrent_dropout", "False (a bool)"),
+    (lambda: rnnkit.Linear(np.float64(3), 2), "in_features", "(a float64)"),
+    (lambda: rnnkit.Dropout(None), "p", "None (a NoneType)"),
+], ids=["str", "float", "bool", "dropout-str", "dropout-bool", "np-float", "None"])
+def test_constructor_arguments_of_the_wrong_type_raise_type_error(make, name, got):
+    """A str, float or bool where a number is expected is a TypeError (as documented, and as in
+    PyTorch), one that except ValueError also catches; a number out of range stays a ValueError."""
+    with pytest.raises(TypeError, match=rf"The '{name}' parameter of \w+ must be .*Got .*{re.escape(got)} instead"
+                       ) as err:
+        make()
+    assert isinstance(err.value, ValueError)
+    for bad in (lambda: rnnkit.LSTM(3, 0), lambda: rnnkit.LSTM(3, 4, dropout=1.0)):
+        with pytest.raises(ValueError, match="Got") as err:
+            bad()
+        assert not isinstance(err.value, TypeError)
+    assert rnnkit.LSTM(np.int64(3), 4, dropout=np.float32(0.25)).input_size == 3
+
+
+@pytest.mark.parametrize("module", [rnnkit.LSTM(3, 4), rnnkit.Linear(3, 2), rnnkit.Sequential([rnnkit.GRU(3, 4)])],
+                         ids=["LSTM", "Linear", "Sequential"])
+def test_train_requires_a_bool(module):
+    """train("no") or train(0) raise TypeError, as torch.nn.Module.train does, and leave the mode."""
+    module.eval()
+    for bad in ("no", 0, None):
+        with pytest.raises(TypeError, match=rf"The 'mode' parameter of \w+.train must be a bool. Got {bad!r}"):
+            module.train(bad)
+        assert module.training is False
+    assert module.train(np.bool_(True)).training is True

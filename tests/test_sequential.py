@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import rnnkit
+from rnnkit.estimators.pooling import TimePool
 from training_helpers import assert_close, check_module_grads
 
 
@@ -151,3 +152,55 @@ def test_last_step_follows_the_nearest_recurrent_layer_across_dropout():
     y, _ = lstm.eval()(x, lengths=[5, 3])
     expected = np.concatenate([y[[0, 1], [4, 2], :4], y[:, 0, 4:]], axis=1)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_a_second_backward_raises_before_any_layer_changes_a_gradient():
+    """One backward per forward, as PyTorch: the second raises RuntimeError and adds nothing to
+    the gradients of the layers above the recurrent one (they are checked before any runs);
+    a new forward makes backward work again, with the same gradients."""
+    model = rnnkit.Sequential([rnnkit.Embedding(6, 3, dtype="float64", seed=0),
+                               rnnkit.LSTM(3, 4, dtype="float64", seed=1), rnnkit.Dropout(0.2, seed=2),
+                               rnnkit.LastStep(), rnnkit.Tanh(), rnnkit.Linear(4, 2, dtype="float64", seed=3)])
+    ids, dout = np.array([[1, 5, 0, 2], [3, 3, 4, 0]]), np.ones((2, 2))
+    model(ids, lengths=[4, 2])
+    model.backward(dout)
+    once = {k: g.copy() for k, g in model.grads.items()}
+    with pytest.raises(RuntimeError, match=r"Linear.backward\(\) was called a second time after one forward"):
+        model.backward(dout)
+    for k, g in model.grads.items():
+        np.testing.assert_array_equal(g, once[k], err_msg=f"a failed backward changed grads[{k}]")
+    model.layers[2].set_rng(2)
+    model(ids, lengths=[4, 2])
+    model.backward(dout)
+    for k, g in model.grads.items():
+        np.testing.assert_array_equal(g, 2 * once[k], err_msg=k)
+
+
+@pytest.mark.parametrize("make, x, dy", [
+    (lambda: rnnkit.Linear(3, 2, seed=0), np.ones((2, 3)), np.ones((2, 2))),
+    (lambda: rnnkit.Embedding(5, 2, seed=0), np.array([[1, 4]]), np.ones((1, 2, 2))),
+    (lambda: rnnkit.LastStep(), np.ones((2, 4, 3)), np.ones((2, 3))),
+    (lambda: rnnkit.Dropout(0.5, seed=0), np.ones((2, 3)), np.ones((2, 3))),
+    (lambda: rnnkit.Dropout(0.5, seed=0).eval(), np.ones((2, 3)), np.ones((2, 3))),
+    (lambda: rnnkit.Sigmoid(), np.ones((2, 3)), np.ones((2, 3))),
+    (lambda: TimePool(("mean", "max", "last")), np.arange(24.0).reshape(2, 4, 3), np.ones((2, 9))),
+], ids=["Linear", "Embedding", "LastStep", "Dropout", "Dropout-eval", "Sigmoid", "TimePool"])
+def test_every_layer_backward_consumes_its_forward(make, x, dy):
+    """A layer's backward consumes what its forward kept: the second one raises and changes no
+    gradient; a dy of the wrong shape raises ValueError and consumes nothing."""
+    layer = make()
+    layer(x)
+    with pytest.raises(ValueError, match="Expected 'd"):
+        layer.backward(np.ones(dy.shape + (1,)))
+    first = layer.backward(dy)
+    grads = {k: g.copy() for k, g in layer.grads.items()}
+    with pytest.raises(RuntimeError, match="called a second time after one forward"):
+        layer.backward(dy)
+    for k, g in layer.grads.items():
+        np.testing.assert_array_equal(g, grads[k], err_msg=k)
+    if isinstance(layer, rnnkit.Dropout):
+        layer.set_rng(0)  # the first forward's mask again
+    layer(x)
+    second = layer.backward(dy)
+    if first is not None:
+        np.testing.assert_array_equal(second, first)

@@ -15,12 +15,20 @@ import numpy as np
 FLOAT_DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 
 
+class ParameterTypeError(TypeError, ValueError):
+    """A parameter of the wrong type (a str, float or bool where an int is expected): a
+    ``TypeError``, and a ``ValueError`` as well, as these checks raised for every bad parameter
+    before (scikit-learn's ``InvalidParameterError`` is both too)."""
+
+
 def check_positive_int(value: Any, name: str, owner: str) -> int:
-    """Return ``value`` as an int if it is an integer >= 1 (bools are refused)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(
-            f"The '{name}' parameter of {owner} must be an int >= 1. Got {value!r} instead."
-        )
+    """Return ``value`` as an int if it is an integer >= 1; other types (bools included) raise
+    ``ParameterTypeError``, integers < 1 ``ValueError``."""
+    expected = f"The '{name}' parameter of {owner} must be an int >= 1."
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ParameterTypeError(f"{expected} Got {value!r} (a {type(value).__name__}) instead.")
+    if value < 1:
+        raise ValueError(f"{expected} Got {value!r} instead.")
     return int(value)
 
 
@@ -32,15 +40,13 @@ def check_bool(value: Any, name: str, owner: str) -> bool:
 
 
 def check_probability(value: Any, name: str, owner: str) -> float:
-    """Return ``value`` as a float if it lies in [0, 1)."""
-    if (
-        isinstance(value, (bool, np.bool_))
-        or not isinstance(value, numbers.Real)
-        or not 0.0 <= float(value) < 1.0
-    ):
-        raise ValueError(
-            f"The '{name}' parameter of {owner} must be a float in [0, 1). Got {value!r} instead."
-        )
+    """Return ``value`` as a float if it lies in [0, 1); other types (bools included) raise
+    ``ParameterTypeError``, numbers outside [0, 1) ``ValueError``."""
+    expected = f"The '{name}' parameter of {owner} must be a float in [0, 1)."
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ParameterTypeError(f"{expected} Got {value!r} (a {type(value).__name__}) instead.")
+    if not 0.0 <= float(value) < 1.0:
+        raise ValueError(f"{expected} Got {value!r} instead.")
     return float(value)
 
 

@@ -37,6 +37,7 @@ class TimePool(Module):
     """
 
     takes_lengths = True
+    _saved_attr = "_rec"
     #: one output per sequence: ``fit`` then expects one target per sequence (see training.evaluate)
     reduces_time = True
 
@@ -89,11 +90,10 @@ class TimePool(Module):
 
     def backward(self, dout: Any) -> np.ndarray:
         """dout (N, len(modes) * F) -> dy (N, T, F)."""
-        if self._rec is None:
-            raise self._nothing_to_differentiate()
-        (N, T, F), dtype, lens, valid, argmax = self._rec
+        (N, T, F), dtype, lens, valid, argmax = self._saved_for_backward()
         dout = np.asarray(dout, dtype=dtype)
         check_shape(dout, (N, len(self.modes) * F), "dout", "dout must have the shape of TimePool's output.")
+        self._rec = None  # consumed: one backward per forward
         dy = np.zeros((N, T, F), dtype=dtype)
         rows = np.arange(N)
         for k, mode in enumerate(self.modes):

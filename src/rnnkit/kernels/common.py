@@ -319,11 +319,12 @@ def _gate_gradients(
     W_ih: np.ndarray, dx_out: np.ndarray | None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
     """:func:`weight_gradients` through ``_fused.gate_gradients``, or None where that does not
-    apply (not float32, arrays it cannot take as they are, or the kernel off or not worth it)."""
+    apply (not float32, arrays it cannot take as they are: rows (T, N) not C-contiguous or in
+    descending memory order, or the kernel off or not worth it)."""
     dtype = dA.dtype
     if dtype != np.float32 or not dA.flags.c_contiguous or not W_ih.flags.c_contiguous or any(
-            a.dtype != dtype or a.strides[1:] != (a.shape[2] * a.itemsize, a.itemsize) for a in (x, h_in)) \
-            or W_ih.dtype != dtype:
+            a.dtype != dtype or a.strides[1:] != (a.shape[2] * a.itemsize, a.itemsize) or a.strides[0] < 0
+            for a in (x, h_in)) or W_ih.dtype != dtype:
         return None
     GH, I, H = dA.shape[0], x.shape[0], h_in.shape[0]
     mask = None if rec_mask is None else np.ascontiguousarray(rec_mask, dtype=dtype)

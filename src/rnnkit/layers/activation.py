@@ -17,6 +17,8 @@ from .module import Module
 class _Elementwise(Module):
     """Base: y = f(x), dx = dy * f'(x); no parameters."""
 
+    _saved_attr = "_saved"
+
     def __init__(self) -> None:
         self._init_params({})
         self._saved: np.ndarray | None = None
@@ -39,11 +41,11 @@ class _Elementwise(Module):
         return y
 
     def backward(self, dy: Any) -> np.ndarray:
-        if self._saved is None:
-            raise self._nothing_to_differentiate()
+        saved = self._saved_for_backward()
         dy = np.asarray(dy)
-        check_shape(dy, self._saved.shape, "dy", "dy must have the shape of y.")
-        return self._backward(dy, self._saved)
+        check_shape(dy, saved.shape, "dy", "dy must have the shape of y.")
+        self._saved = None  # consumed: one backward per forward
+        return self._backward(dy, saved)
 
 
 class Tanh(_Elementwise):

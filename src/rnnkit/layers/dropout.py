@@ -26,6 +26,8 @@ class Dropout(Module):
             restarts it.
     """
 
+    _saved_attr = "_shape"  # (the mask is None where y = x)
+
     def __init__(self, p: float = 0.5, *, seed: int | np.random.Generator | None = None) -> None:
         self.p = check_probability(p, "p", "Dropout")
         self._seed = seed_for_config(seed)
@@ -61,8 +63,8 @@ class Dropout(Module):
         return x * mask
 
     def backward(self, dy: Any) -> np.ndarray:
-        if self._shape is None:
-            raise self._nothing_to_differentiate()
+        shape, mask = self._saved_for_backward(), self._mask
         dy = np.asarray(dy)
-        check_shape(dy, self._shape, "dy", "dy must have the shape of y.")
-        return dy if self._mask is None else dy * self._mask
+        check_shape(dy, shape, "dy", "dy must have the shape of y.")
+        self._shape, self._mask = None, None  # consumed: one backward per forward
+        return dy if mask is None else dy * mask

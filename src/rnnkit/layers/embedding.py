@@ -35,6 +35,8 @@ class Embedding(Module):
     Initialisation (PyTorch's): W ~ N(0, 1).
     """
 
+    _saved_attr = "_ids"
+
     def __init__(
         self,
         num_embeddings: int,
@@ -92,11 +94,11 @@ class Embedding(Module):
 
     def backward(self, dy: Any) -> None:
         """dy (..., E): adds into ``grads['weight']``; returns None (ids have no gradient)."""
-        if self._ids is None:
-            raise self._nothing_to_differentiate()
+        ids = self._saved_for_backward()
         dy = np.asarray(dy, dtype=self.dtype)
-        check_shape(dy, self._ids.shape + (self.embedding_dim,), "dy", "dy must have the shape of y.")
-        ids, dy2 = self._ids.reshape(-1), dy.reshape(-1, self.embedding_dim)
+        check_shape(dy, ids.shape + (self.embedding_dim,), "dy", "dy must have the shape of y.")
+        self._ids = None  # consumed: one backward per forward
+        ids, dy2 = ids.reshape(-1), dy.reshape(-1, self.embedding_dim)
         if self.padding_idx is not None:
             keep = ids != self.padding_idx
             ids, dy2 = ids[keep], dy2[keep]

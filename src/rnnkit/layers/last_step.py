@@ -34,6 +34,7 @@ class LastStep(Module):
     reduces_time = True  # (N, T, F) -> (N, F): targets are per sequence
 
     takes_lengths = True
+    _saved_attr = "_rec"
 
     def __init__(self, bidirectional: bool | None = None) -> None:
         if bidirectional is not None:
@@ -72,12 +73,11 @@ class LastStep(Module):
 
     def backward(self, dout: Any) -> np.ndarray:
         """dout (N, F) -> dy (N, T, F), zero except at the picked positions."""
-        if self._rec is None:
-            raise self._nothing_to_differentiate()
-        shape, dtype, t_last = self._rec
+        shape, dtype, t_last = self._saved_for_backward()
         N, T, F = shape
         dout = np.asarray(dout, dtype=dtype)
         check_shape(dout, (N, F), "dout", "dout must have the shape of LastStep's output.")
+        self._rec = None  # consumed: one backward per forward
         dy = np.zeros(shape, dtype=dtype)
         rows = np.arange(N)
         if self._resolved:

@@ -33,6 +33,8 @@ class Linear(Module):
     Initialisation (PyTorch's): W and b ~ U(-1/sqrt(I), 1/sqrt(I)).
     """
 
+    _saved_attr = "_x"
+
     def __init__(
         self,
         in_features: int,
@@ -81,11 +83,10 @@ class Linear(Module):
 
     def backward(self, dy: Any) -> np.ndarray:
         """dy = dL/dy (..., O) -> dx = dL/dx (..., I); adds dL/dW, dL/db into ``grads``."""
-        if self._x is None:
-            raise self._nothing_to_differentiate()
-        x = self._x
+        x = self._saved_for_backward()
         dy = as_float_array(dy, "dy", self.dtype)
         check_shape(dy, x.shape[:-1] + (self.out_features,), "dy", "dy must have the shape of y.")
+        self._x = None  # consumed: one backward per forward
         dy2 = dy.reshape(-1, self.out_features)
         self.grads["weight"] += dy2.T @ x.reshape(-1, self.in_features)
         if self.bias:

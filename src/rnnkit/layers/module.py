@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .._checks import check_bool
 from .grad_mode import is_grad_enabled
 
 
@@ -22,6 +23,8 @@ class Module:
     training: bool
     #: whether ``forward`` accepts ``lengths=`` (``Sequential`` passes them on to such layers)
     takes_lengths: bool = False
+    #: the attribute in which forward keeps what backward reads; backward sets it to None
+    _saved_attr: str | None = None
 
     def _init_params(self, params: dict[str, np.ndarray]) -> None:
         """Install ``params`` (in PyTorch's key order) and matching zero gradients."""
@@ -43,14 +46,31 @@ class Module:
 
     def _nothing_to_differentiate(self, message: str | None = None) -> RuntimeError:
         """The error of a backward() with no forward to differentiate: after a forward under
-        ``no_grad``, else ``message`` (default: called before forward())."""
+        ``no_grad``, else ``message`` (default: called before forward(), or a second time)."""
         name = type(self).__name__
         if getattr(self, "_forward_without_grad", False):
             return RuntimeError(
                 f"{name}.backward() was called after a forward() under rnnkit.no_grad(), which keeps "
                 "nothing for backward. Expected the forward to differentiate to run outside no_grad()."
             )
+        if message is None and hasattr(self, "_forward_without_grad"):  # a forward ran: its backward too
+            message = (f"{name}.backward() was called a second time after one forward(). Expected one "
+                       "forward() before each backward(): backward consumes what its forward kept (as "
+                       "PyTorch frees its graph).")
         return RuntimeError(message or f"{name}.backward() was called before forward(). Expected a forward pass first.")
+
+    def _check_backward(self) -> None:
+        """Raise the RuntimeError that backward() would raise for want of a forward to differentiate
+        (none yet, one under ``no_grad``, or one whose backward already ran). ``Sequential`` runs
+        it on every layer before any backward, so that a call that fails changes no gradient."""
+        if self._saved_attr is not None and getattr(self, self._saved_attr, None) is None:
+            raise self._nothing_to_differentiate()
+
+    def _saved_for_backward(self) -> Any:
+        """What the last forward kept for backward (the ``_saved_attr`` attribute), after
+        :meth:`_check_backward`. The caller sets the attribute to None once its inputs are checked."""
+        self._check_backward()
+        return getattr(self, self._saved_attr)
 
     def zero_grad(self) -> None:
         """Set every gradient in ``grads`` to zero (in place)."""
@@ -58,8 +78,9 @@ class Module:
             g.fill(0)
 
     def train(self, mode: bool = True) -> "Module":
-        """Switch to training mode (dropout active). Returns self."""
-        self.training = bool(mode)
+        """Switch to training mode (dropout active), or with ``mode=False`` to evaluation mode.
+        Returns self. ``mode`` must be a bool (TypeError otherwise, as PyTorch)."""
+        self.training = check_bool(mode, "mode", f"{type(self).__name__}.train")
         return self
 
     def eval(self) -> "Module":

@@ -40,6 +40,16 @@ class Packing:
         """``a`` with its last (batch) axis in sorted order."""
         return np.take(a, self.order, axis=-1)
 
+    def zero_padding(self, a: np.ndarray) -> np.ndarray:
+        """Set the padding of a sorted (F, T, N) array, ``a[:, t, n]`` for n >= batch_sizes[t], to
+        0 in place; returns ``a``. No output reads it, but ``dW_ih = dA @ x.T`` multiplies it by
+        dA = 0, which gives NaN where the padding is NaN or infinite (PyTorch never sees it)."""
+        sizes = self.batch_sizes
+        starts = np.flatnonzero(np.diff(sizes, prepend=a.shape[-1]))  # where fewer sequences run on
+        for s, e in zip(starts.tolist(), starts[1:].tolist() + [sizes.size]):  # one block per run
+            a[:, s:e, sizes[s]:] = 0
+        return a
+
     def unsort(self, a: np.ndarray) -> np.ndarray:
         """Undo :meth:`sort`."""
         return np.take(a, self.inverse, axis=-1)

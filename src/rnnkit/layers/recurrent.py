@@ -58,6 +58,7 @@ class RecurrentLayer(Module):
     _forget_gate: int | None = None
     _forward_kernel: Callable
     _backward_kernel: Callable
+    _saved_attr = "_record"
 
     def __init__(
         self,
@@ -101,6 +102,15 @@ class RecurrentLayer(Module):
         self._record: _Record | None = None
         self._workspaces: dict[Any, dict] = {}  # arrays recycled between calls, see kernels.common.buffer
         self.hidden_grad_norms: np.ndarray | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What pickle, joblib and copy.deepcopy keep: everything but the recycled workspaces,
+        scratch that the next forward rebuilds. Kept, they would make a pickle several times the
+        size of the weights, and come back from ``joblib.load(..., mmap_mode="r")`` as read-only
+        memory that forward writes into."""
+        state = self.__dict__.copy()
+        state["_workspaces"] = {}
+        return state
 
     # -- configuration -------------------------------------------------------------------
     def _check_options(self, options: dict[str, Any]) -> dict[str, Any]:
@@ -218,7 +228,7 @@ class RecurrentLayer(Module):
             lens = check_lengths(lengths, N, T)
             if (lens < T).any():
                 packing = Packing.from_lengths(lens, T)
-                x_k = packing.sort(x_k)
+                x_k = packing.zero_padding(packing.sort(x_k))  # a fresh array: padding may be NaN
                 states = [packing.sort(s) for s in states]
         if packing is None:  # sorting already made a fresh array in the kernels' layout
             x_k = self._contiguous(x_k, "x")
@@ -261,20 +271,22 @@ class RecurrentLayer(Module):
         self._record = _Record(caches, drop_masks, own_inputs, packing, unbatched, y.shape, T, N) if keep else None
         return y, self._state_to_user(final, unbatched)
 
-    def backward(self, dy: Any, dstate: Any = None) -> tuple[np.ndarray, Any]:
-        """BPTT through the last forward; see the class docstring for shapes."""
-        rec = self._record
-        if rec is None:
+    def _check_backward(self) -> None:
+        if self._record is None:
             raise self._nothing_to_differentiate(
                 f"{type(self).__name__}.backward() was called without a forward() to differentiate. "
                 "Expected one forward() before each backward(): backward runs BPTT through the last "
                 "forward call and consumes its cache (as PyTorch frees its graph)."
             )
-        self._record = None
+
+    def backward(self, dy: Any, dstate: Any = None) -> tuple[np.ndarray, Any]:
+        """BPTT through the last forward; see the class docstring for shapes."""
+        rec = self._saved_for_backward()
         dy = as_float_array(dy, "dy", self.dtype)
         check_shape(dy, rec.y_shape, "dy", "dy must have the shape of the output y of forward().")
         dy_k = self._seq_to_kernel(dy)
         dstates = self._check_state(dstate, rec.N, rec.unbatched, "dstate")
+        self._record = None  # consumed (the kernels overwrite parts of the cache)
         packing = rec.packing
         if packing is not None:
             dy_k = packing.sort(dy_k)

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
+from .._checks import check_bool
 from .last_step import LastStep
 from .module import Module
 from .recurrent import RecurrentLayer
@@ -102,8 +103,9 @@ class Sequential(Module):
         return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
 
     def train(self, mode: bool = True) -> "Sequential":
-        """Set training mode (dropout active) on every layer. Returns self."""
-        self.training = bool(mode)
+        """Set training mode (dropout active) on every layer, or evaluation mode with
+        ``mode=False``. Returns self. ``mode`` must be a bool."""
+        self.training = check_bool(mode, "mode", "Sequential.train")
         for layer in self.layers:
             layer.train(mode)
         return self
@@ -115,10 +117,17 @@ class Sequential(Module):
         out, self.last_states, self.last_shapes = forward_layers(self.layers, x, lengths, states)
         return out
 
-    def backward(self, dout: Any) -> np.ndarray | None:
-        """BPTT back through every layer; returns dL/dx (None after an Embedding)."""
+    def _check_backward(self) -> None:
         if self.last_shapes is None or getattr(self, "_forward_without_grad", False):
             raise self._nothing_to_differentiate()
+        for layer in reversed(self.layers):
+            layer._check_backward()
+
+    def backward(self, dout: Any) -> np.ndarray | None:
+        """BPTT back through every layer; returns dL/dx (None after an Embedding). One backward
+        per forward: a second one raises RuntimeError before any layer has run (no gradient
+        changes), as does one after a forward under ``rnnkit.no_grad()``."""
+        self._check_backward()
         return backward_layers(self.layers, dout)
 
     # -- config, randomness ------------------------------------------------------------------
@@ -199,7 +208,13 @@ def forward_layers(layers: list[Module], x: Any, lengths: Any = None,
 
 
 def backward_layers(layers: list[Module], dout: Any) -> Any:
-    """BPTT back through ``layers`` (reverse order); the recurrent layers get dstate = None."""
+    """BPTT back through ``layers`` (reverse order); the recurrent layers get dstate = None.
+
+    Raises the RuntimeError of the first layer that has no forward to differentiate before any
+    layer runs, so that a failing call adds nothing into the gradients of the layers above it.
+    """
+    for layer in reversed(layers):
+        layer._check_backward()
     grad = dout
     for layer in reversed(layers):
         if isinstance(layer, RecurrentLayer):
