@@ -64,3 +64,25 @@ def test_load_errors(tmp_path):
         load_estimator(path)
     with pytest.raises(ValueError, match="not fitted yet"):
         Forecaster().save(tmp_path / "x.safetensors")
+
+
+@pytest.mark.parametrize("change, pattern", [
+    (lambda r: r.update(state={}), r"KeyError\('seasonal_period_'\)"),      # every fitted attribute is required
+    (lambda r: r.update(state=[1, 2]), "'params' and 'state' as JSON objects, got dict and list"),
+    (lambda r: r.update(params="horizon=4"), "got str and dict"),
+])
+def test_a_damaged_estimator_record_is_refused_when_loading(tmp_path, change, pattern):
+    """Not later, when predict reads an attribute the file did not restore."""
+    import json
+
+    from rnnkit.io import read_safetensors, write_safetensors
+
+    path = tmp_path / "f.safetensors"
+    Forecaster(horizon=2, **FAST).fit(np.sin(np.arange(40) / 3)).save(path)
+    tensors, meta = read_safetensors(path)
+    record = json.loads(meta["estimator"])
+    change(record)
+    write_safetensors(path, tensors, metadata={**meta, "estimator": json.dumps(record)})
+    for load in (load_estimator, rnnkit.load):
+        with pytest.raises(LoadError, match=pattern):
+            load(path)

@@ -277,17 +277,19 @@ class Forecaster(BaseEstimator):
         return backtest(self, y, X, n_windows=n_windows, step=step, refit=refit)
 
     # -- saving ----------------------------------------------------------------------------
+    #: the JSON-able fitted attributes that a saved Forecaster stores
+    _STATE_KEYS = ("seasonal_period_", "lookback_", "anchor_period_", "n_channels_", "n_covariates_", "is_list_",
+                   "univariate_", "index_info_", "names_", "history_")
+
     def _get_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        state = {k: getattr(self, k) for k in ("seasonal_period_", "lookback_", "anchor_period_", "n_channels_",
-                                               "n_covariates_", "is_list_", "univariate_", "index_info_",
-                                               "names_", "history_")}
+        state = {k: getattr(self, k) for k in self._STATE_KEYS}
         arrays = {"tails_": self.tails_, "floors_": self.floors_}
         if self.covariate_tails_ is not None:
             arrays["covariate_tails_"] = self.covariate_tails_
         return state, arrays
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, Any]) -> None:
-        for k, v in state.items():
-            setattr(self, k, v)
+        for k in self._STATE_KEYS:  # each one required: a file missing one is refused (KeyError)
+            setattr(self, k, state[k])
         self.tails_, self.floors_ = arrays["tails_"], arrays["floors_"]
         self.covariate_tails_ = arrays.get("covariate_tails_")

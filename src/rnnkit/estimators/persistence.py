@@ -55,7 +55,7 @@ def save_estimator(est: BaseEstimator, path: str | os.PathLike) -> None:
     for name, value in arrays.items():
         a = np.asarray(value)
         if a.dtype.kind in "biuf":
-            tensors[PREFIX + name] = np.ascontiguousarray(a)
+            tensors[PREFIX + name] = a  # as it is: 0-d arrays stay 0-d
         elif a.dtype.kind == "U" or (a.dtype.kind == "O" and all(isinstance(v, str) for v in a.ravel())):
             text_arrays[name] = {"shape": list(a.shape), "values": [str(v) for v in a.ravel()]}
         else:
@@ -66,7 +66,8 @@ def save_estimator(est: BaseEstimator, path: str | os.PathLike) -> None:
     try:
         meta = {"estimator": json.dumps(record)}
     except TypeError as exc:
-        raise TypeError(f"Cannot save {type(est).__name__}: a parameter or attribute is not JSON data ({exc}).") from None
+        raise TypeError(f"Cannot save {type(est).__name__}: a parameter or attribute is not JSON data "
+                        f"({exc}).") from None
     save_model(est.model_, path, extra_tensors=tensors, extra_metadata=meta)
 
 
@@ -90,15 +91,18 @@ def load_estimator(path: str | os.PathLike) -> BaseEstimator:
     classes = _classes()
     cls = classes.get(record.get("class_name")) if isinstance(record, dict) else None
     if cls is None:
-        raise LoadError(path, f"unknown estimator {record.get('class_name') if isinstance(record, dict) else record!r}; "
-                              f"expected one of {sorted(classes)}.")
+        named = record.get("class_name") if isinstance(record, dict) else record
+        raise LoadError(path, f"unknown estimator {named!r}; expected one of {sorted(classes)}.")
     try:
+        if not isinstance(record.get("state"), dict) or not isinstance(record.get("params"), dict):
+            raise TypeError(f"expected 'params' and 'state' as JSON objects, got "
+                            f"{type(record.get('params')).__name__} and {type(record.get('state')).__name__}")
         est = cls(**record["params"])
         arrays = {k[len(PREFIX):]: v for k, v in extras.items() if k.startswith(PREFIX)}
         for name, t in record.get("text_arrays", {}).items():
             arrays[name] = np.array(t["values"], dtype=str).reshape(t["shape"])
         est._set_state(record["state"], arrays)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise LoadError(path, f"the stored {cls.__name__} state is incomplete or invalid: {exc!r}.") from None
     est.model_ = model
     return est
