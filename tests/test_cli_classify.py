@@ -4,6 +4,7 @@ code 1, a message naming the file, line and column, and no traceback."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -128,7 +129,17 @@ def test_one_class_only(tmp_path, capsys):
     data = write_wide(tmp_path / "w.csv")
     data.write_text(data.read_text().replace(",up,", ",down,"))
     code, _, err = run(capsys, "classify", "fit", data, "--out", tmp_path / "o", *FAST)
-    user_error(code, err, "w.csv", "'down'", "at least 2 classes")
+    user_error(code, err, "w.csv", "the label 'down';", "at least 2 classes")
+    assert "np.str_" not in err
+
+
+def test_ts_file_read_as_csv_hints_at_format_ts(tmp_path, capsys):
+    with data_file("italy_power_demand", "ItalyPowerDemand_TRAIN.ts") as train:
+        renamed = tmp_path / "italy.txt"
+        shutil.copyfile(train, renamed)
+    code, _, err = run(capsys, "classify", "fit", renamed, "--out", tmp_path / "o", *FAST)
+    user_error(code, err, "italy.txt", "no column 'label'", "looks like a .ts file", "pass --format ts")
+    assert not (tmp_path / "o").exists()
 
 
 def test_test_file_with_other_channels(wide_run, tmp_path, capsys):

@@ -186,3 +186,32 @@ def test_predict_series_shorter_than_lookback(fitted, tmp_path, capsys):
     short = write_series(tmp_path / "short.csv", n=5)
     code, _, err = run(capsys, "forecast", "predict", d / "run", short)
     user_error(code, err, "short.csv", "column 'sales'", "12")
+
+
+def test_empty_target_column_with_fill_names_the_file_and_target(tmp_path, capsys):
+    data = write_series(tmp_path / "s.csv")
+    data.write_text("\n".join(f"{m},,{o}" if i else f"{m},{s},{o}" for i, (m, s, o) in
+                              enumerate(line.split(",") for line in data.read_text().splitlines())) + "\n")
+    code, _, err = _fit(capsys, data, tmp_path, "--fill", "ffill")
+    user_error(code, err, "s.csv', column 'sales'", "the target column is empty", "--target")
+    assert "Drop the column" not in err
+
+
+def test_semicolon_file_without_delimiter_hints_at_it(tmp_path, capsys):
+    data = write_series(tmp_path / "s.csv")
+    data.write_text(data.read_text().replace(",", ";"))
+    code, _, err = _fit(capsys, data, tmp_path)
+    user_error(code, err, "s.csv", "no column 'sales'", "pass --delimiter ';'")
+    code, _, err = _fit(capsys, data, tmp_path, "--delimiter", ";")
+    assert code == 0, err
+
+
+def test_predict_with_label_times_writes_no_time_column(fitted, tmp_path, capsys):
+    d, data = fitted
+    labelled = tmp_path / "labels.csv"  # the fit's time column 'month' holds labels, not dates
+    lines = data.read_text().splitlines()
+    labelled.write_text("\n".join([lines[0]] + [f"p{i}," + line.split(",", 1)[1]
+                                                for i, line in enumerate(lines[1:])]) + "\n")
+    code, out, err = run(capsys, "forecast", "predict", d / "run", labelled)
+    assert code == 0, err
+    assert out.splitlines()[0] == "step,sales" and out.splitlines()[1].startswith("1,")

@@ -51,7 +51,8 @@ def test_unigram_perplexity_of_a_uniform_text():
 def test_prompt_with_unknown_characters(trained, capsys):
     d, _ = trained
     code, _, err = run(capsys, "text", "sample", d / "run", "--prompt", "xyz")
-    user_error(code, err, "--prompt 'xyz'", "'x'", "The model knows these characters")
+    user_error(code, err, "--prompt 'xyz'", "'x'", "the training text's characters are ' acdeghlmnorst'")
+    assert "vocab_" not in err, "the message names the training text, not a Python attribute"
 
 
 def test_bad_corpus_files(tmp_path, capsys):
@@ -67,6 +68,28 @@ def test_bad_corpus_files(tmp_path, capsys):
     user_error(code, err, "latin.txt", "line 2", "--encoding")
     code, _, err = run(capsys, "text", "fit", latin, "--out", tmp_path / "o", "--encoding", "latin-1", *FAST)
     assert code == 0, err
+
+
+def test_utf8_byte_order_mark_is_not_a_character(tmp_path, capsys):
+    from rnnkit.estimators import load_estimator
+
+    corpus = tmp_path / "bom.txt"
+    corpus.write_bytes("\ufeff".encode("utf-8") + ("the cat sat on the mat " * 20).encode("utf-8"))
+    code, _, err = run(capsys, "text", "fit", corpus, "--out", tmp_path / "o", *FAST)
+    assert code == 0, err
+    assert "\ufeff" not in load_estimator(tmp_path / "o" / "model.safetensors").vocab_
+
+
+def test_holdout_without_two_known_characters_says_so(tmp_path, capsys):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("the cat sat on the mat " * 20 + "Z" * 50)  # held out: the last 51 characters, ' ' + 50 'Z'
+    code, out, err = run(capsys, "text", "fit", corpus, "--out", tmp_path / "o", "--holdout", "0.1", *FAST)
+    assert code == 0, err
+    assert "rnnkit: note: no held-out perplexity" in err and "--holdout" in err
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["n_holdout_chars"] == 51 and metrics["holdout_unknown_chars"] == 50
+    assert metrics["holdout_perplexity"] is None and metrics["unigram_perplexity"] is None
+    assert "held-out perplexity" not in out
 
 
 def test_classifier_model_given_to_sample(tmp_path, capsys):

@@ -123,6 +123,39 @@ def test_times_out_of_order_repeated_or_irregular_are_refused(tmp_path):
         read_csv_wide(path, time_column="t")
 
 
+@pytest.mark.parametrize("bad", ["2002-0x", "2000-13", "hello", "2001/09", "2001"])
+def test_an_odd_cell_among_dates_is_refused_not_read_as_labels(tmp_path, bad):
+    months = [str(np.datetime64("2000-01") + i) for i in range(12)]
+    months[7] = bad  # line 9
+    path = write(tmp_path, "month,v\n" + "".join(f"{m},{i}\n" for i, m in enumerate(months)))
+    with pytest.raises(DataFileError) as info:
+        read_csv_wide(path, time_column="month")
+    assert str(info.value).startswith(f"Cannot read '{path}', line 9, column 'month': {bad!r} is not a date like "
+                                      "the others (e.g. '2000-01'). Correct it or remove the row")
+    long = write(tmp_path, "id,time,value\n" + "".join(f"a,{m},{i}\n" for i, m in enumerate(months)), "long.csv")
+    with pytest.raises(DataFileError, match=f"line 9, column 'time': {bad!r} is not a date"):
+        read_csv_long(long)
+
+
+def test_an_odd_cell_among_numbers_is_refused_but_labels_stay_labels(tmp_path):
+    path = write(tmp_path, "t,v\n1,1\n2,2\nthree,3\n4,4\n")
+    with pytest.raises(DataFileError, match=r"line 4, column 't': 'three' is not a number like the others \(e.g. "
+                                            r"'1'\)"):
+        read_csv_wide(path, time_column="t")
+    path = write(tmp_path, "when,v\nMon,1\nTue,2\n2020-01,3\n")  # mostly labels: labels, unchecked
+    assert list(read_csv_wide(path, time_column="when").time) == ["Mon", "Tue", "2020-01"]
+
+
+@pytest.mark.parametrize("times", [[0, 1, 2, 3, 4.5, 5, 6, 7], [0, 1, 2, 3, 4.5, 5.5, 6.5, 7.5]])
+def test_a_fractional_step_among_whole_number_steps_is_irregular(tmp_path, times):
+    path = write(tmp_path, "t,v\n" + "".join(f"{t},{i}\n" for i, t in enumerate(times)))
+    with pytest.raises(DataFileError, match=r"line 6, column 't': irregular time step: 1.5 where the usual step is "
+                                            r"1 \(3.0 then 4.5\)\. Correct the time or remove the row"):
+        read_csv_wide(path, time_column="t")
+    path = write(tmp_path, "t,v\n0,1\n0.5,2\n1.0,3\n1.5,4\n")  # a regular fractional step is fine
+    np.testing.assert_array_equal(read_csv_wide(path, time_column="t").time, [0, 0.5, 1, 1.5])
+
+
 def test_malformed_files(tmp_path):
     with pytest.raises(DataFileError, match="empty"):
         read_csv_wide(write(tmp_path, ""))

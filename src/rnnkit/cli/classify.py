@@ -17,9 +17,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import CLIError
-from .options import add_estimator_options, add_fill_option, add_run_options, estimator_params
-from .output import (METRICS_FILE, MODEL_FILE, history_curves, load_estimator_of, note_interrupted, out_dir,
+from .errors import CLIError, training
+from .options import (add_estimator_options, add_fill_option, add_run_options, delimiter_char, estimator_params,
+                      out_path)
+from .output import (METRICS_FILE, MODEL_FILE, RUN_FILE, history_curves, load_estimator_of, note_interrupted, out_dir,
                      print_written, read_run_record, save_plot, table, write_csv, write_json, write_run_record)
 from .sequence_files import FORMATS, Sequences, read_sequences
 
@@ -44,7 +45,8 @@ def register(sub: Any) -> None:
                                     "--out runs/gp")
     fit.add_argument("train", metavar="TRAIN", help="training sequences with labels (.ts, .ts.gz or .csv)")
     fit.add_argument("--test", metavar="TEST", help="labelled test sequences in the same layout, for the metrics")
-    fit.add_argument("--out", required=True, metavar="DIR", help="folder for the model, metrics and plot")
+    fit.add_argument("--out", type=out_path, required=True, metavar="DIR",
+                     help="folder for the model, metrics and plot")
     _add_layout_options(fit)
     add_estimator_options(fit)
     add_run_options(fit)
@@ -58,7 +60,8 @@ def register(sub: Any) -> None:
                               epilog="Example: rnnkit classify predict runs/gp GunPoint_TEST.ts --out predictions.csv")
     pred.add_argument("model", metavar="MODEL", help=f"{MODEL_FILE}, or the --out folder of 'classify fit'")
     pred.add_argument("data", metavar="DATA", help="sequences (.ts, .ts.gz or .csv); labels optional")
-    pred.add_argument("--out", metavar="FILE.csv", help="write the predictions here (default: print them)")
+    pred.add_argument("--out", type=out_path, metavar="FILE.csv",
+                      help="write the predictions here (default: print them)")
     _add_layout_options(pred)
     pred.set_defaults(func=predict_command)
 
@@ -80,7 +83,8 @@ def _add_layout_options(parser: argparse.ArgumentParser) -> None:
                        help="time column of a long CSV (default time)")
     group.add_argument("--values", type=lambda s: [c.strip() for c in s.split(",") if c.strip()], metavar="COLS",
                        help="comma-separated value columns (default: all the others)")
-    group.add_argument("--delimiter", metavar="CHAR", help="CSV field separator (default ',')")
+    group.add_argument("--delimiter", type=delimiter_char, metavar="CHAR",
+                       help="CSV field separator, one character; '\\t' or 'tab' for a tab (default ',')")
     add_fill_option(group)
 
 
@@ -119,46 +123,58 @@ def fit_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     test = _read(args.test, args, need_labels=True) if args.test else None
     classes = np.unique(train.y)
     if len(classes) < 2:
-        raise CLIError(f"Cannot train on '{args.train}': every sequence has the label {classes[0]!r}; a classifier "
-                       "needs at least 2 classes.")
-    out = out_dir(args.out)
-    clf = SequenceClassifier(**estimator_params(args, SequenceClassifier))
-    try:
-        clf.fit(train.X, train.y)
-    except ValueError as exc:
-        raise CLIError(f"Cannot train on '{args.train}': {exc}") from exc
-    note_interrupted(clf.history_)
-    majority = _majority(train.y)
-    metrics: dict[str, Any] = {
-        "train": {"file": args.train, "n": len(train.X),
-                  "accuracy": float(np.mean(_scored(clf, train, "score") == train.y)),
-                  "majority_baseline": float(np.mean(train.y == majority))},
-        "classes": classes.tolist(), "majority_class": str(majority), "training": clf.history_}
-    rows = [["train", metrics["train"]["accuracy"], metrics["train"]["majority_baseline"], len(train.X)]]
+        raise CLIError(f"Cannot train on '{args.train}': every sequence has the label {str(classes[0])!r}; a "
+                       "classifier needs at least 2 classes.")
     if test is not None:
-        pred = _scored(clf, test, "score")
-        unseen = sorted(set(test.y.tolist()) - set(classes.tolist()))
-        metrics["test"] = {"file": args.test, "n": len(test.X), "accuracy": float(np.mean(pred == test.y)),
-                           "majority_baseline": float(np.mean(test.y == majority)),
-                           "confusion_matrix": _confusion(test.y, pred, classes), "unseen_labels": unseen}
-        rows.append(["test", metrics["test"]["accuracy"], metrics["test"]["majority_baseline"], len(test.X)])
-        if unseen:
-            print(f"rnnkit: warning: '{args.test}' has labels never seen in training: {unseen}; they count as "
-                  "errors.", file=sys.stderr)
-    clf.save(out / MODEL_FILE)
-    write_json(out / METRICS_FILE, metrics)
-    curves = history_curves(clf.history_)
-    if curves:
-        from ..plots import plot_learning_curves
+        _check_channels(train, test)
+    clf = SequenceClassifier(**estimator_params(args, SequenceClassifier))
+    with out_dir(args.out) as out:
+        with training(f"Cannot train on '{args.train}'"):
+            clf.fit(train.X, train.y)
+        note_interrupted(clf.history_)
+        majority = _majority(train.y)
+        metrics: dict[str, Any] = {
+            "train": {"file": args.train, "n": len(train.X),
+                      "accuracy": float(np.mean(_scored(clf, train, "score") == train.y)),
+                      "majority_baseline": float(np.mean(train.y == majority))},
+            "classes": classes.tolist(), "majority_class": str(majority), "training": clf.history_}
+        rows = [["train", metrics["train"]["accuracy"], metrics["train"]["majority_baseline"], len(train.X)]]
+        if test is not None:
+            pred = _scored(clf, test, "score")
+            unseen = sorted(set(test.y.tolist()) - set(classes.tolist()))
+            metrics["test"] = {"file": args.test, "n": len(test.X), "accuracy": float(np.mean(pred == test.y)),
+                               "majority_baseline": float(np.mean(test.y == majority)),
+                               "confusion_matrix": _confusion(test.y, pred, classes), "unseen_labels": unseen}
+            rows.append(["test", metrics["test"]["accuracy"], metrics["test"]["majority_baseline"], len(test.X)])
+            if unseen:
+                print(f"rnnkit: warning: '{args.test}' has labels never seen in training: {unseen}; they count as "
+                      "errors.", file=sys.stderr)
+        clf.save(out / MODEL_FILE)
+        write_json(out / METRICS_FILE, metrics)
+        write_run_record(out, "classify", argv, {"train": str(Path(args.train).resolve()),
+                                                 "test": str(Path(args.test).resolve()) if args.test else None,
+                                                 **_layout(args)}, clf)
+        written = [MODEL_FILE, METRICS_FILE, RUN_FILE]
+        curves = history_curves(clf.history_)
+        if curves:
+            from ..plots import plot_learning_curves
 
-        save_plot(plot_learning_curves, out / "history.png", history=curves, title="Training")
-    write_run_record(out, "classify", argv, {"train": str(Path(args.train).resolve()),
-                                             "test": str(Path(args.test).resolve()) if args.test else None,
-                                             **_layout(args)}, clf)
+            if save_plot(plot_learning_curves, out / "history.png", history=curves, title="Training"):
+                written.append("history.png")
     print(f"\n{len(classes)} classes, {len(train.X)} training sequences.")
     print(table(["data", "accuracy", f"majority class ({majority})", "sequences"], rows))
-    print_written(out)
+    print_written(out, written)
     return 0
+
+
+def _check_channels(train: Sequences, test: Sequences) -> None:
+    """Refuse, before training, test sequences with another number of channels than the training ones."""
+    want = train.X[0].shape[1]
+    for x, key in zip(test.X, test.ids):
+        if x.shape[1] != want:
+            raise CLIError(f"Cannot use --test '{test.path}': sequence {key!r} has {x.shape[1]} channel(s), but the "
+                           f"training sequences of '{train.path}' have {want}. Pass test data with the same value "
+                           "columns (or .ts dimensions) as the training data.")
 
 
 def _confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: np.ndarray) -> dict[str, Any]:

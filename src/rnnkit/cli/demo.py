@@ -15,7 +15,7 @@ import time
 from typing import Any, Sequence
 
 from .forecast import fit_and_report, read_series
-from .options import nonnegative_int, positive_int
+from .options import nonnegative_int, out_path, positive_int
 
 #: the demo's data and Forecaster settings (30 to 40 s on 2 busy cores; early stopping at epoch 151)
 DATA_FILE, TARGET, TIME = "co2.csv", "co2_ppmv", "month"
@@ -30,7 +30,8 @@ def register(sub: Any) -> None:
                     "held out and scored beside the seasonal-naive baseline. Writes the series, the model, "
                     "metrics.json and the plots to --out.",
         epilog="Then: rnnkit info runs/demo; rnnkit forecast predict runs/demo runs/demo/co2.csv")
-    parser.add_argument("--out", default="runs/demo", metavar="DIR", help="output folder (default runs/demo)")
+    parser.add_argument("--out", type=out_path, default="runs/demo", metavar="DIR",
+                        help="output folder (default runs/demo)")
     parser.add_argument("--epochs", type=positive_int, metavar="N",
                         help="most passes over the data (default: the demo's; 1 for a quick check)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default 0)")
@@ -43,19 +44,20 @@ def demo_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     from .output import out_dir
 
     start = time.perf_counter()
-    out = out_dir(args.out)
-    with data_file("co2", "co2_monthly.csv") as shipped:
-        shutil.copyfile(shipped, out / DATA_FILE)
-    source = str(out / DATA_FILE)
-    y, times = read_series(source, TARGET, TIME, None)
-    params = dict(SETTINGS, seed=args.seed, verbose=not args.quiet)
-    if args.epochs is not None:
-        params["epochs"] = args.epochs
-    print(f"rnnkit demo: an {SETTINGS['cell'].upper()} forecaster on the Mauna Loa CO2 series ({len(y)} months, "
-          f"{times[0]}..{times[-1]}): reads {SETTINGS['lookback']} months, forecasts the next "
-          f"{SETTINGS['horizon']}.")
-    record = {"file": source, "target": TARGET, "time": TIME, "fill": None, "delimiter": ","}
-    fit_and_report(y, times, params, out, source=source, target=TARGET, refit=False, argv=argv, data_record=record)
+    with out_dir(args.out) as out:
+        with data_file("co2", "co2_monthly.csv") as shipped:
+            shutil.copyfile(shipped, out / DATA_FILE)
+        source = str(out / DATA_FILE)
+        y, times = read_series(source, TARGET, TIME, None)
+        params = dict(SETTINGS, seed=args.seed, verbose=not args.quiet)
+        if args.epochs is not None:
+            params["epochs"] = args.epochs
+        print(f"rnnkit demo: an {SETTINGS['cell'].upper()} forecaster on the Mauna Loa CO2 series ({len(y)} "
+              f"months, {times[0]}..{times[-1]}): reads {SETTINGS['lookback']} months, forecasts the next "
+              f"{SETTINGS['horizon']}.")
+        record = {"file": source, "target": TARGET, "time": TIME, "fill": None, "delimiter": ","}
+        fit_and_report(y, times, params, out, source=source, target=TARGET, refit=False, argv=argv,
+                       data_record=record, written=[DATA_FILE])
     print(f"Done in {time.perf_counter() - start:.0f} s. Next: rnnkit info {out}; "
           f"rnnkit forecast predict {out} {out / DATA_FILE} --out forecast.csv")
     return 0

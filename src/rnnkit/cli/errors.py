@@ -24,7 +24,10 @@ import os
 import re
 import sys
 import traceback
-from typing import TextIO
+from contextlib import contextmanager
+from typing import Iterator, TextIO
+
+import numpy as np
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -59,15 +62,28 @@ _API_TO_FLAGS = ((re.compile(r"fill='(\w+)'"), r"--fill \1"), (re.compile(r"deli
 
 def message_for(exc: BaseException) -> str:
     """The one-line text shown for a user error; a hint to pass ``fill='ffill'`` becomes
-    ``--fill ffill``."""
+    ``--fill ffill``, and a NonFiniteError gets the command line's advice (``--lr``)."""
     if isinstance(exc, OSError) and exc.filename is not None:
         return _oserror_message(exc)
+    if type(exc).__name__ == "NonFiniteError":  # its advice names Python options (clip_norm=...)
+        return (f"Training diverged: non-finite {exc.what} at epoch {exc.epoch}, batch {exc.batch}; no model "
+                "was saved. Try a smaller learning rate (e.g. --lr 0.0001) or check the data for huge values.")
     text = str(exc).strip() or type(exc).__name__
     for pattern, flag in _API_TO_FLAGS:
         text = pattern.sub(flag, text)
-    if type(exc).__name__ == "NonFiniteError":
-        text += " Try a smaller learning rate (--lr) or check the data for huge values."
     return text
+
+
+@contextmanager
+def training(where: str) -> Iterator[None]:
+    """Around an estimator's ``fit``: a ValueError becomes a CLIError starting with ``where``
+    (the file and column), and NumPy's overflow warnings are silenced: the trainer checks every
+    loss, gradient and update and stops with a NonFiniteError, reported as one line."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        try:
+            yield
+        except ValueError as exc:
+            raise CLIError(f"{where}: {message_for(exc)}") from exc
 
 
 def report_exception(exc: BaseException, show_traceback: bool = False, stream: TextIO | None = None) -> int:

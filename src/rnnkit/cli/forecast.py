@@ -17,12 +17,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import CLIError
+from .errors import CLIError, training
 from .inputs import read_header, require_columns
-from .options import (add_estimator_options, add_fill_option, add_run_options, estimator_params, lookback_int,
-                      positive_int)
-from .output import (METRICS_FILE, MODEL_FILE, history_curves, load_estimator_of, note_interrupted, out_dir,
-                     print_written, read_run_record, save_plot, table, write_csv, write_json, write_run_record)
+from .options import (add_estimator_options, add_fill_option, add_run_options, delimiter_char, estimator_params,
+                      lookback_int, out_path, positive_int)
+from .output import (METRICS_FILE, MODEL_FILE, RUN_FILE, history_curves, load_estimator_of, note_interrupted,
+                     out_dir, print_written, read_run_record, save_plot, table, write_csv, write_json,
+                     write_run_record)
 
 
 def register(sub: Any) -> None:
@@ -50,8 +51,10 @@ def register(sub: Any) -> None:
     fit.add_argument("--refit", action="store_true",
                      help="after scoring the holdout, train the saved model again on the whole series")
     add_fill_option(fit)
-    fit.add_argument("--delimiter", default=",", metavar="CHAR", help="field separator (default ',')")
-    fit.add_argument("--out", required=True, metavar="DIR", help="folder for the model, metrics and plots")
+    fit.add_argument("--delimiter", type=delimiter_char, default=",", metavar="CHAR",
+                     help="field separator, one character; '\\t' or 'tab' for a tab (default ',')")
+    fit.add_argument("--out", type=out_path, required=True, metavar="DIR",
+                     help="folder for the model, metrics and plots")
     add_estimator_options(fit)
     add_run_options(fit)
     fit.set_defaults(func=fit_command)
@@ -66,8 +69,9 @@ def register(sub: Any) -> None:
     pred.add_argument("--target", metavar="COL", help="the column to forecast (default: as in the fit)")
     pred.add_argument("--time", metavar="COL", help="the time column (default: the fit's, if the file has it)")
     add_fill_option(pred)
-    pred.add_argument("--delimiter", default=None, metavar="CHAR", help="field separator (default: as in the fit)")
-    pred.add_argument("--out", metavar="FILE.csv", help="write the forecast here (default: print it)")
+    pred.add_argument("--delimiter", type=delimiter_char, default=None, metavar="CHAR",
+                      help="field separator, one character; '\\t' or 'tab' for a tab (default: as in the fit)")
+    pred.add_argument("--out", type=out_path, metavar="FILE.csv", help="write the forecast here (default: print it)")
     pred.set_defaults(func=predict_command)
 
 
@@ -80,8 +84,23 @@ def read_series(path: str, target: str, time: str | None, fill: str | None,
     require_columns(path, read_header(path, delimiter), {"--target": target, "--time": time})
     if time is not None and time == target:
         raise CLIError(f"--time and --target both name the column {target!r}; the time column cannot be forecast.")
-    values, times, _ = read_csv_wide(path, time_column=time, columns=[target], fill=fill, delimiter=delimiter)
+    try:
+        values, times, _ = read_csv_wide(path, time_column=time, columns=[target], fill=fill, delimiter=delimiter)
+    except ValueError:
+        if fill is not None:  # fill_missing's "no observed value" names neither the file nor --target
+            _refuse_empty_target(path, target, delimiter)
+        raise
     return values[:, 0], times
+
+
+def _refuse_empty_target(path: str, target: str, delimiter: str) -> None:
+    from ..data._table import is_missing, read_table
+
+    table = read_table(path, delimiter)
+    if all(is_missing(cell) for cell in table.columns[target]):
+        raise CLIError(f"Cannot read '{path}', column '{target}': the target column is empty (every cell is empty "
+                       "or NA), so --fill has nothing to fill it from. Check that --target names the column to "
+                       "forecast.")
 
 
 def check_length(path: str, target: str, n: int, horizon: int, lookback: int | None) -> None:
@@ -101,7 +120,7 @@ def check_length(path: str, target: str, n: int, horizon: int, lookback: int | N
 # -- fit ------------------------------------------------------------------------------------
 def fit_and_report(y: np.ndarray, times: np.ndarray | None, params: dict[str, Any], out: Path, *,
                    source: str, target: str, refit: bool, argv: Sequence[str] | None,
-                   data_record: dict[str, Any]) -> dict[str, Any]:
+                   data_record: dict[str, Any], written: Sequence[str] = ()) -> dict[str, Any]:
     """Hold out the last ``horizon`` values, fit, score beside seasonal naive, save and plot.
 
     Args:
@@ -111,6 +130,7 @@ def fit_and_report(y: np.ndarray, times: np.ndarray | None, params: dict[str, An
         source, target: the file and column, for messages and metrics.json.
         refit: train the saved model again on the whole series.
         argv, data_record: what run.json records.
+        written: files the caller already wrote into ``out`` (listed with the others).
 
     Returns:
         The metrics written to metrics.json.
@@ -126,10 +146,8 @@ def fit_and_report(y: np.ndarray, times: np.ndarray | None, params: dict[str, An
         raise CLIError(f"Cannot use '{source}', column '{target}': --season {season} needs more than {season} "
                        f"training values, got {len(train)}. Pass a smaller --season.")
     model = Forecaster(**params)
-    try:
+    with training(f"Cannot fit on '{source}', column '{target}' ({len(train)} training values)"):
         model.fit(train)
-    except ValueError as exc:
-        raise CLIError(f"Cannot fit on '{source}', column '{target}' ({len(train)} training values): {exc}") from exc
     note_interrupted(model.history_)
     m = model.seasonal_period_
     forecast = np.asarray(model.predict(train), dtype=np.float64).reshape(-1)
@@ -140,24 +158,28 @@ def fit_and_report(y: np.ndarray, times: np.ndarray | None, params: dict[str, An
                "model": report["model"], "seasonal_naive": report["seasonal_naive"],
                "forecast": forecast, "actual": test, "training": model.history_}
     label = model.cell.upper()
-    save_plot(plot_forecast, out / "forecast.png", y_train=train, y_test=test,
-              forecasts={f"{label} forecast": forecast, f"seasonal naive (m={m})": seasonal_naive(train, horizon, m)},
-              time=times, title=f"{target}: the last {horizon} steps held out", ylabel=target,
-              last=max(6 * horizon, 4 * m))
+    written = [*written, MODEL_FILE, METRICS_FILE, RUN_FILE]
+    baselines = {f"{label} forecast": forecast, f"seasonal naive (m={m})": seasonal_naive(train, horizon, m)}
+    if save_plot(plot_forecast, out / "forecast.png", y_train=train, y_test=test, forecasts=baselines, time=times,
+                 title=f"{target}: the last {horizon} steps held out", ylabel=target, last=max(6 * horizon, 4 * m)):
+        written.append("forecast.png")
     curves = history_curves(model.history_)
-    if curves:
-        save_plot(plot_learning_curves, out / "history.png", history=curves, title=f"Training ({target})")
+    if curves and save_plot(plot_learning_curves, out / "history.png", history=curves,
+                            title=f"Training ({target})"):
+        written.append("history.png")
     if refit:
-        model.fit(y)
+        with training(f"Cannot refit on '{source}', column '{target}' ({len(y)} values)"):
+            model.fit(y)
         metrics["refit"] = {"n_train": len(y), "training": model.history_}
     model.save(out / MODEL_FILE)
     write_json(out / METRICS_FILE, metrics)
     write_run_record(out, "forecast", argv, data_record, model)
-    _print_report(metrics, label, out)
+    _print_report(metrics, label)
+    print_written(out, written)
     return metrics
 
 
-def _print_report(metrics: dict[str, Any], label: str, out: Path) -> None:
+def _print_report(metrics: dict[str, Any], label: str) -> None:
     rows = [[name.upper(), metrics["model"][name], metrics["seasonal_naive"][name]]
             for name in ("mae", "rmse", "mape", "smape", "mase")]
     print(f"\nHoldout: the last {metrics['n_holdout']} values of '{metrics['target']}' (from "
@@ -168,7 +190,6 @@ def _print_report(metrics: dict[str, Any], label: str, out: Path) -> None:
     if math.isfinite(model_mase) and math.isfinite(base_mase):
         verdict = "beats" if model_mase < base_mase else "does not beat"
         print(f"The network {verdict} the seasonal-naive baseline (MASE {model_mase:.3f} vs {base_mase:.3f}).")
-    print_written(out)
 
 
 def fit_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
@@ -176,11 +197,11 @@ def fit_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 
     y, times = read_series(args.data, args.target, args.time, args.fill, args.delimiter)
     params = estimator_params(args, Forecaster)
-    out = out_dir(args.out)
     record = {"file": str(Path(args.data).resolve()), "target": args.target, "time": args.time,
               "fill": args.fill, "delimiter": args.delimiter}
-    fit_and_report(y, times, params, out, source=args.data, target=args.target, refit=args.refit, argv=argv,
-                   data_record=record)
+    with out_dir(args.out) as out:
+        fit_and_report(y, times, params, out, source=args.data, target=args.target, refit=args.refit, argv=argv,
+                       data_record=record)
     return 0
 
 

@@ -6,6 +6,7 @@ keyword.
 
 from __future__ import annotations
 
+import codecs
 import csv
 from pathlib import Path
 from typing import Mapping
@@ -31,22 +32,31 @@ def read_header(path: str, delimiter: str = ",") -> list[str]:
     raise CLIError(f"Cannot read '{path}': the file is empty; expected a header line with column names.")
 
 
-def require_columns(path: str, header: list[str], wanted: Mapping[str, str | None]) -> None:
-    """Check that every column named by an option (``{"--target": "sales"}``) is in ``header``."""
+def require_columns(path: str, header: list[str], wanted: Mapping[str, str | None], hint: str = "") -> None:
+    """Check that every column named by an option (``{"--target": "sales"}``) is in ``header``;
+    ``hint`` is added to the message (the caller's guess at what went wrong)."""
     for flag, name in wanted.items():
         if name is not None and name not in header:
             near = [h for h in header if h.lower() == name.lower()]
-            hint = f" Did you mean {near[0]!r}?" if near else ""
+            if near:
+                hint = f" Did you mean {near[0]!r}?{hint}"
+            for sep, option in ((";", "';'"), ("\t", "tab")):
+                if any(sep in h for h in header):  # the file uses another separator
+                    hint += f" The header holds {sep!r}: if it separates the columns, pass --delimiter {option}."
+                    break
             raise CLIError(f"Cannot read '{path}', line 1: there is no column {name!r} (the columns are "
                            f"{', '.join(repr(h) for h in header)}). Pass the right name with {flag}.{hint}")
 
 
 def read_text(path: str, encoding: str) -> str:
-    """A whole text file; a file that is not valid ``encoding`` is reported with the byte offset."""
+    """A whole text file (without a UTF-8 byte-order mark); a file that is not valid
+    ``encoding`` is reported with the byte offset."""
     if Path(path).is_dir():
         raise CLIError(f"'{path}' is a folder; expected a text file.")
     data = Path(path).read_bytes()
     try:
+        if codecs.lookup(encoding).name == "utf-8":
+            return data.decode("utf-8-sig")  # a leading byte-order mark is not text
         return data.decode(encoding)
     except LookupError:
         raise CLIError(f"Unknown --encoding {encoding!r}; use e.g. utf-8 or latin-1.") from None

@@ -37,6 +37,23 @@ lookback_int = _number(int, "an int", lambda v: v >= 2, ">= 2")
 probability = _number(float, "a number", lambda v: 0 <= v < 1, "in [0, 1)")
 
 
+def delimiter_char(text: str) -> str:
+    """``--delimiter``: one character; ``\\t`` (typed as backslash, t) or ``tab`` for a tab."""
+    if text.lower() in ("\\t", "tab"):
+        return "\t"
+    if len(text) != 1 or text in "\"\r\n":
+        raise argparse.ArgumentTypeError(f"expected one character (e.g. ';' or '|'; '\\t' or 'tab' for a tab), "
+                                         f"got {text!r}")
+    return text
+
+
+def out_path(text: str) -> str:
+    """``--out``: a path, not empty."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a path (e.g. runs/x), got {text!r}")
+    return text
+
+
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """``--seed`` and ``--quiet``: every command that trains or samples."""
     parser.add_argument("--seed", type=nonnegative_int, default=0,

@@ -19,8 +19,9 @@ import json
 import math
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .errors import CLIError
 
@@ -28,13 +29,25 @@ MODEL_FILE, METRICS_FILE, RUN_FILE = "model.safetensors", "metrics.json", "run.j
 
 
 # -- folders and JSON ------------------------------------------------------------------------
-def out_dir(path: str) -> Path:
-    """Create the ``--out`` folder (and its parents) if needed; refuse a path that is a file."""
+@contextmanager
+def out_dir(path: str) -> Iterator[Path]:
+    """``with out_dir(args.out) as out:`` creates the ``--out`` folder (and its parents) if
+    needed, before training, so a path that cannot be written fails at once; refuses a file.
+    When the command fails, the folders it created and left empty are removed."""
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise CLIError(f"--out '{path}' is a file; expected a folder to write the model and metrics into.")
+    created = [q for q in (p, *p.parents) if not q.exists()]  # deepest first
     p.mkdir(parents=True, exist_ok=True)
-    return p
+    try:
+        yield p
+    except BaseException:
+        for q in created:
+            try:
+                q.rmdir()  # only an empty folder
+            except OSError:
+                break
+        raise
 
 
 def jsonable(x: Any) -> Any:
@@ -177,14 +190,19 @@ def history_curves(history: dict[str, Any]) -> dict[str, list[float]]:
     return {k: v for k, v in history.items() if isinstance(v, list) and v}
 
 
-def print_written(out: Path) -> None:
-    """The closing line of a fit: which files are in the output folder."""
-    print(f"Wrote {relative(out)}/: {', '.join(sorted(p.name for p in out.iterdir() if p.is_file()))}")
+def print_written(out: Path, names: Iterable[str]) -> None:
+    """The closing line of a fit: the files it wrote into the output folder (not the others there)."""
+    print(f"Wrote {relative(out)}/: {', '.join(sorted(names))}")
 
 
 def note_interrupted(history: dict[str, Any]) -> None:
     """After a first Ctrl-C the estimators return the model trained so far: say so."""
-    if history.get("stop_reason") == "interrupted":
+    if history.get("stop_reason") != "interrupted":
+        return
+    if not history.get("epochs"):
+        print("Training was interrupted before the first epoch ended; the model trained so far (no complete "
+              "epoch: the training history is empty) is scored and saved.", file=sys.stderr)
+    else:
         print(f"Training was interrupted after {history.get('epochs')} epoch(s); the model trained so far is "
               "scored and saved.", file=sys.stderr)
 

@@ -54,12 +54,14 @@ def read_sequences(path: str, *, fmt: str = "auto", label: str = "label", id_col
     header = read_header(path, delimiter)
     if fmt == "auto":
         fmt = "long" if id_column in header and time_column in header else "wide"
+    hint = (" The file looks like a .ts file (its first line starts with '#' or '@'): pass --format ts."
+            if header[0].startswith(("#", "@")) else "")
     if need_labels:
-        require_columns(path, header, {"--label": label})
+        require_columns(path, header, {"--label": label}, hint)
     if fmt == "long":
-        require_columns(path, header, {"--id": id_column, "--time": time_column})
+        require_columns(path, header, {"--id": id_column, "--time": time_column}, hint)
     for v in values or ():
-        require_columns(path, header, {"--values": v})
+        require_columns(path, header, {"--values": v}, hint)
     reader = _read_long if fmt == "long" else _read_wide
     return reader(path, header, label if label in header else None, id_column, time_column, values, fill, delimiter)
 

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
-from .errors import CLIError
+from .errors import CLIError, message_for, training
 from .inputs import read_text
 from .options import (add_estimator_options, add_run_options, estimator_params, nonnegative_float, nonnegative_int,
-                      positive_int, probability)
-from .output import (METRICS_FILE, MODEL_FILE, history_curves, load_estimator_of, note_interrupted, out_dir,
+                      out_path, positive_int, probability)
+from .output import (METRICS_FILE, MODEL_FILE, RUN_FILE, history_curves, load_estimator_of, note_interrupted, out_dir,
                      print_written, save_plot, table, write_json, write_run_record)
 
 
@@ -36,7 +37,8 @@ def register(sub: Any) -> None:
                                          "history.png and run.json into --out.",
                              epilog="Example: rnnkit text fit corpus.txt --epochs 5 --out runs/text")
     fit.add_argument("corpus", metavar="CORPUS.txt", help="a text file")
-    fit.add_argument("--out", required=True, metavar="DIR", help="folder for the model, metrics and plot")
+    fit.add_argument("--out", type=out_path, required=True, metavar="DIR",
+                     help="folder for the model, metrics and plot")
     fit.add_argument("--encoding", default="utf-8", help="the file's text encoding (default utf-8)")
     fit.add_argument("--max-chars", type=positive_int, metavar="N", help="use only the first N characters")
     fit.add_argument("--holdout", type=probability, default=0.1, metavar="F",
@@ -88,46 +90,64 @@ def fit_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         raise CLIError(f"Cannot train on '{args.corpus}': the file has no text.")
     cut = len(text) - int(round(args.holdout * len(text)))
     train, held_out = text[:cut], text[cut:]
-    out = out_dir(args.out)
     gen = TextGenerator(**estimator_params(args, TextGenerator))
-    try:
-        gen.fit(train)
-    except ValueError as exc:
-        raise CLIError(f"Cannot train on '{args.corpus}' ({len(train)} characters): {exc}") from exc
-    note_interrupted(gen.history_)
-    metrics: dict[str, Any] = {"corpus": args.corpus, "n_train_chars": len(train), "n_holdout_chars": len(held_out),
-                               "training": gen.history_}
-    rows = []
-    known = "".join(c for c in held_out if c in gen.vocab_)  # characters never seen in training cannot be scored
-    if len(known) >= 2:
-        metrics.update(holdout_perplexity=float(gen.perplexity(known)),
-                       unigram_perplexity=unigram_perplexity(train, known),
-                       holdout_unknown_chars=len(held_out) - len(known))
-        rows.append(["held-out perplexity", metrics["holdout_perplexity"], metrics["unigram_perplexity"]])
-    gen.save(out / MODEL_FILE)
-    write_json(out / METRICS_FILE, metrics)
-    curves = history_curves(gen.history_)
-    if curves:
-        from ..plots import plot_learning_curves
+    with out_dir(args.out) as out:
+        with training(f"Cannot train on '{args.corpus}' ({len(train)} characters)"):
+            gen.fit(train)
+        note_interrupted(gen.history_)
+        metrics = _holdout_metrics(gen, train, held_out, args.corpus)
+        gen.save(out / MODEL_FILE)
+        write_json(out / METRICS_FILE, metrics)
+        write_run_record(out, "text", argv, {"corpus": str(Path(args.corpus).resolve()), "encoding": args.encoding,
+                                             "max_chars": args.max_chars, "holdout": args.holdout}, gen)
+        written = [MODEL_FILE, METRICS_FILE, RUN_FILE]
+        curves = history_curves(gen.history_)
+        if curves:
+            from ..plots import plot_learning_curves
 
-        save_plot(plot_learning_curves, out / "history.png", history=curves, title="Training (text)")
-    write_run_record(out, "text", argv, {"corpus": str(Path(args.corpus).resolve()), "encoding": args.encoding,
-                                         "max_chars": args.max_chars, "holdout": args.holdout}, gen)
+            if save_plot(plot_learning_curves, out / "history.png", history=curves, title="Training (text)"):
+                written.append("history.png")
     print(f"\nTrained on {len(train)} characters of '{args.corpus}'.")
-    if rows:
-        print(table(["", "model", "unigram baseline"], rows))
+    if metrics.get("holdout_perplexity") is not None:
+        print(table(["", "model", "unigram baseline"],
+                    [["held-out perplexity", metrics["holdout_perplexity"], metrics["unigram_perplexity"]]]))
     if args.sample_length:
         print(f"Sample (temperature 1, seed {args.seed}):\n{gen.sample('', args.sample_length, seed=args.seed)}")
-    print_written(out)
+    print_written(out, written)
     return 0
+
+
+def _holdout_metrics(gen: Any, train: str, held_out: str, corpus: str) -> dict[str, Any]:
+    """metrics.json: the sizes, the held-out and unigram perplexities (None when fewer than 2
+    held-out characters occur in the training text: a note on stderr says so) and the count of
+    held-out characters left out because training never saw them."""
+    metrics: dict[str, Any] = {"corpus": corpus, "n_train_chars": len(train), "n_holdout_chars": len(held_out),
+                               "training": gen.history_}
+    if not held_out:
+        return metrics
+    known = "".join(c for c in held_out if c in gen.vocab_)  # characters never seen in training cannot be scored
+    metrics["holdout_unknown_chars"] = len(held_out) - len(known)
+    if len(known) >= 2:
+        metrics.update(holdout_perplexity=float(gen.perplexity(known)),
+                       unigram_perplexity=unigram_perplexity(train, known))
+    else:
+        metrics.update(holdout_perplexity=None, unigram_perplexity=None)
+        print(f"rnnkit: note: no held-out perplexity: the last {len(held_out)} character(s) of '{corpus}' have "
+              f"{len(known)} that occur in the training text, and scoring needs at least 2. Use a larger "
+              "--holdout or a longer corpus.", file=sys.stderr)
+    return metrics
 
 
 def sample_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     gen, _ = load_estimator_of(args.model, "TextGenerator", "rnnkit text sample")
+    unknown = sorted({c for c in args.prompt if c not in gen.vocab_})
+    if unknown:
+        raise CLIError(f"Cannot continue --prompt {args.prompt!r}: the character(s) {unknown!r} never occur in "
+                       f"the training text. Remove or replace them; the training text's characters are "
+                       f"{gen.vocab_!r}.")
     try:
         out = gen.sample(args.prompt, args.length, temperature=args.temperature, top_k=args.top_k, seed=args.seed)
     except ValueError as exc:
-        raise CLIError(f"Cannot continue --prompt {args.prompt!r}: {exc} The model knows these characters: "
-                       f"{gen.vocab_!r}.") from exc
+        raise CLIError(f"Cannot continue --prompt {args.prompt!r}: {message_for(exc)}") from exc
     print(out)
     return 0

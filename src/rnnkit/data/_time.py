@@ -7,6 +7,12 @@ dates that all fall on the first (or all on the last) day of their month ``datet
 monthly data has a step of one month. For dates and integer times the step is the most
 common difference between consecutive times; a larger difference that is a whole number of
 steps is a *gap* (missing rows), anything else is irregular. String times are not checked.
+
+A column is kept as strings only when its cells are labels: when more than half of the cells
+are dates (or numbers) and others are not, the first odd cell is refused (a typo such as
+"2002-0x" or "2000-13" must not turn the time checks off). Numeric times that are not all whole
+numbers are only checked to increase, unless most steps are whole numbers: then a fractional
+step ("20.5" among 0, 1, 2, ...) is irregular.
 """
 
 from __future__ import annotations
@@ -19,24 +25,37 @@ from ._table import Table, is_missing
 from .errors import DataFileError
 
 
-def _as_datetime(cells: list[Any]) -> np.ndarray | None:
+def _as_date(cell: Any) -> np.datetime64 | None:
+    """One cell as a date, or None when it is not one."""
+    if isinstance(cell, str):
+        s = cell.strip()
+        if len(s) < 7 or not s[:4].isdigit() or s[4] != "-":  # "YYYY-MM..."; plain numbers are numbers
+            return None
+        try:
+            return np.datetime64(s.replace(" ", "T", 1))
+        except ValueError:
+            return None
+    if hasattr(cell, "to_datetime64"):
+        return cell.to_datetime64()
+    if isinstance(cell, np.datetime64):
+        return cell
+    return None
+
+
+def _as_number(cell: Any) -> float | None:
+    """One cell as a finite number, or None when it is not one."""
     try:
-        out = []
-        for c in cells:
-            if isinstance(c, str):
-                s = c.strip()
-                if len(s) < 7 or not s[:4].isdigit() or s[4] != "-":  # "YYYY-MM..."; plain numbers are numbers
-                    return None
-                out.append(np.datetime64(s.replace(" ", "T", 1)))
-            elif hasattr(c, "to_datetime64"):
-                out.append(c.to_datetime64())
-            elif isinstance(c, np.datetime64):
-                out.append(c)
-            else:
-                return None
-        arr = np.array(out)
-    except ValueError:
+        value = float(cell)
+    except (TypeError, ValueError):
         return None
+    return value if np.isfinite(value) else None
+
+
+def _as_datetime(cells: list[Any]) -> np.ndarray | None:
+    out = [_as_date(c) for c in cells]
+    if any(d is None for d in out):
+        return None
+    arr = np.array(out)
     if arr.dtype.kind != "M":
         return None
     days = arr.astype("datetime64[D]")
@@ -60,13 +79,26 @@ def parse_times(table: Table, name: str) -> np.ndarray:
     dates = _as_datetime(cells)
     if dates is not None:
         return dates
-    try:
-        nums = np.array([float(c) for c in cells], dtype=np.float64)
-        if np.all(np.isfinite(nums)):
-            return nums
-    except (TypeError, ValueError):
-        pass
+    _refuse_odd_cell(table, name, [_as_date(c) for c in cells], "a date")
+    nums = [_as_number(c) for c in cells]
+    if all(v is not None for v in nums):
+        return np.array(nums, dtype=np.float64)
+    _refuse_odd_cell(table, name, nums, "a number")
     return np.array([str(c) for c in cells], dtype=object)
+
+
+def _refuse_odd_cell(table: Table, name: str, parsed: list[Any], what: str) -> None:
+    """When more than half of the cells parsed (``parsed`` holds None for the others), refuse
+    the first that did not: a typo among dates or numbers, not a column of labels."""
+    ok = [v is not None for v in parsed]
+    if sum(ok) * 2 <= len(ok):
+        return
+    cells = table.columns[name]
+    bad, good = ok.index(False), ok.index(True)
+    forms = ("dates are YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH:MM" if what == "a date"
+             else "times are all numbers")
+    raise DataFileError(table.source, f"{cells[bad]!r} is not {what} like the others (e.g. {cells[good]!r}). "
+                        f"Correct it or remove the row ({forms}).", column=name, **table.where(bad))
 
 
 def common_step(diffs: np.ndarray) -> int | None:
@@ -91,7 +123,8 @@ def time_steps(times: np.ndarray, step: int | None = None) -> np.ndarray | None:
     """Integer positions of ``times`` on a regular grid starting at 0, or None if not checkable.
 
     ``step`` defaults to the most common difference. String times are not checked;
-    fractional numeric times are only checked to increase. Raises :class:`_TimeProblem`
+    fractional numeric times are only checked to increase (and, when most steps are whole
+    numbers, to have no fractional step). Raises :class:`_TimeProblem`
     naming the first non-increasing or irregular step.
     """
     if len(times) < 2 or times.dtype == object:
@@ -99,27 +132,39 @@ def time_steps(times: np.ndarray, step: int | None = None) -> np.ndarray | None:
     diffs = np.diff(times)
     if times.dtype.kind != "M" and not np.all(times == np.round(times)):
         _check_increasing(diffs)
+        whole = diffs == np.round(diffs)
+        if whole.sum() * 2 > len(diffs):  # a fractional step among whole-number steps ("20.5" among 0, 1, 2, ...)
+            i = int(np.flatnonzero(~whole)[0])
+            usual = common_step(diffs[whole].astype(np.int64))
+            raise _TimeProblem(f"irregular time step: {diffs[i]:g} where the usual step is {usual}", i + 1, _FIX_STEP)
         return None
     diffs = diffs.astype(np.int64)
     _check_increasing(diffs)
     step = step or common_step(diffs)
     bad = np.flatnonzero(diffs % step != 0)
     if bad.size:
-        raise _TimeProblem(f"irregular time step: {diffs[bad[0]]} where the usual step is {step}", int(bad[0]) + 1)
+        raise _TimeProblem(f"irregular time step: {diffs[bad[0]]} where the usual step is {step}", int(bad[0]) + 1,
+                           _FIX_STEP)
     return np.concatenate([[0], np.cumsum(diffs // step)])
+
+
+_FIX_ORDER = "Sort the rows by time and remove duplicates."
+_FIX_STEP = "Correct the time or remove the row; every time must be a whole number of steps after the first."
 
 
 def _check_increasing(diffs: np.ndarray) -> None:
     bad = np.flatnonzero(diffs <= 0)
     if bad.size:
         what = "a repeated time" if diffs[bad[0]] == 0 else "time goes backwards"
-        raise _TimeProblem(what, int(bad[0]) + 1)
+        raise _TimeProblem(what, int(bad[0]) + 1, _FIX_ORDER)
 
 
 class _TimeProblem(ValueError):
-    def __init__(self, problem: str, i: int) -> None:
+    """The ``i``-th time is at fault: ``problem``, and how to ``fix`` it."""
+
+    def __init__(self, problem: str, i: int, fix: str) -> None:
         super().__init__(problem)
-        self.problem, self.i = problem, i
+        self.problem, self.i, self.fix = problem, i, fix
 
 
 def regular_grid(table: Table, name: str, times: np.ndarray, fill: str | None,
@@ -139,9 +184,8 @@ def regular_grid(table: Table, name: str, times: np.ndarray, fill: str | None,
     try:
         steps = time_steps(times, step)
     except _TimeProblem as p:
-        raise DataFileError(
-            table.source, f"{p.problem} ({times[p.i - 1]} then {times[p.i]}). Sort the rows by time and "
-            "remove duplicates.", column=name, **at(p.i)) from None
+        around = f" ({times[p.i - 1]} then {times[p.i]})" if p.i > 0 else ""
+        raise DataFileError(table.source, f"{p.problem}{around}. {p.fix}", column=name, **at(p.i)) from None
     if steps is None or steps[-1] == len(times) - 1:
         return times, None
     jump = int(np.flatnonzero(np.diff(steps) > 1)[0]) + 1

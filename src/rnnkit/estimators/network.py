@@ -76,7 +76,8 @@ def train_network(model: Sequential, X: Any, y: Any, *, loss: str, lr: float, ep
     loss for a while before they start to learn, and stopping there would keep an untrained
     network. Training runs in two calls of ``fit`` sharing one optimizer: the warm-up (no early
     stopping), then the rest with ``patience``. The model ends with the weights of the epoch of
-    lowest validation loss (training loss without validation data) over both.
+    lowest validation loss (training loss without validation data) over both; after Ctrl-C, with
+    the weights trained so far (even before the first epoch ends).
     """
     batch_size = int(min(batch_size, len(X)))
     per_epoch = -(-len(X) // batch_size)
@@ -87,10 +88,10 @@ def train_network(model: Sequential, X: Any, y: Any, *, loss: str, lr: float, ep
     parts = []
     if warm:   # patience = warm: never reached, but the best epoch's weights are restored
         parts.append(model.fit(X, y, epochs=warm, seed=seed, patience=warm, **common))
-        best_warm, weights = min(parts[0][monitor]), model.state_dict()
+        weights = model.state_dict()
     if warm < epochs and not (parts and parts[0].stop_reason == "interrupted"):   # Ctrl-C ends both phases
         parts.append(model.fit(X, y, epochs=epochs - warm, seed=seed + 1, patience=patience, **common))
-        if warm and min(parts[1][monitor]) > best_warm:
+        if warm and monitor in parts[1] and min(parts[1][monitor]) > min(parts[0][monitor]):
             model.load_state_dict(weights)
     return history_summary(parts, warm, monitor)
 
@@ -98,13 +99,15 @@ def train_network(model: Sequential, X: Any, y: Any, *, loss: str, lr: float, ep
 def history_summary(parts: list[History], warm: int, monitor: str) -> dict[str, Any]:
     """The JSON-able record of training kept as ``history_``: per-epoch "loss" (and
     "val_loss"), "epochs" run, "warmup_epochs", "best_epoch" (1-based: the epoch whose weights
-    the model kept) and "stop_reason" ("completed" or "early_stopping")."""
+    the model kept) and "stop_reason" ("completed", "early_stopping" or "interrupted").
+
+    Ctrl-C before the first epoch ends leaves "epochs" 0, empty lists and "best_epoch" None
+    (the model keeps the weights of the batches it trained on)."""
     out: dict[str, Any] = {"epochs": sum(len(h.epoch) for h in parts), "warmup_epochs": warm,
                            "stop_reason": parts[-1].stop_reason}
-    for key in ("loss", "val_loss"):
-        if key in parts[-1]:
-            out[key] = [float(v) for h in parts for v in h[key]]
-    out["best_epoch"] = int(np.argmin(out[monitor])) + 1
+    for key in ("loss", "val_loss") if monitor == "val_loss" else ("loss",):
+        out[key] = [float(v) for h in parts if key in h for v in h[key]]
+    out["best_epoch"] = int(np.argmin(out[monitor])) + 1 if out[monitor] else None
     return out
 
 
