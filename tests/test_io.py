@@ -311,7 +311,7 @@ def test_crafted_model_metadata_gives_load_errors(tmp_path, monkeypatch):
     _expect(path, "'model' is JSON nested too deeply")
     est = {"class_name": "Forecaster", "params": {}, "state": [1], "text_arrays": {}}
     save_model(rnnkit.Linear(2, 2), path, extra_metadata={"estimator": json.dumps(est)})
-    _expect(path, "estimator record is malformed")
+    _expect(path, "'params' and 'state' as JSON objects, got dict and list")
 
     def no_memory(spec):
         raise MemoryError("Unable to allocate 29.1 TiB")
