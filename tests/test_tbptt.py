@@ -68,17 +68,25 @@ def _torch_tbptt_reference(lstm, lin, x, y, k1, k2):
         ((pred - y[:, lo:e]) ** 2).sum().div(total).backward()
 
 
+def _torch_twin(model, head):
+    """A float64 torch LSTM(3, 4) and Linear(4, 2) whose weights ``model`` (layer 0 and layer
+    ``head``) takes; the model's gradients zeroed. Returns (lstm, lin, their state_dict by the
+    model's names)."""
+    lstm = torch.nn.LSTM(3, 4, batch_first=True).double()
+    lin = torch.nn.Linear(4, 2).double()
+    sd = {f"0.{k}": v for k, v in lstm.state_dict().items()} | {f"{head}.{k}": v for k, v in lin.state_dict().items()}
+    model.load_state_dict({k: v.numpy() for k, v in sd.items()})
+    model.zero_grad()
+    return lstm, lin, sd
+
+
 @pytest.mark.parametrize("k1,k2", [(4, 2), (4, 4), (3, 7), (5, 1), (2, 5), (11, 3), (5, 8), (4, 9)])
 def test_tbptt_general_k1_k2_equals_torch_reference(k1, k2):
     rng = np.random.default_rng(1)
     N, T = 3, 11
     x, y = rng.standard_normal((N, T, 3)), rng.standard_normal((N, T, 2))
     model = _model("LSTM", True, num_layers=1)
-    lstm = torch.nn.LSTM(3, 4, batch_first=True).double()
-    lin = torch.nn.Linear(4, 2).double()
-    sd = {f"0.{k}": v for k, v in lstm.state_dict().items()} | {f"1.{k}": v for k, v in lin.state_dict().items()}
-    model.load_state_dict({k: v.numpy() for k, v in sd.items()})
-    model.zero_grad()
+    lstm, lin, sd = _torch_twin(model, head=1)
     tbptt_batch(model, rnnkit.losses.MSELoss(), x, y, None, k1, k2, True)
     _torch_tbptt_reference(lstm, lin, torch.tensor(x), torch.tensor(y), k1, k2)
     for k in sd:
@@ -169,11 +177,7 @@ def test_tbptt_per_sequence_gives_no_gradient_for_sequences_ending_before_the_wi
     lengths = np.array([9, 2, 6, 4, 7, 1])
     x, y = rng.standard_normal((N, T, 3)), rng.standard_normal((N, 2))
     model = _model("LSTM", False, num_layers=1)
-    lstm = torch.nn.LSTM(3, 4, batch_first=True).double()
-    lin = torch.nn.Linear(4, 2).double()
-    sd = {f"0.{k}": v for k, v in lstm.state_dict().items()} | {f"2.{k}": v for k, v in lin.state_dict().items()}
-    model.load_state_dict({k: v.numpy() for k, v in sd.items()})
-    model.zero_grad()
+    lstm, lin, sd = _torch_twin(model, head=2)
     tbptt_batch(model, rnnkit.losses.MSELoss(), x, y, lengths, k1, k2, False)
     _torch_tbptt_per_sequence(lstm, lin, torch.tensor(x), torch.tensor(y), lengths, k1, k2)
     for k in sd:
