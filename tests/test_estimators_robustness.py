@@ -238,3 +238,36 @@ def test_values_beyond_float32_are_refused_at_the_boundary():
     with pytest.raises(ValueError, match=r"Forecaster.predict expected values in y within float32's range"):
         f.predict(y_big)
     assert np.all(np.isfinite(Forecaster(**FC).fit(series() * 1e30).predict()))   # large but representable
+
+
+@pytest.mark.parametrize("make", [
+    lambda mp: (Forecaster(horizon=2, hidden_size=4, epochs=20, lr=0.05, seed=0, verbose=False), (series(120),)),
+    lambda mp: (mp.setattr(classifier, "WARMUP_UPDATES", 5),   # 5 warm-up epochs of one batch, then the rest
+                SequenceClassifier(hidden_size=4, epochs=20, batch_size=40, seed=0, verbose=False), sequences())[1:],
+], ids=["forecaster", "classifier-after-its-warm-up"])
+def test_ctrl_c_in_a_later_epoch_keeps_the_weights_trained_so_far(make, monkeypatch):
+    """best_epoch names the epoch whose weights the model keeps: after Ctrl-C none (None), the
+    model keeping the weights of the batches it trained on, not an earlier epoch's (the
+    classifier's Ctrl-C comes after its warm-up fit, whose best weights it must not restore)."""
+    import os
+    import signal
+
+    from rnnkit.training.trainer import Trainer
+
+    train_batch, seen, epochs = Trainer._train_batch, [], set()
+
+    def interrupted(self, batch, stats, epoch, b, nb):
+        epochs.add((id(self), epoch))   # the classifier runs two fits, each counting from epoch 1
+        if len(epochs) == 12 and not self._stop_requested:
+            os.kill(os.getpid(), signal.SIGINT)   # a real Ctrl-C during the 12th epoch's first batch
+        train_batch(self, batch, stats, epoch, b, nb)
+        seen.append({k: v.copy() for k, v in self.model.state_dict().items()})
+
+    monkeypatch.setattr(Trainer, "_train_batch", interrupted)
+    est, data = make(monkeypatch)
+    est.fit(*data)
+    h = est.history_
+    assert (h["stop_reason"], h["best_epoch"]) == ("interrupted", None)
+    assert h["epochs"] in (11, 12)   # 12: the Ctrl-C came in the epoch's last batch, which ends the epoch
+    for k, v in est.model_.state_dict().items():
+        np.testing.assert_array_equal(v, seen[-1][k], err_msg=k)

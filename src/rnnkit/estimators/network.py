@@ -91,7 +91,8 @@ def train_network(model: Sequential, X: Any, y: Any, *, loss: str, lr: float, ep
         weights = model.state_dict()
     if warm < epochs and not (parts and parts[0].stop_reason == "interrupted"):   # Ctrl-C ends both phases
         parts.append(model.fit(X, y, epochs=epochs - warm, seed=seed + 1, patience=patience, **common))
-        if warm and monitor in parts[1] and min(parts[1][monitor]) > min(parts[0][monitor]):
+        if (warm and parts[1].stop_reason != "interrupted" and monitor in parts[1]
+                and min(parts[1][monitor]) > min(parts[0][monitor])):
             model.load_state_dict(weights)
     return history_summary(parts, warm, monitor)
 
@@ -101,13 +102,14 @@ def history_summary(parts: list[History], warm: int, monitor: str) -> dict[str, 
     "val_loss"), "epochs" run, "warmup_epochs", "best_epoch" (1-based: the epoch whose weights
     the model kept) and "stop_reason" ("completed", "early_stopping" or "interrupted").
 
-    Ctrl-C before the first epoch ends leaves "epochs" 0, empty lists and "best_epoch" None
-    (the model keeps the weights of the batches it trained on)."""
+    After Ctrl-C "best_epoch" is None: the model keeps the weights of the batches it trained on,
+    no epoch's best (before the first epoch ends, "epochs" is 0 and the lists are empty)."""
     out: dict[str, Any] = {"epochs": sum(len(h.epoch) for h in parts), "warmup_epochs": warm,
                            "stop_reason": parts[-1].stop_reason}
     for key in ("loss", "val_loss") if monitor == "val_loss" else ("loss",):
         out[key] = [float(v) for h in parts if key in h for v in h[key]]
-    out["best_epoch"] = int(np.argmin(out[monitor])) + 1 if out[monitor] else None
+    interrupted = parts[-1].stop_reason == "interrupted"
+    out["best_epoch"] = int(np.argmin(out[monitor])) + 1 if out[monitor] and not interrupted else None
     return out
 
 
