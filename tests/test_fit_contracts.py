@@ -200,3 +200,13 @@ def test_epoch_loss_of_a_sum_loss_is_the_sum_over_the_epoch():
     assert hist["loss"][0] == pytest.approx(rnnkit.losses.mse(model.predict(X), y, reduction="sum")[0], rel=1e-12)
     assert hist["val_loss"][0] == pytest.approx(rnnkit.losses.mse(model.predict(X_val), y_val, reduction="sum")[0],
                                                 rel=1e-12)
+
+
+def test_fit_spells_out_its_keywords_with_their_defaults():
+    """help(model.fit) and IDEs show loss, optimizer and validation_data as docs/training.md does."""
+    import inspect
+
+    params = inspect.signature(rnnkit.Sequential.fit).parameters
+    assert [(p.name, p.default) for p in params.values() if p.kind is p.KEYWORD_ONLY] == [
+        ("loss", "mse"), ("optimizer", "adam"), ("validation_data", None)]
+    assert params["lengths"].default is None and "options" in params

@@ -162,12 +162,15 @@ class Sequential(Module):
         return summarize(self, input_shape)
 
     # -- training (implemented in rnnkit.training) -------------------------------------------
-    def fit(self, X: Any, y: Any, lengths: Any = None, **kwargs: Any):
-        """Train on (X, y); returns a :class:`rnnkit.training.History`. Options: see
-        :class:`rnnkit.training.FitOptions` and :meth:`rnnkit.training.Trainer.fit`."""
+    def fit(self, X: Any, y: Any, lengths: Any = None, *, loss: Any = "mse", optimizer: Any = "adam",
+            validation_data: tuple | None = None, **options: Any):
+        """Train on (X, y); returns a :class:`rnnkit.training.History`. ``loss``: a name, a loss
+        object or a callable (pred, target, mask) -> (value, grad); ``optimizer``: a name or an
+        optimizer built on this model; ``options``: see :class:`rnnkit.training.FitOptions`."""
         from ..training.trainer import fit
 
-        return fit(self, X, y, lengths=lengths, **kwargs)
+        return fit(self, X, y, lengths=lengths, loss=loss, optimizer=optimizer, validation_data=validation_data,
+                   **options)
 
     def predict(self, X: Any, lengths: Any = None, batch_size: int = 256) -> np.ndarray:
         """Outputs in evaluation mode (no dropout), batch by batch; X as for ``fit``."""
