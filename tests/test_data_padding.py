@@ -62,3 +62,31 @@ def test_fill_missing_methods():
         fill_missing(np.array([[np.nan, 1.0]] * 3), "ffill", names=["a", "b"])
     with pytest.raises(ValueError, match="'method' parameter"):
         fill_missing(v, "mean")
+
+
+@pytest.mark.parametrize("value", [np.nan, -1.5, 2**63, "x"])
+def test_a_padding_value_that_integer_ids_cannot_hold_is_refused(value):
+    with pytest.raises(ValueError, match=r"value=.*integer dtype int64.*Pass dtype=float"):
+        pad_sequences([[1, 2, 3], [4]], value=value)
+    with pytest.raises(ValueError, match=r"uint8, which holds only whole numbers in \[0, 255\]"):
+        pad_sequences([np.array([1, 2], dtype=np.uint8), np.array([3], dtype=np.uint8)], value=-1)
+    X, _ = pad_sequences([[1, 2, 3], [4]], value=-1.0)  # a whole float fits: -1
+    assert X.dtype == np.int64 and X[1].tolist() == [4, -1, -1]
+    X, _ = pad_sequences([[1, 2, 3], [4]], value=np.nan, dtype=float)
+    assert np.isnan(X[1, 1:]).all()
+
+
+def test_japanese_vowels_pad_to_the_shape_the_guide_shows():
+    from pathlib import Path
+
+    from rnnkit.datasets import load_japanese_vowels
+
+    X, lengths = pad_sequences(load_japanese_vowels()[0])
+    assert X.shape == (270, 26, 12) and lengths.max() == 26
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "data.md").read_text()
+    assert "pad_sequences(X_train)                         # (270, 26, 12), (270,)" in guide
+
+
+def test_fill_missing_refuses_an_empty_series():
+    with pytest.raises(ValueError, match=r"fill_missing expected at least one time step, got .* shape \(0,\)"):
+        fill_missing(np.array([]))

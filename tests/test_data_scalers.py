@@ -128,3 +128,20 @@ def test_per_series_scaler_errors_name_the_problem():
         ps.transform(np.arange(3.0))
     with pytest.raises(ValueError, match="Series 1: .*NaN"):
         PerSeriesScaler().fit([np.arange(3.0), np.array([1.0, np.nan])])
+
+
+def test_constant_channels_are_those_scikit_learn_finds_constant():
+    pre = pytest.importorskip("sklearn.preprocessing")
+    x = np.array([[1e9, 0.1, 1e9], [1e9 + 1e-3, 0.1, 1e9 + 1e-3], [1e9 - 1e-3, 0.1, 1e9]])  # small spread, big level
+    np.testing.assert_allclose(StandardScaler().fit_transform(x), pre.StandardScaler().fit_transform(x), atol=1e-9)
+    np.testing.assert_allclose(MinMaxScaler().fit_transform(x), pre.MinMaxScaler().fit_transform(x), atol=1e-9)
+    z = StandardScaler().fit_transform(x[:, 0])
+    np.testing.assert_allclose(z, [0, 1.224744871391589, -1.224744871391589], rtol=1e-6)  # not 0: scaled
+    assert StandardScaler().fit(x).scale_[1] == 1.0  # 0.1 repeated: constant up to rounding
+
+
+@pytest.mark.parametrize("bad", [(0, np.inf), (-np.inf, 1), (np.nan, 1)])
+def test_minmax_refuses_a_range_that_is_not_finite(bad):
+    with pytest.raises(ValueError, match=r"'feature_range' parameter of MinMaxScaler must be a pair \(lo, hi\) of "
+                                         r"finite numbers"):
+        MinMaxScaler(feature_range=bad).fit(np.arange(3.0))

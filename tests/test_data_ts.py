@@ -123,3 +123,15 @@ def test_missing_file_and_bad_source(tmp_path):
         read_ts(str(tmp_path / "nope.ts"))
     with pytest.raises(TypeError, match="path or a text stream"):
         read_ts(42)
+
+
+def test_a_tab_after_a_header_tag_separates_it_from_its_value(tmp_path):
+    ts = read_ts(io.StringIO("@problemName\tT\n@univariate\ttrue\n@classLabel\ttrue 1 2\n@data\n1,2,3:1\n"))
+    assert ts.class_labels == ["1", "2"] and ts.header["univariate"] is True and ts.header["problemname"] == "T"
+
+
+def test_a_dimension_with_no_values_gets_ts_advice_under_fill():
+    text = "@problemName T\n@univariate false\n@dimensions 2\n@classLabel true a\n@data\n1,2:3,4:a\n1,2:?,?:a\n"
+    with pytest.raises(DataFileError, match=r"line 7, column 'dimension 1': every value of this dimension is "
+                                            r"missing .*fill='ffill' has nothing to fill from.*remove the case"):
+        read_ts(io.StringIO(text), fill="ffill")

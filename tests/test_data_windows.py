@@ -108,3 +108,10 @@ def test_last_window_is_the_forecast_input():
     np.testing.assert_array_equal(w[0, :, 0], [6, 7, 8, 9])
     with pytest.raises(ValueError, match="fewer than lookback"):
         last_window(s, 11)
+
+
+def test_an_empty_series_is_refused_clearly():
+    for call in (lambda: sliding_windows(np.array([]), 1), lambda: last_window(np.array([]), 1),
+                 lambda: sliding_windows(np.zeros((0, 3)), 1)):
+        with pytest.raises(ValueError, match=r"expected a series with at least one time step, got an empty array"):
+            call()

@@ -74,8 +74,11 @@ def test_seasonal_naive_repeats_the_last_season():
     np.testing.assert_array_equal(M.seasonal_naive(y, 3), [40, 40, 40])
     two = np.stack([y, -y], axis=1)
     np.testing.assert_array_equal(M.seasonal_naive(two, 2, m=2)[:, 1], [-30, -40])
-    with pytest.raises(ValueError, match="longer than the seasonal period m = 8"):
-        M.seasonal_naive(y, 1, m=8)
+    np.testing.assert_array_equal(M.seasonal_naive(y, 3, m=8), [1, 2, 3])  # one season is enough
+    with pytest.raises(ValueError, match="at least as long as the seasonal period m = 9, got 8 steps"):
+        M.seasonal_naive(y, 1, m=9)
+    with pytest.raises(ValueError, match="mase needs a training series longer than the seasonal period m = 8"):
+        M.mase([1.0], [2.0], y, m=8)  # MASE's scale needs a difference at lag m
     with pytest.raises(ValueError, match="'horizon'"):
         M.seasonal_naive(y, 0)
 
@@ -155,6 +158,12 @@ def test_accuracy_from_labels_and_scores():
     assert M.accuracy([0, 1, 1], scores) == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match=r"\(3,\) \(labels\) or \(3, K\)"):
         M.accuracy([0, 1, 1], [0, 1])
+
+
+def test_accuracy_refuses_a_single_column_of_scores():
+    with pytest.raises(ValueError, match=r"K >= 2 classes, got one column \(2, 1\).*> 0.5\)\.astype\(int\)"):
+        M.accuracy([0, 1], [[0.9], [0.2]])  # argmax of one column would always say class 0
+    assert M.accuracy([0, 1], (np.array([[0.2], [0.9]])[:, 0] > 0.5).astype(int)) == 1.0
 
 
 @pytest.mark.parametrize("fn", [M.mae, M.rmse, M.mape, M.smape])

@@ -97,3 +97,40 @@ def test_bad_plot_input_is_refused():
         plots.plot_gate_activations({"i": np.ones((5, 2)), "f": np.ones((6, 2))})
     with pytest.raises(ValueError, match=r"\(T, C\)"):
         plots.plot_gate_activations({"i": np.ones(5)})
+
+
+def test_saving_through_a_symbolic_link_keeps_the_link(tmp_path):
+    target = tmp_path / "real.png"
+    target.write_bytes(b"old")
+    link = tmp_path / "link.png"
+    link.symlink_to("real.png")
+    plots.plot_gradient_norms({"RNN": np.ones(5)}, path=link)
+    assert link.is_symlink() and os.readlink(link) == "real.png"
+    assert_png(target)
+
+
+def test_gradient_norms_of_all_layers_are_refused_with_the_index_to_use():
+    with pytest.raises(ValueError, match=r"norms\['LSTM'\] of shape \(T,\) or \(D, T\).*got shape \(2, 1, 4\).*"
+                                         r"hidden_grad_norms\[0\]"):
+        plots.plot_gradient_norms({"LSTM": np.ones((2, 1, 4))})
+    with pytest.raises(ValueError, match=r"of shape \(T,\) or \(D, T\), got shape \(\)"):
+        plots.plot_gradient_norms({"LSTM": 1.0})
+
+
+def test_all_zero_gradient_norms_are_drawn_on_a_linear_axis_with_a_note():
+    fig = plots.plot_gradient_norms({"RNN": np.zeros(6)})
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "linear"
+    np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), np.zeros(6))
+    assert any("every gradient norm is 0" in t.get_text() for t in ax.texts)
+    fig = plots.plot_gradient_norms({"RNN": np.zeros(6), "LSTM": np.ones(6)})  # one line all zero: named
+    assert fig.axes[0].get_yscale() == "log"
+    assert fig.axes[0].get_lines()[0].get_label() == "RNN (all 0, not drawn)"
+
+
+@pytest.mark.parametrize("last, error", [(-3, ValueError), (0, ValueError), ("x", TypeError), (2.5, TypeError)])
+def test_plot_forecast_refuses_a_bad_last(last, error):
+    with pytest.raises(error, match=r"'last' parameter of plot_forecast must be an int >= 1"):
+        plots.plot_forecast(np.arange(8.0), np.arange(2.0), last=last)
+    fig = plots.plot_forecast(np.arange(8.0), np.arange(2.0), last=np.int64(3))
+    assert len(fig.axes[0].get_lines()[0].get_xdata()) == 3

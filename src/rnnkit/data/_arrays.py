@@ -18,7 +18,7 @@ def is_pandas(x: Any) -> bool:
 
 
 def as_float_series(x: Any, name: str, owner: str, ndim: tuple[int, ...] = (1, 2),
-                    allow_nan: bool = False) -> np.ndarray:
+                    allow_nan: bool = False, shapes: str | None = None) -> np.ndarray:
     """Return ``x`` as a float64 array with one of the allowed numbers of dimensions.
 
     Args:
@@ -27,6 +27,7 @@ def as_float_series(x: Any, name: str, owner: str, ndim: tuple[int, ...] = (1, 2
         owner: the function or class, for messages.
         ndim: allowed values of ``x.ndim``.
         allow_nan: if False, NaN or infinite values raise ``ValueError``.
+        shapes: the allowed shapes for the message (default from ``ndim``: "(T,) or (T, C)").
     """
     if hasattr(x, "detach") and hasattr(x, "numpy"):
         raise TypeError(
@@ -47,7 +48,7 @@ def as_float_series(x: Any, name: str, owner: str, ndim: tuple[int, ...] = (1, 2
             "Convert it with np.asarray(values, dtype=float) if the values are meant as numbers."
         )
     if arr.ndim not in ndim:
-        shapes = " or ".join({1: "(T,)", 2: "(T, C)", 3: "(N, T, C)"}.get(d, f"{d}-D") for d in ndim)
+        shapes = shapes or " or ".join({1: "(T,)", 2: "(T, C)", 3: "(N, T, C)"}.get(d, f"{d}-D") for d in ndim)
         raise ValueError(f"{owner} expected '{name}' of shape {shapes}, got shape {arr.shape}.")
     arr = arr.astype(np.float64, copy=False)
     if not allow_nan and not np.all(np.isfinite(arr)):

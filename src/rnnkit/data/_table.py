@@ -3,6 +3,11 @@
 Both readers (wide and long format) work on a :class:`Table`, so a CSV file and a pandas
 DataFrame give the same arrays and the same error messages: a CSV cell is named by its file
 line (the header is line 1), a DataFrame cell by its index label.
+
+A column is named by its name or by its position (an int, counted from 0; negative from the
+end). In a CSV file every name is a string, so an int is always a position. A DataFrame's column
+labels may themselves be ints (``df.columns == [2019, 2020]``): a key that is one of the labels
+is that label, and only an int that is not a label is a position.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import numbers
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +38,7 @@ class Table:
     lines: list[int] | None  # file line of each row (CSV)
     labels: list[Any] | None  # index label of each row (DataFrame)
     index: Any = None  # the DataFrame's index, or None
+    keys: dict[Any, str] | None = None  # the DataFrame's column labels -> names (str)
 
     def __len__(self) -> int:
         return len(self.lines if self.lines is not None else self.labels)
@@ -41,21 +48,28 @@ class Table:
         return {"line": self.lines[i]} if self.lines is not None else {"row": self.labels[i]}
 
     def column(self, name: Any, role: str) -> list[Any]:
-        """The cells of column ``name`` (a name or an int position); missing -> DataFileError."""
-        if isinstance(name, int) and not isinstance(name, bool) and name not in self.columns:
-            if not -len(self.names) <= name < len(self.names):
-                raise DataFileError(self.source, f"the {role} column index {name} is out of range; "
-                                    f"the table has {len(self.names)} columns: {self.names}.")
-            name = self.names[name]
-        if name not in self.columns:
-            raise DataFileError(
-                self.source, f"no {role} column named {name!r}. The columns are {self.names}; pass "
-                f"the right name (e.g. {role}_column={self.names[0]!r}).")
-        return self.columns[name]
+        """The cells of column ``name`` (a name, a DataFrame label or an int position, see the
+        module docstring); missing -> DataFileError."""
+        return self.columns[self.resolve(name, role)]
 
-    def resolve(self, name: Any) -> str:
-        """The column name for a name or position (call :meth:`column` first to validate)."""
-        return self.names[name] if isinstance(name, int) and name not in self.columns else name
+    def resolve(self, name: Any, role: str = "value") -> str:
+        """The column name (str) for a name, DataFrame label or position; missing -> DataFileError."""
+        try:
+            if self.keys is not None and name in self.keys:
+                return self.keys[name]
+            if name in self.columns:
+                return name
+        except TypeError:  # an unhashable key (a list, ...): named below
+            pass
+        if isinstance(name, numbers.Integral) and not isinstance(name, (bool, np.bool_)):
+            if not -len(self.names) <= name < len(self.names):
+                labels = "" if self.keys is None else " (and not one of the column labels)"
+                raise DataFileError(self.source, f"the {role} column index {name} is out of range{labels}; "
+                                    f"the table has {len(self.names)} columns: {self.names}.")
+            return self.names[int(name)]
+        raise DataFileError(
+            self.source, f"no {role} column named {name!r}. The columns are {self.names}; pass "
+            f"the right name (e.g. {role}_column={self.names[0]!r}).")
 
 
 def read_table(source: Any, delimiter: str = ",") -> Table:
@@ -122,18 +136,20 @@ def _from_frame(df: Any) -> Table:
     cols = {n: df[c].tolist() for n, c in zip(names, df.columns)}
     if len(df) == 0:
         raise DataFileError("<DataFrame>", "the DataFrame has no rows.")
-    return Table("<DataFrame>", names, cols, None, list(df.index), df.index)
+    return Table("<DataFrame>", names, cols, None, list(df.index), df.index, dict(zip(df.columns, names)))
 
 
 def is_missing(cell: Any) -> bool:
-    """True for an empty/NA marker string, None, or a float NaN."""
+    """True for an empty/NA marker string, None, a float NaN, a NaT, or pandas' NA and NaT."""
     if cell is None:
         return True
     if isinstance(cell, str):
         return cell.strip().lower() in MISSING
     if isinstance(cell, np.datetime64):
         return bool(np.isnat(cell))
-    return isinstance(cell, float) and math.isnan(cell)
+    if type(cell).__name__ in ("NAType", "NaTType") and type(cell).__module__.startswith("pandas"):
+        return True  # pd.NA (nullable dtypes) and pd.NaT, recognised without importing pandas
+    return isinstance(cell, (float, np.floating)) and math.isnan(cell)
 
 
 def numeric_column(table: Table, name: str) -> np.ndarray:

@@ -1,22 +1,28 @@
 """Time columns: parse them, check they increase, and find gaps in a regular time grid.
 
 A time column is parsed, in order of preference, as dates (``numpy.datetime64``: "1958-03",
-"2020-01-15", "2020-01-15T10:30"; a year alone, "1950", is read as a number), as numbers
-(years, step counts), or kept as strings. Dates at midnight become ``datetime64[D]``, and
-dates that all fall on the first (or all on the last) day of their month ``datetime64[M]``, so
-monthly data has a step of one month. For dates and integer times the step is the most
-common difference between consecutive times; a larger difference that is a whole number of
-steps is a *gap* (missing rows), anything else is irregular. String times are not checked.
+"2020-01-15", "2020-01-15T10:30", also unpadded as "2020-1-5"; pandas Timestamps and Periods;
+a year alone, "1950", is read as a number), as numbers (years, step counts), or kept as
+strings. Dates at midnight become ``datetime64[D]``, and dates that all fall on the first (or
+all on the last) day of their month ``datetime64[M]``, so monthly data has a step of one month.
+For dates and numeric times the step is the most common difference between consecutive
+times; a larger difference that is a whole number of steps is a *gap* (missing rows), anything
+else is irregular (a step of 1.5 among steps of 1; 0.5 among steps of 1). String times are not
+checked.
+
+Numeric times are compared exactly, as integers: times with up to 6 decimals (0.5, 1.5, ...;
+0.25, 0.5, ...) are counted in units of 10**-d, d the fewest decimals that write every time
+exactly, and times inserted by ``fill`` are those decimals. Other numeric times (more decimals,
+as from 1/3) are only checked to increase.
 
 A column is kept as strings only when its cells are labels: when more than half of the cells
 are dates (or numbers) and others are not, the first odd cell is refused (a typo such as
-"2002-0x" or "2000-13" must not turn the time checks off). Numeric times that are not all whole
-numbers are only checked to increase, unless most steps are whole numbers: then a fractional
-step ("20.5" among 0, 1, 2, ...) is irregular.
+"2002-0x" or "2000-13" must not turn the time checks off).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -25,16 +31,23 @@ from ._table import Table, is_missing
 from .errors import DataFileError
 
 
+_DATE = re.compile(r"(\d{4})-(\d{1,2})(?:-(\d{1,2}))?([T ].*)?")  # YYYY-M[M][-D[D]][ time]
+
+
 def _as_date(cell: Any) -> np.datetime64 | None:
     """One cell as a date, or None when it is not one."""
     if isinstance(cell, str):
-        s = cell.strip()
-        if len(s) < 7 or not s[:4].isdigit() or s[4] != "-":  # "YYYY-MM..."; plain numbers are numbers
+        match = _DATE.fullmatch(cell.strip())  # "YYYY-MM..."; plain numbers are numbers
+        if match is None:
             return None
+        year, month, day, clock = match.groups()
+        text = f"{year}-{int(month):02d}" + (f"-{int(day):02d}" if day else "") + (clock or "").replace(" ", "T", 1)
         try:
-            return np.datetime64(s.replace(" ", "T", 1))
+            return np.datetime64(text)
         except ValueError:
             return None
+    if type(cell).__name__ == "Period" and hasattr(cell, "to_timestamp"):  # pandas, not imported
+        return cell.to_timestamp().to_datetime64()
     if hasattr(cell, "to_datetime64"):
         return cell.to_datetime64()
     if isinstance(cell, np.datetime64):
@@ -110,42 +123,66 @@ def common_step(diffs: np.ndarray) -> int | None:
     return int(values[np.argmax(counts)])
 
 
-def integer_diffs(times: np.ndarray) -> np.ndarray | None:
-    """Differences of dates or integer-valued times as int64; None for other times."""
-    if len(times) < 2 or times.dtype == object:
-        return None
-    if times.dtype.kind != "M" and not np.all(times == np.round(times)):
-        return None
-    return np.diff(times).astype(np.int64)
+_MAX_DECIMALS = 6
 
 
-def time_steps(times: np.ndarray, step: int | None = None) -> np.ndarray | None:
+def time_decimals(times: np.ndarray) -> int | None:
+    """The fewest decimals d (0..6) that write every numeric time exactly, so that the times are
+    integers in units of 10**-d; 0 for integer arrays; None for other times."""
+    if times.dtype.kind in "iu":
+        return 0
+    if times.dtype.kind != "f" or len(times) == 0 or not np.isfinite(times).all():
+        return None
+    top = float(np.abs(times).max())
+    for d in range(_MAX_DECIMALS + 1):
+        if top * 10**d >= 2**53:  # beyond exact integers in float64
+            return None
+        if np.all(np.round(times * 10**d) / 10**d == times):
+            return d
+    return None
+
+
+def _ticks(times: np.ndarray, d: int | None) -> np.ndarray | None:
+    """Dates (in their unit) or numeric times (in units of 10**-d) as int64; None otherwise."""
+    if times.dtype.kind in "Miu":
+        return times.astype(np.int64)
+    if times.dtype.kind == "f" and d is not None:
+        return np.round(times * 10**d).astype(np.int64)
+    return None
+
+
+def integer_diffs(times: np.ndarray, d: int | None) -> np.ndarray | None:
+    """Differences of dates, or of numeric times in units of 10**-d, as int64; None for other times."""
+    ticks = _ticks(times, d) if len(times) >= 2 else None
+    return None if ticks is None else np.diff(ticks)
+
+
+def time_steps(times: np.ndarray, step: int | None = None, d: int | None = None) -> np.ndarray | None:
     """Integer positions of ``times`` on a regular grid starting at 0, or None if not checkable.
 
-    ``step`` defaults to the most common difference. String times are not checked;
-    fractional numeric times are only checked to increase (and, when most steps are whole
-    numbers, to have no fractional step). Raises :class:`_TimeProblem`
-    naming the first non-increasing or irregular step.
+    ``step`` defaults to the most common difference; ``d`` is the number of decimals of
+    numeric times (:func:`time_decimals`; None: only check that they increase). String times
+    are not checked. Raises :class:`_TimeProblem` naming the first non-increasing or irregular
+    step.
     """
     if len(times) < 2 or times.dtype == object:
         return None
-    diffs = np.diff(times)
-    if times.dtype.kind != "M" and not np.all(times == np.round(times)):
-        _check_increasing(diffs)
-        whole = diffs == np.round(diffs)
-        if whole.sum() * 2 > len(diffs):  # a fractional step among whole-number steps ("20.5" among 0, 1, 2, ...)
-            i = int(np.flatnonzero(~whole)[0])
-            usual = common_step(diffs[whole].astype(np.int64))
-            raise _TimeProblem(f"irregular time step: {diffs[i]:g} where the usual step is {usual}", i + 1, _FIX_STEP)
+    diffs = integer_diffs(times, d)
+    if diffs is None:
+        _check_increasing(np.diff(times))
         return None
-    diffs = diffs.astype(np.int64)
     _check_increasing(diffs)
     step = step or common_step(diffs)
     bad = np.flatnonzero(diffs % step != 0)
     if bad.size:
-        raise _TimeProblem(f"irregular time step: {diffs[bad[0]]} where the usual step is {step}", int(bad[0]) + 1,
-                           _FIX_STEP)
+        raise _TimeProblem(f"irregular time step: {_show(diffs[bad[0]], times, d)} where the usual step is "
+                           f"{_show(step, times, d)}", int(bad[0]) + 1, _FIX_STEP)
     return np.concatenate([[0], np.cumsum(diffs // step)])
+
+
+def _show(ticks: int, times: np.ndarray, d: int | None) -> str:
+    """A difference of ticks in the units of ``times``: "2" (date units), "1.5" (numbers)."""
+    return str(ticks) if times.dtype.kind == "M" else np.format_float_positional(ticks / 10**(d or 0), trim="-")
 
 
 _FIX_ORDER = "Sort the rows by time and remove duplicates."
@@ -168,7 +205,7 @@ class _TimeProblem(ValueError):
 
 
 def regular_grid(table: Table, name: str, times: np.ndarray, fill: str | None,
-                 rows: np.ndarray | None = None, step: int | None = None,
+                 rows: np.ndarray | None = None, step: int | None = None, d: int | None = None,
                  ) -> tuple[np.ndarray, np.ndarray | None]:
     """Check ``times`` and return (full time grid, row position of each grid point or -1).
 
@@ -176,13 +213,16 @@ def regular_grid(table: Table, name: str, times: np.ndarray, fill: str | None,
     missing times are inserted (position -1) for the caller to fill. The second item is None
     when there is no gap (or the times cannot be checked). ``rows`` maps positions in
     ``times`` to table rows (for messages) when ``times`` is a subset of the table (long format);
-    ``step`` imposes the time step (the long format pools it over all series).
+    ``step`` imposes the time step (the long format pools it over all series), in units of
+    10**-d for numeric times; ``d`` defaults to :func:`time_decimals` of ``times``.
     """
     def at(i: int) -> dict[str, Any]:
         return table.where(int(rows[i]) if rows is not None else i)
 
+    if d is None:
+        d = time_decimals(times)
     try:
-        steps = time_steps(times, step)
+        steps = time_steps(times, step, d)
     except _TimeProblem as p:
         around = f" ({times[p.i - 1]} then {times[p.i]})" if p.i > 0 else ""
         raise DataFileError(table.source, f"{p.problem}{around}. {p.fix}", column=name, **at(p.i)) from None
@@ -203,8 +243,8 @@ def regular_grid(table: Table, name: str, times: np.ndarray, fill: str | None,
             column=name, **at(jump))
     where = np.full(int(steps[-1]) + 1, -1, dtype=np.int64)
     where[steps] = np.arange(len(times))
-    unit = np.diff(times)[np.diff(steps) == 1]
-    unit = unit[0] if unit.size else (times[1] - times[0]) // int(steps[1])  # one time step
-    grid = times[0] + np.arange(len(where)) * unit
-    return grid, where
-
+    if times.dtype.kind == "M":  # every time is a whole number of steps after the first: exact
+        return times[0] + np.arange(len(where)) * ((times[-1] - times[0]) // int(steps[-1])), where
+    ticks = _ticks(times, d)
+    grid = ticks[0] + np.arange(len(where)) * ((ticks[-1] - ticks[0]) // int(steps[-1]))
+    return (grid / 10**d if times.dtype.kind == "f" else grid), where

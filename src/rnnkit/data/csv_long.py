@@ -18,13 +18,14 @@ repeated (id, time) pair is refused, naming both lines.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._table import numeric_column, read_table
-from ._time import common_step, integer_diffs, parse_times, regular_grid
+from ._table import is_missing, numeric_column, read_table
+from ._time import common_step, integer_diffs, parse_times, regular_grid, time_decimals
 from .csv_wide import on_grid, refuse_missing
 from .errors import DataFileError
 from .missing import check_fill, fill_missing
@@ -55,7 +56,8 @@ def read_csv_long(source: Any, id_column: str | int = "id", time_column: str | i
         id_column: name (or position) of the column naming the series.
         time_column: name (or position) of the time column.
         value_column: name (or position) of the value column, or a list of names for a
-            multivariate series (T_i, C).
+            multivariate series (T_i, C). For a DataFrame whose column labels are ints, an int
+            that is a label names that column; other ints are positions.
         fill: None (refuse missing values and gaps), "ffill" or "interpolate".
         delimiter: the field separator of the CSV file.
 
@@ -71,7 +73,7 @@ def read_csv_long(source: Any, id_column: str | int = "id", time_column: str | i
     id_cells = table.column(id_column, "id")
     table.column(time_column, "time")
     time_name = table.resolve(time_column)
-    multi = not isinstance(value_column, (str, int))
+    multi = not isinstance(value_column, (str, numbers.Integral))
     value_names = list(value_column) if multi else [value_column]
     for v in value_names:
         table.column(v, "value")
@@ -80,7 +82,7 @@ def read_csv_long(source: Any, id_column: str | int = "id", time_column: str | i
     times = parse_times(table, time_name)
     groups: dict[Any, list[int]] = {}
     for i, key in enumerate(id_cells):
-        if key is None or (isinstance(key, str) and not key.strip()):
+        if (not key.strip()) if isinstance(key, str) else is_missing(key):  # "NA" may be an id: only "" in a CSV
             raise DataFileError(table.source, "the series id is missing; every row needs one.",
                                 column=table.resolve(id_column), **table.where(i))
         groups.setdefault(key, []).append(i)
@@ -89,14 +91,15 @@ def read_csv_long(source: Any, id_column: str | int = "id", time_column: str | i
         rows = np.asarray(members)
         if times.dtype != object:
             rows = rows[np.argsort(times[rows], kind="stable")]
-            _refuse_repeats(table, time_name, times, rows, key)
+        _refuse_repeats(table, time_name, times, rows, key)
         ordered[key] = rows
-    diffs = [integer_diffs(times[rows]) for rows in ordered.values()]
+    decimals = time_decimals(times)  # numeric times: one unit (10**-decimals) for all series
+    diffs = [integer_diffs(times[rows], decimals) for rows in ordered.values()]
     diffs = [d for d in diffs if d is not None]
     step = common_step(np.concatenate(diffs)) if diffs else None  # one time step for all series
     out = LongSeries([], [], [])
     for key, rows in ordered.items():
-        t, where = regular_grid(table, time_name, times[rows], fill, rows, step)
+        t, where = regular_grid(table, time_name, times[rows], fill, rows, step, decimals)
         v = values[rows]
         if fill is None:
             refuse_missing(table, v, value_names, rows)
@@ -109,9 +112,16 @@ def read_csv_long(source: Any, id_column: str | int = "id", time_column: str | i
 
 
 def _refuse_repeats(table: Any, name: str, times: np.ndarray, rows: np.ndarray, key: Any) -> None:
-    same = np.flatnonzero(times[rows][1:] == times[rows][:-1])
-    if same.size:
-        a, b = int(rows[same[0]]), int(rows[same[0] + 1])
+    """Refuse a time seen twice in one series; ``rows`` are sorted by time unless times are strings."""
+    if times.dtype == object:  # string times, in file order: any earlier row with the same time
+        seen: dict[Any, int] = {}
+        pairs = [(seen.setdefault(times[r], int(r)), int(r)) for r in rows]
+        repeats = [(a, b) for a, b in pairs if a != b]
+    else:
+        same = np.flatnonzero(times[rows][1:] == times[rows][:-1])
+        repeats = [(int(rows[i]), int(rows[i + 1])) for i in same[:1]]
+    if repeats:
+        a, b = repeats[0]
         first = table.where(a)
         ref = f"line {first['line']}" if "line" in first else f"row {first['row']!r}"
         raise DataFileError(table.source, f"series {key!r} has the time {times[a]} twice (also at {ref}). "

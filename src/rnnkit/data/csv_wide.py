@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._table import Table, numeric_column, read_table
+from ._table import Table, is_missing, numeric_column, read_table
 from ._time import _as_datetime, parse_times, regular_grid
 from .errors import DataFileError
 from .missing import check_fill, fill_missing
@@ -72,6 +72,9 @@ def read_csv_wide(source: Any, time_column: str | int | None = None, columns: Se
             ``time_column`` whose index is not the default 0..T-1, the index gives the times.
         time_column: name (or position) of the time column, or None when there is none.
         columns: names of the value columns to read; None reads every column except the time.
+            A column may also be given by position (an int from 0). In a DataFrame whose
+            column labels are ints, an int that is one of the labels names that column; only
+            other ints are positions.
         fill: None (refuse missing values and gaps), "ffill" or "interpolate".
         delimiter: the field separator of the CSV file.
 
@@ -91,6 +94,11 @@ def read_csv_wide(source: Any, time_column: str | int | None = None, columns: Se
         time_name = table.resolve(time_column)
         time = parse_times(table, time_name)
     elif table.index is not None and not _default_index(table.index):
+        missing = [i for i, label in enumerate(table.labels) if is_missing(label)]
+        if missing:
+            raise DataFileError(table.source, f"the time (the index label of row {missing[0]}, counted from 0) "
+                                "is missing. Every row needs a time; fill it in or drop the row.",
+                                **table.where(missing[0]))
         time = _as_datetime(list(table.index))
         if time is None:
             time = np.asarray(table.index)

@@ -60,6 +60,8 @@ def fill_missing(values: np.ndarray, method: str = "interpolate", names: list[st
     arr = np.array(values, dtype=np.float64)
     if arr.ndim not in (1, 2):
         raise ValueError(f"fill_missing expected values of shape (T,) or (T, C), got shape {arr.shape}.")
+    if len(arr) == 0:
+        raise ValueError(f"fill_missing expected at least one time step, got an empty array of shape {arr.shape}.")
     cols = arr.reshape(len(arr), -1)
     for c in range(cols.shape[1]):
         if len(cols) and np.isnan(cols[:, c]).all():

@@ -7,6 +7,8 @@ recurrent layers take, so padded steps never reach the final state.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +23,8 @@ def pad_sequences(sequences: Sequence[Any], value: float = 0.0,
 
     Args:
         sequences: N arrays of shape (T_n, C) (or all (T_n,), e.g. token ids), same C.
-        value: the padding value.
+        value: the padding value. With an integer dtype it must be an integer that the dtype
+            holds exactly (NaN or -1.5 cannot pad integer ids: pass dtype=float).
         dtype: dtype of X; None keeps the common dtype of the sequences (ints stay ints).
 
     Returns:
@@ -51,10 +54,27 @@ def pad_sequences(sequences: Sequence[Any], value: float = 0.0,
             f"pad_sequences expected sequences of length >= 1, got an empty one at index {int(np.argmin(lengths))}."
         )
     out_dtype = np.result_type(*arrays) if dtype is None else np.dtype(dtype)
+    _check_value(value, out_dtype)
     X = np.full((len(arrays), int(lengths.max())) + arrays[0].shape[1:], value, dtype=out_dtype)
     for n, a in enumerate(arrays):
         X[n, : len(a)] = a
     return X, lengths
+
+
+def _check_value(value: Any, dtype: np.dtype) -> None:
+    """Refuse a padding value that an integer dtype cannot hold exactly (NaN, -1.5, 300 in int8)."""
+    if dtype.kind not in "iu":
+        return
+    info = np.iinfo(dtype)
+    fits = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    if fits and not isinstance(value, numbers.Integral):
+        fits = math.isfinite(value) and float(value).is_integer()
+    if not (fits and info.min <= value <= info.max):
+        raise ValueError(
+            f"pad_sequences cannot pad with value={value!r}: X has the integer dtype {dtype}, which holds "
+            f"only whole numbers in [{info.min}, {info.max}]. Pass dtype=float to pad with {value!r}, or "
+            "pick an integer padding value in that range."
+        )
 
 
 def unpad_sequences(X: Any, lengths: Any) -> list[np.ndarray]:

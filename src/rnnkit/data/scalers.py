@@ -19,6 +19,7 @@ A constant channel has no spread: its ``scale_`` is set so that the transform gi
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -93,9 +94,22 @@ class _Scaler:
         return f"{type(self).__name__}({args})"
 
 
-def _constant(spread: np.ndarray, level: np.ndarray) -> np.ndarray:
-    """Where a channel has no spread worth scaling by: ``spread <= 1e-12 * max(1, |level|)``."""
-    return spread <= 1e-12 * np.maximum(1.0, np.abs(level))
+_EPS = np.finfo(np.float64).eps
+
+
+def _constant_range(span: np.ndarray) -> np.ndarray:
+    """Where a channel's range max - min is too small to scale by: ``span < 10 * eps``, as
+    scikit-learn's MinMaxScaler."""
+    return span < 10 * _EPS
+
+
+def _constant_variance(var: np.ndarray, mean: np.ndarray, n: int) -> np.ndarray:
+    """Where a channel's variance is no more than the rounding error of computing it from n
+    values, as scikit-learn's StandardScaler (``_is_constant_feature``)::
+
+        var <= n * eps * var + (n * mean * eps) ** 2
+    """
+    return var <= n * _EPS * var + (n * mean * _EPS) ** 2
 
 
 def mean_and_scale(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -104,13 +118,17 @@ def mean_and_scale(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mean  = mean(flat, axis=0)
         scale = std(flat, axis=0)       population std (ddof 0); 1 for a constant channel
 
+    A channel is constant when its variance is within the rounding error of computing it
+    (``var <= n * eps * var + (n * mean * eps) ** 2``, scikit-learn's test), so a large level
+    with a small spread (1e9 +- 1e-3) is still scaled.
+
     so that ``(x - mean) / scale`` maps a constant channel to 0 instead of dividing by zero.
     What :class:`StandardScaler` fits, and how the estimators standardise covariates and
     sequence channels.
     """
     mean = flat.mean(axis=0)
     std = flat.std(axis=0)
-    return mean, np.where(_constant(std, mean), 1.0, std)
+    return mean, np.where(_constant_variance(std**2, mean, len(flat)), 1.0, std)
 
 
 class StandardScaler(_Scaler):
@@ -154,11 +172,12 @@ class MinMaxScaler(_Scaler):
     def _range(self) -> tuple[float, float]:
         fr = self.feature_range
         ok = (isinstance(fr, (tuple, list)) and len(fr) == 2
-              and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in fr) and fr[0] < fr[1])
+              and all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in fr)
+              and fr[0] < fr[1])
         if not ok:
             raise ValueError(
-                f"The 'feature_range' parameter of MinMaxScaler must be a pair (lo, hi) of numbers with "
-                f"lo < hi. Got {fr!r} instead."
+                f"The 'feature_range' parameter of MinMaxScaler must be a pair (lo, hi) of finite numbers "
+                f"with lo < hi. Got {fr!r} instead."
             )
         return float(fr[0]), float(fr[1])
 
@@ -167,7 +186,7 @@ class MinMaxScaler(_Scaler):
         self.data_min_ = flat.min(axis=0)
         self.data_max_ = flat.max(axis=0)
         span = self.data_max_ - self.data_min_
-        constant = _constant(span, self.data_min_)
+        constant = _constant_range(span)
         self._lo = lo
         return self.data_min_, np.where(constant, 1.0, (hi - lo) / np.where(constant, 1.0, span))
 

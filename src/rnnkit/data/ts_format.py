@@ -86,8 +86,8 @@ def _lines(source: Any) -> tuple[str, Iterable[str]]:
 
 
 def _parse_header(path: str, lineno: int, line: str, header: dict[str, Any]) -> None:
-    tag, _, rest = line[1:].partition(" ")
-    tag, rest = tag.lower(), rest.strip()
+    tag, *rest_ = line[1:].split(None, 1) or [""]  # the tag ends at the first space or tab
+    tag, rest = tag.lower(), rest_[0].strip() if rest_ else ""
     if tag in header:
         raise DataFileError(path, f"the header tag @{tag} appears twice; keep one.", line=lineno)
     if tag in _BOOL_TAGS:
@@ -234,10 +234,12 @@ def _assemble(path: str, header: dict[str, Any], cases: list[np.ndarray], labels
                 d = int(np.argwhere(np.isnan(c))[0][1])
                 raise DataFileError(path, "missing value '?'. Pass fill='ffill' or fill='interpolate' to fill "
                                     "missing values along time.", line=case_lines[i], column=f"dimension {d}")
-            try:
-                cases[i] = fill_missing(c, fill)
-            except ValueError as exc:
-                raise DataFileError(path, str(exc), line=case_lines[i]) from None
+            empty = np.flatnonzero(np.isnan(c).all(axis=0))
+            if empty.size:
+                raise DataFileError(path, f"every value of this dimension is missing ('?'), so fill={fill!r} has "
+                                    "nothing to fill from. Give the case at least one value in each dimension, or "
+                                    "remove the case.", line=case_lines[i], column=f"dimension {int(empty[0])}")
+            cases[i] = fill_missing(c, fill)
     class_labels = header.get("classlabel") or None
     has_y = class_labels is not None or header.get("targetlabel", False)
     y = None

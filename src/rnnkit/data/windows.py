@@ -35,6 +35,15 @@ def _target_columns(target: Any, c: int) -> int | list[int] | None:
     return int(target) if isinstance(target, numbers.Integral) else [int(t) for t in items]
 
 
+def _non_empty(arr: np.ndarray, owner: str) -> np.ndarray:
+    if len(arr) == 0:
+        raise ValueError(
+            f"{owner} expected a series with at least one time step, got an empty array of shape "
+            f"{arr.shape}. Check that the series was loaded or sliced as intended."
+        )
+    return arr
+
+
 def sliding_windows(series: Any, lookback: int, horizon: int = 1, stride: int = 1,
                     target: int | Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Cut a series into input windows and the values that follow them.
@@ -61,7 +70,7 @@ def sliding_windows(series: Any, lookback: int, horizon: int = 1, stride: int = 
     lookback = check_positive_int(lookback, "lookback", owner)
     horizon = check_positive_int(horizon, "horizon", owner)
     stride = check_positive_int(stride, "stride", owner)
-    arr = as_float_series(series, "series", owner)
+    arr = _non_empty(as_float_series(series, "series", owner), owner)
     univariate = arr.ndim == 1
     arr2 = arr.reshape(len(arr), -1)
     t, c = arr2.shape
@@ -131,7 +140,7 @@ def last_window(series: Any, lookback: int) -> np.ndarray:
         (1, L, C) float64.
     """
     lookback = check_positive_int(lookback, "lookback", "last_window")
-    arr = as_float_series(series, "series", "last_window")
+    arr = _non_empty(as_float_series(series, "series", "last_window"), "last_window")
     arr2 = arr.reshape(len(arr), -1)
     if len(arr2) < lookback:
         raise ValueError(

@@ -24,13 +24,15 @@ def pair(y_true: Any, y_pred: Any, owner: str) -> tuple[np.ndarray, np.ndarray]:
     return yt, yp
 
 
-def train_series(y_train: Any, m: Any, owner: str) -> tuple[np.ndarray, int]:
-    """The training series (T,) or (T, C) and the seasonal period m, with T > m."""
+def train_series(y_train: Any, m: Any, owner: str, longer: bool = True) -> tuple[np.ndarray, int]:
+    """The training series (T,) or (T, C) and the seasonal period m, with T > m (``longer``:
+    MASE's scale needs a difference at lag m), or T >= m (a forecast needs one season)."""
     m = check_positive_int(m, "m", owner)
     y = as_float_series(y_train, "y_train", owner, ndim=(1, 2))
-    if len(y) <= m:
+    if len(y) < m + longer:
+        need = "longer than" if longer else "at least as long as"
         raise ValueError(
-            f"{owner} needs a training series longer than the seasonal period m = {m}, got "
+            f"{owner} needs a training series {need} the seasonal period m = {m}, got "
             f"{len(y)} steps. Use a smaller m (m=1 is the naive forecast) or more training data."
         )
     return y, m

@@ -33,7 +33,7 @@ def seasonal_naive(y_train: Any, horizon: int, m: int = 1) -> np.ndarray:
     """Forecast ``horizon`` steps by repeating the last season of ``y_train``.
 
     Args:
-        y_train: (T,) or (T, C) observed series, T > m.
+        y_train: (T,) or (T, C) observed series, T >= m (at least one season).
         horizon: H >= 1 steps to forecast.
         m: seasonal period (12 for monthly data with a yearly cycle; 1 = naive).
 
@@ -41,5 +41,5 @@ def seasonal_naive(y_train: Any, horizon: int, m: int = 1) -> np.ndarray:
         (H,) or (H, C) float64 forecasts.
     """
     horizon = check_positive_int(horizon, "horizon", "seasonal_naive")
-    y, m = train_series(y_train, m, "seasonal_naive")
+    y, m = train_series(y_train, m, "seasonal_naive", longer=False)
     return y[seasonal_naive_index(len(y), np.arange(horizon), m)].copy()

@@ -12,8 +12,10 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
 
     Args:
         y_true: (N,) class labels (ints or strings).
-        y_pred: (N,) predicted labels, or (N, K) scores (probabilities or logits) whose argmax
-            is the predicted class id (then y_true must hold class ids 0..K-1).
+        y_pred: (N,) predicted labels, or (N, K) scores (probabilities or logits), K >= 2,
+            whose argmax is the predicted class id (then y_true must hold class ids 0..K-1).
+            A single column (N, 1) is refused: its argmax is always 0, and whether a binary
+            score is a probability (threshold 0.5) or a logit (threshold 0) is not known.
 
     Returns:
         mean(y_pred == y_true) as a float.
@@ -25,6 +27,12 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
     if yp.ndim == 2 and yp.shape[0] == len(yt):
         if yp.dtype.kind not in "iuf":
             raise TypeError(f"accuracy expected (N, K) scores to be numbers, got dtype {yp.dtype}.")
+        if yp.shape[1] == 1:
+            raise ValueError(
+                f"accuracy expected (N, K) scores with K >= 2 classes, got one column {yp.shape} (its argmax "
+                "is always class 0). Threshold a binary score yourself: accuracy(y_true, (p[:, 0] > 0.5)"
+                ".astype(int)) for probabilities, > 0 for logits."
+            )
         yp = yp.argmax(axis=1)
     if yp.shape != yt.shape:
         raise ValueError(

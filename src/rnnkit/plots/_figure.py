@@ -33,7 +33,8 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120) -> None:
     """Write ``fig`` to ``path`` atomically: to a temporary file beside it, then renamed.
 
     The format follows the file extension (.png, .svg, .pdf, ...). A reader of ``path`` never
-    sees a half-written file, and a failed save leaves an existing file untouched.
+    sees a half-written file, and a failed save leaves an existing file untouched. A symbolic
+    link is kept: the figure replaces the file it points to.
     """
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower().lstrip(".")
@@ -43,14 +44,15 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120) -> None:
             f"Cannot save a figure to '{path}': expected a file extension among "
             f"{sorted(supported)}, got {('.' + ext) if ext else 'none'}. Name the file e.g. 'plot.png'."
         )
-    folder = os.path.dirname(os.path.abspath(path))
+    target = os.path.realpath(path)  # through symbolic links: os.replace would replace the link itself
+    folder = os.path.dirname(target)
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"Cannot save a figure to '{path}': the folder '{folder}' does not exist.")
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = os.path.join(folder, f".{os.path.basename(target)}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(tmp, "xb") as f:  # a new file with the usual permissions (umask)
             fig.savefig(f, format=ext, dpi=dpi)
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -9,8 +9,10 @@ import numpy as np
 from ..data._arrays import as_float_series
 
 
-def named_arrays(data: Any, name: str, owner: str, ndim: tuple[int, ...]) -> dict[str, np.ndarray]:
-    """A non-empty dict name -> float array with one of the allowed numbers of dimensions."""
+def named_arrays(data: Any, name: str, owner: str, ndim: tuple[int, ...],
+                 shapes: str | None = None) -> dict[str, np.ndarray]:
+    """A non-empty dict name -> float array with one of the allowed numbers of dimensions
+    (``shapes``: how the message names them)."""
     if not isinstance(data, dict) or not data:
         raise TypeError(
             f"{owner} expected '{name}' to be a non-empty dict mapping names to arrays, got "
@@ -18,5 +20,5 @@ def named_arrays(data: Any, name: str, owner: str, ndim: tuple[int, ...]) -> dic
         )
     out = {}
     for key, value in data.items():
-        out[str(key)] = as_float_series(value, f"{name}[{key!r}]", owner, ndim=ndim, allow_nan=True)
+        out[str(key)] = as_float_series(value, f"{name}[{key!r}]", owner, ndim=ndim, allow_nan=True, shapes=shapes)
     return out

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import check_positive_int
 from ..data._arrays import as_float_series
 from ._figure import finish, new_figure
 
@@ -23,7 +24,8 @@ def plot_forecast(y_train: Any, y_test: Any, forecasts: Any = None, time: Any = 
             naive": ...}); None plots the actuals only.
         time: (T + H,) x values (datetime64, numbers); default 0..T+H-1.
         title, ylabel: text for the axes.
-        last: show only the last ``last`` training steps (the holdout is always shown).
+        last: an int >= 1: show only the last ``last`` training steps (the holdout is always
+            shown); None shows them all.
         path: if given, save the figure there (atomically; the extension picks the format).
         dpi: resolution when saving.
 
@@ -31,6 +33,8 @@ def plot_forecast(y_train: Any, y_test: Any, forecasts: Any = None, time: Any = 
         The matplotlib Figure.
     """
     owner = "plot_forecast"
+    if last is not None:
+        last = check_positive_int(last, "last", owner)
     tr = as_float_series(y_train, "y_train", owner, ndim=(1,), allow_nan=True)
     te = as_float_series(y_test, "y_test", owner, ndim=(1,), allow_nan=True)
     if forecasts is None:
@@ -49,7 +53,7 @@ def plot_forecast(y_train: Any, y_test: Any, forecasts: Any = None, time: Any = 
     x = np.arange(n) if time is None else np.asarray(time.to_numpy() if hasattr(time, "to_numpy") else time)
     if x.shape != (n,):
         raise ValueError(f"{owner} expected 'time' of shape ({n},) (training + holdout steps), got {x.shape}.")
-    start = 0 if last is None else max(0, len(tr) - int(last))
+    start = 0 if last is None else max(0, len(tr) - last)
     fig, axes = new_figure((9.0, 4.2))
     ax = axes[0, 0]
     ax.plot(x[start:len(tr)], tr[start:], color="0.25", lw=1.3, label="training")
