@@ -45,6 +45,20 @@ def test_pickle_round_trip_is_exact_and_small(kind):
         np.testing.assert_array_equal(twin.grads[k], layer.grads[k], err_msg=k)
 
 
+def test_a_pickle_between_forward_and_backward_keeps_no_cache():
+    """What a forward kept for its backward (the LSTM's caches: many times its weights) is not
+    pickled: the copy is about the weights, and has no backward to run."""
+    rng = np.random.default_rng(0)
+    model = rnnkit.Sequential([rnnkit.Linear(3, 8, seed=0), rnnkit.LSTM(8, 16, seed=1), rnnkit.LastStep()])
+    out = model(rng.standard_normal((64, 100, 3)))
+    blob = pickle.dumps(model)
+    arrays = sum(p.nbytes + model.grads[k].nbytes for k, p in model.params.items())
+    assert len(blob) < arrays + 20_000, f"pickle of {len(blob)} bytes for {arrays} bytes of weights and grads"
+    with pytest.raises(RuntimeError, match="before forward"):
+        pickle.loads(blob).backward(np.ones_like(out))
+    model.backward(np.ones_like(out))   # the original still can
+
+
 def test_joblib_memory_mapped_model_predicts(tmp_path):
     """joblib.load(mmap_mode="r") maps the arrays read-only: a fitted model still runs forward
     (bit-identical); with mmap_mode="c" (copy on write) it also trains. (With "r", backward and

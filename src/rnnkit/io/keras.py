@@ -36,7 +36,7 @@ import numpy as np
 from .._checks import check_dtype
 from ..layers.gru import GRU
 from ..layers.lstm import LSTM
-from ..layers.recurrent import RecurrentLayer
+from ..layers.recurrent import RecurrentLayer, param_suffix
 from ..layers.rnn import RNN
 
 #: Keras's gate blocks as rnnkit's (PyTorch's) block indices: Keras block j is rnnkit block ORDER[j]
@@ -65,10 +65,6 @@ def _reorder(a: np.ndarray, order: tuple[int, ...], H: int) -> np.ndarray:
     """Gate blocks of H along the last axis of ``a``, in ``order``. The same permutation maps
     rnnkit's order to Keras's and back, since both orders differ by at most one swap."""
     return np.concatenate([a[..., g * H:(g + 1) * H] for g in order], axis=-1)
-
-
-def _suffix(l: int, d: int) -> str:
-    return f"_l{l}{'_reverse' if d else ''}"
 
 
 def _keras_arrays(layer: RecurrentLayer, l: int) -> list[tuple[str, tuple[int, ...]]]:
@@ -117,16 +113,15 @@ def to_keras(layer: RecurrentLayer) -> list[list[np.ndarray]]:
         the RNN's nonlinearity and the GRU's ``reset_after``.
     """
     kind = _kind(layer)
-    order, H, p = _ORDER[kind], layer.hidden_size, layer.params
+    order, H = _ORDER[kind], layer.hidden_size
     out = []
     for l in range(layer.num_layers):
         ws: list[np.ndarray] = []
         for d in range(layer.num_directions):
-            s = _suffix(l, d)
-            ws.append(np.ascontiguousarray(_reorder(p["weight_ih" + s].T, order, H)))
-            ws.append(np.ascontiguousarray(_reorder(p["weight_hh" + s].T, order, H)))
+            W_ih, W_hh, b_ih, b_hh = layer._weights(l, d)
+            ws.append(np.ascontiguousarray(_reorder(W_ih.T, order, H)))
+            ws.append(np.ascontiguousarray(_reorder(W_hh.T, order, H)))
             if layer.bias:
-                b_ih, b_hh = p["bias_ih" + s], p["bias_hh" + s]
                 ws.append(_reorder(np.stack([b_ih, b_hh]) if _two_biases(layer) else b_ih + b_hh, order, H))
         out.append(ws)
     return out
@@ -250,7 +245,7 @@ def from_keras(layer: RecurrentLayer, weights: Sequence[Any]) -> None:
                 )
             arrays.append(a)
         for d in range(layer.num_directions):
-            s, part = _suffix(l, d), arrays[d * per:(d + 1) * per]
+            s, part = param_suffix(l, d), arrays[d * per:(d + 1) * per]
             new["weight_ih" + s] = _reorder(part[0], order, H).T
             new["weight_hh" + s] = _reorder(part[1], order, H).T
             if layer.bias:

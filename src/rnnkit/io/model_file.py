@@ -112,8 +112,5 @@ def load(path: str | os.PathLike) -> Any:
     if "estimator" in meta:
         from ..estimators.persistence import load_estimator
 
-        try:
-            return load_estimator(path)
-        except (AttributeError, RecursionError) as exc:  # a record of the wrong structure (a list for a dict)
-            raise LoadError(path, f"the stored estimator record is malformed: {exc!r}.") from None
+        return load_estimator(path)
     return module

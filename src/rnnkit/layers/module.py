@@ -72,6 +72,20 @@ class Module:
         self._check_backward()
         return getattr(self, self._saved_attr)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What pickle, joblib and ``copy.deepcopy`` keep: config, weights, gradients and generator
+        state; not what the last forward kept for its backward (the ``_saved_attr`` attribute:
+        a recurrent layer's caches are many times its weights) nor the recycled workspaces of the
+        recurrent layers (scratch the next forward rebuilds; from ``joblib.load(...,
+        mmap_mode="r")`` they would come back as read-only memory that forward writes into)."""
+        state = self.__dict__.copy()
+        if self._saved_attr is not None and self._saved_attr in state:
+            state[self._saved_attr] = None
+        state.pop("_forward_without_grad", None)   # the copy has run no forward
+        if "_workspaces" in state:
+            state["_workspaces"] = {}
+        return state
+
     def zero_grad(self) -> None:
         """Set every gradient in ``grads`` to zero (in place)."""
         for g in self.grads.values():
@@ -79,7 +93,7 @@ class Module:
 
     def train(self, mode: bool = True) -> "Module":
         """Switch to training mode (dropout active), or with ``mode=False`` to evaluation mode.
-        Returns self. ``mode`` must be a bool (TypeError otherwise, as PyTorch)."""
+        Returns self. ``mode`` must be a bool (TypeError otherwise)."""
         self.training = check_bool(mode, "mode", f"{type(self).__name__}.train")
         return self
 

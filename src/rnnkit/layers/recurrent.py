@@ -50,6 +50,11 @@ class _Record:
     N: int
 
 
+def param_suffix(l: int, d: int) -> str:
+    """PyTorch's suffix of the parameter names of layer ``l``, direction ``d``: "_l0", "_l1_reverse"."""
+    return f"_l{l}{'_reverse' if d else ''}"
+
+
 class RecurrentLayer(Module):
     """Base class; see :class:`rnnkit.RNN`, :class:`rnnkit.LSTM`, :class:`rnnkit.GRU`."""
 
@@ -97,20 +102,11 @@ class RecurrentLayer(Module):
             for d in range(self.num_directions):
                 p = init_recurrent(self.init, self._gates, in_size, self.hidden_size, self.bias,
                                    self._rng, self.dtype, self._forget_gate)
-                params.update({f"{k}_l{l}{'_reverse' if d else ''}": v for k, v in p.items()})
+                params.update({k + param_suffix(l, d): v for k, v in p.items()})
         self._init_params(params)
         self._record: _Record | None = None
         self._workspaces: dict[Any, dict] = {}  # arrays recycled between calls, see kernels.common.buffer
         self.hidden_grad_norms: np.ndarray | None = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        """What pickle, joblib and copy.deepcopy keep: everything but the recycled workspaces,
-        scratch that the next forward rebuilds. Kept, they would make a pickle several times the
-        size of the weights, and come back from ``joblib.load(..., mmap_mode="r")`` as read-only
-        memory that forward writes into."""
-        state = self.__dict__.copy()
-        state["_workspaces"] = {}
-        return state
 
     # -- configuration -------------------------------------------------------------------
     def _check_options(self, options: dict[str, Any]) -> dict[str, Any]:
@@ -143,7 +139,7 @@ class RecurrentLayer(Module):
         return f"{type(self).__name__}({self.input_size}, {self.hidden_size}, {extras})"
 
     def _weights(self, l: int, d: int) -> tuple[np.ndarray | None, ...]:
-        s = f"_l{l}{'_reverse' if d else ''}"
+        s = param_suffix(l, d)
         p = self.params
         return (p["weight_ih" + s], p["weight_hh" + s], p.get("bias_ih" + s), p.get("bias_hh" + s))
 
@@ -307,7 +303,7 @@ class RecurrentLayer(Module):
                 dy_d = d_out if D == 1 else d_out[d * H : (d + 1) * H]
                 # dy_d may be written where it is our own array; so may x where own_inputs says
                 # so, needed by no other direction after d
-                suffix = f"_l{l}{'_reverse' if d else ''}"
+                suffix = param_suffix(l, d)
                 into = {name: self.grads[name + suffix] for name in _GRAD_NAMES if name + suffix in self.grads}
                 dx_d, ds0, _, dh_sq = type(self)._backward_kernel(
                     rec.caches[k], dy_d, tuple(s[k] for s in dstates), overwrite_dy=own_dy,

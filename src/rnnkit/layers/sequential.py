@@ -117,9 +117,12 @@ class Sequential(Module):
         out, self.last_states, self.last_shapes = forward_layers(self.layers, x, lengths, states)
         return out
 
-    def _check_backward(self) -> None:
+    def _check_forward_ran(self) -> None:
         if self.last_shapes is None or getattr(self, "_forward_without_grad", False):
             raise self._nothing_to_differentiate()
+
+    def _check_backward(self) -> None:  # as a layer of an outer Sequential
+        self._check_forward_ran()
         for layer in reversed(self.layers):
             layer._check_backward()
 
@@ -127,8 +130,8 @@ class Sequential(Module):
         """BPTT back through every layer; returns dL/dx (None after an Embedding). One backward
         per forward: a second one raises RuntimeError before any layer has run (no gradient
         changes), as does one after a forward under ``rnnkit.no_grad()``."""
-        self._check_backward()
-        return backward_layers(self.layers, dout)
+        self._check_forward_ran()
+        return backward_layers(self.layers, dout)  # which checks every layer first
 
     # -- config, randomness ------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
@@ -162,15 +165,13 @@ class Sequential(Module):
         return summarize(self, input_shape)
 
     # -- training (implemented in rnnkit.training) -------------------------------------------
-    def fit(self, X: Any, y: Any, lengths: Any = None, *, loss: Any = "mse", optimizer: Any = "adam",
-            validation_data: tuple | None = None, **options: Any):
-        """Train on (X, y); returns a :class:`rnnkit.training.History`. ``loss``: a name, a loss
-        object or a callable (pred, target, mask) -> (value, grad); ``optimizer``: a name or an
-        optimizer built on this model; ``options``: see :class:`rnnkit.training.FitOptions`."""
+    def fit(self, X: Any, y: Any, lengths: Any = None, **kwargs: Any):
+        """Train on (X, y); returns a :class:`rnnkit.training.History`. Keywords: ``loss``,
+        ``optimizer``, ``validation_data`` (see :func:`rnnkit.training.fit`, which holds their
+        defaults) and the options of :class:`rnnkit.training.FitOptions`."""
         from ..training.trainer import fit
 
-        return fit(self, X, y, lengths=lengths, loss=loss, optimizer=optimizer, validation_data=validation_data,
-                   **options)
+        return fit(self, X, y, lengths=lengths, **kwargs)
 
     def predict(self, X: Any, lengths: Any = None, batch_size: int = 256) -> np.ndarray:
         """Outputs in evaluation mode (no dropout), batch by batch; X as for ``fit``."""

@@ -13,6 +13,7 @@ Evaluation (validation data, ``evaluate``) pools its batches with the same sums.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -27,17 +28,24 @@ class EpochStats:
     (:func:`~rnnkit.training.metrics.is_multiclass`)."""
 
     def __init__(self, metrics: tuple[str, ...] = (), loss: Any = None) -> None:
-        self.reduction = getattr(loss, "reduction", "mean")
-        self.multiclass = is_multiclass(loss)
+        self._bind(metrics, loss)
         self.loss_sum, self.terms, self.batches = 0.0, 0, 0
         self.metric_sums = {m: [0.0, 0] for m in metrics}
         self.norm_sum, self.norm_max, self.updates = 0.0, 0.0, 0
         self.hidden_sq: np.ndarray | None = None
         self.seconds = 0.0
 
+    def _bind(self, metrics: Any, loss: Any) -> None:
+        """What the loss fixes (not saved by :meth:`to_dict`): its reduction, and which accuracy
+        applies (multi-class or binary), bound into the metric functions."""
+        self._reduction = getattr(loss, "reduction", "mean")
+        multiclass = is_multiclass(loss)
+        self._metric_fns = {m: functools.partial(METRICS[m], multiclass=multiclass) if m == "accuracy" else METRICS[m]
+                            for m in metrics}
+
     def add_batch(self, loss: float, terms: int, metric_values: dict[str, tuple[float, int]],
                   hidden_sq: np.ndarray | None) -> None:
-        self.loss_sum += loss if self.reduction == "sum" else loss * terms
+        self.loss_sum += loss if self._reduction == "sum" else loss * terms
         self.terms += terms
         self.batches += 1
         for m, (s, c) in metric_values.items():
@@ -56,8 +64,7 @@ class EpochStats:
         """:meth:`add_batch` from a batch's loss, outputs ``pred`` (N, ...) or (N, T, ...) and
         targets: its number of loss terms and its metrics are computed here (``mask`` (N, T): the
         valid steps of per-step outputs, None for all)."""
-        metric_values = {m: METRICS[m](pred, target, mask, multiclass=self.multiclass) if m == "accuracy"
-                         else METRICS[m](pred, target, mask) for m in self.metric_sums}
+        metric_values = {m: f(pred, target, mask) for m, f in self._metric_fns.items()}
         self.add_batch(loss, loss_terms(per_step, pred.shape, mask), metric_values, hidden_sq)
 
     def add_update(self, grad_norm: float) -> None:
@@ -67,7 +74,7 @@ class EpochStats:
 
     @property
     def loss(self) -> float:
-        if self.reduction == "sum":
+        if self._reduction == "sum":
             return self.loss_sum if self.batches else math.nan
         return self.loss_sum / self.terms if self.terms else math.nan
 
@@ -88,13 +95,15 @@ class EpochStats:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        d = dict(vars(self))
+        """The running sums as JSON data (for a checkpoint taken mid-epoch)."""
+        d = {k: v for k, v in vars(self).items() if not k.startswith("_")}
         d["hidden_sq"] = None if self.hidden_sq is None else self.hidden_sq.tolist()
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "EpochStats":
-        s = cls()
-        s.__dict__.update(d)
+    def from_dict(cls, d: dict[str, Any], loss: Any = None) -> "EpochStats":
+        """Back from :meth:`to_dict`, for the run's ``loss``."""
+        s = cls(tuple(d["metric_sums"]), loss)
+        s.__dict__.update({k: v for k, v in d.items() if not k.startswith("_")})
         s.hidden_sq = None if d["hidden_sq"] is None else np.asarray(d["hidden_sq"], dtype=np.float64)
         return s

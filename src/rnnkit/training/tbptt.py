@@ -109,9 +109,12 @@ def _run(body: list, x: np.ndarray, lens: np.ndarray | None, a: int, e: int,
 
 
 def tbptt_batch(model: Sequential, loss_fn: Callable, x: np.ndarray, y: np.ndarray, lengths: np.ndarray | None,
-                k1: int, k2: int, per_step: bool, after_chunk: Callable[[], None] | None = None) -> TBPTTResult:
+                k1: int, k2: int, per_step: bool, after_chunk: Callable[[], None] | None = None,
+                mean: bool | None = None) -> TBPTTResult:
     """Run TBPTT(k1, k2) over one batch, adding parameter gradients into ``model.grads``
     (``after_chunk`` is called after each chunk's backward); see the module docstring.
+    ``mean``: whether the loss averages its terms (rescaled per chunk); None reads it from
+    ``loss_fn.reduction`` (a callable without one averages). Pass it when ``loss_fn`` wraps the loss.
 
     Shapes: x (N, T, ...) batch-first; y (N, T, ...) per step or (N, ...) per sequence;
     lengths (N,) or None.
@@ -123,7 +126,8 @@ def tbptt_batch(model: Sequential, loss_fn: Callable, x: np.ndarray, y: np.ndarr
     T_eff = int(last.max())
     mask_all = step_mask(lens, N, T)
     total = int(last.sum()) if per_step else N
-    mean = getattr(loss_fn, "reduction", "mean") == "mean"
+    if mean is None:
+        mean = getattr(loss_fn, "reduction", "mean") == "mean"
     first_rec = next((layer for layer in body if isinstance(layer, RecurrentLayer)), None)
     hidden_sq = None if first_rec is None else np.zeros((first_rec.num_directions, T))
     n_rec = sum(isinstance(layer, RecurrentLayer) for layer in body)

@@ -24,6 +24,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -128,6 +129,9 @@ class Trainer:
         o, model = self.options, self.model
         model.train()
         if self.history.stop_reason == "early_stopping":  # resumed from a run that had stopped
+            warnings.warn(f"fit(resume=...): the checkpoint's run stopped early after epoch {st['epoch']}, so no "
+                          "epoch is trained (whatever epochs or patience this call gives). To train further, start "
+                          "a new run: resume=False, or another checkpoint path.", UserWarning, stacklevel=5)
             return
         for epoch in range(st["epoch"] + 1, o.epochs + 1):
             if st["batch"] == 0:
@@ -135,7 +139,7 @@ class Trainer:
                 stats = EpochStats(o.metrics, self.loss_fn)
             else:  # resumed mid-epoch: replay the same permutation
                 self.rng = generator_from_state(st["epoch_rng"])
-                stats = EpochStats.from_dict(st["stats"])
+                stats = EpochStats.from_dict(st["stats"], self.loss_fn)
             batches = batch_indices(len(train), o.batch_size, self.rng if o.shuffle else None)
             bar = progress_bar(len(batches), f"Epoch {epoch}/{o.epochs}", o.progress, initial=st["batch"])
             try:
@@ -216,7 +220,8 @@ class Trainer:
         model.zero_grad()
         if o.tbptt is not None:
             res = tbptt_batch(model, checked_loss, batch.X, batch.y, batch.lengths, *o.tbptt, self.per_step,
-                              after_chunk=lambda: (update(), model.zero_grad()))
+                              after_chunk=lambda: (update(), model.zero_grad()),
+                              mean=getattr(self.loss_fn, "reduction", "mean") == "mean")
             value, pred, hidden_sq, mask = res.loss, res.pred, res.hidden_sq, res.mask
         else:
             pred = model(batch.X, lengths=batch.lengths)
@@ -244,16 +249,15 @@ class Trainer:
             clip_grad_value(model, o.clip_value)
         if o.clip_norm is not None:  # the norm above is still that of the gradients unless values were clipped
             clip_grad_norm(model, o.clip_norm, norm=norm if o.clip_value is None else None)
-        backup, opt_backup = model.state_dict(), self.optimizer.state_dict()
-        self.optimizer.step()
+        backup = model.state_dict()  # the optimizer's state is not copied: 2 more copies of every weight
+        self.optimizer.step()         # per update (Adam) for a failure that ends training
         bad = [k for k, p in model.params.items() if not np.all(np.isfinite(p))]
-        if bad:  # undo the whole update: weights, moments and step counts
+        if bad:
             model.load_state_dict(backup)
-            self.optimizer.load_state_dict(opt_backup)
             raise NonFiniteError(
                 f"The update at epoch {epoch}, batch {b} of {nb} made the weights {bad} non-finite. Training "
-                "stopped; the model and the optimizer keep their state from before this update. Try a lower "
-                "learning rate.",
+                "stopped; the model keeps the weights from before this update (the optimizer's moments and step "
+                "count include it: build a new optimizer to train on). Try a lower learning rate.",
                 epoch, b, "weights")
 
     # -- checkpoints and Ctrl-C ----------------------------------------------------------------
