@@ -278,6 +278,17 @@ def test_new_files_follow_the_umask_and_overwritten_files_keep_their_mode(tmp_pa
     assert read_safetensors(path)[0]["x"].tolist() == [1.0, 1.0]
 
 
+def test_a_symbolic_link_stays_a_link_and_its_target_is_replaced(tmp_path):
+    (tmp_path / "runs").mkdir()
+    target, link = tmp_path / "runs" / "m.safetensors", tmp_path / "latest.safetensors"
+    write_safetensors(target, {"x": np.zeros(2)})
+    link.symlink_to(target)
+    write_safetensors(link, {"x": np.ones(2)})
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert read_safetensors(target)[0]["x"].tolist() == [1.0, 1.0]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["latest.safetensors", "m.safetensors", "runs"]
+
+
 def _raw(path, header, data=b""):
     text = header if isinstance(header, bytes) else json.dumps(header).encode()
     path.write_bytes(len(text).to_bytes(8, "little") + text + data)

@@ -9,10 +9,10 @@ Layout (https://github.com/huggingface/safetensors)::
     the rest     the data: each tensor's bytes, C order, little-endian, at [begin, end) counted
                  from the start of the data; together the tensors cover it with no gap.
 
-:func:`write_safetensors` writes atomically (a temporary file in the same folder, fsync, then
-``os.replace``), so a crash mid-write never leaves a half-written file under the final name. A
-new file gets the usual permissions (0o666 less the umask, as ``open`` gives); an overwritten
-file keeps its permission bits.
+:func:`write_safetensors` writes atomically (``rnnkit._files.atomic_write``: a temporary file in
+the same folder, fsync, then ``os.replace``), so a crash mid-write never leaves a half-written
+file under the final name; a new file gets the usual permissions, an overwritten one keeps its
+permission bits, and a symbolic link stays one.
 It also stores the SHA-256 of the data in the metadata under ``"rnnkit.data_sha256"``;
 :func:`read_safetensors` checks it when present, so flipped bits in the weights are caught.
 Every problem is reported as :class:`rnnkit.errors.LoadError` naming the file.
@@ -24,12 +24,11 @@ import hashlib
 import json
 import math
 import os
-import secrets
-import stat
 from typing import Any, Mapping
 
 import numpy as np
 
+from .._files import atomic_write
 from ..errors import LoadError, MissingFileError
 
 DTYPES: dict[str, str] = {
@@ -77,35 +76,7 @@ def write_safetensors(path: str | os.PathLike, tensors: Mapping[str, Any],
     text = json.dumps(ordered, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 8)
     blob = len(text).to_bytes(8, "little") + text + data
-    _atomic_write(os.fspath(path), blob)
-
-
-def _atomic_write(path: str, blob: bytes) -> None:
-    """Write ``blob`` to a new temporary file beside ``path``, fsync, then rename it over ``path``.
-
-    The temporary file is created with mode 0o666, which the system reduces by the umask (no
-    need to read the umask, which Python can only do by changing it); if ``path`` exists, its
-    permission bits are copied onto the new file before the rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        mode = None
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)  # O_EXCL: a new file, ours
-    fd = os.open(tmp, flags, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if mode is not None:
-                os.chmod(tmp, mode)
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, lambda f: f.write(blob))
 
 
 def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:

@@ -9,8 +9,9 @@ so ``import rnnkit`` does not need it.
 from __future__ import annotations
 
 import os
-import uuid
 from typing import Any
+
+from .._files import atomic_write
 
 
 def new_figure(figsize: tuple[float, float], nrows: int = 1, ncols: int = 1, **subplot_kw: Any) -> tuple[Any, Any]:
@@ -30,11 +31,10 @@ def new_figure(figsize: tuple[float, float], nrows: int = 1, ncols: int = 1, **s
 
 
 def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120) -> None:
-    """Write ``fig`` to ``path`` atomically: to a temporary file beside it, then renamed.
-
-    The format follows the file extension (.png, .svg, .pdf, ...). A reader of ``path`` never
-    sees a half-written file, and a failed save leaves an existing file untouched. A symbolic
-    link is kept: the figure replaces the file it points to.
+    """Write ``fig`` to ``path`` atomically (``rnnkit._files.atomic_write``: a reader of ``path``
+    never sees a half-written file, a failed save leaves an existing file untouched, a symbolic
+    link is kept and an overwritten file keeps its permissions). The format follows the file
+    extension (.png, .svg, .pdf, ...).
     """
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower().lstrip(".")
@@ -44,19 +44,10 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120) -> None:
             f"Cannot save a figure to '{path}': expected a file extension among "
             f"{sorted(supported)}, got {('.' + ext) if ext else 'none'}. Name the file e.g. 'plot.png'."
         )
-    target = os.path.realpath(path)  # through symbolic links: os.replace would replace the link itself
-    folder = os.path.dirname(target)
+    folder = os.path.dirname(os.path.realpath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"Cannot save a figure to '{path}': the folder '{folder}' does not exist.")
-    tmp = os.path.join(folder, f".{os.path.basename(target)}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as f:  # a new file with the usual permissions (umask)
-            fig.savefig(f, format=ext, dpi=dpi)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, lambda f: fig.savefig(f, format=ext, dpi=dpi))
 
 
 def finish(fig: Any, path: str | os.PathLike | None, dpi: int) -> Any:
