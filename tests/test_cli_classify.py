@@ -106,6 +106,15 @@ def test_missing_cell_inside_a_row(tmp_path, capsys):
     assert code == 0, err
 
 
+def test_a_long_channel_with_no_value_under_fill_names_the_file_and_column(tmp_path, capsys):
+    data = write_long(tmp_path / "l.csv", edit=lambda lines: lines.__setitem__(
+        slice(1, None), [",".join(row[:3] + ["", row[4]]) for row in (line.split(",") for line in lines[1:])]))
+    code, _, err = run(capsys, "classify", "fit", data, "--out", tmp_path / "o", "--fill", "ffill", *FAST)
+    user_error(code, err, "Cannot read '", "l.csv', line 2, column 'b': series 'q0' has no value in this column",
+               "--fill ffill has nothing to fill it from")
+    assert not (tmp_path / "o").exists()
+
+
 def test_non_numeric_cell(tmp_path, capsys):
     data = write_wide(tmp_path / "w.csv", edit=lambda lines: lines.__setitem__(2, "s1,up,0.1,0.2,high,,,,,,,"))
     code, _, err = run(capsys, "classify", "fit", data, "--out", tmp_path / "o", *FAST)

@@ -84,6 +84,17 @@ def test_predict_writes_the_next_steps(fitted, tmp_path, capsys):
     assert code == 0 and out.splitlines() == lines
 
 
+def test_predict_continues_decimal_times_exactly(fitted, tmp_path, capsys):
+    d, data = fitted
+    decimal = tmp_path / "decimal.csv"  # times 0.9, 1.0, ..., 8.0: a float step would print 8.299999999999999
+    lines = data.read_text().splitlines()
+    decimal.write_text("\n".join([lines[0]] + [f"{round(0.9 + k / 10, 1)}," + line.split(",", 1)[1]
+                                               for k, line in enumerate(lines[1:])]) + "\n")
+    code, out, err = run(capsys, "forecast", "predict", d / "run", decimal)
+    assert code == 0, err
+    assert [row.split(",")[1] for row in out.splitlines()[1:]] == ["8.1", "8.2", "8.3", "8.4", "8.5", "8.6"]
+
+
 def test_predict_without_the_time_column(fitted, tmp_path, capsys):
     d, data = fitted
     plain = tmp_path / "plain.csv"
@@ -193,7 +204,8 @@ def test_empty_target_column_with_fill_names_the_file_and_target(tmp_path, capsy
     data.write_text("\n".join(f"{m},,{o}" if i else f"{m},{s},{o}" for i, (m, s, o) in
                               enumerate(line.split(",") for line in data.read_text().splitlines())) + "\n")
     code, _, err = _fit(capsys, data, tmp_path, "--fill", "ffill")
-    user_error(code, err, "s.csv', column 'sales'", "the target column is empty", "--target")
+    user_error(code, err, "s.csv', column 'sales': no value in this column (every cell is empty or NA), so --fill "
+               "ffill has nothing to fill it from. Check the column name.")
     assert "Drop the column" not in err
 
 

@@ -137,3 +137,59 @@ def test_test_file_with_other_channels_is_refused_before_training(tmp_path, caps
     code, _, err = run(capsys, "classify", "fit", train, "--test", test, "--out", tmp_path / "o", *FAST)
     user_error(code, err, "--test", "w.csv", "1 channel(s)", "l.csv", "have 2")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.fixture
+def ctrl_c_in_the_second_epoch(monkeypatch):
+    """Every training run gets a Ctrl-C (a real SIGINT) once its first epoch has ended."""
+    train_batch = Trainer._train_batch
+
+    def interrupted(self, *args, **kwargs):
+        if self.history.epoch and not self._stop_requested:
+            os.kill(os.getpid(), signal.SIGINT)
+        return train_batch(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "_train_batch", interrupted)
+
+
+def test_ctrl_c_skips_the_refit_and_the_summary_names_no_best_epoch(tmp_path, capsys, ctrl_c_in_the_second_epoch):
+    out = tmp_path / "o"
+    code, _, err = run(capsys, *_fit_commands(tmp_path)["forecast"], "--refit", "--epochs", "3", "--batch-size",
+                       "2", "--hidden-size", "4", "--out", out)
+    assert code == 0, err
+    assert "trained 1 epochs (interrupted): loss" in err, "no best epoch after Ctrl-C (metrics.json has none)"
+    assert err.count("trained 1 epochs") == 1, "the refit did not train"
+    assert "interrupted after 1 epoch(s); the model trained so far is scored and saved" in err
+    assert "--refit skipped because training was interrupted (Ctrl-C)" in err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "refit" not in metrics and metrics["training"]["best_epoch"] is None
+
+
+def test_out_with_dot_dot_through_a_new_folder_keeps_the_existing_folder_on_failure(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "keep").mkdir()  # empty: the old cleanup removed it
+    data = write_series(tmp_path / "s.csv")
+    code, _, err = run(capsys, "forecast", "fit", data, "--target", "sales", "--horizon", "1000", "--out",
+                       "newdir/../keep", *FAST)
+    user_error(code, err, "--horizon 1000")
+    assert (tmp_path / "keep").is_dir() and not (tmp_path / "newdir").exists()
+
+
+def test_out_dir_follows_symlinks_and_removes_only_the_folders_it_made(tmp_path):
+    from rnnkit.cli.output import out_dir
+
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "real" / "keep").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real" / "sub")
+    with out_dir(str(tmp_path / "link" / "new" / "../../keep")) as out:  # the system's reading: real/keep
+        assert out.resolve() == (tmp_path / "real" / "keep").resolve()
+    with pytest.raises(KeyboardInterrupt):
+        with out_dir(str(tmp_path / "link" / "a" / "b")) as out:
+            assert (tmp_path / "real" / "sub" / "a" / "b").is_dir()
+            raise KeyboardInterrupt
+    assert sorted(p.name for p in (tmp_path / "real").iterdir()) == ["keep", "sub"]
+    assert list((tmp_path / "real" / "sub").iterdir()) == [] and (tmp_path / "link").is_symlink()
+    with pytest.raises(ValueError):
+        with out_dir(str(tmp_path / "link" / "new" / "../../keep")):
+            raise ValueError("the command failed")
+    assert (tmp_path / "real" / "keep").is_dir() and not (tmp_path / "real" / "sub" / "new").exists()

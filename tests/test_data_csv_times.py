@@ -93,7 +93,8 @@ def test_pandas_na_and_nat_are_missing_values():
     with pytest.raises(DataFileError, match="row 1, column 't': the time is missing"):
         read_csv_wide(nat, time_column="t")
     index = pd.DataFrame({"v": [1.0, 2, 3]}, index=pd.DatetimeIndex(["2020-01-01", None, "2020-01-03"]))
-    with pytest.raises(DataFileError, match="index label of row 1, counted from 0\\) is missing"):
+    with pytest.raises(DataFileError, match=r"^Cannot read .<DataFrame>.: the time index of row 1 \(counted from 0\) "
+                                            r"is missing"):
         read_csv_wide(index)
 
 
@@ -153,3 +154,58 @@ def test_a_repeated_string_time_within_a_series_is_refused():
         long("id,time,value\na,y,1\na,x,2\na,y,3\n")
     out = long("id,time,value\na,y,1\nb,y,2\na,x,3\n")  # the same label in two series is fine
     assert [list(t) for t in out.times] == [["y", "x"], ["y"]]
+
+
+# ---- review: big whole-number times, season labels, time zones, empty columns -----------
+
+
+def test_hourly_epoch_nanosecond_times_have_their_gap_found_and_filled():
+    hour = 3_600_000_000_000
+    times = [1_609_459_200_000_000_000 + k * hour for k in range(10) if k != 6]  # above 2**53: still exact
+    text = "t,v\n" + "".join(f"{t},{i}\n" for i, t in enumerate(times))
+    with pytest.raises(DataFileError, match="line 8, column 't': gap in time: .* 1 step"):
+        wide(text, time_column="t")
+    out = wide(text, time_column="t", fill="ffill")
+    assert len(out.time) == 10 and int(out.time[6]) == times[5] + hour
+
+
+def test_season_labels_stay_labels_but_a_typo_among_dates_is_refused():
+    seasons = [f"{y}-{(y + 1) % 100:02d}" for y in range(2005, 2015)]  # '2012-13' on: not YYYY-MM
+    out = wide("season,goals\n" + "".join(f"{s},{i}\n" for i, s in enumerate(seasons)), time_column="season")
+    assert list(out.time) == seasons
+    quarters = [str(np.datetime64("2000-01") + 3 * i) for i in range(8)]
+    quarters[5] = "2001-13"
+    with pytest.raises(DataFileError, match="line 7, column 't': '2001-13' is not a date like the others"):
+        wide("t,v\n" + "".join(f"{q},{i}\n" for i, q in enumerate(quarters)), time_column="t")
+    days = [str(np.datetime64("2000-01-01") + i) for i in range(6)][::-1]  # rows in any order (long files)
+    with pytest.raises(DataFileError, match="'2000-01-0x' is not a date"):
+        long("id,time,value\n" + "".join(f"a,{d},{i}\n" for i, d in enumerate(days + ["2000-01-0x"])))
+
+
+def test_times_with_a_zone_are_read_as_wall_clock_times_across_a_dst_change():
+    pd = pytest.importorskip("pandas")
+    idx = pd.date_range("2021-03-25", periods=8, freq="D", tz="Europe/Paris")  # 2021-03-28: 23 hours
+    text = "t,v\n" + "".join(f"{ts.isoformat()},{i}\n" for i, ts in enumerate(idx))  # '...T00:00:00+01:00'
+    expected = np.arange("2021-03-25", "2021-04-02", dtype="datetime64[D]")
+    np.testing.assert_array_equal(wide(text, time_column="t").time, expected)
+    df = pd.DataFrame({"t": idx, "v": np.arange(8.0)})
+    np.testing.assert_array_equal(read_csv_wide(df, time_column="t").time, expected)
+    np.testing.assert_array_equal(read_csv_wide(df.set_index("t")).time, expected)
+    assert str(wide("t,v\n2021-01-01T10:30Z,1\n2021-01-01T11:30-0500,2\n", time_column="t").time[1]) == \
+        "2021-01-01T11:30"
+
+
+def test_an_irregular_date_step_is_shown_with_its_unit():
+    text = "t,v\n2021-01-01T00:00,1\n2021-01-02T00:00,2\n2021-01-03T00:00,3\n2021-01-03T23:00,4\n"
+    with pytest.raises(DataFileError, match="irregular time step: 23 hours where the usual step is 1 day"):
+        wide(text, time_column="t")
+
+
+@pytest.mark.parametrize("fill", ["ffill", "interpolate"])
+def test_a_column_with_no_value_is_refused_by_the_readers_under_fill(fill):
+    with pytest.raises(DataFileError, match=rf"^Cannot read '<stream>', column 'b': no value in this column \(every "
+                                            rf"cell is empty or NA\), so fill='{fill}' has nothing to fill it from"):
+        wide("t,a,b\n1,1,\n2,,NA\n3,3,\n", time_column="t", fill=fill)
+    with pytest.raises(DataFileError, match=r"^Cannot read '<stream>', line 4, column 'b': series 'q' has no value "
+                                            r"in this column"):
+        long("id,time,a,b\np,1,1,2\np,2,2,\nq,1,1,\nq,2,,\n", value_column=["a", "b"], fill=fill)

@@ -133,5 +133,5 @@ def test_a_tab_after_a_header_tag_separates_it_from_its_value(tmp_path):
 def test_a_dimension_with_no_values_gets_ts_advice_under_fill():
     text = "@problemName T\n@univariate false\n@dimensions 2\n@classLabel true a\n@data\n1,2:3,4:a\n1,2:?,?:a\n"
     with pytest.raises(DataFileError, match=r"line 7, column 'dimension 1': every value of this dimension is "
-                                            r"missing .*fill='ffill' has nothing to fill from.*remove the case"):
+                                            r"missing .*fill='ffill' has nothing to fill it from.*remove the case"):
         read_ts(io.StringIO(text), fill="ffill")

@@ -4,14 +4,16 @@ H steps ahead with :class:`rnnkit.Forecaster`.
 ``fit`` holds out the last H values of the series (H = ``--horizon``), trains on the rest,
 forecasts the holdout and scores it beside the seasonal-naive forecast (the last season
 repeated; season m from ``--season``, else the one the Forecaster finds). With ``--refit``
-the saved model is then trained again on the whole series; without, the saved model is the
-one that was scored. ``predict`` forecasts the H steps after the end of the series it is given.
+the saved model is then trained again on the whole series (unless Ctrl-C interrupted the first
+fit); without, the saved model is the one that was scored. ``predict`` forecasts the H steps
+after the end of the series it is given.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -84,23 +86,8 @@ def read_series(path: str, target: str, time: str | None, fill: str | None,
     require_columns(path, read_header(path, delimiter), {"--target": target, "--time": time})
     if time is not None and time == target:
         raise CLIError(f"--time and --target both name the column {target!r}; the time column cannot be forecast.")
-    try:
-        values, times, _ = read_csv_wide(path, time_column=time, columns=[target], fill=fill, delimiter=delimiter)
-    except ValueError:
-        if fill is not None:  # fill_missing's "no observed value" names neither the file nor --target
-            _refuse_empty_target(path, target, delimiter)
-        raise
+    values, times, _ = read_csv_wide(path, time_column=time, columns=[target], fill=fill, delimiter=delimiter)
     return values[:, 0], times
-
-
-def _refuse_empty_target(path: str, target: str, delimiter: str) -> None:
-    from ..data._table import is_missing, read_table
-
-    table = read_table(path, delimiter)
-    if all(is_missing(cell) for cell in table.columns[target]):
-        raise CLIError(f"Cannot read '{path}', column '{target}': the target column is empty (every cell is empty "
-                       "or NA), so --fill has nothing to fill it from. Check that --target names the column to "
-                       "forecast.")
 
 
 def check_length(path: str, target: str, n: int, horizon: int, lookback: int | None) -> None:
@@ -167,7 +154,10 @@ def fit_and_report(y: np.ndarray, times: np.ndarray | None, params: dict[str, An
     if curves and save_plot(plot_learning_curves, out / "history.png", history=curves,
                             title=f"Training ({target})"):
         written.append("history.png")
-    if refit:
+    if refit and model.history_.get("stop_reason") == "interrupted":
+        print("rnnkit: note: --refit skipped because training was interrupted (Ctrl-C): the model saved is the "
+              "one trained so far, which the holdout metrics score.", file=sys.stderr)
+    elif refit:
         with training(f"Cannot refit on '{source}', column '{target}' ({len(y)} values)"):
             model.fit(y)
         metrics["refit"] = {"n_train": len(y), "training": model.history_}
@@ -237,10 +227,9 @@ def predict_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int
 
 def _future_times(times: np.ndarray | None, n: int) -> np.ndarray | None:
     """The n times after the last one, one regular step apart (None if times are labels)."""
-    if times is None or len(times) < 2 or times.dtype.kind not in "iufM":
-        return None
-    step = times[-1] - times[-2]
-    return times[-1] + step * np.arange(1, n + 1)
+    from ..data._time import next_times
+
+    return None if times is None else next_times(times, n)
 
 
 def _time_text(t: Any) -> str:

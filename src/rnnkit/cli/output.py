@@ -9,12 +9,14 @@ A ``fit`` command writes into its ``--out`` folder::
     *.png               plots (skipped with a warning when matplotlib is not installed)
 
 ``predict`` and ``sample`` take the model file or that folder, and read the data columns
-from ``run.json`` unless they are given again.
+from ``run.json`` unless they are given again. Every file is written atomically
+(``rnnkit._files.atomic_write``): an interrupted command never leaves half a file.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -23,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from .._files import atomic_write
 from .errors import CLIError
 
 MODEL_FILE, METRICS_FILE, RUN_FILE = "model.safetensors", "metrics.json", "run.json"
@@ -33,21 +36,50 @@ MODEL_FILE, METRICS_FILE, RUN_FILE = "model.safetensors", "metrics.json", "run.j
 def out_dir(path: str) -> Iterator[Path]:
     """``with out_dir(args.out) as out:`` creates the ``--out`` folder (and its parents) if
     needed, before training, so a path that cannot be written fails at once; refuses a file.
-    When the command fails, the folders it created and left empty are removed."""
+    The path is resolved (symlinks, then ``..``) as the system reads it, so ``new/../keep``
+    names ``keep`` and creates no ``new``; ``out`` is the path as given, or the resolved one
+    when the system cannot follow the path as given. When the command fails, the folders this
+    call created are removed if they are still empty, deepest first, and no other folder."""
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise CLIError(f"--out '{path}' is a file; expected a folder to write the model and metrics into.")
-    created = [q for q in (p, *p.parents) if not q.exists()]  # deepest first
-    p.mkdir(parents=True, exist_ok=True)
+    folder = p.resolve()
+    created = _make_folders(folder)
     try:
-        yield p
+        yield p if p.is_dir() else folder
     except BaseException:
-        for q in created:
-            try:
-                q.rmdir()  # only an empty folder
-            except OSError:
-                break
+        _remove_empty(created)
         raise
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Create the missing folders of the absolute ``folder``, one level at a time from the top;
+    return exactly those created, deepest first."""
+    created: list[Path] = []
+    try:
+        for q in [*reversed(folder.parents), folder]:
+            if q.is_dir():
+                continue
+            try:
+                os.mkdir(q)
+            except FileExistsError:
+                if not q.is_dir():  # a file in the way
+                    raise
+                continue  # made meanwhile by someone else: not ours to remove
+            created.insert(0, q)
+    except BaseException:
+        _remove_empty(created)
+        raise
+    return created
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first) while they are empty."""
+    for q in folders:
+        try:
+            q.rmdir()  # only an empty folder
+        except OSError:
+            break
 
 
 def jsonable(x: Any) -> Any:
@@ -64,7 +96,9 @@ def jsonable(x: Any) -> Any:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(jsonable(data), indent=2) + "\n", encoding="utf-8")
+    """``data`` as indented JSON, written atomically (``rnnkit._files.atomic_write``)."""
+    text = json.dumps(jsonable(data), indent=2) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def write_run_record(folder: Path, task: str, argv: Sequence[str] | None, data: dict[str, Any],
@@ -94,10 +128,11 @@ def write_csv(path: str | None, header: Sequence[str], rows: Sequence[Sequence[A
         writer.writerows(rows)
         return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    atomic_write(path, lambda f: f.write(text.getvalue().encode("utf-8")))
 
 
 # -- model files ----------------------------------------------------------------------------

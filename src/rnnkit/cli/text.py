@@ -140,11 +140,6 @@ def _holdout_metrics(gen: Any, train: str, held_out: str, corpus: str) -> dict[s
 
 def sample_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     gen, _ = load_estimator_of(args.model, "TextGenerator", "rnnkit text sample")
-    unknown = sorted({c for c in args.prompt if c not in gen.vocab_})
-    if unknown:
-        raise CLIError(f"Cannot continue --prompt {args.prompt!r}: the character(s) {unknown!r} never occur in "
-                       f"the training text. Remove or replace them; the training text's characters are "
-                       f"{gen.vocab_!r}.")
     try:
         out = gen.sample(args.prompt, args.length, temperature=args.temperature, top_k=args.top_k, seed=args.seed)
     except ValueError as exc:

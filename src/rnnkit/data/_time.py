@@ -12,12 +12,22 @@ checked.
 
 Numeric times are compared exactly, as integers: times with up to 6 decimals (0.5, 1.5, ...;
 0.25, 0.5, ...) are counted in units of 10**-d, d the fewest decimals that write every time
-exactly, and times inserted by ``fill`` are those decimals. Other numeric times (more decimals,
-as from 1/3) are only checked to increase.
+exactly, and times inserted by ``fill`` are those decimals; whole numbers are exact at any size
+below 2**63 (epoch nanoseconds). Other numeric times (more decimals, as from 1/3) are only
+checked to increase.
 
-A column is kept as strings only when its cells are labels: when more than half of the cells
-are dates (or numbers) and others are not, the first odd cell is refused (a typo such as
-"2002-0x" or "2000-13" must not turn the time checks off).
+A column is kept as strings only when its cells are labels, so that a typo such as "2002-0x"
+or "2000-13" does not turn the time checks off. When more than half of the cells are numbers
+and others are not, the first odd cell is refused. When more than half of the cells are dates
+and others are not, the first odd cell is refused if the dates sit on a regular grid: most of
+their consecutive differences equal one step, and a step of months divides a year (1, 2, 3, 4
+or 6 months) or is a whole number of years. Otherwise the column is labels: seasons
+"2005-06", ..., "2014-15" read as YYYY-MM only up to "2011-12", 13 months apart.
+
+Times with a time zone (pandas Timestamps, strings ending in an offset such as "+01:00" or
+"Z") are read as the wall-clock times they show, the zone dropped: a daily series at local
+midnight stays one day apart across a daylight-saving change. An hourly series across such a
+change has a missing or a repeated hour in wall-clock time; convert it to UTC first.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from .errors import DataFileError
 
 
 _DATE = re.compile(r"(\d{4})-(\d{1,2})(?:-(\d{1,2}))?([T ].*)?")  # YYYY-M[M][-D[D]][ time]
+_OFFSET = re.compile(r"(?:Z|[+-]\d{2}(?::?\d{2})?)$")  # a time zone after the clock: "Z", "+01:00", "-0500"
 
 
 def _as_date(cell: Any) -> np.datetime64 | None:
@@ -41,7 +52,8 @@ def _as_date(cell: Any) -> np.datetime64 | None:
         if match is None:
             return None
         year, month, day, clock = match.groups()
-        text = f"{year}-{int(month):02d}" + (f"-{int(day):02d}" if day else "") + (clock or "").replace(" ", "T", 1)
+        clock = _OFFSET.sub("", clock or "")  # wall-clock time: the zone is dropped
+        text = f"{year}-{int(month):02d}" + (f"-{int(day):02d}" if day else "") + clock.replace(" ", "T", 1)
         try:
             return np.datetime64(text)
         except ValueError:
@@ -49,6 +61,8 @@ def _as_date(cell: Any) -> np.datetime64 | None:
     if type(cell).__name__ == "Period" and hasattr(cell, "to_timestamp"):  # pandas, not imported
         return cell.to_timestamp().to_datetime64()
     if hasattr(cell, "to_datetime64"):
+        if getattr(cell, "tzinfo", None) is not None:  # pandas Timestamp with a zone: its wall-clock time
+            cell = cell.tz_localize(None)
         return cell.to_datetime64()
     if isinstance(cell, np.datetime64):
         return cell
@@ -68,7 +82,12 @@ def _as_datetime(cells: list[Any]) -> np.ndarray | None:
     out = [_as_date(c) for c in cells]
     if any(d is None for d in out):
         return None
-    arr = np.array(out)
+    return _in_step_unit(np.array(out))
+
+
+def _in_step_unit(arr: np.ndarray) -> np.ndarray | None:
+    """Dates at midnight as datetime64[D], and all on the first (or last) day of their month
+    as datetime64[M]; None when ``arr`` holds no dates."""
     if arr.dtype.kind != "M":
         return None
     days = arr.astype("datetime64[D]")
@@ -92,7 +111,9 @@ def parse_times(table: Table, name: str) -> np.ndarray:
     dates = _as_datetime(cells)
     if dates is not None:
         return dates
-    _refuse_odd_cell(table, name, [_as_date(c) for c in cells], "a date")
+    parsed = [_as_date(c) for c in cells]
+    if _on_calendar_grid([d for d in parsed if d is not None]):
+        _refuse_odd_cell(table, name, parsed, "a date")
     nums = [_as_number(c) for c in cells]
     if all(v is not None for v in nums):
         return np.array(nums, dtype=np.float64)
@@ -114,6 +135,20 @@ def _refuse_odd_cell(table: Table, name: str, parsed: list[Any], what: str) -> N
                         f"Correct it or remove the row ({forms}).", column=name, **table.where(bad))
 
 
+def _on_calendar_grid(dates: list[np.datetime64]) -> bool:
+    """Whether ``dates``, sorted, sit on a regular grid: most consecutive differences equal one
+    step, and a step of months divides a year or is a whole number of years (seasons such as
+    "2005-06", "2006-07" are 13 months apart: labels, not dates)."""
+    arr = _in_step_unit(np.unique(np.array(dates))) if len(dates) >= 2 else None  # sorted: long files too
+    if arr is None or len(arr) < 2:
+        return True  # nothing to tell labels by: an odd cell among dates is refused
+    diffs = np.diff(arr).astype(np.int64)
+    step = common_step(diffs)
+    if step is None or 2 * int((diffs == step).sum()) <= len(diffs):
+        return False
+    return np.datetime_data(arr.dtype)[0] != "M" or step in (1, 2, 3, 4, 6) or step % 12 == 0
+
+
 def common_step(diffs: np.ndarray) -> int | None:
     """The most common positive difference (the time step), or None if there is none."""
     diffs = diffs[diffs > 0]
@@ -128,13 +163,16 @@ _MAX_DECIMALS = 6
 
 def time_decimals(times: np.ndarray) -> int | None:
     """The fewest decimals d (0..6) that write every numeric time exactly, so that the times are
-    integers in units of 10**-d; 0 for integer arrays; None for other times."""
+    integers in units of 10**-d; 0 for integer arrays and whole numbers below 2**63; None for
+    other times."""
     if times.dtype.kind in "iu":
         return 0
     if times.dtype.kind != "f" or len(times) == 0 or not np.isfinite(times).all():
         return None
     top = float(np.abs(times).max())
-    for d in range(_MAX_DECIMALS + 1):
+    if top < 2**63 and np.all(np.round(times) == times):  # whole numbers, exact as int64 (epoch nanoseconds too)
+        return 0
+    for d in range(1, _MAX_DECIMALS + 1):
         if top * 10**d >= 2**53:  # beyond exact integers in float64
             return None
         if np.all(np.round(times * 10**d) / 10**d == times):
@@ -180,9 +218,41 @@ def time_steps(times: np.ndarray, step: int | None = None, d: int | None = None)
     return np.concatenate([[0], np.cumsum(diffs // step)])
 
 
+_UNIT_NAMES = {"Y": "year", "M": "month", "W": "week", "D": "day", "h": "hour", "m": "minute", "s": "second",
+               "ms": "millisecond", "us": "microsecond", "ns": "nanosecond"}
+
+
 def _show(ticks: int, times: np.ndarray, d: int | None) -> str:
-    """A difference of ticks in the units of ``times``: "2" (date units), "1.5" (numbers)."""
-    return str(ticks) if times.dtype.kind == "M" else np.format_float_positional(ticks / 10**(d or 0), trim="-")
+    """A difference of ticks in the units of ``times``: "1.5" (numbers), "23 hours" (dates: in the
+    largest unit that counts it exactly)."""
+    if times.dtype.kind != "M":
+        return np.format_float_positional(ticks / 10**(d or 0), trim="-")
+    unit = np.datetime_data(times.dtype)[0]
+    n, name = int(ticks), unit
+    if unit not in ("Y", "M", "W"):
+        for name in ("D", "h", "m", "s", "ms", "us", "ns"):
+            per = np.timedelta64(1, name).astype(f"m8[{unit}]").astype(np.int64)  # 0 below the unit
+            if per > 0 and n % per == 0:
+                n //= int(per)
+                break
+    return f"{n} {_UNIT_NAMES[name]}{'' if abs(n) == 1 else 's'}"
+
+
+def next_times(times: np.ndarray, n: int) -> np.ndarray | None:
+    """The ``n`` times after the last of ``times``, the most common step apart, or None for
+    string times and fewer than two times. Decimal times are exact (8.1, 8.2, not
+    8.100000000000001): counted in units of 10**-d (:func:`time_decimals`)."""
+    if len(times) < 2 or times.dtype.kind not in "iufM":
+        return None
+    d = time_decimals(times)
+    ticks = _ticks(times, d)
+    if ticks is None:  # numbers with many decimals: the last step, in floats
+        return times[-1] + (times[-1] - times[-2]) * np.arange(1, n + 1)
+    step = common_step(np.diff(ticks)) or 1
+    ahead = ticks[-1] + step * np.arange(1, n + 1)
+    if times.dtype.kind == "M":
+        return ahead.astype(times.dtype)
+    return ahead / 10**d if times.dtype.kind == "f" else ahead
 
 
 _FIX_ORDER = "Sort the rows by time and remove duplicates."

@@ -28,7 +28,7 @@ from ._table import is_missing, numeric_column, read_table
 from ._time import common_step, integer_diffs, parse_times, regular_grid, time_decimals
 from .csv_wide import on_grid, refuse_missing
 from .errors import DataFileError
-from .missing import check_fill, fill_missing
+from .missing import check_fill, fill_missing, refuse_empty
 
 
 class LongSeries(NamedTuple):
@@ -104,6 +104,9 @@ def read_csv_long(source: Any, id_column: str | int = "id", time_column: str | i
         if fill is None:
             refuse_missing(table, v, value_names, rows)
         else:
+            refuse_empty(v, fill, table.source, value_names, "Check the column name, or give the series a value in "
+                         "it.", f"series {key!r} has no value in this column (every cell is empty or NA)",
+                         **table.where(int(rows[0])))
             v = fill_missing(on_grid(v, where), fill, value_names)
         out.ids.append(key)
         out.values.append(v if multi else v[:, 0])

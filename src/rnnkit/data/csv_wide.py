@@ -12,7 +12,8 @@ in place of the file. Values must be numbers; empty cells and NA markers ("", "N
 increasing time order, and a regular series (dates or integer times) must have no gaps.
 Missing values and gaps are refused with a message naming the file, line and column, unless
 ``fill`` is given ("ffill" or "interpolate", see :func:`~rnnkit.data.fill_missing`), which
-inserts the missing time steps and fills every hole.
+inserts the missing time steps and fills every hole; a column with no value at all is refused
+then too, as there is nothing to fill it from.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 from ._table import Table, is_missing, numeric_column, read_table
 from ._time import _as_datetime, parse_times, regular_grid
 from .errors import DataFileError
-from .missing import check_fill, fill_missing
+from .missing import check_fill, fill_missing, refuse_empty
 
 
 class WideSeries(NamedTuple):
@@ -96,9 +97,8 @@ def read_csv_wide(source: Any, time_column: str | int | None = None, columns: Se
     elif table.index is not None and not _default_index(table.index):
         missing = [i for i, label in enumerate(table.labels) if is_missing(label)]
         if missing:
-            raise DataFileError(table.source, f"the time (the index label of row {missing[0]}, counted from 0) "
-                                "is missing. Every row needs a time; fill it in or drop the row.",
-                                **table.where(missing[0]))
+            raise DataFileError(table.source, f"the time index of row {missing[0]} (counted from 0) is missing. "
+                                "Every row needs a time; fill it in or drop the row.")
         time = _as_datetime(list(table.index))
         if time is None:
             time = np.asarray(table.index)
@@ -118,6 +118,7 @@ def read_csv_wide(source: Any, time_column: str | int | None = None, columns: Se
     if fill is None:
         refuse_missing(table, values, names)
         return WideSeries(values, time, names)
+    refuse_empty(values, fill, table.source, names, "Check the column name.")
     return WideSeries(fill_missing(on_grid(values, where), fill, names), time, names)
 
 

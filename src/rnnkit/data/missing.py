@@ -8,12 +8,19 @@ Methods:
   (equal to interpolation in time once the series is on a regular time grid, which the CSV
   readers ensure). Values missing at either end take the nearest observed value.
 
-A column with no observed value at all cannot be filled and raises ``ValueError``.
+A column with no observed value at all cannot be filled and raises ``ValueError``; the file
+readers refuse it first with :func:`refuse_empty`, a :class:`~rnnkit.data.DataFileError` naming
+the file and the column.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+
+from .errors import DataFileError
 
 FILL_METHODS = ("ffill", "interpolate")
 
@@ -26,6 +33,26 @@ def check_fill(fill: str | None, owner: str) -> str | None:
             f"'interpolate'. Got {fill!r} instead."
         )
     return fill
+
+
+def refuse_empty(values: np.ndarray, fill: str, source: str, columns: Sequence[str], fix: str,
+                 what: str = "no value in this column (every cell is empty or NA)", **where: Any) -> None:
+    """Raise DataFileError for the first column of ``values`` with no observed value, which
+    ``fill`` has nothing to fill from.
+
+    Args:
+        values: (T, C) floats, NaN where a value is missing.
+        fill: the fill method asked for (named in the message).
+        source: the file (or "<DataFrame>") for the message.
+        columns: the C column names (or "dimension 0", ...).
+        fix: how to fix it, the message's last sentence.
+        what: what is missing (the message's first words).
+        **where: ``line=`` or ``row=`` of the rows at fault, when there are some.
+    """
+    empty = np.flatnonzero(np.isnan(values).all(axis=0)) if len(values) else np.arange(0)
+    if empty.size:
+        raise DataFileError(source, f"{what}, so fill={fill!r} has nothing to fill it from. {fix}",
+                            column=columns[int(empty[0])], **where)
 
 
 def _fill_column(col: np.ndarray, method: str) -> np.ndarray:

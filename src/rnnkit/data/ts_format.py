@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DataFileError
-from .missing import check_fill, fill_missing
+from .missing import check_fill, fill_missing, refuse_empty
 
 _BOOL_TAGS = ("timestamps", "missing", "univariate", "equallength", "targetlabel")
 _INT_TAGS = ("dimensions", "serieslength")
@@ -234,11 +234,9 @@ def _assemble(path: str, header: dict[str, Any], cases: list[np.ndarray], labels
                 d = int(np.argwhere(np.isnan(c))[0][1])
                 raise DataFileError(path, "missing value '?'. Pass fill='ffill' or fill='interpolate' to fill "
                                     "missing values along time.", line=case_lines[i], column=f"dimension {d}")
-            empty = np.flatnonzero(np.isnan(c).all(axis=0))
-            if empty.size:
-                raise DataFileError(path, f"every value of this dimension is missing ('?'), so fill={fill!r} has "
-                                    "nothing to fill from. Give the case at least one value in each dimension, or "
-                                    "remove the case.", line=case_lines[i], column=f"dimension {int(empty[0])}")
+            refuse_empty(c, fill, path, [f"dimension {d}" for d in range(c.shape[1])], "Give the case at least "
+                         "one value in each dimension, or remove the case.",
+                         "every value of this dimension is missing ('?')", line=case_lines[i])
             cases[i] = fill_missing(c, fill)
     class_labels = header.get("classlabel") or None
     has_y = class_labels is not None or header.get("targetlabel", False)

@@ -128,11 +128,14 @@ class TextGenerator(BaseEstimator):
 
     def _encode(self, text: str, method: str, vocab: str | None = None) -> np.ndarray:
         """``text`` as ids (T,) into ``vocab`` (default: the fitted ``vocab_``)."""
-        index = {c: i for i, c in enumerate(self.vocab_ if vocab is None else vocab)}
+        vocab = self.vocab_ if vocab is None else vocab
+        index = {c: i for i, c in enumerate(vocab)}
         unknown = sorted({c for c in text if c not in index})
         if unknown:
+            shown = vocab if len(vocab) <= 100 else vocab[:100] + "..."
             raise ValueError(f"TextGenerator.{method} got characters that are not in the vocabulary learned by fit: "
-                             f"{unknown[:20]!r}. Remove or replace them (the vocabulary is vocab_).")
+                             f"{unknown[:20]!r}. Remove or replace them; the training text's characters are "
+                             f"{shown!r}.")
         return np.fromiter((index[c] for c in text), dtype=np.int64, count=len(text))
 
     # -- generation ------------------------------------------------------------------------

@@ -74,11 +74,13 @@ def progress_bar(total: int, desc: str, enabled: bool, initial: int = 0, leave: 
 
 
 def summary_line(history: Any, file: TextIO | None = None) -> None:
-    """One line after training: epochs run, why it stopped, and the last epoch's values."""
+    """One line after training: epochs run, why it stopped, the best epoch (not after Ctrl-C,
+    whose model keeps the weights trained so far) and the last epoch's values."""
     h = history.history
     if not h or not history.epoch:
         return
     values = "  ".join(f"{k} {float(v[-1]):.4g}" for k, v in h.items()
                        if k != "lr" and len(v) and np.ndim(v[-1]) == 0)
-    best = f", best epoch {history.best_epoch}" if history.best_epoch is not None else ""
+    interrupted = history.stop_reason == "interrupted"  # no best weights restored: the estimators report none
+    best = f", best epoch {history.best_epoch}" if history.best_epoch is not None and not interrupted else ""
     (file or sys.stderr).write(f"trained {history.epoch[-1]} epochs ({history.stop_reason}{best}): {values}\n")
