@@ -9,7 +9,7 @@ float64: Keras 3's type promotion turns float64 results into float32 on every ba
 TensorFlow (JAX's rule without x64: ``BIT64_TO_BIT32_DTYPE`` in keras/src/backend/common/dtypes.py),
 so a Keras layer with dtype="float64" on the torch backend holds float64 weights but rounds every
 matmul to float32 (about 1e-7 from a float64 loop). The float64 cases lift that rule for their
-duration (``keras_float64``), so that Keras's own layer code runs in float64 and agrees to 1e-10.
+duration (the ``keras_precision`` fixture), so that Keras's own layer code runs in float64 and agrees to 1e-10.
 """
 
 from __future__ import annotations
@@ -26,11 +26,14 @@ import pytest
 import torch
 
 
-def keras_float64(monkeypatch):
-    """Let Keras's matmuls keep float64 (see the module docstring); undone after the test."""
-    from keras.src.backend.common import dtypes
+@pytest.fixture
+def keras_precision(dtype, monkeypatch):
+    """For the float64 cases, Keras's matmuls kept in float64 (see the module docstring); undone
+    after the test."""
+    if dtype == "float64":
+        from keras.src.backend.common import dtypes
 
-    monkeypatch.setitem(dtypes.BIT64_TO_BIT32_DTYPE, "float64", "float64")
+        monkeypatch.setitem(dtypes.BIT64_TO_BIT32_DTYPE, "float64", "float64")
 
 
 def _torch_settings():
@@ -158,10 +161,8 @@ def matrix(f):
 
 @matrix
 @pytest.mark.parametrize("num_layers", [1, 2])
-def test_keras_to_rnnkit_same_outputs(variant, bias, dtype, bidirectional, num_layers, monkeypatch):
+def test_keras_to_rnnkit_same_outputs(variant, bias, dtype, bidirectional, num_layers, keras_precision):
     kind, extra, _ = variant
-    if dtype == "float64":
-        keras_float64(monkeypatch)
     kl = keras_stack(kind, extra, num_layers, bias=bias, dtype=dtype, bidirectional=bidirectional)
     weights = random_keras_weights(kind, extra, num_layers, bias, bidirectional, dtype, seed=num_layers)
     for layer, w in zip(kl, weights):
@@ -182,10 +183,8 @@ def test_keras_to_rnnkit_same_outputs(variant, bias, dtype, bidirectional, num_l
 
 @matrix
 @pytest.mark.parametrize("num_layers", [1, 2])
-def test_rnnkit_to_keras_same_outputs(variant, bias, dtype, bidirectional, num_layers, monkeypatch):
+def test_rnnkit_to_keras_same_outputs(variant, bias, dtype, bidirectional, num_layers, keras_precision):
     kind, extra, _ = variant
-    if dtype == "float64":
-        keras_float64(monkeypatch)
     layer = getattr(rnnkit, kind)(I, H, num_layers=num_layers, bias=bias, bidirectional=bidirectional,
                                   dtype=dtype, seed=7, **extra)  # PyTorch's init: b_ih, b_hh random
     kl = keras_stack(kind, extra, num_layers, bias=bias, dtype=dtype, bidirectional=bidirectional)
