@@ -9,7 +9,8 @@ float64: Keras 3's type promotion turns float64 results into float32 on every ba
 TensorFlow (JAX's rule without x64: ``BIT64_TO_BIT32_DTYPE`` in keras/src/backend/common/dtypes.py),
 so a Keras layer with dtype="float64" on the torch backend holds float64 weights but rounds every
 matmul to float32 (about 1e-7 from a float64 loop). The float64 cases lift that rule for their
-duration (the ``keras_precision`` fixture), so that Keras's own layer code runs in float64 and agrees to 1e-10.
+duration (the ``keras_precision`` fixture), so that Keras's own layer code runs in float64 and
+agrees to 1e-10.
 """
 
 from __future__ import annotations
