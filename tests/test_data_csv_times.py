@@ -182,6 +182,22 @@ def test_season_labels_stay_labels_but_a_typo_among_dates_is_refused():
         long("id,time,value\n" + "".join(f"a,{d},{i}\n" for i, d in enumerate(days + ["2000-01-0x"])))
 
 
+
+def test_a_typo_among_irregular_dates_is_refused_and_seasons_that_look_like_months_stay_labels():
+    events = ["2020-01-03", "2020-02-17", "2020-02-20", "2020-0x-05", "2020-06-30", "2020-09-01"]
+    with pytest.raises(DataFileError, match="line 5, column 't': '2020-0x-05' is not a date like the others"):
+        wide("t,v\n" + "".join(f"{e},{i}\n" for i, e in enumerate(events)), time_column="t")
+    seasons = [f"{y}-{(y + 1) % 100:02d}" for y in range(2005, 2011)]  # '2005-06' .. '2010-11': all valid months
+    out = wide("season,goals\n" + "".join(f"{s},{i}\n" for i, s in enumerate(seasons)), time_column="season")
+    assert list(out.time) == seasons
+
+
+@pytest.mark.parametrize("step", [1, 1_000_000])  # 1 ns, 1 ms
+def test_epoch_nanosecond_times_keep_every_digit(step):
+    times = [1_609_459_200_123_456_789 + k * step for k in range(6)]  # float64 would round them
+    out = wide("t,v\n" + "".join(f"{t},{i}\n" for i, t in enumerate(times)), time_column="t")
+    assert out.time.dtype == np.int64 and out.time.tolist() == times
+
 def test_times_with_a_zone_are_read_as_wall_clock_times_across_a_dst_change():
     pd = pytest.importorskip("pandas")
     idx = pd.date_range("2021-03-25", periods=8, freq="D", tz="Europe/Paris")  # 2021-03-28: 23 hours

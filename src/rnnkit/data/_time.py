@@ -17,12 +17,9 @@ below 2**63 (epoch nanoseconds). Other numeric times (more decimals, as from 1/3
 checked to increase.
 
 A column is kept as strings only when its cells are labels, so that a typo such as "2002-0x"
-or "2000-13" does not turn the time checks off. When more than half of the cells are numbers
-and others are not, the first odd cell is refused. When more than half of the cells are dates
-and others are not, the first odd cell is refused if the dates sit on a regular grid: most of
-their consecutive differences equal one step, and a step of months divides a year (1, 2, 3, 4
-or 6 months) or is a whole number of years. Otherwise the column is labels: seasons
-"2005-06", ..., "2014-15" read as YYYY-MM only up to "2011-12", 13 months apart.
+or "2000-13" does not turn the time checks off: when more than half of the cells are dates (or
+numbers) and others are not, the first odd cell is refused. Season labels, every cell YYYY-YY
+with YY the next year's last two digits ("2005-06", ..., "2014-15"), are labels, not months.
 
 Times with a time zone (pandas Timestamps, strings ending in an offset such as "+01:00" or
 "Z") are read as the wall-clock times they show, the zone dropped: a daily series at local
@@ -79,10 +76,9 @@ def _as_number(cell: Any) -> float | None:
 
 
 def _as_datetime(cells: list[Any]) -> np.ndarray | None:
+    """Every cell as a date (in its step's unit, :func:`_in_step_unit`), or None if one is not."""
     out = [_as_date(c) for c in cells]
-    if any(d is None for d in out):
-        return None
-    return _in_step_unit(np.array(out))
+    return None if any(d is None for d in out) else _in_step_unit(np.array(out))
 
 
 def _in_step_unit(arr: np.ndarray) -> np.ndarray | None:
@@ -108,17 +104,46 @@ def parse_times(table: Table, name: str) -> np.ndarray:
         if is_missing(c):
             raise DataFileError(table.source, "the time is missing. Every row needs a time; fill it in "
                                 "or remove the row.", column=name, **table.where(i))
+    if _season_labels(cells):
+        return np.array([str(c) for c in cells], dtype=object)
     dates = _as_datetime(cells)
     if dates is not None:
         return dates
-    parsed = [_as_date(c) for c in cells]
-    if _on_calendar_grid([d for d in parsed if d is not None]):
-        _refuse_odd_cell(table, name, parsed, "a date")
+    _refuse_odd_cell(table, name, [_as_date(c) for c in cells], "a date")
     nums = [_as_number(c) for c in cells]
     if all(v is not None for v in nums):
-        return np.array(nums, dtype=np.float64)
+        return _whole_numbers(cells, nums)
     _refuse_odd_cell(table, name, nums, "a number")
     return np.array([str(c) for c in cells], dtype=object)
+
+
+_SEASON = re.compile(r"(\d{4})-(\d{2})")  # "2005-06": the season from 2005 to 2006
+
+
+def _season_labels(cells: list[Any]) -> bool:
+    """Whether every cell is a season label such as "2005-06" (YYYY-YY, YY the next year's last
+    two digits): labels, not the month June 2005, so not checked as times."""
+    if len(cells) < 2:
+        return False
+    for c in cells:
+        m = _SEASON.fullmatch(c.strip()) if isinstance(c, str) else None
+        if m is None or int(m.group(2)) != (int(m.group(1)) + 1) % 100:
+            return False
+    return True
+
+
+def _whole_numbers(cells: list[Any], nums: list[float]) -> np.ndarray:
+    """The numeric times as float64, or as int64 when they are whole numbers beyond float64's
+    exact integers (2**53, e.g. epoch nanoseconds), read from their text so no digit is lost."""
+    if max(abs(v) for v in nums) < 2**53:
+        return np.array(nums, dtype=np.float64)
+    try:
+        ints = [int(c) if isinstance(c, (int, np.integer)) else int(str(c).strip()) for c in cells]
+    except ValueError:  # not all whole numbers written as such: float64, checked to increase
+        return np.array(nums, dtype=np.float64)
+    if max(abs(v) for v in ints) >= 2**63:
+        return np.array(nums, dtype=np.float64)
+    return np.array(ints, dtype=np.int64)
 
 
 def _refuse_odd_cell(table: Table, name: str, parsed: list[Any], what: str) -> None:
@@ -133,20 +158,6 @@ def _refuse_odd_cell(table: Table, name: str, parsed: list[Any], what: str) -> N
              else "times are all numbers")
     raise DataFileError(table.source, f"{cells[bad]!r} is not {what} like the others (e.g. {cells[good]!r}). "
                         f"Correct it or remove the row ({forms}).", column=name, **table.where(bad))
-
-
-def _on_calendar_grid(dates: list[np.datetime64]) -> bool:
-    """Whether ``dates``, sorted, sit on a regular grid: most consecutive differences equal one
-    step, and a step of months divides a year or is a whole number of years (seasons such as
-    "2005-06", "2006-07" are 13 months apart: labels, not dates)."""
-    arr = _in_step_unit(np.unique(np.array(dates))) if len(dates) >= 2 else None  # sorted: long files too
-    if arr is None or len(arr) < 2:
-        return True  # nothing to tell labels by: an odd cell among dates is refused
-    diffs = np.diff(arr).astype(np.int64)
-    step = common_step(diffs)
-    if step is None or 2 * int((diffs == step).sum()) <= len(diffs):
-        return False
-    return np.datetime_data(arr.dtype)[0] != "M" or step in (1, 2, 3, 4, 6) or step % 12 == 0
 
 
 def common_step(diffs: np.ndarray) -> int | None:
