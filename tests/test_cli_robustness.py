@@ -193,3 +193,32 @@ def test_out_dir_follows_symlinks_and_removes_only_the_folders_it_made(tmp_path)
         with out_dir(str(tmp_path / "link" / "new" / "../../keep")):
             raise ValueError("the command failed")
     assert (tmp_path / "real" / "keep").is_dir() and not (tmp_path / "real" / "sub" / "new").exists()
+
+
+def test_a_file_in_the_out_path_is_named(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    code, _, err = run(capsys, *_fit_commands(tmp_path)["forecast"], "--out", tmp_path / "afile" / "sub", *FAST)
+    assert code == 1 and "Traceback" not in err
+    assert f"'{tmp_path / 'afile'}' is a file; expected a folder there" in err.splitlines()[-1]
+
+
+def test_a_failed_refit_leaves_an_earlier_run_in_the_out_folder_untouched(tmp_path, capsys, monkeypatch):
+    from rnnkit.estimators import Forecaster
+
+    out = tmp_path / "o"
+    command = [*_fit_commands(tmp_path)["forecast"], "--out", out, "--epochs", "1", *FAST]
+    assert run(capsys, *command)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert "forecast.png" in before
+    fit, calls = Forecaster.fit, []
+
+    def refit_fails(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:   # the refit on the whole series
+            raise ValueError("the refit failed")
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(Forecaster, "fit", refit_fails)
+    code, _, err = run(capsys, *command, "--epochs", "2", "--refit")
+    assert code == 1 and "the refit failed" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before, "no new plot beside the old model"

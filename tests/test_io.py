@@ -330,3 +330,11 @@ def test_crafted_model_metadata_gives_load_errors(tmp_path, monkeypatch):
     rnnkit.Linear(2, 2).save(path)
     monkeypatch.setattr("rnnkit.io.model_file.layer_from_spec", no_memory)
     _expect(path, r"larger than the available memory \(Unable to allocate 29.1 TiB\).*holds 24 bytes")
+
+
+def test_a_missing_folder_is_named_not_the_temporary_file(tmp_path):
+    path = tmp_path / "no_such_dir" / "m.safetensors"
+    with pytest.raises(FileNotFoundError, match=r"Cannot write '.*no_such_dir/m.safetensors': expected an "
+                                                r"existing folder, and '.*no_such_dir' does not exist") as info:
+        rnnkit.Linear(2, 2).save(path)
+    assert ".tmp" not in str(info.value)

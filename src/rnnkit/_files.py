@@ -16,9 +16,16 @@ from typing import IO, Callable
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
-    """Call ``write(f)`` on a binary file that becomes ``path`` once ``write`` has returned."""
+    """Call ``write(f)`` on a binary file that becomes ``path`` once ``write`` has returned.
+
+    Raises:
+        FileNotFoundError: the folder of ``path`` does not exist (the message names both).
+    """
     target = os.path.realpath(os.fspath(path))  # through symbolic links: os.replace would replace the link
     folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"Cannot write '{os.fspath(path)}': expected an existing folder, and "
+                                f"'{folder}' does not exist. Create it first (os.makedirs).")
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:

@@ -147,13 +147,7 @@ def fit_and_report(y: np.ndarray, times: np.ndarray | None, params: dict[str, An
     label = model.cell.upper()
     written = [*written, MODEL_FILE, METRICS_FILE, RUN_FILE]
     baselines = {f"{label} forecast": forecast, f"seasonal naive (m={m})": seasonal_naive(train, horizon, m)}
-    if save_plot(plot_forecast, out / "forecast.png", y_train=train, y_test=test, forecasts=baselines, time=times,
-                 title=f"{target}: the last {horizon} steps held out", ylabel=target, last=max(6 * horizon, 4 * m)):
-        written.append("forecast.png")
-    curves = history_curves(model.history_)
-    if curves and save_plot(plot_learning_curves, out / "history.png", history=curves,
-                            title=f"Training ({target})"):
-        written.append("history.png")
+    curves = history_curves(model.history_)  # of the holdout fit, before a refit replaces the history
     if refit and model.history_.get("stop_reason") == "interrupted":
         print("rnnkit: note: --refit skipped because training was interrupted (Ctrl-C): the model saved is the "
               "one trained so far, which the holdout metrics score.", file=sys.stderr)
@@ -164,6 +158,13 @@ def fit_and_report(y: np.ndarray, times: np.ndarray | None, params: dict[str, An
     model.save(out / MODEL_FILE)
     write_json(out / METRICS_FILE, metrics)
     write_run_record(out, "forecast", argv, data_record, model)
+    # the plots last, once the run has succeeded: a failed run never leaves new plots beside old files
+    if save_plot(plot_forecast, out / "forecast.png", y_train=train, y_test=test, forecasts=baselines, time=times,
+                 title=f"{target}: the last {horizon} steps held out", ylabel=target, last=max(6 * horizon, 4 * m)):
+        written.append("forecast.png")
+    if curves and save_plot(plot_learning_curves, out / "history.png", history=curves,
+                            title=f"Training ({target})"):
+        written.append("history.png")
     _print_report(metrics, label)
     print_written(out, written)
     return metrics

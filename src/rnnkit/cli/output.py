@@ -63,8 +63,9 @@ def _make_folders(folder: Path) -> list[Path]:
             try:
                 os.mkdir(q)
             except FileExistsError:
-                if not q.is_dir():  # a file in the way
-                    raise
+                if not q.is_dir():
+                    raise CLIError(f"--out '{folder}': '{q}' is a file; expected a folder there (or nothing, "
+                                   "to be created). Choose another --out.") from None
                 continue  # made meanwhile by someone else: not ours to remove
             created.insert(0, q)
     except BaseException:

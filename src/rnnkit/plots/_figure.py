@@ -44,9 +44,6 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120) -> None:
             f"Cannot save a figure to '{path}': expected a file extension among "
             f"{sorted(supported)}, got {('.' + ext) if ext else 'none'}. Name the file e.g. 'plot.png'."
         )
-    folder = os.path.dirname(os.path.realpath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"Cannot save a figure to '{path}': the folder '{folder}' does not exist.")
     atomic_write(path, lambda f: fig.savefig(f, format=ext, dpi=dpi))
 
 
