@@ -87,6 +87,7 @@ def test_resuming_a_finished_run_trains_no_more_epochs(tmp_path, kw):
     said = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     if "patience" in kw:   # silence would hide that a larger epochs or patience changes nothing
         assert len(said) == 1 and "stopped early after epoch" in said[0] and "no epoch is trained" in said[0]
+        assert [w.filename for w in caught] == [__file__], "the warning points at the caller's line"
     else:
         assert said == []
     for k, v in model_a.state_dict().items():

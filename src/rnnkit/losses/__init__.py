@@ -44,6 +44,12 @@ def get(loss: Any) -> Callable:
     raise TypeError(f"Expected a loss name, a loss object or a callable, got {type(loss).__name__}.")
 
 
+def reduction_of(loss: Any) -> str:
+    """The reduction of ``loss`` over its terms: its ``reduction`` ("mean" or "sum"), "mean" for a
+    callable without one."""
+    return getattr(loss, "reduction", "mean")
+
+
 def checked_call(loss: Callable, pred: np.ndarray, target: Any, mask: Any) -> tuple[float, np.ndarray]:
     """``loss(pred, target, mask)``, checked against the contract ``(pred, target, mask) -> (value, grad)``.
 
@@ -76,5 +82,5 @@ def checked_call(loss: Callable, pred: np.ndarray, target: Any, mask: Any) -> tu
 __all__ = [
     "mse", "mae", "huber", "cross_entropy", "binary_cross_entropy_with_logits", "log_softmax",
     "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "BCEWithLogitsLoss", "LOSSES", "get",
-    "checked_call",
+    "checked_call", "reduction_of",
 ]

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..losses import reduction_of
 from .batching import loss_terms
 from .metrics import METRICS, is_multiclass
 
@@ -38,7 +39,7 @@ class EpochStats:
     def _bind(self, metrics: Any, loss: Any) -> None:
         """What the loss fixes (not saved by :meth:`to_dict`): its reduction, and which accuracy
         applies (multi-class or binary), bound into the metric functions."""
-        self._reduction = getattr(loss, "reduction", "mean")
+        self._reduction = reduction_of(loss)
         multiclass = is_multiclass(loss)
         self._metric_fns = {m: functools.partial(METRICS[m], multiclass=multiclass) if m == "accuracy" else METRICS[m]
                             for m in metrics}

@@ -39,6 +39,7 @@ from ..layers.grad_mode import no_grad
 from ..layers.last_step import LastStep
 from ..layers.recurrent import RecurrentLayer
 from ..layers.sequential import Sequential, backward_layers, forward_layers
+from ..losses import reduction_of
 from .batching import step_mask
 
 
@@ -127,7 +128,7 @@ def tbptt_batch(model: Sequential, loss_fn: Callable, x: np.ndarray, y: np.ndarr
     mask_all = step_mask(lens, N, T)
     total = int(last.sum()) if per_step else N
     if mean is None:
-        mean = getattr(loss_fn, "reduction", "mean") == "mean"
+        mean = reduction_of(loss_fn) == "mean"
     first_rec = next((layer for layer in body if isinstance(layer, RecurrentLayer)), None)
     hidden_sq = None if first_rec is None else np.zeros((first_rec.num_directions, T))
     n_rec = sum(isinstance(layer, RecurrentLayer) for layer in body)

@@ -52,6 +52,16 @@ def fit(model: Sequential, X: Any, y: Any, lengths: Any = None, *, loss: Any = "
     return Trainer(model, loss, optimizer, FitOptions.from_kwargs(options)).fit(X, y, lengths, validation_data)
 
 
+def _user_level() -> int:
+    """``stacklevel`` for ``warnings.warn`` called where this is: the first frame outside the
+    rnnkit package, whichever entry point (``Sequential.fit``, ``training.fit``, an estimator)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(root + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 class Trainer:
     """Holds the model, the loss, the optimizer and the options; ``fit`` runs the loop.
 
@@ -131,7 +141,7 @@ class Trainer:
         if self.history.stop_reason == "early_stopping":  # resumed from a run that had stopped
             warnings.warn(f"fit(resume=...): the checkpoint's run stopped early after epoch {st['epoch']}, so no "
                           "epoch is trained (whatever epochs or patience this call gives). To train further, start "
-                          "a new run: resume=False, or another checkpoint path.", UserWarning, stacklevel=5)
+                          "a new run: resume=False, or another checkpoint path.", UserWarning, stacklevel=_user_level())
             return
         for epoch in range(st["epoch"] + 1, o.epochs + 1):
             if st["batch"] == 0:
@@ -221,7 +231,7 @@ class Trainer:
         if o.tbptt is not None:
             res = tbptt_batch(model, checked_loss, batch.X, batch.y, batch.lengths, *o.tbptt, self.per_step,
                               after_chunk=lambda: (update(), model.zero_grad()),
-                              mean=getattr(self.loss_fn, "reduction", "mean") == "mean")
+                              mean=losses.reduction_of(self.loss_fn) == "mean")
             value, pred, hidden_sq, mask = res.loss, res.pred, res.hidden_sq, res.mask
         else:
             pred = model(batch.X, lengths=batch.lengths)
