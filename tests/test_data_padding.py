@@ -90,3 +90,23 @@ def test_japanese_vowels_pad_to_the_shape_the_guide_shows():
 def test_fill_missing_refuses_an_empty_series():
     with pytest.raises(ValueError, match=r"fill_missing expected at least one time step, got .* shape \(0,\)"):
         fill_missing(np.array([]))
+
+
+@pytest.mark.parametrize("seqs, dtype, shown", [
+    ([[1, 300], [2]], "int8", r"sequence 0 .* int8: its value 300 at index 1 is not a whole number in \[-128, 127\]"),
+    ([[1], [-1, 2]], "uint8", r"sequence 1 .* uint8: its value -1 at index 0"),
+    ([[1.0, 1.5]], "int64", r"its value 1.5 at index 1"),
+    ([[1.0, np.nan]], "int64", r"its value nan at index 1"),
+    ([[2.0**63]], "int64", r"its value 9.22\d*e\+18 at index 0"),
+    ([np.ones((2, 2)), np.full((1, 2), 128.0)], "int8", r"sequence 1 .* its value 128.0 at index \(0, 0\)"),
+])
+def test_values_an_integer_dtype_cannot_hold_are_refused_not_wrapped(seqs, dtype, shown):
+    with pytest.raises(ValueError, match=shown + r".*Pass a wider dtype"):
+        pad_sequences([np.asarray(s) for s in seqs], dtype=dtype)
+
+
+def test_values_an_integer_dtype_holds_are_kept_exactly():
+    X, _ = pad_sequences([np.array([127.0, -128.0]), np.array([True])], dtype="int8")
+    assert X.dtype == np.int8 and X.tolist() == [[127, -128], [1, 0]]
+    with pytest.raises(TypeError, match=r"sequence 0 \(<U1\) in the integer dtype int64"):
+        pad_sequences([np.array(["a"])], dtype=int)

@@ -25,7 +25,9 @@ def pad_sequences(sequences: Sequence[Any], value: float = 0.0,
         sequences: N arrays of shape (T_n, C) (or all (T_n,), e.g. token ids), same C.
         value: the padding value. With an integer dtype it must be an integer that the dtype
             holds exactly (NaN or -1.5 cannot pad integer ids: pass dtype=float).
-        dtype: dtype of X; None keeps the common dtype of the sequences (ints stay ints).
+        dtype: dtype of X; None keeps the common dtype of the sequences (ints stay ints). An
+            integer dtype must hold every value exactly: 300 in int8, or 1.5 or NaN in int64,
+            is refused rather than wrapped or truncated.
 
     Returns:
         X: (N, T_max, C) (or (N, T_max) for 1-D sequences).
@@ -55,6 +57,8 @@ def pad_sequences(sequences: Sequence[Any], value: float = 0.0,
         )
     out_dtype = np.result_type(*arrays) if dtype is None else np.dtype(dtype)
     _check_value(value, out_dtype)
+    for n, a in enumerate(arrays):
+        _check_fits(a, n, out_dtype)
     X = np.full((len(arrays), int(lengths.max())) + arrays[0].shape[1:], value, dtype=out_dtype)
     for n, a in enumerate(arrays):
         X[n, : len(a)] = a
@@ -74,6 +78,30 @@ def _check_value(value: Any, dtype: np.dtype) -> None:
             f"pad_sequences cannot pad with value={value!r}: X has the integer dtype {dtype}, which holds "
             f"only whole numbers in [{info.min}, {info.max}]. Pass dtype=float to pad with {value!r}, or "
             "pick an integer padding value in that range."
+        )
+
+
+def _check_fits(a: np.ndarray, n: int, dtype: np.dtype) -> None:
+    """Refuse sequence ``n`` when an integer ``dtype`` cannot hold its values exactly (300 in int8,
+    1.5 or NaN in int64): the cast would wrap or truncate them silently."""
+    if dtype.kind not in "iu" or np.can_cast(a.dtype, dtype, casting="safe") or a.size == 0:
+        return
+    info = np.iinfo(dtype)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"pad_sequences cannot store sequence {n} ({a.dtype}) in the integer dtype {dtype}: "
+                        "pass numbers, or dtype=None to keep their dtype.")
+    bad = ~np.isfinite(a) if a.dtype.kind == "f" else np.zeros(a.shape, dtype=bool)
+    if not bad.any():
+        if a.dtype.kind == "f":  # float(info.max) may round up to 2**63: compare with the next integer
+            bad = (a < float(info.min)) | (a >= float(info.max) + 1) | (a != np.round(a))
+        else:
+            bad = (a < info.min) | (a > info.max)
+    if bad.any():
+        at = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"pad_sequences cannot store sequence {n} in the integer dtype {dtype}: its value {a[at].item()!r} at index "
+            f"{at if len(at) > 1 else at[0]} is not a whole number in [{info.min}, {info.max}] (the cast would "
+            "change it). Pass a wider dtype, or dtype=None to keep the sequences' dtype."
         )
 
 
