@@ -150,7 +150,7 @@ def test_an_odd_cell_among_numbers_is_refused_but_labels_stay_labels(tmp_path):
 def test_a_fractional_step_among_whole_number_steps_is_irregular(tmp_path, times):
     path = write(tmp_path, "t,v\n" + "".join(f"{t},{i}\n" for i, t in enumerate(times)))
     with pytest.raises(DataFileError, match=r"line 6, column 't': irregular time step: 1.5 where the usual step is "
-                                            r"1 \(3.0 then 4.5\)\. Correct the time or remove the row"):
+                                            r"1 \(3 then 4.5\)\. Correct the time or remove the row"):
         read_csv_wide(path, time_column="t")
     path = write(tmp_path, "t,v\n0,1\n0.5,2\n1.0,3\n1.5,4\n")  # a regular fractional step is fine
     np.testing.assert_array_equal(read_csv_wide(path, time_column="t").time, [0, 0.5, 1, 1.5])
@@ -228,7 +228,7 @@ def test_long_format_errors_name_the_line(tmp_path):
         read_csv_long(path)
     np.testing.assert_array_equal(read_csv_long(path, fill="interpolate").values[0], [1, 2, 3])
     path = write(tmp_path, "id,time,value\na,1,1\na,4,4\nb,1,5\nb,2,6\nb,3,7\n")
-    with pytest.raises(DataFileError, match="line 3, column 'time': gap in time: 1.0 is followed by 4.0"):
+    with pytest.raises(DataFileError, match="line 3, column 'time': gap in time: 1 is followed by 4,"):
         read_csv_long(path)  # the step (1) comes from all series, so a's gap is seen
     filled = read_csv_long(path, fill="interpolate")
     np.testing.assert_array_equal(filled.values[0], [1, 2, 3, 4])

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._table import is_missing, numeric_column, read_table
-from ._time import common_step, integer_diffs, parse_times, regular_grid, time_decimals
+from ._time import common_step, integer_diffs, parse_times, regular_grid, tick_unit
 from .csv_wide import on_grid, refuse_missing
 from .errors import DataFileError
 from .missing import check_fill, fill_missing, refuse_empty
@@ -93,13 +93,13 @@ def read_csv_long(source: Any, id_column: str | int = "id", time_column: str | i
             rows = rows[np.argsort(times[rows], kind="stable")]
         _refuse_repeats(table, time_name, times, rows, key)
         ordered[key] = rows
-    decimals = time_decimals(times)  # numeric times: one unit (10**-decimals) for all series
-    diffs = [integer_diffs(times[rows], decimals) for rows in ordered.values()]
+    unit = tick_unit(times)  # one tick unit (10**-decimals, business days) for all series
+    diffs = [integer_diffs(times[rows], unit) for rows in ordered.values()]
     diffs = [d for d in diffs if d is not None]
     step = common_step(np.concatenate(diffs)) if diffs else None  # one time step for all series
     out = LongSeries([], [], [])
     for key, rows in ordered.items():
-        t, where = regular_grid(table, time_name, times[rows], fill, rows, step, decimals)
+        t, where = regular_grid(table, time_name, times[rows], fill, rows, step, unit)
         v = values[rows]
         if fill is None:
             refuse_missing(table, v, value_names, rows)
