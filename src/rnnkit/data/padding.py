@@ -99,8 +99,8 @@ def _check_fits(a: np.ndarray, n: int, dtype: np.dtype) -> None:
     if bad.any():
         at = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(
-            f"pad_sequences cannot store sequence {n} in the integer dtype {dtype}: its value {a[at].item()!r} at index "
-            f"{at if len(at) > 1 else at[0]} is not a whole number in [{info.min}, {info.max}] (the cast would "
+            f"pad_sequences cannot store sequence {n} in the integer dtype {dtype}: its value {a[at].item()!r} at "
+            f"index {at if len(at) > 1 else at[0]} is not a whole number in [{info.min}, {info.max}] (the cast would "
             "change it). Pass a wider dtype, or dtype=None to keep the sequences' dtype."
         )
 
