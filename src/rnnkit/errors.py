@@ -43,10 +43,10 @@ class MissingFileError(LoadError, FileNotFoundError):
 class NonFiniteError(FloatingPointError, ValueError):
     """A NaN or infinite loss or gradient stopped training.
 
-    Attributes: ``epoch`` and ``batch`` (1-based) where it happened, ``what`` ("loss" or
-    "gradient").
+    Attributes: ``epoch`` and ``batch`` (1-based) where it happened (both None when raised by
+    ``Optimizer.step()`` outside ``fit``), ``what`` ("loss", "gradient" or "weights").
     """
 
-    def __init__(self, message: str, epoch: int, batch: int, what: str) -> None:
+    def __init__(self, message: str, epoch: int | None, batch: int | None, what: str) -> None:
         super().__init__(message)
         self.epoch, self.batch, self.what = epoch, batch, what

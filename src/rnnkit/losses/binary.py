@@ -20,16 +20,36 @@ import numpy as np
 from ._common import as_mask, as_pred, as_target_like, check_reduction, reduce
 
 
+def check_pos_weight(pos_weight: Any, owner: str, n_outputs: int | None = None) -> np.ndarray | None:
+    """``pos_weight`` as a float64 array: a finite number > 0, or a 1-D list of them (one per
+    output: ``n_outputs`` of them when given, the logits' last axis K)."""
+    if pos_weight is None:
+        return None
+    expected = f"The 'pos_weight' parameter of {owner} must be a finite float > 0 or a 1-D list of them"
+    try:
+        pw = np.asarray(pos_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{expected}. Got {pos_weight!r} instead.") from None
+    if isinstance(pos_weight, (bool, np.bool_)) or pw.ndim > 1 or not np.all(np.isfinite(pw) & (pw > 0)):
+        raise ValueError(f"{expected}. Got {pos_weight!r} instead.")
+    if n_outputs is not None and pw.ndim == 1 and len(pw) != n_outputs:
+        raise ValueError(f"{expected}, one per output: logits with K = {n_outputs} outputs on their last axis "
+                         f"need {n_outputs} weights (or one number for all). Got {len(pw)}: {pos_weight!r}.")
+    return pw
+
+
 def binary_cross_entropy_with_logits(logits: Any, target: Any, mask: Any = None, reduction: str = "mean",
                                      pos_weight: Any = None) -> tuple[float, np.ndarray]:
-    """Returns (value, dL/dlogits); ``pos_weight`` (scalar or (K,)) weighs positive targets."""
+    """Returns (value, dL/dlogits); ``pos_weight`` (a number > 0, or (K,) for logits (..., K))
+    weighs positive targets."""
     owner = "binary_cross_entropy_with_logits"
     check_reduction(reduction, owner)
     z = as_pred(logits, owner)
     y = as_target_like(target, z, owner)
     if np.any((y < 0) | (y > 1)):
         raise ValueError(f"Expected targets in [0, 1] for {owner}, got values from {y.min()} to {y.max()}.")
-    w = 1.0 if pos_weight is None else 1 + (np.asarray(pos_weight, dtype=z.dtype) - 1) * y
+    pw = check_pos_weight(pos_weight, owner, z.shape[-1])
+    w = 1.0 if pw is None else 1 + (pw.astype(z.dtype) - 1) * y
     softplus_neg = np.log1p(np.exp(-np.abs(z))) + np.maximum(-z, 0)  # log(1 + exp(-z))
     elem = (1 - y) * z + w * softplus_neg
     sig_neg = 0.5 * (1 - np.tanh(0.5 * z))  # sigmoid(-z)
@@ -45,13 +65,8 @@ class BCEWithLogitsLoss:
 
     def __init__(self, reduction: str = "mean", pos_weight: float | list[float] | None = None) -> None:
         self.reduction = check_reduction(reduction, "BCEWithLogitsLoss")
-        if pos_weight is not None:
-            pw = np.asarray(pos_weight, dtype=np.float64)
-            if pw.ndim > 1 or not np.all(pw > 0):
-                raise ValueError(f"The 'pos_weight' parameter of BCEWithLogitsLoss must be a positive float "
-                                 f"or a 1-D list of them. Got {pos_weight!r} instead.")
-            pos_weight = pw.tolist()
-        self.pos_weight = pos_weight
+        pw = check_pos_weight(pos_weight, "BCEWithLogitsLoss")
+        self.pos_weight = None if pw is None else pw.tolist()
 
     def __call__(self, logits: Any, target: Any, mask: Any = None) -> tuple[float, np.ndarray]:
         return binary_cross_entropy_with_logits(logits, target, mask, self.reduction, self.pos_weight)

@@ -49,8 +49,10 @@ def cross_entropy(logits: Any, target: Any, mask: Any = None,
         if t.dtype.kind not in "iu":
             raise TypeError(f"Expected integer class indices for {owner}, got dtype {t.dtype}.")
         if t.shape != z.shape[:-1]:
+            hint = (f" One-hot or probability targets of the logits' shape are read as such when they are "
+                    f"floats: pass target.astype({z.dtype.name!r}).") if t.shape == z.shape else ""
             raise ValueError(f"Expected class indices of shape {z.shape[:-1]} (the logits' shape without "
-                             f"the class axis), got {t.shape}.")
+                             f"the class axis), got {t.shape}.{hint}")
         bad = t[(t < 0) | (t >= C)]
         if bad.size:
             raise ValueError(f"Expected class indices in 0..{C - 1} ({C} classes), got {np.unique(bad)[:10].tolist()}.")

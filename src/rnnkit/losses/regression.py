@@ -8,6 +8,7 @@ of the same shape, e.g. (N, F) per sequence or (N, T, F) per step with a mask of
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -41,8 +42,9 @@ def huber(pred: Any, target: Any, mask: Any = None, reduction: str = "mean",
           delta: float = 1.0) -> tuple[float, np.ndarray]:
     """l = d**2 / 2 if |d| <= delta else delta * (|d| - delta / 2);
     dl/dpred = clip(d, -delta, delta).  (``torch.nn.HuberLoss``)"""
-    if not isinstance(delta, (int, float)) or isinstance(delta, bool) or not delta > 0:
-        raise ValueError(f"The 'delta' parameter of huber must be a float > 0. Got {delta!r} instead.")
+    if not isinstance(delta, numbers.Real) or isinstance(delta, (bool, np.bool_)) or not 0 < delta < np.inf:
+        raise ValueError(f"The 'delta' parameter of huber must be a finite float > 0. Got {delta!r} instead.")
+    delta = float(delta)
     pred, target, m = _prepare(pred, target, mask, reduction, "huber")
     d = pred - target
     a = np.abs(d)

@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
+
+
+def _label_kind(a: np.ndarray) -> str:
+    """The kind of an array of labels: "str", "number" (also for object arrays holding only one of
+    them), "other", or "mixed"."""
+    if a.dtype.kind in "US":
+        return "str"
+    if a.dtype.kind in "biuf":
+        return "number"
+    kinds = {"str" if isinstance(v, str) else "number" if isinstance(v, numbers.Real) else "other"
+             for v in a.ravel().tolist()}
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def _nan_mask(a: np.ndarray) -> np.ndarray:
+    """Where a (float, or object with float NaN among its labels) holds NaN."""
+    if a.dtype.kind == "f":
+        return np.isnan(a)
+    if a.dtype.kind == "O":
+        return np.frompyfunc(lambda v: isinstance(v, float) and v != v, 1, 1)(a).astype(bool)
+    return np.zeros(a.shape, dtype=bool)
 
 
 def accuracy(y_true: Any, y_pred: Any) -> float:
@@ -12,18 +34,30 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
 
     Args:
         y_true: (N,) class labels (ints or strings).
-        y_pred: (N,) predicted labels, or (N, K) scores (probabilities or logits), K >= 2,
-            whose argmax is the predicted class id (then y_true must hold class ids 0..K-1).
+        y_pred: (N,) predicted labels of the same kind (strings for strings, numbers for
+            numbers), or (N, K) scores (probabilities or logits, -inf allowed), K >= 2, whose
+            argmax is the predicted class id (then y_true must hold class ids 0..K-1).
             A single column (N, 1) is refused: its argmax is always 0, and whether a binary
             score is a probability (threshold 0.5) or a logit (threshold 0) is not known.
 
     Returns:
         mean(y_pred == y_true) as a float.
+
+    Raises:
+        ValueError: shapes that do not match, NaN among the labels or scores, class ids out of
+            0..K-1 with scores.
+        TypeError: string labels against numeric ones (they never compare equal), non-numeric
+            scores.
     """
     yt = np.asarray(y_true.to_numpy() if hasattr(y_true, "to_numpy") else y_true)
     yp = np.asarray(y_pred.to_numpy() if hasattr(y_pred, "to_numpy") else y_pred)
     if yt.ndim != 1 or len(yt) == 0:
         raise ValueError(f"accuracy expected y_true of shape (N,) with N >= 1, got shape {yt.shape}.")
+    for name, a in (("y_true", yt), ("y_pred", yp)):
+        nan = _nan_mask(a)
+        if nan.any():
+            raise ValueError(f"accuracy expected {name} without NaN, got {int(nan.sum())} NaN value(s) (first at "
+                             f"index {tuple(int(i) for i in np.argwhere(nan)[0])}). Drop or fill those samples first.")
     if yp.ndim == 2 and yp.shape[0] == len(yt):
         if yp.dtype.kind not in "iuf":
             raise TypeError(f"accuracy expected (N, K) scores to be numbers, got dtype {yp.dtype}.")
@@ -31,12 +65,28 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
             raise ValueError(
                 f"accuracy expected (N, K) scores with K >= 2 classes, got one column {yp.shape} (its argmax "
                 "is always class 0). Threshold a binary score yourself: accuracy(y_true, (p[:, 0] > 0.5)"
-                ".astype(int)) for probabilities, > 0 for logits."
+                ".astype(int)) for probabilities, > 0 for logits; pass y_pred.ravel() if it holds labels."
+            )
+        K = yp.shape[1]
+        ids = yt.astype(np.float64) if _label_kind(yt) == "number" else None
+        if ids is None or np.any((ids != np.round(ids)) | (ids < 0) | (ids >= K)):
+            shown = np.unique(yt if ids is None else yt[(ids != np.round(ids)) | (ids < 0) | (ids >= K)])
+            raise ValueError(
+                f"accuracy expected y_true to hold class ids 0..{K - 1} with ({len(yt)}, {K}) scores, got "
+                f"{shown[:5].tolist()}. Map the labels to the scores' columns first (e.g. "
+                "np.searchsorted(classes, y_true)), or pass predicted labels instead of scores."
             )
         yp = yp.argmax(axis=1)
     if yp.shape != yt.shape:
         raise ValueError(
             f"accuracy expected y_pred of shape {yt.shape} (labels) or ({len(yt)}, K) (scores), "
             f"got {yp.shape}."
+        )
+    kinds = (_label_kind(yt), _label_kind(yp))
+    if "str" in kinds and kinds != ("str", "str"):
+        raise TypeError(
+            f"accuracy expected labels of one kind, got {kinds[0]} labels in y_true and {kinds[1]} labels in "
+            f"y_pred (e.g. {yt[:1].tolist()[0]!r} and {yp[:1].tolist()[0]!r}); strings never equal numbers. "
+            "Map one to the other first."
         )
     return float(np.mean(yp == yt))

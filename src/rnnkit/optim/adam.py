@@ -46,6 +46,9 @@ class Adam(Optimizer):
             raise TypeError(f"The 'amsgrad' parameter of {name} must be a bool. Got {amsgrad!r} instead.")
         self.amsgrad = amsgrad
 
+    def _slots(self) -> tuple[str, ...]:
+        return ("step", "exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
+
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
         beta1, beta2 = self.betas
         if not state:

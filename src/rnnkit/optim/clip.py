@@ -7,6 +7,11 @@ Global-norm clipping rescales all gradients together, keeping their direction::
     g_k   = g_k * min(1, max_norm / (total + 1e-6))
 
 Value clipping clamps each element to [-clip_value, clip_value] (direction changes).
+
+The norm is computed in float64 and does not overflow while it is finite (``torch`` returns inf
+for float32 gradients whose squares overflow float32, and for float64 ones beyond about 1.3e154,
+and then zeroes them). NaN or inf gradients give a NaN or inf norm and are left as they are:
+``Optimizer.step()`` then refuses them.
 """
 
 from __future__ import annotations
@@ -27,11 +32,23 @@ def _grads(target: Any) -> list[np.ndarray]:
 
 
 def global_norm(target: Any) -> float:
-    """(sum over all gradients of their squared entries) ** 0.5, in float64; nan/inf propagate."""
+    """(sum over all gradients g_k of their squared entries) ** 0.5, in float64; nan/inf propagate.
+
+    When the sum of squares overflows but every entry is finite, it is recomputed scaled by
+    s = max |g|: total = s * (sum_k ||g_k / s||**2) ** 0.5.
+    """
+    grads = _grads(target)
     total = 0.0
-    for g in _grads(target):
-        g64 = g.ravel().astype(np.float64, copy=False)
-        total += float(g64 @ g64)
+    with np.errstate(over="ignore"):
+        for g in grads:
+            g64 = g.ravel().astype(np.float64, copy=False)
+            total += float(g64 @ g64)
+    if total == math.inf:
+        s = max((float(np.max(np.abs(g))) for g in grads if g.size), default=0.0)
+        if math.isfinite(s):  # finite entries whose squares overflow: scale them
+            with np.errstate(over="ignore"):
+                scaled = sum(float(np.sum(np.square(g.astype(np.float64) / s))) for g in grads)
+                return s * math.sqrt(scaled)
     return math.sqrt(total) if total == total else float("nan")
 
 

@@ -40,6 +40,10 @@ class RMSprop(Optimizer):
             raise TypeError(f"The 'centered' parameter of RMSprop must be a bool. Got {centered!r} instead.")
         self.centered = centered
 
+    def _slots(self) -> tuple[str, ...]:
+        return (("step", "square_avg") + (("momentum_buffer",) if self.momentum > 0 else ())
+                + (("grad_avg",) if self.centered else ()))
+
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
         if not state:
             state.update(step=0, square_avg=np.zeros_like(p))

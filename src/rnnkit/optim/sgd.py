@@ -21,7 +21,7 @@ class SGD(Optimizer):
 
     Args:
         module: the model whose ``params`` are updated from its ``grads``.
-        lr: learning rate >= 0 (required, as in PyTorch).
+        lr: learning rate >= 0 (required here; recent ``torch.optim.SGD`` defaults to 1e-3).
         momentum, dampening, weight_decay: >= 0.
         nesterov: Nesterov momentum (needs momentum > 0 and dampening = 0).
     """
@@ -41,6 +41,9 @@ class SGD(Optimizer):
             raise ValueError(f"Nesterov momentum needs momentum > 0 and dampening = 0. Got momentum="
                              f"{self.momentum}, dampening={self.dampening} instead.")
         self.nesterov = nesterov
+
+    def _slots(self) -> tuple[str, ...]:
+        return ("momentum_buffer",) if self.momentum else ()
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
         if self.weight_decay:

@@ -248,9 +248,10 @@ class Trainer:
         model, o = self.model, self.options
         norm = global_norm(model)
         if not math.isfinite(norm):
-            bad = next(k for k, g in model.grads.items() if not np.all(np.isfinite(g)))
+            bad = next((f"first in '{k}'" for k, g in model.grads.items() if not np.all(np.isfinite(g))),
+                       "finite entries whose norm exceeds the largest float")
             raise NonFiniteError(
-                f"Non-finite gradient (global norm {norm}, first in '{bad}') at epoch {epoch}, batch {b} of {nb}. "
+                f"Non-finite gradient (global norm {norm}, {bad}) at epoch {epoch}, batch {b} of {nb}. "
                 "Training stopped; the model keeps its last finite weights (those before this update). "
                 "Gradients explode through the recurrence: try clip_norm=1.0 or a lower learning rate.",
                 epoch, b, "gradient")
@@ -260,7 +261,7 @@ class Trainer:
         if o.clip_norm is not None:  # the norm above is still that of the gradients unless values were clipped
             clip_grad_norm(model, o.clip_norm, norm=norm if o.clip_value is None else None)
         backup = model.state_dict()  # the optimizer's state is not copied: 2 more copies of every weight
-        self.optimizer.step()         # per update (Adam) for a failure that ends training
+        self.optimizer._step()        # per update (Adam) for a failure that ends training; norm checked above
         bad = [k for k, p in model.params.items() if not np.all(np.isfinite(p))]
         if bad:
             model.load_state_dict(backup)
