@@ -16,6 +16,7 @@ forecast from the same history (:func:`rnnkit.metrics.forecast_report`, m = the 
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,7 +65,8 @@ def backtest(forecaster: Any, y: Any, X: Any = None, n_windows: int = 5, step: i
     """Evaluate a fresh copy of ``forecaster`` on y from K rolling origins (module docstring).
 
     Args:
-        forecaster: a Forecaster (fitted or not; it is not changed).
+        forecaster: a Forecaster (fitted or not; it is not changed, nor is a Generator given as
+            its seed: the copy draws from a copy of it).
         y: a series or a list of series, as for ``Forecaster.fit``.
         X: covariates aligned with y, or None.
         n_windows: K >= 1 origins.
@@ -86,8 +88,8 @@ def backtest(forecaster: Any, y: Any, X: Any = None, n_windows: int = 5, step: i
         raise ValueError(f"{owner}: {K} origins {s} steps apart with horizon {H} need the last {span} steps of "
                          f"every series for testing, leaving {shortest - span} of the shortest series ({shortest} "
                          "steps) for fitting. Use fewer windows, a smaller step, or longer series.")
-    clone = type(forecaster)(**forecaster.get_params())
-    clone.verbose = forecaster.verbose
+    # copies of the parameters, as sklearn.base.clone makes: a Generator seed of forecaster is not advanced
+    clone = type(forecaster)(**copy.deepcopy(forecaster.get_params()))
     origins = np.array([-(span - k * s) for k in range(K)])    # relative to each series' end
     cut = lambda arrs, o: [a[: len(a) + o] for a in arrs]      # noqa: E731 - history before origin o
     fc, act, base, reports = [[] for _ in data.y], [[] for _ in data.y], [[] for _ in data.y], []

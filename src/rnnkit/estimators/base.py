@@ -6,18 +6,50 @@
   training has succeeded (a ``fit`` that raises leaves the previous fitted state intact).
 - ``get_params()`` returns the constructor arguments (read from the ``__init__`` signature, so
   the argument list lives in one place) and ``set_params(**params)`` changes them, so
-  ``sklearn.base.clone``, ``cross_val_score`` and ``GridSearchCV`` work when scikit-learn is
-  installed. ``__sklearn_tags__`` imports scikit-learn only when scikit-learn itself asks.
+  ``sklearn.base.clone`` and pickling work for every estimator, and ``Pipeline``,
+  ``cross_val_score`` and ``GridSearchCV`` for :class:`SequenceClassifier`, the one with
+  scikit-learn's ``fit(X, y)`` / ``score(X, y)`` (the Forecaster's ``fit(y, X)`` is evaluated
+  with ``backtest``). ``__sklearn_tags__`` imports scikit-learn only when scikit-learn asks.
+- Using an estimator before ``fit`` raises :class:`rnnkit.data.NotFittedError` (a ValueError
+  and AttributeError); once scikit-learn is imported, the error is also an instance of
+  ``sklearn.exceptions.NotFittedError`` (see :func:`sklearn_compatible`), so code that catches
+  scikit-learn's class catches it too.
 - ``save(path)`` writes one safetensors file (see :mod:`rnnkit.estimators.persistence`).
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
+import sys
 from typing import Any
 
 from ..data.errors import NotFittedError
+
+
+def sklearn_compatible(ours: type, sklearn_name: str) -> type:
+    """``ours`` (an rnnkit exception or warning class), or, when ``sklearn.exceptions`` is already
+    imported, a subclass of both ``ours`` and scikit-learn's class of the same role
+    (``sklearn.exceptions.<sklearn_name>``): ``except sklearn.exceptions.NotFittedError`` and
+    scikit-learn's warning filters then see rnnkit's errors and warnings as their own, while
+    ``import rnnkit`` never imports scikit-learn."""
+    theirs = getattr(sys.modules.get("sklearn.exceptions"), sklearn_name, None)
+    return ours if not isinstance(theirs, type) else _both(ours, theirs)
+
+
+@functools.cache
+def _both(ours: type, theirs: type) -> type:
+    def __reduce__(self: BaseException) -> tuple:   # pickled by the recipe, not the made-up class
+        return _rebuild, (ours, theirs.__name__, self.args)
+
+    return type(ours.__name__, (ours, theirs), {"__module__": ours.__module__, "__qualname__": ours.__qualname__,
+                                                 "__reduce__": __reduce__, "__doc__": ours.__doc__})
+
+
+def _rebuild(ours: type, sklearn_name: str, args: tuple) -> BaseException:
+    """Unpickle an error made by :func:`sklearn_compatible` (in a process that may lack sklearn)."""
+    return sklearn_compatible(ours, sklearn_name)(*args)
 
 
 class BaseEstimator:
@@ -83,9 +115,11 @@ class BaseEstimator:
 
     # -- fitted state --------------------------------------------------------------------------
     def _check_fitted(self, method: str) -> None:
-        """Raise NotFittedError (a ValueError and AttributeError) if ``fit`` has not run."""
+        """Raise NotFittedError (a ValueError and AttributeError; also scikit-learn's
+        NotFittedError once scikit-learn is imported) if ``fit`` has not run."""
         if not hasattr(self, "model_"):
-            raise NotFittedError(f"This {type(self).__name__} is not fitted yet. Call fit(...) before {method}().")
+            raise sklearn_compatible(NotFittedError, "NotFittedError")(
+                f"This {type(self).__name__} is not fitted yet. Call fit(...) before {method}().")
 
     def _get_state(self) -> tuple[dict[str, Any], dict[str, Any]]:  # pragma: no cover - abstract
         """(JSON-able fitted attributes, arrays to store as tensors) for :meth:`save`."""

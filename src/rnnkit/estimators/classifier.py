@@ -32,7 +32,7 @@ from .._checks import check_bool, check_positive_int, check_probability
 from ..losses.cross_entropy import log_softmax
 from .base import BaseEstimator
 from .checks import check_common, check_optional_int, spawn_seeds
-from .labels import encode_labels
+from .labels import check_label_kind, encode_labels, label_array
 from .network import build_network, to_float32, train_network
 from .pooling import MODES
 from .sequences import as_sequences, average_pool, channel_stats, pool_size_for, stratified_split
@@ -140,7 +140,7 @@ class SequenceClassifier(BaseEstimator):
         seqs = as_sequences(X, "SequenceClassifier.fit")
         classes, y_idx = encode_labels(y, len(seqs), "SequenceClassifier.fit")
         if len(classes) < 2:
-            raise ValueError(f"SequenceClassifier.fit expected at least 2 classes in y, got only "
+            raise ValueError(f"SequenceClassifier.fit expected at least 2 classes in y, got only 1 class: "
                              f"{classes.tolist()}.")
         n_features, pool_size = seqs[0].shape[1], pool_size_for(seqs, self.max_steps)
         seqs = average_pool(seqs, pool_size)
@@ -183,12 +183,16 @@ class SequenceClassifier(BaseEstimator):
         return self.classes_[logits.argmax(axis=1)]
 
     def score(self, X: Any, y: Any) -> float:
-        """Accuracy: the fraction of sequences whose predicted label equals y."""
-        labels = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+        """Accuracy, (1/N) sum_n [predict(X)_n == y_n], in [0, 1]; higher is better.
+
+        y: (N,) labels of the kind of ``classes_`` (strings against string classes, numbers
+        against numeric ones; a mix raises ValueError); labels fit never saw count as wrong. A
+        column vector (N, 1) is read as (N,) with a DataConversionWarning.
+        """
+        self._check_fitted("score")
         pred = self.predict(X)
-        if labels.shape != pred.shape:
-            raise ValueError(f"SequenceClassifier.score expected y of shape {pred.shape}, one label per sequence "
-                             f"of X, got shape {labels.shape}.")
+        _, labels = label_array(y, len(pred), "SequenceClassifier.score")
+        check_label_kind(labels, self.classes_, "SequenceClassifier.score")
         return float(np.mean(pred == labels))
 
     # -- saving ----------------------------------------------------------------------------

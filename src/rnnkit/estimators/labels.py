@@ -4,15 +4,29 @@ Accepted y: N labels of one sortable kind: integers, strings or bools (a NumPy a
 a pandas Series, categorical or nullable included). Floats are accepted when every value is a
 whole number (0.0 / 1.0); other floats are continuous targets, refused as scikit-learn does
 ("Unknown label type: continuous"). Missing labels (None, NaN, pandas NA) and a mix of kinds
-that cannot be sorted together (1 and "a") are refused.
+that cannot be sorted together (1 and "a") are refused. A column vector (N, 1) (a one-column
+DataFrame included) is read as its single column with a :class:`DataConversionWarning`, as
+scikit-learn does.
+
+``score`` compares labels of the kind of ``classes_`` (strings with strings, numbers with
+numbers); labels that ``fit`` never saw simply count as wrong.
 """
 
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
+
+from ..data._arrays import is_pandas
+from .base import sklearn_compatible
+
+
+class DataConversionWarning(UserWarning):
+    """y was given in another layout than expected and converted (a column vector (N, 1) read as
+    (N,)); also ``sklearn.exceptions.DataConversionWarning`` once scikit-learn is imported."""
 
 
 def _is_missing(v: Any) -> bool:
@@ -20,6 +34,58 @@ def _is_missing(v: Any) -> bool:
     if v is None or type(v).__name__ in ("NAType", "NaTType"):
         return True
     return isinstance(v, (float, np.floating)) and bool(np.isnan(v))
+
+
+def label_array(y: Any, n: int, owner: str, stacklevel: int = 3) -> tuple[Any, np.ndarray]:
+    """(y, labels (N,)): y as given (a list stays a list), and y as a 1-D NumPy array.
+
+    Refuses y None and any shape but (N,) or the column vector (N, 1), which is read as its
+    column with a :class:`DataConversionWarning` (``stacklevel`` points it at the user's call).
+    """
+    if y is None:
+        raise ValueError(f"{owner} requires y to be passed, but the target y is None. Pass one class label per "
+                         "sequence of X.")
+    labels = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+    if labels.ndim == 2 and labels.shape[1] == 1 and len(labels) == n:
+        warnings.warn(sklearn_compatible(DataConversionWarning, "DataConversionWarning")(
+            f"A column-vector y was passed when a 1d array was expected: {owner} reads y of shape {labels.shape} "
+            f"as its one column, shape ({n},). Pass y.ravel() (or df.iloc[:, 0] for a DataFrame) to silence this "
+            "warning."), stacklevel=stacklevel)
+        if is_pandas(y):
+            y = y.iloc[:, 0]
+            labels = np.asarray(y.to_numpy())
+        else:
+            y = [row[0] for row in y] if isinstance(y, (list, tuple)) else labels[:, 0]
+            labels = np.asarray(y)
+    if labels.ndim != 1 or len(labels) != n:
+        raise ValueError(f"{owner} expected y of shape ({n},), one label per sequence of X, got shape "
+                         f"{labels.shape}.")
+    return y, labels
+
+
+def _label_kind(a: np.ndarray) -> str | None:
+    """"strings" or "numbers" (bools included) when every label in ``a`` is of that kind, else None."""
+    if a.dtype.kind in "US":
+        return "strings"
+    if a.dtype.kind in "biuf":
+        return "numbers"
+    if a.dtype.kind == "O" and a.size:
+        if all(isinstance(v, str) for v in a.flat):
+            return "strings"
+        if all(isinstance(v, (numbers.Real, np.bool_)) for v in a.flat):
+            return "numbers"
+    return None
+
+
+def check_label_kind(labels: np.ndarray, classes: np.ndarray, owner: str) -> None:
+    """Refuse labels (N,) that are all strings against numeric ``classes`` (K,), or all numbers
+    against string ones: "1" and 1 are never equal, so scoring them would give an accuracy of 0
+    instead of an error. Unseen labels of the classes' kind simply never match."""
+    ours, theirs = _label_kind(labels), _label_kind(classes)
+    if {ours, theirs} == {"strings", "numbers"}:
+        raise ValueError(f"Mix of label input types (string and number): {owner} got y of {ours} (dtype "
+                         f"{labels.dtype}), but the classes learned by fit are {theirs}: {classes.tolist()[:10]}. "
+                         "Convert y to the type of classes_, e.g. y.astype(clf.classes_.dtype).")
 
 
 def encode_labels(y: Any, n: int, owner: str) -> tuple[np.ndarray, np.ndarray]:
@@ -30,10 +96,7 @@ def encode_labels(y: Any, n: int, owner: str) -> tuple[np.ndarray, np.ndarray]:
         n: N, the number of sequences in X.
         owner: "SequenceClassifier.fit", for messages.
     """
-    labels = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
-    if labels.ndim != 1 or len(labels) != n:
-        raise ValueError(f"{owner} expected y of shape ({n},), one label per sequence of X, got shape "
-                         f"{labels.shape}.")
+    y, labels = label_array(y, n, owner, stacklevel=4)
     raw = labels
     if isinstance(y, (list, tuple)) and labels.dtype.kind == "U":   # numpy turned any numbers into text
         raw = np.empty(n, dtype=object)

@@ -4,7 +4,11 @@ reduction, per-channel standardisation and a stratified validation split.
 Accepted X (N sequences of C channels):
 
 - a list of N arrays (T_n, C) of any lengths, or of N 1-D arrays (T_n,) (univariate);
-- an array (N, T, C), or (N, T) for N univariate series (a pandas DataFrame (N, T) too).
+- an array (N, T, C), or (N, T) for N univariate series (a pandas DataFrame (N, T) too, its
+  nullable Int64 / Float64 columns included, pd.NA read as NaN).
+
+Values are real numbers (ints or floats; converted to float64). Bools, strings, objects and
+complex numbers are refused with a TypeError that says how to convert them.
 
 A sequence may end in NaN rows (how archives such as UCR store unequal lengths in one table):
 those trailing steps are dropped. Any other NaN, any infinite value (trailing or not) and any
@@ -21,7 +25,17 @@ import numpy as np
 
 from ..data._arrays import is_pandas
 from ..data.scalers import mean_and_scale
-from .checks import check_float32_range, check_not_sparse
+from .checks import check_float32_range, check_not_sparse, pandas_values
+
+
+def _check_dtype(a: np.ndarray, where: str, owner: str) -> None:
+    """Refuse values that are not real numbers (ints or floats) with how to convert them."""
+    if a.dtype.kind == "c":
+        raise TypeError(f"Complex data not supported: {owner} expected real numbers in {where}, got dtype {a.dtype}. "
+                        "Give the real and imaginary parts as two channels, np.stack([x.real, x.imag], axis=-1).")
+    if a.dtype.kind not in "iuf":
+        raise TypeError(f"{owner} expected real numbers (ints or floats) in {where}, got dtype {a.dtype}. Convert "
+                        f"it with np.asarray(values, dtype=float) if the values are meant as numbers.")
 
 
 def as_sequences(X: Any, owner: str, n_features: int | None = None) -> list[np.ndarray]:
@@ -37,17 +51,18 @@ def as_sequences(X: Any, owner: str, n_features: int | None = None) -> list[np.n
                         "Convert it with .detach().cpu().numpy() first.")
     check_not_sparse(X, "X", owner)
     if is_pandas(X):
-        X = X.to_numpy()
+        X = pandas_values(X)
     if isinstance(X, (list, tuple)):
         if len(X) == 0:
             raise ValueError(f"{owner} expected at least one sequence in X, got an empty list.")
         seqs = [_one(x, n, owner) for n, x in enumerate(X)]
     else:
         arr = np.asarray(X)
-        if arr.ndim not in (2, 3) or arr.dtype.kind not in "iuf":
+        if arr.ndim not in (2, 3):
             raise ValueError(f"{owner} expected X as a list of (T_n, C) arrays, an (N, T, C) array or an (N, T) "
-                             f"array of univariate series, got {type(X).__name__} of shape {arr.shape} and dtype "
-                             f"{arr.dtype}. One univariate series alone is X = series.reshape(1, -1).")
+                             f"array of univariate series, got {type(X).__name__} of shape {arr.shape}. One "
+                             "univariate series alone is X = series.reshape(1, -1).")
+        _check_dtype(arr, "X", owner)
         if len(arr) == 0:
             raise ValueError(f"{owner} expected at least one sequence in X, got shape {arr.shape}.")
         seqs = [_one(x, n, owner) for n, x in enumerate(arr)]
@@ -64,9 +79,8 @@ def as_sequences(X: Any, owner: str, n_features: int | None = None) -> list[np.n
 def _one(x: Any, n: int, owner: str) -> np.ndarray:
     """Sequence n of X, (T_n,) or (T_n, C), as float64 (T_n, C) without its trailing NaN steps."""
     check_not_sparse(x, f"X[{n}]", owner)
-    a = np.asarray(x.to_numpy() if is_pandas(x) else x)
-    if a.dtype.kind not in "iuf":
-        raise TypeError(f"{owner} expected numbers in sequence {n} of X, got dtype {a.dtype}.")
+    a = np.asarray(pandas_values(x) if is_pandas(x) else x)
+    _check_dtype(a, f"sequence {n} of X", owner)
     if a.ndim == 1:
         a = a[:, None]
     if a.ndim != 2:

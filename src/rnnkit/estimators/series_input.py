@@ -11,7 +11,8 @@ Accepted X (optional covariates, past values used as extra inputs): for one seri
 (T, F) (or (T,) for F = 1) or DataFrame with the same T as y; for a list of series a list of
 such arrays, one per series. The same F must be given at predict time.
 
-Values must be finite and within float32's range (the networks compute in float32); sparse
+pandas' nullable columns (Int64, Float64) are read as float64 (pd.NA as NaN, then refused as
+missing). Values must be finite and within float32's range (the networks compute in float32); sparse
 matrices are refused (convert them with ``.toarray()``).
 """
 
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..data._arrays import as_float_series, is_pandas
-from .checks import check_float32_range, check_not_sparse
+from .checks import check_float32_range, check_not_sparse, pandas_values
 from .time_index import index_info
 
 
@@ -57,6 +58,7 @@ def _one_y(y: Any, owner: str, where: str) -> tuple[np.ndarray, dict | None, Any
         info = index_info(y.index) if len(y) else None
         name = [c if isinstance(c, (str, int)) else str(c) for c in y.columns] if y.ndim == 2 else (
             y.name if isinstance(y.name, (str, int, type(None))) else str(y.name))
+        y = pandas_values(y)
     arr = as_float_series(y, f"y{where}", owner, ndim=(1, 2))
     if len(arr) < 2:
         raise ValueError(f"{owner} expected y{where} with at least 2 time steps, got {len(arr)}.")
@@ -65,7 +67,7 @@ def _one_y(y: Any, owner: str, where: str) -> tuple[np.ndarray, dict | None, Any
 
 def _one_x(X: Any, T: int, owner: str, where: str) -> np.ndarray:
     check_not_sparse(X, f"X{where}", owner)
-    arr = as_float_series(X, f"X{where}", owner, ndim=(1, 2))
+    arr = as_float_series(pandas_values(X) if is_pandas(X) else X, f"X{where}", owner, ndim=(1, 2))
     arr = arr.reshape(len(arr), -1)
     if len(arr) != T:
         raise ValueError(f"{owner} expected covariates X{where} with one row per time step of y ({T} rows), got "
