@@ -19,8 +19,11 @@ overestimated), and so that lazy one-time allocations (caches, workspaces) are e
   including oneDNN RNN workspaces. Peak is the maximum running sum of those events inside a
   ``record_function`` range around the measured call. Parameter gradients are freed at
   the start of the step (``zero_grad(set_to_none=True)``) and re-allocated in backward, so
-  (like rnnkit's persistent gradient buffers) they do not add to the peak; memory
-  allocated outside c10 (e.g. BLAS/oneDNN internal scratch, libgomp) is not seen.
+  (like rnnkit's persistent gradient buffers) they do not add to the peak. dx is returned
+  by the step on both sides and dropped by the caller before the next call (the torch side
+  does not leave it in ``x.grad``, whose free at the next call's start would cancel it), so
+  both peaks count it. Memory allocated outside c10 (e.g. BLAS/oneDNN internal scratch,
+  libgomp) is not seen.
 
 Neither counts interpreter, library code or allocator slack (RSS); they are
 comparable "bytes in live arrays/tensors" figures. Numbers are bytes; tables show MB (1e6).

@@ -62,6 +62,25 @@ def table(rows: list[dict]) -> str:
     return "\n".join([fmt(body[0]), sep] + [fmt(line) for line in body[1:]])
 
 
+#: a relative difference from torch above this flags the row: a speed-up of wrong results
+MAX_RELATIVE_DIFF = 1e-3
+
+
+def accuracy_warnings(rows: list[dict]) -> list[str]:
+    """A warning line per (cell, shape) whose results differ from torch's by more than
+    MAX_RELATIVE_DIFF of the largest |torch value| (y, dx or a parameter gradient)."""
+    lines, seen = [], set()
+    for r in rows:
+        rel = r.get("max_abs_diff", {}).get("relative", {})
+        bad = {k: v for k, v in rel.items() if not v <= MAX_RELATIVE_DIFF}
+        if bad and (r["cell"], r["shape"]) not in seen:
+            seen.add((r["cell"], r["shape"]))
+            shown = ", ".join(f"{k} {v:.1e}" for k, v in bad.items())
+            lines.append(f"# WARNING: {r['cell']} {r['shape']}: rnnkit's results differ from torch's by {shown} "
+                         f"(relative, above {MAX_RELATIVE_DIFF:g}); its times are not a valid comparison")
+    return lines
+
+
 def header(meta: dict) -> str:
     v, th, pk = meta["versions"], meta["threads"], meta["matmul_peak"]
     blas = th["numpy_blas"]

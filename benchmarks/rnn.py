@@ -10,8 +10,9 @@ For each cell and shape (N, T, I, H), in one process, with the same float32 weig
 sides (torch's ``state_dict`` loaded into rnnkit) and the same thread count:
 
 - ``train``: one training step. torch: ``zero_grad(set_to_none=True)``, forward, then
-  ``y.backward(dy)`` with ``x.requires_grad_(True)`` (all parameter gradients and dx).
-  rnnkit: ``zero_grad()``, ``forward(x)``, ``backward(dy)`` (parameter grads and dx).
+  ``y.backward(dy)`` with ``x.requires_grad_(True)`` (all parameter gradients and dx; dx is
+  taken from ``x.grad`` and returned, so that, as rnnkit's, it is not still held when the next
+  call starts). rnnkit: ``zero_grad()``, ``forward(x)``, ``backward(dy)`` (parameter grads and dx).
 - ``inference``: forward only. torch: ``eval()`` module under ``torch.inference_mode()``;
   rnnkit: ``layer.eval()``, ``forward(x)`` under ``rnnkit.no_grad()``.
 
@@ -47,6 +48,7 @@ import argparse
 import datetime as _dt
 import gc
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -63,10 +65,11 @@ DEFAULT_JSON = Path(__file__).resolve().parent / "results.json"
 
 
 def parse_shapes(text: str) -> list[tuple[int, int, int, int]]:
+    """``"NxTxIxH,..."`` -> ``[(N, T, I, H), ...]``: ASCII digits, each > 0."""
     shapes = []
     for item in filter(None, (s.strip() for s in text.split(","))):
         parts = item.lower().split("x")
-        if len(parts) != 4 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        if len(parts) != 4 or not all(p.isascii() and p.isdigit() and int(p) > 0 for p in parts):
             raise argparse.ArgumentTypeError(f"Expected shape NxTxIxH of positive ints, got {item!r}")
         shapes.append(tuple(int(p) for p in parts))
     if not shapes:
@@ -147,10 +150,12 @@ class Case:
 
     def torch_train(self):
         self.tmod.zero_grad(set_to_none=True)
-        self.xt_grad.grad = None
         y, _ = self.tmod(self.xt_grad)
         y.backward(self.dyt)
-        return y
+        # dx is handed back as rnnkit's is: kept in x.grad, the next call would free it first, and the
+        # memory probe would not count it on this side only
+        dx, self.xt_grad.grad = self.xt_grad.grad, None
+        return y, dx
 
     def torch_infer(self):
         with self.torch.inference_mode():
@@ -172,16 +177,19 @@ class Case:
         return self.torch_infer, self.rnnkit_infer
 
     def check(self) -> dict:
-        """Max abs differences torch vs rnnkit for one training step (same weights/inputs)."""
+        """Max abs differences torch vs rnnkit for one training step (same weights/inputs), and
+        under "relative" each divided by the largest |torch value| of its tensor(s)."""
         self.set_mode("train")
-        yt = self.torch_train().detach().numpy()
+        yt, dxt = (v.detach().numpy() for v in self.torch_train())
         yr, dxr = self.rnnkit_train()
-        grads = {k: p.grad.numpy() for k, p in self.tmod.named_parameters()}
-        return {
-            "y": float(np.max(np.abs(yt - yr))),
-            "dx": float(np.max(np.abs(self.xt_grad.grad.numpy() - dxr))),
-            "param_grads": max(float(np.max(np.abs(g - self.layer.grads[k]))) for k, g in grads.items()),
-        }
+        pairs = {"y": [(yt, yr)], "dx": [(dxt, dxr)],
+                 "param_grads": [(p.grad.numpy(), self.layer.grads[k]) for k, p in self.tmod.named_parameters()]}
+        out, relative = {}, {}
+        for name, items in pairs.items():
+            out[name] = max(float(np.max(np.abs(a - b))) for a, b in items)
+            scale = max(float(np.max(np.abs(a))) for a, _ in items)
+            relative[name] = out[name] / scale if scale > 0 else out[name]
+        return {**out, "relative": relative}
 
 
 def combine_rounds(rounds: list[list[dict]]) -> list[dict]:
@@ -236,16 +244,51 @@ def measure(case: Case, cell: str, shape, mode: str, args, with_memory: bool = T
     }
 
 
+def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse bad option values before anything runs (``parser.error``: message, exit status 2)."""
+    if args.repeats < 1 or args.warmup < 0 or args.rounds < 1:
+        parser.error(f"Expected --repeats >= 1, --warmup >= 0 and --rounds >= 1, got {args.repeats}, "
+                     f"{args.warmup} and {args.rounds}")
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"Expected --threads >= 1 (or leave it out for torch's default), got {args.threads}")
+    if not 0 <= args.seed < 2**64:
+        parser.error(f"Expected --seed in [0, 2**64), got {args.seed}")
+    for name in ("budget", "settle"):
+        value = getattr(args, name)
+        if not math.isfinite(value):
+            parser.error(f"Expected a finite number of seconds for --{name} (0 disables it), got {value}")
+    _check_writable(parser, args.json)
+
+
+def _check_writable(parser: argparse.ArgumentParser, path: Path) -> None:
+    """Refuse a --json path that cannot be written now, rather than after the whole sweep has run."""
+    if path.is_dir():
+        parser.error(f"Expected --json to name a file, got the folder {str(path)!r}; add a file name")
+    existed = path.exists() or path.is_symlink()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        parser.error(f"Expected a writable --json path, got {str(path)!r} ({exc.strerror or exc}); "
+                     "give a path in a writable folder")
+    if not existed:
+        path.unlink()
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Run the benchmark; print the table, write JSON, return the report dict."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.repeats < 1 or args.warmup < 0 or args.rounds < 1:
-        parser.error(f"Expected --repeats >= 1, --warmup >= 0 and --rounds >= 1, got {args.repeats}, "
-                     f"{args.warmup} and {args.rounds}")
+    _check_args(parser, args)
     if args.shapes is None:
         args.shapes = parse_shapes(QUICK_SHAPES if args.quick else DEFAULT_SHAPES)
-    malloc = sysinfo.keep_heap() if args.heap else "as configured (glibc: its defaults unless MALLOC_* is set)"
+    malloc = "as configured (glibc: its defaults unless MALLOC_* is set)"
+    if args.heap:
+        try:
+            malloc = sysinfo.keep_heap()
+        except RuntimeError as exc:
+            parser.error(f"{exc}; run without --heap")
     threads = sysinfo.set_threads(args.threads)
     limiter = threads.pop("_limiter", None)
     try:
@@ -306,7 +349,7 @@ def main(argv: list[str] | None = None) -> dict:
         if limiter is not None:
             limiter.restore_original_limits()
     result = {"schema": 1, "metadata": meta, "results": rows}
-    print(report.header(meta))
+    print("\n".join([report.header(meta), *report.accuracy_warnings(rows)]))
     print()
     print(report.table(rows))
     args.json.parent.mkdir(parents=True, exist_ok=True)
