@@ -26,6 +26,7 @@ from sklearn.utils import get_tags  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 from sklearn.utils.validation import check_is_fitted  # noqa: E402
 
+from rnnkit import data as rkdata  # noqa: E402
 from rnnkit.data import NotFittedError  # noqa: E402
 from rnnkit.estimators import Forecaster, SequenceClassifier, TextGenerator  # noqa: E402
 
@@ -101,6 +102,14 @@ def test_use_before_fit_raises_sklearns_not_fitted_error_too(cls, method, args):
     assert isinstance(back, SklearnNotFittedError) and isinstance(back, NotFittedError) and back.args == err.args
     with pytest.raises(SklearnNotFittedError):
         check_is_fitted(est)
+
+
+@pytest.mark.parametrize("scaler, data", [(rkdata.StandardScaler(), np.zeros(3)), (rkdata.MinMaxScaler(), np.zeros(3)),
+                                          (rkdata.PerSeriesScaler(), [np.zeros(3)])])
+def test_scalers_used_before_fit_raise_sklearns_not_fitted_error_too(scaler, data):
+    with pytest.raises(SklearnNotFittedError, match="is not fitted yet") as info:
+        scaler.transform(data)
+    assert isinstance(info.value, NotFittedError)
 
 
 def test_not_fitted_error_without_sklearn_imported_keeps_rnnkit_light():

@@ -5,7 +5,8 @@ keeps working; catch the rnnkit class to single out one kind of problem.
   it should hold. The message names the file, the line or row, the column, the problem and the
   fix; the same facts are attributes (``path``, ``line``, ``column``, ``problem``).
 - :class:`NotFittedError` (also an ``AttributeError``, as in scikit-learn): ``transform`` was
-  called on a scaler before ``fit``.
+  called on a scaler before ``fit``. Once scikit-learn is imported, the error raised is also
+  ``sklearn.exceptions.NotFittedError`` (:mod:`rnnkit._sklearn`).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .._sklearn import sklearn_compatible
 from .errors import NotFittedError
 from .scalers import MinMaxScaler, StandardScaler, _Scaler
 
@@ -67,7 +68,7 @@ class PerSeriesScaler:
 
     def _apply(self, series_list: Sequence[Any], method: str) -> list[np.ndarray]:
         if not hasattr(self, "scalers_"):
-            raise NotFittedError(
+            raise sklearn_compatible(NotFittedError, "NotFittedError")(
                 f"This PerSeriesScaler is not fitted yet. Call fit(train_series) before {method}."
             )
         items = self._as_list(series_list, method)

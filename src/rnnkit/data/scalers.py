@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ._arrays import as_float_series
+from .._sklearn import sklearn_compatible
 from .errors import NotFittedError
 
 
@@ -52,7 +53,7 @@ class _Scaler:
     def _check(self, x: Any, method: str) -> np.ndarray:
         name = f"{type(self).__name__}.{method}"
         if not hasattr(self, self._fitted_attr):
-            raise NotFittedError(
+            raise sklearn_compatible(NotFittedError, "NotFittedError")(
                 f"This {type(self).__name__} is not fitted yet. Call fit(train) with the training data "
                 f"before {method}."
             )

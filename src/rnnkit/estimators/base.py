@@ -12,44 +12,19 @@
   with ``backtest``). ``__sklearn_tags__`` imports scikit-learn only when scikit-learn asks.
 - Using an estimator before ``fit`` raises :class:`rnnkit.data.NotFittedError` (a ValueError
   and AttributeError); once scikit-learn is imported, the error is also an instance of
-  ``sklearn.exceptions.NotFittedError`` (see :func:`sklearn_compatible`), so code that catches
+  ``sklearn.exceptions.NotFittedError`` (see :mod:`rnnkit._sklearn`), so code that catches
   scikit-learn's class catches it too.
 - ``save(path)`` writes one safetensors file (see :mod:`rnnkit.estimators.persistence`).
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
 import os
-import sys
 from typing import Any
 
+from .._sklearn import sklearn_compatible
 from ..data.errors import NotFittedError
-
-
-def sklearn_compatible(ours: type, sklearn_name: str) -> type:
-    """``ours`` (an rnnkit exception or warning class), or, when ``sklearn.exceptions`` is already
-    imported, a subclass of both ``ours`` and scikit-learn's class of the same role
-    (``sklearn.exceptions.<sklearn_name>``): ``except sklearn.exceptions.NotFittedError`` and
-    scikit-learn's warning filters then see rnnkit's errors and warnings as their own, while
-    ``import rnnkit`` never imports scikit-learn."""
-    theirs = getattr(sys.modules.get("sklearn.exceptions"), sklearn_name, None)
-    return ours if not isinstance(theirs, type) else _both(ours, theirs)
-
-
-@functools.cache
-def _both(ours: type, theirs: type) -> type:
-    def __reduce__(self: BaseException) -> tuple:   # pickled by the recipe, not the made-up class
-        return _rebuild, (ours, theirs.__name__, self.args)
-
-    return type(ours.__name__, (ours, theirs), {"__module__": ours.__module__, "__qualname__": ours.__qualname__,
-                                                 "__reduce__": __reduce__, "__doc__": ours.__doc__})
-
-
-def _rebuild(ours: type, sklearn_name: str, args: tuple) -> BaseException:
-    """Unpickle an error made by :func:`sklearn_compatible` (in a process that may lack sklearn)."""
-    return sklearn_compatible(ours, sklearn_name)(*args)
 
 
 class BaseEstimator:

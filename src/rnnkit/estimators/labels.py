@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..data._arrays import is_pandas
-from .base import sklearn_compatible
+from .._sklearn import sklearn_compatible
 
 
 class DataConversionWarning(UserWarning):

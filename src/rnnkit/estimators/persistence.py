@@ -4,8 +4,10 @@
 network's config and weights as for any model, and in addition
 
 - metadata field ``"estimator"``: JSON ``{"class_name": "Forecaster", "params": {...},
-  "state": {...}, "text_arrays": {...}}``: the constructor arguments, the JSON-able fitted
-  attributes, and arrays of strings (such as string class labels);
+  "tuple_params": [...], "state": {...}, "text_arrays": {...}}``: the constructor arguments
+  (with the names of those given as tuples, which JSON writes as lists, so that ``get_params()``
+  of the loaded estimator equals the saved one's), the JSON-able fitted attributes, and arrays
+  of strings (such as string class labels);
 - tensors ``"estimator/<name>"``: the numeric fitted arrays (scaling statistics, series tails).
 
 :func:`load_estimator` (also reached through ``rnnkit.load``) rebuilds the estimator: only the
@@ -61,8 +63,11 @@ def save_estimator(est: BaseEstimator, path: str | os.PathLike) -> None:
         else:
             raise TypeError(f"Cannot save {type(est).__name__}: its attribute {name!r} holds {a.dtype} values; "
                             "only numbers and strings can be stored. Use int or str labels.")
-    params = {k: _json_param(k, v) for k, v in est.get_params().items()}
-    record = {"class_name": type(est).__name__, "params": params, "state": state, "text_arrays": text_arrays}
+    given = est.get_params()
+    params = {k: _json_param(k, v) for k, v in given.items()}
+    record = {"class_name": type(est).__name__, "params": params,
+              "tuple_params": [k for k, v in given.items() if isinstance(v, tuple)], "state": state,
+              "text_arrays": text_arrays}
     try:
         meta = {"estimator": json.dumps(record)}
     except TypeError as exc:
@@ -97,7 +102,11 @@ def load_estimator(path: str | os.PathLike) -> BaseEstimator:
         if not isinstance(record.get("state"), dict) or not isinstance(record.get("params"), dict):
             raise TypeError(f"expected 'params' and 'state' as JSON objects, got "
                             f"{type(record.get('params')).__name__} and {type(record.get('state')).__name__}")
-        est = cls(**record["params"])
+        tuples = record.get("tuple_params", [])   # absent in files written before it was kept
+        if not isinstance(tuples, list) or not all(isinstance(k, str) and isinstance(record["params"].get(k), list)
+                                                   for k in tuples):
+            raise TypeError(f"expected 'tuple_params' as a list of names of list parameters, got {tuples!r}")
+        est = cls(**{k: tuple(v) if k in tuples else v for k, v in record["params"].items()})
         arrays = {k[len(PREFIX):]: v for k, v in extras.items() if k.startswith(PREFIX)}
         for name, t in record.get("text_arrays", {}).items():
             arrays[name] = np.array(t["values"], dtype=str).reshape(t["shape"])
