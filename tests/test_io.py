@@ -146,7 +146,8 @@ def test_missing_file(tmp_path):
     assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, LoadError)
 
 
-@pytest.mark.parametrize("keep", [0, 5, 8, 40, -1], ids=["empty", "5-bytes", "length-only", "mid-header", "one-byte-short"])
+@pytest.mark.parametrize("keep", [0, 5, 8, 40, -1],
+                         ids=["empty", "5-bytes", "length-only", "mid-header", "one-byte-short"])
 def test_truncated_file(saved, keep):
     blob = saved.read_bytes()
     saved.write_bytes(blob[:keep] if keep >= 0 else blob[:-1])

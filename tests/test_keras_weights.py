@@ -385,7 +385,8 @@ def test_layer_from_keras_dtypes():
     assert layer_from_keras(k).dtype == np.float64
     assert layer_from_keras(k, dtype="float32").dtype == np.float32
     half = built(keras.layers.SimpleRNN(H, dtype="float16", recurrent_initializer="glorot_uniform"))
-    with pytest.raises(TypeError, match="holds float16 weights; .* Pass dtype='float32' or dtype='float64'"):
+    with pytest.raises(TypeError, match="holds float16 weights and computes in float16; .* Pass dtype='float32' or "
+                                        "dtype='float64'"):
         layer_from_keras(half)
     assert layer_from_keras(half, dtype="float32").dtype == np.float32
     with pytest.raises(TypeError, match="The 'dtype' parameter of layer_from_keras must be 'float32' or 'float64'"):

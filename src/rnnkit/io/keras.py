@@ -181,6 +181,8 @@ def _as_weight(w: Any, where: str, dtype: np.dtype) -> np.ndarray:
         a = np.asarray(w)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"Expected {where} to be an array of numbers, got {type(w).__name__}: {exc}") from None
+    if a.dtype.kind == "V" and a.dtype.name.startswith(("bfloat", "float")):  # ml_dtypes' bfloat16, float8_*
+        a = a.astype(dtype)
     if a.dtype.kind not in "fiu":
         raise TypeError(f"Expected {where} to hold real numbers, got dtype {a.dtype}. "
                         "Pass the arrays that keras_layer.get_weights() returns.")
@@ -256,14 +258,29 @@ def from_keras(layer: RecurrentLayer, weights: Sequence[Any]) -> None:
         np.copyto(params[k], v)
 
 
+def _function_name(value: Any) -> str:
+    """An activation as get_config() gives it: its name, or 'a custom function' (a config dict)."""
+    return repr(value) if isinstance(value, str) or value is None else "a custom function"
+
+
 def _rnnkit_options(keras_layer: Any, keras: Any, backward: bool = False) -> tuple[str, dict[str, Any]]:
     """The rnnkit class and constructor arguments for one Keras SimpleRNN / LSTM / GRU layer."""
-    for kind, cls in (("RNN", keras.layers.SimpleRNN), ("LSTM", keras.layers.LSTM), ("GRU", keras.layers.GRU)):
-        if isinstance(keras_layer, cls):
+    classes = (("RNN", keras.layers.SimpleRNN), ("LSTM", keras.layers.LSTM), ("GRU", keras.layers.GRU))
+    for kind, cls in classes:
+        if type(keras_layer) is cls:
             break
     else:
+        got = f"{type(keras_layer).__module__}.{type(keras_layer).__name__}"
+        parent = next((c.__name__ for _, c in classes + (("", keras.layers.Bidirectional),)
+                       if isinstance(keras_layer, c)), None)
+        if parent is not None:
+            raise TypeError(f"Expected a keras.layers.{parent} itself, got its subclass {got}, whose computation "
+                            f"rnnkit cannot know. Copy its weights into a plain keras.layers.{parent} if it computes "
+                            "the same, or into the rnnkit layer with from_keras.")
+        hint = (" That is a whole Keras model: pass one of its recurrent layers (e.g. model.layers[i])."
+                if isinstance(keras_layer, keras.Model) else "")
         raise TypeError(f"Expected a keras.layers.SimpleRNN, LSTM, GRU, or Bidirectional around one of them, got "
-                        f"{type(keras_layer).__module__}.{type(keras_layer).__name__}.")
+                        f"{got}.{hint}")
     cfg, name = keras_layer.get_config(), f"Keras {type(keras_layer).__name__} {keras_layer.name!r}"
     if cfg.get("stateful"):
         raise ValueError(f"{name} has stateful=True, which rnnkit does not support. Build it with stateful=False "
@@ -275,11 +292,11 @@ def _rnnkit_options(keras_layer: Any, keras: Any, backward: bool = False) -> tup
                          "reversed order.")
     allowed = ("tanh", "relu") if kind == "RNN" else ("tanh",)
     if cfg.get("activation") not in allowed:
-        raise ValueError(f"{name} has activation={cfg.get('activation')!r}; rnnkit supports "
+        raise ValueError(f"{name} has activation={_function_name(cfg.get('activation'))}; rnnkit supports "
                          f"{' or '.join(repr(a) for a in allowed)} for {type(keras_layer).__name__}.")
     if kind != "RNN" and cfg.get("recurrent_activation") != "sigmoid":
-        raise ValueError(f"{name} has recurrent_activation={cfg.get('recurrent_activation')!r}; rnnkit supports "
-                         "'sigmoid' only.")
+        raise ValueError(f"{name} has recurrent_activation={_function_name(cfg.get('recurrent_activation'))}; "
+                         "rnnkit supports 'sigmoid' only.")
     options: dict[str, Any] = {"hidden_size": int(cfg["units"]), "bias": bool(cfg["use_bias"])}
     if kind == "RNN":
         options["nonlinearity"] = cfg["activation"]
@@ -298,11 +315,25 @@ def layer_from_keras(keras_layer: Any, dtype: str | np.dtype | None = None) -> R
     ``y, state = layer(x)`` gives Keras's ``return_sequences=True`` output y (N, T, D*H) and its
     final states (``return_state=True``) as state[k], k = direction.
 
+    A Keras layer with ``return_sequences=False`` outputs y[:, -1]; a Bidirectional one outputs
+    ``concat(y[:, -1, :H], y[:, 0, H:])`` (the two final h; ``rnnkit.LastStep(bidirectional=True)``
+    picks it), not y[:, -1].
+
     Keras's ``dropout`` and ``recurrent_dropout`` act in training only and are not carried over
     (the rnnkit layer has dropout=0 and recurrent_dropout=0), so inference gives the same
-    outputs; set ``layer.recurrent_dropout`` to train with one. ``unroll``, initializers,
-    regularizers and constraints do not change the outputs and are ignored. Keras masking is
-    not read: pass ``lengths=`` to the rnnkit layer instead.
+    outputs; set ``layer.recurrent_dropout`` to train with one (rnnkit's is one mask on h_{t-1}
+    shared by all gates, Keras's one per gate). ``unroll``, ``unit_forget_bias``, initializers,
+    regularizers and constraints do not change the outputs and are ignored.
+
+    Masks are not read (a layer holds none): for a ``Masking`` layer before it, or post-padded
+    sequences, pass ``lengths=`` (N valid lengths) to the rnnkit layer. Outputs at valid steps
+    and the final states then equal Keras's; at padded steps rnnkit gives 0, as Keras's
+    Bidirectional does, while a Keras layer alone repeats its last valid output there.
+
+    A Keras dtype policy that computes in float16 or bfloat16 ("mixed_float16", "bfloat16", ...)
+    is refused unless ``dtype`` is given: rnnkit computes in float32 or float64, so its outputs
+    then differ from Keras's by float16 rounding. Subclasses of the Keras layers are refused
+    (their computation may differ); so are generic ``keras.layers.RNN(cell)`` and whole models.
 
     Args:
         keras_layer: a built Keras layer (called once or ``build((None, T, I))``), whose
@@ -313,7 +344,8 @@ def layer_from_keras(keras_layer: Any, dtype: str | np.dtype | None = None) -> R
         an ``rnnkit.RNN``, ``LSTM`` or ``GRU`` in training mode (call ``.eval()`` for inference).
 
     Raises:
-        TypeError: not one of the Keras layers above, or dtype not float32 / float64.
+        TypeError: not one of the Keras layers above (a subclass or a model included), dtype not
+            float32 / float64, or dtype None for weights or a computation in another precision.
         ValueError: an unsupported option, named in the message: stateful=True, go_backwards=True,
             another activation (LSTM / GRU: tanh with recurrent_activation sigmoid only), a
             Bidirectional merge_mode other than "concat", a Bidirectional whose two layers differ;
@@ -321,7 +353,7 @@ def layer_from_keras(keras_layer: Any, dtype: str | np.dtype | None = None) -> R
     """
     import keras  # only here: rnnkit itself never needs Keras
 
-    if isinstance(keras_layer, keras.layers.Bidirectional):
+    if type(keras_layer) is keras.layers.Bidirectional:
         if keras_layer.merge_mode != "concat":
             raise ValueError(f"Keras Bidirectional {keras_layer.name!r} has merge_mode={keras_layer.merge_mode!r}; "
                              "rnnkit supports 'concat' only (outputs [forward, backward] along the features).")
@@ -331,19 +363,23 @@ def layer_from_keras(keras_layer: Any, dtype: str | np.dtype | None = None) -> R
         if (kind, options) != (kind_b, options_b):
             raise ValueError(f"Keras Bidirectional {keras_layer.name!r} has a forward layer {kind} {options} and a "
                              f"backward layer {kind_b} {options_b}; rnnkit needs the same layer in both directions.")
-        bidirectional = True
+        bidirectional, parts = True, (keras_layer, fwd, bwd)
     else:
         kind, options = _rnnkit_options(keras_layer, keras)
-        bidirectional = False
+        bidirectional, parts = False, (keras_layer,)
     weights = keras_layer.get_weights()
     if not weights:
         raise ValueError(f"Keras layer {keras_layer.name!r} has no weights yet. Build it first: call it on an input "
                          "or keras_layer.build((None, T, I)).")
     if dtype is None:
         dtype = np.asarray(weights[0]).dtype
-        if dtype.name not in ("float32", "float64"):
-            raise TypeError(f"Keras layer {keras_layer.name!r} holds {dtype.name} weights; rnnkit computes in "
-                            "float32 or float64. Pass dtype='float32' or dtype='float64'.")
+        low = sorted({str(p.compute_dtype) for p in parts} - {"float32", "float64"})
+        if dtype.name not in ("float32", "float64") or low:
+            policy = keras_layer.dtype_policy.name
+            raise TypeError(f"Keras layer {keras_layer.name!r} (dtype policy {policy!r}) holds {dtype.name} weights "
+                            f"and computes in {', '.join(low) or dtype.name}; rnnkit computes in float32 or "
+                            "float64 only, so its outputs would differ from Keras's by that precision's rounding "
+                            "(about 1e-3 for float16). Pass dtype='float32' or dtype='float64' to accept that.")
     dtype = check_dtype(dtype, "layer_from_keras")
     hidden_size = options.pop("hidden_size")
     input_size = int(np.shape(weights[0])[0])

@@ -12,6 +12,8 @@ Tensors: the model's ``state_dict()`` under its own names ("0.weight_ih_l0"). Ch
 tensors whose names contain "/" ("optimizer/...", "best/...") and more metadata; see
 :mod:`rnnkit.training.checkpoint`. Loading builds only classes registered in
 :mod:`rnnkit.layers.registry` and reads only arrays and JSON: no pickle, no code from the file.
+It compares the shapes the config implies with the file's tensors before it builds the model
+(:func:`check_shapes`), so a crafted config cannot make it allocate more than the file holds.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 
 from ..errors import ConfigError, LoadError
 from ..layers.module import Module
-from ..layers.registry import layer_from_spec, layer_to_spec
+from ..layers.registry import layer_from_spec, layer_to_spec, param_shapes_from_spec
 from .safetensors import read_safetensors, write_safetensors
 
 FORMAT, FORMAT_VERSION = "rnnkit", "1"
@@ -58,6 +60,7 @@ def read_model_file(path: str | os.PathLike) -> tuple[Module, dict[str, np.ndarr
                               f"{FORMAT_VERSION!r}.")
     spec = json_field(path, meta, "model")
     weights = {k: v for k, v in tensors.items() if "/" not in k}
+    check_shapes(path, spec, weights)  # before building: a config may ask for far more than the file holds
     try:
         module = layer_from_spec(spec)
     except ConfigError as exc:
@@ -83,6 +86,36 @@ def read_model_file(path: str | os.PathLike) -> tuple[Module, dict[str, np.ndarr
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
             raise LoadError(path, f"the stored random-generator state is invalid: {exc!r}") from None
     return module, extras, meta
+
+
+def check_shapes(path: str | os.PathLike, spec: Any, weights: Mapping[str, np.ndarray]) -> None:
+    """Compare the parameter shapes that ``spec`` implies (``param_shapes_from_spec``: from the
+    config alone, nothing allocated) with the file's tensors; LoadError naming up to 10 missing
+    or mis-shaped tensors. So a config asking for weights the file does not hold (hidden_size
+    = 200_000 next to a few bytes) is refused before the model is built, and building it later
+    allocates only about what the file holds. Layers of unknown shapes are checked after building."""
+    missing: list[str] = []
+    misshaped: list[str] = []
+    try:
+        shapes = param_shapes_from_spec(spec)
+        for name, shape in shapes or ():  # lazily: a config of 10**9 layers stops at the first gaps
+            got = weights.get(name)
+            if got is None:
+                missing.append(f"{name} {shape}")
+            elif got.shape != shape:
+                misshaped.append(f"{name}: the config gives {shape}, the file {got.shape}")
+            if len(missing) + len(misshaped) >= 10:
+                break
+    except ConfigError as exc:
+        raise LoadError(path, f"its config cannot be built: {exc}") from None
+    except RecursionError:
+        raise LoadError(path, "its config nests layers too deeply to be built.") from None
+    if missing or misshaped:
+        parts = ([f"missing tensors [{', '.join(missing)}]"] if missing else []) + (
+            [f"wrong shapes [{'; '.join(misshaped)}]"] if misshaped else [])
+        raise LoadError(path, f"the weights do not match the config: {', '.join(parts)}. The file holds "
+                              f"{len(weights)} weight tensor(s): {', '.join(list(weights)[:10])}"
+                              f"{', ...' if len(weights) > 10 else ''}.")
 
 
 def json_field(path: str | os.PathLike, meta: Mapping[str, str], key: str) -> Any:

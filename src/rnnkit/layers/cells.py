@@ -17,7 +17,7 @@ Backpropagation through time by hand, with the cache of every step kept by the c
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -64,6 +64,20 @@ class _Cell(Module):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "_Cell":
         return cls(**config)
+
+    @classmethod
+    def param_shapes(cls, config: dict[str, Any]) -> Iterator[tuple[str, tuple[int, ...]]]:
+        """``(name, shape)`` of the parameters of ``cls.from_config(config)``, in the order of
+        ``params``, without building the cell: weight_ih (G*H, I), weight_hh (G*H, H) and, with
+        bias, bias_ih, bias_hh (G*H,). Shape-giving arguments are checked as the constructor does."""
+        from .registry import constructor_arguments
+
+        a, name = constructor_arguments(cls, config), cls.__name__
+        I, H = (check_positive_int(a[k], k, name) for k in ("input_size", "hidden_size"))
+        G = cls._gates
+        yield from (("weight_ih", (G * H, I)), ("weight_hh", (G * H, H)))
+        if check_bool(a["bias"], "bias", name):
+            yield from (("bias_ih", (G * H,)), ("bias_hh", (G * H,)))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.input_size}, {self.hidden_size}, bias={self.bias})"

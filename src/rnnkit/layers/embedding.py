@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -68,6 +68,16 @@ class Embedding(Module):
     def get_config(self) -> dict[str, Any]:
         return dict(num_embeddings=self.num_embeddings, embedding_dim=self.embedding_dim,
                     padding_idx=self.padding_idx, dtype=self.dtype.name, seed=self._seed)
+
+    @classmethod
+    def param_shapes(cls, config: dict[str, Any]) -> Iterator[tuple[str, tuple[int, ...]]]:
+        """``("weight", (V, E))`` for ``Embedding(**config)``, without building it (V and E
+        checked as the constructor checks them)."""
+        from .registry import constructor_arguments
+
+        a = constructor_arguments(cls, config)
+        yield "weight", (check_positive_int(a["num_embeddings"], "num_embeddings", "Embedding"),
+                         check_positive_int(a["embedding_dim"], "embedding_dim", "Embedding"))
 
     def output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape) + (self.embedding_dim,)

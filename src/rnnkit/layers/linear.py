@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -60,6 +60,19 @@ class Linear(Module):
     def get_config(self) -> dict[str, Any]:
         return dict(in_features=self.in_features, out_features=self.out_features, bias=self.bias,
                     dtype=self.dtype.name, seed=self._seed)
+
+    @classmethod
+    def param_shapes(cls, config: dict[str, Any]) -> Iterator[tuple[str, tuple[int, ...]]]:
+        """``(name, shape)`` of the parameters of ``Linear(**config)`` without building it:
+        weight (O, I), then bias (O,) if ``bias``. Arguments checked as the constructor does."""
+        from .registry import constructor_arguments
+
+        a = constructor_arguments(cls, config)
+        I = check_positive_int(a["in_features"], "in_features", "Linear")
+        O = check_positive_int(a["out_features"], "out_features", "Linear")
+        yield "weight", (O, I)
+        if check_bool(a["bias"], "bias", "Linear"):
+            yield "bias", (O,)
 
     def output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape[:-1]) + (self.out_features,)

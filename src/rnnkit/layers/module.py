@@ -7,7 +7,7 @@ backward adds into them). Names follow PyTorch so that weights move between the 
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -101,6 +101,18 @@ class Module:
         """Switch to evaluation mode (dropout off). Returns self."""
         return self.train(False)
 
+    @classmethod
+    def param_shapes(cls, config: dict[str, Any]) -> Iterator[tuple[str, tuple[int, ...]]]:
+        """``(name, shape)`` of the parameters of ``cls(**config)``, in the order of ``params``,
+        without building it: here none, for the layers without parameters (the config's keys are
+        checked against the constructor's); layers with parameters override it. The loader trusts
+        it only for the built-in layers and for classes that define it themselves
+        (:func:`rnnkit.layers.registry.param_shapes_from_spec`)."""
+        from .registry import constructor_arguments
+
+        constructor_arguments(cls, config)
+        yield from ()
+
     def num_parameters(self) -> int:
         """Total number of scalar parameters."""
         return int(sum(p.size for p in self.params.values()))
@@ -112,9 +124,10 @@ class Module:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Copy ``state`` into the live parameters (in place, converting to the layer dtype).
 
-        Accepts any array-likes (NumPy arrays, lists, CPU torch tensors' ``.numpy()``).
-        Raises ``ValueError`` listing every missing, unexpected and mis-shaped key at once,
-        and changes nothing in that case.
+        Accepts any array-likes (NumPy arrays, lists, torch tensors, bfloat16 ones included).
+        Raises ``ValueError`` listing every missing, unexpected and mis-shaped key at once, or
+        naming a key whose finite values the layer's dtype cannot hold (float64 1e300 into
+        float32: they would become inf), and changes nothing in that case.
         """
         if not isinstance(state, Mapping):
             raise TypeError(f"Expected a mapping of parameter name -> array, got {type(state).__name__}.")
@@ -126,12 +139,18 @@ class Module:
                 continue
             v = state[k]
             if hasattr(v, "detach") and hasattr(v, "numpy"):
-                v = v.detach().cpu().numpy()
+                v = v.detach().cpu()
+                v = (v.float() if str(v.dtype) == "torch.bfloat16" else v).numpy()  # NumPy has no bfloat16: exact
             a = np.asarray(v)
             if a.dtype.kind not in "fiu":
                 raise TypeError(f"Expected a numeric array for '{k}', got dtype {a.dtype}.")
             if a.shape != p.shape:
                 misshaped.append(f"{k}: expected {p.shape}, got {a.shape}")
+            elif a.dtype.kind == "f" and a.dtype.itemsize > p.dtype.itemsize:  # finite values that would overflow
+                top = float(np.abs(a[np.isfinite(a)]).max(initial=0))
+                if top > np.finfo(p.dtype).max:
+                    raise ValueError(f"'{k}' holds values up to {top:.3g}, beyond the range of this layer's {p.dtype} "
+                                     f"(max {np.finfo(p.dtype).max:.3g}); they would become inf.")
             arrays[k] = a
         if missing or unexpected or misshaped:
             parts = []
@@ -141,6 +160,9 @@ class Module:
                 parts.append(f"unexpected keys {unexpected}")
             if misshaped:
                 parts.append("wrong shapes [" + "; ".join(misshaped) + "]")
+            if any("weight_hr_l" in k for k in unexpected):
+                parts.append("the weight_hr_l* tensors are those of a torch LSTM with proj_size > 0, a projection "
+                             "rnnkit's LSTM does not have")
             raise ValueError(
                 f"Cannot load state dict into {type(self).__name__}: " + ", ".join(parts) + ". "
                 f"Expected keys {list(self.params)}."

@@ -11,7 +11,7 @@ survives between calls.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -128,6 +128,31 @@ class RecurrentLayer(Module):
     def from_config(cls, config: dict[str, Any]) -> "RecurrentLayer":
         """Rebuild a layer from :meth:`get_config` output (weights are re-initialised)."""
         return cls(**config)
+
+    @classmethod
+    def param_shapes(cls, config: dict[str, Any]) -> Iterator[tuple[str, tuple[int, ...]]]:
+        """``(name, shape)`` of every parameter of ``cls.from_config(config)``, in the order of
+        ``params``, from the config alone (lazily; nothing is built or allocated). Per layer l and
+        direction d, with I_l = I for l = 0 and D*H above::
+
+            weight_ih{s} (G*H, I_l), weight_hh{s} (G*H, H), bias_ih{s}, bias_hh{s} (G*H,)  (if bias)
+
+        s = param_suffix(l, d). The arguments that give shapes are checked as the constructor
+        checks them (same errors)."""
+        from .registry import constructor_arguments
+
+        a, name = constructor_arguments(cls, config), cls.__name__
+        I, H, L = (check_positive_int(a[k], k, name) for k in ("input_size", "hidden_size", "num_layers"))
+        bias = check_bool(a["bias"], "bias", name)
+        D = 2 if check_bool(a["bidirectional"], "bidirectional", name) else 1
+        G = cls._gates
+        for l in range(L):
+            for d in range(D):
+                s = param_suffix(l, d)
+                yield "weight_ih" + s, (G * H, I if l == 0 else D * H)
+                yield "weight_hh" + s, (G * H, H)
+                if bias:
+                    yield from (("bias_ih" + s, (G * H,)), ("bias_hh" + s, (G * H,)))
 
     def set_rng(self, seed: int | np.random.Generator | None) -> None:
         """Replace the generator that draws dropout masks (to replay the same masks)."""

@@ -150,6 +150,22 @@ class Sequential(Module):
             raise ConfigError(f"Expected a Sequential config {{'layers': [...]}}, got {config!r:.200}.")
         return cls([layer_from_spec(spec) for spec in config["layers"]])
 
+    @classmethod
+    def param_shapes(cls, config: Mapping[str, Any]) -> Iterator[tuple[str, tuple[int, ...]]]:
+        """``("{i}.{name}", shape)`` for the parameters of every layer i of
+        ``Sequential.from_config(config)``, without building any (see
+        :func:`rnnkit.layers.registry.param_shapes_from_spec`). Layers whose shapes are unknown
+        (custom classes without ``param_shapes``) are left out."""
+        from ..errors import ConfigError
+        from .registry import param_shapes_from_spec
+
+        if not isinstance(config, Mapping) or not isinstance(config.get("layers"), list):
+            raise ConfigError(f"Expected a Sequential config {{'layers': [...]}}, got {config!r:.200}.")
+        for i, spec in enumerate(config["layers"]):
+            shapes = param_shapes_from_spec(spec)
+            if shapes is not None:
+                yield from ((f"{i}.{name}", shape) for name, shape in shapes)
+
     def get_rng_state(self) -> dict[str, Any]:  # type: ignore[override]
         """The dropout-mask generator states of the layers that have one, keyed by index."""
         return {str(i): s for i, layer in enumerate(self.layers) if (s := layer.get_rng_state()) is not None}
