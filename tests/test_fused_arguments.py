@@ -212,6 +212,33 @@ def test_integer_arguments_must_be_integers(fn):
         call(fn, bad_args)
 
 
+@pytest.mark.parametrize("relu", [-1, 2, 2**32, 2**62, 2**70])
+@pytest.mark.parametrize("fn", ["rnn_forward_step", "rnn_backward_step"])
+def test_relu_flag_is_0_or_1(fn, relu):
+    """The relu flag of the RNN's steps is 0 (tanh) or 1 (relu), as the loops' is: 2**32 and 2**62
+    passed as 0 through the cast to int, and ran tanh; 2 and -1 ran relu."""
+    args = valid_args(fn)
+    args[-1] = relu
+    with pytest.raises(ValueError, match=rf"_fused.{fn}: relu = {relu}, expected 0 \(tanh\) or 1 \(relu\)"):
+        call(fn, args)
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+def test_integers_beyond_ssize_t_are_value_errors(fn):
+    """An integer argument too large for C (B, relu, which) is out of range like any other: a
+    ValueError, not an OverflowError; so are those of loop_threads and packed_products."""
+    args = valid_args(fn)
+    for k in range(len(SIGNATURES[fn][0]), len(args)):
+        for big in (2**70, -(2**70)):
+            bad = list(args)
+            bad[k] = big
+            with pytest.raises(ValueError):
+                call(fn, bad)
+    for f in (_fused.loop_threads, _fused.packed_products):
+        with pytest.raises(ValueError):
+            f(2**70)
+
+
 def test_b_hn_must_be_contiguous():
     args = valid_args("gru_forward_step")
     args[2] = np.zeros((H, 3))[:, :1]

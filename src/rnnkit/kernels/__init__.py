@@ -4,7 +4,9 @@
 -> (y, stateT, cache)`` (options: RNN ``nonlinearity``, GRU ``reset_after``)
 ``*_backward(cache, dy, dstateT) -> (dx, dstate0, grads, dh_sq)``
 
-Sequences are (F, T, N) arrays and states (H, N) (see :mod:`rnnkit.kernels.common`). They hold
+Sequences are (F, T, N) arrays and states (H, N) (see :mod:`rnnkit.kernels.common`); each
+kernel checks the shapes and dtypes of its arguments first (:mod:`rnnkit.kernels.checks`: a
+TypeError or ValueError naming the argument; nothing is broadcast). They hold
 no parameters; what they keep between calls is only in the workspace ``ws`` their caller
 passes (recycled buffers, whose views ``y`` and the cache are until the next call with it).
 :mod:`rnnkit.layers` builds on them. The large products outside the time loop are NumPy; the

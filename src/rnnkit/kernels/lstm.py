@@ -43,6 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _fused, blas
+from .checks import check_backward, check_forward
 from .common import (
     active,
     add_gradients,
@@ -88,6 +89,7 @@ def lstm_forward(
     projects x itself), tanh(c_t) and c_t for one step (c_t: two slots in turn) instead of all T,
     with the same y and final state.
     """
+    check_forward("rnnkit.kernels.lstm_forward", 4, 2, x, state0, W_ih, W_hh, b_ih, b_hh, batch_sizes, rec_mask)
     _, T, N = x.shape
     H = W_hh.shape[1]
     dtype = x.dtype
@@ -130,7 +132,8 @@ def lstm_backward(
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """BPTT through :func:`lstm_forward`. Consumes the cache: the Python loop writes the gate
     gradients over the stored gate activations (the C loop leaves them, keeping the gate gradients
-    of 8 steps at a time in its own ring), so each forward supports one backward.
+    of 8 steps at a time in its own ring), so each forward supports one backward: a second one
+    with the same cache raises ValueError, whichever loop runs.
 
     Args:
         cache: the forward's cache.
@@ -153,6 +156,8 @@ def lstm_backward(
         [, bias_ih, bias_hh] in PyTorch's gate order; dh_sq (T, N) the squared norm of dL/dh_t
         per sequence.
     """
+    check_backward("rnnkit.kernels.lstm_backward", cache, dy, dstate, 2)
+    cache["consumed"] = True  # a second backward raises (the C loop keeps the gates, the Python loop does not)
     x, A, hs, cs, tanh_cs = cache["x"], cache["gates"], cache["hs"], cache["cs"], cache["tanh_cs"]
     batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
     _, T, N = x.shape

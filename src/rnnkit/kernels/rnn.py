@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _fused, blas
+from .checks import check_backward, check_forward
 from .common import (
     active,
     add_gradients,
@@ -73,6 +74,9 @@ def rnn_forward(
     (None with ``keep_cache=False``: no backward will follow. The RNN keeps nothing but its
     states, which are y, so that only drops the cache's references).
     """
+    check_forward("rnnkit.kernels.rnn_forward", 1, 1, x, state0, W_ih, W_hh, b_ih, b_hh, batch_sizes, rec_mask)
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"rnnkit.kernels.rnn_forward: expected nonlinearity 'tanh' or 'relu', got {nonlinearity!r}.")
     _, T, N = x.shape
     H = W_hh.shape[1]
     hs = buffer(ws, "hs", (H, T + 1, N), x.dtype)
@@ -125,6 +129,7 @@ def rnn_backward(
         weight_hh[, bias_ih, bias_hh] (``grads_into`` itself when given); dh_sq (T, N) the
         squared norm of dL/dh_t per sequence.
     """
+    check_backward("rnnkit.kernels.rnn_backward", cache, dy, dstate, 1)
     x, W_ih, W_hh, hs, ws = cache["x"], cache["W_ih"], cache["W_hh"], cache["hs"], cache["ws"]
     batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
     relu = cache["nonlinearity"] == "relu"

@@ -353,7 +353,10 @@ static int take(Args *g, PyObject *o, const char *name, Py_ssize_t rows, Py_ssiz
     return 0;
 }
 
-/* The trailing integer arguments: B, and `relu` where the function has it. */
+/* The trailing integer arguments: B (checked against N when the first array is taken), and `relu`
+ * (0 or 1) where the function has it. Integers beyond Py_ssize_t are clipped to it, so that they
+ * fail those range checks with a ValueError (not an OverflowError); a relu flag of 2**32 once
+ * passed as 0 (tanh) through the cast to int. */
 static int parse(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expect, const char *fn, Args *g, Py_ssize_t *flag)
 {
     if (nargs != expect) {
@@ -361,11 +364,15 @@ static int parse(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expect, con
         return -1;
     }
     Py_ssize_t nb = flag ? expect - 2 : expect - 1;
-    g->B = PyNumber_AsSsize_t(args[nb], PyExc_OverflowError);
+    g->B = PyNumber_AsSsize_t(args[nb], NULL);
     if (g->B == -1 && PyErr_Occurred()) return -1;
     if (flag) {
-        *flag = PyNumber_AsSsize_t(args[nb + 1], PyExc_OverflowError);
+        *flag = PyNumber_AsSsize_t(args[nb + 1], NULL);
         if (*flag == -1 && PyErr_Occurred()) return -1;
+        if (*flag != 0 && *flag != 1) {
+            PyErr_Format(PyExc_ValueError, "_fused.%s: relu = %R, expected 0 (tanh) or 1 (relu)", fn, args[nb + 1]);
+            return -1;
+        }
     }
     return 0;
 }
@@ -1139,7 +1146,9 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
         shared += L->pk_fused ? 0 : (L->chunks - 1) * L->s.T * N;
     }
     Py_ssize_t sizes = L->s.batch_sizes ? L->s.T : 0;
-    size_t total = (size_t)(L->P * part + shared + wp) * size + (size_t)sizes * sizeof(int64_t) + 64;
+    /* batch_sizes' copy after the values, at a multiple of 8 bytes (float32: an odd count of values before it) */
+    size_t sizes_at = ((size_t)(shared + wp) * size + 7) / 8 * 8;
+    size_t total = (size_t)L->P * part * size + sizes_at + (size_t)sizes * sizeof(int64_t) + 64;
     L->mem = PyMem_RawMalloc(total);
     L->zeros = need.zero_rows ? PyMem_RawCalloc((size_t)(need.zero_rows * N), size) : NULL;
     if (!L->mem || (need.zero_rows && !L->zeros)) {
@@ -1156,7 +1165,7 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     L->Wg = wg ? (char *)L->shared + (size_t)shared * size : NULL;
     L->Wig = wig ? (char *)L->shared + (size_t)(shared + wg) * size : NULL;
     if (sizes) { /* one copy that every participant reads: they agree on B even if the array changes */
-        int64_t *copy = (int64_t *)((char *)L->shared + (size_t)(shared + wp) * size);
+        int64_t *copy = (int64_t *)((char *)L->shared + sizes_at);
         memcpy(copy, L->s.batch_sizes, (size_t)sizes * sizeof(int64_t));
         L->s.batch_sizes = copy;
     }
@@ -1428,7 +1437,7 @@ static PyObject *use_blas_threads(PyObject *self, PyObject *const *args, Py_ssiz
  * chooses by size and OpenBLAS's thread count (n = 0, the default). Returns the previous n. */
 static PyObject *loop_threads(PyObject *self, PyObject *arg)
 {
-    Py_ssize_t n = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+    Py_ssize_t n = PyNumber_AsSsize_t(arg, NULL); /* clipped: out of range below, a ValueError */
     if (n == -1 && PyErr_Occurred()) return NULL;
     if (n < 0 || n > POOL_MAX + 1) {
         PyErr_Format(PyExc_ValueError, "_fused.loop_threads: n = %zd, expected 0 (automatic) to %d", n, POOL_MAX + 1);
@@ -1444,7 +1453,7 @@ static PyObject *loop_threads(PyObject *self, PyObject *arg)
  * AVX-512 or AVX2 (ValueError otherwise). Returns the previous mode. packed_products(-1) only returns it. */
 static PyObject *packed_products(PyObject *self, PyObject *arg)
 {
-    Py_ssize_t mode = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+    Py_ssize_t mode = PyNumber_AsSsize_t(arg, NULL); /* clipped: out of range below, a ValueError */
     if (mode == -1 && PyErr_Occurred()) return NULL;
     if (mode < -1 || mode > 2) {
         PyErr_Format(PyExc_ValueError, "_fused.packed_products: mode = %zd, expected 0 (never), 1 (where they pay), "
@@ -1796,7 +1805,7 @@ static PyObject *activation(PyObject *self, PyObject *const *args, Py_ssize_t na
         PyErr_Format(PyExc_TypeError, "_fused.activation takes 3 arguments, got %zd", nargs);
         return NULL;
     }
-    which = PyNumber_AsSsize_t(args[2], PyExc_OverflowError);
+    which = PyNumber_AsSsize_t(args[2], NULL); /* clipped: out of range below, a ValueError */
     if (which == -1 && PyErr_Occurred()) return NULL;
     if (which != 0 && which != 1) {
         PyErr_Format(PyExc_ValueError, "_fused.activation: which must be 0 (sigmoid) or 1 (tanh), got %zd", which);
