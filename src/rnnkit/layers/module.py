@@ -77,11 +77,13 @@ class Module:
         state; not what the last forward kept for its backward (the ``_saved_attr`` attribute:
         a recurrent layer's caches are many times its weights) nor the recycled workspaces of the
         recurrent layers (scratch the next forward rebuilds; from ``joblib.load(...,
-        mmap_mode="r")`` they would come back as read-only memory that forward writes into)."""
+        mmap_mode="r")`` they would come back as read-only memory that forward writes into), nor
+        their thread lock."""
         state = self.__dict__.copy()
         if self._saved_attr is not None and self._saved_attr in state:
             state[self._saved_attr] = None
         state.pop("_forward_without_grad", None)   # the copy has run no forward
+        state.pop("_lock", None)   # a recurrent layer's lock (see RecurrentLayer._turn): made anew on use
         if "_workspaces" in state:
             state["_workspaces"] = {}
         return state

@@ -5,11 +5,15 @@ A layer stacks ``num_layers`` layers of ``D`` directions (D = 2 if bidirectional
 user's layout and the kernels' feature-major (F, T, N) layout, sorts variable-length batches (see
 :mod:`rnnkit.layers.packing`), draws dropout masks, and keeps the caches of the last forward so
 that ``backward`` can run BPTT through it; apart from those and its recycled workspaces, nothing
-survives between calls.
+survives between calls. Threads that call one layer at once take turns (a lock around forward
+and backward), so each gets its own right output instead of writing the other's workspaces.
+Training one layer from several threads at once is not supported: a backward differentiates
+the layer's last forward, whichever thread ran it (give each thread ``copy.deepcopy(layer)``).
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -239,8 +243,19 @@ class RecurrentLayer(Module):
         return out
 
     # -- forward / backward ----------------------------------------------------------------
+    def _turn(self) -> threading.RLock:
+        """The lock a call holds while it uses this layer's workspaces and caches (made on first
+        use, and not pickled: see ``Module.__getstate__``)."""
+        lock = self.__dict__.get("_lock")
+        return lock if lock is not None else self.__dict__.setdefault("_lock", threading.RLock())
+
     def forward(self, x: Any, state: Any = None, lengths: Any = None) -> tuple[np.ndarray, Any]:
-        """Run the layer over a batch of sequences; see the class docstring for shapes."""
+        """Run the layer over a batch of sequences; see the class docstring for shapes. Threads
+        calling one layer take turns (see the module docstring)."""
+        with self._turn():
+            return self._forward(x, state, lengths)
+
+    def _forward(self, x: Any, state: Any, lengths: Any) -> tuple[np.ndarray, Any]:
         x_k, unbatched = self._check_x(x)
         _, T, N = x_k.shape
         states = self._check_state(state, N, unbatched, "state")
@@ -302,6 +317,10 @@ class RecurrentLayer(Module):
 
     def backward(self, dy: Any, dstate: Any = None) -> tuple[np.ndarray, Any]:
         """BPTT through the last forward; see the class docstring for shapes."""
+        with self._turn():
+            return self._backward(dy, dstate)
+
+    def _backward(self, dy: Any, dstate: Any) -> tuple[np.ndarray, Any]:
         rec = self._saved_for_backward()
         dy = as_float_array(dy, "dy", self.dtype)
         check_shape(dy, rec.y_shape, "dy", "dy must have the shape of the output y of forward().")
