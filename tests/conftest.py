@@ -346,3 +346,18 @@ def kernel_modes():
     _fused.loop_threads(parts)
     if kernel is not None:
         _fused.packed_kernel(kernel)
+
+
+@pytest.fixture(scope="module")
+def global_state_restored():
+    """Python's, NumPy's and torch's global random states and torch's thread count, restored after
+    the module (Keras draws its default seeds from Python's `random`; other modules' tests must
+    not notice)."""
+    import random
+
+    import torch
+
+    states = (random.getstate(), np.random.get_state(), torch.get_rng_state(), torch.get_num_threads())
+    yield
+    random.setstate(states[0]), np.random.set_state(states[1]), torch.set_rng_state(states[2])
+    torch.set_num_threads(states[3])

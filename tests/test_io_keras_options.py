@@ -11,32 +11,22 @@ policies included) unless dtype is given, subclasses, whole models, custom activ
 from __future__ import annotations
 
 import os
-import random
 
 os.environ["KERAS_BACKEND"] = "torch"  # before keras is imported anywhere
 
 import numpy as np
 import pytest
-import torch
 
 import keras  # noqa: E402
 import rnnkit  # noqa: E402
 from rnnkit.io import layer_from_keras  # noqa: E402
 
-pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword",
-                                        "ignore:The object being serialized includes a `lambda`")
+pytestmark = [pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword",
+                                         "ignore:The object being serialized includes a `lambda`"),
+              pytest.mark.usefixtures("global_state_restored")]   # Keras seeds from Python's random
 
 N, T, I, H = 3, 6, 4, 5
 TOL = dict(rtol=1e-5, atol=1e-5)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _leave_global_state_alone():
-    """Keras draws its default seeds from Python's `random`; other modules' tests must not notice."""
-    states = (random.getstate(), np.random.get_state(), torch.get_rng_state(), torch.get_num_threads())
-    yield
-    random.setstate(states[0]), np.random.set_state(states[1]), torch.set_rng_state(states[2])
-    torch.set_num_threads(states[3])
 
 
 def built(layer, batch=None):

@@ -16,7 +16,6 @@ agrees to 1e-10.
 from __future__ import annotations
 
 import os
-import random
 import subprocess
 import sys
 
@@ -53,20 +52,12 @@ from conftest import CELL_VARIANT_IDS, CELL_VARIANTS  # noqa: E402
 from rnnkit.io import from_keras, layer_from_keras, to_keras  # noqa: E402
 
 # Keras's torch backend calls np.array(tensor), which NumPy 2 warns about inside Keras, not here
-pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
+pytestmark = [pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword"),
+              pytest.mark.usefixtures("global_state_restored")]   # Keras seeds from Python's random
 
 TOL = {"float32": dict(rtol=1e-5, atol=1e-5), "float64": dict(rtol=1e-10, atol=1e-10)}
 N, T, I, H = 3, 6, 4, 5
 GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _leave_global_state_alone():
-    """Keras draws its default seeds from Python's `random`; other modules' tests must not notice."""
-    states = (random.getstate(), np.random.get_state(), torch.get_rng_state(), torch.get_num_threads())
-    yield
-    random.setstate(states[0]), np.random.set_state(states[1]), torch.set_rng_state(states[2])
-    torch.set_num_threads(states[3])
 
 
 def test_importing_keras_leaves_torch_settings_alone():
