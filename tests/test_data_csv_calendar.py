@@ -117,3 +117,13 @@ def test_a_zone_numpy_cannot_read_is_a_typo_among_dates_not_a_warning():
 def test_sub_daily_times_with_and_without_a_zone_stay_wall_clock_times():
     out = wide(csv(["2021-01-01T10:00", "2021-01-01T11:00+05:00"]), time_column="t")
     assert [str(t) for t in out.time] == ["2021-01-01T10:00", "2021-01-01T11:00"]
+
+
+def test_daily_times_with_a_zone_at_a_fixed_clock_time_stay_wall_clock_days():
+    pd = pytest.importorskip("pandas")
+    idx = pd.date_range("2024-03-07 16:00", periods=8, freq="D", tz="America/New_York")  # DST on 03-10
+    expected = np.arange("2024-03-07T16:00", "2024-03-15T16:00", np.timedelta64(1, "D"), dtype="datetime64[s]")
+    out = wide(csv(ts.isoformat() for ts in idx), time_column="t")
+    np.testing.assert_array_equal(out.time.astype("datetime64[s]"), expected)
+    df = pd.DataFrame({"v": np.arange(8.0)}, index=idx)
+    np.testing.assert_array_equal(read_csv_wide(df).time.astype("datetime64[s]"), expected)

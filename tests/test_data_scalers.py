@@ -145,3 +145,12 @@ def test_minmax_refuses_a_range_that_is_not_finite(bad):
     with pytest.raises(ValueError, match=r"'feature_range' parameter of MinMaxScaler must be a pair \(lo, hi\) of "
                                          r"finite numbers"):
         MinMaxScaler(feature_range=bad).fit(np.arange(3.0))
+
+
+def test_scalers_read_pandas_nullable_columns_as_floats():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"a": pd.array([1, 2, 3], dtype="Int64"), "b": pd.array([1.0, 2.0, 3.5], dtype="Float64")})
+    ref = StandardScaler().fit(df.to_numpy(dtype=float))
+    got = StandardScaler().fit(df)
+    np.testing.assert_array_equal(got.mean_, ref.mean_)
+    np.testing.assert_array_equal(got.transform(df), ref.transform(df.to_numpy(dtype=float)))

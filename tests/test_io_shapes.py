@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import time
 import tracemalloc
 
 import numpy as np
@@ -125,13 +124,12 @@ def _with_config(path, change):
 
 
 def _load_measured(path):
-    """rnnkit.load(path) -> (the LoadError, seconds, peak bytes allocated while loading)."""
+    """rnnkit.load(path) -> (the LoadError, peak bytes allocated while loading)."""
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         with pytest.raises(LoadError) as info:
             rnnkit.load(path)
-        return info.value, time.perf_counter() - start, tracemalloc.get_traced_memory()[1]
+        return info.value, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
 
@@ -147,11 +145,10 @@ def _load_measured(path):
 def test_a_config_asking_for_huge_weights_is_refused_before_any_allocation(tmp_path, change, match):
     path = tmp_path / "m.safetensors"
     rnnkit.LSTM(3, 4, seed=0).save(path)
-    error, seconds, peak = _load_measured(_with_config(path, change))
+    error, peak = _load_measured(_with_config(path, change))
     assert str(path) in str(error) and "the weights do not match the config" in str(error)
     assert re.search(match, str(error)), str(error)[:500]
     assert peak < 1_000_000, f"{peak} bytes allocated before refusing"
-    assert seconds < 2.0
 
 
 def test_a_huge_layer_inside_a_sequential_is_refused_before_any_allocation(tmp_path):
@@ -162,7 +159,7 @@ def test_a_huge_layer_inside_a_sequential_is_refused_before_any_allocation(tmp_p
         spec["config"]["layers"][0]["config"]["num_embeddings"] = 10**6
         spec["config"]["layers"][3]["config"].update(in_features=10**5, out_features=10**5)
 
-    error, _, peak = _load_measured(_with_config(path, change))
+    error, peak = _load_measured(_with_config(path, change))
     assert ("wrong shapes [0.weight: the config gives (1000000, 3), the file (10, 3); 3.weight: the config gives "
             "(100000, 100000), the file (2, 4); 3.bias: the config gives (100000,), the file (2,)]") in str(error)
     assert peak < 1_000_000
@@ -220,7 +217,7 @@ def test_custom_layers_load_with_or_without_their_own_param_shapes(tmp_path):
         assert list(param_shapes_from_spec(layer_to_spec(model))) == [
             ("1.scale", (3,)), ("1.shift", (3,)), ("3.weight", (1, 6)), ("3.bias", (1,))]
         _with_config(path, lambda s: s["config"]["layers"][1]["config"].update(n=10**9))
-        error, _, peak = _load_measured(path)
+        error, peak = _load_measured(path)
         assert "1.scale: the config gives (1000000000,), the file (3,)" in str(error) and peak < 1_000_000
     finally:
         for cls in (Affine, CheckedAffine, WideLSTM):

@@ -5,9 +5,9 @@ with the loops split over the pool's threads, to rounding only: while a split lo
 runs single-threaded process-wide (``csrc/module.c``: blas_single), and NumPy's products on the
 other thread (the weight gradients after a loop) may then sum in another order.
 
-One layer shared by two threads is not supported: a layer keeps its last forward for its backward
-(and recycles its workspace), so the threads' calls mix (wrong gradients or an error, never a
-crash: checked under AddressSanitizer during the review that added this file)."""
+One layer shared by two threads takes turns (a lock in the layer: tests/test_layer_threads.py), so
+each forward is right; training it from two threads at once is not supported (a backward
+differentiates the layer's last forward, whichever thread ran it)."""
 
 from __future__ import annotations
 

@@ -57,6 +57,16 @@ def test_bce_pos_weight_per_output_matches_torch_per_step():
     np.testing.assert_allclose(g, rg, rtol=1e-12, atol=1e-15)
 
 
+def test_bce_one_pos_weight_in_a_list_counts_for_every_output_as_in_torch():
+    rng = np.random.default_rng(1)
+    logits, target = rng.standard_normal((4, 3)), (rng.random((4, 3)) > 0.5).astype(float)
+    v, g = BCE(logits, target, pos_weight=[2.0])
+    rv, rg = _torch_value_grad(lambda p: F.binary_cross_entropy_with_logits(
+        p, torch.tensor(target), pos_weight=torch.tensor([2.0])), logits)
+    np.testing.assert_allclose(v, rv, rtol=1e-13)
+    np.testing.assert_allclose(g, rg, rtol=1e-12, atol=1e-15)
+
+
 # -- huber delta ----------------------------------------------------------------------------------
 def test_huber_takes_any_real_delta_and_refuses_non_finite_ones():
     pred, target = np.array([[0.2, -3.0, 1.0]]), np.zeros((1, 3))

@@ -22,11 +22,11 @@ numbers) and others are not, the first odd cell is refused. Season labels, every
 with YY the next year's last two digits ("2005-06", ..., "2014-15"), are labels, not months.
 
 Times with a time zone (pandas Timestamps, strings ending in an offset such as "+01:00",
-"Z" or "UTC") are read as the wall-clock times they show, the zone dropped, when every one of
-them falls at midnight: a daily series at local midnight stays one day apart across a
-daylight-saving change. Otherwise (hourly data, say) a column whose every time has a zone is
-read in UTC, so that it keeps one step across the change instead of a missing or a repeated
-hour.
+"Z" or "UTC") are read as the wall-clock times they show, the zone dropped: a daily series (at
+local midnight, or at 16:00) stays one day apart across a daylight-saving change. A column
+whose every time has a zone and whose most common step is under a day (hourly data, say) is
+read in UTC instead, so that it keeps one step across the change instead of a missing or a
+repeated hour.
 
 Business days: dates that all fall on Monday to Friday, some across a weekend, with a most
 common step that is not a whole number of weeks, are counted in business days
@@ -67,12 +67,10 @@ def _as_date(cell: Any) -> tuple[np.datetime64, np.timedelta64 | None] | None:
             offset = np.timedelta64(0 if zone.group(1) else int(f"{sign}1") * (60 * int(hours) + int(minutes or 0)),
                                     "m")
         text = f"{year}-{int(month):02d}" + (f"-{int(day):02d}" if day else "") + (clock or "").replace(" ", "T", 1)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # NumPy's "no explicit representation of timezones": not a date here
-            try:
-                return np.datetime64(text), offset
-            except (ValueError, Warning):
-                return None
+        try:  # NumPy's "no explicit representation of timezones" is an error here (see _read_dates)
+            return np.datetime64(text), offset
+        except (ValueError, Warning):
+            return None
     if type(cell).__name__ == "Period" and hasattr(cell, "to_timestamp"):  # pandas, not imported
         return cell.to_timestamp().to_datetime64(), None
     if hasattr(cell, "to_datetime64"):
@@ -94,19 +92,30 @@ def _as_number(cell: Any) -> float | None:
     return value if np.isfinite(value) else None
 
 
+def _read_dates(cells: list[Any]) -> list[Any]:
+    """:func:`_as_date` of every cell, NumPy's timezone warning turned into "not a date"."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("error", DeprecationWarning)
+        return [_as_date(c) for c in cells]
+
+
 def _as_datetime(cells: list[Any], parsed: list[Any] | None = None) -> np.ndarray | None:
     """Every cell as a date (in its step's unit, :func:`_in_step_unit`), or None if one is not.
 
-    ``parsed``: the cells already read by :func:`_as_date`. Zoned times are wall-clock times
-    when all fall at midnight, UTC times when every one has a zone (see the module docstring).
+    ``parsed``: the cells already read by :func:`_read_dates`. Zoned times are wall-clock times,
+    except when every one has a zone and their most common wall-clock step is under a day
+    (hourly data, say): then UTC times (see the module docstring).
     """
     if parsed is None:
-        parsed = [_as_date(c) for c in cells]
+        parsed = _read_dates(cells)
     if not parsed or any(p is None for p in parsed):
         return None
     wall = np.array([p[0] for p in parsed])
-    if all(p[1] is not None for p in parsed) and (wall != wall.astype("datetime64[D]")).any():
-        return _in_step_unit(wall - np.array([p[1] for p in parsed]))
+    if all(p[1] is not None for p in parsed) and len(wall) >= 2:
+        step = common_step(np.diff(np.sort(wall)).astype("m8[us]").astype(np.int64))
+        if step is not None and step < 86_400_000_000:  # microseconds in a day
+            return _in_step_unit(wall - np.array([p[1] for p in parsed]))
     return _in_step_unit(wall)
 
 
@@ -135,7 +144,7 @@ def parse_times(table: Table, name: str) -> np.ndarray:
                                 "or remove the row.", column=name, **table.where(i))
     if _season_labels(cells):
         return np.array([str(c) for c in cells], dtype=object)
-    parsed = [_as_date(c) for c in cells]
+    parsed = _read_dates(cells)
     dates = _as_datetime(cells, parsed)
     if dates is not None:
         return dates

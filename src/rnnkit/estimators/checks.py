@@ -83,23 +83,6 @@ def check_float32_range(a: np.ndarray, name: str, owner: str) -> np.ndarray:
     return a
 
 
-def pandas_values(x: Any) -> np.ndarray:
-    """The values of a pandas Series or DataFrame ``x`` as a NumPy array.
-
-    Columns of real numbers, pandas' nullable ones (Int64, Float64) included, come as float64
-    with pd.NA as NaN: ``to_numpy()`` would give an object array for several nullable columns,
-    which the estimators refuse. Anything else (bools, strings, dates, complex) comes as
-    ``x.to_numpy()``, for the caller's dtype check to refuse.
-    """
-    from pandas.api import types   # x is a pandas object, so pandas is imported already
-
-    dtypes = [x.dtype] if x.ndim == 1 else list(x.dtypes)
-    if dtypes and all(types.is_numeric_dtype(d) and not types.is_bool_dtype(d) and not types.is_complex_dtype(d)
-                      for d in dtypes):
-        return x.to_numpy(dtype=np.float64, na_value=np.nan)
-    return x.to_numpy()
-
-
 def check_not_sparse(x: Any, name: str, owner: str) -> None:
     """Refuse a SciPy sparse matrix or array (recognised without importing SciPy)."""
     if type(x).__module__.startswith("scipy.sparse"):

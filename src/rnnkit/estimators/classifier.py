@@ -31,6 +31,7 @@ import numpy as np
 from .._checks import check_bool, check_positive_int, check_probability
 from ..losses.cross_entropy import log_softmax
 from .base import BaseEstimator
+from ..metrics.classification import accuracy
 from .checks import check_common, check_optional_int, spawn_seeds
 from .labels import check_label_kind, encode_labels, label_array
 from .network import build_network, to_float32, train_network
@@ -193,7 +194,7 @@ class SequenceClassifier(BaseEstimator):
         pred = self.predict(X)
         _, labels = label_array(y, len(pred), "SequenceClassifier.score")
         check_label_kind(labels, self.classes_, "SequenceClassifier.score")
-        return float(np.mean(pred == labels))
+        return accuracy(labels, pred)
 
     # -- saving ----------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, Any]]:

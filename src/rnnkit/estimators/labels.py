@@ -22,6 +22,7 @@ import numpy as np
 
 from ..data._arrays import is_pandas
 from .._sklearn import sklearn_compatible
+from ..metrics.classification import label_kind
 
 
 class DataConversionWarning(UserWarning):
@@ -63,25 +64,14 @@ def label_array(y: Any, n: int, owner: str, stacklevel: int = 3) -> tuple[Any, n
     return y, labels
 
 
-def _label_kind(a: np.ndarray) -> str | None:
-    """"strings" or "numbers" (bools included) when every label in ``a`` is of that kind, else None."""
-    if a.dtype.kind in "US":
-        return "strings"
-    if a.dtype.kind in "biuf":
-        return "numbers"
-    if a.dtype.kind == "O" and a.size:
-        if all(isinstance(v, str) for v in a.flat):
-            return "strings"
-        if all(isinstance(v, (numbers.Real, np.bool_)) for v in a.flat):
-            return "numbers"
-    return None
+_KIND_NAMES = {"str": "strings", "number": "numbers"}
 
 
 def check_label_kind(labels: np.ndarray, classes: np.ndarray, owner: str) -> None:
     """Refuse labels (N,) that are all strings against numeric ``classes`` (K,), or all numbers
     against string ones: "1" and 1 are never equal, so scoring them would give an accuracy of 0
     instead of an error. Unseen labels of the classes' kind simply never match."""
-    ours, theirs = _label_kind(labels), _label_kind(classes)
+    ours, theirs = (_KIND_NAMES.get(label_kind(a)) for a in (labels, classes))
     if {ours, theirs} == {"strings", "numbers"}:
         raise ValueError(f"Mix of label input types (string and number): {owner} got y of {ours} (dtype "
                          f"{labels.dtype}), but the classes learned by fit are {theirs}: {classes.tolist()[:10]}. "

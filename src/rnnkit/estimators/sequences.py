@@ -23,19 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from ..data._arrays import is_pandas
+from ..data._arrays import check_real, is_pandas, pandas_values
 from ..data.scalers import mean_and_scale
-from .checks import check_float32_range, check_not_sparse, pandas_values
-
-
-def _check_dtype(a: np.ndarray, where: str, owner: str) -> None:
-    """Refuse values that are not real numbers (ints or floats) with how to convert them."""
-    if a.dtype.kind == "c":
-        raise TypeError(f"Complex data not supported: {owner} expected real numbers in {where}, got dtype {a.dtype}. "
-                        "Give the real and imaginary parts as two channels, np.stack([x.real, x.imag], axis=-1).")
-    if a.dtype.kind not in "iuf":
-        raise TypeError(f"{owner} expected real numbers (ints or floats) in {where}, got dtype {a.dtype}. Convert "
-                        f"it with np.asarray(values, dtype=float) if the values are meant as numbers.")
+from .checks import check_float32_range, check_not_sparse
 
 
 def as_sequences(X: Any, owner: str, n_features: int | None = None) -> list[np.ndarray]:
@@ -62,7 +52,7 @@ def as_sequences(X: Any, owner: str, n_features: int | None = None) -> list[np.n
             raise ValueError(f"{owner} expected X as a list of (T_n, C) arrays, an (N, T, C) array or an (N, T) "
                              f"array of univariate series, got {type(X).__name__} of shape {arr.shape}. One "
                              "univariate series alone is X = series.reshape(1, -1).")
-        _check_dtype(arr, "X", owner)
+        check_real(arr, "X", owner)
         if len(arr) == 0:
             raise ValueError(f"{owner} expected at least one sequence in X, got shape {arr.shape}.")
         seqs = [_one(x, n, owner) for n, x in enumerate(arr)]
@@ -80,7 +70,7 @@ def _one(x: Any, n: int, owner: str) -> np.ndarray:
     """Sequence n of X, (T_n,) or (T_n, C), as float64 (T_n, C) without its trailing NaN steps."""
     check_not_sparse(x, f"X[{n}]", owner)
     a = np.asarray(pandas_values(x) if is_pandas(x) else x)
-    _check_dtype(a, f"sequence {n} of X", owner)
+    check_real(a, f"sequence {n} of X", owner)
     if a.ndim == 1:
         a = a[:, None]
     if a.ndim != 2:

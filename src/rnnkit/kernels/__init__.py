@@ -6,7 +6,9 @@
 
 Sequences are (F, T, N) arrays and states (H, N) (see :mod:`rnnkit.kernels.common`); each
 kernel checks the shapes and dtypes of its arguments first (:mod:`rnnkit.kernels.checks`: a
-TypeError or ValueError naming the argument; nothing is broadcast). They hold
+TypeError or ValueError naming the argument; nothing is broadcast), unless called with
+``check_args=False`` (as the layers and cells do, having checked their inputs). A second
+backward through one cache raises ValueError. They hold
 no parameters; what they keep between calls is only in the workspace ``ws`` their caller
 passes (recycled buffers, whose views ``y`` and the cache are until the next call with it).
 :mod:`rnnkit.layers` builds on them. The large products outside the time loop are NumPy; the

@@ -75,6 +75,7 @@ def gru_forward(
     reset_after: bool = True,
     ws: dict | None = None,
     keep_cache: bool = True,
+    check_args: bool = True,
 ) -> tuple[np.ndarray, tuple[np.ndarray], dict | None]:
     """Run the GRU over x (I, T, N) from state0 = (h0,), h0 (H, N).
 
@@ -82,7 +83,8 @@ def gru_forward(
     follow (``rnnkit.no_grad``) and cache is None: the C loop (reset_after) then keeps its gates
     (where it projects x itself) and ``side`` for one step instead of all T, with the same y.
     """
-    check_forward("rnnkit.kernels.gru_forward", 3, 1, x, state0, W_ih, W_hh, b_ih, b_hh, batch_sizes, rec_mask)
+    if check_args:  # (the layers and cells, which have checked them, pass False)
+        check_forward("rnnkit.kernels.gru_forward", 3, 1, x, state0, W_ih, W_hh, b_ih, b_hh, batch_sizes, rec_mask)
     _, T, N = x.shape
     H = W_hh.shape[1]
     dtype = x.dtype
@@ -147,7 +149,7 @@ def _forward_steps(A, hs, side, W_hh, b_hn, batch_sizes, rec_mask, reverse, ws) 
 
 def gru_backward(
     cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray], overwrite_dy: bool = False,
-    overwrite_x: bool = False, grads_into: dict[str, np.ndarray] | None = None,
+    overwrite_x: bool = False, grads_into: dict[str, np.ndarray] | None = None, check_args: bool = True,
 ) -> tuple[np.ndarray, tuple[np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """BPTT through :func:`gru_forward`. Consumes the cache: the gate gradients are written
     over the stored gate activations, so each forward supports one backward (a second one with
@@ -167,7 +169,8 @@ def gru_backward(
         ``(dx, (dh0,), grads, dh_sq)``: dx (I, T, N); grads keyed weight_ih, weight_hh
         [, bias_ih, bias_hh]; dh_sq (T, N) the squared norm of dL/dh_t per sequence.
     """
-    check_backward("rnnkit.kernels.gru_backward", cache, dy, dstate, 1)
+    if check_args:
+        check_backward("rnnkit.kernels.gru_backward", cache, dy, dstate, 1)
     cache["consumed"] = True  # a second backward raises: the gate gradients go over the stored gates
     x, W_hh, A, hs, side = cache["x"], cache["W_hh"], cache["gates"], cache["hs"], cache["side"]
     batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]

@@ -81,6 +81,7 @@ def lstm_forward(
     reverse: bool = False,
     ws: dict | None = None,
     keep_cache: bool = True,
+    check_args: bool = True,
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict | None]:
     """Run the LSTM over x (I, T, N) from state0 = (h0, c0), each (H, N).
 
@@ -89,7 +90,8 @@ def lstm_forward(
     projects x itself), tanh(c_t) and c_t for one step (c_t: two slots in turn) instead of all T,
     with the same y and final state.
     """
-    check_forward("rnnkit.kernels.lstm_forward", 4, 2, x, state0, W_ih, W_hh, b_ih, b_hh, batch_sizes, rec_mask)
+    if check_args:  # (the layers and cells, which have checked them, pass False)
+        check_forward("rnnkit.kernels.lstm_forward", 4, 2, x, state0, W_ih, W_hh, b_ih, b_hh, batch_sizes, rec_mask)
     _, T, N = x.shape
     H = W_hh.shape[1]
     dtype = x.dtype
@@ -128,7 +130,7 @@ def lstm_forward(
 
 def lstm_backward(
     cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray, np.ndarray], overwrite_dy: bool = False,
-    overwrite_x: bool = False, grads_into: dict[str, np.ndarray] | None = None,
+    overwrite_x: bool = False, grads_into: dict[str, np.ndarray] | None = None, check_args: bool = True,
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """BPTT through :func:`lstm_forward`. Consumes the cache: the Python loop writes the gate
     gradients over the stored gate activations (the C loop leaves them, keeping the gate gradients
@@ -156,7 +158,8 @@ def lstm_backward(
         [, bias_ih, bias_hh] in PyTorch's gate order; dh_sq (T, N) the squared norm of dL/dh_t
         per sequence.
     """
-    check_backward("rnnkit.kernels.lstm_backward", cache, dy, dstate, 2)
+    if check_args:
+        check_backward("rnnkit.kernels.lstm_backward", cache, dy, dstate, 2)
     cache["consumed"] = True  # a second backward raises (the C loop keeps the gates, the Python loop does not)
     x, A, hs, cs, tanh_cs = cache["x"], cache["gates"], cache["hs"], cache["cs"], cache["tanh_cs"]
     batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]

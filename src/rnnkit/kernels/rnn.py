@@ -67,6 +67,7 @@ def rnn_forward(
     nonlinearity: str = "tanh",
     ws: dict | None = None,
     keep_cache: bool = True,
+    check_args: bool = True,
 ) -> tuple[np.ndarray, tuple[np.ndarray], dict | None]:
     """Run the RNN over x (I, T, N) from state0 = (h0,), h0 (H, N).
 
@@ -74,7 +75,8 @@ def rnn_forward(
     (None with ``keep_cache=False``: no backward will follow. The RNN keeps nothing but its
     states, which are y, so that only drops the cache's references).
     """
-    check_forward("rnnkit.kernels.rnn_forward", 1, 1, x, state0, W_ih, W_hh, b_ih, b_hh, batch_sizes, rec_mask)
+    if check_args:  # (the layers and cells, which have checked them, pass False)
+        check_forward("rnnkit.kernels.rnn_forward", 1, 1, x, state0, W_ih, W_hh, b_ih, b_hh, batch_sizes, rec_mask)
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"rnnkit.kernels.rnn_forward: expected nonlinearity 'tanh' or 'relu', got {nonlinearity!r}.")
     _, T, N = x.shape
@@ -101,7 +103,7 @@ def rnn_forward(
 
 def rnn_backward(
     cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray], overwrite_dy: bool = False,
-    overwrite_x: bool = False, grads_into: dict[str, np.ndarray] | None = None,
+    overwrite_x: bool = False, grads_into: dict[str, np.ndarray] | None = None, check_args: bool = True,
 ) -> tuple[np.ndarray, tuple[np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """BPTT through :func:`rnn_forward`. Leaves the cache as it is.
 
@@ -129,7 +131,9 @@ def rnn_backward(
         weight_hh[, bias_ih, bias_hh] (``grads_into`` itself when given); dh_sq (T, N) the
         squared norm of dL/dh_t per sequence.
     """
-    check_backward("rnnkit.kernels.rnn_backward", cache, dy, dstate, 1)
+    if check_args:
+        check_backward("rnnkit.kernels.rnn_backward", cache, dy, dstate, 1)
+    cache["consumed"] = True  # a second backward raises (with overwrite_x, dx went over the cached x)
     x, W_ih, W_hh, hs, ws = cache["x"], cache["W_ih"], cache["W_hh"], cache["hs"], cache["ws"]
     batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
     relu = cache["nonlinearity"] == "relu"

@@ -104,7 +104,7 @@ class _Cell(Module):
         keep = self._keeps_for_backward()
         _, state1, cache = type(self)._forward_kernel(
             np.ascontiguousarray(x2.T[:, None, :]), state0, p["weight_ih"], p["weight_hh"],
-            p.get("bias_ih"), p.get("bias_hh"), keep_cache=keep, **self.options)
+            p.get("bias_ih"), p.get("bias_hh"), keep_cache=keep, check_args=False, **self.options)
         self.cache = {"kernel": cache, "unbatched": unbatched, "N": N} if keep else None
         out = tuple(s[:, 0].copy() if unbatched else np.ascontiguousarray(s.T) for s in state1)
         return out if len(out) == 2 else out[0]
@@ -132,7 +132,7 @@ class _Cell(Module):
         if dstate is None:
             raise ValueError("Expected 'dstate', the gradient of the loss w.r.t. the new state, got None.")
         ds = tuple(s.T for s in self._check_state(dstate, N, unbatched, "dstate"))
-        dx, ds0, grads, _ = type(self)._backward_kernel(cache["kernel"], None, ds)
+        dx, ds0, grads, _ = type(self)._backward_kernel(cache["kernel"], None, ds, check_args=False)
         cache["consumed"] = True
         for k, g in grads.items():
             self.grads[k] += g

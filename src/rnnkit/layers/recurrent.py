@@ -285,7 +285,7 @@ class RecurrentLayer(Module):
                 y, state_T, cache = type(self)._forward_kernel(
                     layer_in, tuple(s[k] for s in states), *self._weights(l, d),
                     batch_sizes=batch_sizes, rec_mask=rec_mask, reverse=d == 1,
-                    ws=self._workspaces.setdefault(k, {}), keep_cache=keep, **self.options)
+                    ws=self._workspaces.setdefault(k, {}), keep_cache=keep, check_args=False, **self.options)
                 outs.append(y)
                 for f, s in zip(final, state_T):
                     f[k] = s
@@ -351,7 +351,7 @@ class RecurrentLayer(Module):
                 into = {name: self.grads[name + suffix] for name in _GRAD_NAMES if name + suffix in self.grads}
                 dx_d, ds0, _, dh_sq = type(self)._backward_kernel(
                     rec.caches[k], dy_d, tuple(s[k] for s in dstates), overwrite_dy=own_dy,
-                    overwrite_x=rec.own_inputs[l] and d == D - 1, grads_into=into)
+                    overwrite_x=rec.own_inputs[l] and d == D - 1, grads_into=into, check_args=False)
                 for dst, v in zip(dstate0, ds0):
                     dst[k] = v
                 norms[l, d] = np.sqrt(dh_sq.sum(axis=1))

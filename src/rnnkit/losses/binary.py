@@ -21,8 +21,8 @@ from ._common import as_mask, as_pred, as_target_like, check_reduction, reduce
 
 
 def check_pos_weight(pos_weight: Any, owner: str, n_outputs: int | None = None) -> np.ndarray | None:
-    """``pos_weight`` as a float64 array: a finite number > 0, or a 1-D list of them (one per
-    output: ``n_outputs`` of them when given, the logits' last axis K)."""
+    """``pos_weight`` as a float64 array: a finite number > 0, or a 1-D list of them (one for all,
+    or one per output: ``n_outputs`` of them when given, the logits' last axis K)."""
     if pos_weight is None:
         return None
     expected = f"The 'pos_weight' parameter of {owner} must be a finite float > 0 or a 1-D list of them"
@@ -32,7 +32,7 @@ def check_pos_weight(pos_weight: Any, owner: str, n_outputs: int | None = None) 
         raise TypeError(f"{expected}. Got {pos_weight!r} instead.") from None
     if isinstance(pos_weight, (bool, np.bool_)) or pw.ndim > 1 or not np.all(np.isfinite(pw) & (pw > 0)):
         raise ValueError(f"{expected}. Got {pos_weight!r} instead.")
-    if n_outputs is not None and pw.ndim == 1 and len(pw) != n_outputs:
+    if n_outputs is not None and pw.ndim == 1 and len(pw) not in (1, n_outputs):
         raise ValueError(f"{expected}, one per output: logits with K = {n_outputs} outputs on their last axis "
                          f"need {n_outputs} weights (or one number for all). Got {len(pw)}: {pos_weight!r}.")
     return pw
@@ -48,7 +48,7 @@ def binary_cross_entropy_with_logits(logits: Any, target: Any, mask: Any = None,
     y = as_target_like(target, z, owner)
     if np.any((y < 0) | (y > 1)):
         raise ValueError(f"Expected targets in [0, 1] for {owner}, got values from {y.min()} to {y.max()}.")
-    pw = check_pos_weight(pos_weight, owner, z.shape[-1])
+    pw = check_pos_weight(pos_weight, owner, z.shape[-1])  # broadcast on the last axis, as torch does
     w = 1.0 if pw is None else 1 + (pw.astype(z.dtype) - 1) * y
     softplus_neg = np.log1p(np.exp(-np.abs(z))) + np.maximum(-z, 0)  # log(1 + exp(-z))
     elem = (1 - y) * z + w * softplus_neg

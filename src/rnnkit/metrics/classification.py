@@ -8,15 +8,15 @@ from typing import Any
 import numpy as np
 
 
-def _label_kind(a: np.ndarray) -> str:
+def label_kind(a: np.ndarray) -> str:
     """The kind of an array of labels: "str", "number" (also for object arrays holding only one of
     them), "other", or "mixed"."""
     if a.dtype.kind in "US":
         return "str"
     if a.dtype.kind in "biuf":
         return "number"
-    kinds = {"str" if isinstance(v, str) else "number" if isinstance(v, numbers.Real) else "other"
-             for v in a.ravel().tolist()}
+    kinds = {"str" if isinstance(v, str) else "number" if isinstance(v, (numbers.Real, np.bool_)) else "other"
+             for v in a.ravel()}
     return kinds.pop() if len(kinds) == 1 else "mixed"
 
 
@@ -46,8 +46,9 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
     Raises:
         ValueError: shapes that do not match, NaN among the labels or scores, class ids out of
             0..K-1 with scores.
-        TypeError: string labels against numeric ones (they never compare equal), non-numeric
-            scores.
+        ValueError: also string labels against numeric ones (they never compare equal), as
+            scikit-learn's accuracy_score.
+        TypeError: non-numeric scores.
     """
     yt = np.asarray(y_true.to_numpy() if hasattr(y_true, "to_numpy") else y_true)
     yp = np.asarray(y_pred.to_numpy() if hasattr(y_pred, "to_numpy") else y_pred)
@@ -68,7 +69,7 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
                 ".astype(int)) for probabilities, > 0 for logits; pass y_pred.ravel() if it holds labels."
             )
         K = yp.shape[1]
-        ids = yt.astype(np.float64) if _label_kind(yt) == "number" else None
+        ids = yt.astype(np.float64) if label_kind(yt) == "number" else None
         if ids is None or np.any((ids != np.round(ids)) | (ids < 0) | (ids >= K)):
             shown = np.unique(yt if ids is None else yt[(ids != np.round(ids)) | (ids < 0) | (ids >= K)])
             raise ValueError(
@@ -82,11 +83,11 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
             f"accuracy expected y_pred of shape {yt.shape} (labels) or ({len(yt)}, K) (scores), "
             f"got {yp.shape}."
         )
-    kinds = (_label_kind(yt), _label_kind(yp))
+    kinds = (label_kind(yt), label_kind(yp))
     if "str" in kinds and kinds != ("str", "str"):
-        raise TypeError(
-            f"accuracy expected labels of one kind, got {kinds[0]} labels in y_true and {kinds[1]} labels in "
-            f"y_pred (e.g. {yt[:1].tolist()[0]!r} and {yp[:1].tolist()[0]!r}); strings never equal numbers. "
-            "Map one to the other first."
+        raise ValueError(
+            f"Mix of label input types (string and number): accuracy got {kinds[0]} labels in y_true and "
+            f"{kinds[1]} labels in y_pred (e.g. {yt[:1].tolist()[0]!r} and {yp[:1].tolist()[0]!r}); strings never "
+            "equal numbers. Map one to the other first."
         )
     return float(np.mean(yp == yt))

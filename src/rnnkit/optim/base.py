@@ -39,16 +39,16 @@ def check_hyper(value: Any, name: str, owner: str, low: float = 0.0, high: float
 
 
 def _all_finite(g: np.ndarray) -> bool:
-    """Whether g holds no NaN or inf (one reduction; the elementwise test only if its sum is
-    not finite, which finite values can also give by overflowing)."""
+    """Whether g holds no NaN or inf: one BLAS dot product g . g (finite for finite values unless
+    their squares overflow, when the elementwise test decides)."""
+    flat = g.ravel()
     with np.errstate(over="ignore", invalid="ignore"):
-        return bool(np.isfinite(g.sum())) or bool(np.isfinite(g).all())
+        return bool(np.isfinite(flat @ flat)) or bool(np.isfinite(flat).all())
 
 
 class Optimizer:
     """Base class. Subclasses set ``hyperparameters`` (names of the attributes that make up the
-    configuration) and implement ``_update``, the rule for one parameter (``fit`` calls the loop
-    over them, ``_step``, directly, having checked the gradients itself)."""
+    configuration) and implement ``_update``, the rule for one parameter."""
 
     hyperparameters: tuple[str, ...] = ("lr",)
 
@@ -74,12 +74,6 @@ class Optimizer:
                 f"Expected finite gradients for {type(self).__name__}.step(), got NaN or inf in {bad}. "
                 "Nothing was updated. Find where they come from (the loss, the inputs) or clip exploding "
                 "gradients with rnnkit.optim.clip_grad_norm before they overflow.", None, None, "gradient")
-        self._step()
-
-    def _step(self) -> None:
-        """:meth:`step` without its check, for callers that have checked the gradients already
-        (``fit`` has: their global norm is finite)."""
-        grads = self.module.grads
         for name, p in self.module.params.items():
             self._update(p, grads[name], self.state.setdefault(name, {}))
         self.steps += 1

@@ -261,7 +261,7 @@ class Trainer:
         if o.clip_norm is not None:  # the norm above is still that of the gradients unless values were clipped
             clip_grad_norm(model, o.clip_norm, norm=norm if o.clip_value is None else None)
         backup = model.state_dict()  # the optimizer's state is not copied: 2 more copies of every weight
-        self.optimizer._step()        # per update (Adam) for a failure that ends training; norm checked above
+        self.optimizer.step()         # per update (Adam) for a failure that ends training
         bad = [k for k, p in model.params.items() if not np.all(np.isfinite(p))]
         if bad:
             model.load_state_dict(backup)
