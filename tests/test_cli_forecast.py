@@ -227,3 +227,18 @@ def test_predict_with_label_times_writes_no_time_column(fitted, tmp_path, capsys
     code, out, err = run(capsys, "forecast", "predict", d / "run", labelled)
     assert code == 0, err
     assert out.splitlines()[0] == "step,sales" and out.splitlines()[1].startswith("1,")
+
+
+@pytest.mark.parametrize("inputs", ["X", "known"])
+def test_predict_refuses_a_model_fitted_in_python_with_covariates(fitted, tmp_path, capsys, inputs):
+    from rnnkit.estimators import Forecaster
+
+    _, data = fitted
+    t = np.arange(72)
+    y, extra = 10 + np.sin(2 * np.pi * t / 12), (t % 12 == 0).astype(float)
+    model = Forecaster(horizon=3, lookback=12, hidden_size=4, epochs=1, seed=0, verbose=False)
+    model.fit(y, **{inputs: extra}).save(tmp_path / "python.safetensors")
+    code, _, err = run(capsys, "forecast", "predict", tmp_path / "python.safetensors", data)
+    what = "1 covariates X" if inputs == "X" else "1 known covariates"
+    user_error(code, err, "python.safetensors", f"fitted in Python with {what}",
+               "Forecaster.predict(y, X=..., known=...)")

@@ -7,7 +7,11 @@ For a series of T steps, horizon H, ``n_windows`` = K origins spaced ``step`` = 
 A fresh copy of the forecaster (same parameters) is fitted on y[:o_0] only, then forecasts
 y[o_k : o_k + H] from the history y[:o_k] at every origin (``refit=True`` refits it on y[:o_k]
 at every origin instead: slower, closer to use in production). Nothing after an origin is seen
-by the forecast made there: not by the weights, not by any scaling.
+by the forecast made there: not by the weights, not by any scaling. The one exception is by
+design: known covariates (values known in advance, ``known`` (T, K) aligned with y) are given
+up to o_k + H, their values over the forecast steps, as they would be in production; they are
+still standardised with the statistics of rows before o_k only, and fitting sees rows before
+o_0 (o_k with ``refit=True``) only.
 
 Each forecast is scored with MAE, RMSE, MAPE, sMAPE and MASE beside the seasonal-naive
 forecast from the same history (:func:`rnnkit.metrics.forecast_report`, m = the fitted
@@ -61,7 +65,7 @@ class BacktestResult:
 
 
 def backtest(forecaster: Any, y: Any, X: Any = None, n_windows: int = 5, step: int | None = None,
-             refit: bool = False) -> BacktestResult:
+             refit: bool = False, *, known: Any = None) -> BacktestResult:
     """Evaluate a fresh copy of ``forecaster`` on y from K rolling origins (module docstring).
 
     Args:
@@ -69,6 +73,7 @@ def backtest(forecaster: Any, y: Any, X: Any = None, n_windows: int = 5, step: i
             its seed: the copy draws from a copy of it).
         y: a series or a list of series, as for ``Forecaster.fit``.
         X: covariates aligned with y, or None.
+        known: known covariates aligned with y, (T, K) (a list for a list of series), or None.
         n_windows: K >= 1 origins.
         step: s >= 1 steps between origins; None: the horizon.
         refit: refit at every origin instead of once at the first.
@@ -81,7 +86,7 @@ def backtest(forecaster: Any, y: Any, X: Any = None, n_windows: int = 5, step: i
     H = forecaster.horizon
     s = H if step is None else check_positive_int(step, "step", owner)
     refit = check_bool(refit, "refit", owner)
-    data = as_series_data(y, X, owner)
+    data = as_series_data(y, X, owner, known)
     span = H + (K - 1) * s
     shortest = min(len(v) for v in data.y)
     if shortest - span < 3:
@@ -92,14 +97,14 @@ def backtest(forecaster: Any, y: Any, X: Any = None, n_windows: int = 5, step: i
     clone = type(forecaster)(**copy.deepcopy(forecaster.get_params()))
     origins = np.array([-(span - k * s) for k in range(K)])    # relative to each series' end
     cut = lambda arrs, o: [a[: len(a) + o] for a in arrs]      # noqa: E731 - history before origin o
+    opt = lambda arrs, o: None if arrs is None else _as_input(cut(arrs, o), data)   # noqa: E731 - X or known
     fc, act, base, reports = [[] for _ in data.y], [[] for _ in data.y], [[] for _ in data.y], []
     for k, o in enumerate(origins):
         if k == 0 or refit:
-            clone.fit(_as_input(cut(data.y, o), data, data.univariate),
-                      None if data.X is None else _as_input(cut(data.X, o), data))
+            clone.fit(_as_input(cut(data.y, o), data, data.univariate), opt(data.X, o), opt(data.known, o))
         hist = cut(data.y, o)
-        pred = clone.predict(_as_input(hist, data, data.univariate),
-                             None if data.X is None else _as_input(cut(data.X, o), data))
+        # known covariates up to o + H: the forecast steps' values (o + H <= 0: the last origin's end at T)
+        pred = clone.predict(_as_input(hist, data, data.univariate), opt(data.X, o), opt(data.known, o + H))
         pred = pred if data.is_list else [pred]
         for i, (h, series) in enumerate(zip(hist, data.y)):
             f = np.asarray(pred[i], dtype=np.float64).reshape(H, -1)

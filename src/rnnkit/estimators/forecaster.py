@@ -1,8 +1,8 @@
 """``Forecaster``: the next ``horizon`` values of one series, several channels, or many series.
 
-What ``fit(y, X=None)`` does (every statistic comes from the training series alone):
+What ``fit(y, X=None, known=None)`` does (every statistic comes from the training series alone):
 
-1. y (and covariates X) -> a list of (T_i, C) series (see :mod:`.series_input`).
+1. y (and covariates X, known covariates) -> a list of (T_i, C) series (see :mod:`.series_input`).
 2. Seasonal period m: ``seasonal_period``, or found in the data (:mod:`.period`: the search
    of :func:`rnnkit.metrics.guess_seasonal_period` over all the training series, an
    autocorrelation guess checked and corrected by how well each candidate season forecasts
@@ -11,14 +11,16 @@ What ``fit(y, X=None)`` does (every statistic comes from the training series alo
    shortest series (:func:`.windows.choose_lookback`). The anchor uses m when the
    seasonal-naive forecast beats the last value over the horizon in the training data.
 4. Windows: every (L-step input, H-step target) pair of every series, each normalised by
-   itself and written as a correction to the seasonal-naive forecast (:mod:`.windows`).
+   itself and written as a correction to the seasonal-naive forecast (:mod:`.windows`). With
+   known covariates each window is read over its L past and H forecast steps (L + H steps).
 5. Validation: the last ``validation_fraction`` of each series' windows (in time; windows whose
    targets overlap them are left out of training) drive early stopping.
 6. Network: recurrent layer -> last step -> [Dropout] -> Linear(H * C) (``strategy="direct"``:
    all H steps at once) or Linear(C) (``"recursive"``: one step, fed back H times); mean
    squared error, Adam, global-norm clipping at 1, restoring the best epoch's weights.
 
-Shapes: T time steps, C target channels, F covariates, H = ``horizon``, S series.
+Shapes: T time steps, C target channels, F covariates, K known covariates, H = ``horizon``,
+S series.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ from .base import BaseEstimator
 from .checks import check_common, check_optional_int, spawn_seeds
 from .network import build_network, to_float32, train_network
 from .period import anchor_period, choose_period
-from .series_input import SeriesData, as_series_data
+from .series_input import SeriesData, as_future_known, as_series_data, known_rules
 from .time_index import wrap
-from .windows import choose_lookback, floor_scale, normalise, scale_covariates, training_windows
+from .windows import (choose_lookback, floor_scale, normalise, scale_covariates, scale_known, training_windows,
+                      with_known)
 
 STRATEGIES = ("direct", "recursive")
 #: fewer training windows than this: no validation split (early stopping on the training loss)
@@ -52,7 +55,8 @@ class Forecaster(BaseEstimator):
         hidden_size: H_hidden, hidden units.
         num_layers: stacked recurrent layers.
         strategy: "direct" (one network output per future step) or "recursive" (one-step
-            forecasts fed back; not with covariates, whose future values are unknown).
+            forecasts fed back; not with covariates X, whose future values are unknown, nor, for
+            now, with known covariates).
         seasonal_period: m for the seasonal-naive anchor, the baseline and MASE; None: guessed.
         dropout: p in [0, 1) between stacked layers and before the output layer.
         epochs, batch_size, lr: the training loop (Adam).
@@ -64,7 +68,10 @@ class Forecaster(BaseEstimator):
     Attributes (after fit):
         seasonal_period_: m used for the baseline and MASE. lookback_: L.
         anchor_period_: m of the seasonal-naive anchor (1 when a season does not fit in L).
-        n_channels_: C. n_covariates_: F (0 without X). model_: the trained Sequential.
+        n_channels_: C. n_covariates_: F (0 without X). n_known_: K (0 without known).
+        model_: the trained Sequential.
+        known_mean_, known_scale_: (S, K) statistics of each training series' known covariates
+            (None without), which standardise the future rows given to ``predict()``.
         history_: per-epoch losses and how training ended.
 
     Example:
@@ -119,7 +126,7 @@ class Forecaster(BaseEstimator):
             return int(self.seasonal_period)
         return choose_period(ys)
 
-    def fit(self, y: Any, X: Any = None) -> "Forecaster":
+    def fit(self, y: Any, X: Any = None, known: Any = None) -> "Forecaster":
         """Learn to forecast ``horizon`` steps ahead from the series y.
 
         Args:
@@ -128,16 +135,24 @@ class Forecaster(BaseEstimator):
                 scale can share it). A flat list of numbers is one series.
             X: optional covariates aligned with y: (T, F) (or a list of them for a list of
                 series). Their past values are extra inputs; pass them to predict as well.
+            known: optional known covariates aligned with y, (T, K) (a 1-D (T,) is K = 1; a
+                pandas Series / DataFrame or a list, as X): values known in advance over the
+                forecast horizon (calendar effects, holidays, planned prices). The network also
+                reads their values at the H forecast steps (:mod:`.windows`); ``predict`` needs
+                them over the forecast steps. Only with ``strategy="direct"``.
 
         Returns:
             self. The fitted attributes are set only once training has succeeded: when fit raises,
             a forecaster fitted before keeps its previous state.
         """
         self._check_params()
-        data = as_series_data(y, X, "Forecaster.fit")
+        data = as_series_data(y, X, "Forecaster.fit", known)
         if data.X is not None and self.strategy == "recursive":
             raise ValueError("Forecaster with strategy='recursive' cannot use covariates X: feeding forecasts back "
                              "would need future covariate values. Use strategy='direct' or drop X.")
+        if data.known is not None and self.strategy == "recursive":
+            raise ValueError("Forecaster with strategy='recursive' does not support known covariates yet: use "
+                             "strategy='direct' (it reads the known values of all H forecast steps), or drop known.")
         H = self._steps_out
         m = self._guess_period(data.y)
         shortest = min(len(s) for s in data.y)
@@ -152,10 +167,12 @@ class Forecaster(BaseEstimator):
                              "shorter lookback or horizon, or longer series.")
         n_channels = data.y[0].shape[1]
         n_covariates = 0 if data.X is None else data.X[0].shape[1]
+        n_known = 0 if data.known is None else data.known[0].shape[1]
         train, val = self._windows(data, L, H, m_anchor)
         remembered = self._remember(data, L)
         s = spawn_seeds(self.seed, 5)
-        model = build_network(self.cell, n_channels + n_covariates, self.hidden_size, self.num_layers,
+        n_inputs = n_channels + n_covariates + (n_known + 1 if n_known else 0)   # + K known and the flag
+        model = build_network(self.cell, n_inputs, self.hidden_size, self.num_layers,
                               False, self.dropout, H * n_channels, "last", s[:4])
         flat = lambda z: z.reshape(len(z), -1)  # noqa: E731 - (N, H, C) targets -> (N, H*C)
         history = train_network(model, to_float32(train[0]), to_float32(flat(train[1])), loss="mse",
@@ -165,7 +182,7 @@ class Forecaster(BaseEstimator):
                                                                           to_float32(flat(val[1]))))
         # only now that training succeeded: a failed refit leaves the previous fitted state whole
         self.seasonal_period_, self.lookback_, self.anchor_period_ = m, L, m_anchor
-        self.n_channels_, self.n_covariates_ = n_channels, n_covariates
+        self.n_channels_, self.n_covariates_, self.n_known_ = n_channels, n_covariates, n_known
         self.model_, self.history_ = model, history
         for name, value in remembered.items():
             setattr(self, name, value)
@@ -173,8 +190,10 @@ class Forecaster(BaseEstimator):
 
     def _windows(self, data: SeriesData, L: int, H: int, m: int) -> tuple[tuple, tuple | None]:
         """Training and validation windows of every series (time-ordered split per series):
-        (x (N, L, C + F), z (N, H, C)) each; validation None when too little data to hold any out."""
-        every = [training_windows(y, None if data.X is None else data.X[i], L, H, m) for i, y in enumerate(data.y)]
+        (x (N, L, C + F) or (N, L + H, C + F + K + 1) with known, z (N, H, C)) each; validation None
+        when too little data to hold any out."""
+        every = [training_windows(y, None if data.X is None else data.X[i], L, H, m,
+                                  None if data.known is None else data.known[i]) for i, y in enumerate(data.y)]
         tr, va = [], []
         for x, z in every:
             n_val = int(round(self.validation_fraction * len(x)))
@@ -190,15 +209,21 @@ class Forecaster(BaseEstimator):
     @staticmethod
     def _remember(data: SeriesData, L: int) -> dict[str, Any]:
         """What predict() needs to forecast right after the training series (fitted attributes)."""
+        scaled = [] if data.known is None else [scale_known(k, len(k)) for k in data.known]
+        known = None if data.known is None else {
+            "known_tails_": np.stack([k[len(k) - L:] for k, _, _ in scaled]),     # (S, L, K) standardised
+            "known_mean_": np.stack([mu for _, mu, _ in scaled]),                  # (S, K)
+            "known_scale_": np.stack([sd for _, _, sd in scaled])}                 # (S, K)
         return {"tails_": np.stack([y[len(y) - L:] for y in data.y]),                # (S, L, C)
                 "floors_": np.stack([floor_scale(y) for y in data.y]),               # (S, C)
                 "covariate_tails_": None if data.X is None else np.stack(
                     [scale_covariates(x)[len(x) - L:] for x in data.X]),              # (S, L, F)
                 "is_list_": data.is_list, "univariate_": data.univariate,
-                "index_info_": data.index, "names_": data.names}
+                "index_info_": data.index, "names_": data.names,
+                **(known or dict.fromkeys(Forecaster._KNOWN_ARRAYS))}
 
     # -- predict ---------------------------------------------------------------------------
-    def predict(self, y: Any = None, X: Any = None) -> Any:
+    def predict(self, y: Any = None, X: Any = None, known: Any = None) -> Any:
         """Forecast the ``horizon`` steps after the end of y.
 
         Args:
@@ -206,25 +231,53 @@ class Forecaster(BaseEstimator):
                 series for a model fitted on a list); at least ``lookback_`` steps. None: the
                 training series.
             X: covariates aligned with y, required when the model was fitted with X.
+            known: the known covariates, required when the model was fitted with them (and
+                refused otherwise), K columns as in fit (per series for a list). With y given:
+                y's history and the H forecast steps, (T + H, K) for T = len(y); with y None:
+                the H forecast steps only, (H, K). Any other number of rows is refused.
 
         Returns:
             (H,) for a 1-D series, (H, C) for C channels; a pandas Series / DataFrame on the
             continued index when y (or the training y) was pandas; a list of those for a list.
         """
         self._check_fitted("predict")
+        self._check_known_given(known)
+        H, L = self.horizon, self.lookback_
         if y is None:
             if X is not None:
                 raise ValueError("Forecaster.predict got covariates X without y. Pass the history y together with "
                                  "its X, or neither to forecast after the training series.")
-            out = self._forecast(self.tails_, self.floors_, self.covariate_tails_)
+            k = None
+            if known is not None:   # the H future rows, standardised with the training statistics
+                future = as_future_known(known, len(self.tails_), self.is_list_, H, "Forecaster.predict")
+                self._check_n_known(future)
+                k = np.stack([np.concatenate([tail, (f - mu) / sd]) for tail, f, mu, sd in
+                              zip(self.known_tails_, future, self.known_mean_, self.known_scale_)])   # (S, L+H, K)
+            out = self._forecast(self.tails_, self.floors_, self.covariate_tails_, k)
             return self._package(out, self.index_info_, self.names_, self.is_list_)
-        data = as_series_data(y, X, "Forecaster.predict")
+        data = as_series_data(y, X, "Forecaster.predict", known, horizon=H)
         self._check_history(data)
-        L = self.lookback_
         tails = np.stack([s[len(s) - L:] for s in data.y])
         floors = np.stack([floor_scale(s) for s in data.y])
         cov = None if data.X is None else np.stack([scale_covariates(x)[len(x) - L:] for x in data.X])
-        return self._package(self._forecast(tails, floors, cov), data.index, data.names, data.is_list)
+        k = None if data.known is None else np.stack(   # statistics of the T history rows only: (S, L + H, K)
+            [scale_known(kn, len(s))[0][len(s) - L:] for kn, s in zip(data.known, data.y)])
+        return self._package(self._forecast(tails, floors, cov, k), data.index, data.names, data.is_list)
+
+    def _check_known_given(self, known: Any) -> None:
+        """known is required iff the model was fitted with known covariates."""
+        K = getattr(self, "n_known_", 0)
+        if K and known is None:
+            raise ValueError(f"Forecaster.predict needs the known covariates: the model was fitted with "
+                             f"n_known_ = {K} of them. Pass them as known=...: {known_rules(self.horizon)}.")
+        if not K and known is not None:
+            raise ValueError("Forecaster.predict got known covariates, but the model was fitted without them "
+                             "(n_known_ = 0). Drop known, or refit with fit(y, known=...).")
+
+    def _check_n_known(self, known: list[np.ndarray]) -> None:
+        if known[0].shape[1] != self.n_known_:
+            raise ValueError(f"Forecaster.predict expected {self.n_known_} known covariate(s), as in fit, got "
+                             f"{known[0].shape[1]}.")
 
     def _check_history(self, data: SeriesData) -> None:
         c = data.y[0].shape[1]
@@ -235,19 +288,25 @@ class Forecaster(BaseEstimator):
         if f != self.n_covariates_:
             raise ValueError(f"Forecaster.predict expected {self.n_covariates_} covariate(s) in X, as in fit, got "
                              f"{f}{' (X is None)' if data.X is None else ''}.")
+        if data.known is not None:
+            self._check_n_known(data.known)
         short = min(len(s) for s in data.y)
         if short < self.lookback_:
             raise ValueError(f"Forecaster.predict needs at least lookback_ = {self.lookback_} steps of history, "
                              f"got a series of {short}.")
 
-    def _forecast(self, tails: np.ndarray, floors: np.ndarray, cov: np.ndarray | None) -> np.ndarray:
-        """(S, L, C) histories -> (S, H, C) forecasts in the original units."""
+    def _forecast(self, tails: np.ndarray, floors: np.ndarray, cov: np.ndarray | None,
+                  known: np.ndarray | None = None) -> np.ndarray:
+        """(S, L, C) histories, (S, L, F) standardised covariates or None and (S, L + H, K)
+        standardised known covariates or None -> (S, H, C) forecasts in the original units."""
         S, L, C = tails.shape
         floor = floors[:, None, :]
         if self.strategy == "direct":
             x, a, s = normalise(tails, floor, self.horizon, self.anchor_period_)
             if cov is not None:
                 x = np.concatenate([x, cov], axis=2)
+            if known is not None:
+                x = with_known(x, known)                                     # (S, L + H, C + F + K + 1)
             out = self.model_.predict(to_float32(x)).astype(np.float64).reshape(S, self.horizon, C)
             return a + s * out
         window, steps = tails.copy(), []
@@ -269,23 +328,28 @@ class Forecaster(BaseEstimator):
 
     # -- evaluation ----------------------------------------------------------------------------
     def backtest(self, y: Any, X: Any = None, n_windows: int = 5, step: int | None = None,
-                 refit: bool = False) -> Any:
-        """Rolling-origin evaluation of a fresh copy of this forecaster on y; see
+                 refit: bool = False, *, known: Any = None) -> Any:
+        """Rolling-origin evaluation of a fresh copy of this forecaster on y (with covariates X and
+        known covariates ``known`` (T, K) aligned with y); see
         :func:`rnnkit.estimators.backtest.backtest` (self is left unchanged)."""
         from .backtest import backtest
 
-        return backtest(self, y, X, n_windows=n_windows, step=step, refit=refit)
+        return backtest(self, y, X, n_windows=n_windows, step=step, refit=refit, known=known)
 
     # -- saving ----------------------------------------------------------------------------
     #: the JSON-able fitted attributes that a saved Forecaster stores
     _STATE_KEYS = ("seasonal_period_", "lookback_", "anchor_period_", "n_channels_", "n_covariates_", "is_list_",
                    "univariate_", "index_info_", "names_", "history_")
+    #: the arrays of a Forecaster fitted with known covariates
+    _KNOWN_ARRAYS = ("known_tails_", "known_mean_", "known_scale_")
 
     def _get_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         state = {k: getattr(self, k) for k in self._STATE_KEYS}
+        state["n_known_"] = getattr(self, "n_known_", 0)   # 0 for one unpickled from before known covariates
         arrays = {"tails_": self.tails_, "floors_": self.floors_}
-        if self.covariate_tails_ is not None:
-            arrays["covariate_tails_"] = self.covariate_tails_
+        for name in ("covariate_tails_", *self._KNOWN_ARRAYS):
+            if getattr(self, name, None) is not None:
+                arrays[name] = getattr(self, name)
         return state, arrays
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, Any]) -> None:
@@ -293,3 +357,6 @@ class Forecaster(BaseEstimator):
             setattr(self, k, state[k])
         self.tails_, self.floors_ = arrays["tails_"], arrays["floors_"]
         self.covariate_tails_ = arrays.get("covariate_tails_")
+        self.n_known_ = int(state.get("n_known_", 0))   # absent in files written before known covariates
+        for name in self._KNOWN_ARRAYS:   # each one required with known covariates (KeyError otherwise)
+            setattr(self, name, arrays[name] if self.n_known_ else None)

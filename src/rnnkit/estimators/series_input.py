@@ -1,4 +1,5 @@
-"""Series inputs of :class:`~rnnkit.estimators.Forecaster`: target y and covariates X.
+"""Series inputs of :class:`~rnnkit.estimators.Forecaster`: target y, covariates X and known
+covariates.
 
 Accepted y:
 
@@ -10,6 +11,14 @@ Accepted y:
 Accepted X (optional covariates, past values used as extra inputs): for one series an array
 (T, F) (or (T,) for F = 1) or DataFrame with the same T as y; for a list of series a list of
 such arrays, one per series. The same F must be given at predict time.
+
+Accepted ``known`` (optional covariates whose values are known in advance over the forecast
+horizon: calendar effects, holidays, planned prices), in the same forms as X with K columns:
+
+- at fit and in backtest, aligned with y: (T, K) per series (a 1-D (T,) is K = 1);
+- at predict with y given: y's history and the H forecast steps, (T + H, K) per series;
+- at predict with y None (after the training series): the H forecast steps only, (H, K) per
+  series (:func:`as_future_known`).
 
 pandas' nullable columns (Int64, Float64) are read as float64 (pd.NA as NaN, then refused as
 missing). Values must be finite and within float32's range (the networks compute in float32); sparse
@@ -25,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..data._arrays import as_float_series, is_pandas
-from .checks import check_float32_range, check_not_sparse, pandas_values
+from .checks import check_float32_range, check_not_sparse
 from .time_index import index_info
 
 
@@ -36,6 +45,8 @@ class SeriesData:
     Attributes:
         y: list of (T_i, C) float64 arrays.
         X: list of (T_i, F) float64 arrays, or None without covariates.
+        known: list of (T_i + extra, K) float64 arrays (``extra`` = 0 at fit, H at predict), or
+            None without known covariates.
         is_list: y was a list of series.
         univariate: every series was 1-D (forecasts come back 1-D).
         index: per series, :func:`~rnnkit.estimators.time_index.index_info` of its pandas
@@ -49,6 +60,7 @@ class SeriesData:
     univariate: bool
     index: list[dict[str, Any] | None]
     names: list[Any]
+    known: list[np.ndarray] | None = None
 
 
 def _one_y(y: Any, owner: str, where: str) -> tuple[np.ndarray, dict | None, Any]:
@@ -58,7 +70,6 @@ def _one_y(y: Any, owner: str, where: str) -> tuple[np.ndarray, dict | None, Any
         info = index_info(y.index) if len(y) else None
         name = [c if isinstance(c, (str, int)) else str(c) for c in y.columns] if y.ndim == 2 else (
             y.name if isinstance(y.name, (str, int, type(None))) else str(y.name))
-        y = pandas_values(y)
     arr = as_float_series(y, f"y{where}", owner, ndim=(1, 2))
     if len(arr) < 2:
         raise ValueError(f"{owner} expected y{where} with at least 2 time steps, got {len(arr)}.")
@@ -67,12 +78,55 @@ def _one_y(y: Any, owner: str, where: str) -> tuple[np.ndarray, dict | None, Any
 
 def _one_x(X: Any, T: int, owner: str, where: str) -> np.ndarray:
     check_not_sparse(X, f"X{where}", owner)
-    arr = as_float_series(pandas_values(X) if is_pandas(X) else X, f"X{where}", owner, ndim=(1, 2))
+    arr = as_float_series(X, f"X{where}", owner, ndim=(1, 2))
     arr = arr.reshape(len(arr), -1)
     if len(arr) != T:
         raise ValueError(f"{owner} expected covariates X{where} with one row per time step of y ({T} rows), got "
                          f"{len(arr)}. X holds past values aligned with y, not future ones.")
     return check_float32_range(arr, f"X{where}", owner)
+
+
+def known_rules(H: int) -> str:
+    """The two shape rules of ``known`` at predict time, for error messages."""
+    return (f"with y given, known covers y's T steps of history and the {H} forecast step(s): (T + {H}, K) rows "
+            f"per series; with y None (forecasting after the training series), only the {H} future row(s): "
+            f"({H}, K)")
+
+
+def _one_known(k: Any, rows: int, extra: int, owner: str, where: str, rule: str) -> np.ndarray:
+    """known (rows, K) of one series (a 1-D (rows,) is K = 1; ``extra`` of the rows are forecast
+    steps after y's T = rows - extra), or a ValueError stating ``rule``."""
+    check_not_sparse(k, f"known{where}", owner)
+    arr = as_float_series(k, f"known{where}", owner, ndim=(1, 2))
+    if len(arr) != rows:
+        n = f"T + H = {rows - extra} + {extra} = {rows}" if 0 < extra < rows else str(rows)
+        raise ValueError(f"{owner} expected known{where} (the known covariates) with {n} rows ({rule}), got shape "
+                         f"{arr.shape}.")
+    if arr.ndim == 2 and arr.shape[1] == 0:
+        raise ValueError(f"{owner} expected known{where} (the known covariates) with at least one column, got shape "
+                         f"{arr.shape}. Pass known=None for none.")
+    return check_float32_range(arr.reshape(len(arr), -1), f"known{where}", owner)
+
+
+def _known_list(known: Any, rows: list[int], is_list: bool, owner: str, rule: str, extra: int = 0
+                ) -> list[np.ndarray]:
+    """Validated known covariates, one (rows_i, K) array per series (the same K for all); ``extra``:
+    forecast steps among the rows when y is given (H at predict), else 0."""
+    if is_list and not (isinstance(known, (list, tuple)) and len(known) == len(rows)):
+        raise ValueError(f"{owner} expected known as a list of {len(rows)} arrays, one per series, got "
+                         f"{type(known).__name__}{f' of {len(known)}' if isinstance(known, (list, tuple)) else ''}.")
+    items = list(known) if is_list else [known]
+    out = [_one_known(k, n, extra, owner, f"[{i}]" if is_list else "", rule)
+           for i, (k, n) in enumerate(zip(items, rows))]
+    if len({k.shape[1] for k in out}) > 1:
+        raise ValueError(f"{owner} expected the same number of known covariates in every series, got "
+                         f"{sorted({k.shape[1] for k in out})}.")
+    return out
+
+
+def as_future_known(known: Any, n_series: int, is_list: bool, H: int, owner: str) -> list[np.ndarray]:
+    """``known`` of a forecast after the training series: (H, K) per series (module docstring)."""
+    return _known_list(known, [H] * n_series, is_list, owner, known_rules(H))
 
 
 def _is_scalar(v: Any) -> bool:
@@ -81,8 +135,12 @@ def _is_scalar(v: Any) -> bool:
         isinstance(v, np.ndarray) and v.ndim == 0)
 
 
-def as_series_data(y: Any, X: Any, owner: str) -> SeriesData:
-    """Validate y (and X) as described in the module docstring."""
+def as_series_data(y: Any, X: Any, owner: str, known: Any = None, horizon: int | None = None) -> SeriesData:
+    """Validate y (and X, known) as described in the module docstring.
+
+    ``horizon``: None when ``known`` is aligned with y (fit, backtest), H at predict time when it
+    also covers the H forecast steps ((T_i + H, K) per series).
+    """
     is_list = isinstance(y, (list, tuple))
     scalars = [_is_scalar(v) for v in y] if is_list else []
     if scalars and all(scalars):   # [1.0, 2.5, ...]: one series, as np.asarray reads it
@@ -116,5 +174,10 @@ def as_series_data(y: Any, X: Any, owner: str) -> SeriesData:
         if len({x.shape[1] for x in Xs}) > 1:
             raise ValueError(f"{owner} expected the same number of covariates in every X, got "
                              f"{sorted({x.shape[1] for x in Xs})}.")
+    Ks = None
+    if known is not None:
+        extra = 0 if horizon is None else horizon
+        rule = ("aligned with y: one row per time step of y" if horizon is None else known_rules(horizon))
+        Ks = _known_list(known, [len(a) + extra for a in ys], is_list, owner, rule, extra)
     univariate = ys[0].ndim == 1
-    return SeriesData([a.reshape(len(a), -1) for a in ys], Xs, is_list, univariate, infos, names)
+    return SeriesData([a.reshape(len(a), -1) for a in ys], Xs, is_list, univariate, infos, names, Ks)
