@@ -239,6 +239,6 @@ def test_predict_refuses_a_model_fitted_in_python_with_covariates(fitted, tmp_pa
     model = Forecaster(horizon=3, lookback=12, hidden_size=4, epochs=1, seed=0, verbose=False)
     model.fit(y, **{inputs: extra}).save(tmp_path / "python.safetensors")
     code, _, err = run(capsys, "forecast", "predict", tmp_path / "python.safetensors", data)
-    what = "1 covariates X" if inputs == "X" else "1 known covariates"
+    what = "covariates X (1)" if inputs == "X" else "known covariates (1)"
     user_error(code, err, "python.safetensors", f"fitted in Python with {what}",
                "Forecaster.predict(y, X=..., known=...)")

@@ -38,20 +38,20 @@ def test_training_windows_with_known_follow_the_equations():
     rng = np.random.default_rng(1)
     T, L, C, F, K = 40, 6, 2, 1, 2
     y, X, k = rng.standard_normal((T, C)).cumsum(0), rng.standard_normal((T, F)), calendar(T)
+    k_std = (k - k.mean(0)) / k.std(0)                             # as fit standardises them
     x0, z0 = training_windows(y, X, L, H, 1)
-    x, z = training_windows(y, X, L, H, 1, k)
+    x, z = training_windows(y, X, L, H, 1, k_std)
     N = T - L - H + 1
     assert x.shape == (N, L + H, C + F + K + 1) and z.shape == (N, H, C)
     np.testing.assert_array_equal(z, z0)                           # targets do not change
     np.testing.assert_array_equal(x[:, :L, :C + F], x0)            # the L history steps: x and X as before
     assert (x[:, L:, :C + F] == 0).all()                           # forecast steps: target and X unknown
-    k_std = (k - k.mean(0)) / k.std(0)                             # statistics of the training series
     for i in (0, 7, N - 1):
         np.testing.assert_allclose(x[i, :, C + F:C + F + K], k_std[i:i + L + H], rtol=0, atol=1e-15)
     np.testing.assert_array_equal(x[:, :, -1], np.broadcast_to(np.r_[np.zeros(L), np.ones(H)], (N, L + H)))
 
 
-def test_predict_builds_its_input_from_the_history_statistics_only():
+def test_predict_builds_its_input_with_the_training_statistics():
     y, _ = promo_series(90)
     k = calendar(90 + H)
     f = Forecaster(**FC).fit(y[:70], known=k[:70])
@@ -59,15 +59,21 @@ def test_predict_builds_its_input_from_the_history_statistics_only():
     T, L = 60, f.lookback_
     w = y[T - L:T]
     s = w.std() + floor_scale(y[:T, None])[0]
-    hist = k[:T]                                                   # rows T .. T+H-1 are the forecast steps
-    k_std = (k[:T + H] - hist.mean(0)) / hist.std(0)
+    train = k[:70]                                                 # statistics fixed at fit
+    k_std = (k[:T + H] - train.mean(0)) / train.std(0)
     u = np.zeros((1, L + H, 4))
     u[0, :L, 0] = (w - w[-1]) / s
     u[0, :, 1:3] = k_std[T - L:T + H]
     u[0, L:, 3] = 1
     expected = w[-1] + s * f.model_.predict(u.astype(np.float32)).astype(np.float64)[0]
     np.testing.assert_array_equal(f.predict(y[:T], known=k[:T + H]), expected)
-    # rows after T + H cannot be given; rows T.. change the forecast but not the statistics
+    # known is scaled alike from a short history (y's floor scale still comes from what is passed)
+    short = y[T - L:T]
+    s_short = short.std() + floor_scale(short[:, None])[0]
+    want_short = w[-1] + s_short * f.model_.predict(u.astype(np.float32) * np.r_[s / s_short, 1, 1, 1].astype(
+        np.float32)).astype(np.float64)[0]
+    np.testing.assert_allclose(f.predict(short, known=k[T - L:T + H]), want_short, rtol=1e-6)
+    # rows T.. (the forecast steps) change the forecast
     k2 = k.copy()
     k2[T:T + H, 0] += 5
     changed = f.predict(y[:T], known=k2[:T + H])
@@ -99,7 +105,7 @@ def test_after_the_training_series_known_holds_the_h_future_rows():
     # the same forecast as from the training series with its whole known history: (T + H, K)
     np.testing.assert_array_equal(f.predict(y, known=k), ahead)
     assert f.predict(y[:50], known=k[:50 + H]).shape == (H,)
-    assert f.known_mean_.shape == f.known_scale_.shape == (1, 2) and f.known_tails_.shape == (1, f.lookback_, 2)
+    assert f.known_mean_.shape == f.known_scale_.shape == (2,) and f.known_tails_.shape == (1, f.lookback_, 2)
 
 
 def test_one_dimensional_known_is_one_covariate():
@@ -117,7 +123,8 @@ def test_list_of_series_takes_a_list_of_known():
     ys = [promo_series(n, seed=i)[0] * (1 + i) for i, n in enumerate(lengths)]
     ks = [calendar(n + H, seed=i) for i, n in enumerate(lengths)]
     f = Forecaster(**FC).fit(ys, known=[k[:-H] for k in ks])
-    assert f.n_known_ == 2 and f.known_mean_.shape == (3, 2)
+    assert f.n_known_ == 2 and f.known_mean_.shape == (2,)   # pooled over the series
+    np.testing.assert_allclose(f.known_mean_, np.concatenate([k[:-H] for k in ks]).mean(0), rtol=1e-14)
     ahead = f.predict(known=[k[-H:] for k in ks])
     assert isinstance(ahead, list) and [a.shape for a in ahead] == [(H,)] * 3
     again = f.predict(ys, known=ks)                                   # (T_i + H, K) each

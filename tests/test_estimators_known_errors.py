@@ -81,8 +81,8 @@ def test_x_without_y_is_still_refused_with_known():
 def test_lists_need_one_known_per_series():
     ys = [series(60), series(70)]
     f = Forecaster(**FC).fit(ys, known=[known(60), known(70)])
-    refused(lambda: f.predict(known=[known(3)]), r"list of 2 arrays, one per series, got list of 1")
-    refused(lambda: f.predict(known=known(3)), r"list of 2 arrays, one per series, got ndarray")
+    refused(lambda: f.predict(known=[known(3)]), r"list of 2 arrays, one per series of y, got list of 1")
+    refused(lambda: f.predict(known=known(3)), r"list of 2 arrays, one per series of y, got ndarray")
     refused(lambda: f.predict(known=[known(3), known(4)]), r"known\[1\] \(the known covariates\) with 3 rows",
             re.escape("got shape (4, 2)"))
     refused(lambda: f.predict(ys, known=[known(63), known(70)]), r"known\[1\]", r"70 \+ 3 = 73",

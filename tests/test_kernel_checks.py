@@ -142,8 +142,9 @@ def test_second_backward_through_one_cache_raises(cell, loop, overwrite_x):
     y, _, cache = forward(cell, **p)
     dy = np.random.default_rng(1).standard_normal(y.shape)
     backward(cell, cache, dy, ds, overwrite_x=overwrite_x)
-    with pytest.raises(ValueError, match=rf"{cell}_backward: this cache was used by a backward already"):
-        backward(cell, cache, dy, ds)
+    for check_args in (True, False):   # unchecked arguments still get this check
+        with pytest.raises(ValueError, match=rf"{cell}_backward: this cache was used by a backward already"):
+            backward(cell, cache, dy, ds, check_args=check_args)
     _, _, fresh = forward(cell, **p)
     backward(cell, fresh, dy, ds)  # a new forward, a new backward
 

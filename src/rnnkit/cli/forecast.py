@@ -200,7 +200,7 @@ def fit_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 def predict_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     model, path = load_estimator_of(args.model, "Forecaster", "rnnkit forecast predict")
     inputs = {"covariates X": model.n_covariates_, "known covariates": getattr(model, "n_known_", 0)}
-    needed = [f"{n} {what}" for what, n in inputs.items() if n]
+    needed = [f"{what} ({n})" for what, n in inputs.items() if n]
     if needed:
         raise CLIError(f"'{path}' holds a Forecaster fitted in Python with {' and '.join(needed)}, which the "
                        "command line cannot pass. Forecast with it in Python: Forecaster.predict(y, X=..., known=...).")

@@ -30,14 +30,14 @@ from typing import Any
 import numpy as np
 
 from .._checks import check_choice, check_positive_int, check_probability
+from ..data.scalers import mean_and_scale
 from .base import BaseEstimator
 from .checks import check_common, check_optional_int, spawn_seeds
 from .network import build_network, to_float32, train_network
 from .period import anchor_period, choose_period
 from .series_input import SeriesData, as_future_known, as_series_data, known_rules
 from .time_index import wrap
-from .windows import (choose_lookback, floor_scale, normalise, scale_covariates, scale_known, training_windows,
-                      with_known)
+from .windows import choose_lookback, floor_scale, normalise, scale_covariates, training_windows, with_known
 
 STRATEGIES = ("direct", "recursive")
 #: fewer training windows than this: no validation split (early stopping on the training loss)
@@ -70,8 +70,10 @@ class Forecaster(BaseEstimator):
         anchor_period_: m of the seasonal-naive anchor (1 when a season does not fit in L).
         n_channels_: C. n_covariates_: F (0 without X). n_known_: K (0 without known).
         model_: the trained Sequential.
-        known_mean_, known_scale_: (S, K) statistics of each training series' known covariates
-            (None without), which standardise the future rows given to ``predict()``.
+        known_mean_, known_scale_: (K,) mean and std of the training series' known covariates
+            together, which standardise every known value the network reads (None without).
+        known_tails_: (S, L, K) the standardised known covariates of the training series' last
+            L steps, for ``predict()`` after them (None without).
         history_: per-epoch losses and how training ended.
 
     Example:
@@ -168,11 +170,13 @@ class Forecaster(BaseEstimator):
         n_channels = data.y[0].shape[1]
         n_covariates = 0 if data.X is None else data.X[0].shape[1]
         n_known = 0 if data.known is None else data.known[0].shape[1]
+        stats = None if data.known is None else mean_and_scale(np.concatenate(data.known))   # (K,), (K,)
+        if stats is not None:
+            data.known = [(k - stats[0]) / stats[1] for k in data.known]
         train, val = self._windows(data, L, H, m_anchor)
-        remembered = self._remember(data, L)
+        remembered = self._remember(data, L, stats)
         s = spawn_seeds(self.seed, 5)
-        n_inputs = n_channels + n_covariates + (n_known + 1 if n_known else 0)   # + K known and the flag
-        model = build_network(self.cell, n_inputs, self.hidden_size, self.num_layers,
+        model = build_network(self.cell, train[0].shape[2], self.hidden_size, self.num_layers,
                               False, self.dropout, H * n_channels, "last", s[:4])
         flat = lambda z: z.reshape(len(z), -1)  # noqa: E731 - (N, H, C) targets -> (N, H*C)
         history = train_network(model, to_float32(train[0]), to_float32(flat(train[1])), loss="mse",
@@ -207,13 +211,12 @@ class Forecaster(BaseEstimator):
         return train, val
 
     @staticmethod
-    def _remember(data: SeriesData, L: int) -> dict[str, Any]:
-        """What predict() needs to forecast right after the training series (fitted attributes)."""
-        scaled = [] if data.known is None else [scale_known(k, len(k)) for k in data.known]
-        known = None if data.known is None else {
-            "known_tails_": np.stack([k[len(k) - L:] for k, _, _ in scaled]),     # (S, L, K) standardised
-            "known_mean_": np.stack([mu for _, mu, _ in scaled]),                  # (S, K)
-            "known_scale_": np.stack([sd for _, _, sd in scaled])}                 # (S, K)
+    def _remember(data: SeriesData, L: int, stats: tuple | None) -> dict[str, Any]:
+        """What predict() needs to forecast right after the training series (fitted attributes);
+        ``data.known`` standardised with ``stats`` = (mean (K,), scale (K,)) or None."""
+        known = None if stats is None else {
+            "known_tails_": np.stack([k[len(k) - L:] for k in data.known]),        # (S, L, K) standardised
+            "known_mean_": stats[0], "known_scale_": stats[1]}                     # (K,) each
         return {"tails_": np.stack([y[len(y) - L:] for y in data.y]),                # (S, L, C)
                 "floors_": np.stack([floor_scale(y) for y in data.y]),               # (S, C)
                 "covariate_tails_": None if data.X is None else np.stack(
@@ -248,11 +251,11 @@ class Forecaster(BaseEstimator):
                 raise ValueError("Forecaster.predict got covariates X without y. Pass the history y together with "
                                  "its X, or neither to forecast after the training series.")
             k = None
-            if known is not None:   # the H future rows, standardised with the training statistics
+            if known is not None:   # the H future rows after the remembered L
                 future = as_future_known(known, len(self.tails_), self.is_list_, H, "Forecaster.predict")
                 self._check_n_known(future)
-                k = np.stack([np.concatenate([tail, (f - mu) / sd]) for tail, f, mu, sd in
-                              zip(self.known_tails_, future, self.known_mean_, self.known_scale_)])   # (S, L+H, K)
+                k = np.stack([np.concatenate([tail, self._scale_known(f)])
+                              for tail, f in zip(self.known_tails_, future)])                  # (S, L + H, K)
             out = self._forecast(self.tails_, self.floors_, self.covariate_tails_, k)
             return self._package(out, self.index_info_, self.names_, self.is_list_)
         data = as_series_data(y, X, "Forecaster.predict", known, horizon=H)
@@ -260,9 +263,13 @@ class Forecaster(BaseEstimator):
         tails = np.stack([s[len(s) - L:] for s in data.y])
         floors = np.stack([floor_scale(s) for s in data.y])
         cov = None if data.X is None else np.stack([scale_covariates(x)[len(x) - L:] for x in data.X])
-        k = None if data.known is None else np.stack(   # statistics of the T history rows only: (S, L + H, K)
-            [scale_known(kn, len(s))[0][len(s) - L:] for kn, s in zip(data.known, data.y)])
+        k = None if data.known is None else np.stack(
+            [self._scale_known(kn[len(s) - L:]) for kn, s in zip(data.known, data.y)])         # (S, L + H, K)
         return self._package(self._forecast(tails, floors, cov, k), data.index, data.names, data.is_list)
+
+    def _scale_known(self, known: np.ndarray) -> np.ndarray:
+        """Known covariates (n, K) standardised with the training statistics (see :mod:`.windows`)."""
+        return (known - self.known_mean_) / self.known_scale_
 
     def _check_known_given(self, known: Any) -> None:
         """known is required iff the model was fitted with known covariates."""

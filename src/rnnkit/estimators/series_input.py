@@ -108,20 +108,27 @@ def _one_known(k: Any, rows: int, extra: int, owner: str, where: str, rule: str)
     return check_float32_range(arr.reshape(len(arr), -1), f"known{where}", owner)
 
 
+def _per_series(values: Any, name: str, what: str, rows: list[int], is_list: bool, owner: str,
+                 one: Any) -> list[np.ndarray]:
+    """``values`` (X or known) as one validated (rows_i, F) array per series of y, by
+    ``one(item, rows_i, where)``: a list of them when y is a list, all with the same F."""
+    if is_list and not (isinstance(values, (list, tuple)) and len(values) == len(rows)):
+        got = type(values).__name__ + (f" of {len(values)}" if isinstance(values, (list, tuple)) else "")
+        raise ValueError(f"{owner} expected {name} as a list of {len(rows)} arrays, one per series of y, got {got}.")
+    items = list(values) if is_list else [values]
+    out = [one(v, n, f"[{i}]" if is_list else "") for i, (v, n) in enumerate(zip(items, rows))]
+    widths = sorted({a.shape[1] for a in out})
+    if len(widths) > 1:
+        raise ValueError(f"{owner} expected the same number of {what} in every series, got {widths}.")
+    return out
+
+
 def _known_list(known: Any, rows: list[int], is_list: bool, owner: str, rule: str, extra: int = 0
                 ) -> list[np.ndarray]:
     """Validated known covariates, one (rows_i, K) array per series (the same K for all); ``extra``:
     forecast steps among the rows when y is given (H at predict), else 0."""
-    if is_list and not (isinstance(known, (list, tuple)) and len(known) == len(rows)):
-        raise ValueError(f"{owner} expected known as a list of {len(rows)} arrays, one per series, got "
-                         f"{type(known).__name__}{f' of {len(known)}' if isinstance(known, (list, tuple)) else ''}.")
-    items = list(known) if is_list else [known]
-    out = [_one_known(k, n, extra, owner, f"[{i}]" if is_list else "", rule)
-           for i, (k, n) in enumerate(zip(items, rows))]
-    if len({k.shape[1] for k in out}) > 1:
-        raise ValueError(f"{owner} expected the same number of known covariates in every series, got "
-                         f"{sorted({k.shape[1] for k in out})}.")
-    return out
+    return _per_series(known, "known", "known covariates", rows, is_list, owner,
+                       lambda k, n, where: _one_known(k, n, extra, owner, where, rule))
 
 
 def as_future_known(known: Any, n_series: int, is_list: bool, H: int, owner: str) -> list[np.ndarray]:
@@ -163,17 +170,8 @@ def as_series_data(y: Any, X: Any, owner: str, known: Any = None, horizon: int |
     if len(dims) > 1 or len(channels) > 1:
         raise ValueError(f"{owner} expected every series in y to have the same shape after the time axis, got "
                          f"{sorted({a.shape[1:] for a in ys})}. Reshape 1-D series with s.reshape(-1, 1).")
-    Xs = None
-    if X is not None:
-        x_items = list(X) if is_list and isinstance(X, (list, tuple)) else None
-        if is_list and (x_items is None or len(x_items) != len(ys)):
-            raise ValueError(f"{owner} expected X as a list of {len(ys)} covariate arrays, one per series of y, "
-                             f"got {type(X).__name__}.")
-        x_items = x_items if is_list else [X]
-        Xs = [_one_x(x, len(a), owner, f"[{i}]" if is_list else "") for i, (x, a) in enumerate(zip(x_items, ys))]
-        if len({x.shape[1] for x in Xs}) > 1:
-            raise ValueError(f"{owner} expected the same number of covariates in every X, got "
-                             f"{sorted({x.shape[1] for x in Xs})}.")
+    Xs = None if X is None else _per_series(X, "X", "covariates", [len(a) for a in ys], is_list, owner,
+                                            lambda x, n, where: _one_x(x, n, owner, where))
     Ks = None
     if known is not None:
         extra = 0 if horizon is None else horizon

@@ -21,11 +21,12 @@ Covariates X (T, F) are standardised with the mean and standard deviation of the
 and appended to x as F more input channels (their past values only).
 
 Known covariates k (T, K), whose values are known in advance (calendar effects, holidays,
-planned prices), are standardised the same way, k~ = (k - mean) / scale with the mean and std
-of the history the forecast is made from (at fit the training series, as for X; at predict the
-rows before the forecast origin, never the forecast steps: :func:`scale_known`), and read over
-L + H steps: the window's L past steps and its H forecast steps, with a flag f telling them
-apart::
+planned prices), are standardised with statistics fixed at fit, k~ = (k - mean) / scale, the
+mean and std of all the training series' known covariates together (``known_mean_``,
+``known_scale_``): a holiday flag rare in a short history would otherwise be scaled anew at
+every forecast, and a new series of a global model has no statistics of its own. They are read
+over L + H steps: the window's L past steps and its H forecast steps, with a flag f telling
+them apart::
 
     u_j = [x_j, X~[t-L+j], k~[t-L+j], 0]     j = 0 .. L-1          (the history)
     u_j = [0,   0,         k~[t-L+j], 1]     j = L .. L+H-1        (forecast step h = j - L + 1)
@@ -74,14 +75,6 @@ def with_known(x: np.ndarray, k: np.ndarray) -> np.ndarray:
     return np.concatenate([past, k, flag], axis=2)
 
 
-def scale_known(known: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Known covariates known (T', K) standardised with the mean and std of their first T rows (the
-    history up to the forecast origin; rows T.. are the forecast steps): (k~ (T', K), mean (K,),
-    scale (K,)), k~ = (known - mean) / scale (:func:`rnnkit.data.scalers.mean_and_scale`)."""
-    mean, scale = mean_and_scale(known[:T])
-    return (known - mean) / scale, mean, scale
-
-
 def normalise(w: np.ndarray, floor: np.ndarray, H: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Windows w (N, L, C) -> (x (N, L, C), anchors a (N, H, C), scales s (N, 1, C))."""
     L = w.shape[1]
@@ -92,13 +85,13 @@ def normalise(w: np.ndarray, floor: np.ndarray, H: int, m: int) -> tuple[np.ndar
 
 def training_windows(y: np.ndarray, X: np.ndarray | None, L: int, H: int, m: int,
                      known: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Every window of one training series y (T, C) with covariates X (T, F) or None and known
-    covariates known (T, K) or None: inputs (N, L, C + F), or (N, L + H, C + F + K + 1) with
-    known (:func:`with_known`), and targets z (N, H, C).
+    """Every window of one training series y (T, C) with covariates X (T, F) or None and
+    standardised known covariates known (T, K) or None: inputs (N, L, C + F), or
+    (N, L + H, C + F + K + 1) with known (:func:`with_known`), and targets z (N, H, C).
 
     Window i covers y[i : i+L] and targets y[i+L : i+L+H] (:func:`rnnkit.data.sliding_windows`
     with stride 1), so N = T - L - H + 1 in time order; its known covariates are rows
-    i .. i+L+H-1, standardised with the statistics of the whole training series (as X).
+    i .. i+L+H-1.
     """
     w, future = sliding_windows(y, L, H)                 # (N, L, C), (N, H, C)
     x, a, s = normalise(w, floor_scale(y), H, m)
@@ -106,7 +99,7 @@ def training_windows(y: np.ndarray, X: np.ndarray | None, L: int, H: int, m: int
     if X is not None:
         x = np.concatenate([x, sliding_windows(scale_covariates(X), L, H)[0]], axis=2)
     if known is not None:
-        past, ahead = sliding_windows(scale_covariates(known), L, H)              # (N, L, K), (N, H, K)
+        past, ahead = sliding_windows(known, L, H)                                # (N, L, K), (N, H, K)
         x = with_known(x, np.concatenate([past, ahead.reshape(len(ahead), H, -1)], axis=1))
     return x, z
 

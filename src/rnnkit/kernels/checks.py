@@ -130,13 +130,19 @@ def check_backward(fn: str, cache: Any, dy: Any, dstate: Any, n_states: int) -> 
     if not isinstance(cache, dict):
         why = " (the forward ran with keep_cache=False, which keeps nothing for a backward)" if cache is None else ""
         raise TypeError(f"{fn}: expected the cache dict that the forward returned, got {type(cache).__name__}{why}.")
-    if cache.get("consumed"):
-        raise ValueError(f"{fn}: this cache was used by a backward already, which wrote over it (the gate "
-                         "gradients go over the stored gates). Expected one backward per forward: run the forward "
-                         "again for another backward.")
     _, T, N = cache["x"].shape
     H = cache["W_hh"].shape[1]
     if dy is not None:
         _array(dy if isinstance(dy, np.ndarray) else np.asarray(dy), fn, "dy", (H, T, N))
     _parts(dstate, fn, "dstate", n_states, (H, N))
     return H, T, N
+
+
+def consume(fn: str, cache: dict) -> None:
+    """Mark a forward's cache as used by backward ``fn``; raise if a backward used it already (it
+    wrote over the cache: the GRU's and the LSTM's gate gradients over the stored gates, the RNN's
+    dx over x with ``overwrite_x``). Whether or not the arguments are checked."""
+    if cache.get("consumed"):
+        raise ValueError(f"{fn}: this cache was used by a backward already, which may have written over it. "
+                         "Expected one backward per forward: run the forward again for another backward.")
+    cache["consumed"] = True

@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _fused, blas
-from .checks import check_backward, check_forward
+from .checks import check_backward, check_forward, consume
 from .common import (
     active,
     add_gradients,
@@ -164,6 +164,8 @@ def gru_backward(
             gradients go over the cache's gates, and dy is only read).
         overwrite_x: as for :func:`rnnkit.kernels.rnn_backward`: dx may go over the cache's x.
         grads_into: as for :func:`rnnkit.kernels.rnn_backward`: the gradients are added into these.
+        check_args: check the arguments' shapes and dtypes (:mod:`rnnkit.kernels.checks`); False
+            for callers that have (the layers and cells). The second-backward check runs always.
 
     Returns:
         ``(dx, (dh0,), grads, dh_sq)``: dx (I, T, N); grads keyed weight_ih, weight_hh
@@ -171,7 +173,7 @@ def gru_backward(
     """
     if check_args:
         check_backward("rnnkit.kernels.gru_backward", cache, dy, dstate, 1)
-    cache["consumed"] = True  # a second backward raises: the gate gradients go over the stored gates
+    consume("rnnkit.kernels.gru_backward", cache)
     x, W_hh, A, hs, side = cache["x"], cache["W_hh"], cache["gates"], cache["hs"], cache["side"]
     batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
     reset_after = cache["reset_after"]

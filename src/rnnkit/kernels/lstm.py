@@ -43,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _fused, blas
-from .checks import check_backward, check_forward
+from .checks import check_backward, check_forward, consume
 from .common import (
     active,
     add_gradients,
@@ -152,6 +152,8 @@ def lstm_backward(
             NumPy's type of W_ih.T @ da where that is wider).
         grads_into: as for :func:`rnnkit.kernels.rnn_backward`: the gradients are added into these
             (the C loop sums dW_ih and dW_hh straight into them where it can).
+        check_args: check the arguments' shapes and dtypes (:mod:`rnnkit.kernels.checks`); False
+            for callers that have (the layers and cells). The second-backward check runs always.
 
     Returns:
         ``(dx, (dh0, dc0), grads, dh_sq)``: dx (I, T, N); grads keyed weight_ih, weight_hh
@@ -160,7 +162,7 @@ def lstm_backward(
     """
     if check_args:
         check_backward("rnnkit.kernels.lstm_backward", cache, dy, dstate, 2)
-    cache["consumed"] = True  # a second backward raises (the C loop keeps the gates, the Python loop does not)
+    consume("rnnkit.kernels.lstm_backward", cache)
     x, A, hs, cs, tanh_cs = cache["x"], cache["gates"], cache["hs"], cache["cs"], cache["tanh_cs"]
     batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
     _, T, N = x.shape

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _fused, blas
-from .checks import check_backward, check_forward
+from .checks import check_backward, check_forward, consume
 from .common import (
     active,
     add_gradients,
@@ -105,7 +105,8 @@ def rnn_backward(
     cache: dict, dy: np.ndarray | None, dstate: tuple[np.ndarray], overwrite_dy: bool = False,
     overwrite_x: bool = False, grads_into: dict[str, np.ndarray] | None = None, check_args: bool = True,
 ) -> tuple[np.ndarray, tuple[np.ndarray], dict[str, np.ndarray], np.ndarray]:
-    """BPTT through :func:`rnn_forward`. Leaves the cache as it is.
+    """BPTT through :func:`rnn_forward`. Leaves the cache's arrays as they are (but x with
+    ``overwrite_x``) and marks it used: a second backward through it raises ValueError.
 
     Args:
         cache: the forward's cache.
@@ -125,6 +126,8 @@ def rnn_backward(
             layers pass their ``grads``, which a truncated-BPTT run sums over chunks); the C
             loop sums dW_ih and dW_hh straight into them (when C-contiguous, writable and of
             the forward's dtype), saving their temporaries.
+        check_args: check the arguments' shapes and dtypes (:mod:`rnnkit.kernels.checks`); False
+            for callers that have (the layers and cells). The second-backward check runs always.
 
     Returns:
         ``(dx, (dh0,), grads, dh_sq)``: dx (I, T, N); dh0 (H, N); grads keyed weight_ih,
@@ -133,7 +136,7 @@ def rnn_backward(
     """
     if check_args:
         check_backward("rnnkit.kernels.rnn_backward", cache, dy, dstate, 1)
-    cache["consumed"] = True  # a second backward raises (with overwrite_x, dx went over the cached x)
+    consume("rnnkit.kernels.rnn_backward", cache)
     x, W_ih, W_hh, hs, ws = cache["x"], cache["W_ih"], cache["W_hh"], cache["hs"], cache["ws"]
     batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
     relu = cache["nonlinearity"] == "relu"
