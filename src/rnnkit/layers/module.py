@@ -150,7 +150,7 @@ class Module:
                 misshaped.append(f"{k}: expected {p.shape}, got {a.shape}")
             elif a.dtype.kind == "f" and a.dtype.itemsize > p.dtype.itemsize:  # finite values that would overflow
                 top = float(np.abs(a[np.isfinite(a)]).max(initial=0))
-                if top > np.finfo(p.dtype).max:
+                if top > float(np.finfo(p.dtype).max):
                     raise ValueError(f"'{k}' holds values up to {top:.3g}, beyond the range of this layer's {p.dtype} "
                                      f"(max {np.finfo(p.dtype).max:.3g}); they would become inf.")
             arrays[k] = a
