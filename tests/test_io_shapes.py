@@ -55,6 +55,7 @@ GRID = {
     "Embedding": [dict(num_embeddings=7, embedding_dim=2), dict(num_embeddings=1, embedding_dim=5, padding_idx=0)],
     "Dropout": [{}, dict(p=0.3)], "Tanh": [{}], "ReLU": [{}], "Sigmoid": [{}],
     "LastStep": [{}, dict(bidirectional=True)],
+    "TimePool": [{}, dict(modes=["max"], bidirectional=True)],
     "Sequential": _sequentials(),
 }
 

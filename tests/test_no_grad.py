@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit.estimators.pooling import TimePool
+from rnnkit.layers import TimePool
 from rnnkit.kernels import blas
 from rnnkit.layers import evaluating
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import rnnkit
-from rnnkit.estimators.pooling import TimePool
+from rnnkit.layers import TimePool
 from training_helpers import assert_close, check_module_grads
 
 

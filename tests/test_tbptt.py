@@ -137,7 +137,7 @@ def test_tbptt_refuses_bidirectional_layers_and_non_sequence_input():
 def test_tbptt_refuses_pooling_over_time():
     """Mean/max pooling over all steps cannot be split into chunks: refused with a clear error."""
     import rnnkit
-    from rnnkit.estimators.pooling import TimePool
+    from rnnkit.layers import TimePool
 
     rng = np.random.default_rng(0)
     model = rnnkit.Sequential([rnnkit.LSTM(2, 4, seed=0), TimePool(("mean", "last")), rnnkit.Linear(8, 1, seed=0)])

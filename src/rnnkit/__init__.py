@@ -34,6 +34,7 @@ from .layers import (
     Sequential,
     Sigmoid,
     Tanh,
+    TimePool,
     is_grad_enabled,
     no_grad,
 )
@@ -42,7 +43,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "Module", "__version__",
-    "Linear", "Embedding", "Dropout", "Tanh", "ReLU", "Sigmoid", "LastStep", "Sequential",
+    "Linear", "Embedding", "Dropout", "Tanh", "ReLU", "Sigmoid", "LastStep", "TimePool", "Sequential",
     "no_grad", "is_grad_enabled",
     "load", "losses", "optim", "training", "errors", "ConfigError", "LoadError", "NonFiniteError",
     "data", "datasets", "metrics", "plots", "DataFileError", "NotFittedError",

@@ -11,12 +11,12 @@ Each follows scikit-learn's conventions (``get_params`` / ``set_params``, attrib
 ``fit`` end in ``_``) without importing scikit-learn; importing this package needs only NumPy.
 """
 
+from ..layers.time_pool import TimePool  # its home is rnnkit.layers; kept importable from here
 from .backtest import BacktestResult, backtest
 from .base import BaseEstimator
 from .classifier import SequenceClassifier
 from .forecaster import Forecaster
 from .persistence import load_estimator
-from .pooling import TimePool
 from .text_generator import TextGenerator
 
 __all__ = ["SequenceClassifier", "Forecaster", "TextGenerator", "load_estimator", "backtest",

@@ -29,13 +29,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._checks import check_bool, check_positive_int, check_probability
+from ..layers.time_pool import MODES
 from ..losses.cross_entropy import log_softmax
-from .base import BaseEstimator
 from ..metrics.classification import accuracy
+from .base import BaseEstimator
 from .checks import check_common, check_optional_int, spawn_seeds
 from .labels import check_label_kind, encode_labels, label_array
 from .network import build_network, to_float32, train_network
-from .pooling import MODES
 from .sequences import as_sequences, average_pool, channel_stats, pool_size_for, stratified_split
 
 

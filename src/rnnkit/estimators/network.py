@@ -21,10 +21,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..layers import GRU, LSTM, RNN, Dropout, Embedding, LastStep, Linear, Sequential
+from ..layers import GRU, LSTM, RNN, Dropout, Embedding, LastStep, Linear, Sequential, TimePool
 from ..optim import Adam
 from ..training import History
-from .pooling import TimePool
 
 _CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 

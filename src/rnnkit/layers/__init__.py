@@ -1,8 +1,8 @@
 """Layers: objects that hold parameters and call the pure kernels of :mod:`rnnkit.kernels`.
 
 Recurrent layers and cells (``RNN``, ``LSTM``, ``GRU``, ``*Cell``), the layers around them
-(``Linear``, ``Embedding``, ``Dropout``, ``Tanh``/``ReLU``/``Sigmoid``, ``LastStep``) and the
-container ``Sequential``; ``no_grad`` for forward passes that keep nothing for a backward.
+(``Linear``, ``Embedding``, ``Dropout``, ``Tanh``/``ReLU``/``Sigmoid``, ``LastStep``, ``TimePool``)
+and the container ``Sequential``; ``no_grad`` for forward passes that keep nothing for a backward.
 """
 
 from .activation import ReLU, Sigmoid, Tanh
@@ -19,9 +19,10 @@ from .recurrent import RecurrentLayer
 from .registry import register_layer
 from .rnn import RNN
 from .sequential import Sequential
+from .time_pool import TimePool
 
 __all__ = [
     "Module", "RecurrentLayer", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
-    "Linear", "Embedding", "Dropout", "Tanh", "ReLU", "Sigmoid", "LastStep", "Sequential",
+    "Linear", "Embedding", "Dropout", "Tanh", "ReLU", "Sigmoid", "LastStep", "TimePool", "Sequential",
     "register_layer", "no_grad", "is_grad_enabled", "evaluating",
 ]

@@ -24,11 +24,12 @@ _BUILTIN: set[type] = set()
 
 def _builtin() -> dict[str, type[Module]]:
     if not _LAYERS:
-        from . import activation, cells, dropout, embedding, gru, last_step, linear, lstm, rnn, sequential
+        from . import activation, cells, dropout, embedding, gru, last_step, linear, lstm, rnn, sequential, time_pool
 
         for cls in (rnn.RNN, lstm.LSTM, gru.GRU, cells.RNNCell, cells.LSTMCell, cells.GRUCell,
                     linear.Linear, embedding.Embedding, dropout.Dropout, activation.Tanh,
-                    activation.ReLU, activation.Sigmoid, last_step.LastStep, sequential.Sequential):
+                    activation.ReLU, activation.Sigmoid, last_step.LastStep, time_pool.TimePool,
+                    sequential.Sequential):
             _LAYERS.setdefault(cls.__name__, cls)
             _BUILTIN.add(cls)
     return _LAYERS

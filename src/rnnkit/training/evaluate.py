@@ -26,7 +26,7 @@ def is_sequence_input(model: Sequential, X: Any) -> bool:
 
 def is_per_step(model: Sequential, sequence_input: bool) -> bool:
     """Per-step outputs (and targets): sequence input and no layer that reduces the time axis
-    (one whose class sets ``reduces_time = True``: LastStep, the estimators' TimePool)."""
+    (one whose class sets ``reduces_time = True``: LastStep, TimePool)."""
     return sequence_input and not any(getattr(layer, "reduces_time", False) for layer in model.layers)
 
 

@@ -21,13 +21,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._checks import check_bool, check_lengths, check_shape
-from ..layers.module import Module
-from ..layers.registry import register_layer
+from .module import Module
 
 MODES = ("last", "mean", "max")
 
 
-@register_layer
 class TimePool(Module):
     """Pool (N, T, F) -> (N, len(modes) * F) over the valid steps; see the module docstring.
 
