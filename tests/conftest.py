@@ -361,3 +361,20 @@ def global_state_restored():
     yield
     random.setstate(states[0]), np.random.set_state(states[1]), torch.set_rng_state(states[2])
     torch.set_num_threads(states[3])
+
+
+def fitted_state(est) -> dict:
+    """Every fitted attribute of an estimator (name ending in "_"), the model's weights as arrays."""
+    state = {k: v for k, v in vars(est).items() if k.endswith("_") and k != "model_"}
+    state.update({f"model_.{k}": v for k, v in est.model_.state_dict().items()})
+    return state
+
+
+def assert_same_state(before: dict, after: dict) -> None:
+    """Two :func:`fitted_state` results are equal, array by array; the message names the attribute."""
+    assert before.keys() == after.keys()
+    for k, v in before.items():
+        if isinstance(v, np.ndarray):
+            np.testing.assert_array_equal(after[k], v, err_msg=f"fitted attribute {k} changed")
+        else:
+            assert after[k] == v, f"fitted attribute {k} changed"

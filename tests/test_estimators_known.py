@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import rnnkit
+from conftest import assert_same_state, fitted_state
 from rnnkit.estimators import Forecaster, forecaster
 from rnnkit.estimators.windows import floor_scale, training_windows
 
@@ -233,25 +234,10 @@ def test_backtest_forecasts_are_the_fitted_copy_predicting_from_each_origin():
 
 
 # -- refits ----------------------------------------------------------------------------------
-def _state(est) -> dict:
-    out = {k: v for k, v in vars(est).items() if k.endswith("_") and k != "model_"}
-    out.update({f"model_.{k}": v for k, v in est.model_.state_dict().items()})
-    return out
-
-
-def _assert_same(before: dict, after: dict) -> None:
-    assert before.keys() == after.keys()
-    for key, v in before.items():
-        if isinstance(v, np.ndarray):
-            np.testing.assert_array_equal(after[key], v, err_msg=key)
-        else:
-            assert after[key] == v, key
-
-
 def test_a_refit_that_raises_keeps_the_known_state(monkeypatch):
     y, promo = promo_series(80 + H)
     f = Forecaster(**FC).fit(y[:80], known=promo[:80])
-    before, expected = _state(f), f.predict(known=promo[80:])
+    before, expected = fitted_state(f), f.predict(known=promo[80:])
     with pytest.raises(ValueError, match="known"):
         f.fit(y[:80], known=promo[:70])                               # bad known: refused before training
     with pytest.raises(ValueError, match="direct"):
@@ -264,7 +250,7 @@ def test_a_refit_that_raises_keeps_the_known_state(monkeypatch):
     monkeypatch.setattr(forecaster, "train_network", fail)
     with pytest.raises(FloatingPointError):
         f.fit(y[:80])                                                 # a refit without known that fails
-    _assert_same(before, _state(f))
+    assert_same_state(before, fitted_state(f))
     np.testing.assert_array_equal(f.predict(known=promo[80:]), expected)
     monkeypatch.undo()
     f.fit(y[:80])                                                     # one that succeeds forgets known

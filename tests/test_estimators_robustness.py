@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import rnnkit
+from conftest import assert_same_state, fitted_state
 from rnnkit.estimators import Forecaster, SequenceClassifier, TextGenerator
 from rnnkit.estimators import classifier, forecaster, text_generator
 from rnnkit.estimators.time_index import future_index, index_info
@@ -29,22 +30,6 @@ def sequences(n: int = 40, T: int = 12, C: int = 2) -> tuple[np.ndarray, np.ndar
 
 def series(T: int = 60) -> np.ndarray:
     return 5 + np.sin(np.arange(T) / 3)
-
-
-def fitted_state(est) -> dict:
-    """Every fitted attribute (name ending in "_"), with the model's weights as arrays."""
-    state = {k: v for k, v in vars(est).items() if k.endswith("_") and k != "model_"}
-    state.update({f"model_.{k}": v for k, v in est.model_.state_dict().items()})
-    return state
-
-
-def assert_same_state(before: dict, after: dict) -> None:
-    assert before.keys() == after.keys()
-    for k, v in before.items():
-        if isinstance(v, np.ndarray):
-            np.testing.assert_array_equal(after[k], v, err_msg=f"fitted attribute {k} changed")
-        else:
-            assert after[k] == v, f"fitted attribute {k} changed"
 
 
 # -- 1. a fit that raises leaves the previous fitted state whole ------------------------------
