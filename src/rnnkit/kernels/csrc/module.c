@@ -1062,8 +1062,8 @@ static int spec_index(const SeqSpec *f, char kind)
 }
 
 /* whether a product with M*K values of packed weight per participant and N columns is a packed
- * one: in mode 1 from PK_MIN_N columns and `least` values (0 for the LSTM's fused step, which
- * pays whatever the weight) */
+ * one: in mode 1 from PK_MIN_N columns and `least` values (0 for the LSTM's loops, which pay
+ * whatever the weight) */
 static int packs(int size, Py_ssize_t MK, Py_ssize_t least, Py_ssize_t N)
 {
     int mode = size == 4 ? packed_mode() : 0;
@@ -1105,7 +1105,10 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     barrier_init(&L->bar, L->P);
     L->pk_kernel = pk_kernel_now();
     L->pk_fused = need.fuse && L->s.x && packs(size, 0, 0, L->s.N);
-    L->pk_rec = L->pk_fused || packs(size, G * L->hk_max * H, pk_min_weight(L->pk_kernel), L->s.N);
+    /* the LSTM's backward (claims 2), like its fused forward, packs whatever the weight: its
+     * participants share one packed W_hh.T (pack_claimed), and its results are then those of one
+     * participant bit for bit, whatever their number, with either kernel */
+    L->pk_rec = L->pk_fused || packs(size, G * L->hk_max * H, need.claims ? 0 : pk_min_weight(L->pk_kernel), L->s.N);
     L->pk_in = !L->pk_fused && need.group && L->s.x && packs(size, G * L->hk_max * L->s.I, pk_min_weight(L->pk_kernel),
                                                                   L->s.N);
     L->claims = need.claims == 1 ? L->pk_fused : need.claims == 2 && L->pk_rec;

@@ -42,8 +42,9 @@
  * AVX-512 the loops use it for float32 with at least PK_MIN_N columns and PK_MIN_WEIGHT values of
  * op(W) (module.c: loop_scratch): with fewer columns most of a vector would be masked off, and with
  * a smaller weight OpenBLAS is as fast (measured: M*K = 8192 and 12288 no faster, 16384 15%
- * faster). The LSTM's fused step pays whatever the weight (3-15% faster forwards at H = 32 to 64),
- * from PK_MIN_N columns. Its sums associate differently from the unfused ones
+ * faster). The LSTM's loops pay whatever the weight, from PK_MIN_N columns: its fused forward step
+ * (3-15% faster forwards at H = 32 to 64) and its backward, whose participants claim chunks of one
+ * packed W_hh.T (module.c: loop_scratch). Its sums associate differently from the unfused ones
  * ((b + W_hh h~) + W_ih x_t against (W_ih x_t + b) + W_hh h~): the same to rounding, not bit for bit.
  */
 #ifndef RNNKIT_PACKED_H
