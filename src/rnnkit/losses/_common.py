@@ -9,6 +9,8 @@ targets of shape (N, T, F)) and K = the number of counted elements::
 
 "mean" equals PyTorch's mean over the selected elements, ``loss(pred[mask], target[mask])``.
 With nothing counted (K = 0) the loss is 0 and the gradient 0 (PyTorch would give nan).
+Targets at masked-out elements are never read into the result, so padding may hold any value
+(-1, -100 or NaN; cross-entropy and BCE check only the counted targets).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ For a logit z and a target y in [0, 1], with w = 1 + (pos_weight - 1) * y::
 
 Never evaluates exp of a positive number, so large |z| neither overflows nor loses the loss.
 Shapes: logits and targets the same shape, e.g. (N, K) per sequence or (N, T, K) per step with
-a mask (N, T). Masking and reduction: :mod:`rnnkit.losses._common`.
+a mask (N, T). Masking and reduction: :mod:`rnnkit.losses._common`. Targets at masked-out steps
+are not read (padding may hold any value); every other target must lie in [0, 1] (NaN refused).
 """
 
 from __future__ import annotations
@@ -46,15 +47,18 @@ def binary_cross_entropy_with_logits(logits: Any, target: Any, mask: Any = None,
     check_reduction(reduction, owner)
     z = as_pred(logits, owner)
     y = as_target_like(target, z, owner)
-    if np.any((y < 0) | (y > 1)):
-        raise ValueError(f"Expected targets in [0, 1] for {owner}, got values from {y.min()} to {y.max()}.")
+    m = None if mask is None else as_mask(mask, z.shape[:np.ndim(mask)], owner)
+    read = y if m is None else y[m]  # targets at masked-out steps are never read: any padding
+    outside = ~((read >= 0) & (read <= 1))  # NaN too
+    if outside.any():
+        raise ValueError(f"Expected targets in [0, 1] for {owner}, got {int(outside.sum())} outside it: "
+                         f"{np.unique(read[outside])[:5].tolist()}.")
     pw = check_pos_weight(pos_weight, owner, z.shape[-1])  # broadcast on the last axis, as torch does
     w = 1.0 if pw is None else 1 + (pw.astype(z.dtype) - 1) * y
     softplus_neg = np.log1p(np.exp(-np.abs(z))) + np.maximum(-z, 0)  # log(1 + exp(-z))
     elem = (1 - y) * z + w * softplus_neg
     sig_neg = 0.5 * (1 - np.tanh(0.5 * z))  # sigmoid(-z)
     grad = (1 - y) - w * sig_neg
-    m = None if mask is None else as_mask(mask, z.shape[:np.ndim(mask)], owner)
     return reduce(elem, grad.astype(z.dtype, copy=False), m, reduction)
 
 

@@ -11,7 +11,9 @@ l = -sum(q * log p), dl/dz = softmax(z) * sum(q) - q.
 
 Shapes: logits (N, C) with targets (N,) (one class per sequence), or (N, T, C) with targets
 (N, T) and a mask (N, T) for per-step targets; in general logits (..., C), targets (...).
-Masking and reduction: :mod:`rnnkit.losses._common` (one element = one row of logits).
+Masking and reduction: :mod:`rnnkit.losses._common` (one element = one row of logits). Class
+indices at masked-out steps are not read, so padding may hold any value (-1, -100, NaN), as
+with PyTorch's ``ignore_index``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def cross_entropy(logits: Any, target: Any, mask: Any = None,
     z = as_pred(logits, owner)
     C = z.shape[-1]
     t = np.asarray(target)
+    m = None if mask is None else as_mask(mask, z.shape[:-1], owner)
     logp = log_softmax(z)
     p = np.exp(logp)
     if t.dtype.kind == "f" and t.shape == z.shape:  # class probabilities
@@ -44,8 +47,10 @@ def cross_entropy(logits: Any, target: Any, mask: Any = None,
         elem = -(q * logp).sum(axis=-1)
         grad = p * q.sum(axis=-1, keepdims=True) - q
     else:
-        if t.dtype.kind == "f" and t.size and np.all(t == np.round(t)):
-            t = t.astype(np.int64)
+        if t.dtype.kind == "f" and t.shape == z.shape[:-1]:
+            read = t if m is None else t[m]  # targets at masked-out steps are never read: any padding
+            if np.all(np.isfinite(read) & (read == np.round(read))):
+                t = (t if m is None else np.where(m, t, 0)).astype(np.int64)
         if t.dtype.kind not in "iu":
             raise TypeError(f"Expected integer class indices for {owner}, got dtype {t.dtype}.")
         if t.shape != z.shape[:-1]:
@@ -53,6 +58,8 @@ def cross_entropy(logits: Any, target: Any, mask: Any = None,
                     f"floats: pass target.astype({z.dtype.name!r}).") if t.shape == z.shape else ""
             raise ValueError(f"Expected class indices of shape {z.shape[:-1]} (the logits' shape without "
                              f"the class axis), got {t.shape}.{hint}")
+        if m is not None:
+            t = np.where(m, t, 0)  # masked-out steps may hold any padding (-1, -100): class 0 stands in
         bad = t[(t < 0) | (t >= C)]
         if bad.size:
             raise ValueError(f"Expected class indices in 0..{C - 1} ({C} classes), got {np.unique(bad)[:10].tolist()}.")
@@ -60,7 +67,6 @@ def cross_entropy(logits: Any, target: Any, mask: Any = None,
         elem = -picked
         grad = p
         np.put_along_axis(grad, t[..., None], np.take_along_axis(grad, t[..., None], axis=-1) - 1, axis=-1)
-    m = None if mask is None else as_mask(mask, z.shape[:-1], owner)
     return reduce(elem, grad, m, reduction)
 
 

@@ -1,10 +1,11 @@
 """The seasonal-naive forecast: the baseline every forecast is reported beside.
 
-Each future step repeats the value one season earlier from the last observed season::
+Each future step repeats the value one season earlier from the last observed season. With
+0-based positions (y[0] .. y[T - 1] observed, y_hat[T] the first forecast)::
 
-    y_hat[T + h] = y[T - m + (h - 1) % m]      for h = 1..H
+    y_hat[T + h] = y[T - m + h % m]      for h = 0..H-1
 
-With m = 1 this is the naive (random walk) forecast: the last value, repeated.
+With m = 1 this is the naive (random walk) forecast: the last value y[T - 1], repeated.
 """
 
 from __future__ import annotations

@@ -10,14 +10,16 @@ import numpy as np
 
 def label_kind(a: np.ndarray) -> str:
     """The kind of an array of labels: "str", "number" (also for object arrays holding only one of
-    them), "other", or "mixed"."""
+    them), "other", "mixed" (strings among numbers) or "mixed other"."""
     if a.dtype.kind in "US":
         return "str"
     if a.dtype.kind in "biuf":
         return "number"
     kinds = {"str" if isinstance(v, str) else "number" if isinstance(v, (numbers.Real, np.bool_)) else "other"
              for v in a.ravel()}
-    return kinds.pop() if len(kinds) == 1 else "mixed"
+    if len(kinds) == 1:
+        return kinds.pop()
+    return "mixed" if {"str", "number"} <= kinds else "mixed other"
 
 
 def _nan_mask(a: np.ndarray) -> np.ndarray:
@@ -46,8 +48,8 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
     Raises:
         ValueError: shapes that do not match, NaN among the labels or scores, class ids out of
             0..K-1 with scores.
-        ValueError: also string labels against numeric ones (they never compare equal), as
-            scikit-learn's accuracy_score.
+        ValueError: also string labels against numeric ones (they never compare equal), or
+            strings and numbers in one array, as scikit-learn's accuracy_score.
         TypeError: non-numeric scores.
     """
     yt = np.asarray(y_true.to_numpy() if hasattr(y_true, "to_numpy") else y_true)
@@ -84,6 +86,14 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
             f"got {yp.shape}."
         )
     kinds = (label_kind(yt), label_kind(yp))
+    if "mixed" in kinds:
+        name, a = ("y_true", yt) if kinds[0] == "mixed" else ("y_pred", yp)
+        first = {type(v).__name__: v for v in a.ravel() if isinstance(v, (str, numbers.Real, np.bool_))}
+        raise ValueError(
+            f"Mix of label input types (string and number): accuracy got both in {name} (e.g. "
+            f"{', '.join(repr(v) for v in first.values())}); 1 and '1' are different labels. Use one type, "
+            f"e.g. {name}.astype(str)."
+        )
     if "str" in kinds and kinds != ("str", "str"):
         raise ValueError(
             f"Mix of label input types (string and number): accuracy got {kinds[0]} labels in y_true and "

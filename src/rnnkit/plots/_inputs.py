@@ -12,7 +12,7 @@ from ..data._arrays import as_float_series
 def named_arrays(data: Any, name: str, owner: str, ndim: tuple[int, ...],
                  shapes: str | None = None) -> dict[str, np.ndarray]:
     """A non-empty dict name -> float array with one of the allowed numbers of dimensions
-    (``shapes``: how the message names them)."""
+    (``shapes``: how the message names them) and at least one value."""
     if not isinstance(data, dict) or not data:
         raise TypeError(
             f"{owner} expected '{name}' to be a non-empty dict mapping names to arrays, got "
@@ -20,5 +20,9 @@ def named_arrays(data: Any, name: str, owner: str, ndim: tuple[int, ...],
         )
     out = {}
     for key, value in data.items():
-        out[str(key)] = as_float_series(value, f"{name}[{key!r}]", owner, ndim=ndim, allow_nan=True, shapes=shapes)
+        arr = as_float_series(value, f"{name}[{key!r}]", owner, ndim=ndim, allow_nan=True, shapes=shapes)
+        if arr.size == 0:
+            raise ValueError(f"{owner} expected {name}[{key!r}] to hold at least one value, got an empty array of "
+                             f"shape {arr.shape}.")
+        out[str(key)] = arr
     return out

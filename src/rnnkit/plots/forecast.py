@@ -23,7 +23,7 @@ def plot_forecast(y_train: Any, y_test: Any, forecasts: Any = None, time: Any = 
         forecasts: (H,) array, or a dict label -> (H,) array (e.g. {"LSTM": ..., "seasonal
             naive": ...}); None plots the actuals only.
         time: (T + H,) x values (datetime64, numbers); default 0..T+H-1.
-        title, ylabel: text for the axes.
+        title, ylabel: text for the axes (default "Forecast against actuals" and "value").
         last: an int >= 1: show only the last ``last`` training steps (the holdout is always
             shown); None shows them all.
         path: if given, save the figure there (atomically; the extension picks the format).
@@ -69,8 +69,7 @@ def plot_forecast(y_train: Any, y_test: Any, forecasts: Any = None, time: Any = 
                     textcoords="offset points", color="0.3", fontsize=9)
     ax.set_title(title or "Forecast against actuals")
     ax.set_xlabel("time" if time is not None else "time step")
-    if ylabel:
-        ax.set_ylabel(ylabel)
+    ax.set_ylabel(ylabel or "value")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=9)
     return finish(fig, path, dpi)

@@ -22,8 +22,8 @@ def plot_gradient_norms(norms: Any, title: str | None = None, path: str | os.Pat
         norms: dict name -> (T,) norms (e.g. ``{"RNN": ..., "LSTM": ..., "GRU": ...}``); a
             (D, T) array (per direction: a History epoch's ``hidden_grad_norms``, or
             ``hidden_grad_norms[layer]`` of a layer, whose own array is (L, D, T)) gives one
-            line per row. Zeros (padded steps) are not drawn; when every norm is zero the axis
-            is linear and the figure says so.
+            line per row; every value >= 0 (NaN is a gap). Zeros (padded steps) are not drawn;
+            when every norm is zero the axis is linear and the figure says so.
         title: axes title.
         path: if given, save the figure there (atomically).
         dpi: resolution when saving.
@@ -39,6 +39,12 @@ def plot_gradient_norms(norms: Any, title: str | None = None, path: str | os.Pat
                 f"{owner} expected norms[{name!r}] of shape (T,) or (D, T) (one line per direction), got "
                 f"shape {arr.shape}: an (L, D, T) array, such as a layer's hidden_grad_norms, has one (D, T) "
                 f"block per stacked layer. Pick one layer, e.g. {{{name!r}: layer.hidden_grad_norms[0]}}."
+            )
+        if np.any(arr < 0):
+            raise ValueError(
+                f"{owner} expected norms[{name!r}] >= 0 (norms ||dL/dh_t||), got {int((arr < 0).sum())} negative "
+                f"value(s), the smallest {float(np.nanmin(arr)):.3g}. Pass the norms themselves, not their "
+                "logarithms: the y axis is logarithmic already."
             )
     log = any((arr > 0).any() for arr in data.values())  # a log axis needs a positive norm
     fig, axes = new_figure((8.0, 4.4))
