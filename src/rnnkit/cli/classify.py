@@ -21,7 +21,8 @@ from .errors import CLIError, training
 from .options import (add_estimator_options, add_fill_option, add_run_options, delimiter_char, estimator_params,
                       out_path)
 from .output import (METRICS_FILE, MODEL_FILE, RUN_FILE, history_curves, load_estimator_of, note_interrupted, out_dir,
-                     print_written, read_run_record, save_plot, table, write_csv, write_json, write_run_record)
+                     print_written, read_run_record, save_plot, table, write_csv, write_file, write_json,
+                     write_run_record)
 from .sequence_files import FORMATS, Sequences, read_sequences
 
 LAYOUT_HELP = ("TRAIN/DATA is a UCR/UEA .ts file, or a CSV file: 'wide' = one row per sequence, a label column "
@@ -88,8 +89,14 @@ def _add_layout_options(parser: argparse.ArgumentParser) -> None:
     add_fill_option(group)
 
 
+#: the column options that a CSV file must have when they are typed on the command line
+COLUMN_FLAGS = {"label": "--label", "id_column": "--id", "time_column": "--time"}
+
+
 def _resolve_layout(args: argparse.Namespace, recorded: dict[str, Any]) -> None:
-    """Fill the layout options not given: from ``recorded`` (run.json of the fit), else the defaults."""
+    """Fill the layout options not given: from ``recorded`` (run.json of the fit), else the
+    defaults; ``args.given`` keeps the column options that were typed (those columns must exist)."""
+    args.given = {flag for name, flag in COLUMN_FLAGS.items() if getattr(args, name) is not None}
     for name, default in LAYOUT_DEFAULTS.items():
         if getattr(args, name) is None:
             setattr(args, name, recorded.get(name, default))
@@ -98,7 +105,7 @@ def _resolve_layout(args: argparse.Namespace, recorded: dict[str, Any]) -> None:
 def _read(path: str, args: argparse.Namespace, need_labels: bool) -> Sequences:
     return read_sequences(path, fmt=args.format, label=args.label, id_column=args.id_column,
                           time_column=args.time_column, values=args.values, fill=args.fill,
-                          delimiter=args.delimiter, need_labels=need_labels)
+                          delimiter=args.delimiter, need_labels=need_labels, given=args.given)
 
 
 def _majority(train_y: np.ndarray) -> Any:
@@ -128,7 +135,7 @@ def fit_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     if test is not None:
         _check_channels(train, test)
     clf = SequenceClassifier(**estimator_params(args, SequenceClassifier))
-    with out_dir(args.out) as out:
+    with out_dir(args.out, (MODEL_FILE, METRICS_FILE, RUN_FILE, "history.png")) as out:
         with training(f"Cannot train on '{args.train}'"):
             clf.fit(train.X, train.y)
         note_interrupted(clf.history_)
@@ -149,7 +156,7 @@ def fit_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             if unseen:
                 print(f"rnnkit: warning: '{args.test}' has labels never seen in training: {unseen}; they count as "
                       "errors.", file=sys.stderr)
-        clf.save(out / MODEL_FILE)
+        write_file(out / MODEL_FILE, clf.save)
         write_json(out / METRICS_FILE, metrics)
         write_run_record(out, "classify", argv, {"train": str(Path(args.train).resolve()),
                                                  "test": str(Path(args.test).resolve()) if args.test else None,

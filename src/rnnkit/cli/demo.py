@@ -10,11 +10,11 @@ the series (``co2.csv``), the model, ``metrics.json``, ``forecast.png`` and ``hi
 from __future__ import annotations
 
 import argparse
-import shutil
 import time
+from pathlib import Path
 from typing import Any, Sequence
 
-from .forecast import fit_and_report, read_series
+from .forecast import FIT_FILES, fit_and_report, read_series
 from .options import nonnegative_int, out_path, positive_int
 
 #: the demo's data and Forecaster settings (30 to 40 s on 2 busy cores; early stopping at epoch 151)
@@ -40,13 +40,15 @@ def register(sub: Any) -> None:
 
 
 def demo_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    from .._files import atomic_write
     from ..datasets._files import data_file
-    from .output import out_dir
+    from .output import out_dir, write_file
 
     start = time.perf_counter()
-    with out_dir(args.out) as out:
+    with out_dir(args.out, (DATA_FILE, *FIT_FILES)) as out:
         with data_file("co2", "co2_monthly.csv") as shipped:
-            shutil.copyfile(shipped, out / DATA_FILE)
+            series = Path(shipped).read_bytes()
+        write_file(out / DATA_FILE, lambda p: atomic_write(p, lambda f: f.write(series)))
         source = str(out / DATA_FILE)
         y, times = read_series(source, TARGET, TIME, None)
         params = dict(SETTINGS, seed=args.seed, verbose=not args.quiet)
@@ -55,7 +57,8 @@ def demo_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         print(f"rnnkit demo: an {SETTINGS['cell'].upper()} forecaster on the Mauna Loa CO2 series ({len(y)} "
               f"months, {times[0]}..{times[-1]}): reads {SETTINGS['lookback']} months, forecasts the next "
               f"{SETTINGS['horizon']}.")
-        record = {"file": source, "target": TARGET, "time": TIME, "fill": None, "delimiter": ","}
+        record = {"file": str((out / DATA_FILE).resolve()), "target": TARGET, "time": TIME, "fill": None,
+                  "delimiter": ","}
         fit_and_report(y, times, params, out, source=source, target=TARGET, refit=False, argv=argv,
                        data_record=record, written=[DATA_FILE])
     print(f"Done in {time.perf_counter() - start:.0f} s. Next: rnnkit info {out}; "

@@ -24,8 +24,11 @@ from .inputs import read_header, require_columns
 from .options import (add_estimator_options, add_fill_option, add_run_options, delimiter_char, estimator_params,
                       lookback_int, out_path, positive_int)
 from .output import (METRICS_FILE, MODEL_FILE, RUN_FILE, history_curves, load_estimator_of, note_interrupted,
-                     out_dir, print_written, read_run_record, save_plot, table, write_csv, write_json,
+                     out_dir, print_written, read_run_record, save_plot, table, write_csv, write_file, write_json,
                      write_run_record)
+
+#: what ``forecast fit`` (and ``rnnkit demo``) write into --out
+FIT_FILES = (MODEL_FILE, METRICS_FILE, RUN_FILE, "forecast.png", "history.png")
 
 
 def register(sub: Any) -> None:
@@ -155,7 +158,7 @@ def fit_and_report(y: np.ndarray, times: np.ndarray | None, params: dict[str, An
         with training(f"Cannot refit on '{source}', column '{target}' ({len(y)} values)"):
             model.fit(y)
         metrics["refit"] = {"n_train": len(y), "training": model.history_}
-    model.save(out / MODEL_FILE)
+    write_file(out / MODEL_FILE, model.save)
     write_json(out / METRICS_FILE, metrics)
     write_run_record(out, "forecast", argv, data_record, model)
     # the plots last, once the run has succeeded: a failed run never leaves new plots beside old files
@@ -190,7 +193,7 @@ def fit_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     params = estimator_params(args, Forecaster)
     record = {"file": str(Path(args.data).resolve()), "target": args.target, "time": args.time,
               "fill": args.fill, "delimiter": args.delimiter}
-    with out_dir(args.out) as out:
+    with out_dir(args.out, FIT_FILES) as out:
         fit_and_report(y, times, params, out, source=args.data, target=args.target, refit=args.refit, argv=argv,
                        data_record=record)
     return 0

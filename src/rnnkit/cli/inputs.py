@@ -27,9 +27,23 @@ def read_header(path: str, delimiter: str = ",") -> list[str]:
             for row in csv.reader(f, delimiter=delimiter):
                 if any(cell.strip() for cell in row):
                     return [cell.strip() for cell in row]
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError:
+            raise CLIError(_not_utf8(path)) from None
+        except csv.Error as exc:
             raise CLIError(f"Cannot read '{path}': not a CSV text file ({exc}).") from None
     raise CLIError(f"Cannot read '{path}': the file is empty; expected a header line with column names.")
+
+
+def _not_utf8(path: str) -> str:
+    """The message for a CSV file that is not UTF-8: the line and the first bad byte."""
+    data = Path(path).read_bytes()
+    try:
+        data.decode("utf-8")
+        return f"Cannot read '{path}': not UTF-8 text. Save the file as UTF-8."
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return (f"Cannot read '{path}', line {line}: byte {data[exc.start]:#04x} (offset {exc.start}) is not UTF-8 "
+                "text. CSV files are read as UTF-8: save the file as UTF-8, or check that it is a CSV file.")
 
 
 def require_columns(path: str, header: list[str], wanted: Mapping[str, str | None], hint: str = "") -> None:

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -33,19 +34,22 @@ MODEL_FILE, METRICS_FILE, RUN_FILE = "model.safetensors", "metrics.json", "run.j
 
 # -- folders and JSON ------------------------------------------------------------------------
 @contextmanager
-def out_dir(path: str) -> Iterator[Path]:
-    """``with out_dir(args.out) as out:`` creates the ``--out`` folder (and its parents) if
-    needed, before training, so a path that cannot be written fails at once; refuses a file.
-    The path is resolved (symlinks, then ``..``) as the system reads it, so ``new/../keep``
-    names ``keep`` and creates no ``new``; ``out`` is the path as given, or the resolved one
-    when the system cannot follow the path as given. When the command fails, the folders this
-    call created are removed if they are still empty, deepest first, and no other folder."""
+def out_dir(path: str, files: Sequence[str] = ()) -> Iterator[Path]:
+    """``with out_dir(args.out, files) as out:`` creates the ``--out`` folder (and its parents)
+    if needed and checks, before training, that a file can be written in it and that none of
+    ``files`` (the names the command writes) is a folder there, so such a path fails at once;
+    refuses a file. The path is resolved (symlinks, then ``..``) as the system reads it, so
+    ``new/../keep`` names ``keep`` and creates no ``new``; ``out`` is the path as given, or the
+    resolved one when the system cannot follow the path as given. When the command fails, the
+    folders this call created are removed if they are still empty, deepest first, and no other
+    folder."""
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise CLIError(f"--out '{path}' is a file; expected a folder to write the model and metrics into.")
     folder = p.resolve()
     created = _make_folders(folder)
     try:
+        _check_writable(path, folder, files)
         yield p if p.is_dir() else folder
     except BaseException:
         _remove_empty(created)
@@ -74,6 +78,44 @@ def _make_folders(folder: Path) -> list[Path]:
     return created
 
 
+def _check_writable(path: str, folder: Path, files: Sequence[str]) -> None:
+    """Refuse an ``--out`` folder where a new file cannot be made (by making and removing one:
+    permission bits do not tell, e.g. for root or on a read-only mount) or where one of
+    ``files`` is a folder."""
+    for name in files:
+        if (folder / name).is_dir():
+            raise CLIError(f"Cannot write '{folder / name}': it is a folder, and --out '{path}' needs that name "
+                           "for a file. Remove or rename it, or choose another --out.")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".rnnkit-", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        raise CLIError(f"Cannot write into --out '{path}': {_reason(exc)}. Choose a folder you can write "
+                       "to.") from exc
+
+
+def _reason(exc: OSError) -> str:
+    """The system's reason for a failed write (``Permission denied``), without the file name."""
+    return exc.strerror or type(exc).__name__
+
+
+def write_file(path: str | Path, write: Callable[[Path], Any]) -> None:
+    """Call ``write(path)``, an atomic writer of ``path`` (``estimator.save``, ``atomic_write``);
+    a failure names ``path`` and the reason, not the temporary file the writer made beside it.
+
+    Raises:
+        CLIError: ``path`` is a folder, or the system refused the write (permission, disk full).
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise CLIError(f"Cannot write '{path}': it is a folder; expected a file name (e.g. '{p / 'out.csv'}').")
+    try:
+        write(p)
+    except OSError as exc:
+        raise CLIError(f"Cannot write '{path}': {_reason(exc)}. Choose another path.") from exc
+
+
 def _remove_empty(folders: list[Path]) -> None:
     """Remove ``folders`` (deepest first) while they are empty."""
     for q in folders:
@@ -99,7 +141,7 @@ def jsonable(x: Any) -> Any:
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """``data`` as indented JSON, written atomically (``rnnkit._files.atomic_write``)."""
     text = json.dumps(jsonable(data), indent=2) + "\n"
-    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    write_file(path, lambda p: atomic_write(p, lambda f: f.write(text.encode("utf-8"))))
 
 
 def write_run_record(folder: Path, task: str, argv: Sequence[str] | None, data: dict[str, Any],
@@ -128,12 +170,20 @@ def write_csv(path: str | None, header: Sequence[str], rows: Sequence[Sequence[A
         writer.writerow(header)
         writer.writerows(rows)
         return
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    parent = Path(path).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:  # a file where a folder of the path should be
+        raise CLIError(f"Cannot write '{path}': '{exc.filename}' is a file, not a folder. Choose another "
+                       "--out.") from exc
+    except OSError as exc:
+        raise CLIError(f"Cannot write '{path}': cannot create the folder '{parent}' ({_reason(exc)}). Choose "
+                       "another --out.") from exc
     text = io.StringIO(newline="")
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
-    atomic_write(path, lambda f: f.write(text.getvalue().encode("utf-8")))
+    write_file(path, lambda p: atomic_write(p, lambda f: f.write(text.getvalue().encode("utf-8"))))
 
 
 # -- model files ----------------------------------------------------------------------------
@@ -142,7 +192,7 @@ def model_path(path: str) -> Path:
     p = Path(path)
     if p.is_dir():
         inner = p / MODEL_FILE
-        if not inner.exists():
+        if not inner.is_file():
             raise CLIError(f"'{path}' is a folder without a {MODEL_FILE}; pass the model file or the --out "
                            "folder of a fit command.")
         return inner
@@ -216,8 +266,9 @@ def save_plot(draw: Callable[..., Any], path: Path, **kwargs: Any) -> bool:
         print(f"rnnkit: warning: skipped {path.name}: matplotlib is not installed "
               "(pip install 'rnnkit[plot]').", file=sys.stderr)
         return False
-    fig = draw(path=path, **kwargs)
-    fig.clf()
+    figures = []
+    write_file(path, lambda p: figures.append(draw(path=p, **kwargs)))
+    figures[0].clf()
     return True
 
 

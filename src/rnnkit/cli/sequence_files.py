@@ -22,7 +22,7 @@ the line and the column.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Collection
 
 import numpy as np
 
@@ -46,9 +46,11 @@ class Sequences:
 
 def read_sequences(path: str, *, fmt: str = "auto", label: str = "label", id_column: str = "id",
                    time_column: str = "time", values: list[str] | None = None, fill: str | None = None,
-                   delimiter: str = ",", need_labels: bool = True) -> Sequences:
+                   delimiter: str = ",", need_labels: bool = True, given: Collection[str] = ()) -> Sequences:
     """Read ``path`` in the layout ``fmt`` (module docstring); ``need_labels`` refuses a file
-    without labels."""
+    without labels. ``given`` names the column options typed on the command line (``"--label"``,
+    ``"--id"``, ``"--time"``): a CSV file must have those columns, whereas a default column may
+    be absent (a misspelt ``--id`` would otherwise make the id column a time step)."""
     if fmt == "ts" or (fmt == "auto" and path.lower().endswith((".ts", ".ts.gz"))):
         return _read_ts(path, fill, need_labels)
     header = read_header(path, delimiter)
@@ -56,6 +58,8 @@ def read_sequences(path: str, *, fmt: str = "auto", label: str = "label", id_col
         fmt = "long" if id_column in header and time_column in header else "wide"
     hint = (" The file looks like a .ts file (its first line starts with '#' or '@'): pass --format ts."
             if header[0].startswith(("#", "@")) else "")
+    named = {"--label": label, "--id": id_column, "--time": time_column}
+    require_columns(path, header, {flag: name for flag, name in named.items() if flag in given}, hint)
     if need_labels:
         require_columns(path, header, {"--label": label}, hint)
     if fmt == "long":

@@ -22,7 +22,7 @@ from .inputs import read_text
 from .options import (add_estimator_options, add_run_options, estimator_params, nonnegative_float, nonnegative_int,
                       out_path, positive_int, probability)
 from .output import (METRICS_FILE, MODEL_FILE, RUN_FILE, history_curves, load_estimator_of, note_interrupted, out_dir,
-                     print_written, save_plot, table, write_json, write_run_record)
+                     print_written, save_plot, table, write_file, write_json, write_run_record)
 
 
 def register(sub: Any) -> None:
@@ -91,12 +91,13 @@ def fit_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     cut = len(text) - int(round(args.holdout * len(text)))
     train, held_out = text[:cut], text[cut:]
     gen = TextGenerator(**estimator_params(args, TextGenerator))
-    with out_dir(args.out) as out:
+    with out_dir(args.out, (MODEL_FILE, METRICS_FILE, RUN_FILE, "history.png")) as out:
         with training(f"Cannot train on '{args.corpus}' ({len(train)} characters)"):
             gen.fit(train)
         note_interrupted(gen.history_)
-        metrics = _holdout_metrics(gen, train, held_out, args.corpus)
-        gen.save(out / MODEL_FILE)
+        metrics = _holdout_metrics(gen, train, held_out, args.corpus) if args.holdout > 0 else {
+            "corpus": args.corpus, "n_train_chars": len(train), "n_holdout_chars": 0, "training": gen.history_}
+        write_file(out / MODEL_FILE, gen.save)
         write_json(out / METRICS_FILE, metrics)
         write_run_record(out, "text", argv, {"corpus": str(Path(args.corpus).resolve()), "encoding": args.encoding,
                                              "max_chars": args.max_chars, "holdout": args.holdout}, gen)
@@ -118,13 +119,12 @@ def fit_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 
 
 def _holdout_metrics(gen: Any, train: str, held_out: str, corpus: str) -> dict[str, Any]:
-    """metrics.json: the sizes, the held-out and unigram perplexities (None when fewer than 2
-    held-out characters occur in the training text: a note on stderr says so) and the count of
-    held-out characters left out because training never saw them."""
+    """metrics.json of a fit with a held-out tail (--holdout > 0): the sizes, the held-out and
+    unigram perplexities (None when fewer than 2 held-out characters occur in the training text,
+    e.g. a tail rounded to 0 characters: a note on stderr says so) and the count of held-out
+    characters left out because training never saw them."""
     metrics: dict[str, Any] = {"corpus": corpus, "n_train_chars": len(train), "n_holdout_chars": len(held_out),
                                "training": gen.history_}
-    if not held_out:
-        return metrics
     known = "".join(c for c in held_out if c in gen.vocab_)  # characters never seen in training cannot be scored
     metrics["holdout_unknown_chars"] = len(held_out) - len(known)
     if len(known) >= 2:
