@@ -198,14 +198,35 @@ class SequenceClassifier(BaseEstimator):
 
     # -- saving ----------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Fitted attributes for the file. ``classes_`` keeps its dtype ("classes_dtype"): numbers
+        and strings are stored as arrays, dates as int64 ticks, other object labels (Python ints of
+        any size, a pandas object column) as a JSON list, so the loaded ``predict`` returns the
+        same labels of the same dtype."""
+        classes = self.classes_
         state = {"n_features_in_": int(self.n_features_in_), "pool_size_": int(self.pool_size_),
-                 "history_": self.history_}
-        arrays = {"classes_": self.classes_, "channel_mean_": self.channel_mean_,
-                  "channel_scale_": self.channel_scale_}
+                 "history_": self.history_, "classes_dtype": classes.dtype.str}
+        arrays = {"channel_mean_": self.channel_mean_, "channel_scale_": self.channel_scale_}
+        if classes.dtype.kind in "mM":
+            arrays["classes_"] = classes.view(np.int64)
+        elif classes.dtype.kind == "O" and not all(isinstance(v, str) for v in classes):
+            state["classes_"] = [v.item() if isinstance(v, np.generic) else v for v in classes]
+        else:
+            arrays["classes_"] = classes
         return state, arrays
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, Any]) -> None:
         self.n_features_in_, self.pool_size_ = int(state["n_features_in_"]), int(state["pool_size_"])
         self.history_ = state["history_"]
-        self.classes_ = arrays["classes_"]
+        if "classes_" in state:
+            if not isinstance(state["classes_"], list):
+                raise TypeError(f"expected 'classes_' as a JSON list, got {type(state['classes_']).__name__}")
+            classes = np.empty(len(state["classes_"]), dtype=object)
+            classes[:] = state["classes_"]
+        else:
+            classes = arrays["classes_"]
+        dtype = state.get("classes_dtype")   # absent in files written before it was kept
+        if dtype is not None:
+            dtype = np.dtype(dtype)
+            classes = classes.view(dtype) if dtype.kind in "mM" else classes.astype(dtype)
+        self.classes_ = classes
         self.channel_mean_, self.channel_scale_ = arrays["channel_mean_"], arrays["channel_scale_"]

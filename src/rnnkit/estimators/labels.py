@@ -4,7 +4,8 @@ Accepted y: N labels of one sortable kind: integers, strings or bools (a NumPy a
 a pandas Series, categorical or nullable included). Floats are accepted when every value is a
 whole number (0.0 / 1.0); other floats are continuous targets, refused as scikit-learn does
 ("Unknown label type: continuous"). Missing labels (None, NaN, pandas NA) and a mix of kinds
-that cannot be sorted together (1 and "a") are refused. A column vector (N, 1) (a one-column
+that cannot be sorted together (1 and "a") are refused, and so are complex numbers and bytes
+(decode them to str first), as scikit-learn refuses them. A column vector (N, 1) (a one-column
 DataFrame included) is read as its single column with a :class:`DataConversionWarning`, as
 scikit-learn does.
 
@@ -78,6 +79,20 @@ def check_label_kind(labels: np.ndarray, classes: np.ndarray, owner: str) -> Non
                          "Convert y to the type of classes_, e.g. y.astype(clf.classes_.dtype).")
 
 
+def _refuse_unsupported(raw: np.ndarray, owner: str) -> None:
+    """Refuse complex and bytes labels (N,), as scikit-learn does: neither is a class label kind
+    that fit could save or that compares with the strings and numbers of another call."""
+    values = raw if raw.dtype.kind == "O" else raw[:1]
+    if raw.dtype.kind == "c" or any(isinstance(v, (complex, np.complexfloating)) for v in values):
+        raise ValueError(f"Complex data not supported: {owner} expected class labels in y (integers, strings or "
+                         f"bools), got complex numbers (dtype {raw.dtype}). Use their real part, e.g. "
+                         "y.real.astype(int), or strings.")
+    if raw.dtype.kind == "S" or any(isinstance(v, bytes) for v in values):
+        raise TypeError(f"{owner} does not support labels represented as bytes (dtype {raw.dtype}), as "
+                        "scikit-learn does not. Decode them to strings first, e.g. np.char.decode(y, 'utf-8') "
+                        "or [v.decode('utf-8') for v in y].")
+
+
 def encode_labels(y: Any, n: int, owner: str) -> tuple[np.ndarray, np.ndarray]:
     """(classes_ (K,) the sorted distinct labels, y_idx (N,) the class id of each label).
 
@@ -92,6 +107,7 @@ def encode_labels(y: Any, n: int, owner: str) -> tuple[np.ndarray, np.ndarray]:
         raw = np.empty(n, dtype=object)
         raw[:] = list(y)
     kind = raw.dtype.kind
+    _refuse_unsupported(raw, owner)
     missing = (np.isnan(raw) if kind == "f" else np.isnat(raw) if kind in "mM"
                else np.array([_is_missing(v) for v in raw]) if kind == "O" else np.zeros(n, bool))
     if missing.any():

@@ -5,6 +5,9 @@ For logits z (V,) over the vocabulary::
     p = softmax(z / temperature)          temperature > 0: < 1 sharper, > 1 flatter
     top_k = k: keep the k largest z (ties at the k-th value kept), renormalise, draw
     temperature = 0: the most likely token (greedy; no randomness)
+
+Any temperature in (0, inf) works, however small: the logits are shifted by their maximum
+before the division, so a tiny temperature tends to greedy instead of overflowing to NaN.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ def next_token(logits: np.ndarray, temperature: float, top_k: int | None, rng: n
     if top_k is not None and top_k < len(z):
         kth = np.partition(z, len(z) - top_k)[len(z) - top_k]
         z = np.where(z >= kth, z, -np.inf)
-    z = z / temperature
-    p = np.exp(z - z.max())
+    with np.errstate(over="ignore"):   # shift first: z / 1e-320 overflows to inf, and inf - inf is NaN
+        z = (z - z.max()) / temperature
+    p = np.exp(z)
     p /= p.sum()
     return int(rng.choice(len(p), p=p))

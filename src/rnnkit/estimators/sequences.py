@@ -3,7 +3,8 @@ reduction, per-channel standardisation and a stratified validation split.
 
 Accepted X (N sequences of C channels):
 
-- a list of N arrays (T_n, C) of any lengths, or of N 1-D arrays (T_n,) (univariate);
+- a list of N arrays (T_n, C) of any lengths, or of N 1-D arrays (T_n,) (univariate); an object
+  array (N,) of such arrays (a pandas Series of arrays too) is read as that list;
 - an array (N, T, C), or (N, T) for N univariate series (a pandas DataFrame (N, T) too, its
   nullable Int64 / Float64 columns included, pd.NA read as NaN).
 
@@ -42,12 +43,17 @@ def as_sequences(X: Any, owner: str, n_features: int | None = None) -> list[np.n
     check_not_sparse(X, "X", owner)
     if is_pandas(X):
         X = pandas_values(X)
+    one_table = False   # X given as one (N, T) array: N univariate series
+    if not isinstance(X, (list, tuple)):
+        arr = np.asarray(X)
+        if arr.ndim == 1 and arr.dtype == object and len(arr) and all(_is_sequence(x) for x in arr):
+            X = list(arr)   # an object array (N,) of sequences (a pandas Series of arrays): the list
     if isinstance(X, (list, tuple)):
         if len(X) == 0:
             raise ValueError(f"{owner} expected at least one sequence in X, got an empty list.")
         seqs = [_one(x, n, owner) for n, x in enumerate(X)]
     else:
-        arr = np.asarray(X)
+        one_table = arr.ndim == 2
         if arr.ndim not in (2, 3):
             raise ValueError(f"{owner} expected X as a list of (T_n, C) arrays, an (N, T, C) array or an (N, T) "
                              f"array of univariate series, got {type(X).__name__} of shape {arr.shape}. One "
@@ -62,14 +68,28 @@ def as_sequences(X: Any, owner: str, n_features: int | None = None) -> list[np.n
                          f"{sorted(channels)}.")
     c = channels.pop()
     if n_features is not None and c != n_features:
-        raise ValueError(f"{owner} expected sequences with {n_features} channels, as in fit, got {c}.")
+        hint = ""
+        if one_table and n_features > 1 and len(seqs[0]) == n_features:
+            hint = (f" An array (N, T) holds N univariate series: this one reads as {len(seqs)} series of "
+                    f"{n_features} steps. One sequence x of shape (T, C) alone is X = [x] or x[None].")
+        raise ValueError(f"{owner} expected sequences with {n_features} channels, as in fit, got {c}.{hint}")
     return seqs
+
+
+def _is_sequence(x: Any) -> bool:
+    """Whether an element of an object array X is one sequence (an array, a list, a pandas object)."""
+    return isinstance(x, (list, tuple, np.ndarray)) or is_pandas(x)
 
 
 def _one(x: Any, n: int, owner: str) -> np.ndarray:
     """Sequence n of X, (T_n,) or (T_n, C), as float64 (T_n, C) without its trailing NaN steps."""
     check_not_sparse(x, f"X[{n}]", owner)
-    a = np.asarray(pandas_values(x) if is_pandas(x) else x)
+    try:
+        a = np.asarray(pandas_values(x) if is_pandas(x) else x)
+    except ValueError:   # NumPy's "inhomogeneous shape": steps of different lengths
+        raise ValueError(f"{owner} expected sequence {n} of X to be (T_n,) or (T_n, C), the same C values at "
+                         "every step, got steps of different lengths (a ragged nested list). Give every step "
+                         "the same number of channels.") from None
     check_real(a, f"sequence {n} of X", owner)
     if a.ndim == 1:
         a = a[:, None]
@@ -122,8 +142,11 @@ def average_pool(seqs: list[np.ndarray], k: int) -> list[np.ndarray]:
         starts = np.arange(0, len(s), k)
         counts = (np.minimum(starts + k, len(s)) - starts)[:, None]
         mean = np.add.reduceat(s, starts, axis=0) / counts
-        square = np.add.reduceat(s * s, starts, axis=0) / counts
-        out.append(np.concatenate([mean, np.sqrt(np.maximum(square - mean * mean, 0.0))], axis=1))
+        # deviations from each block's own mean (two passes): mean(x^2) - mean(x)^2 cancels to
+        # noise once the level dwarfs the spread (1e8 + sin(t): spreads of 0 or 1.41 for 0.7)
+        dev = s - np.repeat(mean, counts[:, 0], axis=0)
+        spread = np.sqrt(np.add.reduceat(dev * dev, starts, axis=0) / counts)
+        out.append(np.concatenate([mean, spread], axis=1))
     return out
 
 

@@ -52,8 +52,9 @@ class TextGenerator(BaseEstimator):
         verbose: show a progress bar per epoch.
 
     Attributes (after fit):
-        vocab_: the characters, sorted (a str). char_counts_: (V,) how often each occurred
-        (the first character of an empty prompt is drawn from them). model_, history_.
+        vocab_: the characters (Unicode code points), sorted (a str). char_counts_: (V,) how
+        often each occurred (the first character of an empty prompt is drawn from them).
+        model_, history_.
 
     Example:
         >>> from rnnkit.estimators import TextGenerator
@@ -97,9 +98,11 @@ class TextGenerator(BaseEstimator):
         return x, y
 
     def fit(self, text: str) -> "TextGenerator":
-        """Learn the character statistics of ``text`` (a str of at least 2 * seq_length + 2
-        characters when a validation part is held out, else 2). The fitted attributes are set only
-        once training has succeeded: when fit raises, a generator fitted before keeps its state."""
+        """Learn the character statistics of ``text`` (a str of at least 2 characters; its last
+        ``validation_fraction`` is held out only when that part and the rest each have at least
+        seq_length + 1 characters, else nothing is and the training loss is watched). The fitted
+        attributes are set only once training has succeeded: when fit raises, a generator fitted
+        before keeps its state."""
         self._check_params()
         if not isinstance(text, str):
             raise TypeError(f"TextGenerator.fit expected a str, got {type(text).__name__}. Read files with "
@@ -145,7 +148,8 @@ class TextGenerator(BaseEstimator):
 
         Args:
             prompt: the start (characters of ``vocab_``); "" draws the first character from the
-                training text's character frequencies.
+                training text's character frequencies, with the same ``temperature`` and ``top_k``
+                (temperature 0: the most frequent character); it counts in ``length``.
             length: characters to generate (>= 1).
             temperature: > 0 divides the logits (lower: safer, higher: more varied); 0: greedy.
             top_k: draw only among the k most likely characters (None: all).
@@ -161,9 +165,10 @@ class TextGenerator(BaseEstimator):
         temperature, top_k = check_sampling(temperature, top_k, "TextGenerator.sample")
         rng = as_generator(seed)
         ids = list(self._encode(prompt, "sample"))
-        if not ids:
-            p = self.char_counts_ / self.char_counts_.sum()
-            ids = [int(rng.choice(len(p), p=p)) if temperature > 0 else int(np.argmax(p))]
+        if not ids:   # the first character: the unigram model, drawn as every later one is
+            with np.errstate(divide="ignore"):
+                unigram = np.log(self.char_counts_ / self.char_counts_.sum())
+            ids = [next_token(unigram, temperature, top_k, rng)]
         model = self.model_
         with evaluating(model):
             logits = model(np.array([ids]))[0, -1]
