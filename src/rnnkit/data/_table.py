@@ -39,6 +39,7 @@ class Table:
     labels: list[Any] | None  # index label of each row (DataFrame)
     index: Any = None  # the DataFrame's index, or None
     keys: dict[Any, str] | None = None  # the DataFrame's column labels -> names (str)
+    header_line: int | None = None  # file line of the header (CSV)
 
     def __len__(self) -> int:
         return len(self.lines if self.lines is not None else self.labels)
@@ -81,12 +82,28 @@ def read_table(source: Any, delimiter: str = ",") -> Table:
         if not os.path.exists(path):
             raise FileNotFoundError(f"No such CSV file: '{path}'. Check the path.")
         with open(path, newline="", encoding="utf-8-sig") as f:
-            return _from_csv(f, path, delimiter)
+            return _decoded(f, path, delimiter)
+    mode = getattr(source, "mode", "")
+    if isinstance(source, (io.RawIOBase, io.BufferedIOBase)) or (isinstance(mode, str) and "b" in mode):
+        raise TypeError(f"Expected a text stream, got a binary one ({type(source).__name__}). Open the file in "
+                        "text mode, open(path, newline=''), or pass its path.")
     if isinstance(source, io.TextIOBase) or hasattr(source, "read"):
-        return _from_csv(source, getattr(source, "name", "<stream>"), delimiter)
+        return _decoded(source, str(getattr(source, "name", "<stream>")), delimiter)
     raise TypeError(
         f"Expected a CSV file path, a text stream or a pandas DataFrame, got {type(source).__name__}."
     )
+
+
+def _decoded(f: Any, path: str, delimiter: str) -> Table:
+    """:func:`_from_csv`, with a file that is not UTF-8 text reported as a DataFileError."""
+    try:
+        return _from_csv(f, path, delimiter)
+    except UnicodeDecodeError as exc:
+        raise DataFileError(
+            path, f"not UTF-8 text ({exc.reason} at byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}). "
+            "Save the file as UTF-8, or open it with its encoding and pass the stream, e.g. "
+            "open(path, encoding='latin-1', newline='')."
+        ) from None
 
 
 def _from_csv(f: Any, path: str, delimiter: str) -> Table:
@@ -100,6 +117,7 @@ def _from_csv(f: Any, path: str, delimiter: str) -> Table:
     except csv.Error as exc:
         raise DataFileError(path, f"not a valid CSV file ({exc}).", line=reader.line_num) from None
     names = [h.strip() for h in header]
+    names[0] = names[0].lstrip("\ufeff").strip()  # a byte-order mark that the stream's encoding kept
     header_line = reader.line_num
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
@@ -124,7 +142,7 @@ def _from_csv(f: Any, path: str, delimiter: str) -> Table:
         raise DataFileError(path, f"not a valid CSV row ({exc}).", line=reader.line_num) from None
     if not lines:
         raise DataFileError(path, "the file has a header but no data rows.")
-    return Table(path, names, dict(zip(names, cols)), lines, None)
+    return Table(path, names, dict(zip(names, cols)), lines, None, header_line=header_line)
 
 
 def _from_frame(df: Any) -> Table:
@@ -164,7 +182,7 @@ def numeric_column(table: Table, name: str) -> np.ndarray:
                 raise ValueError
             v = float(cell)
         except (TypeError, ValueError):
-            hint = " Remove the thousands separators." if isinstance(cell, str) and "," in cell else ""
+            hint = _comma_hint(cell) if isinstance(cell, str) and "," in cell else ""
             raise DataFileError(table.source, f"expected a number, got {cell!r}.{hint} Fix or remove "
                                 "the value (empty cells count as missing).", column=name, **table.where(i)) from None
         if not math.isfinite(v):
@@ -172,3 +190,19 @@ def numeric_column(table: Table, name: str) -> np.ndarray:
                                 "leave the cell empty to mark it missing.", column=name, **table.where(i))
         out[i] = v
     return out
+
+
+def _comma_hint(cell: str) -> str:
+    """Advice for a number written with a comma: a decimal comma ("1,5", "1.234,5") or thousands
+    separators ("1,000", "12,345,678"); "" when the cell is not a number either way."""
+    head, _, tail = cell.rpartition(",")
+    digits = head.lstrip("+-")
+    if not tail.isdigit() or not digits:
+        return ""
+    if digits.replace(".", "").isdigit():  # one comma
+        if len(tail) != 3 or "." in digits:
+            return f" It looks like a decimal comma: write {head.replace('.', '')}.{tail} (a point as decimal mark)."
+        return f" Remove the thousands separators ({head + tail}), or write a decimal comma as a point ({head}.{tail})."
+    if all(p.isdigit() for p in digits.split(",")):
+        return " Remove the thousands separators."
+    return ""

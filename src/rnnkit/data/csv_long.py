@@ -73,11 +73,19 @@ def read_csv_long(source: Any, id_column: str | int = "id", time_column: str | i
     id_cells = table.column(id_column, "id")
     table.column(time_column, "time")
     time_name = table.resolve(time_column)
-    multi = not isinstance(value_column, (str, numbers.Integral))
+    multi = (not isinstance(value_column, (str, bytes, numbers.Integral))  # a list (or tuple) of names
+             and hasattr(value_column, "__iter__"))
     value_names = list(value_column) if multi else [value_column]
+    if not value_names:
+        raise ValueError("The 'value_column' parameter of read_csv_long must name at least one column. Got an empty "
+                         f"{type(value_column).__name__}; pass value_column='value' or a list of names.")
     for v in value_names:
         table.column(v, "value")
     value_names = [table.resolve(v) for v in value_names]
+    repeated = sorted({v for v in value_names if value_names.count(v) > 1})
+    if repeated:
+        raise DataFileError(table.source, f"the value columns {repeated} are asked for more than once in "
+                            f"value_column={value_column!r}; name each column once.")
     values = np.stack([numeric_column(table, v) for v in value_names], axis=1)
     times = parse_times(table, time_name)
     groups: dict[Any, list[int]] = {}

@@ -34,7 +34,8 @@ class WideSeries(NamedTuple):
 
     Attributes:
         values: (T, C) float64, one column per series, without NaN.
-        time: (T,) datetime64 / float64 / str array, or None without a time column.
+        time: (T,) datetime64 / float64 / str array (int64 for a DataFrame's integer index), or
+            None without a time column.
         columns: the C column names, in the order of ``values``' columns.
     """
 
@@ -83,8 +84,11 @@ def read_csv_wide(source: Any, time_column: str | int | None = None, columns: Se
         :class:`WideSeries` ``(values (T, C), time (T,) or None, columns)``.
 
     Raises:
-        DataFileError (a ValueError): missing column, non-numeric value, missing value or gap
-            without ``fill``, times not increasing; the message names file, line and column.
+        DataFileError (a ValueError): missing column, a column named twice in ``columns``, a
+            column with no name in the header read as a series (pass ``time_column`` or
+            ``columns``), non-numeric value, missing value or gap without ``fill``, times not
+            increasing, a file that is not UTF-8; the message names file, line and column.
+        TypeError: ``source`` is a binary stream (open the file in text mode).
     """
     owner = "read_csv_wide"
     check_fill(fill, owner)
@@ -110,7 +114,18 @@ def read_csv_wide(source: Any, time_column: str | int | None = None, columns: Se
         table.column(n, "value")
     names = [table.resolve(n) for n in names]
     if not names:
-        raise DataFileError(table.source, f"no value columns; the only column is the time column {time_name!r}.")
+        only = f"the only column is the time column {time_name!r}" if time_name else "the table has no columns"
+        raise DataFileError(table.source, f"no value columns; {only}.")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataFileError(table.source, f"the value columns {repeated} are asked for more than once in "
+                            f"columns={columns!r}; name each column once.")
+    if columns is None and "" in names:
+        position = table.names.index("")
+        raise DataFileError(
+            table.source, f"column {position} has no name in the header, so it is not clear what it holds (a file "
+            f"written by pandas' to_csv has its index there). Pass time_column={position} if it holds the times, "
+            "or choose the value columns with columns=[...].", line=table.header_line)
     values = np.stack([numeric_column(table, n) for n in names], axis=1)
     where = None
     if time is not None:

@@ -15,11 +15,13 @@ the file and the column.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ._arrays import as_float_series
 from .errors import DataFileError
 
 FILL_METHODS = ("ffill", "interpolate")
@@ -69,11 +71,26 @@ def _fill_column(col: np.ndarray, method: str) -> np.ndarray:
     return col[last]
 
 
-def fill_missing(values: np.ndarray, method: str = "interpolate", names: list[str] | None = None) -> np.ndarray:
+def _none_as_nan(values: Any) -> Any:
+    """A list (or object array) of numbers and None as float64 with NaN for None; else ``values``."""
+    if isinstance(values, (list, tuple)) or (isinstance(values, np.ndarray) and values.dtype == object):
+        try:
+            arr = np.asarray(values, dtype=object)
+        except ValueError:  # ragged: refused by the caller's conversion
+            return values
+        number = (lambda v: v is None or (isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))))
+        if arr.dtype == object and all(number(v) for v in arr.flat):
+            return arr.astype(np.float64)
+    return values
+
+
+def fill_missing(values: Any, method: str = "interpolate", names: list[str] | None = None) -> np.ndarray:
     """Return a copy of ``values`` with every NaN filled along axis 0.
 
     Args:
-        values: (T,) or (T, C) floats with NaN where a value is missing.
+        values: (T,) or (T, C) real numbers (ints or floats; a list or a pandas object too)
+            with NaN (or None in a list) where a value is missing. Infinite values are refused: they are not missing,
+            and interpolating next to one would give inf (or NaN) in the result.
         method: "ffill" or "interpolate" (see the module docstring).
         names: optional column names, used in the error message.
 
@@ -84,12 +101,19 @@ def fill_missing(values: np.ndarray, method: str = "interpolate", names: list[st
         raise ValueError(
             f"The 'method' parameter of fill_missing must be 'ffill' or 'interpolate'. Got {method!r} instead."
         )
-    arr = np.array(values, dtype=np.float64)
-    if arr.ndim not in (1, 2):
-        raise ValueError(f"fill_missing expected values of shape (T,) or (T, C), got shape {arr.shape}.")
+    arr = np.array(as_float_series(_none_as_nan(values), "values", "fill_missing", allow_nan=True))  # a copy
     if len(arr) == 0:
         raise ValueError(f"fill_missing expected at least one time step, got an empty array of shape {arr.shape}.")
+    if np.isinf(arr).any():
+        at = tuple(int(i) for i in np.argwhere(np.isinf(arr))[0])
+        raise ValueError(
+            f"fill_missing fills NaN (missing values), but 'values' holds an infinite value at index "
+            f"{at if len(at) > 1 else at[0]}, which it would spread into its neighbours. Replace it with "
+            "np.nan first if it marks a missing value."
+        )
     cols = arr.reshape(len(arr), -1)
+    if names is not None and len(names) != cols.shape[1]:
+        raise ValueError(f"fill_missing expected one name per column ({cols.shape[1]}), got {len(names)} names.")
     for c in range(cols.shape[1]):
         if len(cols) and np.isnan(cols[:, c]).all():
             label = f"'{names[c]}'" if names else str(c)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import check_lengths
+from .._checks import ParameterTypeError, check_lengths
 
 
 def pad_sequences(sequences: Sequence[Any], value: float = 0.0,
@@ -23,11 +23,19 @@ def pad_sequences(sequences: Sequence[Any], value: float = 0.0,
 
     Args:
         sequences: N arrays of shape (T_n, C) (or all (T_n,), e.g. token ids), same C.
-        value: the padding value. With an integer dtype it must be an integer that the dtype
-            holds exactly (NaN or -1.5 cannot pad integer ids: pass dtype=float).
-        dtype: dtype of X; None keeps the common dtype of the sequences (ints stay ints). An
-            integer dtype must hold every value exactly: 300 in int8, or 1.5 or NaN in int64,
-            is refused rather than wrapped or truncated.
+        value: the padding value, a number. With an integer dtype it must be an integer that
+            the dtype holds exactly (NaN or -1.5 cannot pad integer ids: pass dtype=float); a
+            float dtype must hold it without overflow (1e300 in float32 is refused).
+        dtype: a dtype of numbers (bool, int, float) for X; None keeps the common dtype of the
+            sequences (ints stay ints). An integer dtype must hold every value exactly: 300 in
+            int8, or 1.5 or NaN in int64, is refused rather than wrapped or truncated; a
+            narrower float dtype must hold every value without overflow (70000 in float16).
+
+    Raises:
+        TypeError: sequences that are not numbers (strings, objects, complex), a ``value`` that
+            is not a number (also a ValueError), a ``dtype`` that is not one of numbers.
+        ValueError: shapes that differ in C or number of dimensions, an empty sequence, values
+            or a ``value`` that ``dtype`` cannot hold.
 
     Returns:
         X: (N, T_max, C) (or (N, T_max) for 1-D sequences).
@@ -38,7 +46,11 @@ def pad_sequences(sequences: Sequence[Any], value: float = 0.0,
             "pad_sequences expected a non-empty list of (T_n, C) or (T_n,) arrays, got "
             f"{type(sequences).__name__}. An array of shape (N, T, C) needs no padding."
         )
-    arrays = [np.asarray(s) for s in sequences]
+    try:
+        arrays = [np.asarray(s) for s in sequences]
+    except ValueError as exc:
+        raise ValueError(f"pad_sequences expected every sequence to be an array of shape (T_n,) or (T_n, C); "
+                         f"one has rows of different lengths ({exc}).") from None
     ndims = {a.ndim for a in arrays}
     if not ndims <= {1, 2} or len(ndims) > 1:
         raise ValueError(
@@ -55,7 +67,10 @@ def pad_sequences(sequences: Sequence[Any], value: float = 0.0,
         raise ValueError(
             f"pad_sequences expected sequences of length >= 1, got an empty one at index {int(np.argmin(lengths))}."
         )
-    out_dtype = np.result_type(*arrays) if dtype is None else np.dtype(dtype)
+    out_dtype = np.result_type(*arrays) if dtype is None else _padding_dtype(dtype)
+    if dtype is None:
+        for n, a in enumerate(arrays):
+            _check_numbers(a, n)
     _check_value(value, out_dtype)
     for n, a in enumerate(arrays):
         _check_fits(a, n, out_dtype)
@@ -65,9 +80,48 @@ def pad_sequences(sequences: Sequence[Any], value: float = 0.0,
     return X, lengths
 
 
+def _check_numbers(a: np.ndarray, n: int) -> None:
+    """Refuse sequence ``n`` unless it holds numbers (ints, floats or bools)."""
+    if a.dtype.kind not in "biuf":
+        raise TypeError(
+            f"pad_sequences expected sequences of numbers (ints, floats or bools), got dtype {a.dtype} in "
+            f"sequence {n}. Convert strings to ids or numbers first, e.g. np.asarray(seq, dtype=float)."
+        )
+
+
+def _padding_dtype(dtype: Any) -> np.dtype:
+    """``np.dtype(dtype)`` if it is a dtype of numbers (bool, int, uint or float)."""
+    try:
+        out = np.dtype(dtype)
+    except TypeError:
+        out = None
+    if out is None or out.kind not in "biuf":
+        raise TypeError(
+            "The 'dtype' parameter of pad_sequences must be None (keep the sequences' dtype) or a dtype of "
+            f"numbers (e.g. float, 'float32', 'int64'). Got {dtype!r} instead."
+        )
+    return out
+
+
 def _check_value(value: Any, dtype: np.dtype) -> None:
-    """Refuse a padding value that an integer dtype cannot hold exactly (NaN, -1.5, 300 in int8)."""
-    if dtype.kind not in "iu":
+    """Refuse a padding value that is not a number, or that ``dtype`` cannot hold: NaN, -1.5 or
+    300 in int8; 1e300 in float32 (it would become inf); 2 in bool."""
+    number = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    if dtype.kind == "b":
+        if not (isinstance(value, (bool, np.bool_)) or (number and value in (0, 1))):
+            raise ParameterTypeError(f"pad_sequences cannot pad the bool X with value={value!r}: pass False or True.")
+        return
+    if dtype.kind == "f":
+        if not number:
+            raise ParameterTypeError(f"The 'value' parameter of pad_sequences must be a number. Got {value!r} "
+                                     f"(a {type(value).__name__}) instead.")
+        with np.errstate(over="ignore"):
+            overflows = math.isfinite(value) and not np.isfinite(np.asarray(value, dtype=np.float64).astype(dtype))
+        if overflows:
+            raise ValueError(
+                f"pad_sequences cannot pad with value={value!r}: it overflows X's dtype {dtype} (largest "
+                f"{np.finfo(dtype).max}). Pass a smaller value or a wider dtype."
+            )
         return
     info = np.iinfo(dtype)
     fits = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
@@ -84,8 +138,23 @@ def _check_value(value: Any, dtype: np.dtype) -> None:
 def _check_fits(a: np.ndarray, n: int, dtype: np.dtype) -> None:
     """Refuse sequence ``n`` when an integer ``dtype`` cannot hold its values exactly (300 in int8,
     1.5 or NaN in int64): the cast would wrap or truncate them silently."""
-    if dtype.kind not in "iu" or np.can_cast(a.dtype, dtype, casting="safe") or a.size == 0:
+    if dtype.kind not in "iu":
+        _check_numbers(a, n)
+    if np.can_cast(a.dtype, dtype, casting="safe") or a.size == 0:
         return
+    if dtype.kind == "f":  # a narrower float: refuse values that would overflow to inf
+        with np.errstate(over="ignore"):
+            bad = np.isfinite(a) & ~np.isfinite(a.astype(dtype))
+        if bad.any():
+            at = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"pad_sequences cannot store sequence {n} in {dtype}: its value {a[at].item()!r} at index "
+                f"{at if len(at) > 1 else at[0]} overflows it (largest {np.finfo(dtype).max}). Pass a wider dtype."
+            )
+        return
+    if dtype.kind == "b":
+        raise TypeError(f"pad_sequences cannot store sequence {n} ({a.dtype}) in bool: the cast would turn every "
+                        "non-zero value into True. Pass bool sequences, or a number dtype.")
     info = np.iinfo(dtype)
     if a.dtype.kind not in "biuf":
         raise TypeError(f"pad_sequences cannot store sequence {n} ({a.dtype}) in the integer dtype {dtype}: "

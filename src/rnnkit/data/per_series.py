@@ -57,6 +57,7 @@ class PerSeriesScaler:
     def fit(self, series_list: Sequence[Any]) -> PerSeriesScaler:
         """Fit one scaler on each (training) series of ``series_list``."""
         items = self._as_list(series_list, "fit")
+        self._make()  # a bad 'scaler' parameter is named as such, not as a problem of series 0
         scalers = []
         for i, s in enumerate(items):
             try:
@@ -77,7 +78,13 @@ class PerSeriesScaler:
                 f"PerSeriesScaler.{method} expected {len(self.scalers_)} series, as many as given to "
                 f"fit, got {len(items)}. Use scalers_[i].{method}(x) for series i alone."
             )
-        return [getattr(sc, method)(s) for sc, s in zip(self.scalers_, items)]
+        out = []
+        for i, (sc, s) in enumerate(zip(self.scalers_, items)):
+            try:
+                out.append(getattr(sc, method)(s))
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(f"Series {i}: {exc}") from None
+        return out
 
     def transform(self, series_list: Sequence[Any]) -> list[np.ndarray]:
         """Scale series ``i`` with the statistics of training series ``i``; returns a list."""

@@ -14,7 +14,11 @@ array it is given as that one channel.
 A constant channel has no spread: its ``scale_`` is set so that the transform gives 0
 (standard) or ``lo`` (min-max) instead of dividing by zero, and the inverse still round-trips.
 ``fit`` refuses NaN and infinite values; ``transform`` before ``fit`` raises
-:class:`~rnnkit.data.NotFittedError`.
+:class:`~rnnkit.data.NotFittedError`. A scaler fitted on (T, C) or (N, T, C) data refuses a
+1-D array (is it C channels of one step, or one channel over time?); reshape it.
+
+The methods have scikit-learn's signatures (``fit(x, y=None)``, ``get_params(deep=True)``,
+``set_params``), so ``sklearn.base.clone`` and a ``Pipeline`` of (T, C) data work.
 """
 
 from __future__ import annotations
@@ -38,8 +42,11 @@ class _Scaler:
     def _stats(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
-    def fit(self, x: Any) -> _Scaler:
-        """Learn per-channel statistics from training data x: (T,), (T, C) or (N, T, C)."""
+    def fit(self, x: Any, y: Any = None) -> _Scaler:
+        """Learn per-channel statistics from training data x: (T,), (T, C) or (N, T, C).
+
+        ``y`` is ignored (scikit-learn's signature, so the scaler can sit in a ``Pipeline``).
+        """
         arr = as_float_series(x, "x", f"{type(self).__name__}.fit", ndim=(1, 2, 3))
         if arr.size == 0:
             raise ValueError(
@@ -59,7 +66,13 @@ class _Scaler:
             )
         arr = as_float_series(x, "x", name, ndim=(1, 2, 3) if not self.univariate_ else (0, 1, 2, 3),
                               allow_nan=True)
-        if not self.univariate_ and (arr.ndim == 0 or arr.shape[-1] != self.n_features_in_):
+        if not self.univariate_ and arr.ndim == 1:
+            raise ValueError(
+                f"{name} expected a (T, C) or (N, T, C) array with C = {self.n_features_in_} channels, as the "
+                f"data given to fit, got a 1-D array of shape {arr.shape}. Reshape it with x.reshape(1, -1) "
+                f"if it is one time step of the {self.n_features_in_} channels."
+            )
+        if not self.univariate_ and arr.shape[-1] != self.n_features_in_:
             raise ValueError(
                 f"{name} expected an array whose last axis has {self.n_features_in_} channels, as the "
                 f"data given to fit, got shape {arr.shape}."
@@ -82,13 +95,33 @@ class _Scaler:
         shift, scale = (self.shift_[0], self.scale_[0]) if self.univariate_ else (self.shift_, self.scale_)
         return self._backward(arr, shift, scale)
 
-    def fit_transform(self, x: Any) -> np.ndarray:
-        """``fit(x)`` then ``transform(x)``."""
+    def fit_transform(self, x: Any, y: Any = None) -> np.ndarray:
+        """``fit(x)`` then ``transform(x)`` (``y`` is ignored)."""
         return self.fit(x).transform(x)
 
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments."""
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor arguments (``deep`` is accepted for scikit-learn's ``clone``)."""
         return {}
+
+    def set_params(self, **params: Any) -> _Scaler:
+        """Set constructor arguments by name (scikit-learn's ``set_params``); returns self."""
+        valid = self.get_params()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(
+                    f"Invalid parameter {key!r} for {type(self).__name__}. Valid parameters: {sorted(valid)}."
+                )
+            setattr(self, key, value)
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, self._fitted_attr)
+
+    def __sklearn_tags__(self) -> Any:  # only called by scikit-learn (>= 1.6), so importing it is safe
+        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
+
+        return Tags(estimator_type=None, target_tags=TargetTags(required=False), transformer_tags=TransformerTags(),
+                    input_tags=InputTags(one_d_array=True, two_d_array=True, three_d_array=True))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -121,11 +154,10 @@ def mean_and_scale(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     A channel is constant when its variance is within the rounding error of computing it
     (``var <= n * eps * var + (n * mean * eps) ** 2``, scikit-learn's test), so a large level
-    with a small spread (1e9 +- 1e-3) is still scaled.
-
-    so that ``(x - mean) / scale`` maps a constant channel to 0 instead of dividing by zero.
-    What :class:`StandardScaler` fits, and how the estimators standardise covariates and
-    sequence channels.
+    with a small spread (1e9 +- 1e-3) is still scaled; its scale is 1, so that
+    ``(x - mean) / scale`` maps it to 0 instead of dividing by zero. What
+    :class:`StandardScaler` fits, and how the estimators standardise covariates and sequence
+    channels.
     """
     mean = flat.mean(axis=0)
     std = flat.std(axis=0)
@@ -167,7 +199,7 @@ class MinMaxScaler(_Scaler):
     def __init__(self, feature_range: tuple[float, float] = (0.0, 1.0)) -> None:
         self.feature_range = feature_range
 
-    def get_params(self) -> dict[str, Any]:
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {"feature_range": self.feature_range}
 
     def _range(self) -> tuple[float, float]:

@@ -2,15 +2,19 @@
 
 Sizes are a fraction in (0, 1) of the length or a count >= 1, like scikit-learn's
 ``train_test_split``: a fractional test (or validation) size is rounded up, ``ceil(frac * T)``,
-and the training part gets the rest. Arrays are cut along axis 0 (time for a series, the window
-index for the output of :func:`~rnnkit.data.sliding_windows`). pandas objects are cut with
-``.iloc`` and keep their index; other inputs come back as NumPy arrays.
+and the training part gets the rest. The product is taken on the fraction as written, so
+``0.07`` of 100 steps is 7 (scikit-learn's float product, 7.000000000000001, gives 8). Arrays are
+cut along axis 0 (time for a series, the window index for the output of
+:func:`~rnnkit.data.sliding_windows`). pandas objects are cut with ``.iloc`` and keep their
+index; a list of sequences of different lengths comes back as lists; other inputs come back as
+NumPy arrays.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -33,7 +37,16 @@ def _count(size: Any, n: int, name: str, owner: str) -> int:
         raise ValueError(
             f"The '{name}' parameter of {owner} must be a float in (0, 1) or an int >= 1. Got {size!r} instead."
         )
-    return max(1, math.ceil(float(size) * n))
+    return max(1, math.ceil(_exact(size) * n))
+
+
+def _exact(size: numbers.Real) -> Fraction:
+    """The fraction ``size`` as written (its shortest decimal, ``str(0.07) == '0.07'``), so that
+    ``ceil(size * n)`` does not round up a float product's last bit (0.07 * 100 = 7.000000000000001)."""
+    try:
+        return Fraction(str(size))
+    except (ValueError, TypeError):
+        return Fraction(float(size))
 
 
 def _length(arrays: tuple[Any, ...], owner: str) -> int:
@@ -41,9 +54,8 @@ def _length(arrays: tuple[Any, ...], owner: str) -> int:
         raise TypeError(f"{owner} expected at least one array to split, got none.")
     lengths = []
     for a in arrays:
-        if not is_pandas(a) and not isinstance(a, np.ndarray):
-            a = np.asarray(a)
-        if getattr(a, "ndim", 0) < 1:
+        a = _as_cuttable(a)
+        if getattr(a, "ndim", 1 if isinstance(a, list) else 0) < 1:
             raise ValueError(f"{owner} expected arrays with a time axis (axis 0), got a scalar {a!r}.")
         lengths.append(len(a))
     if len(set(lengths)) > 1:
@@ -53,10 +65,23 @@ def _length(arrays: tuple[Any, ...], owner: str) -> int:
     return lengths[0]
 
 
+def _as_cuttable(a: Any) -> Any:
+    """``a`` itself for a pandas object or an array; else ``np.asarray(a)``, or a list when ``a``
+    is a list (or tuple) of sequences of different lengths, which no array holds."""
+    if is_pandas(a) or isinstance(a, np.ndarray):
+        return a
+    try:
+        return np.asarray(a)
+    except ValueError:
+        if isinstance(a, (list, tuple)):
+            return list(a)
+        raise
+
+
 def _cut(a: Any, bounds: list[tuple[int, int]]) -> list[Any]:
     if is_pandas(a):
         return [a.iloc[lo:hi] for lo, hi in bounds]
-    arr = a if isinstance(a, np.ndarray) else np.asarray(a)
+    arr = _as_cuttable(a)
     return [arr[lo:hi] for lo, hi in bounds]
 
 

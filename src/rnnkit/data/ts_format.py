@@ -81,7 +81,11 @@ def _lines(source: Any) -> tuple[str, Iterable[str]]:
             except (OSError, UnicodeDecodeError) as exc:
                 raise DataFileError(path, f"not a readable text file ({exc}).") from None
     if hasattr(source, "read"):
-        return getattr(source, "name", "<stream>"), source.read().splitlines()
+        name, text = str(getattr(source, "name", "<stream>")), source.read()
+        if not isinstance(text, str):
+            raise TypeError(f"Expected a text stream, got one that reads {type(text).__name__} ({name}). Open the "
+                            "file in text mode, or pass its path (.ts.gz files are decompressed).")
+        return name, text.splitlines()
     raise TypeError(f"Expected a .ts file path or a text stream, got {type(source).__name__}.")
 
 
@@ -108,6 +112,10 @@ def _parse_header(path: str, lineno: int, line: str, header: dict[str, Any]) -> 
             raise DataFileError(
                 path, "@classLabel true must list the class labels, e.g. '@classLabel true 1 2'.", line=lineno
             )
+        repeated = sorted({w for w in words[1:] if words[1:].count(w) > 1})
+        if repeated:
+            raise DataFileError(path, f"@classLabel lists the labels {repeated} more than once; list each once.",
+                                line=lineno)
         header[tag] = words[1:] if words[0].lower() == "true" else False
     else:
         header[tag] = rest
@@ -128,11 +136,14 @@ def _parse_case(path: str, lineno: int, line: str, header: dict[str, Any], n_dim
             )
         if labels is None:
             try:
-                label = float(label)
+                target = float(label)
+                if not np.isfinite(target):
+                    raise ValueError
             except ValueError:
                 raise DataFileError(
-                    path, f"expected a numeric target after the last ':', got {label!r}.", line=lineno
+                    path, f"expected a finite numeric target after the last ':', got {label!r}.", line=lineno
                 ) from None
+            label = target
     if n_dims is not None and len(fields) != n_dims:
         hint = (" If the last field is a class label, declare it with '@classLabel true <labels>'."
                 if label is None and len(fields) == n_dims + 1 else "")
@@ -152,8 +163,14 @@ def _parse_case(path: str, lineno: int, line: str, header: dict[str, Any], n_dim
             except ValueError:
                 hint = (" If the last field is a class label, declare it with '@classLabel true <labels>'."
                         if d == len(fields) - 1 and labels is None else "")
+                if cell.startswith("("):
+                    hint = (" Values like '(time,value)' are timestamped: such files (@timeStamps true) are "
+                            "not supported.")
                 raise DataFileError(path, f"value {k} is {cell!r}, not a number.{hint}", line=lineno,
                                     column=f"dimension {d}") from None
+            if np.isinf(vals[k]):
+                raise DataFileError(path, f"value {k} is {cell!r}, not a finite number. Write '?' for a missing value.",
+                                    line=lineno, column=f"dimension {d}")
         if dims and len(vals) != len(dims[0]):
             raise DataFileError(path, f"has {len(vals)} values but dimension 0 has {len(dims[0])}; every dimension "
                                 "of a case must have the same length.", line=lineno, column=f"dimension {d}")
@@ -173,9 +190,11 @@ def read_ts(source: Any, fill: str | None = None) -> TSData:
         :class:`TSData` with X (N, T, C) or a list of (T_n, C) arrays, y, lengths, labels.
 
     Raises:
-        DataFileError (a ValueError): malformed header, a case with the wrong number of
-            dimensions, a non-numeric value, an undeclared class label, unequal lengths where
-            ``@equalLength true``, missing values without ``fill``; naming file and line.
+        DataFileError (a ValueError): malformed header (a class label declared twice, both
+            ``@classLabel true`` and ``@targetLabel true``), a case with the wrong number of
+            dimensions, a non-numeric or infinite value, an undeclared class label, unequal
+            lengths where ``@equalLength true``, missing values without ``fill``; naming file and
+            line.
     """
     check_fill(fill, "read_ts")
     path, lines = _lines(source)
@@ -197,6 +216,9 @@ def read_ts(source: Any, fill: str | None = None) -> TSData:
                 if header.get("timestamps"):
                     raise DataFileError(path, "timestamped .ts files (@timeStamps true) are not supported; "
                                         "convert the file to plain values.", line=lineno)
+                if header.get("classlabel") and header.get("targetlabel"):
+                    raise DataFileError(path, "both @classLabel true and @targetLabel true: a case has one label, a "
+                                        "class or a numeric target. Set one of them to false.", line=lineno)
                 if header.get("univariate") and header.get("dimensions", 1) != 1:
                     raise DataFileError(
                         path, f"@univariate true contradicts @dimensions {header['dimensions']}.", line=lineno

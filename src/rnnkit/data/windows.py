@@ -25,14 +25,16 @@ from ._arrays import as_float_series
 def _target_columns(target: Any, c: int) -> int | list[int] | None:
     if target is None:
         return None
-    items = [target] if isinstance(target, numbers.Integral) else list(target)
-    for t in items:
+    scalar = isinstance(target, numbers.Integral)
+    iterable = not scalar and not isinstance(target, (str, bytes)) and hasattr(target, "__iter__")
+    items = [target] if scalar else list(target) if iterable else [None]
+    for t in items or [None]:
         if isinstance(t, (bool, np.bool_)) or not isinstance(t, numbers.Integral) or not -c <= t < c:
             raise ValueError(
                 f"The 'target' parameter of sliding_windows must be a column index in [0, {c}) or a "
-                f"list of them (the series has C = {c} columns). Got {target!r} instead."
+                f"non-empty list of them (the series has C = {c} columns). Got {target!r} instead."
             )
-    return int(target) if isinstance(target, numbers.Integral) else [int(t) for t in items]
+    return int(target) if scalar else [int(t) for t in items]
 
 
 def _non_empty(arr: np.ndarray, owner: str) -> np.ndarray:
@@ -42,6 +44,16 @@ def _non_empty(arr: np.ndarray, owner: str) -> np.ndarray:
             f"{arr.shape}. Check that the series was loaded or sliced as intended."
         )
     return arr
+
+
+def _with_channels(arr: np.ndarray, owner: str) -> np.ndarray:
+    """``arr`` as (T, C); a (T, 0) series, with no channel, is refused."""
+    if arr.ndim == 2 and arr.shape[1] == 0:
+        raise ValueError(
+            f"{owner} expected a series with at least one channel, got shape {arr.shape} (no columns). "
+            "Check which columns were selected."
+        )
+    return arr.reshape(len(arr), -1)
 
 
 def sliding_windows(series: Any, lookback: int, horizon: int = 1, stride: int = 1,
@@ -72,7 +84,7 @@ def sliding_windows(series: Any, lookback: int, horizon: int = 1, stride: int = 
     stride = check_positive_int(stride, "stride", owner)
     arr = _non_empty(as_float_series(series, "series", owner), owner)
     univariate = arr.ndim == 1
-    arr2 = arr.reshape(len(arr), -1)
+    arr2 = _with_channels(arr, owner)
     t, c = arr2.shape
     if t < lookback + horizon:
         raise ValueError(
@@ -141,7 +153,7 @@ def last_window(series: Any, lookback: int) -> np.ndarray:
     """
     lookback = check_positive_int(lookback, "lookback", "last_window")
     arr = _non_empty(as_float_series(series, "series", "last_window"), "last_window")
-    arr2 = arr.reshape(len(arr), -1)
+    arr2 = _with_channels(arr, "last_window")
     if len(arr2) < lookback:
         raise ValueError(
             f"The series has {len(arr2)} time steps, fewer than lookback = {lookback}. Use a shorter "
