@@ -40,7 +40,10 @@ class Sequential(Module):
     - ``params`` / ``grads``: name -> live array, names "{index}.{layer's name}".
     - ``fit``, ``predict``, ``evaluate``: see :mod:`rnnkit.training`; ``save``: see :func:`rnnkit.load`.
 
-    Recurrent layers inside a Sequential must be batch-first (the default).
+    Recurrent layers inside a Sequential must be batch-first (the default). A Sequential may be
+    a layer of another; ``fit``, truncated BPTT and ``LastStep(bidirectional=None)`` see through
+    the nesting (:func:`leaf_layers`), while ``states`` / ``last_states`` count only the
+    recurrent layers at this level.
 
     Example:
         >>> import numpy as np, rnnkit
@@ -57,7 +60,6 @@ class Sequential(Module):
         self.layers = list(layers)
         if not self.layers:
             raise ValueError("Expected at least one layer for Sequential, got an empty list.")
-        last_recurrent = None
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Module):
                 raise TypeError(f"Expected rnnkit layers (Module instances) in Sequential, got "
@@ -65,6 +67,8 @@ class Sequential(Module):
             if isinstance(layer, RecurrentLayer) and not layer.batch_first:
                 raise ValueError(f"Expected batch-first recurrent layers in Sequential, got "
                                  f"{layer!r} at index {i}. Build it with batch_first=True.")
+        last_recurrent = None
+        for layer in leaf_layers(self.layers):  # nested Sequentials included, in the order they run
             if isinstance(layer, LastStep) and layer.bidirectional is None:
                 layer._resolved = last_recurrent is not None and last_recurrent.bidirectional
             if isinstance(layer, RecurrentLayer):
@@ -201,6 +205,15 @@ class Sequential(Module):
         from ..training.evaluate import evaluate
 
         return evaluate(self, X, y, lengths=lengths, loss=loss, metrics=metrics, batch_size=batch_size)
+
+
+def leaf_layers(layers: Iterable[Module]) -> list[Module]:
+    """``layers`` with every nested :class:`Sequential` replaced by its own layers (recursively),
+    in the order they run: what the training loop inspects and truncated BPTT runs one by one."""
+    out: list[Module] = []
+    for layer in layers:
+        out.extend(leaf_layers(layer.layers) if isinstance(layer, Sequential) else [layer])
+    return out
 
 
 def forward_layers(layers: list[Module], x: Any, lengths: Any = None,

@@ -8,9 +8,10 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .. import losses
+from .._checks import check_positive_int
 from ..layers.embedding import Embedding
 from ..layers.grad_mode import evaluating
-from ..layers.sequential import Sequential
+from ..layers.sequential import Sequential, leaf_layers
 from .batching import Dataset, batch_indices, prepare, step_mask
 from .epoch_stats import EpochStats
 from .metrics import check_metrics
@@ -21,13 +22,13 @@ def is_sequence_input(model: Sequential, X: Any) -> bool:
     if isinstance(X, (list, tuple)):
         return True
     ndim = np.ndim(X)
-    return ndim == 3 or (ndim == 2 and isinstance(model.layers[0], Embedding))
+    return ndim == 3 or (ndim == 2 and isinstance(leaf_layers(model.layers)[0], Embedding))
 
 
 def is_per_step(model: Sequential, sequence_input: bool) -> bool:
     """Per-step outputs (and targets): sequence input and no layer that reduces the time axis
-    (one whose class sets ``reduces_time = True``: LastStep, TimePool)."""
-    return sequence_input and not any(getattr(layer, "reduces_time", False) for layer in model.layers)
+    (one whose class sets ``reduces_time = True``: LastStep, TimePool), nested ones included."""
+    return sequence_input and not any(getattr(layer, "reduces_time", False) for layer in leaf_layers(model.layers))
 
 
 def evaluate_dataset(model: Sequential, data: Dataset, loss_fn: Callable, metrics: tuple[str, ...],
@@ -50,6 +51,7 @@ def predict(model: Sequential, X: Any, lengths: Any = None, batch_size: int = 25
     Per-step outputs of a list of sequences come padded to (N, max T_n, ...); entries at steps
     t >= T_n are padding, not predictions.
     """
+    batch_size = check_positive_int(batch_size, "batch_size", "predict")
     seq = is_sequence_input(model, X)
     n = len(X)
     data = prepare(X, np.zeros(n), lengths, seq)
@@ -67,6 +69,7 @@ def predict(model: Sequential, X: Any, lengths: Any = None, batch_size: int = 25
 def evaluate(model: Sequential, X: Any, y: Any, lengths: Any = None, *, loss: Any = "mse",
              metrics: Iterable[str] = (), batch_size: int = 256) -> dict[str, float]:
     """``{"loss": ..., <metric>: ...}`` over (X, y) in evaluation mode."""
+    batch_size = check_positive_int(batch_size, "batch_size", "evaluate")
     seq = is_sequence_input(model, X)
     data = prepare(X, y, lengths, seq)
     return evaluate_dataset(model, data, losses.get(loss), check_metrics(metrics), is_per_step(model, seq), batch_size)

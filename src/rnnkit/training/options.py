@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 from dataclasses import dataclass, fields
@@ -80,20 +81,28 @@ class FitOptions:
                              f"Got {self.validation_split!r} instead.")
         for name in ("clip_norm", "clip_value"):
             v = getattr(self, name)
-            if v is not None and (not isinstance(v, numbers.Real) or isinstance(v, bool) or not v > 0):
-                raise ValueError(f"The '{name}' parameter of fit must be a float > 0 or None. Got {v!r} instead.")
+            if v is not None and (not isinstance(v, numbers.Real) or isinstance(v, (bool, np.bool_))
+                                  or not 0 < v < math.inf):
+                raise ValueError(f"The '{name}' parameter of fit must be a finite float > 0 or None. "
+                                 f"Got {v!r} instead.")
         if self.tbptt is not None:
             t = self.tbptt
             if not isinstance(t, (tuple, list)) or len(t) != 2:
-                raise ValueError(f"The 'tbptt' parameter of fit must be a pair (k1, k2) of ints >= 1. Got {t!r} instead.")
-            self.tbptt = (check_positive_int(t[0], "tbptt[0] (k1)", owner), check_positive_int(t[1], "tbptt[1] (k2)", owner))
+                raise ValueError(f"The 'tbptt' parameter of fit must be a pair (k1, k2) of ints >= 1. "
+                                 f"Got {t!r} instead.")
+            self.tbptt = (check_positive_int(t[0], "tbptt[0] (k1)", owner),
+                          check_positive_int(t[1], "tbptt[1] (k2)", owner))
         if self.patience is not None:
             if not isinstance(self.patience, numbers.Integral) or isinstance(self.patience, bool) or self.patience < 0:
-                raise ValueError(f"The 'patience' parameter of fit must be an int >= 0 or None. Got {self.patience!r} instead.")
+                raise ValueError(f"The 'patience' parameter of fit must be an int >= 0 or None. "
+                                 f"Got {self.patience!r} instead.")
         if self.monitor is not None and not isinstance(self.monitor, str):
-            raise TypeError(f"The 'monitor' parameter of fit must be a history key such as 'val_loss'. Got {self.monitor!r} instead.")
-        if not isinstance(self.min_delta, numbers.Real) or self.min_delta < 0:
-            raise ValueError(f"The 'min_delta' parameter of fit must be a float >= 0. Got {self.min_delta!r} instead.")
+            raise TypeError(f"The 'monitor' parameter of fit must be a history key such as 'val_loss'. "
+                            f"Got {self.monitor!r} instead.")
+        if (not isinstance(self.min_delta, numbers.Real) or isinstance(self.min_delta, (bool, np.bool_))
+                or not 0 <= self.min_delta < math.inf):
+            raise ValueError(f"The 'min_delta' parameter of fit must be a finite float >= 0. "
+                             f"Got {self.min_delta!r} instead.")
         self.restore_best_weights = check_bool(self.restore_best_weights, "restore_best_weights", owner)
         if self.checkpoint is not None and not isinstance(self.checkpoint, (str, os.PathLike)):
             raise TypeError(f"The 'checkpoint' parameter of fit must be a path. Got {self.checkpoint!r} instead.")
@@ -102,7 +111,8 @@ class FitOptions:
         if self.resume is True and self.checkpoint is None:
             raise ValueError("Expected a 'checkpoint' path with resume=True (or pass the path: resume='run.ckpt').")
         if self.scheduler is not None and not isinstance(self.scheduler, Schedule):
-            raise TypeError(f"The 'scheduler' parameter of fit must be an rnnkit.optim schedule. Got {self.scheduler!r} instead.")
+            raise TypeError(f"The 'scheduler' parameter of fit must be an rnnkit.optim schedule. "
+                            f"Got {self.scheduler!r} instead.")
         self.progress = check_bool(self.progress, "progress", owner)
 
     @classmethod

@@ -38,7 +38,7 @@ import numpy as np
 from ..layers.grad_mode import no_grad
 from ..layers.last_step import LastStep
 from ..layers.recurrent import RecurrentLayer
-from ..layers.sequential import Sequential, backward_layers, forward_layers
+from ..layers.sequential import Sequential, backward_layers, forward_layers, leaf_layers
 from ..losses import reduction_of
 from .batching import step_mask
 
@@ -58,8 +58,10 @@ class TBPTTResult:
 
 
 def split_model(model: Sequential, per_step: bool) -> tuple[list, list]:
-    """(body, head): the layers before the first LastStep, and the rest (empty if per_step)."""
-    layers = model.layers
+    """(body, head): the layers before the first LastStep, and the rest (empty if per_step), with
+    nested Sequentials opened (:func:`~rnnkit.layers.sequential.leaf_layers`), so that every
+    recurrent layer carries its state from chunk to chunk (the indices in its errors count them)."""
+    layers = leaf_layers(model.layers)
     cut = next((i for i, layer in enumerate(layers) if isinstance(layer, LastStep)), len(layers))
     body, head = layers[:cut], layers[cut:]
     if per_step and head:

@@ -33,7 +33,8 @@ import numpy as np
 from .. import losses, optim
 from .._random import as_generator, generator_from_state
 from ..errors import NonFiniteError
-from ..layers.sequential import Sequential
+from ..layers.recurrent import RecurrentLayer
+from ..layers.sequential import Sequential, leaf_layers
 from ..optim.clip import clip_grad_norm, clip_grad_value, global_norm
 from ..optim.schedules import ReduceLROnPlateau
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -238,8 +239,8 @@ class Trainer:
             mask = step_mask(batch.lengths, len(batch), pred.shape[1]) if self.per_step else None
             value, grad = checked_loss(pred, batch.y, mask)
             model.backward(grad)
-            rec = model.recurrent_layers
-            hidden_sq = None if not rec else rec[0].hidden_grad_norms[0].astype(np.float64) ** 2
+            rec = next((layer for layer in leaf_layers(model.layers) if isinstance(layer, RecurrentLayer)), None)
+            hidden_sq = None if rec is None else rec.hidden_grad_norms[0].astype(np.float64) ** 2
             update()
         stats.add_outputs(value, pred, batch.y, mask, self.per_step, hidden_sq)
 
