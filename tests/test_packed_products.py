@@ -117,6 +117,30 @@ def test_fused_lstm_step_over_several_unit_groups(N, parts, kernel, kernel_modes
 
 
 @needs_packed_kernel
+@pytest.mark.parametrize("T", [9, 20])
+@pytest.mark.parametrize("N, H, I", [(16, 40, 7), (37, 13, 5)])
+@pytest.mark.parametrize("parts", [1, 2, 3])
+@pytest.mark.parametrize("reverse, masked, varlen", [(False, False, False), (True, True, True), (False, True, True)])
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_lstm_chunk_weight_gradients_packed(T, N, H, I, parts, reverse, masked, varlen, kernel, kernel_modes):
+    """The LSTM backward's weight gradients, 8 steps at a time from its rings (with the AVX-512
+    kernel on the packed kernel: sequence.h, chunk_grads_packed, the ring's rows packed 24 at a
+    time against the transposed [h~; x] the participants share), against OpenBLAS's (mode 0):
+    T = 9 and 20 leave a last chunk of 1 and 4 steps, both rings in turn; 4H = 160 and 52 rows
+    give a last block of 16 and 4 rows; I = 7 and 5 fill less than a vector."""
+    packed_products, loop_threads = kernel_modes
+    _fused.packed_kernel(kernel)
+    loop_threads(parts)
+    p, dy, dstate = _problem("lstm", N, np.float32, reverse, masked, varlen, T=T, I=I, H=H)
+    packed_products(0)
+    want = _run("lstm", p, dy, dstate)
+    packed_products(1)
+    got = _run("lstm", p, dy, dstate)
+    for g, w in zip(got, want):  # sums of up to T * N = 740 products per weight-gradient entry
+        np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6 * max(1.0, float(np.abs(w).max())))
+
+
+@needs_packed_kernel
 @pytest.mark.parametrize("cell", sorted(CELLS))
 def test_float64_loops_never_pack(cell, kernel_modes):
     """packed.h is float32 only: mode 2 leaves float64 results bit for bit as they are."""

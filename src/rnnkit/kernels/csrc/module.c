@@ -116,6 +116,10 @@ struct Loop {
     void *claim_words;       /* with claims: per participant, a cache line: its own chunks left this step */
     void *pk_all;            /* with claims: the packed weights of all units, which every participant reads */
     void *sq_chunks;         /* with claims, backward: (chunks - 1, T, N) partial sums of dh_sq, chunk 1 on */
+    int pk_grads;            /* the LSTM's backward: its chunks' weight gradients on the AVX-512 kernel
+                                (sequence.h: chunk_grads_packed), else through the BLAS */
+    size_t gr_offset;        /* with pk_grads: where in each participant's block its packed ring rows are */
+    void *gr_Bt;             /* and the shared transposed [h~; x] of a chunk of steps */
     void (*fn)(Loop *, int); /* the loop, for one participant */
 };
 
@@ -1051,6 +1055,7 @@ typedef struct {
     int claims;           /* packed, its participants claim chunks of units (Loop.claims): 1 the LSTM's
                              forward (its fused step: the only way it runs), 2 the LSTM's backward */
     Py_ssize_t dx_rows;   /* the LSTM's backward: the rows of W_ih.T its claimed chunks take too */
+    int grads;            /* the LSTM's backward: its chunks' weight gradients may run packed (pk_grads) */
 } Need;
 
 /* the index of f's first array of `kind` ('W': W_hh, 'I': W_ih, 'Q': dh_sq), or -1 */
@@ -1126,6 +1131,15 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
         part += 2 * L->chunks;
     else
         part += (L->pk_rec ? pk_values(L->hk_max, G * H) : 0) + (L->pk_in ? pk_values(G * L->hk_max, L->s.I) : 0);
+    /* the chunks' weight gradients on the AVX-512 kernel: each participant's rows of a ring packed,
+     * and one shared (LSTM_CHUNK * N, H + I) transposed [h~; x] (sequence.h: chunk_grads_packed) */
+    L->pk_grads = need.grads && L->claims && L->pk_kernel == 16;
+    Py_ssize_t gr_K = LSTM_CHUNK * N, gr_bt = L->pk_grads ? gr_K * (H + L->s.I) : 0;
+    if (L->pk_grads) {
+        part = (part + 15) / 16 * 16;
+        L->gr_offset = (size_t)part * size;
+        part += pk_values(GR_ROWS, gr_K);
+    }
     L->pk_panel = 0;
     Py_ssize_t panel = pk_panel_values(L->pk_kernel, G * H > L->s.I ? G * H : L->s.I, N);
     if (!L->pk_fused && !need.compact && (L->pk_rec || L->pk_in) && panel) {
@@ -1148,6 +1162,8 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
         sq_at = shared;
         shared += L->pk_fused ? 0 : (L->chunks - 1) * L->s.T * N;
     }
+    Py_ssize_t bt_at = shared = (shared + 15) / 16 * 16;
+    shared += gr_bt;
     Py_ssize_t sizes = L->s.batch_sizes ? L->s.T : 0;
     /* batch_sizes' copy after the values, at a multiple of 8 bytes (float32: an odd count of values before it) */
     size_t sizes_at = ((size_t)(shared + wp) * size + 7) / 8 * 8;
@@ -1165,6 +1181,7 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     L->claim_words = L->claims ? (char *)L->shared + (size_t)claim_at * size : NULL;
     L->pk_all = L->claims ? (char *)L->shared + (size_t)pk_at * size : NULL;
     L->sq_chunks = L->claims && !L->pk_fused ? (char *)L->shared + (size_t)sq_at * size : NULL;
+    L->gr_Bt = gr_bt ? (char *)L->shared + (size_t)bt_at * size : NULL;
     L->Wg = wg ? (char *)L->shared + (size_t)shared * size : NULL;
     L->Wig = wig ? (char *)L->shared + (size_t)(shared + wg) * size : NULL;
     if (sizes) { /* one copy that every participant reads: they agree on B even if the array changes */
@@ -1304,7 +1321,8 @@ static PyObject *lstm_backward_seq(PyObject *self, PyObject *const *args, Py_ssi
     /* dah, two (4H, N) blocks, then the two rings (4H, LSTM_CHUNK * N), shared; hm per participant */
     Py_ssize_t N1 = L.s.N > 0 ? L.s.N : 1;
     SEQ_SCRATCH(LSTM_BWD, .zero_rows = L.p[7] ? 0 : L.s.H, .hm = L.p[15] ? LSTM_CHUNK : 0,
-                .shared = 2 * 4 * L.s.H * N1 * (1 + LSTM_CHUNK), .compact = 1, .claims = 2, .dx_rows = L.s.I);
+                .shared = 2 * 4 * L.s.H * N1 * (1 + LSTM_CHUNK), .compact = 1, .claims = 2, .dx_rows = L.s.I,
+                .grads = 1);
     SEQ_RUN(lstm_bwd_seq, LSTM_BWD);
 }
 

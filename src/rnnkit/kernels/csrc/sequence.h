@@ -452,6 +452,7 @@ static const REAL *RK(step_rows)(const REAL *dy, const Py_ssize_t *ys, Py_ssize_
  * N = 1, 32 and 64 sequences, now one ahead, now another); 8 holds half the memory of 16. */
 #ifndef LSTM_CHUNK
 #define LSTM_CHUNK 8
+#define GR_ROWS (4 * PK_MR) /* rows of a ring that chunk_grads_packed packs at a time */
 #endif
 
 /* h~ = h * rec_mask for the n consecutive slots from hp (H, n*N), into hm; h itself without a
@@ -651,6 +652,54 @@ static RK(Chunk) RK(lstm_chunk)(const Loop *L, Py_ssize_t t)
  * all the gate gradients written to memory and read back by three products after the loop (LSTM
  * training steps on a Zen 3 core 2-3.5% less time at 32x100x8x64, -0.5 to 2.5% at 64x100x32x128,
  * the same within the noise at 64x200x64x256; 4H*T*N values less memory). */
+#if RK_PACKED
+/* lstm_chunk_grads on the AVX-512 kernel (Loop.pk_grads; module.c: loop_scratch). NumPy's OpenBLAS
+ * runs its AVX2 (Haswell) kernel on AMD's AVX-512 CPUs; on a core with full-width AVX-512 units
+ * (the Zen 5 development machine) that is half the rate of packed.h's AVX-512 kernel, about 100
+ * against 220 GFLOP/s, and these products are a third of an LSTM training step's. So: the
+ * participants transpose Z = [h~_c; x_c] (H + I, K) into the shared Bt (K, H + I), each its
+ * share of Z's rows (times rec_mask for h~), and meet at a barrier (every participant comes here
+ * at the same step); then each packs its rows [r0, r1) of the ring, GR_ROWS at a time (Ap, pk_pack),
+ * and adds
+ *     dW_hh[r0:r1] += Ap @ Bt[:, :H]      dW_ih[r0:r1] += Ap @ Bt[:, H:]
+ * Each element is a running float sum over k in turn, whoever computes it. Bt is written again
+ * only at the next chunk's end, after a step barrier that every participant passes once done
+ * with this one. Returns 0 where it did not run (the BLAS then takes the products). */
+static int RK(chunk_grads_packed)(const Loop *L, int k, const RK(Chunk) *c, Py_ssize_t r0, Py_ssize_t r1)
+{
+    if (!L->pk_grads) return 0;
+    Py_ssize_t H = L->s.H, N = L->s.N, I = L->s.I, J = H + I, ldr = LSTM_CHUNK * N, K = c->n * N, j0, j1;
+    const Seq *s = &L->s;
+    const float *hp = (const float *)L->p[3] + PREV(c->lo) * N, *x = (const float *)L->p[4] + c->lo * N;
+    const float *mask = L->p[15];
+    float *Bt = L->gr_Bt, *dWi = L->p[11], *dW = L->p[12];
+    share(L, J, k, &j0, &j1);
+    if (j0 < H) { /* rows of h~ = h_{t-1} * rec_mask */
+        Py_ssize_t e = j1 < H ? j1 : H;
+        transpose_f(Bt + j0, J, hp + j0 * (s->T + 1) * N, (s->T + 1) * N, e - j0, K);
+        if (mask)
+            for (Py_ssize_t col = 0; col < K; col++) {
+                const float *m = mask + col % N;
+                float *row = Bt + col * J;
+                for (Py_ssize_t j = j0; j < e; j++) row[j] *= m[j * N];
+            }
+    }
+    if (j1 > H) { /* rows of x */
+        Py_ssize_t b = j0 > H ? j0 : H;
+        transpose_f(Bt + b, J, x + (b - H) * s->ldx, s->ldx, j1 - b, K);
+    }
+    barrier_wait((Barrier *)&L->bar);
+    float *Ap = (float *)((char *)part_scratch(L, k) + L->gr_offset);
+    for (Py_ssize_t q = r0; q < r1; q += GR_ROWS) { /* GR_ROWS rows at a time: a small Ap */
+        Py_ssize_t rows = r1 - q < GR_ROWS ? r1 - q : GR_ROWS;
+        pk_pack(Ap, K, 0, (const float *)c->ring + q * ldr, 1, 0, rows, ldr, K, 1, 0);
+        pk_product_to(L->pk_kernel, Ap, rows, K, Bt, J, H, dW + q * H, H, 1);
+        if (I > 0) pk_product_to(L->pk_kernel, Ap, rows, K, Bt + H, J, I, dWi + q * I, I, 1);
+    }
+    return 1;
+}
+#endif
+
 static void RK(lstm_chunk_grads)(const Loop *L, int k, const RK(Chunk) *c, REAL *hm)
 {
     Py_ssize_t H = L->s.H, N = L->s.N, I = L->s.I, ldr = LSTM_CHUNK * N, K = c->n * N, r0, r1, ldh;
@@ -658,6 +707,12 @@ static void RK(lstm_chunk_grads)(const Loop *L, int k, const RK(Chunk) *c, REAL 
     const REAL *hs = L->p[3], *x = L->p[4], *mask = L->p[15], *ring = c->ring;
     REAL *dWi = L->p[11], *dW = L->p[12], *db = L->p[13];
     share(L, 4 * H, k, &r0, &r1);
+#if RK_PACKED
+    if (K > 0 && RK(chunk_grads_packed)(L, k, c, r0, r1)) {
+        if (db && r1 > r0) RK(add_row_sums)(db + r0, ring + r0 * ldr, ldr, r1 - r0, K);
+        return;
+    }
+#endif
     if (r1 <= r0 || K == 0) return;
     const REAL *hin = RK(chunk_states)(L, c->n, hs + PREV(c->lo) * N, mask, hm, &ldh);
     RK(gemm_ex)(&L->b, 0, 1, r1 - r0, H, K, ring + r0 * ldr, ldr, hin, ldh, 1, dW + r0 * H, H);
