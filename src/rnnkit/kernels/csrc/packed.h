@@ -16,7 +16,9 @@
  * over k, its nb * PK_MR * nv accumulators (at most 24 of the 32 vector registers) held in
  * registers throughout: per k, nv loads of B's row k, nb * PK_MR broadcasts from Wp and
  * nb * PK_MR * nv fused multiply-adds. About 115 GFLOP/s a core there, for M = 128..512,
- * K = 64..1024 and n = 64: 12-20% less time per product than OpenBLAS's sgemm. Each element of
+ * K = 64..1024 and n = 64: 12-20% less time per product than OpenBLAS's sgemm. On a Zen 5 core
+ * (512-bit units at full width) 220-227 GFLOP/s, where NumPy's OpenBLAS runs its AVX2 (Haswell)
+ * kernel at about 100. Each element of
  * C is one running float sum of its K products, k = 0, 1, ... in turn.
  *
  * Columns go 64 at a time (nv = 4); the last tile of a row has nv = ceil(w / 16) vectors, its last
