@@ -126,18 +126,20 @@ def _from_csv(f: Any, path: str, delimiter: str) -> Table:
         raise DataFileError(path, "found one column whose name contains ';'. The file seems to use ';' "
                             "as separator: pass delimiter=';'.", line=header_line)
     cols: list[list[str]] = [[] for _ in names]
-    lines: list[int] = []
+    lines: list[int] = []  # the line each record starts on (a quoted value may run over several)
     try:
+        start = reader.line_num + 1
         for row in reader:
+            first, start = start, reader.line_num + 1
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) != len(names):
                 raise DataFileError(path, f"expected {len(names)} fields as in the header {names}, got "
-                                    f"{len(row)}. Fix the row (check the separators and quoting).",
-                                    line=reader.line_num)
+                                    f"{len(row)}. Fix the row (check the separators and quoting).{_quote_hint(row)}",
+                                    line=first)
             for c, cell in enumerate(row):
                 cols[c].append(cell.strip())
-            lines.append(reader.line_num)
+            lines.append(first)
     except csv.Error as exc:
         raise DataFileError(path, f"not a valid CSV row ({exc}).", line=reader.line_num) from None
     if not lines:
@@ -183,6 +185,7 @@ def numeric_column(table: Table, name: str) -> np.ndarray:
             v = float(cell)
         except (TypeError, ValueError):
             hint = _comma_hint(cell) if isinstance(cell, str) and "," in cell else ""
+            hint += _quote_hint([cell]) if isinstance(cell, str) else ""
             raise DataFileError(table.source, f"expected a number, got {cell!r}.{hint} Fix or remove "
                                 "the value (empty cells count as missing).", column=name, **table.where(i)) from None
         if not math.isfinite(v):
@@ -190,6 +193,14 @@ def numeric_column(table: Table, name: str) -> np.ndarray:
                                 "leave the cell empty to mark it missing.", column=name, **table.where(i))
         out[i] = v
     return out
+
+
+def _quote_hint(row: list[str]) -> str:
+    """A note for a record with a value over several lines: most likely a quote never closed."""
+    if not any("\n" in cell or "\r" in cell for cell in row):
+        return ""
+    return (" A quoted value runs over several lines from this one: is a quote (\") not closed? A quote "
+            "opens a value that ends only at the next quote.")
 
 
 def _comma_hint(cell: str) -> str:
