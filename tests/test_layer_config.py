@@ -311,3 +311,16 @@ def test_recycled_workspace_never_leaks_into_returned_arrays(cell):
     layer.backward(dy)
     with pytest.raises(RuntimeError, match="without a forward"):
         layer.backward(dy)  # backward consumes the forward's cache, as PyTorch frees its graph
+
+
+def test_every_recurrent_layer_shows_its_arguments():
+    """help() and IDEs show every constructor argument: no **options left in the signature, and
+    the names are those get_config() saves"""
+    import inspect
+
+    for cls in (rnnkit.RNN, rnnkit.LSTM, rnnkit.GRU):
+        params = inspect.signature(cls).parameters
+        assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()), cls.__name__
+        assert set(params) == set(cls(2, 3).get_config()), cls.__name__
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        rnnkit.LSTM(2, 3, nonlinearity="relu")

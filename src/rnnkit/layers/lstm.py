@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..kernels.lstm import lstm_backward, lstm_forward
 from ._doc import layer_doc
 from .recurrent import RecurrentLayer
@@ -13,6 +15,26 @@ class LSTM(RecurrentLayer):
     _forget_gate = 1
     _forward_kernel = staticmethod(lstm_forward)
     _backward_kernel = staticmethod(lstm_backward)
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = True,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        recurrent_dropout: float = 0.0,
+        init: str = "pytorch",
+        dtype: str | np.dtype = "float32",
+        seed: int | np.random.Generator | None = None,
+    ) -> None:
+        # the arguments spelt out (as RNN's and GRU's), so that help() and IDEs show them all
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, recurrent_dropout=recurrent_dropout, init=init,
+                         dtype=dtype, seed=seed)
 
 
 LSTM.__doc__ = """Long short-term memory layer, the same as ``torch.nn.LSTM``.
