@@ -22,12 +22,19 @@ def label_kind(a: np.ndarray) -> str:
     return "mixed" if {"str", "number"} <= kinds else "mixed other"
 
 
+def _is_missing(v: Any) -> bool:
+    """A missing label: None, a float NaN, or pandas' NA / NaT (recognised without importing pandas)."""
+    if v is None or (isinstance(v, float) and v != v):
+        return True
+    return type(v).__name__ in ("NAType", "NaTType") and type(v).__module__.startswith("pandas")
+
+
 def _nan_mask(a: np.ndarray) -> np.ndarray:
-    """Where a (float, or object with float NaN among its labels) holds NaN."""
+    """Where a (float, or object with missing labels among its values: None, NaN, pandas' NA) holds one."""
     if a.dtype.kind == "f":
         return np.isnan(a)
     if a.dtype.kind == "O":
-        return np.frompyfunc(lambda v: isinstance(v, float) and v != v, 1, 1)(a).astype(bool)
+        return np.frompyfunc(_is_missing, 1, 1)(a).astype(bool)
     return np.zeros(a.shape, dtype=bool)
 
 
@@ -59,8 +66,9 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
     for name, a in (("y_true", yt), ("y_pred", yp)):
         nan = _nan_mask(a)
         if nan.any():
-            raise ValueError(f"accuracy expected {name} without NaN, got {int(nan.sum())} NaN value(s) (first at "
-                             f"index {tuple(int(i) for i in np.argwhere(nan)[0])}). Drop or fill those samples first.")
+            raise ValueError(f"accuracy expected {name} without NaN or other missing labels (None, pandas NA), got "
+                             f"{int(nan.sum())} (first at index {tuple(int(i) for i in np.argwhere(nan)[0])}). Drop or "
+                             "fill those samples first.")
     if yp.ndim == 2 and yp.shape[0] == len(yt):
         if yp.dtype.kind not in "iuf":
             raise TypeError(f"accuracy expected (N, K) scores to be numbers, got dtype {yp.dtype}.")
