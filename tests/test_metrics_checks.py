@@ -29,7 +29,8 @@ def test_accuracy_matches_sklearn_on_labels_and_scores():
 
 
 @pytest.mark.parametrize("y_true,y_pred,where", [
-    ([0.0, 1.0, np.nan], [0.0, 1.0, np.nan], r"y_true without NaN or other missing labels .*, got 1 \(first at index \(2,\)\)"),
+    ([0.0, 1.0, np.nan], [0.0, 1.0, np.nan],
+     r"y_true without NaN or other missing labels .*, got 1 \(first at index \(2,\)\)"),
     ([0, 1, 1], [0.0, np.nan, 1.0], r"y_pred without NaN .* got 1 .* \(1,\)"),
     ([0, 1], [[np.nan, 0.1], [0.2, 0.8]], r"y_pred without NaN .* got 1 .* \(0, 0\)"),  # argmax would say 0
     ([1, None, 2], [1, 2, 2], r"y_true without NaN or other missing labels .* \(first at index \(1,\)\)"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -24,7 +25,7 @@ def label_kind(a: np.ndarray) -> str:
 
 def _is_missing(v: Any) -> bool:
     """A missing label: None, a float NaN, or pandas' NA / NaT (recognised without importing pandas)."""
-    if v is None or (isinstance(v, float) and v != v):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
         return True
     return type(v).__name__ in ("NAType", "NaTType") and type(v).__module__.startswith("pandas")
 
@@ -34,7 +35,7 @@ def _nan_mask(a: np.ndarray) -> np.ndarray:
     if a.dtype.kind == "f":
         return np.isnan(a)
     if a.dtype.kind == "O":
-        return np.frompyfunc(_is_missing, 1, 1)(a).astype(bool)
+        return np.array([_is_missing(v) for v in a.ravel()], dtype=bool).reshape(a.shape)
     return np.zeros(a.shape, dtype=bool)
 
 
