@@ -10,8 +10,12 @@ at every origin instead: slower, closer to use in production). Nothing after an 
 by the forecast made there: not by the weights, not by any scaling. The one exception is by
 design: known covariates (values known in advance, ``known`` (T, K) aligned with y) are given
 up to o_k + H, their values over the forecast steps, as they would be in production; they are
-still standardised with the statistics of rows before o_k only, and fitting sees rows before
-o_0 (o_k with ``refit=True``) only.
+still standardised with the statistics fixed at the fit (rows before o_0; before o_k with
+``refit=True``), as covariates X are, and fitting sees rows before o_0 (o_k) only.
+
+Every history must be longer than the seasonal period m (``seasonal_period_``), which the
+seasonal-naive baseline and MASE need: a backtest whose first origin leaves m steps or fewer
+is refused (it had reported NaN for every metric).
 
 Each forecast is scored with MAE, RMSE, MAPE, sMAPE and MASE beside the seasonal-naive
 forecast from the same history (:func:`rnnkit.metrics.forecast_report`, m = the fitted
@@ -29,6 +33,7 @@ import numpy as np
 
 from .._checks import check_bool, check_positive_int
 from ..metrics import forecast_report, seasonal_naive
+from .forecaster import SeriesTooShortError
 from .series_input import as_series_data
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase")
@@ -95,13 +100,22 @@ def backtest(forecaster: Any, y: Any, X: Any = None, n_windows: int = 5, step: i
                          "steps) for fitting. Use fewer windows, a smaller step, or longer series.")
     # copies of the parameters, as sklearn.base.clone makes: a Generator seed of forecaster is not advanced
     clone = type(forecaster)(**copy.deepcopy(forecaster.get_params()))
+    clone._check_params()   # a bad parameter is named as such, not as a history too short
+    if clone.seasonal_period is not None:
+        _check_season(int(clone.seasonal_period), shortest - span, shortest, owner)
     origins = np.array([-(span - k * s) for k in range(K)])    # relative to each series' end
     cut = lambda arrs, o: [a[: len(a) + o] for a in arrs]      # noqa: E731 - history before origin o
     opt = lambda arrs, o: None if arrs is None else _as_input(cut(arrs, o), data)   # noqa: E731 - X or known
     fc, act, base, reports = [[] for _ in data.y], [[] for _ in data.y], [[] for _ in data.y], []
     for k, o in enumerate(origins):
         if k == 0 or refit:
-            clone.fit(_as_input(cut(data.y, o), data, data.univariate), opt(data.X, o), opt(data.known, o))
+            try:
+                clone.fit(_as_input(cut(data.y, o), data, data.univariate), opt(data.X, o), opt(data.known, o))
+            except SeriesTooShortError as exc:
+                raise SeriesTooShortError(f"{owner}: fitting on the history before origin {k + 1} of {K} "
+                                 f"({shortest + int(o)} steps of the shortest series) failed: {exc} Fewer windows "
+                                 "or a smaller step leave more of the series for fitting.") from exc
+            _check_season(int(clone.seasonal_period_), shortest - span, shortest, owner)
         hist = cut(data.y, o)
         # known covariates up to o + H: the forecast steps' values (o + H <= 0: the last origin's end at T)
         pred = clone.predict(_as_input(hist, data, data.univariate), opt(data.X, o), opt(data.known, o + H))
@@ -109,19 +123,27 @@ def backtest(forecaster: Any, y: Any, X: Any = None, n_windows: int = 5, step: i
         for i, (h, series) in enumerate(zip(hist, data.y)):
             f = np.asarray(pred[i], dtype=np.float64).reshape(H, -1)
             a = series[len(h): len(h) + H]
-            b = seasonal_naive(h, H, clone.seasonal_period_) if len(h) > clone.seasonal_period_ else \
-                np.repeat(h[-1:], H, axis=0)
-            rep = forecast_report(a, f, h, clone.seasonal_period_) if len(h) > clone.seasonal_period_ else None
-            reports.append(rep)
+            b = seasonal_naive(h, H, clone.seasonal_period_)
+            reports.append(forecast_report(a, f, h, clone.seasonal_period_))
             squeeze = (lambda z: z[:, 0]) if data.univariate else (lambda z: z)  # noqa: E731
             fc[i].append(squeeze(f))
             act[i].append(squeeze(a))
             base[i].append(squeeze(b))
-    metrics = {who: {m: _mean([r[who][m] for r in reports if r is not None]) for m in METRICS}
+    metrics = {who: {m: _mean([r[who][m] for r in reports]) for m in METRICS}
                for who in ("model", "seasonal_naive")}
     pack = (lambda parts: [np.stack(p) for p in parts]) if data.is_list else (lambda parts: np.stack(parts[0]))
     return BacktestResult(metrics, origins + (0 if data.is_list else len(data.y[0])), pack(fc), pack(act),
                           pack(base), int(clone.seasonal_period_), clone)
+
+
+def _check_season(m: int, first: int, shortest: int, owner: str) -> None:
+    """Refuse a first origin that leaves ``first`` <= m steps of the shortest series (``shortest``
+    steps): the seasonal-naive baseline and MASE need more than one season of history."""
+    if first <= m:
+        raise ValueError(f"{owner}: the seasonal-naive baseline and MASE need more than seasonal_period = {m} steps "
+                         f"of history at every origin, but the first origin leaves {first} of the shortest series "
+                         f"({shortest} steps). Use fewer windows or a smaller step, a seasonal_period below {first}, "
+                         "or longer series.")
 
 
 def _as_input(arrays: list[np.ndarray], data: Any, squeeze: bool = False) -> Any:

@@ -35,13 +35,18 @@ from .base import BaseEstimator
 from .checks import check_common, check_optional_int, spawn_seeds
 from .network import build_network, to_float32, train_network
 from .period import anchor_period, choose_period
-from .series_input import SeriesData, as_future_known, as_series_data, known_rules
+from .series_input import (SeriesData, as_future_known, as_series_data, check_column_names, column_names,
+                           known_rules)
 from .time_index import wrap
 from .windows import choose_lookback, floor_scale, normalise, scale_covariates, training_windows, with_known
 
 STRATEGIES = ("direct", "recursive")
 #: fewer training windows than this: no validation split (early stopping on the training loss)
 MIN_TRAIN_WINDOWS = 20
+
+
+class SeriesTooShortError(ValueError):
+    """fit got a series shorter than lookback + horizon + 1 (``backtest`` names its origin)."""
 
 
 class Forecaster(BaseEstimator):
@@ -69,11 +74,19 @@ class Forecaster(BaseEstimator):
         seasonal_period_: m used for the baseline and MASE. lookback_: L.
         anchor_period_: m of the seasonal-naive anchor (1 when a season does not fit in L).
         n_channels_: C. n_covariates_: F (0 without X). n_known_: K (0 without known).
+        horizon_, strategy_: the horizon and strategy the network was fitted for (predict refuses
+            them changed by set_params until the next fit).
+        covariate_names_, known_names_: the column names of X and known when given as DataFrames
+            (None otherwise); predict refuses DataFrames whose columns are named otherwise.
         model_: the trained Sequential.
         known_mean_, known_scale_: (K,) mean and std of the training series' known covariates
             together, which standardise every known value the network reads (None without).
         known_tails_: (S, L, K) the standardised known covariates of the training series' last
             L steps, for ``predict()`` after them (None without).
+        covariate_mean_, covariate_scale_: (F,) mean and std of the training series' covariates
+            X together, which standardise every X value the network reads (None without X, and
+            in a model loaded from a file written before they were kept: X is then
+            standardised by the history passed to predict, as then).
         history_: per-epoch losses and how training ended.
 
     Example:
@@ -136,7 +149,8 @@ class Forecaster(BaseEstimator):
                 (one global model; each window is scaled by itself, so series of any level and
                 scale can share it). A flat list of numbers is one series.
             X: optional covariates aligned with y: (T, F) (or a list of them for a list of
-                series). Their past values are extra inputs; pass them to predict as well.
+                series). Their past values are extra inputs, standardised with the mean and std
+                of all the training series' X (fixed at fit); pass them to predict as well.
             known: optional known covariates aligned with y, (T, K) (a 1-D (T,) is K = 1; a
                 pandas Series / DataFrame or a list, as X): values known in advance over the
                 forecast horizon (calendar effects, holidays, planned prices). The network also
@@ -164,17 +178,20 @@ class Forecaster(BaseEstimator):
             L, m_fit = int(self.lookback), (m if m <= self.lookback else 1)
         m_anchor = anchor_period(data.y, m_fit, H)
         if shortest < L + H + 1:
-            raise ValueError(f"Forecaster.fit needs series of at least lookback + horizon + 1 = {L + H + 1} steps "
-                             f"(lookback {L}, {H} forecast step(s) per window), got a series of {shortest}. Use a "
-                             "shorter lookback or horizon, or longer series.")
+            raise SeriesTooShortError(f"Forecaster.fit needs series of at least lookback + horizon + 1 = {L + H + 1} "
+                                      f"steps (lookback {L}, {H} forecast step(s) per window), got a series of "
+                                      f"{shortest}. Use a shorter lookback or horizon, or longer series.")
         n_channels = data.y[0].shape[1]
         n_covariates = 0 if data.X is None else data.X[0].shape[1]
         n_known = 0 if data.known is None else data.known[0].shape[1]
         stats = None if data.known is None else mean_and_scale(np.concatenate(data.known))   # (K,), (K,)
         if stats is not None:
             data.known = [(k - stats[0]) / stats[1] for k in data.known]
-        train, val = self._windows(data, L, H, m_anchor)
-        remembered = self._remember(data, L, stats)
+        x_stats = None if data.X is None else mean_and_scale(np.concatenate(data.X))         # (F,), (F,)
+        train, val = self._windows(data, L, H, m_anchor, x_stats)
+        remembered = self._remember(data, L, stats, x_stats)
+        remembered["covariate_names_"] = column_names(X, data.is_list, "X", "Forecaster.fit")
+        remembered["known_names_"] = column_names(known, data.is_list, "known", "Forecaster.fit")
         s = spawn_seeds(self.seed, 5)
         model = build_network(self.cell, train[0].shape[2], self.hidden_size, self.num_layers,
                               False, self.dropout, H * n_channels, "last", s[:4])
@@ -186,18 +203,21 @@ class Forecaster(BaseEstimator):
                                                                           to_float32(flat(val[1]))))
         # only now that training succeeded: a failed refit leaves the previous fitted state whole
         self.seasonal_period_, self.lookback_, self.anchor_period_ = m, L, m_anchor
+        self.horizon_, self.strategy_ = int(self.horizon), self.strategy
         self.n_channels_, self.n_covariates_, self.n_known_ = n_channels, n_covariates, n_known
         self.model_, self.history_ = model, history
         for name, value in remembered.items():
             setattr(self, name, value)
         return self
 
-    def _windows(self, data: SeriesData, L: int, H: int, m: int) -> tuple[tuple, tuple | None]:
+    def _windows(self, data: SeriesData, L: int, H: int, m: int, x_stats: tuple | None
+                 ) -> tuple[tuple, tuple | None]:
         """Training and validation windows of every series (time-ordered split per series):
         (x (N, L, C + F) or (N, L + H, C + F + K + 1) with known, z (N, H, C)) each; validation None
-        when too little data to hold any out."""
+        when too little data to hold any out. ``x_stats``: X's (mean, scale) fixed at fit."""
         every = [training_windows(y, None if data.X is None else data.X[i], L, H, m,
-                                  None if data.known is None else data.known[i]) for i, y in enumerate(data.y)]
+                                  None if data.known is None else data.known[i], x_stats)
+                 for i, y in enumerate(data.y)]
         tr, va = [], []
         for x, z in every:
             n_val = int(round(self.validation_fraction * len(x)))
@@ -211,16 +231,19 @@ class Forecaster(BaseEstimator):
         return train, val
 
     @staticmethod
-    def _remember(data: SeriesData, L: int, stats: tuple | None) -> dict[str, Any]:
+    def _remember(data: SeriesData, L: int, stats: tuple | None, x_stats: tuple | None) -> dict[str, Any]:
         """What predict() needs to forecast right after the training series (fitted attributes);
-        ``data.known`` standardised with ``stats`` = (mean (K,), scale (K,)) or None."""
+        ``data.known`` standardised with ``stats`` = (mean (K,), scale (K,)) or None; ``x_stats``
+        = (mean (F,), scale (F,)) of the covariates X or None."""
         known = None if stats is None else {
             "known_tails_": np.stack([k[len(k) - L:] for k in data.known]),        # (S, L, K) standardised
             "known_mean_": stats[0], "known_scale_": stats[1]}                     # (K,) each
         return {"tails_": np.stack([y[len(y) - L:] for y in data.y]),                # (S, L, C)
                 "floors_": np.stack([floor_scale(y) for y in data.y]),               # (S, C)
                 "covariate_tails_": None if data.X is None else np.stack(
-                    [scale_covariates(x)[len(x) - L:] for x in data.X]),              # (S, L, F)
+                    [scale_covariates(x, x_stats)[len(x) - L:] for x in data.X]),     # (S, L, F)
+                "covariate_mean_": None if x_stats is None else x_stats[0],          # (F,)
+                "covariate_scale_": None if x_stats is None else x_stats[1],         # (F,)
                 "is_list_": data.is_list, "univariate_": data.univariate,
                 "index_info_": data.index, "names_": data.names,
                 **(known or dict.fromkeys(Forecaster._KNOWN_ARRAYS))}
@@ -244,6 +267,7 @@ class Forecaster(BaseEstimator):
             continued index when y (or the training y) was pandas; a list of those for a list.
         """
         self._check_fitted("predict")
+        self._check_unchanged()
         self._check_known_given(known)
         H, L = self.horizon, self.lookback_
         if y is None:
@@ -254,22 +278,40 @@ class Forecaster(BaseEstimator):
             if known is not None:   # the H future rows after the remembered L
                 future = as_future_known(known, len(self.tails_), self.is_list_, H, "Forecaster.predict")
                 self._check_n_known(future)
+                self._check_names(known, None, self.is_list_)
                 k = np.stack([np.concatenate([tail, self._scale_known(f)])
                               for tail, f in zip(self.known_tails_, future)])                  # (S, L + H, K)
             out = self._forecast(self.tails_, self.floors_, self.covariate_tails_, k)
             return self._package(out, self.index_info_, self.names_, self.is_list_)
         data = as_series_data(y, X, "Forecaster.predict", known, horizon=H)
         self._check_history(data)
+        self._check_names(known, X, data.is_list)
         tails = np.stack([s[len(s) - L:] for s in data.y])
         floors = np.stack([floor_scale(s) for s in data.y])
-        cov = None if data.X is None else np.stack([scale_covariates(x)[len(x) - L:] for x in data.X])
+        cov = None if data.X is None else np.stack(
+            [scale_covariates(x, self._covariate_stats())[len(x) - L:] for x in data.X])        # (S, L, F)
         k = None if data.known is None else np.stack(
             [self._scale_known(kn[len(s) - L:]) for kn, s in zip(data.known, data.y)])         # (S, L + H, K)
         return self._package(self._forecast(tails, floors, cov, k), data.index, data.names, data.is_list)
 
+    def _covariate_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """X's (mean, scale) fixed at fit; None in a model from a file written before they were
+        kept (X is then standardised by the history passed, as the model was then)."""
+        mean = getattr(self, "covariate_mean_", None)
+        return None if mean is None else (mean, self.covariate_scale_)
+
     def _scale_known(self, known: np.ndarray) -> np.ndarray:
         """Known covariates (n, K) standardised with the training statistics (see :mod:`.windows`)."""
         return (known - self.known_mean_) / self.known_scale_
+
+    def _check_unchanged(self) -> None:
+        """horizon and strategy shape the network: refuse them changed by set_params since fit."""
+        for name in ("horizon", "strategy"):
+            fitted = getattr(self, name + "_", getattr(self, name))   # absent: unpickled from before
+            if getattr(self, name) != fitted:
+                raise ValueError(f"Forecaster.predict: the model was fitted with {name}={fitted!r}, but {name} is now "
+                                 f"{getattr(self, name)!r} (set_params takes effect at the next fit). Refit with "
+                                 f"fit(...), or set_params({name}={fitted!r}) back.")
 
     def _check_known_given(self, known: Any) -> None:
         """known is required iff the model was fitted with known covariates."""
@@ -280,6 +322,13 @@ class Forecaster(BaseEstimator):
         if not K and known is not None:
             raise ValueError("Forecaster.predict got known covariates, but the model was fitted without them "
                              "(n_known_ = 0). Drop known, or refit with fit(y, known=...).")
+
+    def _check_names(self, known: Any, X: Any, is_list: bool) -> None:
+        """DataFrame columns of known and X named as at fit (when both were named)."""
+        owner = "Forecaster.predict"
+        for name, given, attr in (("known", known, "known_names_"), ("X", X, "covariate_names_")):
+            if given is not None:
+                check_column_names(column_names(given, is_list, name, owner), getattr(self, attr, None), name, owner)
 
     def _check_n_known(self, known: list[np.ndarray]) -> None:
         if known[0].shape[1] != self.n_known_:
@@ -347,14 +396,22 @@ class Forecaster(BaseEstimator):
     #: the JSON-able fitted attributes that a saved Forecaster stores
     _STATE_KEYS = ("seasonal_period_", "lookback_", "anchor_period_", "n_channels_", "n_covariates_", "is_list_",
                    "univariate_", "index_info_", "names_", "history_")
+    #: the column names of X and known given as DataFrames at fit (None for arrays)
+    _NAMES = ("covariate_names_", "known_names_")
+    #: X's statistics fixed at fit (arrays of a Forecaster fitted with X; absent in older files)
+    _COVARIATE_STATS = ("covariate_mean_", "covariate_scale_")
     #: the arrays of a Forecaster fitted with known covariates
     _KNOWN_ARRAYS = ("known_tails_", "known_mean_", "known_scale_")
 
     def _get_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         state = {k: getattr(self, k) for k in self._STATE_KEYS}
         state["n_known_"] = getattr(self, "n_known_", 0)   # 0 for one unpickled from before known covariates
+        for name in self._NAMES:
+            state[name] = getattr(self, name, None)
+        for name in ("horizon", "strategy"):   # the fitted ones (the parameters of one unpickled from before)
+            state[name + "_"] = getattr(self, name + "_", getattr(self, name))
         arrays = {"tails_": self.tails_, "floors_": self.floors_}
-        for name in ("covariate_tails_", *self._KNOWN_ARRAYS):
+        for name in ("covariate_tails_", *self._COVARIATE_STATS, *self._KNOWN_ARRAYS):
             if getattr(self, name, None) is not None:
                 arrays[name] = getattr(self, name)
         return state, arrays
@@ -364,6 +421,12 @@ class Forecaster(BaseEstimator):
             setattr(self, k, state[k])
         self.tails_, self.floors_ = arrays["tails_"], arrays["floors_"]
         self.covariate_tails_ = arrays.get("covariate_tails_")
+        for name in self._COVARIATE_STATS:   # absent in files written before them (and without X)
+            setattr(self, name, arrays.get(name))
         self.n_known_ = int(state.get("n_known_", 0))   # absent in files written before known covariates
+        for name in self._NAMES:   # absent in files written before they were kept: not checked
+            setattr(self, name, state.get(name))
+        # absent in files written before they were kept: the saved parameters were the fitted ones
+        self.horizon_, self.strategy_ = int(state.get("horizon_", self.horizon)), state.get("strategy_", self.strategy)
         for name in self._KNOWN_ARRAYS:   # each one required with known covariates (KeyError otherwise)
             setattr(self, name, arrays[name] if self.n_known_ else None)

@@ -20,6 +20,10 @@ horizon: calendar effects, holidays, planned prices), in the same forms as X wit
 - at predict with y None (after the training series): the H forecast steps only, (H, K) per
   series (:func:`as_future_known`).
 
+Rows and columns are read by position (a pandas index is not read); the Forecaster keeps the
+column names of X and known given as DataFrames (:func:`column_names`) and refuses others at
+predict time (:func:`check_column_names`). A date or period index of y must not go back in time.
+
 pandas' nullable columns (Int64, Float64) are read as float64 (pd.NA as NaN, then refused as
 missing). Values must be finite and within float32's range (the networks compute in float32); sparse
 matrices are refused (convert them with ``.toarray()``).
@@ -35,7 +39,7 @@ import numpy as np
 
 from ..data._arrays import as_float_series, is_pandas
 from .checks import check_float32_range, check_not_sparse
-from .time_index import index_info
+from .time_index import check_time_order, index_info
 
 
 @dataclass
@@ -67,18 +71,29 @@ def _one_y(y: Any, owner: str, where: str) -> tuple[np.ndarray, dict | None, Any
     info, name = None, None
     check_not_sparse(y, f"y{where}", owner)
     if is_pandas(y):
+        check_time_order(y.index, f"y{where}", owner)
         info = index_info(y.index) if len(y) else None
         name = [c if isinstance(c, (str, int)) else str(c) for c in y.columns] if y.ndim == 2 else (
             y.name if isinstance(y.name, (str, int, type(None))) else str(y.name))
     arr = as_float_series(y, f"y{where}", owner, ndim=(1, 2))
     if len(arr) < 2:
         raise ValueError(f"{owner} expected y{where} with at least 2 time steps, got {len(arr)}.")
+    _check_columns(arr, f"y{where}", "target channel", owner)
     return check_float32_range(arr, f"y{where}", owner), info, name
+
+
+def _check_columns(arr: np.ndarray, name: str, what: str, owner: str) -> None:
+    """Refuse a 2-D input with no column (T, 0): say what a column is and how to pass none."""
+    if arr.ndim == 2 and arr.shape[1] == 0:
+        none = " Pass X=None for none." if name.startswith("X") else ""
+        raise ValueError(f"{owner} expected {name} with at least one column (a {what}), got shape {arr.shape}. "
+                         f"Check which columns were selected.{none}")
 
 
 def _one_x(X: Any, T: int, owner: str, where: str) -> np.ndarray:
     check_not_sparse(X, f"X{where}", owner)
     arr = as_float_series(X, f"X{where}", owner, ndim=(1, 2))
+    _check_columns(arr, f"X{where}", "covariate", owner)
     arr = arr.reshape(len(arr), -1)
     if len(arr) != T:
         raise ValueError(f"{owner} expected covariates X{where} with one row per time step of y ({T} rows), got "
@@ -134,6 +149,25 @@ def _known_list(known: Any, rows: list[int], is_list: bool, owner: str, rule: st
 def as_future_known(known: Any, n_series: int, is_list: bool, H: int, owner: str) -> list[np.ndarray]:
     """``known`` of a forecast after the training series: (H, K) per series (module docstring)."""
     return _known_list(known, [H] * n_series, is_list, owner, known_rules(H))
+
+
+def column_names(values: Any, is_list: bool, name: str, owner: str) -> list[str] | None:
+    """The column names of X or known given as DataFrames (str of each label), or None when none
+    is a DataFrame; a list of series whose DataFrames name their columns differently is refused."""
+    items = (list(values) if isinstance(values, (list, tuple)) else [values]) if is_list else [values]
+    found = [[str(c) for c in v.columns] for v in items if is_pandas(v) and getattr(v, "ndim", 1) == 2]
+    if any(f != found[0] for f in found):
+        raise ValueError(f"{owner} expected the DataFrames of {name} to have the same columns in every series, "
+                         f"got {sorted(map(tuple, found))}.")
+    return found[0] if found else None
+
+
+def check_column_names(given: list[str] | None, fitted: list[str] | None, name: str, owner: str) -> None:
+    """Refuse DataFrame columns (X or known) named otherwise than at fit: they are read by position, so
+    a reordered table would feed one covariate in place of another. Unnamed input (arrays) is not checked."""
+    if given is not None and fitted is not None and given != fitted:
+        raise ValueError(f"{owner} expected the columns of {name} as in fit, {fitted}, got {given}. Columns are read "
+                         f"by position: select them in the fitted order, {name}[{fitted}].")
 
 
 def _is_scalar(v: Any) -> bool:

@@ -12,6 +12,11 @@
 - anything else (irregular dates, strings): no continuation; the forecast gets a RangeIndex
   T .. T + H - 1 and a warning says why.
 
+Dates and periods that go back in time somewhere (a series stored newest first) are refused
+by :func:`check_time_order`: the rows are read in order, so the forecast would continue the
+oldest end backwards (repeated dates are allowed, as the repeated hour of a daylight-saving
+change in local time).
+
 pandas is imported only when the input was a pandas object.
 """
 
@@ -45,6 +50,20 @@ def index_info(index: Any) -> dict[str, Any]:
                     "name": name, "length": n}
     return {"kind": "positional", "name": name, "length": n,
             "why": f"its {type(index).__name__} has no regular step (no frequency could be inferred)"}
+
+
+def check_time_order(index: Any, name: str, owner: str) -> None:
+    """Refuse a DatetimeIndex or PeriodIndex (of a pandas y) with a step back in time."""
+    import pandas as pd
+
+    if not isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex)) or len(index) < 2:
+        return
+    back = np.flatnonzero(np.diff(np.asarray(index.asi8)) < 0)
+    if len(back):
+        i = int(back[0])
+        raise ValueError(f"{owner} expected {name} in increasing time order, got a {type(index).__name__} that goes "
+                         f"back from {index[i]} to {index[i + 1]} (positions {i} and {i + 1}). The rows are read "
+                         f"in order, so sort them first: {name}.sort_index().")
 
 
 def _tz_name(last: Any) -> str | None:

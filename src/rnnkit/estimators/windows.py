@@ -17,8 +17,12 @@ untrained or early-stopped network (output 0) falls back to that baseline instea
 nonsense. ``floor`` keeps s away from zero in flat windows; it comes from the history the
 forecast is made from, so no statistic ever looks past the forecast origin.
 
-Covariates X (T, F) are standardised with the mean and standard deviation of the same history
-and appended to x as F more input channels (their past values only).
+Covariates X (T, F) are standardised with statistics fixed at fit, X~ = (X - mean) / scale, the
+mean and std of all the training series' covariates together (``covariate_mean_``,
+``covariate_scale_``), and appended to x as F more input channels (their past values only):
+a forecast then does not depend on how much history is passed with it (a short history would
+otherwise rescale the same covariate values differently). A model loaded from a file written
+before these statistics were kept standardises X with the history passed, as it did then.
 
 Known covariates k (T, K), whose values are known in advance (calendar effects, holidays,
 planned prices), are standardised with statistics fixed at fit, k~ = (k - mean) / scale, the
@@ -57,10 +61,11 @@ def floor_scale(y: np.ndarray) -> np.ndarray:
     return np.where(f > 0, f, 1e-3 * (1.0 + np.abs(y.mean(axis=0))))
 
 
-def scale_covariates(X: np.ndarray) -> np.ndarray:
-    """Covariates X (T, F) standardised with the mean and std of this history, (T, F)
-    (:func:`rnnkit.data.scalers.mean_and_scale`: a constant covariate becomes 0)."""
-    mean, scale = mean_and_scale(X)
+def scale_covariates(X: np.ndarray, stats: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Covariates X (T, F) standardised, (T, F): with ``stats`` = (mean (F,), scale (F,)) fixed at
+    fit, or with None by the mean and std of this X (:func:`rnnkit.data.scalers.mean_and_scale`:
+    a constant covariate becomes 0)."""
+    mean, scale = mean_and_scale(X) if stats is None else stats
     return (X - mean) / scale
 
 
@@ -84,10 +89,13 @@ def normalise(w: np.ndarray, floor: np.ndarray, H: int, m: int) -> tuple[np.ndar
 
 
 def training_windows(y: np.ndarray, X: np.ndarray | None, L: int, H: int, m: int,
-                     known: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     known: np.ndarray | None = None, covariate_stats: tuple | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """Every window of one training series y (T, C) with covariates X (T, F) or None and
     standardised known covariates known (T, K) or None: inputs (N, L, C + F), or
-    (N, L + H, C + F + K + 1) with known (:func:`with_known`), and targets z (N, H, C).
+    (N, L + H, C + F + K + 1) with known (:func:`with_known`), and targets z (N, H, C). X is
+    standardised by :func:`scale_covariates` with ``covariate_stats`` (the fit-time (mean,
+    scale), each (F,); None: X's own).
 
     Window i covers y[i : i+L] and targets y[i+L : i+L+H] (:func:`rnnkit.data.sliding_windows`
     with stride 1), so N = T - L - H + 1 in time order; its known covariates are rows
@@ -97,7 +105,7 @@ def training_windows(y: np.ndarray, X: np.ndarray | None, L: int, H: int, m: int
     x, a, s = normalise(w, floor_scale(y), H, m)
     z = (future - a) / s
     if X is not None:
-        x = np.concatenate([x, sliding_windows(scale_covariates(X), L, H)[0]], axis=2)
+        x = np.concatenate([x, sliding_windows(scale_covariates(X, covariate_stats), L, H)[0]], axis=2)
     if known is not None:
         past, ahead = sliding_windows(known, L, H)                                # (N, L, K), (N, H, K)
         x = with_known(x, np.concatenate([past, ahead.reshape(len(ahead), H, -1)], axis=1))
