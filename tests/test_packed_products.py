@@ -176,20 +176,23 @@ def test_lean_forward_packed(cell, kernel_modes):
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_where_loops_pack(kernel, kernel_modes):
     """Mode 1 packs a loop's W_hh from 16 columns, with AVX-512 from 16384 weight values per thread
-    (G * hk * H, hk = ceil(H / threads)) too, with AVX2 whatever the weight; mode 0 never; mode 2
-    always."""
+    (G * hk * H, hk = ceil(H / threads)) too but the LSTM's (G = 4), with AVX2 whatever the weight;
+    mode 0 never; mode 2 always."""
     packed_products, loop_threads = kernel_modes
     _fused.packed_kernel(kernel)
     packed_products(1)
     loop_threads(1)
     if kernel == "avx512":
-        assert _fused.loop_packs(4, 64, 16)  # 4 * 64 * 64 = 16384
+        assert _fused.loop_packs(4, 16, 16)  # the LSTM: whatever the weight
         assert not _fused.loop_packs(4, 64, 15)  # too few columns
         assert not _fused.loop_packs(3, 64, 64)  # 12288 values
-        assert _fused.loop_packs(1, 128, 64)
-        loop_threads(2)
-        assert not _fused.loop_packs(4, 64, 64)  # 32 units a thread: 8192 values
-        assert _fused.loop_packs(4, 128, 64)
+        assert _fused.loop_packs(1, 128, 64)  # 16384
+        assert not _fused.loop_packs(1, 64, 64)  # 4096
+        if blas.find().threads:  # else the loops run on one thread whatever loop_threads says
+            loop_threads(2)
+            assert _fused.loop_packs(4, 64, 64)  # the LSTM: 32 units a thread, 8192 values
+            assert not _fused.loop_packs(3, 96, 64)  # 48 units a thread: 13824 values
+            assert _fused.loop_packs(3, 128, 64)  # 24576
     else:
         assert _fused.loop_packs(4, 64, 16)
         assert not _fused.loop_packs(4, 64, 15)  # too few columns

@@ -1551,13 +1551,15 @@ static PyObject *loop_parts_py(PyObject *self, PyObject *const *args, Py_ssize_t
     return P < 0 ? NULL : PyLong_FromLong(P);
 }
 
-/* loop_packs(G, H, N): whether a float32 loop with that step product would pack W_hh now */
+/* loop_packs(G, H, N): whether a float32 loop with that step product would pack W_hh now (the
+ * LSTM's, G = 4, whatever the weight: loop_scratch) */
 static PyObject *loop_packs_py(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t v[3];
     int P = loop_query(args, nargs, "loop_packs", v);
     if (P < 0) return NULL;
-    return PyBool_FromLong(packs(4, v[0] * ((v[1] + P - 1) / P) * v[1], pk_min_weight(pk_kernel_now()), v[2]));
+    Py_ssize_t least = v[0] == 4 ? 0 : pk_min_weight(pk_kernel_now());
+    return PyBool_FromLong(packs(4, v[0] * ((v[1] + P - 1) / P) * v[1], least, v[2]));
 }
 
 /* loop_chunks(G, H, N): the chunks of hidden units that the participants of a float32 LSTM loop

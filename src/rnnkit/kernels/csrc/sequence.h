@@ -452,6 +452,8 @@ static const REAL *RK(step_rows)(const REAL *dy, const Py_ssize_t *ys, Py_ssize_
  * N = 1, 32 and 64 sequences, now one ahead, now another); 8 holds half the memory of 16. */
 #ifndef LSTM_CHUNK
 #define LSTM_CHUNK 8
+#endif
+#ifndef GR_ROWS
 #define GR_ROWS (4 * PK_MR) /* rows of a ring that chunk_grads_packed packs at a time */
 #endif
 
