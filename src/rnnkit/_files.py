@@ -19,12 +19,22 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     """Call ``write(f)`` on a binary file that becomes ``path`` once ``write`` has returned.
 
     Raises:
-        FileNotFoundError: the folder of ``path`` does not exist (the message names both).
+        FileNotFoundError: ``path`` is empty, or its folder does not exist (the message names both).
+        IsADirectoryError: ``path`` ends with a path separator or names a folder.
+        Nothing is written then.
     """
-    target = os.path.realpath(os.fspath(path))  # through symbolic links: os.replace would replace the link
+    name = os.fsdecode(path)
+    target = os.path.realpath(name)  # through symbolic links: os.replace would replace the link
+    if not name:
+        raise FileNotFoundError("Cannot write '': expected the path of a file, got an empty path.")
+    ends_in_separator = name.endswith((os.sep, os.altsep or os.sep))  # which realpath drops: checked here
+    if ends_in_separator or os.path.isdir(target):
+        raise IsADirectoryError(f"Cannot write '{name}': expected the path of a file, got "
+                                f"{'a path ending in a separator' if ends_in_separator else 'a folder'}. Add the "
+                                "file's name to the path.")
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"Cannot write '{os.fspath(path)}': expected an existing folder, and "
+        raise FileNotFoundError(f"Cannot write '{name}': expected an existing folder, and "
                                 f"'{folder}' does not exist. Create it first (os.makedirs).")
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)

@@ -7,6 +7,10 @@ Metadata written by :func:`save_model`::
     "rnnkit_version": "0.1.0"
     "model": JSON {"class_name": "Sequential", "config": {...}}   (see layers/registry.py)
     "rng": JSON of the dropout-mask generator states (so training-mode outputs replay too)
+    "training": JSON list of the ``training`` flags of the model and of every layer in it, nested
+                Sequentials included, in the order :func:`module_tree` walks them (so a model
+                saved after ``eval()`` loads in evaluation mode; files without it load in
+                training mode, the default of a new layer)
 
 Tensors: the model's ``state_dict()`` under its own names ("0.weight_ih_l0"). Checkpoints add
 tensors whose names contain "/" ("optimizer/...", "best/...") and more metadata; see
@@ -27,6 +31,7 @@ import numpy as np
 from ..errors import ConfigError, LoadError
 from ..layers.module import Module
 from ..layers.registry import layer_from_spec, layer_to_spec, param_shapes_from_spec
+from ..layers.sequential import Sequential
 from .safetensors import read_safetensors, write_safetensors
 
 FORMAT, FORMAT_VERSION = "rnnkit", "1"
@@ -43,7 +48,8 @@ def save_model(module: Module, path: str | os.PathLike, extra_tensors: Mapping[s
             raise ValueError(f"Expected extra tensor names with a '/' (e.g. 'optimizer/...'), got {name!r}.")
         tensors[name] = a
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "rnnkit_version": __version__,
-            "model": json.dumps(layer_to_spec(module)), "rng": json.dumps(module.get_rng_state())}
+            "model": json.dumps(layer_to_spec(module)), "rng": json.dumps(module.get_rng_state()),
+            "training": json.dumps([bool(getattr(m, "training", True)) for m in module_tree(module)])}
     meta.update(extra_metadata or {})
     write_safetensors(path, tensors, meta)
 
@@ -83,9 +89,36 @@ def read_model_file(path: str | os.PathLike) -> tuple[Module, dict[str, np.ndarr
     if "rng" in meta:
         try:
             module.set_rng_state(json_field(path, meta, "rng"))
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
             raise LoadError(path, f"the stored random-generator state is invalid: {exc!r}") from None
+    if "training" in meta:
+        set_modes(path, module, json_field(path, meta, "training"))
     return module, extras, meta
+
+
+def module_tree(module: Module) -> list[Module]:
+    """``module`` and every layer in it, depth first: a Sequential, then its layers in order
+    (nested Sequentials opened in place)."""
+    out = [module]
+    if isinstance(module, Sequential):
+        for layer in module.layers:
+            out.extend(module_tree(layer))
+    return out
+
+
+def set_modes(path: str | os.PathLike, module: Module, modes: Any) -> None:
+    """Give every module of :func:`module_tree` its saved ``training`` flag (a Sequential its own
+    flag only, each other layer through its ``train``), or LoadError when ``modes`` is not one
+    bool per module."""
+    tree = module_tree(module)
+    if not isinstance(modes, list) or len(modes) != len(tree) or not all(isinstance(m, bool) for m in modes):
+        raise LoadError(path, f"metadata field 'training' must list one bool per layer ({len(tree)} here, the model "
+                              f"included), got {json.dumps(modes)[:200]}.")
+    for m, mode in zip(tree, modes):
+        if isinstance(m, Sequential):
+            m.training = mode  # train() would set its layers too: each gets its own flag
+        else:
+            m.train(mode)
 
 
 def check_shapes(path: str | os.PathLike, spec: Any, weights: Mapping[str, np.ndarray]) -> None:
@@ -132,10 +165,10 @@ def json_field(path: str | os.PathLike, meta: Mapping[str, str], key: str) -> An
 
 def load(path: str | os.PathLike) -> Any:
     """Rebuild the model saved by ``model.save(path)`` (or a checkpoint): same class, config,
-    weights and dropout-mask stream, so its outputs are bit-identical. The file is only parsed
-    (JSON and raw arrays), never executed. A file written by an estimator's ``save`` (its
-    metadata has an "estimator" field) gives back the estimator, as
-    :func:`rnnkit.estimators.load_estimator` does.
+    weights, dropout-mask stream and training/eval mode of every layer, so its outputs are
+    bit-identical. The file is only parsed (JSON and raw arrays), never executed. A file written
+    by an estimator's ``save`` (its metadata has an "estimator" field) gives back the estimator,
+    as :func:`rnnkit.estimators.load_estimator` does.
 
     Raises:
         rnnkit.errors.LoadError (a ValueError) naming the file and the problem: missing

@@ -120,11 +120,14 @@ def write_safetensors(path: str | os.PathLike, tensors: Mapping[str, Any],
 
 def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Read ``path``; returns (tensors in header order, metadata). Raises LoadError on any problem:
-    missing, truncated, a header that is not JSON or names a key twice, offsets that overlap,
-    leave gaps or run past the data, shapes that do not fit their offsets, BOOL bytes other than
-    0 and 1, a dtype other than those in the module docstring, a wrong checksum. Each tensor is a
+    missing (MissingFileError), a folder, truncated, a header that is not JSON or names a key
+    twice, offsets that overlap, leave gaps or run past the data, shapes that do not fit their
+    offsets, BOOL bytes other than 0 and 1, a dtype other than those in the module docstring,
+    "__metadata__" other than an object of strings (or null), a wrong checksum. Each tensor is a
     new, writable, C-contiguous array in native byte order; BF16 tensors come back as float32."""
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise LoadError(path, "it is a folder; expected the path of a file (add the file's name to the path).")
     if not os.path.isfile(path):
         raise MissingFileError(path)
     with open(path, "rb") as f:
@@ -149,9 +152,10 @@ def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], di
     if not isinstance(header, dict):
         raise LoadError(path, f"expected a JSON object as header, got {type(header).__name__}.")
     data = memoryview(blob)[8 + n:]
-    meta = header.pop("__metadata__", None) or {}
+    meta = header.pop("__metadata__", None)  # optional, and null as in the safetensors package
+    meta = {} if meta is None else meta
     if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
-        raise LoadError(path, "expected '__metadata__' to map strings to strings.")
+        raise LoadError(path, f"expected '__metadata__' to map strings to strings, got {json.dumps(meta)[:100]}.")
     tensors, spans = {}, []
     for name, info in header.items():
         tensors[name] = _tensor(path, name, info, data)
