@@ -430,3 +430,33 @@ class Forecaster(BaseEstimator):
         self.horizon_, self.strategy_ = int(state.get("horizon_", self.horizon)), state.get("strategy_", self.strategy)
         for name in self._KNOWN_ARRAYS:   # each one required with known covariates (KeyError otherwise)
             setattr(self, name, arrays[name] if self.n_known_ else None)
+        self._check_loaded_state()
+
+    def _check_loaded_state(self) -> None:
+        """ValueError (a LoadError once load_estimator adds the file) where a loaded state cannot be
+        the one fit leaves: a hand-edited or damaged file fails here, not deep inside predict."""
+        def whole(name: str, least: int) -> int:
+            v = getattr(self, name)
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < least:
+                raise ValueError(f"{name} must be an int >= {least}, got {v!r}")
+            return int(v)
+
+        L, C = whole("lookback_", 1), whole("n_channels_", 1)
+        whole("seasonal_period_", 1), whole("n_covariates_", 0), whole("n_known_", 0), whole("horizon_", 1)
+        if not 1 <= whole("anchor_period_", 1) <= L:
+            raise ValueError(f"anchor_period_ must lie in 1..lookback_ = {L}, got {self.anchor_period_!r}")
+        for name in ("is_list_", "univariate_"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        if self.strategy_ not in STRATEGIES:
+            raise ValueError(f"strategy_ must be one of {STRATEGIES}, got {self.strategy_!r}")
+        S = len(self.tails_)
+        for name in ("index_info_", "names_"):
+            if not isinstance(getattr(self, name), list) or len(getattr(self, name)) != S:
+                raise ValueError(f"{name} must be a list of {S} entries (one per series), got {getattr(self, name)!r}")
+        shapes = {"tails_": (S, L, C), "floors_": (S, C)}
+        if self.covariate_tails_ is not None:
+            shapes["covariate_tails_"] = (S, L, self.n_covariates_)
+        for name, shape in shapes.items():
+            if getattr(self, name).shape != shape:
+                raise ValueError(f"{name} must have shape {shape}, got {getattr(self, name).shape}")
