@@ -163,3 +163,14 @@ def test_a_symbolic_link_to_a_folder_is_a_folder(tmp_path):
     with pytest.raises(IsADirectoryError, match="got a folder"):
         rnnkit.Linear(2, 2).save(tmp_path / "latest")
     assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_a_state_dict_without_biases_says_to_build_the_layer_with_bias_false():
+    torch = pytest.importorskip("torch")
+    sd = {k: v.detach().numpy() for k, v in torch.nn.GRU(3, 4, bias=False, batch_first=True).state_dict().items()}
+    with pytest.raises(ValueError, match=r"missing keys \['bias_ih_l0', 'bias_hh_l0'\], every missing key is a "
+                                         r"bias: .* build this one with bias=False too"):
+        rnnkit.GRU(3, 4).load_state_dict(sd)
+    layer = rnnkit.GRU(3, 4, bias=False)
+    layer.load_state_dict(sd)
+    np.testing.assert_array_equal(layer.params["weight_hh_l0"], sd["weight_hh_l0"])

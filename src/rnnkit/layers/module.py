@@ -162,6 +162,9 @@ class Module:
                 parts.append(f"unexpected keys {unexpected}")
             if misshaped:
                 parts.append("wrong shapes [" + "; ".join(misshaped) + "]")
+            if missing and all(k.split(".")[-1].startswith("bias_") for k in missing) and not unexpected:
+                parts.append("every missing key is a bias: the state dict comes from a layer built with "
+                             "bias=False; build this one with bias=False too")
             if any("weight_hr_l" in k for k in unexpected):
                 parts.append("the weight_hr_l* tensors are those of a torch LSTM with proj_size > 0, a projection "
                              "rnnkit's LSTM does not have")
