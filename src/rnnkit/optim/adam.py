@@ -23,7 +23,7 @@ class Adam(Optimizer):
 
     Args:
         module: the model whose ``params`` are updated from its ``grads``.
-        lr: learning rate (default 1e-3). betas: (beta1, beta2) in [0, 1). eps: > 0.
+        lr: learning rate (default 1e-3). betas: (beta1, beta2) in [0, 1). eps: > 0 (torch allows 0).
         weight_decay: L2 penalty coefficient (see :class:`AdamW` for the decoupled form).
         amsgrad: the AMSGrad variant.
     """
@@ -40,11 +40,13 @@ class Adam(Optimizer):
             raise ValueError(f"The 'betas' parameter of {name} must be a pair (beta1, beta2). Got {betas!r} instead.")
         self.betas = (check_hyper(betas[0], "betas[0]", name, 0.0, 1.0),
                       check_hyper(betas[1], "betas[1]", name, 0.0, 1.0))
-        self.eps = check_hyper(eps, "eps", name)
+        self.eps = check_hyper(eps, "eps", name, low_open=True)  # eps = 0: 0 / 0 where g and v are 0
         self.weight_decay = check_hyper(weight_decay, "weight_decay", name)
         if not isinstance(amsgrad, bool):
             raise TypeError(f"The 'amsgrad' parameter of {name} must be a bool. Got {amsgrad!r} instead.")
         self.amsgrad = amsgrad
+
+    _squares = ("exp_avg_sq", "max_exp_avg_sq")
 
     def _slots(self) -> tuple[str, ...]:
         return ("step", "exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
@@ -53,8 +55,8 @@ class Adam(Optimizer):
         beta1, beta2 = self.betas
         if not state:
             state.update(step=0, exp_avg=np.zeros_like(p), exp_avg_sq=np.zeros_like(p))
-            if self.amsgrad:
-                state["max_exp_avg_sq"] = np.zeros_like(p)
+        if self.amsgrad and "max_exp_avg_sq" not in state:  # also when amsgrad is turned on mid-run
+            state["max_exp_avg_sq"] = np.zeros_like(p)
         state["step"] += 1
         k = state["step"]
         if self.weight_decay:

@@ -16,6 +16,7 @@ loop cannot silently train on them (``fit`` checks them earlier and names the ep
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, Mapping
 
@@ -26,16 +27,20 @@ from ..layers.module import Module
 
 
 def check_hyper(value: Any, name: str, owner: str, low: float = 0.0, high: float | None = None,
-                high_open: bool = True) -> float:
-    """A real number in [low, high) (or [low, high] with ``high_open=False``)."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value) and value >= low
+                high_open: bool = True, low_open: bool = False) -> float:
+    """A finite real number in [low, high) (``low_open``: (low, ...; ``high_open=False``: ..., high])."""
+    try:
+        x = float(value) if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) else math.nan
+    except (OverflowError, TypeError, ValueError):  # an int beyond float's range
+        x = math.nan
+    ok = math.isfinite(x) and (x > low if low_open else x >= low)
     if ok and high is not None:
-        ok = value < high if high_open else value <= high
+        ok = x < high if high_open else x <= high
     if not ok:
         upper = "inf)" if high is None else (f"{high})" if high_open else f"{high}]")
-        raise ValueError(f"The '{name}' parameter of {owner} must be a float in [{low}, {upper}. "
-                         f"Got {value!r} instead.")
-    return float(value)
+        raise ValueError(f"The '{name}' parameter of {owner} must be a float in {'(' if low_open else '['}{low}, "
+                         f"{upper}. Got {value!r} instead.")
+    return x
 
 
 def _all_finite(g: np.ndarray) -> bool:
@@ -64,10 +69,12 @@ class Optimizer:
         """Update every parameter of the module in place from its gradient.
 
         Raises:
+            ValueError, TypeError: a parameter has no gradient in ``module.grads``, or one that is
+                not a real array of its shape (nothing has changed).
             NonFiniteError: a gradient holds NaN or inf (its ``epoch`` and ``batch`` are None);
                 no parameter and no state has changed.
         """
-        grads = self.module.grads
+        grads = self._checked_grads()
         bad = [name for name in self.module.params if not _all_finite(grads[name])]
         if bad:
             raise NonFiniteError(
@@ -77,6 +84,25 @@ class Optimizer:
         for name, p in self.module.params.items():
             self._update(p, grads[name], self.state.setdefault(name, {}))
         self.steps += 1
+
+    def _checked_grads(self) -> Mapping[str, np.ndarray]:
+        """``module.grads``, once it holds a real array of its parameter's shape for every parameter."""
+        params, grads, name = self.module.params, self.module.grads, type(self).__name__
+        missing = [k for k in params if k not in grads]
+        if missing:
+            raise ValueError(f"Expected a gradient for every parameter in {name}.step(), got none for {missing} "
+                             f"(module.grads holds {list(grads)}). Give each parameter a gradient array of its "
+                             "shape (zeros leave it to weight decay and momentum alone).")
+        for k, p in params.items():
+            g = grads[k]
+            if not isinstance(g, np.ndarray) or g.dtype.kind not in "fiu":
+                got = f"an array of {g.dtype}" if isinstance(g, np.ndarray) else type(g).__name__
+                raise TypeError(f"Expected the gradient of '{k}' in {name}.step() to be a real NumPy array, "
+                                f"got {got}.")
+            if g.shape != p.shape:
+                raise ValueError(f"Expected the gradient of '{k}' in {name}.step() to have its parameter's shape "
+                                 f"{p.shape}, got {g.shape}.")
+        return grads
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:  # pragma: no cover
         raise NotImplementedError
@@ -105,12 +131,39 @@ class Optimizer:
         hyperparameters); an empty state means "not updated yet"."""
         return ()
 
+    #: buffers that are running averages of g * g (never negative: their root divides the step)
+    _squares: tuple[str, ...] = ()
+
+    def _checked_slot(self, pname: str, slot: str, v: Any, p: np.ndarray) -> Any:
+        """One saved state entry: "step" an int >= 0, every other one a finite float array of the
+        parameter's shape (cast to its dtype), non-negative for the squares."""
+        where = f"Optimizer state '{slot}' of parameter '{pname}'"
+        if slot == "step":
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral) or v < 0:
+                raise ValueError(f"{where} must be an int >= 0 (the updates so far), got {v!r}.")
+            return int(v)
+        if not isinstance(v, np.ndarray) or v.dtype.kind != "f":
+            got = f"an array of {v.dtype}" if isinstance(v, np.ndarray) else repr(v)[:80]
+            raise ValueError(f"{where} must be a float array of the parameter's shape {p.shape}, got {got}.")
+        if v.shape != p.shape:
+            raise ValueError(f"{where} has shape {v.shape}, expected the parameter's shape {p.shape}: the state "
+                             "was saved for another model.")
+        with np.errstate(over="ignore"):
+            v = np.array(v, dtype=p.dtype)
+        if not np.isfinite(v).all():
+            raise ValueError(f"{where} holds NaN or inf (in {p.dtype}): it would turn the weights into NaN.")
+        if slot in self._squares and (v < 0).any():
+            raise ValueError(f"{where} holds negative values; it is a running average of squared gradients "
+                             "(>= 0), so the state is corrupt.")
+        return v
+
     def load_state_dict(self, sd: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict` output: hyperparameters, step count and every buffer.
 
         Everything is checked before anything changes: the class, the hyperparameters (as the
-        constructor checks them), parameter names, the entries of each parameter's state and
-        the shape of each buffer (that of its parameter).
+        constructor checks them), parameter names, the entries of each parameter's state, each
+        buffer (a finite float array of its parameter's shape; the squares of Adam and RMSprop
+        not negative) and each "step" (an int >= 0).
         """
         name = type(self).__name__
         if not isinstance(sd, Mapping) or sd.get("class_name") != name:
@@ -120,6 +173,10 @@ class Optimizer:
         if missing:
             raise ValueError(f"Expected an optimizer state with 'config', 'steps' and 'state' (from "
                              f"{name}.state_dict()), got one without {missing}.")
+        if not isinstance(sd["config"], Mapping) or not isinstance(sd["state"], Mapping):
+            raise ValueError(f"Expected 'config' and 'state' in an optimizer state to be dicts (from "
+                             f"{name}.state_dict()), got {type(sd['config']).__name__} and "
+                             f"{type(sd['state']).__name__}.")
         config = dict(sd["config"])
         unknown = sorted(set(config) - set(self.hyperparameters))
         if unknown:
@@ -137,19 +194,14 @@ class Optimizer:
                              f"Expected names among {list(params)}.")
         state: dict[str, dict[str, Any]] = {}
         for pname, s in sd["state"].items():
+            if not isinstance(s, Mapping):
+                raise ValueError(f"Expected the optimizer state of parameter '{pname}' to be a dict of its buffers, "
+                                 f"got {type(s).__name__}.")
             absent = [k for k in checked._slots() if k not in s] if s else []
             if absent:
                 raise ValueError(f"Optimizer state of {name} for parameter '{pname}' lacks {absent} (it has "
                                  f"{sorted(s)}); expected {list(checked._slots())} with this configuration.")
-            state[pname] = {}
-            for k, v in s.items():
-                if isinstance(v, np.ndarray):
-                    if v.shape != params[pname].shape:
-                        raise ValueError(f"Optimizer state '{k}' of parameter '{pname}' has shape {v.shape}, "
-                                         f"expected the parameter's shape {params[pname].shape}: the state "
-                                         "was saved for another model.")
-                    v = np.array(v, dtype=params[pname].dtype)
-                state[pname][k] = v
+            state[pname] = {k: self._checked_slot(pname, k, v, params[pname]) for k, v in s.items()}
         for k in self.hyperparameters:
             setattr(self, k, getattr(checked, k))
         self.steps = int(steps)

@@ -17,6 +17,7 @@ and then zeroes them). NaN or inf gradients give a NaN or inf norm and are left 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Mapping
 
 import numpy as np
@@ -25,9 +26,16 @@ from .base import check_hyper
 
 
 def _grads(target: Any) -> list[np.ndarray]:
+    """The gradient arrays of a module or dict; each must be a float array (scaling or clamping
+    an integer array in place would truncate it)."""
     grads = target.grads if hasattr(target, "grads") else target
     if not isinstance(grads, Mapping):
         raise TypeError(f"Expected a module or a dict of gradient arrays, got {type(target).__name__}.")
+    for k, g in grads.items():
+        if not isinstance(g, np.ndarray) or g.dtype.kind != "f":
+            got = f"an array of {g.dtype}" if isinstance(g, np.ndarray) else type(g).__name__
+            raise TypeError(f"Expected the gradient {k!r} to be a float NumPy array, got {got}. Clipping "
+                            "works in place: convert it with np.asarray(g, dtype=np.float64) first.")
     return list(grads.values())
 
 
@@ -60,7 +68,11 @@ def clip_grad_norm(target: Any, max_norm: float, *, norm: float | None = None) -
     (:func:`global_norm` of these same gradients), so it is not computed a second time.
     """
     max_norm = check_hyper(max_norm, "max_norm", "clip_grad_norm")
-    total = global_norm(target) if norm is None else norm
+    if norm is not None and (not isinstance(norm, numbers.Real) or isinstance(norm, (bool, np.bool_))
+                             or float(norm) < 0):
+        raise ValueError("The 'norm' parameter of clip_grad_norm must be None or the gradients' global norm "
+                         f"(a float >= 0, as global_norm returns). Got {norm!r} instead.")
+    total = global_norm(target) if norm is None else float(norm)
     if not math.isfinite(total):
         return total
     coef = max_norm / (total + 1e-6)

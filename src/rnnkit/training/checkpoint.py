@@ -89,16 +89,18 @@ def load_checkpoint(path: str | os.PathLike, model: Any, optimizer: Optimizer,
     if (sched is None) != (scheduler is None):  # checked before anything is changed
         raise LoadError(path, "the checkpoint was written " + ("with" if sched is not None else "without")
                         + " a learning-rate schedule, this fit runs " + ("with" if scheduler else "without") + " one.")
+    if scheduler is not None:  # checked before the optimizer changes
+        try:
+            sched = scheduler.check_state(sched)
+        except (ValueError, TypeError) as exc:
+            raise LoadError(path, f"its schedule state does not fit this schedule: {exc}") from None
     opt_state = _unpack_optimizer(path, json_field(path, meta, "optimizer"), extras)
     try:
-        optimizer.load_state_dict(opt_state)
+        optimizer.load_state_dict(opt_state)  # checks everything before it changes anything
     except (ValueError, TypeError, KeyError) as exc:
         raise LoadError(path, f"its optimizer state does not fit this optimizer: {exc}") from None
     if scheduler is not None:
-        try:
-            scheduler.load_state_dict(sched)
-        except (ValueError, TypeError) as exc:
-            raise LoadError(path, f"its schedule state does not fit this schedule: {exc}") from None
+        scheduler.load_state_dict(sched)
     model.load_state_dict(saved.state_dict())
     model.set_rng_state(saved.get_rng_state())
     best = {k[len("best/"):]: v for k, v in extras.items() if k.startswith("best/")} or None
