@@ -11,6 +11,7 @@ import csv
 from pathlib import Path
 from typing import Mapping
 
+from ..data._table import not_utf8_where
 from .errors import CLIError
 
 
@@ -36,14 +37,12 @@ def read_header(path: str, delimiter: str = ",") -> list[str]:
 
 def _not_utf8(path: str) -> str:
     """The message for a CSV file that is not UTF-8: the line and the first bad byte."""
-    data = Path(path).read_bytes()
-    try:
-        data.decode("utf-8")
+    where = not_utf8_where(path)
+    if where is None:
         return f"Cannot read '{path}': not UTF-8 text. Save the file as UTF-8."
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        return (f"Cannot read '{path}', line {line}: byte {data[exc.start]:#04x} (offset {exc.start}) is not UTF-8 "
-                "text. CSV files are read as UTF-8: save the file as UTF-8, or check that it is a CSV file.")
+    line, offset, byte = where
+    return (f"Cannot read '{path}', line {line}: byte {byte:#04x} (offset {offset}) is not UTF-8 "
+            "text. CSV files are read as UTF-8: save the file as UTF-8, or check that it is a CSV file.")
 
 
 def require_columns(path: str, header: list[str], wanted: Mapping[str, str | None], hint: str = "") -> None:

@@ -83,10 +83,8 @@ def read_table(source: Any, delimiter: str = ",") -> Table:
             raise FileNotFoundError(f"No such CSV file: '{path}'. Check the path.")
         with open(path, newline="", encoding="utf-8-sig") as f:
             return _decoded(f, path, delimiter)
-    mode = getattr(source, "mode", "")
-    if isinstance(source, (io.RawIOBase, io.BufferedIOBase)) or (isinstance(mode, str) and "b" in mode):
-        raise TypeError(f"Expected a text stream, got a binary one ({type(source).__name__}). Open the file in "
-                        "text mode, open(path, newline=''), or pass its path.")
+    if isinstance(source, (io.RawIOBase, io.BufferedIOBase)):  # other binary streams: csv's error, _from_csv
+        raise _binary_stream(source)
     if isinstance(source, io.TextIOBase) or hasattr(source, "read"):
         return _decoded(source, str(getattr(source, "name", "<stream>")), delimiter)
     raise TypeError(
@@ -94,15 +92,35 @@ def read_table(source: Any, delimiter: str = ",") -> Table:
     )
 
 
+def _binary_stream(source: Any) -> TypeError:
+    return TypeError(f"Expected a text stream, got a binary one ({type(source).__name__}). Open the file in "
+                     "text mode, open(path, newline=''), or pass its path.")
+
+
+def not_utf8_where(path: str) -> tuple[int, int, int] | None:
+    """(line, offset, byte) of the first byte of the file at ``path`` that is not UTF-8 text, or
+    None when it all decodes (a decoder reading in chunks reports offsets within its chunk)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        data.decode("utf-8")
+        return None
+    except UnicodeDecodeError as exc:
+        return data[: exc.start].count(b"\n") + 1, exc.start, data[exc.start]
+
+
 def _decoded(f: Any, path: str, delimiter: str) -> Table:
-    """:func:`_from_csv`, with a file that is not UTF-8 text reported as a DataFileError."""
+    """:func:`_from_csv`, with a file that is not UTF-8 text reported as a DataFileError naming the
+    line and the byte (for a file read by its path)."""
     try:
         return _from_csv(f, path, delimiter)
     except UnicodeDecodeError as exc:
+        where = not_utf8_where(path) if os.path.isfile(path) else None
+        what = (f"byte {where[2]:#04x} (offset {where[1]}) is not UTF-8 text" if where
+                else f"not UTF-8 text ({exc.reason})")
         raise DataFileError(
-            path, f"not UTF-8 text ({exc.reason} at byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}). "
-            "Save the file as UTF-8, or open it with its encoding and pass the stream, e.g. "
-            "open(path, encoding='latin-1', newline='')."
+            path, f"{what}. Save the file as UTF-8, or open it with its encoding and pass the stream, e.g. "
+            "open(path, encoding='latin-1', newline='').", line=where[0] if where else None
         ) from None
 
 
@@ -115,6 +133,8 @@ def _from_csv(f: Any, path: str, delimiter: str) -> Table:
     except StopIteration:
         raise DataFileError(path, "the file is empty; expected a header line with column names.") from None
     except csv.Error as exc:
+        if "should return strings" in str(exc):  # a stream of bytes (codecs' readers say 'rb' and are text)
+            raise _binary_stream(f) from None
         raise DataFileError(path, f"not a valid CSV file ({exc}).", line=reader.line_num) from None
     names = [h.strip() for h in header]
     names[0] = names[0].lstrip("\ufeff").strip()  # a byte-order mark that the stream's encoding kept
