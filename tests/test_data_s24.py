@@ -164,7 +164,7 @@ def test_a_byte_order_mark_kept_by_a_text_stream_is_not_part_of_the_first_name()
 def test_a_file_that_is_not_utf8_is_a_data_file_error(tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes("t,a\n1,caf\xe9\n".encode("latin-1"))
-    with pytest.raises(DataFileError, match=r"latin1.csv', line 2: byte 0xe9 \(offset 8\) is not UTF-8 text.*"
+    with pytest.raises(DataFileError, match=r"latin1.csv', line 2: byte 0xe9 \(offset 9\) is not UTF-8 text.*"
                                             r"encoding='latin-1'") as info:
         read_csv_wide(str(path))
     assert info.value.path == str(path)
