@@ -46,8 +46,18 @@ def test_cross_entropy_does_not_read_targets_at_masked_out_steps(reduction, pad)
 
 def test_cross_entropy_refuses_infinite_float_class_ids():
     z = np.zeros((2, 3))
-    with pytest.raises(TypeError, match="integer class indices"):   # was cast to int: a garbage index
+    with pytest.raises(ValueError, match="NaN or infinite"):   # was cast to int: a garbage index
         L.cross_entropy(z, np.array([0.0, np.inf]))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        L.cross_entropy(z, np.array([0.0, np.nan]))
+    with pytest.raises(TypeError, match="with fractional values"):
+        L.cross_entropy(z, np.array([0.0, 1.5]))
+
+
+def test_cross_entropy_checks_the_shape_of_float_class_ids_first():
+    """whole-number floats of the wrong shape: the shape is the problem, not their dtype"""
+    with pytest.raises(ValueError, match=r"Expected class indices of shape \(4,\) .* got \(4, 1\)"):
+        L.cross_entropy(np.zeros((4, 3)), np.zeros((4, 1)))
 
 
 @pytest.mark.parametrize("pos_weight", [None, [0.5, 2.0]])

@@ -47,17 +47,21 @@ def cross_entropy(logits: Any, target: Any, mask: Any = None,
         elem = -(q * logp).sum(axis=-1)
         grad = p * q.sum(axis=-1, keepdims=True) - q
     else:
-        if t.dtype.kind == "f" and t.shape == z.shape[:-1]:
-            read = t if m is None else t[m]  # targets at masked-out steps are never read: any padding
-            if np.all(np.isfinite(read) & (read == np.round(read))):
-                t = (t if m is None else np.where(m, t, 0)).astype(np.int64)
-        if t.dtype.kind not in "iu":
-            raise TypeError(f"Expected integer class indices for {owner}, got dtype {t.dtype}.")
-        if t.shape != z.shape[:-1]:
+        if t.dtype.kind in "fiu" and t.shape != z.shape[:-1]:  # the shape first: whatever the values
             hint = (f" One-hot or probability targets of the logits' shape are read as such when they are "
                     f"floats: pass target.astype({z.dtype.name!r}).") if t.shape == z.shape else ""
             raise ValueError(f"Expected class indices of shape {z.shape[:-1]} (the logits' shape without "
                              f"the class axis), got {t.shape}.{hint}")
+        if t.dtype.kind == "f":
+            read = t if m is None else t[m]  # targets at masked-out steps are never read: any padding
+            if not np.all(np.isfinite(read)):
+                raise ValueError(f"Expected class indices for {owner}, got {int((~np.isfinite(read)).sum())} NaN or "
+                                 "infinite value(s) where the mask counts. Drop those steps, or mask them out.")
+            if np.all(read == np.round(read)):
+                t = (t if m is None else np.where(m, t, 0)).astype(np.int64)
+        if t.dtype.kind not in "iu":
+            raise TypeError(f"Expected integer class indices for {owner}, got dtype {t.dtype}"
+                            f"{' with fractional values' if t.dtype.kind == 'f' else ''}.")
         if m is not None:
             t = np.where(m, t, 0)  # masked-out steps may hold any padding (-1, -100): class 0 stands in
         bad = t[(t < 0) | (t >= C)]
