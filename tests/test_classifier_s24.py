@@ -192,3 +192,12 @@ def test_learns_japanese_vowels_with_string_labels_and_round_trips(tmp_path):
     back = rnnkit.load(tmp_path / "vowels.safetensors")
     np.testing.assert_array_equal(back.predict_proba(X_test), proba)
     assert back.predict(X_test).tolist() == pred.tolist() and back.classes_.dtype == object
+
+
+def test_labels_a_file_cannot_store_are_refused_at_save_with_the_fix(tmp_path):
+    X = [np.random.default_rng(i).standard_normal((10, 2)) for i in range(20)]
+    y = pd.Series(pd.to_datetime(["2020-01-01", "2020-01-02"] * 10).tz_localize("UTC"))
+    clf = SequenceClassifier(hidden_size=3, epochs=1, seed=0, verbose=False).fit(X, y)
+    with pytest.raises(TypeError, match=r"classes_ holds Timestamp labels .* y\.astype\(str\)"):
+        clf.save(tmp_path / "c.safetensors")
+    assert not list(tmp_path.iterdir())  # nothing written

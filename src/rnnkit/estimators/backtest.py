@@ -15,7 +15,8 @@ still standardised with the statistics fixed at the fit (rows before o_0; before
 
 Every history must be longer than the seasonal period m (``seasonal_period_``), which the
 seasonal-naive baseline and MASE need: a backtest whose first origin leaves m steps or fewer
-is refused (it had reported NaN for every metric).
+is refused. (Before 2026-12-08 such origins were left out of the means without a word, with the
+last value as their "seasonal-naive" forecast, and every metric was NaN when all of them were.)
 
 Each forecast is scored with MAE, RMSE, MAPE, sMAPE and MASE beside the seasonal-naive
 forecast from the same history (:func:`rnnkit.metrics.forecast_report`, m = the fitted

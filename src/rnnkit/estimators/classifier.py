@@ -209,7 +209,14 @@ class SequenceClassifier(BaseEstimator):
         if classes.dtype.kind in "mM":
             arrays["classes_"] = classes.view(np.int64)
         elif classes.dtype.kind == "O" and not all(isinstance(v, str) for v in classes):
-            state["classes_"] = [v.item() if isinstance(v, np.generic) else v for v in classes]
+            values = [v.item() if isinstance(v, np.generic) else v for v in classes]
+            odd = [v for v in values if not isinstance(v, (str, int, float))]  # bool is an int
+            if odd:
+                raise TypeError(f"Cannot save SequenceClassifier: classes_ holds {type(odd[0]).__name__} labels "
+                                f"({odd[0]!r}), which a file cannot store; only numbers, strings, bools and naive "
+                                "datetime64 labels can. Fit on y.astype(str), or on naive dates "
+                                "(y.dt.tz_localize(None) for a pandas Series), then save.")
+            state["classes_"] = values
         else:
             arrays["classes_"] = classes
         return state, arrays
