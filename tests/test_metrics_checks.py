@@ -43,10 +43,10 @@ def test_accuracy_refuses_nan(y_true, y_pred, where):
 
 
 def test_accuracy_refuses_string_labels_against_numbers():
-    with pytest.raises(ValueError, match=r"Mix of label input types \(string and number\): accuracy got str labels "
+    with pytest.raises(ValueError, match=r"Mix of label input types \(string and number\): accuracy got string labels "
                                          r"in y_true and number labels in y_pred \(e\.g\. 'a' and 0\)"):
         M.accuracy(["a", "b"], [0, 1])    # never equal: the old answer was 0.0
-    with pytest.raises(ValueError, match="number labels in y_true and str labels in y_pred"):
+    with pytest.raises(ValueError, match="number labels in y_true and string labels in y_pred"):
         M.accuracy([0, 1], np.array(["0", "1"], dtype=object))
 
 

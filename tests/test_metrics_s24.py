@@ -114,3 +114,19 @@ def test_seasonal_naive_docstring_formula_is_the_code(m, horizon):
     full = np.concatenate([y, M.seasonal_naive(y, horizon, m)])
     for h in range(eval(first, {"H": H}), eval(last, {"H": H}) + 1):
         assert full[T + h] == eval(rhs, {"y": y, "T": T, "m": m, "h": h}), f"h = {h}"
+
+
+def test_accuracy_and_the_estimators_share_one_missing_label_rule():
+    """a NumPy float NaN inside an object array is missing for accuracy as it is for fit"""
+    from rnnkit.estimators.labels import encode_labels
+
+    y = np.array([1, np.float32("nan")], dtype=object)
+    with pytest.raises(ValueError, match="missing labels"):
+        M.accuracy(y, [1, 2])
+    with pytest.raises(ValueError, match="(?i)missing"):
+        encode_labels(y, 2, "fit")
+
+
+def test_accuracy_names_label_kinds_in_words():
+    with pytest.raises(ValueError, match=r"\(strings and other objects\): accuracy got mixed .* in y_true"):
+        M.accuracy(np.array(["a", (1,)], dtype=object), np.array(["a", "b"], dtype=object))

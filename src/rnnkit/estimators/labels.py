@@ -23,19 +23,12 @@ import numpy as np
 
 from ..data._arrays import is_pandas
 from .._sklearn import sklearn_compatible
-from ..metrics.classification import label_kind
+from ..metrics.classification import is_missing_label, label_kind
 
 
 class DataConversionWarning(UserWarning):
     """y was given in another layout than expected and converted (a column vector (N, 1) read as
     (N,)); also ``sklearn.exceptions.DataConversionWarning`` once scikit-learn is imported."""
-
-
-def _is_missing(v: Any) -> bool:
-    """None, a float NaN, pandas NA or NaT (checked by type name: pandas is not imported)."""
-    if v is None or type(v).__name__ in ("NAType", "NaTType"):
-        return True
-    return isinstance(v, (float, np.floating)) and bool(np.isnan(v))
 
 
 def label_array(y: Any, n: int, owner: str, stacklevel: int = 3) -> tuple[Any, np.ndarray]:
@@ -109,7 +102,7 @@ def encode_labels(y: Any, n: int, owner: str) -> tuple[np.ndarray, np.ndarray]:
     kind = raw.dtype.kind
     _refuse_unsupported(raw, owner)
     missing = (np.isnan(raw) if kind == "f" else np.isnat(raw) if kind in "mM"
-               else np.array([_is_missing(v) for v in raw]) if kind == "O" else np.zeros(n, bool))
+               else np.array([is_missing_label(v) for v in raw]) if kind == "O" else np.zeros(n, bool))
     if missing.any():
         raise ValueError(f"{owner} expected a label for every sequence, got {int(missing.sum())} missing "
                          f"label(s) (None, NaN or NA; the first at position {int(np.argmax(missing))}). Drop "

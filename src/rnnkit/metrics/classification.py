@@ -23,9 +23,10 @@ def label_kind(a: np.ndarray) -> str:
     return "mixed" if {"str", "number"} <= kinds else "mixed other"
 
 
-def _is_missing(v: Any) -> bool:
-    """A missing label: None, a float NaN, or pandas' NA / NaT (recognised without importing pandas)."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+def is_missing_label(v: Any) -> bool:
+    """A missing label: None, a float NaN (NumPy floats too), or pandas' NA / NaT (recognised
+    without importing pandas). The one rule of accuracy and of the estimators' labels."""
+    if v is None or (isinstance(v, (float, np.floating)) and math.isnan(v)):
         return True
     return type(v).__name__ in ("NAType", "NaTType") and type(v).__module__.startswith("pandas")
 
@@ -35,7 +36,7 @@ def _nan_mask(a: np.ndarray) -> np.ndarray:
     if a.dtype.kind == "f":
         return np.isnan(a)
     if a.dtype.kind == "O":
-        return np.array([_is_missing(v) for v in a.ravel()], dtype=bool).reshape(a.shape)
+        return np.array([is_missing_label(v) for v in a.ravel()], dtype=bool).reshape(a.shape)
     return np.zeros(a.shape, dtype=bool)
 
 
@@ -104,9 +105,12 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
             f"e.g. {name}.astype(str)."
         )
     if "str" in kinds and kinds != ("str", "str"):
+        words = {"str": "string", "number": "number", "other": "non-string, non-number",
+                 "mixed other": "mixed (strings or numbers among other objects)"}
+        what = "string and number" if "number" in kinds else "strings and other objects"
         raise ValueError(
-            f"Mix of label input types (string and number): accuracy got {kinds[0]} labels in y_true and "
-            f"{kinds[1]} labels in y_pred (e.g. {yt[:1].tolist()[0]!r} and {yp[:1].tolist()[0]!r}); strings never "
-            "equal numbers. Map one to the other first."
+            f"Mix of label input types ({what}): accuracy got {words[kinds[0]]} labels in y_true and "
+            f"{words[kinds[1]]} labels in y_pred (e.g. {yt[:1].tolist()[0]!r} and {yp[:1].tolist()[0]!r}); labels "
+            "of different kinds never compare equal. Map one to the other first."
         )
     return float(np.mean(yp == yt))
