@@ -166,3 +166,19 @@ def test_backtest_names_the_origin_whose_history_is_too_short_to_fit():
         Forecaster(**FC).backtest(y, n_windows=5)
     with pytest.raises(ValueError, match="'hidden_size' parameter"):   # a bad parameter is named as such
         Forecaster(**FC).set_params(hidden_size=0).backtest(y, n_windows=5)
+
+
+def test_a_missing_time_in_the_index_is_named_as_such():
+    idx = pd.DatetimeIndex([f"2020-01-{d:02d}" for d in range(1, 31)] + [None]
+                           + [f"2020-02-{d:02d}" for d in range(1, 30)])
+    y = pd.Series(np.sin(np.arange(60)), index=idx)
+    with pytest.raises(ValueError, match=r"missing one \(NaT\) at position 30"):
+        Forecaster(horizon=2, epochs=1, verbose=False).fit(y)
+
+
+def test_a_series_too_short_is_the_exported_error_class():
+    import rnnkit
+
+    with pytest.raises(rnnkit.SeriesTooShortError, match="at least lookback \\+ horizon \\+ 1 = 15 steps"):
+        Forecaster(horizon=2, lookback=12, epochs=1, verbose=False).fit(np.arange(14.0))
+    assert issubclass(rnnkit.errors.SeriesTooShortError, ValueError)

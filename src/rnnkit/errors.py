@@ -9,6 +9,8 @@ keeps working; catch the rnnkit class when you want to single out one kind of pr
   file and the problem.
 - :class:`NonFiniteError` (``FloatingPointError`` and ``ValueError``): training met a loss or a
   gradient that is NaN or infinite. The message names the epoch and the batch.
+- :class:`SeriesTooShortError` (``ValueError``): ``Forecaster.fit`` got a series shorter than
+  lookback + horizon + 1 steps; ``backtest`` names the origin whose history it was.
 """
 
 from __future__ import annotations
@@ -50,3 +52,7 @@ class NonFiniteError(FloatingPointError, ValueError):
     def __init__(self, message: str, epoch: int | None, batch: int | None, what: str) -> None:
         super().__init__(message)
         self.epoch, self.batch, self.what = epoch, batch, what
+
+
+class SeriesTooShortError(ValueError):
+    """A series too short to fit a forecaster on (fewer than lookback + horizon + 1 steps)."""

@@ -63,7 +63,7 @@ class PerSeriesScaler:
             try:
                 scalers.append(self._make().fit(s))
             except (ValueError, TypeError) as exc:
-                raise type(exc)(f"Series {i}: {exc}") from None
+                raise _for_series(exc, i) from exc
         self.scalers_ = scalers
         return self
 
@@ -83,7 +83,7 @@ class PerSeriesScaler:
             try:
                 out.append(getattr(sc, method)(s))
             except (ValueError, TypeError) as exc:
-                raise type(exc)(f"Series {i}: {exc}") from None
+                raise _for_series(exc, i) from exc
         return out
 
     def transform(self, series_list: Sequence[Any]) -> list[np.ndarray]:
@@ -100,3 +100,10 @@ class PerSeriesScaler:
 
     def __repr__(self) -> str:
         return f"PerSeriesScaler(scaler={self.scaler!r})"
+
+
+def _for_series(exc: Exception, i: int) -> Exception:
+    """``exc`` (a ValueError or TypeError) with "Series i: " in front of its message, as a plain
+    ValueError / TypeError (a subclass's constructor may take other arguments; the original stays
+    chained as the cause)."""
+    return (TypeError if isinstance(exc, TypeError) else ValueError)(f"Series {i}: {exc}")

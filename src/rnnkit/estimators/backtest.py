@@ -34,7 +34,7 @@ import numpy as np
 
 from .._checks import check_bool, check_positive_int
 from ..metrics import forecast_report, seasonal_naive
-from .forecaster import SeriesTooShortError
+from ..errors import SeriesTooShortError
 from .series_input import as_series_data
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase")

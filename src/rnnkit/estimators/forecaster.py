@@ -31,6 +31,7 @@ import numpy as np
 
 from .._checks import check_choice, check_positive_int, check_probability
 from ..data.scalers import mean_and_scale
+from ..errors import SeriesTooShortError
 from .base import BaseEstimator
 from .checks import check_common, check_optional_int, spawn_seeds
 from .network import build_network, to_float32, train_network
@@ -43,10 +44,6 @@ from .windows import choose_lookback, floor_scale, normalise, scale_covariates, 
 STRATEGIES = ("direct", "recursive")
 #: fewer training windows than this: no validation split (early stopping on the training loss)
 MIN_TRAIN_WINDOWS = 20
-
-
-class SeriesTooShortError(ValueError):
-    """fit got a series shorter than lookback + horizon + 1 (``backtest`` names its origin)."""
 
 
 class Forecaster(BaseEstimator):

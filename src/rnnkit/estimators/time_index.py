@@ -58,6 +58,10 @@ def check_time_order(index: Any, name: str, owner: str) -> None:
 
     if not isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex)) or len(index) < 2:
         return
+    missing = np.flatnonzero(np.asarray(index.isna()))
+    if len(missing):
+        raise ValueError(f"{owner} expected a time for every row of {name}, got a missing one (NaT) at position "
+                         f"{int(missing[0])} of its {type(index).__name__}. Drop that row or give it its time.")
     back = np.flatnonzero(np.diff(np.asarray(index.asi8)) < 0)
     if len(back):
         i = int(back[0])
