@@ -30,7 +30,7 @@ def test_gradient_norms_still_take_zeros_and_nan_gaps():
                                         ("high", TypeError), (True, TypeError), (None, TypeError)])
 def test_a_bad_dpi_is_refused_and_nothing_is_written(tmp_path, dpi, error):
     path = tmp_path / "f.png"
-    with pytest.raises(error, match=r"'dpi' parameter of save_figure must be a finite number > 0"):
+    with pytest.raises(error, match=r"'dpi' parameter of save_figure must be a finite float > 0"):
         plots.plot_gradient_norms({"RNN": np.ones(5)}, path=path, dpi=dpi)
     assert os.listdir(tmp_path) == []
     plots.plot_gradient_norms({"RNN": np.ones(5)}, path=path, dpi=np.float64(50.5))

@@ -9,6 +9,7 @@ import pytest
 
 import rnnkit
 from rnnkit.training import tbptt_batch
+from rnnkit.training.options import FitOptions
 from training_helpers import assert_close
 
 
@@ -125,3 +126,21 @@ def test_fit_refuses_non_finite_or_bool_min_delta_and_clipping_before_training(o
                   progress=False, **{option: value})
     for k, v in model.state_dict().items():
         np.testing.assert_array_equal(v, before[k], err_msg=f"{k} changed by a refused fit")
+
+
+def test_finite_float_options_share_one_check_and_one_error_type():
+    """min_delta, clip_norm, clip_value (fit), min_strength (guess_seasonal_period) and dpi
+    (save_figure) go through rnnkit._checks.check_finite_float: a wrong type is a
+    ParameterTypeError (a TypeError and a ValueError) in each, as for every other parameter"""
+    from rnnkit._checks import ParameterTypeError, check_finite_float
+    from rnnkit.metrics import guess_seasonal_period
+
+    with pytest.raises(ParameterTypeError, match=r"'min_delta' parameter of fit must be a finite float >= 0\. "
+                                                 r"Got 'x' \(a str\)"):
+        FitOptions(min_delta="x")
+    with pytest.raises(ParameterTypeError, match=r"'min_strength' .* finite float >= 0 \(0\.2 by default"):
+        guess_seasonal_period(np.sin(np.arange(40.0)), min_strength="x")
+    for bad in (float("nan"), float("inf"), -1.0, 10 ** 400):
+        with pytest.raises(ValueError, match="must be a finite float > 0 or None"):
+            FitOptions(clip_norm=bad)
+    assert check_finite_float(3, "x", "f", low_open=True) == 3.0

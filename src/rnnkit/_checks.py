@@ -50,6 +50,24 @@ def check_probability(value: Any, name: str, owner: str) -> float:
     return float(value)
 
 
+def check_finite_float(value: Any, name: str, owner: str, low: float = 0.0, low_open: bool = False,
+                       hint: str = "") -> float:
+    """Return ``value`` as a float if it is a finite real number >= ``low`` (> ``low`` with
+    ``low_open``); other types (bools included) raise ``ParameterTypeError``, NaN, inf and numbers
+    below the bound ``ValueError``. ``hint`` (e.g. "(dots per inch, e.g. 120)") follows the rule."""
+    expected = (f"The '{name}' parameter of {owner} must be a finite float {'>' if low_open else '>='} {low:g}"
+                f"{' ' + hint if hint else ''}.")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ParameterTypeError(f"{expected} Got {value!r} (a {type(value).__name__}) instead.")
+    try:
+        x = float(value)
+    except OverflowError:  # an int beyond float's range
+        raise ValueError(f"{expected} Got {value!r} instead.") from None
+    if not (x > low if low_open else x >= low) or x == np.inf:  # NaN fails the first test
+        raise ValueError(f"{expected} Got {value!r} instead.")
+    return x
+
+
 def check_choice(value: Any, name: str, owner: str, choices: tuple[str, ...]) -> str:
     """Return ``value`` if it is one of ``choices``."""
     if not isinstance(value, str) or value not in choices:

@@ -42,14 +42,13 @@ neighbouring lag (11, 13): pass m explicitly when you know it.
 
 from __future__ import annotations
 
-import numbers
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .._checks import ParameterTypeError, check_positive_int
+from .._checks import check_finite_float, check_positive_int
 from ..data._arrays import as_float_series
 from .baselines import seasonal_naive_index
 
@@ -204,10 +203,7 @@ def guess_seasonal_period(y: Any, max_period: int | None = None, min_strength: f
         raise ValueError(f"Expected a series with at least one value in guess_seasonal_period, got shape {arr.shape}.")
     if max_period is not None:
         max_period = check_positive_int(max_period, "max_period", "guess_seasonal_period")
-    expected = ("The 'min_strength' parameter of guess_seasonal_period must be a finite float >= 0 (0.2 by "
-                "default; a pure sine has strength 1).")
-    if isinstance(min_strength, (bool, np.bool_)) or not isinstance(min_strength, numbers.Real):
-        raise ParameterTypeError(f"{expected} Got {min_strength!r} (a {type(min_strength).__name__}) instead.")
-    if not 0 <= min_strength < np.inf:  # NaN too: it would silently answer 1 for every series
-        raise ValueError(f"{expected} Got {min_strength!r} instead.")
+    # NaN too: it would silently answer 1 for every series
+    min_strength = check_finite_float(min_strength, "min_strength", "guess_seasonal_period",
+                                      hint="(0.2 by default; a pure sine has strength 1)")
     return find_seasonal_period([arr.reshape(len(arr), -1)], max_period, min_strength)

@@ -8,13 +8,11 @@ so ``import rnnkit`` does not need it.
 
 from __future__ import annotations
 
-import numbers
 import os
 from typing import Any
 
-import numpy as np
 
-from .._checks import ParameterTypeError
+from .._checks import check_finite_float
 from .._files import atomic_write
 
 
@@ -40,11 +38,7 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120) -> None:
     link is kept and an overwritten file keeps its permissions). The format follows the file
     extension (.png, .svg, .pdf, ...); ``dpi`` (a number > 0) sets the resolution.
     """
-    expected = "The 'dpi' parameter of save_figure must be a finite number > 0 (dots per inch, e.g. 120)."
-    if isinstance(dpi, (bool, np.bool_)) or not isinstance(dpi, numbers.Real):
-        raise ParameterTypeError(f"{expected} Got {dpi!r} (a {type(dpi).__name__}) instead.")
-    if not 0 < dpi < np.inf:
-        raise ValueError(f"{expected} Got {dpi!r} instead.")
+    check_finite_float(dpi, "dpi", "save_figure", low_open=True, hint="(dots per inch, e.g. 120)")
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower().lstrip(".")
     supported = fig.canvas.get_supported_filetypes()

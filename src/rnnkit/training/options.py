@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 import os
 from dataclasses import dataclass, fields
@@ -14,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import check_bool, check_positive_int
+from .._checks import check_bool, check_finite_float, check_positive_int
 from ..optim.schedules import Schedule
 from .metrics import check_metrics
 
@@ -80,11 +79,8 @@ class FitOptions:
             raise ValueError(f"The 'validation_split' parameter of fit must be a float in [0, 1). "
                              f"Got {self.validation_split!r} instead.")
         for name in ("clip_norm", "clip_value"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, numbers.Real) or isinstance(v, (bool, np.bool_))
-                                  or not 0 < v < math.inf):
-                raise ValueError(f"The '{name}' parameter of fit must be a finite float > 0 or None. "
-                                 f"Got {v!r} instead.")
+            if getattr(self, name) is not None:
+                setattr(self, name, check_finite_float(getattr(self, name), name, owner, low_open=True, hint="or None"))
         if self.tbptt is not None:
             t = self.tbptt
             if not isinstance(t, (tuple, list)) or len(t) != 2:
@@ -99,10 +95,7 @@ class FitOptions:
         if self.monitor is not None and not isinstance(self.monitor, str):
             raise TypeError(f"The 'monitor' parameter of fit must be a history key such as 'val_loss'. "
                             f"Got {self.monitor!r} instead.")
-        if (not isinstance(self.min_delta, numbers.Real) or isinstance(self.min_delta, (bool, np.bool_))
-                or not 0 <= self.min_delta < math.inf):
-            raise ValueError(f"The 'min_delta' parameter of fit must be a finite float >= 0. "
-                             f"Got {self.min_delta!r} instead.")
+        self.min_delta = check_finite_float(self.min_delta, "min_delta", owner)
         self.restore_best_weights = check_bool(self.restore_best_weights, "restore_best_weights", owner)
         if self.checkpoint is not None and not isinstance(self.checkpoint, (str, os.PathLike)):
             raise TypeError(f"The 'checkpoint' parameter of fit must be a path. Got {self.checkpoint!r} instead.")
