@@ -16,20 +16,10 @@ import torch
 import rnnkit
 from rnnkit import optim
 from rnnkit.errors import LoadError
-from training_helpers import assert_close
+from training_helpers import ParamsOnly, assert_close, params_module
 
 
-class _Params:
-    """The smallest module an optimizer accepts: named params and grads."""
-
-    def __init__(self, **params):
-        self.params = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-
-
-def _module(seed=0):
-    rng = np.random.default_rng(seed)
-    return _Params(w=rng.standard_normal((3, 4)), b=rng.standard_normal(5))
+_Params, _module = ParamsOnly, params_module  # tests/training_helpers.py
 
 
 def _torch_twin(m):

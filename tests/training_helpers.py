@@ -66,3 +66,17 @@ def variable_length_task(n: int, rng: np.random.Generator, t_min: int = 4, t_max
         xs.append(x)
         ys.append(int(np.argmax(x.sum(axis=0))))
     return xs, np.array(ys)
+
+
+class ParamsOnly:
+    """The smallest module an optimizer accepts: named params (float64 copies) and zero grads."""
+
+    def __init__(self, **params):
+        self.params = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+
+def params_module(seed=0):
+    """A ParamsOnly with w (3, 4) and b (5,) drawn from a seeded generator."""
+    rng = np.random.default_rng(seed)
+    return ParamsOnly(w=rng.standard_normal((3, 4)), b=rng.standard_normal(5))
