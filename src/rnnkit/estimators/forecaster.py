@@ -32,6 +32,7 @@ import numpy as np
 from .._checks import check_choice, check_positive_int, check_probability
 from ..data.scalers import mean_and_scale
 from ..errors import SeriesTooShortError
+from . import forecaster_file
 from .base import BaseEstimator
 from .checks import check_common, check_optional_int, spawn_seeds
 from .network import build_network, to_float32, train_network
@@ -243,7 +244,7 @@ class Forecaster(BaseEstimator):
                 "covariate_scale_": None if x_stats is None else x_stats[1],         # (F,)
                 "is_list_": data.is_list, "univariate_": data.univariate,
                 "index_info_": data.index, "names_": data.names,
-                **(known or dict.fromkeys(Forecaster._KNOWN_ARRAYS))}
+                **(known or dict.fromkeys(forecaster_file.KNOWN_ARRAYS))}
 
     # -- predict ---------------------------------------------------------------------------
     def predict(self, y: Any = None, X: Any = None, known: Any = None) -> Any:
@@ -389,71 +390,9 @@ class Forecaster(BaseEstimator):
 
         return backtest(self, y, X, n_windows=n_windows, step=step, refit=refit, known=known)
 
-    # -- saving ----------------------------------------------------------------------------
-    #: the JSON-able fitted attributes that a saved Forecaster stores
-    _STATE_KEYS = ("seasonal_period_", "lookback_", "anchor_period_", "n_channels_", "n_covariates_", "is_list_",
-                   "univariate_", "index_info_", "names_", "history_")
-    #: the column names of X and known given as DataFrames at fit (None for arrays)
-    _NAMES = ("covariate_names_", "known_names_")
-    #: X's statistics fixed at fit (arrays of a Forecaster fitted with X; absent in older files)
-    _COVARIATE_STATS = ("covariate_mean_", "covariate_scale_")
-    #: the arrays of a Forecaster fitted with known covariates
-    _KNOWN_ARRAYS = ("known_tails_", "known_mean_", "known_scale_")
-
+    # -- saving (forecaster_file.py) ---------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        state = {k: getattr(self, k) for k in self._STATE_KEYS}
-        state["n_known_"] = getattr(self, "n_known_", 0)   # 0 for one unpickled from before known covariates
-        for name in self._NAMES:
-            state[name] = getattr(self, name, None)
-        for name in ("horizon", "strategy"):   # the fitted ones (the parameters of one unpickled from before)
-            state[name + "_"] = getattr(self, name + "_", getattr(self, name))
-        arrays = {"tails_": self.tails_, "floors_": self.floors_}
-        for name in ("covariate_tails_", *self._COVARIATE_STATS, *self._KNOWN_ARRAYS):
-            if getattr(self, name, None) is not None:
-                arrays[name] = getattr(self, name)
-        return state, arrays
+        return forecaster_file.get_state(self)
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, Any]) -> None:
-        for k in self._STATE_KEYS:  # each one required: a file missing one is refused (KeyError)
-            setattr(self, k, state[k])
-        self.tails_, self.floors_ = arrays["tails_"], arrays["floors_"]
-        self.covariate_tails_ = arrays.get("covariate_tails_")
-        for name in self._COVARIATE_STATS:   # absent in files written before them (and without X)
-            setattr(self, name, arrays.get(name))
-        self.n_known_ = int(state.get("n_known_", 0))   # absent in files written before known covariates
-        for name in self._NAMES:   # absent in files written before they were kept: not checked
-            setattr(self, name, state.get(name))
-        # absent in files written before they were kept: the saved parameters were the fitted ones
-        self.horizon_, self.strategy_ = int(state.get("horizon_", self.horizon)), state.get("strategy_", self.strategy)
-        for name in self._KNOWN_ARRAYS:   # each one required with known covariates (KeyError otherwise)
-            setattr(self, name, arrays[name] if self.n_known_ else None)
-        self._check_loaded_state()
-
-    def _check_loaded_state(self) -> None:
-        """ValueError (a LoadError once load_estimator adds the file) where a loaded state cannot be
-        the one fit leaves: a hand-edited or damaged file fails here, not deep inside predict."""
-        def whole(name: str, least: int) -> int:
-            v = getattr(self, name)
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < least:
-                raise ValueError(f"{name} must be an int >= {least}, got {v!r}")
-            return int(v)
-
-        L, C = whole("lookback_", 1), whole("n_channels_", 1)
-        whole("seasonal_period_", 1), whole("n_covariates_", 0), whole("n_known_", 0), whole("horizon_", 1)
-        if not 1 <= whole("anchor_period_", 1) <= L:
-            raise ValueError(f"anchor_period_ must lie in 1..lookback_ = {L}, got {self.anchor_period_!r}")
-        for name in ("is_list_", "univariate_"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
-        if self.strategy_ not in STRATEGIES:
-            raise ValueError(f"strategy_ must be one of {STRATEGIES}, got {self.strategy_!r}")
-        S = len(self.tails_)
-        for name in ("index_info_", "names_"):
-            if not isinstance(getattr(self, name), list) or len(getattr(self, name)) != S:
-                raise ValueError(f"{name} must be a list of {S} entries (one per series), got {getattr(self, name)!r}")
-        shapes = {"tails_": (S, L, C), "floors_": (S, C)}
-        if self.covariate_tails_ is not None:
-            shapes["covariate_tails_"] = (S, L, self.n_covariates_)
-        for name, shape in shapes.items():
-            if getattr(self, name).shape != shape:
-                raise ValueError(f"{name} must have shape {shape}, got {getattr(self, name).shape}")
+        forecaster_file.set_state(self, state, arrays)
