@@ -7,10 +7,12 @@
 Sequences are (F, T, N) arrays and states (H, N) (see :mod:`rnnkit.kernels.common`); each
 kernel checks the shapes and dtypes of its arguments first (:mod:`rnnkit.kernels.checks`: a
 TypeError or ValueError naming the argument; nothing is broadcast), unless called with
-``check_args=False`` (as the layers and cells do, having checked their inputs). A second
-backward through one cache raises ValueError. They hold
-no parameters; what they keep between calls is only in the workspace ``ws`` their caller
-passes (recycled buffers, whose views ``y`` and the cache are until the next call with it).
+``check_args=False`` (as the layers and cells do, having checked their inputs). Whether or not
+they check, a backward refuses the cache of another kernel's forward (TypeError), a second
+backward through one cache and one through a cache whose workspace a later forward has used
+(ValueError). They hold no parameters; what they keep between calls is only in the workspace
+``ws`` (a dict) their caller passes: recycled buffers, whose views ``y`` and the cache are,
+valid until the next forward with the same ``ws``.
 :mod:`rnnkit.layers` builds on them. The large products outside the time loop are NumPy; the
 loop over t runs in the C extension :mod:`rnnkit.kernels._fused` (sources and equations in
 ``kernels/csrc/``): per step the product ``W_hh @ h`` with NumPy's own BLAS

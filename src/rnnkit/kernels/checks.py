@@ -118,18 +118,51 @@ def check_batch_sizes(batch_sizes: Any, fn: str, T: int, N: int) -> None:
     if batch_sizes.shape != (T,):
         raise ValueError(f"{fn}: expected batch_sizes of shape ({T},), one count per time step, got "
                          f"{batch_sizes.shape}.")
-    b = batch_sizes.astype(np.int64, copy=False)
-    if int(b.min()) < 0 or int(b.max()) > N:
+    if int(batch_sizes.min()) < 0 or int(batch_sizes.max()) > N:  # before any cast (a uint64 may not fit int64)
         raise ValueError(f"{fn}: expected every entry of batch_sizes (the sequences that run at each step) in "
-                         f"0..N = {N}, got {b.tolist()}.")
+                         f"0..N = {N}, got {batch_sizes.tolist()}.")
 
 
-def check_backward(fn: str, cache: Any, dy: Any, dstate: Any, n_states: int) -> tuple[int, int, int]:
-    """Check the arguments of a backward kernel ``fn``: the cache of a forward that kept one, dy
-    (H, T, N) of floats or None, dstate a tuple of n_states arrays (H, N). Returns (H, T, N)."""
-    if not isinstance(cache, dict):
-        why = " (the forward ran with keep_cache=False, which keeps nothing for a backward)" if cache is None else ""
-        raise TypeError(f"{fn}: expected the cache dict that the forward returned, got {type(cache).__name__}{why}.")
+def check_flags(fn: str, ws: Any, **flags: Any) -> None:
+    """ws a dict (the workspace) or None, and every flag (``reverse=...``, ``keep_cache=...``) True
+    or False: no truthy stand-ins (the Python loop took reverse="no" as True, the C loop refused it)."""
+    if ws is not None and not isinstance(ws, dict):
+        raise TypeError(f"{fn}: expected ws to be a dict (a workspace the kernel fills and reuses from call to "
+                        f"call) or None, got {type(ws).__name__}.")
+    for name, value in flags.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{fn}: expected {name} to be True or False, got {value!r} ({type(value).__name__}).")
+
+
+def check_cache(fn: str, cache: Any, kernel: str) -> None:
+    """``cache`` is what the forward of ``kernel`` ("rnn", "lstm", "gru") returned, with keep_cache,
+    no later forward with its workspace has written over it, and no backward has consumed it.
+    Whether or not the other arguments are checked (a dict lookup or two)."""
+    if not isinstance(cache, dict) or cache.get("kernel") != kernel:
+        if cache is None:
+            why = " (the forward ran with keep_cache=False, which keeps nothing for a backward)"
+        elif isinstance(cache, dict):
+            got = cache.get("kernel")
+            why = f" (the cache of rnnkit.kernels.{got}_forward)" if isinstance(got, str) else " (another dict)"
+        else:
+            why = ""
+        raise TypeError(f"{fn}: expected the cache dict that rnnkit.kernels.{kernel}_forward returned, got "
+                        f"{type(cache).__name__}{why}.")
+    ws = cache["ws"]
+    if ws is not None and ws.get(WS_FORWARDS) != cache["ws_forward"]:
+        raise ValueError(f"{fn}: this cache's workspace ws was used by a later forward, which wrote over the "
+                         "states and gates the cache holds. Expected the backward before the next forward with "
+                         "the same ws (or a workspace per forward whose backward is to follow).")
+    if cache.get("consumed"):
+        raise ValueError(f"{fn}: this cache was used by a backward already, which may have written over it. "
+                         "Expected one backward per forward: run the forward again for another backward.")
+
+
+def check_backward(fn: str, cache: Any, dy: Any, dstate: Any, n_states: int, kernel: str) -> tuple[int, int, int]:
+    """Check the arguments of a backward kernel ``fn``: the cache of a forward of ``kernel`` that
+    kept one (:func:`check_cache`), dy (H, T, N) of floats or None, dstate a tuple of n_states
+    arrays (H, N). Returns (H, T, N)."""
+    check_cache(fn, cache, kernel)
     _, T, N = cache["x"].shape
     H = cache["W_hh"].shape[1]
     if dy is not None:
@@ -138,11 +171,23 @@ def check_backward(fn: str, cache: Any, dy: Any, dstate: Any, n_states: int) -> 
     return H, T, N
 
 
-def consume(fn: str, cache: dict) -> None:
-    """Mark a forward's cache as used by backward ``fn``; raise if a backward used it already (it
-    wrote over the cache: the GRU's and the LSTM's gate gradients over the stored gates, the RNN's
-    dx over x with ``overwrite_x``). Whether or not the arguments are checked."""
-    if cache.get("consumed"):
-        raise ValueError(f"{fn}: this cache was used by a backward already, which may have written over it. "
-                         "Expected one backward per forward: run the forward again for another backward.")
+def consume(fn: str, cache: dict, kernel: str) -> None:
+    """Mark a forward's cache as used by backward ``fn``, after :func:`check_cache`: raise if it is not
+    a cache of ``kernel``, if a later forward wrote over it through its workspace, or if a backward
+    used it already (it wrote over the cache: the GRU's and the LSTM's gate gradients over the stored
+    gates, the RNN's dx over x with ``overwrite_x``). Whether or not the arguments are checked."""
+    check_cache(fn, cache, kernel)
     cache["consumed"] = True
+
+
+# The workspace's count of the forwards that used it; a cache keeps the count of its own forward.
+WS_FORWARDS = "forwards"
+
+
+def count_forward(ws: dict | None) -> int | None:
+    """Count a forward that uses ``ws`` (it may write over the arrays of every earlier cache from
+    that workspace) and return the count for its cache; None without a workspace."""
+    if ws is None:
+        return None
+    n = ws[WS_FORWARDS] = ws.get(WS_FORWARDS, 0) + 1
+    return n

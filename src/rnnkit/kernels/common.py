@@ -14,7 +14,9 @@ first, then time, then the batch, which is the fastest axis::
     rec_mask     (H, N)       variational recurrent-dropout mask (already scaled by 1/(1-p)),
                               applied to h_{t-1} where it enters ``W_hh @ h``; or None
     reverse      bool         run t = T-1 .. 0 (the reverse direction of a bidirectional layer)
-    ws           dict | None  workspace whose arrays the forward may reuse (see ``buffer``)
+    ws           dict | None  workspace whose arrays the forward may reuse (see ``buffer``): y and
+                              the cache are valid until the next forward with it (a backward
+                              through an older cache raises ValueError: ``checks.check_cache``)
 
 Why this layout: a (F, T, N) array *is* an (F, T*N) matrix, so everything that is not
 sequential is one large matrix product over all steps and sequences at once (``dW_ih = dA @ x.T``,
@@ -159,7 +161,9 @@ def recurrent_product(
     return np.matmul(W, hm[:, :B], out=gh_buf[: rows * B].reshape(rows, B)), hm
 
 
-def input_projection(x: np.ndarray, W: np.ndarray, bias: np.ndarray | None, out: np.ndarray | None = None) -> np.ndarray:
+def input_projection(
+    x: np.ndarray, W: np.ndarray, bias: np.ndarray | None, out: np.ndarray | None = None
+) -> np.ndarray:
     """``A[:, t] = W @ x[:, t] + bias`` for all T steps, as one product: (G*H, T, N).
 
     The C loops add the bias themselves, one step's block at a time while it is in cache

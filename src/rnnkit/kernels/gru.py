@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _fused, blas
-from .checks import check_backward, check_forward, consume
+from .checks import check_backward, check_flags, check_forward, consume, count_forward
 from .common import (
     active,
     add_gradients,
@@ -85,8 +85,11 @@ def gru_forward(
     """
     if check_args:  # (the layers and cells, which have checked them, pass False)
         check_forward("rnnkit.kernels.gru_forward", 3, 1, x, state0, W_ih, W_hh, b_ih, b_hh, batch_sizes, rec_mask)
+        check_flags("rnnkit.kernels.gru_forward", ws, reverse=reverse, keep_cache=keep_cache,
+                    reset_after=reset_after)
     _, T, N = x.shape
     H = W_hh.shape[1]
+    ws_forward = count_forward(ws)  # from now on, earlier caches from ws are out of date
     dtype = x.dtype
     has_bias = b_ih is not None
     bias = None
@@ -114,7 +117,8 @@ def gru_forward(
         _forward_steps(A, hs, side, W_hh, b_hn, batch_sizes, rec_mask, reverse, ws)
     cache = None
     if keep_cache:
-        cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, side=side, batch_sizes=batch_sizes,
+        cache = dict(kernel="gru", ws_forward=ws_forward, x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, side=side,
+                     batch_sizes=batch_sizes,
                      rec_mask=rec_mask, reverse=reverse, reset_after=reset_after, has_bias=has_bias, ws=ws)
     final = hs[:, 0] if reverse else hs[:, T]
     return masked_outputs(hs, batch_sizes, reverse), (final.copy(),), cache
@@ -172,8 +176,8 @@ def gru_backward(
         [, bias_ih, bias_hh]; dh_sq (T, N) the squared norm of dL/dh_t per sequence.
     """
     if check_args:
-        check_backward("rnnkit.kernels.gru_backward", cache, dy, dstate, 1)
-    consume("rnnkit.kernels.gru_backward", cache)
+        check_backward("rnnkit.kernels.gru_backward", cache, dy, dstate, 1, "gru")
+    consume("rnnkit.kernels.gru_backward", cache, "gru")
     x, W_hh, A, hs, side = cache["x"], cache["W_hh"], cache["gates"], cache["hs"], cache["side"]
     batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
     reset_after = cache["reset_after"]

@@ -43,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _fused, blas
-from .checks import check_backward, check_forward, consume
+from .checks import check_backward, check_flags, check_forward, consume, count_forward
 from .common import (
     active,
     add_gradients,
@@ -92,8 +92,10 @@ def lstm_forward(
     """
     if check_args:  # (the layers and cells, which have checked them, pass False)
         check_forward("rnnkit.kernels.lstm_forward", 4, 2, x, state0, W_ih, W_hh, b_ih, b_hh, batch_sizes, rec_mask)
+        check_flags("rnnkit.kernels.lstm_forward", ws, reverse=reverse, keep_cache=keep_cache)
     _, T, N = x.shape
     H = W_hh.shape[1]
+    ws_forward = count_forward(ws)  # from now on, earlier caches from ws are out of date
     dtype = x.dtype
     bias = None if b_ih is None else b_ih + b_hh
     in_c = blas.c_loops()  # the whole loop in C (csrc/sequence.h), which adds the bias step by step
@@ -121,7 +123,8 @@ def lstm_forward(
         _forward_steps(A, hs, cs, tanh_cs, W_hh, batch_sizes, rec_mask, reverse, ws)
     cache = None
     if keep_cache:
-        cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, cs=cs, tanh_cs=tanh_cs,
+        cache = dict(kernel="lstm", ws_forward=ws_forward, x=x, W_ih=W_ih, W_hh=W_hh, gates=A, hs=hs, cs=cs,
+                     tanh_cs=tanh_cs,
                      batch_sizes=batch_sizes, rec_mask=rec_mask, reverse=reverse, has_bias=b_ih is not None,
                      ws=ws)
     final = (hs[:, last].copy(), c_last.copy())
@@ -161,8 +164,8 @@ def lstm_backward(
         per sequence.
     """
     if check_args:
-        check_backward("rnnkit.kernels.lstm_backward", cache, dy, dstate, 2)
-    consume("rnnkit.kernels.lstm_backward", cache)
+        check_backward("rnnkit.kernels.lstm_backward", cache, dy, dstate, 2, "lstm")
+    consume("rnnkit.kernels.lstm_backward", cache, "lstm")
     x, A, hs, cs, tanh_cs = cache["x"], cache["gates"], cache["hs"], cache["cs"], cache["tanh_cs"]
     batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
     _, T, N = x.shape

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _fused, blas
-from .checks import check_backward, check_forward, consume
+from .checks import check_backward, check_flags, check_forward, consume, count_forward
 from .common import (
     active,
     add_gradients,
@@ -77,10 +77,12 @@ def rnn_forward(
     """
     if check_args:  # (the layers and cells, which have checked them, pass False)
         check_forward("rnnkit.kernels.rnn_forward", 1, 1, x, state0, W_ih, W_hh, b_ih, b_hh, batch_sizes, rec_mask)
+        check_flags("rnnkit.kernels.rnn_forward", ws, reverse=reverse, keep_cache=keep_cache)
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"rnnkit.kernels.rnn_forward: expected nonlinearity 'tanh' or 'relu', got {nonlinearity!r}.")
     _, T, N = x.shape
     H = W_hh.shape[1]
+    ws_forward = count_forward(ws)  # from now on, earlier caches from ws are out of date
     hs = buffer(ws, "hs", (H, T + 1, N), x.dtype)
     bias = None if b_ih is None else b_ih + b_hh
     in_c = blas.c_loops()  # the whole loop in C (csrc/sequence.h), which adds the bias step by step
@@ -95,7 +97,8 @@ def rnn_forward(
         _forward_steps(hs, W_hh, batch_sizes, rec_mask, reverse, relu, ws)
     cache = None
     if keep_cache:
-        cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, hs=hs, batch_sizes=batch_sizes, rec_mask=rec_mask,
+        cache = dict(kernel="rnn", ws_forward=ws_forward, x=x, W_ih=W_ih, W_hh=W_hh, hs=hs, batch_sizes=batch_sizes,
+                     rec_mask=rec_mask,
                      reverse=reverse, nonlinearity=nonlinearity, has_bias=b_ih is not None, ws=ws)
     final = hs[:, 0] if reverse else hs[:, T]
     return masked_outputs(hs, batch_sizes, reverse), (final.copy(),), cache
@@ -135,8 +138,8 @@ def rnn_backward(
         squared norm of dL/dh_t per sequence.
     """
     if check_args:
-        check_backward("rnnkit.kernels.rnn_backward", cache, dy, dstate, 1)
-    consume("rnnkit.kernels.rnn_backward", cache)
+        check_backward("rnnkit.kernels.rnn_backward", cache, dy, dstate, 1, "rnn")
+    consume("rnnkit.kernels.rnn_backward", cache, "rnn")
     x, W_ih, W_hh, hs, ws = cache["x"], cache["W_ih"], cache["W_hh"], cache["hs"], cache["ws"]
     batch_sizes, rec_mask, reverse = cache["batch_sizes"], cache["rec_mask"], cache["reverse"]
     relu = cache["nonlinearity"] == "relu"

@@ -99,6 +99,9 @@ class _Cell(Module):
         unbatched = x.ndim == 1
         x2 = x.reshape(1, -1) if unbatched else x
         N = x2.shape[0]
+        if N == 0:  # as the layers and kernels: no empty batch (the RNN's and GRU's kernels failed in NumPy)
+            raise ValueError(f"Expected x of shape (N, {self.input_size}) with at least one row (N >= 1), got "
+                             f"{x.shape}.")
         state0 = tuple(s.T for s in self._check_state(state, N, unbatched, "state"))  # (H, N)
         p = self.params
         keep = self._keeps_for_backward()
@@ -125,6 +128,7 @@ class _Cell(Module):
         if cache is None:
             raise self._nothing_to_differentiate(f"{type(self).__name__}.backward() was called before forward(). "
                                                  "Expected a forward step first.")
+        self._check_own_cache(cache)
         if cache.get("consumed"):
             raise RuntimeError(f"{type(self).__name__}.backward() was called twice with the same cache. "
                                "Expected one backward per forward step: backward consumes the step's cache.")
@@ -139,6 +143,19 @@ class _Cell(Module):
         dx = dx[:, 0, 0].copy() if unbatched else np.ascontiguousarray(dx[:, 0].T)
         out = tuple(s[:, 0].copy() if unbatched else np.ascontiguousarray(s.T) for s in ds0)
         return dx, (out if len(out) == 2 else out[0])
+
+
+    def _check_own_cache(self, cache: Any) -> None:
+        """``cache`` is the ``cell.cache`` of a step of this very cell (its kernel cache holds this
+        cell's weight arrays): another cell's would add that cell's gradients to this one's grads."""
+        name = type(self).__name__
+        kernel = cache.get("kernel") if isinstance(cache, dict) else None
+        if not isinstance(kernel, dict) or kernel.get("W_ih") is not self.params["weight_ih"] \
+                or kernel.get("W_hh") is not self.params["weight_hh"]:
+            got = type(cache).__name__ if not isinstance(cache, dict) else "a dict that is not this cell's cache"
+            raise ValueError(f"{name}.backward() got a cache that is not from a forward step of this cell: "
+                             f"{got}. Expected the cell.cache of one of this {name}'s own steps (run with its "
+                             "current weights), or no cache argument for the last step.")
 
 
 class RNNCell(_Cell):
