@@ -182,3 +182,11 @@ def test_a_series_too_short_is_the_exported_error_class():
     with pytest.raises(rnnkit.SeriesTooShortError, match="at least lookback \\+ horizon \\+ 1 = 15 steps"):
         Forecaster(horizon=2, lookback=12, epochs=1, verbose=False).fit(np.arange(14.0))
     assert issubclass(rnnkit.errors.SeriesTooShortError, ValueError)
+
+
+def test_parameter_type_error_is_exported_with_the_other_error_classes():
+    import rnnkit
+
+    with pytest.raises(rnnkit.errors.ParameterTypeError, match="'hidden_size' parameter"):
+        Forecaster(hidden_size="64", epochs=1, verbose=False).fit(np.arange(60.0))
+    assert issubclass(rnnkit.ParameterTypeError, TypeError) and issubclass(rnnkit.ParameterTypeError, ValueError)

@@ -15,7 +15,7 @@ imported only when a plot is drawn).
 
 from . import data, datasets, errors, estimators, losses, metrics, optim, plots, training
 from .data import DataFileError, NotFittedError
-from .errors import ConfigError, LoadError, NonFiniteError, SeriesTooShortError
+from .errors import ConfigError, LoadError, NonFiniteError, ParameterTypeError, SeriesTooShortError
 from .estimators import Forecaster, SequenceClassifier, TextGenerator, load_estimator
 from .io import load
 from .layers import (
@@ -46,7 +46,7 @@ __all__ = [
     "Linear", "Embedding", "Dropout", "Tanh", "ReLU", "Sigmoid", "LastStep", "TimePool", "Sequential",
     "no_grad", "is_grad_enabled",
     "load", "losses", "optim", "training", "errors", "ConfigError", "LoadError", "NonFiniteError",
-    "SeriesTooShortError",
+    "ParameterTypeError", "SeriesTooShortError",
     "data", "datasets", "metrics", "plots", "DataFileError", "NotFittedError",
     "estimators", "Forecaster", "SequenceClassifier", "TextGenerator", "load_estimator",
 ]

@@ -9,6 +9,9 @@ keeps working; catch the rnnkit class when you want to single out one kind of pr
   file and the problem.
 - :class:`NonFiniteError` (``FloatingPointError`` and ``ValueError``): training met a loss or a
   gradient that is NaN or infinite. The message names the epoch and the batch.
+- :class:`ParameterTypeError` (``TypeError`` and ``ValueError``): a parameter of the wrong type
+  (a str, float or bool where an int or a float is expected), as scikit-learn's
+  ``InvalidParameterError`` is both; a wrong value of the right type is a plain ``ValueError``.
 - :class:`SeriesTooShortError` (``ValueError``): ``Forecaster.fit`` got a series shorter than
   lookback + horizon + 1 steps; ``backtest`` names the origin whose history it was.
 """
@@ -16,6 +19,11 @@ keeps working; catch the rnnkit class when you want to single out one kind of pr
 from __future__ import annotations
 
 import os
+
+from ._checks import ParameterTypeError  # defined beside the checks that raise it; exported here
+
+__all__ = ["ConfigError", "LoadError", "MissingFileError", "NonFiniteError", "ParameterTypeError",
+           "SeriesTooShortError"]
 
 
 class ConfigError(ValueError):
