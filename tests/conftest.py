@@ -378,3 +378,14 @@ def assert_same_state(before: dict, after: dict) -> None:
             np.testing.assert_array_equal(after[k], v, err_msg=f"fitted attribute {k} changed")
         else:
             assert after[k] == v, f"fitted attribute {k} changed"
+
+
+@pytest.fixture(params=["C", "python"])
+def kernel_loop(request, monkeypatch):
+    """Run the kernels' C loops, or their Python loops (the kernel-argument tests)."""
+    from rnnkit.kernels import blas
+
+    if request.param == "C" and blas.find() is None:
+        pytest.skip("no C loops here")
+    monkeypatch.setattr(blas, "c_loops", lambda: request.param == "C")
+    return request.param

@@ -13,19 +13,9 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from rnnkit import kernels
-from rnnkit.kernels import blas
 
 I, T, N, H = 3, 4, 5, 6
 CELLS = {"rnn": (1, 1), "lstm": (4, 2), "gru": (3, 1)}  # gates, state parts
-
-
-@pytest.fixture(params=["C", "python"])
-def loop(request, monkeypatch):
-    """Run the kernels' C loops, or their Python loops."""
-    if request.param == "C" and blas.find() is None:
-        pytest.skip("no C loops here")
-    monkeypatch.setattr(blas, "c_loops", lambda: request.param == "C")
-    return request.param
 
 
 def problem(cell, dtype=np.float64, seed=0):
@@ -79,21 +69,21 @@ BAD_FORWARD = [
 
 @pytest.mark.parametrize("what, change, error, message", BAD_FORWARD, ids=[b[0] for b in BAD_FORWARD])
 @pytest.mark.parametrize("cell", sorted(CELLS))
-def test_forward_refuses_wrong_arguments(cell, what, change, error, message, loop):
+def test_forward_refuses_wrong_arguments(cell, what, change, error, message, kernel_loop):
     p = problem(cell)
     p.update(change(p))
     with pytest.raises(error, match=rf"rnnkit\.kernels\.{cell}_forward: expected .*{message}"):
         forward(cell, **p)
 
 
-def test_rnn_forward_refuses_an_unknown_nonlinearity(loop):
+def test_rnn_forward_refuses_an_unknown_nonlinearity(kernel_loop):
     """'Relu' ran as tanh: anything but "relu" did."""
     with pytest.raises(ValueError, match=r"nonlinearity 'tanh' or 'relu', got 'Relu'"):
         forward("rnn", **problem("rnn"), nonlinearity="Relu")
 
 
 @pytest.mark.parametrize("cell", sorted(CELLS))
-def test_forward_accepts_what_it_documents(cell, loop):
+def test_forward_accepts_what_it_documents(cell, kernel_loop):
     """Still accepted: weights of another float dtype than x (as NumPy's type rules give them),
     state parts as nested lists, batch_sizes in any order within 0..N (the others carry their
     state), and the same results for array-like and array states."""
@@ -109,7 +99,7 @@ def test_forward_accepts_what_it_documents(cell, loop):
 
 
 @pytest.mark.parametrize("cell", sorted(CELLS))
-def test_backward_refuses_wrong_arguments(cell, loop):
+def test_backward_refuses_wrong_arguments(cell, kernel_loop):
     G, parts = CELLS[cell]
     p = problem(cell)
     name = rf"rnnkit\.kernels\.{cell}_backward: expected"
@@ -131,7 +121,7 @@ def test_backward_refuses_wrong_arguments(cell, loop):
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("overwrite_x", [False, True])
-def test_second_backward_through_one_cache_raises(cell, loop, overwrite_x):
+def test_second_backward_through_one_cache_raises(cell, kernel_loop, overwrite_x):
     """The GRU's backward (both loops) and the LSTM's Python loop write the gate gradients over the
     cached gates, and the RNN's with overwrite_x writes dx over the cached x: a second backward
     through the same cache gave other gradients, silently. Every kernel refuses it, so that no code

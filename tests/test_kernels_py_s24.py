@@ -21,20 +21,10 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from rnnkit import kernels
-from rnnkit.kernels import blas
 from rnnkit.layers import GRUCell, LSTMCell, RNNCell
 
 I, T, N, H = 3, 4, 5, 6
 CELLS = {"rnn": (1, 1), "lstm": (4, 2), "gru": (3, 1)}  # gates, state parts
-
-
-@pytest.fixture(params=["C", "python"])
-def loop(request, monkeypatch):
-    """Run the kernels' C loops, or their Python loops."""
-    if request.param == "C" and blas.find() is None:
-        pytest.skip("no C loops here")
-    monkeypatch.setattr(blas, "c_loops", lambda: request.param == "C")
-    return request.param
 
 
 def problem(cell, seed=0, dtype=np.float64):
@@ -63,7 +53,7 @@ PAIRS = [(c, g) for c in CELLS for g in CELLS if c != g]
 
 
 @pytest.mark.parametrize("cell, given", PAIRS, ids=[f"{c}-given-{g}" for c, g in PAIRS])
-def test_backward_refuses_the_cache_of_another_kernel_and_leaves_it_usable(cell, given, loop):
+def test_backward_refuses_the_cache_of_another_kernel_and_leaves_it_usable(cell, given, kernel_loop):
     _, _, cache = forward(given, **problem(given))
     with pytest.raises(TypeError, match=rf"{cell}_backward: expected the cache dict that "
                                         rf"rnnkit\.kernels\.{cell}_forward returned, got dict \(the cache of "
@@ -83,7 +73,7 @@ def test_backward_refuses_what_is_no_cache(cache):
 
 @pytest.mark.parametrize("later_keeps", [True, False], ids=["later-training", "later-no_grad"])
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_backward_refuses_a_cache_whose_workspace_a_later_forward_reused(cell, later_keeps, loop):
+def test_backward_refuses_a_cache_whose_workspace_a_later_forward_reused(cell, later_keeps, kernel_loop):
     ws = {}
     _, _, first = forward(cell, **problem(cell), ws=ws)
     forward(cell, **problem(cell, seed=7), ws=ws, keep_cache=later_keeps)  # writes over first's states
@@ -98,7 +88,7 @@ def test_backward_refuses_a_cache_whose_workspace_a_later_forward_reused(cell, l
         assert_allclose(got[2][k], want[2][k], rtol=1e-12, atol=1e-12, err_msg=k)
 
 
-def test_workspace_check_also_without_argument_checks(loop):
+def test_workspace_check_also_without_argument_checks(kernel_loop):
     ws = {}
     args = problem("lstm")
     _, _, first = kernels.lstm_forward(**args, ws=ws, check_args=False)
@@ -114,13 +104,13 @@ BAD_FLAGS += [("gru", "reset_after", "False"), ("gru", "reset_after", 0)]
 
 
 @pytest.mark.parametrize("cell, name, value", BAD_FLAGS, ids=[f"{c}-{n}={v!r}" for c, n, v in BAD_FLAGS])
-def test_forward_refuses_flags_that_are_not_bools(cell, name, value, loop):
+def test_forward_refuses_flags_that_are_not_bools(cell, name, value, kernel_loop):
     with pytest.raises(TypeError, match=rf"{cell}_forward: expected {name} to be True or False, got {value!r}"):
         forward(cell, **problem(cell), **{name: value})
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_forward_takes_numpy_bools_as_flags(cell, loop):
+def test_forward_takes_numpy_bools_as_flags(cell, kernel_loop):
     a = forward(cell, **problem(cell), reverse=np.bool_(True), keep_cache=np.bool_(False))
     b = forward(cell, **problem(cell), reverse=True, keep_cache=False)
     assert_array_equal(a[0], b[0])
@@ -129,7 +119,7 @@ def test_forward_takes_numpy_bools_as_flags(cell, loop):
 
 @pytest.mark.parametrize("ws", [[], "ws", ()])
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_forward_refuses_a_workspace_that_is_not_a_dict(cell, ws, loop):
+def test_forward_refuses_a_workspace_that_is_not_a_dict(cell, ws, kernel_loop):
     with pytest.raises(TypeError, match=rf"{cell}_forward: expected ws to be a dict .* got {type(ws).__name__}"):
         forward(cell, **problem(cell), ws=ws)
 
