@@ -32,9 +32,7 @@ def _x():
 
 
 def _modes(model):
-    from rnnkit.io.model_file import module_tree
-
-    return [(type(m).__name__, m.training) for m in module_tree(model)]
+    return [(type(m).__name__, m.training) for m in model.modules()]
 
 
 def _rewrite_metadata(path, **changes):

@@ -68,3 +68,16 @@ def test_predict_and_evaluate_restore_each_layers_own_mode(call):
     assert [model.training, model[0].training, model[1].training, model[2].training, model[2][0].training,
             model[3].training] == [True, True, False, True, False, True]
     np.testing.assert_array_equal(model(x), expected)
+
+
+def test_modules_walks_nested_sequentials_depth_first():
+    """Module.modules(), as torch's: the module, then its layers in order, nested containers opened
+    in place; what evaluating(), the saved training modes and leaf_layers all walk"""
+    from rnnkit.layers.sequential import leaf_layers
+
+    inner = rnnkit.Sequential([rnnkit.LSTM(2, 3), rnnkit.Dropout(0.1)])
+    outer = rnnkit.Sequential([inner, rnnkit.LastStep(), rnnkit.Linear(3, 1)])
+    names = [type(m).__name__ for m in outer.modules()]
+    assert names == ["Sequential", "Sequential", "LSTM", "Dropout", "LastStep", "Linear"]
+    assert [type(m).__name__ for m in rnnkit.Linear(3, 1).modules()] == ["Linear"]
+    assert [type(m).__name__ for m in leaf_layers(outer.layers)] == ["LSTM", "Dropout", "LastStep", "Linear"]

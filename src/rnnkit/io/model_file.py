@@ -8,7 +8,7 @@ Metadata written by :func:`save_model`::
     "model": JSON {"class_name": "Sequential", "config": {...}}   (see layers/registry.py)
     "rng": JSON of the dropout-mask generator states (so training-mode outputs replay too)
     "training": JSON list of the ``training`` flags of the model and of every layer in it, nested
-                Sequentials included, in the order :func:`module_tree` walks them (so a model
+                Sequentials included, in the order ``Module.modules()`` walks them (so a model
                 saved after ``eval()`` loads in evaluation mode; files without it load in
                 training mode, the default of a new layer)
 
@@ -49,7 +49,7 @@ def save_model(module: Module, path: str | os.PathLike, extra_tensors: Mapping[s
         tensors[name] = a
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "rnnkit_version": __version__,
             "model": json.dumps(layer_to_spec(module)), "rng": json.dumps(module.get_rng_state()),
-            "training": json.dumps([bool(getattr(m, "training", True)) for m in module_tree(module)])}
+            "training": json.dumps([bool(getattr(m, "training", True)) for m in list(module.modules())])}
     meta.update(extra_metadata or {})
     write_safetensors(path, tensors, meta)
 
@@ -96,21 +96,11 @@ def read_model_file(path: str | os.PathLike) -> tuple[Module, dict[str, np.ndarr
     return module, extras, meta
 
 
-def module_tree(module: Module) -> list[Module]:
-    """``module`` and every layer in it, depth first: a Sequential, then its layers in order
-    (nested Sequentials opened in place)."""
-    out = [module]
-    if isinstance(module, Sequential):
-        for layer in module.layers:
-            out.extend(module_tree(layer))
-    return out
-
-
 def set_modes(path: str | os.PathLike, module: Module, modes: Any) -> None:
-    """Give every module of :func:`module_tree` its saved ``training`` flag (a Sequential its own
+    """Give every module of ``Module.modules()`` its saved ``training`` flag (a Sequential its own
     flag only, each other layer through its ``train``), or LoadError when ``modes`` is not one
     bool per module."""
-    tree = module_tree(module)
+    tree = list(module.modules())
     if not isinstance(modes, list) or len(modes) != len(tree) or not all(isinstance(m, bool) for m in modes):
         raise LoadError(path, f"metadata field 'training' must list one bool per layer ({len(tree)} here, the model "
                               f"included), got {json.dumps(modes)[:200]}.")

@@ -80,20 +80,12 @@ class no_grad:
         return wrapper
 
 
-def _modes(module: Any) -> list[tuple[Any, bool]]:
-    """(module, its ``training`` flag) for ``module`` and every layer inside it, recursively."""
-    out = [(module, module.training)]
-    for layer in getattr(module, "layers", ()):
-        out.extend(_modes(layer))
-    return out
-
-
 @contextmanager
 def evaluating(module: Any) -> Iterator[Any]:
     """Evaluation mode (``module.eval()``: no dropout) and :class:`no_grad` for the block; the
     mode of the module and of every layer inside it is restored after it, also on an exception
     (a layer the caller had put in evaluation mode in a training model stays so)."""
-    modes = _modes(module)
+    modes = [(m, m.training) for m in module.modules()]
     module.eval()
     try:
         with no_grad():

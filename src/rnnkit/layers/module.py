@@ -103,6 +103,11 @@ class Module:
         """Switch to evaluation mode (dropout off). Returns self."""
         return self.train(False)
 
+    def modules(self) -> Iterator["Module"]:
+        """This module and every layer inside it, depth first (a container, then its layers in
+        order, nested containers opened in place), as ``torch.nn.Module.modules()``."""
+        yield self
+
     @classmethod
     def param_shapes(cls, config: dict[str, Any]) -> Iterator[tuple[str, tuple[int, ...]]]:
         """``(name, shape)`` of the parameters of ``cls(**config)``, in the order of ``params``,

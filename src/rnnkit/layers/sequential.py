@@ -114,6 +114,12 @@ class Sequential(Module):
             layer.train(mode)
         return self
 
+    def modules(self) -> Iterator[Module]:
+        """This Sequential, then every layer in it, nested Sequentials opened in place."""
+        yield self
+        for layer in self.layers:
+            yield from layer.modules()
+
     # -- forward / backward --------------------------------------------------------------------
     def forward(self, x: Any, lengths: Any = None, states: list[Any] | None = None) -> np.ndarray:
         """Run every layer in order; see the class docstring."""
@@ -210,10 +216,7 @@ class Sequential(Module):
 def leaf_layers(layers: Iterable[Module]) -> list[Module]:
     """``layers`` with every nested :class:`Sequential` replaced by its own layers (recursively),
     in the order they run: what the training loop inspects and truncated BPTT runs one by one."""
-    out: list[Module] = []
-    for layer in layers:
-        out.extend(leaf_layers(layer.layers) if isinstance(layer, Sequential) else [layer])
-    return out
+    return [m for layer in layers for m in layer.modules() if not isinstance(m, Sequential)]
 
 
 def forward_layers(layers: list[Module], x: Any, lengths: Any = None,
