@@ -74,20 +74,21 @@ class Optimizer:
             NonFiniteError: a gradient holds NaN or inf (its ``epoch`` and ``batch`` are None);
                 no parameter and no state has changed.
         """
-        grads = self._checked_grads()
-        bad = [name for name in self.module.params if not _all_finite(grads[name])]
+        params, grads = self.module.params, self.module.grads  # a Sequential builds both dicts anew: once
+        self._check_grads(params, grads)
+        bad = [name for name in params if not _all_finite(grads[name])]
         if bad:
             raise NonFiniteError(
                 f"Expected finite gradients for {type(self).__name__}.step(), got NaN or inf in {bad}. "
                 "Nothing was updated. Find where they come from (the loss, the inputs) or clip exploding "
                 "gradients with rnnkit.optim.clip_grad_norm before they overflow.", None, None, "gradient")
-        for name, p in self.module.params.items():
+        for name, p in params.items():
             self._update(p, grads[name], self.state.setdefault(name, {}))
         self.steps += 1
 
-    def _checked_grads(self) -> Mapping[str, np.ndarray]:
-        """``module.grads``, once it holds a real array of its parameter's shape for every parameter."""
-        params, grads, name = self.module.params, self.module.grads, type(self).__name__
+    def _check_grads(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
+        """A real array of its parameter's shape in ``grads`` for every parameter."""
+        name = type(self).__name__
         missing = [k for k in params if k not in grads]
         if missing:
             raise ValueError(f"Expected a gradient for every parameter in {name}.step(), got none for {missing} "
@@ -102,7 +103,6 @@ class Optimizer:
             if g.shape != p.shape:
                 raise ValueError(f"Expected the gradient of '{k}' in {name}.step() to have its parameter's shape "
                                  f"{p.shape}, got {g.shape}.")
-        return grads
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:  # pragma: no cover
         raise NotImplementedError
