@@ -1079,8 +1079,10 @@ static int packs(int size, Py_ssize_t MK, Py_ssize_t least, Py_ssize_t N)
  * one, which is faster than OpenBLAS's Haswell sgemm mostly where that repacks a small weight at
  * every call (measured on Zen 3, every product packed against the LSTM's fused step only: 4-10%
  * less time for RNN and GRU steps at 32x100x8x64, 1-7% at 64x100x32x128 and 64x200x64x256;
- * the LSTM's training steps 0-4%) */
-static Py_ssize_t pk_min_weight(int lanes) { return lanes == 16 ? PK_MIN_WEIGHT : 0; }
+ * the LSTM's training steps 0-4%). The LSTM's loops (`lstm`) pack whatever the weight with either
+ * kernel: their participants share one packed weight and claim chunks of it (claim), and their
+ * results are then one participant's bit for bit, whatever their number. */
+static Py_ssize_t pk_min_weight(int lanes, int lstm) { return lanes == 16 && !lstm ? PK_MIN_WEIGHT : 0; }
 
 /* the lanes of the packed kernel a loop or job starting now runs on (packed.h: pk_lanes; 0: none).
  * Asked first thing: pk_lanes is -1 until pk_supported() has run. */
@@ -1110,12 +1112,9 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     barrier_init(&L->bar, L->P);
     L->pk_kernel = pk_kernel_now();
     L->pk_fused = need.fuse && L->s.x && packs(size, 0, 0, L->s.N);
-    /* the LSTM's backward (claims 2), like its fused forward, packs whatever the weight: its
-     * participants share one packed W_hh.T (pack_claimed), and its results are then those of one
-     * participant bit for bit, whatever their number, with either kernel */
-    L->pk_rec = L->pk_fused || packs(size, G * L->hk_max * H, need.claims ? 0 : pk_min_weight(L->pk_kernel), L->s.N);
-    L->pk_in = !L->pk_fused && need.group && L->s.x && packs(size, G * L->hk_max * L->s.I, pk_min_weight(L->pk_kernel),
-                                                                  L->s.N);
+    L->pk_rec = L->pk_fused || packs(size, G * L->hk_max * H, pk_min_weight(L->pk_kernel, need.claims), L->s.N);
+    L->pk_in = !L->pk_fused && need.group && L->s.x
+               && packs(size, G * L->hk_max * L->s.I, pk_min_weight(L->pk_kernel, need.claims), L->s.N);
     L->claims = need.claims == 1 ? L->pk_fused : need.claims == 2 && L->pk_rec;
     L->chunk = claim_chunk(H, L->P);
     L->chunks = L->claims ? (H + L->chunk - 1) / L->chunk : 0;
@@ -1558,7 +1557,7 @@ static PyObject *loop_packs_py(PyObject *self, PyObject *const *args, Py_ssize_t
     Py_ssize_t v[3];
     int P = loop_query(args, nargs, "loop_packs", v);
     if (P < 0) return NULL;
-    Py_ssize_t least = v[0] == 4 ? 0 : pk_min_weight(pk_kernel_now());
+    Py_ssize_t least = pk_min_weight(pk_kernel_now(), v[0] == 4);
     return PyBool_FromLong(packs(4, v[0] * ((v[1] + P - 1) / P) * v[1], least, v[2]));
 }
 
