@@ -175,28 +175,20 @@ def test_lean_forward_packed(cell, kernel_modes):
 @needs_packed_kernel
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_where_loops_pack(kernel, kernel_modes):
-    """Mode 1 packs a loop's W_hh from 16 columns, with AVX-512 from 16384 weight values per thread
-    (G * hk * H, hk = ceil(H / threads)) too but the LSTM's (G = 4), with AVX2 whatever the weight;
+    """Mode 1 packs a loop's W_hh from 16 columns whatever the weight, with either kernel and any
+    number of threads (with AVX-512 it once took 16384 weight values per thread but for the LSTM);
     mode 0 never; mode 2 always."""
     packed_products, loop_threads = kernel_modes
     _fused.packed_kernel(kernel)
     packed_products(1)
-    loop_threads(1)
-    if kernel == "avx512":
-        assert _fused.loop_packs(4, 16, 16)  # the LSTM: whatever the weight
-        assert not _fused.loop_packs(4, 64, 15)  # too few columns
-        assert not _fused.loop_packs(3, 64, 64)  # 12288 values
-        assert _fused.loop_packs(1, 128, 64)  # 16384
-        assert not _fused.loop_packs(1, 64, 64)  # 4096
-        if blas.find().threads:  # else the loops run on one thread whatever loop_threads says
-            loop_threads(2)
-            assert _fused.loop_packs(4, 64, 64)  # the LSTM: 32 units a thread, 8192 values
-            assert not _fused.loop_packs(3, 96, 64)  # 48 units a thread: 13824 values
-            assert _fused.loop_packs(3, 128, 64)  # 24576
-    else:
-        assert _fused.loop_packs(4, 64, 16)
-        assert not _fused.loop_packs(4, 64, 15)  # too few columns
-        assert _fused.loop_packs(1, 8, 16)  # 64 values
+    for threads in (1, 2) if blas.find().threads else (1,):  # else one thread whatever loop_threads says
+        loop_threads(threads)
+        for G in (1, 3, 4):
+            assert _fused.loop_packs(G, 8, 16)  # 8 * G values: whatever the weight
+            assert _fused.loop_packs(G, 64, 64)  # 4096 * G / threads values (below the old 16384)
+            assert _fused.loop_packs(G, 128, 64)
+            assert not _fused.loop_packs(G, 64, 15)  # too few columns
+            assert not _fused.loop_packs(G, 512, 1)
     packed_products(0)
     assert not _fused.loop_packs(4, 256, 64)
     packed_products(2)
@@ -261,12 +253,14 @@ def test_packed_products_arguments(kernel_modes):
 
 
 @needs_packed_kernel
-def test_weight_threshold_from_the_first_loop():
-    """In a fresh process the very first question already applies the kernel's weight threshold
-    (16384 values a thread with AVX-512, none with AVX2): 3 * 64 * 64 values or fewer per thread."""
-    code = "from rnnkit.kernels import _fused; print(_fused.loop_packs(3, 64, 64), _fused.packed_kernel(None))"
+def test_small_weights_pack_from_the_first_loop():
+    """In a fresh process the very first question already knows the kernel (pk_lanes is set on the
+    first question) and packs a small weight: 3 * 64 * 64 values or fewer per thread, from 16
+    columns, on either kernel."""
+    code = ("from rnnkit.kernels import _fused; "
+            "print(_fused.loop_packs(3, 64, 64), _fused.loop_packs(3, 64, 15), _fused.packed_kernel(None))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == [str(out[1] == "avx2"), out[1]] and out[1] in KERNELS
+    assert out[:2] == ["True", "False"] and out[2] in KERNELS
 
 
 @pytest.mark.parametrize("value, off", [("1", True), ("yes", True), ("0", False), ("", False)])

@@ -30,11 +30,10 @@ the pool (``Blas.blas_on_pool`` is False).
 
 Packed step products (``csrc/packed.h``). On x86-64 CPUs with AVX-512, the float32 loops do
 their per-step products with their own kernel instead, on weights each thread packs once per
-call, where that pays (at least 16 columns and 16384 weight values per thread; the LSTM's loops
-from 16 columns whatever the weight): 12-20% less time per product than OpenBLAS's ``sgemm``,
-which repacks the weight at every call. With AVX2 (no
-AVX-512) a version of the kernel for 16 registers runs instead, from 16 columns whatever the
-weight (``_fused.packed_kernel`` says which kernel runs).
+call, from 16 columns whatever the weight: 12-20% less time per product than OpenBLAS's
+``sgemm`` on a Zen 4 core, which repacks the weight at every call (half on a Zen 5 core, where
+NumPy's OpenBLAS 0.3.31 runs its AVX2 kernel). With AVX2 (no AVX-512) a version of the kernel
+for 16 registers runs instead (``_fused.packed_kernel`` says which kernel runs).
 ``RNNKIT_NO_PACKED=1`` (read once, at the first product) keeps OpenBLAS for them;
 ``_fused.packed_products(mode)`` sets it at run time.
 """

@@ -663,8 +663,8 @@ static void (*blas_set_threads)(int);
 static int forced_parts;      /* loop_threads(n): n participants whatever the sizes; 0: chosen */
 
 /* packed_products(mode): the float32 loops' step products with packed weights (packed.h) never
- * (0), where they pay (1: at least PK_MIN_N columns, and with AVX-512 PK_MIN_WEIGHT values of
- * weight per participant: pk_min_weight), or for every product (2, for the tests); -1: not set
+ * (0), where they pay (1: from PK_MIN_N columns, whatever the weight), or for every product (2, for
+ * the tests); -1: not set
  * yet, then 1 where the CPU can, 0 with the environment variable RNNKIT_NO_PACKED set to anything
  * but "" or "0" */
 static int pk_mode = -1;
@@ -1067,22 +1067,13 @@ static int spec_index(const SeqSpec *f, char kind)
 }
 
 /* whether a product with M*K values of packed weight per participant and N columns is a packed
- * one: in mode 1 from PK_MIN_N columns and `least` values (0 for the LSTM's loops, which pay
- * whatever the weight) */
+ * one: in mode 1 from PK_MIN_N columns and `least` values (0 for the loops' step products, which
+ * pay whatever the weight; gate_gradients: gr_min_weight) */
 static int packs(int size, Py_ssize_t MK, Py_ssize_t least, Py_ssize_t N)
 {
     int mode = size == 4 ? packed_mode() : 0;
     return mode == 2 || (mode == 1 && N >= PK_MIN_N && MK >= least);
 }
-
-/* `least` of a loop's step products: PK_MIN_WEIGHT with the AVX-512 kernel; none with the AVX2
- * one, which is faster than OpenBLAS's Haswell sgemm mostly where that repacks a small weight at
- * every call (measured on Zen 3, every product packed against the LSTM's fused step only: 4-10%
- * less time for RNN and GRU steps at 32x100x8x64, 1-7% at 64x100x32x128 and 64x200x64x256;
- * the LSTM's training steps 0-4%). The LSTM's loops (`lstm`) pack whatever the weight with either
- * kernel: their participants share one packed weight and claim chunks of it (claim), and their
- * results are then one participant's bit for bit, whatever their number. */
-static Py_ssize_t pk_min_weight(int lanes, int lstm) { return lanes == 16 && !lstm ? PK_MIN_WEIGHT : 0; }
 
 /* the lanes of the packed kernel a loop or job starting now runs on (packed.h: pk_lanes; 0: none).
  * Asked first thing: pk_lanes is -1 until pk_supported() has run. */
@@ -1112,9 +1103,11 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     barrier_init(&L->bar, L->P);
     L->pk_kernel = pk_kernel_now();
     L->pk_fused = need.fuse && L->s.x && packs(size, 0, 0, L->s.N);
-    L->pk_rec = L->pk_fused || packs(size, G * L->hk_max * H, pk_min_weight(L->pk_kernel, need.claims), L->s.N);
-    L->pk_in = !L->pk_fused && need.group && L->s.x
-               && packs(size, G * L->hk_max * L->s.I, pk_min_weight(L->pk_kernel, need.claims), L->s.N);
+    /* whatever the weight (packed.h): faster than OpenBLAS's sgemm, which repacks it at every call
+     * (Zen 3, AVX2: RNN and GRU steps 4-10% less time at 32x100x8x64, 1-7% at the larger shapes;
+     * Zen 5, AVX-512: 27-42% for the RNN's at 32x100x8x64 and 64x100x32x128) */
+    L->pk_rec = L->pk_fused || packs(size, 0, 0, L->s.N);
+    L->pk_in = !L->pk_fused && need.group && L->s.x && packs(size, 0, 0, L->s.N);
     L->claims = need.claims == 1 ? L->pk_fused : need.claims == 2 && L->pk_rec;
     L->chunk = claim_chunk(H, L->P);
     L->chunks = L->claims ? (H + L->chunk - 1) / L->chunk : 0;
@@ -1550,15 +1543,14 @@ static PyObject *loop_parts_py(PyObject *self, PyObject *const *args, Py_ssize_t
     return P < 0 ? NULL : PyLong_FromLong(P);
 }
 
-/* loop_packs(G, H, N): whether a float32 loop with that step product would pack W_hh now (the
- * LSTM's, G = 4, whatever the weight: loop_scratch) */
+/* loop_packs(G, H, N): whether a float32 loop with that step product would pack W_hh now (from
+ * PK_MIN_N columns whatever the weight, in mode 1: loop_scratch) */
 static PyObject *loop_packs_py(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t v[3];
     int P = loop_query(args, nargs, "loop_packs", v);
     if (P < 0) return NULL;
-    Py_ssize_t least = pk_min_weight(pk_kernel_now(), v[0] == 4);
-    return PyBool_FromLong(packs(4, v[0] * ((v[1] + P - 1) / P) * v[1], least, v[2]));
+    return PyBool_FromLong(packs(4, 0, 0, v[2]));
 }
 
 /* loop_chunks(G, H, N): the chunks of hidden units that the participants of a float32 LSTM loop

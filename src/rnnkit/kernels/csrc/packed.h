@@ -37,25 +37,27 @@
  * runs (pk_lanes). On a Zen 3 core (AVX2) its plain products run at OpenBLAS's Haswell kernel's
  * speed, 84 against 82 GFLOP/s, near that core's peak, from a compact B (pk_product_via); the
  * loops gain from not repacking the weight at every step (RNN and GRU steps 1-10%) and from the
- * LSTM's fused step (forwards 1-19%), so they use it whatever the weight (module.c: pk_min_weight).
+ * LSTM's fused step (forwards 1-19%).
  *
  * PK_BUILT is 1 where this is compiled (GCC or Clang on x86-64), 0 elsewhere; pk_supported() says
- * whether the CPU runs either (AVX-512F, or AVX2 and FMA, with the OS saving their registers). With
- * AVX-512 the loops use it for float32 with at least PK_MIN_N columns and PK_MIN_WEIGHT values of
- * op(W) (module.c: loop_scratch): with fewer columns most of a vector would be masked off, and with
- * a smaller weight OpenBLAS is as fast (measured: M*K = 8192 and 12288 no faster, 16384 15%
- * faster). The LSTM's loops pay whatever the weight, from PK_MIN_N columns: its fused forward step
- * (3-15% faster forwards at H = 32 to 64) and its backward, whose participants claim chunks of one
- * packed W_hh.T (module.c: loop_scratch). Its sums associate differently from the unfused ones
- * ((b + W_hh h~) + W_ih x_t against (W_ih x_t + b) + W_hh h~): the same to rounding, not bit for bit.
+ * whether the CPU runs either (AVX-512F, or AVX2 and FMA, with the OS saving their registers). The
+ * float32 loops use it for every step product from PK_MIN_N columns, whatever the weight
+ * (module.c: loop_scratch; with fewer columns most of a vector would be masked off). With AVX-512
+ * they once did so only from 16384 values of op(W) per participant: on a Zen 4 core (AVX-512 on
+ * 256-bit units) OpenBLAS was as fast below that (M*K = 8192 and 12288). On a Zen 5 core (512-bit
+ * units) the packed products of smaller weights took the RNN's training steps 27-30% less time at
+ * 32x100x8x64 and 64x100x32x128 (its inference 31-42%), the GRU's 28% at 32x100x8x64: NumPy's
+ * OpenBLAS 0.3.31 runs its AVX2 kernel there (it does not know the CPU, OpenBLAS issue 6029), and
+ * repacks a small weight at every call on any CPU. The LSTM's fused forward step gains 3-15% at
+ * H = 32 to 64; its backward's participants claim chunks of one packed W_hh.T (module.c:
+ * loop_scratch). Its sums associate differently from the unfused ones ((b + W_hh h~) + W_ih x_t
+ * against (W_ih x_t + b) + W_hh h~): the same to rounding, not bit for bit.
  */
 #ifndef RNNKIT_PACKED_H
 #define RNNKIT_PACKED_H
 
 #define PK_MR 6       /* rows of op(W) per packed block */
 #define PK_MIN_N 16   /* the fewest columns (batch) a loop uses packed products for */
-#define PK_MIN_WEIGHT 16384 /* and the fewest values of op(W) (M * K) per participant: below it, OpenBLAS's
-                               own packing costs little and its kernel is as fast */
 
 #define PK_UNITS 24   /* units per epilogue call of pk_gates */
 #define PK_COLS 32    /* columns per tile of pk_gates */
