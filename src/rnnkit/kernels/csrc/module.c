@@ -116,9 +116,10 @@ struct Loop {
     void *claim_words;       /* with claims: per participant, a cache line: its own chunks left this step */
     void *pk_all;            /* with claims: the packed weights of all units, which every participant reads */
     void *sq_chunks;         /* with claims, backward: (chunks - 1, T, N) partial sums of dh_sq, chunk 1 on */
-    int pk_grads;            /* the LSTM's backward: its chunks' weight gradients on the AVX-512 kernel
+    int pk_grads;            /* the LSTM's and RNN's backward: their chunks' weight gradients on the AVX-512 kernel
                                 (sequence.h: chunk_grads_packed), else through the BLAS */
-    size_t gr_offset;        /* with pk_grads: where in each participant's block its packed ring rows are */
+    size_t gr_offset;        /* with pk_grads: where in each participant's block its packed ring rows are, */
+    size_t gr_wi_offset;     /* and (the RNN's backward: Need.gr_dx) its packed W_ih.T for dx */
     void *gr_Bt;             /* and the shared transposed [h~; x] of a chunk of steps */
     void (*fn)(Loop *, int); /* the loop, for one participant */
 };
@@ -1055,7 +1056,9 @@ typedef struct {
     int claims;           /* packed, its participants claim chunks of units (Loop.claims): 1 the LSTM's
                              forward (its fused step: the only way it runs), 2 the LSTM's backward */
     Py_ssize_t dx_rows;   /* the LSTM's backward: the rows of W_ih.T its claimed chunks take too */
-    int grads;            /* the LSTM's backward: its chunks' weight gradients may run packed (pk_grads) */
+    int grads;            /* the LSTM's and RNN's backward: the steps of their chunks (LSTM_CHUNK,
+                             RNN_CHUNK), whose weight gradients may run packed (pk_grads) */
+    int gr_dx;            /* the RNN's backward: with pk_grads, dx too (each participant packs W_ih.T) */
 } Need;
 
 /* the index of f's first array of `kind` ('W': W_hh, 'I': W_ih, 'Q': dh_sq), or -1 */
@@ -1124,13 +1127,15 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     else
         part += (L->pk_rec ? pk_values(L->hk_max, G * H) : 0) + (L->pk_in ? pk_values(G * L->hk_max, L->s.I) : 0);
     /* the chunks' weight gradients on the AVX-512 kernel: each participant's rows of a ring packed,
-     * and one shared (LSTM_CHUNK * N, H + I) transposed [h~; x] (sequence.h: chunk_grads_packed) */
-    L->pk_grads = need.grads && L->claims && L->pk_kernel == 16;
-    Py_ssize_t gr_K = LSTM_CHUNK * N, gr_bt = L->pk_grads ? gr_K * (H + L->s.I) : 0;
+     * and one shared (need.grads * N, H + I) transposed [h~; x] (sequence.h: chunk_grads_packed) */
+    L->pk_grads = need.grads && L->pk_rec && L->pk_kernel == 16;
+    Py_ssize_t gr_K = need.grads * N, gr_bt = L->pk_grads ? gr_K * (H + L->s.I) : 0;
     if (L->pk_grads) {
         part = (part + 15) / 16 * 16;
         L->gr_offset = (size_t)part * size;
         part += pk_values(GR_ROWS, gr_K);
+        L->gr_wi_offset = (size_t)part * size;
+        part += need.gr_dx ? pk_values(L->s.I, H) : 0;
     }
     L->pk_panel = 0;
     Py_ssize_t panel = pk_panel_values(L->pk_kernel, G * H > L->s.I ? G * H : L->s.I, N);
@@ -1260,7 +1265,7 @@ static PyObject *rnn_backward_seq(PyObject *self, PyObject *const *args, Py_ssiz
 {
     SEQ_BEGIN(RNN_BWD); /* x is an array here: W_ih may not be None, and x None needs W_ih None */
     SEQ_SCRATCH(RNN_BWD, .hm = L.p[11] ? RNN_CHUNK : 0, .shared = 2 * RNN_CHUNK * L.s.H * L.s.N,
-                .zero_rows = L.p[4] ? 0 : L.s.H); /* hm; the two rings */
+                .zero_rows = L.p[4] ? 0 : L.s.H, .grads = RNN_CHUNK, .gr_dx = 1); /* hm; the two rings */
     SEQ_RUN(rnn_bwd_seq, RNN_BWD);
 }
 
@@ -1314,7 +1319,7 @@ static PyObject *lstm_backward_seq(PyObject *self, PyObject *const *args, Py_ssi
     Py_ssize_t N1 = L.s.N > 0 ? L.s.N : 1;
     SEQ_SCRATCH(LSTM_BWD, .zero_rows = L.p[7] ? 0 : L.s.H, .hm = L.p[15] ? LSTM_CHUNK : 0,
                 .shared = 2 * 4 * L.s.H * N1 * (1 + LSTM_CHUNK), .compact = 1, .claims = 2, .dx_rows = L.s.I,
-                .grads = 1);
+                .grads = LSTM_CHUNK);
     SEQ_RUN(lstm_bwd_seq, LSTM_BWD);
 }
 

@@ -487,6 +487,59 @@ static void RK(add_row_sums)(REAL *restrict db, const REAL *restrict a, Py_ssize
     }
 }
 
+#if RK_PACKED
+/* A chunk's weight gradients on the AVX-512 kernel (Loop.pk_grads; module.c: loop_scratch): the
+ * LSTM's (lstm_chunk_grads, below) and the RNN's (rnn_bwd_seq). NumPy's OpenBLAS 0.3.31 runs its
+ * AVX2 (Haswell) kernel on AMD's Zen 5 (it does not know the CPU: OpenBLAS issue 6029); on its
+ * full-width AVX-512 units that is half the rate of packed.h's AVX-512 kernel, about 100 against
+ * 220 GFLOP/s, and these products are a third of a training step's. So: the
+ * participants transpose Z = [h~_c; x_c] (H + I, K) into the shared Bt (K, H + I), each its
+ * share of Z's rows (times rec_mask for h~), and meet at a barrier (every participant comes here
+ * at the same step); then each packs its rows [r0, r1) of the ring, GR_ROWS at a time (Ap, pk_pack),
+ * and adds
+ *     dW_hh[r0:r1] += Ap @ Bt[:, :H]      dW_ih[r0:r1] += Ap @ Bt[:, H:]
+ * Each element is a running float sum over k in turn, whoever computes it. Bt is written again
+ * only at the next chunk's end, after a step barrier that every participant passes once done
+ * with this one. Returns 0 where it did not run (the BLAS then takes the products).
+ * The RNN's backward (rnn_bwd_seq) takes its chunks' weight gradients here too: the arguments say
+ * whose: the ring (row stride ldr) of the n steps from lo, the states hs (H, T + 1, N), x, rec_mask
+ * (or NULL), and the gradients dW_hh, dW_ih added to. */
+static int RK(chunk_grads_packed)(const Loop *L, int k, const float *ring, Py_ssize_t ldr, Py_ssize_t lo,
+                                  Py_ssize_t n, const float *hs, const float *xs, const float *mask, float *dW,
+                                  float *dWi, Py_ssize_t r0, Py_ssize_t r1)
+{
+    if (!L->pk_grads) return 0;
+    Py_ssize_t H = L->s.H, N = L->s.N, I = L->s.I, J = H + I, K = n * N, j0, j1;
+    const Seq *s = &L->s;
+    const float *hp = hs + PREV(lo) * N, *x = xs + lo * N;
+    float *Bt = L->gr_Bt;
+    share(L, J, k, &j0, &j1);
+    if (j0 < H) { /* rows of h~ = h_{t-1} * rec_mask */
+        Py_ssize_t e = j1 < H ? j1 : H;
+        transpose_f(Bt + j0, J, hp + j0 * (s->T + 1) * N, (s->T + 1) * N, e - j0, K);
+        if (mask)
+            for (Py_ssize_t col = 0; col < K; col++) {
+                const float *m = mask + col % N;
+                float *row = Bt + col * J;
+                for (Py_ssize_t j = j0; j < e; j++) row[j] *= m[j * N];
+            }
+    }
+    if (j1 > H) { /* rows of x */
+        Py_ssize_t b = j0 > H ? j0 : H;
+        transpose_f(Bt + b, J, x + (b - H) * s->ldx, s->ldx, j1 - b, K);
+    }
+    barrier_wait((Barrier *)&L->bar);
+    float *Ap = (float *)((char *)part_scratch(L, k) + L->gr_offset);
+    for (Py_ssize_t q = r0; q < r1; q += GR_ROWS) { /* GR_ROWS rows at a time: a small Ap */
+        Py_ssize_t rows = r1 - q < GR_ROWS ? r1 - q : GR_ROWS;
+        pk_pack(Ap, K, 0, ring + q * ldr, 1, 0, rows, ldr, K, 1, 0);
+        pk_product_to(L->pk_kernel, Ap, rows, K, Bt, J, H, dW + q * H, H, 1);
+        if (I > 0) pk_product_to(L->pk_kernel, Ap, rows, K, Bt + H, J, I, dWi + q * I, I, 1);
+    }
+    return 1;
+}
+#endif
+
 /* Elman RNN backward, the whole of it (rnn_bwd): the time loop and, a chunk of steps t = t_lo ..
  * t_lo + n - 1 at a time (t_lo a multiple of RNN_CHUNK), every product with da_t:
  *   dW_hh += da @ h~_{t-1}.T     dW_ih += da @ x_t.T     db += da @ 1     dx_t = W_ih.T @ da
@@ -494,9 +547,14 @@ static void RK(add_row_sums)(REAL *restrict db, const REAL *restrict a, Py_ssize
  * written: a step writes its da_t at position t - t_lo of the chunk's ring (H, RNN_CHUNK*N), where
  * the barrier's other side reads it (dh = W_hh.T @ da_t). At the chunk's last step, before the
  * barrier, each participant adds its rows of dW_hh, dW_ih and db (its rows of the ring); after it
- * (every row written), its share of the chunk's columns of dx. Two rings in turn, by chunk: one is
+ * (every row written), its share of the chunk's columns of dx. With the AVX-512 kernel (pk_grads)
+ * the rows of dW_hh and dW_ih come after the barrier instead, from all participants' share of the
+ * chunk's [h~; x] transposed (chunk_grads_packed), and dx from W_ih.T packed by each participant:
+ * RNN training steps 9-14% less time on the Zen 5 machine from 32x100x8x64 to 64x200x64x256, and
+ * the same results bit for bit on any number of threads. Two rings in turn, by chunk: one is
  * written again only after the barrier of the next chunk's first step, when every participant is
- * done with its dx. dx may be x itself (dW_ih has read the chunk's x before the barrier). dy
+ * done with its dx. dx may be x itself (dW_ih, or chunk_grads_packed's transposes with its
+ * barrier, have read the chunk's x before any dx of it is written). dy
  * (H, T, N) at any strides (s->ys) or NULL (zeros); x (I, T, N) with row stride s->ldx.
  * p: hs, x, W_ih, W_hh, dy, dh, dh_sq, dW_ih, dW_hh, db, dx, rec_mask; shared scratch: the rings;
  * part scratch: hm (H, RNN_CHUNK*N) with rec_mask */
@@ -512,6 +570,10 @@ static void RK(rnn_bwd_seq)(Loop *L, int k)
     Py_ssize_t ldr = RNN_CHUNK * N, I = s->I;
     Packed pk;
     RK(pack_weights)(L, k, 1, 1, L->p[3], NULL, &pk);
+#if RK_PACKED
+    float *Wip = L->pk_grads ? (float *)((char *)part_scratch(L, k) + L->gr_wi_offset) : NULL; /* W_ih.T */
+    if (Wip) pk_pack(Wip, H, 0, Wi, 1, 0, I, 1, H, I, 0);
+#endif
     for (Py_ssize_t i = 0; i < T; i++) {
         Py_ssize_t t = BACK_T(i), B = seq_active(s, t), ldy = N, ldh;
         Py_ssize_t t_lo = t - t % RNN_CHUNK, n = T - t_lo < RNN_CHUNK ? T - t_lo : RNN_CHUNK, K = n * N;
@@ -523,18 +585,33 @@ static void RK(rnn_bwd_seq)(Loop *L, int k)
         RK(rnn_bwd)(da + h0 * ldr, ldr, dh, N, dyt, ldy, hs + h0 * lds + CUR(t) * N, lds, sq + t * N, hk, B,
                     L->relu);
         if (B < N) RK(zero_cols)(da + h0 * ldr, ldr, hk, B, N);
-        if (last && K > 0) { /* this participant's rows of the chunk's weight gradients */
-            const REAL *hin = RK(chunk_states)(L, n, hs + PREV(t_lo) * N, mask, hm, &ldh);
-            RK(gemm_ex)(b, 0, 1, hk, H, K, ring + h0 * ldr, ldr, hin, ldh, 1, dW, H);
-            RK(gemm_ex)(b, 0, 1, hk, I, K, ring + h0 * ldr, ldr, x + t_lo * N, s->ldx, 1, dWi, I);
+        if (last && K > 0) { /* this participant's rows of the chunk's weight gradients (or after the
+                                barrier, on the AVX-512 kernel: chunk_grads_packed) */
+            if (!L->pk_grads) {
+                const REAL *hin = RK(chunk_states)(L, n, hs + PREV(t_lo) * N, mask, hm, &ldh);
+                RK(gemm_ex)(b, 0, 1, hk, H, K, ring + h0 * ldr, ldr, hin, ldh, 1, dW, H);
+                RK(gemm_ex)(b, 0, 1, hk, I, K, ring + h0 * ldr, ldr, x + t_lo * N, s->ldx, 1, dWi, I);
+            }
             if (db) RK(add_row_sums)(db + h0, ring + h0 * ldr, ldr, hk, K);
         }
         barrier_wait(&L->bar);
         if (B > 0) RK(state_grad)(L, &pk, hk, H, W, H, da, ldr, dh, N, mask ? mask + h0 * N : NULL, N, B);
+#if RK_PACKED
+        /* every participant's x columns are in Bt (its barrier) before any writes dx below */
+        if (last && K > 0)
+            RK(chunk_grads_packed)(L, k, ring, ldr, t_lo, n, hs, x, mask, L->p[8], L->p[7], h0, h1);
+#endif
         if (last && K > 0) { /* this participant's columns [c0, c1) of the chunk's dx */
             Py_ssize_t c0, c1;
             share(L, K, k, &c0, &c1);
-            if (c1 > c0) RK(gemm_ex)(b, 1, 0, I, c1 - c0, H, Wi, I, ring + c0, ldr, 0, dx + t_lo * N + c0, lda);
+            if (c1 <= c0) continue;
+#if RK_PACKED
+            if (Wip) {
+                pk_product(L->pk_kernel, Wip, I, H, ring + c0, ldr, c1 - c0, dx + t_lo * N + c0, lda);
+                continue;
+            }
+#endif
+            RK(gemm_ex)(b, 1, 0, I, c1 - c0, H, Wi, I, ring + c0, ldr, 0, dx + t_lo * N + c0, lda);
         }
     }
 }
@@ -654,53 +731,6 @@ static RK(Chunk) RK(lstm_chunk)(const Loop *L, Py_ssize_t t)
  * all the gate gradients written to memory and read back by three products after the loop (LSTM
  * training steps on a Zen 3 core 2-3.5% less time at 32x100x8x64, -0.5 to 2.5% at 64x100x32x128,
  * the same within the noise at 64x200x64x256; 4H*T*N values less memory). */
-#if RK_PACKED
-/* lstm_chunk_grads on the AVX-512 kernel (Loop.pk_grads; module.c: loop_scratch). NumPy's OpenBLAS
- * runs its AVX2 (Haswell) kernel on AMD's AVX-512 CPUs; on a core with full-width AVX-512 units
- * (the Zen 5 development machine) that is half the rate of packed.h's AVX-512 kernel, about 100
- * against 220 GFLOP/s, and these products are a third of an LSTM training step's. So: the
- * participants transpose Z = [h~_c; x_c] (H + I, K) into the shared Bt (K, H + I), each its
- * share of Z's rows (times rec_mask for h~), and meet at a barrier (every participant comes here
- * at the same step); then each packs its rows [r0, r1) of the ring, GR_ROWS at a time (Ap, pk_pack),
- * and adds
- *     dW_hh[r0:r1] += Ap @ Bt[:, :H]      dW_ih[r0:r1] += Ap @ Bt[:, H:]
- * Each element is a running float sum over k in turn, whoever computes it. Bt is written again
- * only at the next chunk's end, after a step barrier that every participant passes once done
- * with this one. Returns 0 where it did not run (the BLAS then takes the products). */
-static int RK(chunk_grads_packed)(const Loop *L, int k, const RK(Chunk) *c, Py_ssize_t r0, Py_ssize_t r1)
-{
-    if (!L->pk_grads) return 0;
-    Py_ssize_t H = L->s.H, N = L->s.N, I = L->s.I, J = H + I, ldr = LSTM_CHUNK * N, K = c->n * N, j0, j1;
-    const Seq *s = &L->s;
-    const float *hp = (const float *)L->p[3] + PREV(c->lo) * N, *x = (const float *)L->p[4] + c->lo * N;
-    const float *mask = L->p[15];
-    float *Bt = L->gr_Bt, *dWi = L->p[11], *dW = L->p[12];
-    share(L, J, k, &j0, &j1);
-    if (j0 < H) { /* rows of h~ = h_{t-1} * rec_mask */
-        Py_ssize_t e = j1 < H ? j1 : H;
-        transpose_f(Bt + j0, J, hp + j0 * (s->T + 1) * N, (s->T + 1) * N, e - j0, K);
-        if (mask)
-            for (Py_ssize_t col = 0; col < K; col++) {
-                const float *m = mask + col % N;
-                float *row = Bt + col * J;
-                for (Py_ssize_t j = j0; j < e; j++) row[j] *= m[j * N];
-            }
-    }
-    if (j1 > H) { /* rows of x */
-        Py_ssize_t b = j0 > H ? j0 : H;
-        transpose_f(Bt + b, J, x + (b - H) * s->ldx, s->ldx, j1 - b, K);
-    }
-    barrier_wait((Barrier *)&L->bar);
-    float *Ap = (float *)((char *)part_scratch(L, k) + L->gr_offset);
-    for (Py_ssize_t q = r0; q < r1; q += GR_ROWS) { /* GR_ROWS rows at a time: a small Ap */
-        Py_ssize_t rows = r1 - q < GR_ROWS ? r1 - q : GR_ROWS;
-        pk_pack(Ap, K, 0, (const float *)c->ring + q * ldr, 1, 0, rows, ldr, K, 1, 0);
-        pk_product_to(L->pk_kernel, Ap, rows, K, Bt, J, H, dW + q * H, H, 1);
-        if (I > 0) pk_product_to(L->pk_kernel, Ap, rows, K, Bt + H, J, I, dWi + q * I, I, 1);
-    }
-    return 1;
-}
-#endif
 
 static void RK(lstm_chunk_grads)(const Loop *L, int k, const RK(Chunk) *c, REAL *hm)
 {
@@ -710,7 +740,7 @@ static void RK(lstm_chunk_grads)(const Loop *L, int k, const RK(Chunk) *c, REAL 
     REAL *dWi = L->p[11], *dW = L->p[12], *db = L->p[13];
     share(L, 4 * H, k, &r0, &r1);
 #if RK_PACKED
-    if (K > 0 && RK(chunk_grads_packed)(L, k, c, r0, r1)) {
+    if (K > 0 && RK(chunk_grads_packed)(L, k, ring, ldr, c->lo, c->n, hs, x, mask, dW, dWi, r0, r1)) {
         if (db && r1 > r0) RK(add_row_sums)(db + r0, ring + r0 * ldr, ldr, r1 - r0, K);
         return;
     }
