@@ -106,12 +106,47 @@ def test_gate_gradients_declines(kernel, kernel_modes):
                                  np.empty((64, 20, 64), np.float32)) is (kernel == "avx512")
 
 
+@needs_packed_kernel
+@pytest.mark.parametrize("GH, I, H", [(15, 3, 5), (51, 17, 17), (120, 1, 40)])
+@pytest.mark.parametrize("T, N", [(1, 1), (7, 40), (9, 37)])
+@pytest.mark.parametrize("parts", [1, 2, 3])
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_gate_gradients_with_side_match_numpy(GH, I, H, T, N, parts, kernel, kernel_modes):
+    """The GRU's form: dW_hh's last H rows from side (H, T, N), every other output as without it;
+    the rows from GH - H on start inside a block of 6 (51 - 17 = 34) or at one (15 - 5, 120 - 40),
+    and fall to one, two or three threads' rows."""
+    packed_products, loop_threads = kernel_modes
+    _fused.packed_kernel(kernel)
+    packed_products(2)
+    loop_threads(parts)
+    dA, x, h, mask, W_ih = _problem(GH, I, H, T, N, True, True)
+    side = np.random.default_rng(1).standard_normal((H, T, N)).astype(np.float32)
+    dW_ih, dW_hh = np.full((GH, I), np.nan, np.float32), np.full((GH, H), np.nan, np.float32)
+    db, dx = np.full(GH, np.nan, np.float32), np.full(x.shape, np.nan, np.float32)
+    assert _fused.gate_gradients(dA, x, h, mask, W_ih, dW_ih, dW_hh, db, dx, side) is True
+    want = list(_numpy(dA, x, h, mask, W_ih))
+    hm = (h * mask[:, None, :]).reshape(H, -1).astype(np.float64)
+    want[1][GH - H:] = side.reshape(H, -1).astype(np.float64) @ hm.T
+    for got, w, name in zip((dW_ih, dW_hh, db, dx), want, ("dW_ih", "dW_hh", "db", "dx")):
+        np.testing.assert_allclose(got, w, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(w).max()), err_msg=name)
+
+
 def test_gate_gradients_arguments():
     dA, x, h, mask, W_ih = _problem(20, 3, 5, 7, 4, False, True)
     ok = [dA, x, h, mask, W_ih, np.empty((20, 3), np.float32), np.empty((20, 5), np.float32),
           np.empty(20, np.float32), np.empty_like(x)]
-    with pytest.raises(TypeError, match="gate_gradients takes 9 arguments, got 8"):
+    with pytest.raises(TypeError, match="gate_gradients takes 9 or 10 arguments, got 8"):
         _fused.gate_gradients(*ok[:8])
+    with pytest.raises(TypeError, match="gate_gradients takes 9 or 10 arguments, got 11"):
+        _fused.gate_gradients(*ok, None, None)
+    with pytest.raises(ValueError, match=r"side must have shape \(5, 7, 4\), got \(5, 7, 3\)"):
+        _fused.gate_gradients(*ok, np.empty((5, 7, 3), np.float32))
+    with pytest.raises(TypeError, match="side has itemsize 8, the other arrays 4"):
+        _fused.gate_gradients(*ok, np.empty((5, 7, 4)))
+    few = _problem(4, 3, 5, 7, 4, False, True)  # dA of 4 rows, h (and side) of 5
+    with pytest.raises(ValueError, match="side has H = 5 rows, more than dA's 4"):
+        _fused.gate_gradients(*few, np.empty((4, 3), np.float32), np.empty((4, 5), np.float32), None,
+                              np.empty((3, 7, 4), np.float32), np.empty((5, 7, 4), np.float32))
     bad = list(ok)
     bad[6] = np.empty((20, 4), np.float32)
     with pytest.raises(ValueError, match=r"dW_hh must have shape \(20, 5\), got \(20, 4\)"):

@@ -310,7 +310,7 @@ def weight_gradients(
     in C (``_fused.gate_gradients``, ``csrc/gradients.h``); else as four NumPy products.
     """
     G, T, N = dA.shape
-    fused = _gate_gradients(dA, x, h_in, has_bias, rec_mask, W_ih, dx_out)
+    fused = gate_gradients(dA, x, h_in, has_bias, rec_mask, W_ih, dx_out)
     if fused is not None:
         return fused
     dA2 = dA.reshape(G, T * N)
@@ -318,24 +318,28 @@ def weight_gradients(
     return with_bias(grads, row_sums(dA2) if has_bias else None), input_gradient(W_ih, dA, dx_out)
 
 
-def _gate_gradients(
+def gate_gradients(
     dA: np.ndarray, x: np.ndarray, h_in: np.ndarray, has_bias: bool, rec_mask: np.ndarray | None,
-    W_ih: np.ndarray, dx_out: np.ndarray | None,
+    W_ih: np.ndarray, dx_out: np.ndarray | None, side: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
     """:func:`weight_gradients` through ``_fused.gate_gradients``, or None where that does not
     apply (not float32, arrays it cannot take as they are: rows (T, N) not C-contiguous or in
-    descending memory order, or the kernel off or not worth it)."""
+    descending memory order, or the kernel off or not worth it). With ``side`` (H, T, N), the
+    last H rows of dW_hh are ``side @ (h_in * rec_mask).T`` instead (the GRU's candidate, whose
+    recurrent side gets ``da_n * r``); bias_hh is then still bias_ih's copy: the caller mends it."""
     dtype = dA.dtype
     if dtype != np.float32 or not dA.flags.c_contiguous or not W_ih.flags.c_contiguous or any(
             a.dtype != dtype or a.strides[1:] != (a.shape[2] * a.itemsize, a.itemsize) or a.strides[0] < 0
             for a in (x, h_in)) or W_ih.dtype != dtype:
+        return None
+    if side is not None and (side.dtype != dtype or not side.flags.c_contiguous):
         return None
     GH, I, H = dA.shape[0], x.shape[0], h_in.shape[0]
     mask = None if rec_mask is None else np.ascontiguousarray(rec_mask, dtype=dtype)
     dW_ih, dW_hh = np.empty((GH, I), dtype), np.empty((GH, H), dtype)
     db = np.empty(GH, dtype) if has_bias else None
     dx = dx_out if dx_out is not None and dx_out.dtype == dtype else np.empty(x.shape, dtype)
-    if not _fused.gate_gradients(dA, x, h_in, mask, W_ih, dW_ih, dW_hh, db, dx):
+    if not _fused.gate_gradients(dA, x, h_in, mask, W_ih, dW_ih, dW_hh, db, dx, side):
         return None
     return with_bias({"weight_ih": dW_ih, "weight_hh": dW_hh}, db), dx
 

@@ -24,7 +24,9 @@ Backward, in the opposite order, carrying dh = dL/dh_t::
     dh   = dh * z_t + dh~ * rec_mask          (now dL/dh_{t-1})
 
 With reset_after=True the recurrent side has its own gate gradients [da_r; da_z; da_n * r_t],
-so dW_hh and db_hh use those; weight gradients and dx are large products after the loop. The
+so dW_hh and db_hh use those; weight gradients and dx are large products after the loop (in
+float32 in one pass over dA on the packed kernel, :func:`~rnnkit.kernels.common.gate_gradients`
+with ``side``, where it applies; else NumPy's). The
 elementwise lines of a step run fused in C (:mod:`rnnkit.kernels._fused`, ``csrc/steps.h``:
 one pass per step with reset_after, two around the extra product without). With reset_after
 the loop over t runs in C too (``_fused.gru_forward_seq`` / ``gru_backward_seq``,
@@ -46,6 +48,7 @@ from .common import (
     cache_buffer,
     dx_target,
     forward_inputs,
+    gate_gradients,
     gradient_steps,
     input_gradient,
     loop_bias,
@@ -193,6 +196,14 @@ def gru_backward(
         _backward_steps(cache, dy, dh, dh_sq)
     H = side.shape[0]
     dA = A  # the gate gradients, written over the activations
+    if reset_after:  # in one pass over dA on packed.h's kernel where it applies (csrc/gradients.h)
+        fused = gate_gradients(dA, x, previous_states(hs, reverse), cache["has_bias"], rec_mask, cache["W_ih"],
+                               dx_target(x, overwrite_x), side)
+        if fused is not None:
+            grads, dx = fused
+            if cache["has_bias"]:  # the candidate's recurrent bias gets da_n * r too
+                grads["bias_hh"][2 * H :] = row_sums(as_matrix(side))
+            return dx, (dh,), add_gradients(grads, grads_into), dh_sq
     h_in = as_matrix(previous_states(hs, reverse), rec_mask)  # (H, T*N): h~ of every step
     dA2 = dA.reshape(3 * H, T * N)
     grads = {"weight_ih": dA2 @ as_matrix(x).T}

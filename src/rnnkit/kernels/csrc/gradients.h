@@ -1,8 +1,14 @@
 /* What a backward multiplies after its time loop (the RNN's and the LSTM's where their loops
- * run in Python: kernels/common.py, weight_gradients), in one pass over dA (float32, with
- * packed.h's kernel):
+ * run in Python: kernels/common.py, weight_gradients; the GRU's: kernels/gru.py), in one pass over
+ * dA (float32, with packed.h's kernel):
  *
  *     dW_ih = dA @ x.T      dW_hh = dA @ (h_prev * rec_mask).T      db = dA @ 1      dx = W_ih.T @ dA
+ *
+ * The GRU (PyTorch's form) feeds its candidate's recurrent side with r * (W_hn h~ + b_hn), so the
+ * last H rows of dW_hh come from side = da_n * r instead of from dA's last H rows (`side`, the
+ * rows from Ms = M - H on): for those rows the x part and the h part are two products, from two
+ * packed blocks. On the Zen 5 machine, whose CPU NumPy's OpenBLAS 0.3.31 runs its AVX2 kernel on,
+ * GRU training steps 10-21% less time than with NumPy's products (32x100x8x64 to 64x200x64x256).
  *
  * every (F, T, N) array read as the (F, K) matrix it is, K = T * N (kernels/common.py:
  * weight_gradients does the same with NumPy). NumPy's OpenBLAS takes these as three products
@@ -35,6 +41,8 @@
 
 typedef struct {
     const float *dA, *x, *h, *mask, *Wi; /* Wi: W_ih.T packed (I rows, K = M) */
+    const float *side;                   /* or NULL: dW_hh's rows from Ms on are side @ (h_prev * rec_mask).T */
+    Py_ssize_t Ms;
     float *dW_ih, *dW_hh, *db, *dx;
     Py_ssize_t M, I, H, T, N, ldx, ldh;
     float *Bt[2];                        /* shared: the chunk's Z.T, GR_KC rows of I + H */
@@ -45,6 +53,14 @@ typedef struct {
     int lanes;                           /* the kernel (packed.h: pk_lanes when it started) */
     Barrier bar;
 } Grads;
+
+/* the values of a participant's packed rows of dA (and of side): its rows in up to two ranges, and
+ * those of the second twice (grad_part) */
+static Py_ssize_t grad_ap_values(const Grads *G)
+{
+    return G->side ? pk_values(G->rows_max, GR_KC) + 2 * pk_values(G->rows_max + PK_MR, GR_KC)
+                   : pk_values(G->rows_max, GR_KC);
+}
 
 /* participant k's rows [m0, m1) of dA (whole blocks of PK_MR but the last) */
 static void grad_rows(const Grads *G, int k, Py_ssize_t *m0, Py_ssize_t *m1)
@@ -81,19 +97,28 @@ static void grad_part(void *ctx, int k)
     Py_ssize_t M = G->M, I = G->I, J = I + G->H, K = G->T * G->N, m0, m1;
     grad_rows(G, k, &m0, &m1);
     Py_ssize_t rows = m1 - m0, j0 = J * k / G->P, j1 = J * (k + 1) / G->P;
-    float *Ap = (float *)(G->part + (size_t)k * G->part_bytes), *C = Ap + pk_values(G->rows_max, GR_KC);
+    /* rows [m0, ms) take dA's rows on both sides, [ms, m1) side's on the h side */
+    Py_ssize_t ms = !G->side || G->Ms >= m1 ? m1 : G->Ms > m0 ? G->Ms : m0, r1 = ms - m0, r2 = m1 - ms;
+    float *Ap = (float *)(G->part + (size_t)k * G->part_bytes), *C = Ap + grad_ap_values(G);
+    float *Ap2 = Ap + pk_values(r1, GR_KC), *As = Ap2 + pk_values(r2, GR_KC);
     memset(C, 0, (size_t)(rows * J) * sizeof(float));
     if (G->db && rows > 0) memset(G->db + m0, 0, (size_t)rows * sizeof(float));
     for (Py_ssize_t k0 = 0, q = 0; k0 < K; k0 += GR_KC, q++) {
         Py_ssize_t kc = K - k0 < GR_KC ? K - k0 : GR_KC;
         float *Bt = G->Bt[q & 1];
         grad_transpose(G, Bt, j0, j1, k0, kc);
-        if (rows > 0) {
-            pk_pack(Ap, kc, 0, G->dA + m0 * K + k0, 1, 0, rows, K, kc, 1, 0);
-            if (G->db) add_row_sums_f(G->db + m0, G->dA + m0 * K + k0, K, rows, kc);
+        if (r1 > 0) pk_pack(Ap, kc, 0, G->dA + m0 * K + k0, 1, 0, r1, K, kc, 1, 0);
+        if (r2 > 0) {
+            pk_pack(Ap2, kc, 0, G->dA + ms * K + k0, 1, 0, r2, K, kc, 1, 0);
+            pk_pack(As, kc, 0, G->side + (ms - G->Ms) * K + k0, 1, 0, r2, K, kc, 1, 0);
         }
+        if (G->db && rows > 0) add_row_sums_f(G->db + m0, G->dA + m0 * K + k0, K, rows, kc);
         barrier_wait(&G->bar);
-        if (rows > 0) pk_product_to(G->lanes, Ap, rows, kc, Bt, J, J, C, J, 1);
+        if (r1 > 0) pk_product_to(G->lanes, Ap, r1, kc, Bt, J, J, C, J, 1);
+        if (r2 > 0) {
+            pk_product_to(G->lanes, Ap2, r2, kc, Bt, J, I, C + r1 * J, J, 1);
+            pk_product_to(G->lanes, As, r2, kc, Bt + I, J, G->H, C + r1 * J + I, J, 1);
+        }
         Py_ssize_t c0 = k0 + kc * k / G->P, c1 = k0 + kc * (k + 1) / G->P;
         if (c1 > c0) pk_product(G->lanes, G->Wi, I, M, G->dA + c0, K, c1 - c0, G->dx + c0, K);
     }

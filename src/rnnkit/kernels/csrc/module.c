@@ -1735,7 +1735,9 @@ static int peek_shape(PyObject *o, const char *fn, const char *name, int ndim, P
  * for dA (G*H, T, N) C-contiguous, x (I, T, N) and h (H, T, N) with C-contiguous (T, N) rows at
  * any row stride (h: the view of h_{t-1} in the states hs), rec_mask (H, N) or None, W_ih (G*H, I);
  * into dW_ih (G*H, I), dW_hh (G*H, H), db (G*H,) or None, dx (I, T, N), all C-contiguous and
- * written (not added to); dx may be x itself. With packed.h's kernel in one pass over dA, split
+ * written (not added to); dx may be x itself. An optional tenth argument side (H, T, N), C-contiguous,
+ * or None: the last H rows of dW_hh are side @ (h * rec_mask).T instead (the GRU's candidate: dA's
+ * last H rows still give dW_ih's, db's and dx's). With packed.h's kernel in one pass over dA, split
  * over the loops' threads (gradients.h), and True; False, with nothing done, where that kernel
  * does not apply (float64, packed_products off, or in mode 1 the AVX2 kernel, or fewer than
  * GR_MIN_WEIGHT values of [dW_ih | dW_hh] or PK_MIN_N columns: gr_min_weight): the caller then
@@ -1745,10 +1747,10 @@ static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_
     static const char *fn = "gate_gradients";
     Args g = {0};
     Seq sx = {0}, sh = {0};
-    char *dA, *W, *dWi, *dW, *db = NULL, *dx = NULL, *mask = NULL;
+    char *dA, *W, *dWi, *dW, *db = NULL, *dx = NULL, *mask = NULL, *side = NULL;
     Py_ssize_t a[3];
-    if (nargs != 9) {
-        PyErr_Format(PyExc_TypeError, "_fused.gate_gradients takes 9 arguments, got %zd", nargs);
+    if (nargs != 9 && nargs != 10) {
+        PyErr_Format(PyExc_TypeError, "_fused.gate_gradients takes 9 or 10 arguments, got %zd", nargs);
         return NULL;
     }
     if (peek_shape(args[0], fn, "dA", 3, a)) return NULL;
@@ -1770,6 +1772,12 @@ static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_
         (args[7] != Py_None && take_whole(&g, args[7], "db", 1, bs, &db, 1, NULL)) ||
         take_whole(&g, args[8], "dx", 3, xs, &dx, 1, NULL))
         goto fail;
+    Py_ssize_t ss[3] = {H, T, N};
+    if (nargs == 10 && args[9] != Py_None && take_whole(&g, args[9], "side", 3, ss, &side, 0, NULL)) goto fail;
+    if (side && H > M) {
+        PyErr_Format(PyExc_ValueError, "_fused.gate_gradients: side has H = %zd rows, more than dA's %zd", H, M);
+        goto fail;
+    }
     int done = 0;
 #if PK_BUILT
     Py_ssize_t K = T * N, J = I + H;
@@ -1778,12 +1786,12 @@ static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_
         Grads G = {.dA = (const float *)dA, .x = (const float *)sx.x, .h = (const float *)sh.x,
                    .mask = (const float *)mask, .dW_ih = (float *)dWi, .dW_hh = (float *)dW, .db = (float *)db,
                    .dx = (float *)dx, .M = M, .I = I, .H = H, .T = T, .N = N, .ldx = sx.ldx, .ldh = sh.ldx,
-                   .lanes = lanes};
+                   .lanes = lanes, .side = (const float *)side, .Ms = side ? M - H : M};
         Py_BEGIN_ALLOW_THREADS
         G.P = job_parts((M + PK_MR - 1) / PK_MR);
         Py_END_ALLOW_THREADS
         G.rows_max = PK_MR * (((M + PK_MR - 1) / PK_MR + G.P - 1) / G.P);
-        size_t part = (size_t)(pk_values(G.rows_max, GR_KC) + G.rows_max * J + 16) * sizeof(float);
+        size_t part = (size_t)(grad_ap_values(&G) + G.rows_max * J + 16) * sizeof(float);
         G.part_bytes = (part + 63) / 64 * 64;
         size_t shared = (size_t)(2 * GR_KC * J + pk_values(I, M) + 32) * sizeof(float);
         char *mem = PyMem_RawMalloc(shared + G.P * G.part_bytes + 64);
@@ -1886,7 +1894,7 @@ static PyMethodDef methods[] = {
         "gru_forward_seq(hs, A, side, x, W_ih, W_hh, bias, b_hn, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(gru_backward_seq, "gru_backward_seq(A, hs, side, W_hh, dy, dh, dh_sq, rec_mask, batch_sizes, " LOOP_ARGS ")"),
     DEF(copy_seq, "copy_seq(src, dst): dst[...] = src for 3-d arrays, in tiles (layout.h)"),
-    DEF(gate_gradients, "gate_gradients(dA, x, h, rec_mask, W_ih, dW_ih, dW_hh, db, dx): the products after a "
+    DEF(gate_gradients, "gate_gradients(dA, x, h, rec_mask, W_ih, dW_ih, dW_hh, db, dx[, side]): the products after a "
                         "backward loop in one pass over dA (gradients.h; db may be None); False "
                         "(nothing done) where they do not apply"),
     DEF(activation, "activation(x, out, which): out = sigmoid(x) (which=0) or tanh(x) (which=1); 2-d arrays"),
