@@ -81,15 +81,34 @@ def accuracy_warnings(rows: list[dict]) -> list[str]:
     return lines
 
 
+# OpenBLAS's cores (openblas_get_corename, threadpoolctl's "architecture") whose sgemm is AVX-512's
+AVX512_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+
+
+def blas_core_note(meta: dict) -> str | None:
+    """A line for the header where the CPU runs AVX-512 but NumPy's OpenBLAS runs a kernel without
+    it: then NumPy's matmul, the peak the fractions are of, is about half the CPU's (on the Zen 5
+    development machine 195 against 370 GFLOP/s with OPENBLAS_CORETYPE=SkylakeX), and a fraction
+    above 100% is possible. OpenBLAS 0.3.31 does not know AMD's Zen 5 (OpenBLAS issue 6029)."""
+    core = (meta["threads"]["numpy_blas"].get("architecture") or "").lower()
+    if not meta.get("cpu_avx512") or not core or core in AVX512_CORES:
+        return None
+    return (f"# NOTE: this CPU runs AVX-512, NumPy's OpenBLAS its {core.capitalize()} kernel (no AVX-512): the "
+            "matmul peak above is about half the CPU's and '% of peak' can pass 100%; "
+            "OPENBLAS_CORETYPE=SkylakeX before Python starts makes NumPy use AVX-512 "
+            "(rnnkit's loops use their own AVX-512 kernel either way)")
+
+
 def header(meta: dict) -> str:
     v, th, pk = meta["versions"], meta["threads"], meta["matmul_peak"]
     blas = th["numpy_blas"]
+    core = f", core {blas['architecture']}" if blas.get("architecture") else ""
     lines = [
         f"# rnnkit vs torch.nn -- {meta['date']}",
         f"# CPU: {meta['cpu_model']} ({meta['cpu_count']} logical CPUs); {v['platform']}; "
         f"load avg 1m start {_load(meta.get('loadavg_start'))}, end {_load(meta.get('loadavg_end'))}",
         f"# python {v['python']}, numpy {v['numpy']}, torch {v['torch']}, rnnkit {v['rnnkit']}",
-        f"# threads: torch {th['torch']}; numpy BLAS ({blas['library']}) {blas['num_threads']} "
+        f"# threads: torch {th['torch']}; numpy BLAS ({blas['library']}{core}) {blas['num_threads']} "
         f"[detected via {blas['source']}; {th['numpy_controlled_by']}]",
         f"# malloc: {meta.get('malloc', 'as configured')}",
         f"# float32 matmul peak: {pk['gflops']:.1f} GFLOP/s (numpy {pk['n']}^3, median of {pk['repeats']}; "
@@ -102,6 +121,9 @@ def header(meta: dict) -> str:
         "# peak MB (1e6 bytes): extra memory of one steady-state call; "
         "rnnkit: tracemalloc, torch: profiler allocator events (see JSON 'memory_method')",
     ]
+    note = blas_core_note(meta)
+    if note:
+        lines.append(note)
     ncpu, la0, la1 = meta.get("cpu_count") or 1, meta.get("loadavg_start"), meta.get("loadavg_end")
     # the benchmark itself keeps up to `threads` CPUs busy, so the end load includes it
     if (la0 and la0[0] > 0.5 * ncpu) or (la1 and la1[0] > 1.5 * ncpu):

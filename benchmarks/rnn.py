@@ -296,6 +296,7 @@ def main(argv: list[str] | None = None) -> dict:
         meta = {
             "date": _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
             "cpu_model": sysinfo.cpu_model(),
+            "cpu_avx512": sysinfo.cpu_has_avx512(),
             "cpu_count": os.cpu_count(),
             "loadavg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
             "versions": sysinfo.versions(),

@@ -31,6 +31,18 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+def cpu_has_avx512() -> bool | None:
+    """Whether the CPU runs AVX-512F, from /proc/cpuinfo's flags (Linux); None where unknown."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return "avx512f" in line.split()
+    except OSError:
+        pass
+    return None
+
+
 def numpy_blas_name() -> str:
     """BLAS that numpy was built against, from ``numpy.show_config`` (best effort)."""
     try:
@@ -70,7 +82,8 @@ def blas_threads() -> dict:
         pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
         if pools:
             info.update(num_threads=pools[0].get("num_threads"), source="threadpoolctl",
-                        library=f"{pools[0].get('internal_api')} {pools[0].get('version')}")
+                        library=f"{pools[0].get('internal_api')} {pools[0].get('version')}",
+                        architecture=pools[0].get("architecture"))
             return info
     except ImportError:
         pass

@@ -196,3 +196,30 @@ def test_rows_whose_results_differ_from_torch_are_flagged_in_the_printout():
     assert len(lines) == 2   # one per (cell, shape); NaN is flagged too
     assert lines[0].startswith("# WARNING: lstm 4x5x3x4: rnnkit's results differ from torch's by y 5.0e-01")
     assert "8x5x3x4" in lines[1] and "y nan" in lines[1]
+
+
+@pytest.mark.parametrize("avx512, core, noted", [
+    (True, "Haswell", True), (True, "Zen", True), (True, "SkylakeX", False), (True, "Cooperlake", False),
+    (False, "Haswell", False), (None, "Haswell", False), (True, None, False)])
+def test_header_notes_an_openblas_kernel_without_the_cpus_avx512(avx512, core, noted):
+    """NumPy's OpenBLAS 0.3.31 runs its Haswell kernel on AMD's Zen 5 (it does not know that CPU):
+    the header says so, since the fractions of the matmul peak are of that half-speed kernel's."""
+    from benchmarks import report
+
+    meta = {"cpu_avx512": avx512, "threads": {"numpy_blas": {"architecture": core}}}
+    note = report.blas_core_note(meta)
+    assert (note is not None) == noted
+    if noted:
+        assert f"its {core} kernel" in note and "OPENBLAS_CORETYPE=SkylakeX" in note
+
+
+def test_printed_header_names_the_openblas_core(tmp_path, capsys):
+    """The header's BLAS line names OpenBLAS's core (threadpoolctl's "architecture") where known."""
+    data = bench.main(["--quick", "--cells", "rnn", "--shapes", "1x2x1x3", "--repeats", "1", "--warmup", "0",
+                       "--settle", "0", "--no-memory", "--json", str(tmp_path / "r.json")])
+    printed = capsys.readouterr().out
+    meta = data["metadata"]
+    assert meta["cpu_avx512"] in (True, False, None)
+    core = meta["threads"]["numpy_blas"].get("architecture")
+    if core:
+        assert f", core {core})" in printed
