@@ -13,12 +13,14 @@ backward through one cache and one through a cache whose workspace a later forwa
 (ValueError). They hold no parameters; what they keep between calls is only in the workspace
 ``ws`` (a dict) their caller passes: recycled buffers, whose views ``y`` and the cache are,
 valid until the next forward with the same ``ws``.
-:mod:`rnnkit.layers` builds on them. The large products outside the time loop are NumPy; the
-loop over t runs in the C extension :mod:`rnnkit.kernels._fused` (sources and equations in
-``kernels/csrc/``): per step the product ``W_hh @ h`` with NumPy's own BLAS
-(:mod:`rnnkit.kernels.blas`), then everything elementwise in one fused pass. Where NumPy's BLAS
-cannot be called from C, and for the GRU in Cho et al.'s form (``reset_after=False``), the same
-steps run in a Python loop.
+:mod:`rnnkit.layers` builds on them. The loop over t runs in the C extension
+:mod:`rnnkit.kernels._fused` (sources and equations in ``kernels/csrc/``): per step the product
+``W_hh @ h``, in float32 on x86-64 with AVX-512 or AVX2 on a kernel of its own
+(``csrc/packed.h``), else with NumPy's own BLAS (:mod:`rnnkit.kernels.blas`), then everything
+elementwise in one fused pass; the products outside the time loop run on the same kernel or on
+NumPy's. Where NumPy's BLAS cannot be called from C, and for the GRU in Cho et al.'s form
+(``reset_after=False``), the same steps run in a Python loop. :func:`config` says which of these
+this process runs, and what would make it faster.
 """
 
 try:
@@ -30,11 +32,13 @@ except ImportError as error:  # pragma: no cover - depends on how rnnkit was ins
         "source tree, which compiles it with the system's C compiler."
     ) from error
 
+from ._config import config
 from .gru import gru_backward, gru_forward
 from .lstm import lstm_backward, lstm_forward
 from .rnn import rnn_backward, rnn_forward
 
 __all__ = [
+    "config",
     "rnn_forward", "rnn_backward",
     "lstm_forward", "lstm_backward",
     "gru_forward", "gru_backward",

@@ -62,6 +62,7 @@ class Blas:
     ilp64: bool  # its integers are 64-bit
     threads: bool = False  # its thread controls are registered: the loops may split their steps
     blas_on_pool: bool = False  # OpenBLAS runs its own threaded work on rnnkit's pool (not another callback)
+    core: str | None = None  # the kernel set OpenBLAS chose for this CPU (openblas_get_corename), e.g. "Haswell"
 
 
 def _candidates() -> list[str]:
@@ -96,8 +97,19 @@ def find() -> Blas | None:
             dgemv = getattr(lib, f"{prefix}cblas_dgemv{suffix}", None)
             _fused.use_blas_gemv(*(0 if f is None else _address(f) for f in (sgemv, dgemv)))
             status = _use_threads(lib, prefix, suffix)
-            return Blas(path=path, ilp64=ilp64, threads=status > 0, blas_on_pool=status == 1)
+            return Blas(path=path, ilp64=ilp64, threads=status > 0, blas_on_pool=status == 1,
+                        core=_core_name(lib, prefix, suffix))
     return None
+
+
+def _core_name(lib: ctypes.CDLL, prefix: str, suffix: str) -> str | None:
+    """OpenBLAS's name for the kernels it runs on this CPU ("Haswell", "SkylakeX", ...), or None."""
+    fn = getattr(lib, f"{prefix}openblas_get_corename{suffix}", None)
+    if fn is None:
+        return None
+    fn.restype, fn.argtypes = ctypes.c_char_p, []
+    name = fn()
+    return name.decode("ascii", "replace").strip() if name else None
 
 
 def _address(f) -> int:

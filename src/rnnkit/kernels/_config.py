@@ -1,0 +1,70 @@
+"""What the kernels run on in this process, for whoever asks why training is as fast as it is
+(as ``numpy.show_config()`` and ``torch.__config__.show()`` tell theirs); module ``_config`` so that
+``rnnkit.kernels.config`` is the function::
+
+    >>> import rnnkit
+    >>> rnnkit.kernels.config()["packed_kernel"]      # doctest: +SKIP
+    'avx512'
+
+:func:`config` reads, and changes nothing: whether the time loops run in C
+(:func:`rnnkit.kernels.blas.c_loops`), the BLAS they call (:func:`rnnkit.kernels.blas.find`:
+NumPy's OpenBLAS and the kernel set it chose for this CPU), which of ``csrc/packed.h``'s kernels
+the float32 products run on and when, and notes on what makes this process slower than it could
+be.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+from . import _fused, blas
+
+# OpenBLAS's names (openblas_get_corename) of the kernel sets whose float32 gemm uses AVX-512
+AVX512_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+
+PACKED_MODES = {0: "never", 1: "where they pay", 2: "always"}
+
+
+def config() -> dict:
+    """The kernels' configuration in this process, as a dict:
+
+    - ``c_loops``: whether the time loops run in C (else in Python: see ``notes``);
+    - ``blas``: NumPy's OpenBLAS as the loops call it (``path``, ``core``: the kernel set OpenBLAS
+      chose for this CPU, ``ilp64``, ``threads``: whether the loops split their steps over
+      OpenBLAS's thread count, ``on_pool``: whether OpenBLAS's own threaded work runs on rnnkit's
+      pool), or None where none was found;
+    - ``packed_kernel``: ``"avx512"``, ``"avx2"`` or None, the kernel of rnnkit's own float32
+      products (the best the CPU runs unless ``_fused.packed_kernel`` chose another);
+    - ``packed_products``: when the loops use it, ``"never"`` (``RNNKIT_NO_PACKED=1``),
+      ``"where they pay"`` (from 16 sequences) or ``"always"``;
+    - ``notes``: sentences on what slows this process down and how to change it (empty if nothing).
+    """
+    found = blas.find()
+    kernel = _fused.packed_kernel(None)
+    mode = _fused.packed_products(-1)
+    notes = []
+    if found is None:
+        notes.append("NumPy's BLAS is not an OpenBLAS rnnkit can call from C (NumPy built against MKL or "
+                     "Accelerate?): the time loops run in Python, several times slower for short sequences; "
+                     "NumPy's wheels from PyPI ship OpenBLAS")
+    elif not blas.c_loops():
+        notes.append("RNNKIT_NO_C_LOOP is set: the time loops run in Python")
+    if mode == 0 and kernel is not None:
+        notes.append("the packed products are off (RNNKIT_NO_PACKED, or _fused.packed_products(0)): the float32 "
+                     "loops' products run on OpenBLAS")
+    core = found.core if found is not None else None
+    if kernel == "avx512" and core and core.lower() not in AVX512_CORES:
+        notes.append(f"this CPU runs AVX-512 but NumPy's OpenBLAS its {core} kernels (OpenBLAS 0.3.31 does not "
+                     "know AMD's Zen 5: its issue 6029): NumPy's own float32 products (rnnkit's Linear layers, "
+                     "float64 and single-sequence steps) run at about half the CPU's rate; "
+                     "OPENBLAS_CORETYPE=SkylakeX in the environment before Python starts makes them use AVX-512")
+    return {
+        "c_loops": blas.c_loops(),
+        "blas": None if found is None else {"path": os.path.normpath(found.path), "core": core,
+                                            "ilp64": found.ilp64, "threads": found.threads,
+                                            "on_pool": found.blas_on_pool},
+        "packed_kernel": kernel,
+        "packed_products": PACKED_MODES.get(mode, str(mode)),
+        "notes": notes,
+    }
