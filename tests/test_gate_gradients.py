@@ -107,14 +107,15 @@ def test_gate_gradients_declines(kernel, kernel_modes):
 
 
 @needs_packed_kernel
-@pytest.mark.parametrize("GH, I, H", [(15, 3, 5), (51, 17, 17), (120, 1, 40)])
+@pytest.mark.parametrize("GH, I, H", [(15, 3, 5), (51, 17, 17), (120, 1, 40), (36, 5, 12), (18, 3, 6)])
 @pytest.mark.parametrize("T, N", [(1, 1), (7, 40), (9, 37)])
 @pytest.mark.parametrize("parts", [1, 2, 3])
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_gate_gradients_with_side_match_numpy(GH, I, H, T, N, parts, kernel, kernel_modes):
     """The GRU's form: dW_hh's last H rows from side (H, T, N), every other output as without it;
-    the rows from GH - H on start inside a block of 6 (51 - 17 = 34) or at one (15 - 5, 120 - 40),
-    and fall to one, two or three threads' rows."""
+    the rows from GH - H on start inside a block of 6 rows (15 - 5 = 10, 51 - 17 = 34, 120 - 40 =
+    80) or at one (36 - 12 = 24, 18 - 6 = 12: a GRU whose H is a multiple of 3), and fall to one,
+    two or three threads' rows."""
     packed_products, loop_threads = kernel_modes
     _fused.packed_kernel(kernel)
     packed_products(2)
@@ -172,3 +173,46 @@ def test_gate_gradients_arguments():
     bad[4] = W_ih.astype(np.float64)
     with pytest.raises(TypeError, match="W_ih has itemsize 8, the other arrays 4"):
         _fused.gate_gradients(*bad)
+
+
+@needs_packed_kernel
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("reverse, masked, lengths", [(False, False, False), (True, True, True)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_gru_backward_one_pass_equals_numpys_products(bias, reverse, masked, lengths, threads, monkeypatch,
+                                                      kernel_modes):
+    """The GRU's backward through gate_gradients with side (mode 2: at any size) gives the gradients
+    of its NumPy products (the fallback, forced by declining): bias_hh's candidate rows from side's
+    row sums, no bias at all without one, dx written over x with overwrite_x as before."""
+    from rnnkit.kernels import gru as kgru
+    from rnnkit.kernels import gru_backward, gru_forward
+
+    packed_products, loop_threads = kernel_modes
+    packed_products(2)
+    loop_threads(threads)
+    rng = np.random.default_rng(3)
+    N, T, I, H = 19, 6, 4, 9
+    g = lambda *s: (rng.standard_normal(s) * 0.5).astype(np.float32)  # noqa: E731
+    W_ih, W_hh = g(3 * H, I), g(3 * H, H)
+    b = (g(3 * H), g(3 * H)) if bias else (None, None)
+    x, h0, dy, dh = g(I, T, N), g(H, N), g(H, T, N), g(H, N)
+    sizes = np.linspace(N, 2, T).round().astype(np.int64) if lengths else None
+    mask = rng.uniform(0.5, 1.5, (H, N)).astype(np.float32) if masked else None
+
+    def run(fused):
+        if not fused:
+            monkeypatch.setattr(kgru, "gate_gradients", lambda *a, **k: None)
+        xs = x.copy()
+        _, _, cache = gru_forward(xs, (h0,), W_ih, W_hh, *b, batch_sizes=sizes, rec_mask=mask, reverse=reverse)
+        dx, (dh0,), grads, _ = gru_backward(cache, dy, (dh,), overwrite_x=True)
+        monkeypatch.undo()
+        return dx, dh0, grads
+
+    dx_f, dh_f, g_f = run(True)
+    dx_n, dh_n, g_n = run(False)
+    assert set(g_f) == set(g_n) == ({"weight_ih", "weight_hh", "bias_ih", "bias_hh"} if bias
+                                    else {"weight_ih", "weight_hh"})
+    np.testing.assert_allclose(dx_f, dx_n, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(dh_f, dh_n)  # the loop itself is the same
+    for name in g_n:
+        np.testing.assert_allclose(g_f[name], g_n[name], rtol=1e-5, atol=1e-5, err_msg=name)
