@@ -1115,6 +1115,11 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
     L->chunk = claim_chunk(H, L->P);
     L->chunks = L->claims ? (H + L->chunk - 1) / L->chunk : 0;
     L->xchunks = L->claims ? (need.dx_rows + L->chunk - 1) / L->chunk : 0;
+    /* the chunks' weight gradients on the AVX-512 kernel (sequence.h: chunk_grads_packed), whose
+     * transposes multiply by rec_mask themselves: the backward loops' hm (chunk_states, for the
+     * BLAS's products) is then not needed */
+    L->pk_grads = need.grads && L->pk_rec && L->pk_kernel == 16;
+    if (L->pk_grads) need.hm = 0;
     Py_ssize_t part = need.unit_rows * L->hk_max * N + need.hm * H * N;
     L->sq_offset = (size_t)part * size;
     part += spec_index(f, 'Q') >= 0 && !L->claims ? L->s.T * N : 0; /* with claims: by chunk, sq_chunks */
@@ -1126,9 +1131,8 @@ static int loop_scratch(Loop *L, int size, const SeqSpec *f, Need need)
         part += 2 * L->chunks;
     else
         part += (L->pk_rec ? pk_values(L->hk_max, G * H) : 0) + (L->pk_in ? pk_values(G * L->hk_max, L->s.I) : 0);
-    /* the chunks' weight gradients on the AVX-512 kernel: each participant's rows of a ring packed,
-     * and one shared (need.grads * N, H + I) transposed [h~; x] (sequence.h: chunk_grads_packed) */
-    L->pk_grads = need.grads && L->pk_rec && L->pk_kernel == 16;
+    /* with pk_grads: each participant's rows of a ring packed, and one shared (need.grads * N, H + I)
+     * transposed [h~; x] */
     Py_ssize_t gr_K = need.grads * N, gr_bt = L->pk_grads ? gr_K * (H + L->s.I) : 0;
     if (L->pk_grads) {
         part = (part + 15) / 16 * 16;
