@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rnnkit.kernels._config import AVX512_CORES  # OpenBLAS's cores whose float32 gemm uses AVX-512
+
 COLUMNS = (
     "cell", "shape NxTxIxH", "mode", "torch ms", "rnnkit ms", "ratio t/r",
     "rnnkit GFLOP/s", "% of peak", "torch peak MB", "rnnkit peak MB",
@@ -79,10 +81,6 @@ def accuracy_warnings(rows: list[dict]) -> list[str]:
             lines.append(f"# WARNING: {r['cell']} {r['shape']}: rnnkit's results differ from torch's by {shown} "
                          f"(relative, above {MAX_RELATIVE_DIFF:g}); its times are not a valid comparison")
     return lines
-
-
-# OpenBLAS's cores (openblas_get_corename, threadpoolctl's "architecture") whose sgemm is AVX-512's
-AVX512_CORES = ("skylakex", "cooperlake", "sapphirerapids")
 
 
 def blas_core_note(meta: dict) -> str | None:

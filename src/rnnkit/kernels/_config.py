@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 
-
 from . import _fused, blas
 
 # OpenBLAS's names (openblas_get_corename) of the kernel sets whose float32 gemm uses AVX-512
@@ -55,8 +54,8 @@ def config() -> dict:
                      "loops' products run on OpenBLAS")
     core = found.core if found is not None else None
     if kernel == "avx512" and core and core.lower() not in AVX512_CORES:
-        notes.append(f"this CPU runs AVX-512 but NumPy's OpenBLAS its {core} kernels (OpenBLAS 0.3.31 does not "
-                     "know AMD's Zen 5: its issue 6029): NumPy's own float32 products (rnnkit's Linear layers, "
+        notes.append(f"this CPU runs AVX-512 but NumPy's OpenBLAS its {core} kernels (OpenBLAS 0.3.31, for one, does "
+                     "not know AMD's Zen 5: its issue 6029): NumPy's own float32 products (rnnkit's Linear layers, "
                      "float64 and single-sequence steps) run at about half the CPU's rate; "
                      "OPENBLAS_CORETYPE=SkylakeX in the environment before Python starts makes them use AVX-512")
     return {
