@@ -6,7 +6,8 @@
     >>> rnnkit.kernels.config()["packed_kernel"]      # doctest: +SKIP
     'avx512'
 
-:func:`config` reads, and changes nothing: whether the time loops run in C
+:func:`config` changes no setting (it finds NumPy's BLAS, which registers it with the loops as the
+first kernel call would) and reports: whether the time loops run in C
 (:func:`rnnkit.kernels.blas.c_loops`), the BLAS they call (:func:`rnnkit.kernels.blas.find`:
 NumPy's OpenBLAS and the kernel set it chose for this CPU), which of ``csrc/packed.h``'s kernels
 the float32 products run on and when, and notes on what makes this process slower than it could
