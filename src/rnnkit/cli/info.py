@@ -1,9 +1,12 @@
-"""``rnnkit info MODEL``: what a model file holds, without running it.
+"""``rnnkit info MODEL``: what a model file holds, without running it; ``rnnkit info``: this
+installation.
 
 For an estimator file (from a ``fit`` command or ``estimator.save``): its class, every
 constructor parameter, the fitted attributes, how training ended, the run that made it
 (``run.json``, when beside it) and the network's layer table. For a plain model or a
 checkpoint (``model.save``): the layer table. Any other file is refused with the reason.
+Without MODEL: the versions of rnnkit, Python and NumPy, and what the kernels run on
+(:func:`rnnkit.kernels.config`), with its notes on what would make training faster.
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ from .output import MODEL_FILE, jsonable, load_any, model_path, read_run_record
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("info", help="show a model file's configuration and layers",
+    parser = sub.add_parser("info", help="show a model file's configuration and layers (or, without MODEL, "
+                                         "this installation)",
                             description="Show what a model file holds: for an estimator its class, parameters, fitted "
                                         "attributes, training summary and layer table; for a plain model or "
-                                        "checkpoint the layer table.",
-                            epilog="Example: rnnkit info runs/demo")
-    parser.add_argument("model", metavar="MODEL", help=f"a model file ({MODEL_FILE}) or the --out folder of a fit")
+                                        "checkpoint the layer table. Without MODEL: the versions of rnnkit, Python and "
+                                        "NumPy and what the kernels run on, with notes on what would make training "
+                                        "faster.",
+                            epilog="Examples: rnnkit info runs/demo; rnnkit info")
+    parser.add_argument("model", metavar="MODEL", nargs="?",
+                        help=f"a model file ({MODEL_FILE}) or the --out folder of a fit; none: this installation")
     parser.add_argument("--json", action="store_true", help="print the configuration as JSON instead")
     parser.set_defaults(func=info_command)
 
@@ -53,9 +60,44 @@ def _for_json(d: dict[str, Any]) -> dict[str, Any]:
     return {k: (_short(v) if isinstance(v, np.ndarray) and v.size > 64 else v) for k, v in d.items()}
 
 
+def installation() -> dict[str, Any]:
+    """The versions of rnnkit, Python and NumPy, the platform, and rnnkit.kernels.config()."""
+    import platform
+
+    from .. import __version__
+    from ..kernels import config
+
+    return {"rnnkit": __version__, "python": platform.python_version(), "numpy": np.__version__,
+            "platform": platform.platform(), "kernels": config()}
+
+
+def _installation_command(as_json: bool) -> int:
+    d = installation()
+    if as_json:
+        print(json.dumps(d, indent=2))
+        return 0
+    k, blas = d["kernels"], d["kernels"]["blas"]
+    print(f"rnnkit {d['rnnkit']}, Python {d['python']}, NumPy {d['numpy']} ({d['platform']})")
+    if blas is None:
+        print("Time loops:       in Python (no OpenBLAS they can call)")
+    else:
+        where = "in C" if k["c_loops"] else "in Python (RNNKIT_NO_C_LOOP)"
+        threads = "its threads, on rnnkit's pool" if blas["on_pool"] else "its threads" if blas["threads"] else \
+            "one thread"
+        print(f"Time loops:       {where}; NumPy's OpenBLAS ({blas['core'] or 'core unknown'} kernels, {threads})")
+    kernel = f"rnnkit's {k['packed_kernel']} kernel, {k['packed_products']}" if k["packed_kernel"] else \
+        "NumPy's BLAS (no AVX-512 or AVX2 kernel for this CPU or build)"
+    print(f"float32 products: {kernel}")
+    for note in k["notes"]:
+        print(f"Note: {note}")
+    return 0
+
+
 def info_command(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     from ..io import read_safetensors
 
+    if args.model is None:
+        return _installation_command(args.json)
     path = model_path(args.model)
     obj = load_any(path)
     meta = read_safetensors(path)[1]

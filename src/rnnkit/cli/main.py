@@ -9,7 +9,7 @@
     rnnkit classify predict MODEL DATA [--out predictions.csv]
     rnnkit text fit CORPUS.txt --out DIR
     rnnkit text sample MODEL --prompt TEXT --length N
-    rnnkit info MODEL
+    rnnkit info [MODEL]                           a model file; without MODEL this installation
 
 Each command group lives in its own module and adds its parsers with ``register(subparsers)``;
 a parser's ``func`` runs the command and returns the exit code. Errors are reported by

@@ -56,8 +56,8 @@ def config() -> dict:
     core = found.core if found is not None else None
     if kernel == "avx512" and core and core.lower() not in AVX512_CORES:
         notes.append(f"this CPU runs AVX-512 but NumPy's OpenBLAS its {core} kernels (OpenBLAS 0.3.31, for one, does "
-                     "not know AMD's Zen 5: its issue 6029): NumPy's own float32 products (rnnkit's Linear layers, "
-                     "float64 and single-sequence steps) run at about half the CPU's rate; "
+                     "not know AMD's Zen 5: its issue 6029): NumPy's own products (rnnkit's Linear layers, float64, "
+                     "single sequences' steps) run at about half the CPU's rate; "
                      "OPENBLAS_CORETYPE=SkylakeX in the environment before Python starts makes them use AVX-512")
     return {
         "c_loops": blas.c_loops(),
