@@ -10,7 +10,7 @@ step t (``h~ = h_{t-1} * rec_mask``)::
 Backward, in the opposite order, carrying ``dh`` = dL/dh_t::
 
     dh    += dy_t
-    da_t   = dh * phi'(a_t)             tanh' = 1 - h_t**2,  relu' = [h_t > 0]
+    da_t   = dh * phi'(a_t)             tanh' = 1 - h_t**2,  relu' = [not h_t <= 0] (NaN: 1, as PyTorch)
     dh     = (W_hh.T @ da_t) * rec_mask  (now dL/dh_{t-1})
 
 then dW_ih, dW_hh, db (:func:`~rnnkit.kernels.common.weight_gradients`) and dx_t = W_ih.T @ da_t

@@ -180,14 +180,15 @@ TARGETS static void RK(rnn_fwd)(REAL *restrict a, Py_ssize_t lda, const REAL *re
 }
 
 /* Elman RNN backward: d = dh + dy, dh_sq as for the LSTM, da = d * phi'(a) with
- * tanh' = 1 - h^2 and relu' = [h > 0] (h = phi(a) from the forward). da may be dy itself
+ * tanh' = 1 - h^2 and relu' = [not h <= 0] (h = phi(a) from the forward; as PyTorch's
+ * threshold_backward, a NaN h, from a NaN or inf - inf pre-activation, passes d on). da may be dy itself
  * (the same block: da is written over dy, as the C loop does with its copy of a user-layout
  * dy_t, and the Python loop with a dy it may overwrite). */
 RK_INLINE void RK(rnn_bwd_point)(REAL *da, REAL dh, REAL dy, REAL h, REAL *dh_sq, int relu)
 {
     REAL d = dh + dy;
     *dh_sq += d * d;
-    *da = relu ? (h > 0 ? d : 0) : d * (1 - h * h);
+    *da = relu ? (h <= 0 ? 0 : d) : d * (1 - h * h);
 }
 
 TARGETS static void RK(rnn_bwd)(REAL *restrict da, Py_ssize_t ldda, const REAL *restrict dh, Py_ssize_t lddh,
