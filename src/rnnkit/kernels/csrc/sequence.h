@@ -556,8 +556,9 @@ static int RK(chunk_grads_packed)(const Loop *L, int k, const float *ring, Py_ss
  * done with its dx. dx may be x itself (dW_ih, or chunk_grads_packed's transposes with its
  * barrier, have read the chunk's x before any dx of it is written). dy
  * (H, T, N) at any strides (s->ys) or NULL (zeros); x (I, T, N) with row stride s->ldx.
- * p: hs, x, W_ih, W_hh, dy, dh, dh_sq, dW_ih, dW_hh, db, dx, rec_mask; shared scratch: the rings;
- * part scratch: hm (H, RNN_CHUNK*N) with rec_mask */
+ * p: hs, x, W_ih, W_hh, dy, dh, dh_sq, dW_ih, dW_hh, db, dx, rec_mask; shared scratch: the rings
+ * (and with pk_grads Bt); part scratch: hm (H, RNN_CHUNK*N) with rec_mask but without pk_grads
+ * (with it: the packed ring rows and W_ih.T) */
 static void RK(rnn_bwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
@@ -823,7 +824,7 @@ static void RK(lstm_bwd_claimed)(Loop *L, int k)
  * is done with it. A, cs, tcs and dy time-major, only read; x (I, T, N) at row stride s->ldx, read
  * by the weight gradients at a chunk's end, after dx_t was written: dx must not be x.
  * p: A, cs, tcs, hs, x, W_ih, W_hh, dy, dh, dc, dh_sq, dW_ih, dW_hh, db, dx, rec_mask; part scratch:
- * hm (H, LSTM_CHUNK * N) with rec_mask. With claims (lstm_bwd_claimed) dx_t step by step. */
+ * hm (H, LSTM_CHUNK * N) with rec_mask but without pk_grads. With claims (lstm_bwd_claimed) dx_t step by step. */
 static void RK(lstm_bwd_seq)(Loop *L, int k)
 {
     SEQ_DIMS;
