@@ -2,7 +2,9 @@
 
 The C loops (``_fused.*_seq``) do the per-step product ``W_hh @ h`` with the same cblas gemm
 that ``np.matmul`` uses, without going back to the interpreter between steps. NumPy does not
-export its BLAS, but its wheels ship the library (scipy-openblas) beside the package:
+export its BLAS, but its wheels ship the library (scipy-openblas) beside the package, and on
+Linux a NumPy built against OpenBLAS elsewhere (conda-forge's links the environment's
+``libopenblas``) has it among the process's loaded libraries (:func:`_candidates`):
 :func:`find` opens that library with :mod:`ctypes` (the copy NumPy already loaded, so the same
 threads and settings) and hands the addresses of ``cblas_sgemm`` and ``cblas_dgemm`` to
 ``_fused.use_blas``, once. Their integer width comes from the symbol names (``scipy_*64_``:
@@ -43,6 +45,7 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -66,12 +69,42 @@ class Blas:
 
 
 def _candidates() -> list[str]:
-    """The OpenBLAS files a NumPy wheel ships: numpy.libs (Linux, Windows), numpy/.dylibs (macOS)."""
+    """The OpenBLAS files a NumPy wheel ships: numpy.libs (Linux, Windows), numpy/.dylibs (macOS);
+    then, on Linux where NumPy says it was built against OpenBLAS, the OpenBLAS libraries this
+    process has loaded (:func:`_loaded_openblas`: conda-forge's NumPy links the environment's
+    ``libopenblas``, whose symbols have no prefix)."""
     root = os.path.dirname(np.__file__)
     found = []
     for folder in (os.path.join(root, "..", "numpy.libs"), os.path.join(root, ".libs"), os.path.join(root, ".dylibs")):
         found += sorted(glob.glob(os.path.join(folder, "*openblas*")))
-    return found
+    seen = {os.path.realpath(p) for p in found}
+    return found + [p for p in _loaded_openblas() if os.path.realpath(p) not in seen]
+
+
+def _numpy_blas_name() -> str:
+    """The BLAS NumPy was built against, as its show_config says ("scipy-openblas", "openblas",
+    "mkl", "accelerate", ...); "" where it does not say."""
+    try:
+        return str(np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]).lower()
+    except Exception:  # an older NumPy, or a build without that entry
+        return ""
+
+
+def _loaded_openblas(maps: str = "/proc/self/maps") -> list[str]:
+    """The OpenBLAS libraries mapped into this process (Linux), where NumPy was built against
+    OpenBLAS: NumPy's own, wherever its build put it, those of this environment's lib folder
+    (conda's) first. None for a NumPy on MKL or Accelerate, whose BLAS the loops do not call
+    (another library's OpenBLAS in the same process is not NumPy's)."""
+    if "openblas" not in _numpy_blas_name():
+        return []
+    try:
+        with open(maps, encoding="utf-8", errors="replace") as fh:
+            paths = {line.split(None, 5)[5].strip() for line in fh if len(line.split(None, 5)) == 6}
+    except OSError:
+        return []
+    env_lib = os.path.join(sys.prefix, "lib") + os.sep
+    libs = [p for p in paths if "openblas" in os.path.basename(p).lower() and ".so" in os.path.basename(p)]
+    return sorted(libs, key=lambda p: (not p.startswith(env_lib), p))
 
 
 @lru_cache(maxsize=1)
