@@ -1,7 +1,8 @@
 """Where ``kernels.blas`` looks for NumPy's OpenBLAS: the wheel's own folder (numpy.libs), and on
-Linux, where NumPy says it was built against OpenBLAS, the OpenBLAS libraries the process has
-loaded (conda-forge's NumPy links the environment's ``libopenblas.so``): NumPy's BLAS wherever
-its build put it, never another library's in a NumPy on MKL or Accelerate."""
+Linux the OpenBLAS libraries the process has loaded, unless NumPy says it was built against
+another BLAS (conda-forge's NumPy links the environment's generic ``libblas``, by default its
+``libopenblas``): NumPy's BLAS wherever its build put it, never another library's in a NumPy on
+MKL or Accelerate."""
 
 from __future__ import annotations
 
@@ -34,10 +35,18 @@ def test_loaded_openblas_libraries_this_environments_first(tmp_path, monkeypatch
     assert blas._loaded_openblas(maps) == [mine, "/opt/other/lib/libopenblas.so.0", "/opt/x/libopenblasp-r0.3.21.so"]
 
 
-@pytest.mark.parametrize("name", ["mkl", "accelerate", "blis", ""])
+@pytest.mark.parametrize("name", ["mkl", "mkl-sdl", "accelerate", "blis", "armpl"])
 def test_no_loaded_library_for_a_numpy_on_another_blas(name, tmp_path, monkeypatch):
     monkeypatch.setattr(blas, "_numpy_blas_name", lambda: name)
     assert blas._loaded_openblas(_maps(tmp_path, "/opt/other/lib/libopenblas.so.0")) == []
+
+
+@pytest.mark.parametrize("name", ["openblas", "scipy-openblas", "blas", "cblas", ""])
+def test_loaded_library_for_an_openblas_or_generic_numpy(name, tmp_path, monkeypatch):
+    """conda-forge's NumPy names the generic "blas" it links (by default its OpenBLAS)."""
+    monkeypatch.setattr(blas, "_numpy_blas_name", lambda: name)
+    lib = "/opt/conda/lib/libopenblasp-r0.3.28.so"
+    assert blas._loaded_openblas(_maps(tmp_path, lib)) == [lib]
 
 
 def test_unreadable_maps_is_no_library(tmp_path, monkeypatch):

@@ -3,8 +3,9 @@
 The C loops (``_fused.*_seq``) do the per-step product ``W_hh @ h`` with the same cblas gemm
 that ``np.matmul`` uses, without going back to the interpreter between steps. NumPy does not
 export its BLAS, but its wheels ship the library (scipy-openblas) beside the package, and on
-Linux a NumPy built against OpenBLAS elsewhere (conda-forge's links the environment's
-``libopenblas``) has it among the process's loaded libraries (:func:`_candidates`):
+Linux a NumPy that links an OpenBLAS elsewhere (conda-forge's links the environment's generic
+``libblas``, by default its OpenBLAS) has it among the process's loaded libraries
+(:func:`_candidates`):
 :func:`find` opens that library with :mod:`ctypes` (the copy NumPy already loaded, so the same
 threads and settings) and hands the addresses of ``cblas_sgemm`` and ``cblas_dgemm`` to
 ``_fused.use_blas``, once. Their integer width comes from the symbol names (``scipy_*64_``:
@@ -68,11 +69,15 @@ class Blas:
     core: str | None = None  # the kernel set OpenBLAS chose for this CPU (openblas_get_corename), e.g. "Haswell"
 
 
+# NumPy's show_config names of BLAS libraries that are not OpenBLAS
+NOT_OPENBLAS = ("mkl", "accelerate", "blis", "armpl", "aocl", "nvpl", "atlas", "essl")
+
+
 def _candidates() -> list[str]:
     """The OpenBLAS files a NumPy wheel ships: numpy.libs (Linux, Windows), numpy/.dylibs (macOS);
-    then, on Linux where NumPy says it was built against OpenBLAS, the OpenBLAS libraries this
-    process has loaded (:func:`_loaded_openblas`: conda-forge's NumPy links the environment's
-    ``libopenblas``, whose symbols have no prefix)."""
+    then, on Linux, the OpenBLAS libraries this process has loaded, unless NumPy says it was
+    built against another BLAS (:func:`_loaded_openblas`: conda-forge's NumPy links the
+    environment's ``libblas``, by default its ``libopenblas``, whose symbols have no prefix)."""
     root = os.path.dirname(np.__file__)
     found = []
     for folder in (os.path.join(root, "..", "numpy.libs"), os.path.join(root, ".libs"), os.path.join(root, ".dylibs")):
@@ -83,7 +88,7 @@ def _candidates() -> list[str]:
 
 def _numpy_blas_name() -> str:
     """The BLAS NumPy was built against, as its show_config says ("scipy-openblas", "openblas",
-    "mkl", "accelerate", ...); "" where it does not say."""
+    "blas" for conda-forge's generic one, "mkl", "accelerate", ...); "" where it does not say."""
     try:
         return str(np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]).lower()
     except Exception:  # an older NumPy, or a build without that entry
@@ -91,11 +96,11 @@ def _numpy_blas_name() -> str:
 
 
 def _loaded_openblas(maps: str = "/proc/self/maps") -> list[str]:
-    """The OpenBLAS libraries mapped into this process (Linux), where NumPy was built against
-    OpenBLAS: NumPy's own, wherever its build put it, those of this environment's lib folder
-    (conda's) first. None for a NumPy on MKL or Accelerate, whose BLAS the loops do not call
-    (another library's OpenBLAS in the same process is not NumPy's)."""
-    if "openblas" not in _numpy_blas_name():
+    """The OpenBLAS libraries mapped into this process (Linux), those of this environment's lib
+    folder (conda's) first: NumPy's own OpenBLAS, wherever its build put it. None where NumPy
+    says it was built against another BLAS (MKL, Accelerate, BLIS, ...), whose kernels the loops
+    do not call (another library's OpenBLAS in the same process is not NumPy's)."""
+    if any(other in _numpy_blas_name() for other in NOT_OPENBLAS):
         return []
     try:
         with open(maps, encoding="utf-8", errors="replace") as fh:
