@@ -76,14 +76,14 @@ def ref_rnn_backward(da, dh, dy, h, dh_sq, B, relu):
     """Elman RNN backward step, for the columns n < B::
 
         d = dh + dy      dh_sq[n] = sum_j d[j, n]^2
-        da = d * (1 - h^2)  (tanh)      da = d * [h > 0]  (relu)
+        da = d * (1 - h^2)  (tanh)      da = d * [not h <= 0]  (relu; a NaN h passes d, as PyTorch)
 
     Columns n >= B: da zeroed, dh_sq untouched. dh is never written.
     """
     d = dh[:, :B] + dy[:, :B]
     hb = h[:, :B]
     out = dict(da=np.zeros_like(da), dh_sq=dh_sq.copy())
-    out["da"][:, :B] = np.where(hb > 0, d, 0) if relu else d * (1 - hb * hb)
+    out["da"][:, :B] = np.where(hb <= 0, 0, d) if relu else d * (1 - hb * hb)
     out["dh_sq"][:B] = (d * d).sum(axis=0)
     return out
 

@@ -42,5 +42,5 @@ def test_info_says_where_the_loops_run_without_openblas(capsys, monkeypatch):
     monkeypatch.setattr(blas, "find", lambda: None)
     code, out, _ = run(capsys, "info")
     assert code == 0
-    assert "Time loops:       in Python (no OpenBLAS they can call)" in out
+    assert "Time loops:       in Python, their step products NumPy's" in out
     assert "Note: NumPy's BLAS is not an OpenBLAS" in out

@@ -4,6 +4,8 @@ what would make the process faster; it reads and changes nothing."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import rnnkit
@@ -26,7 +28,8 @@ def test_config_says_what_runs():
         return
     assert cfg["blas"]["core"] == found.core and cfg["blas"]["on_pool"] == found.blas_on_pool
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    pools = [p for p in threadpoolctl.threadpool_info() if p.get("internal_api") == "openblas"]
+    pools = [p for p in threadpoolctl.threadpool_info() if p.get("internal_api") == "openblas"
+             and os.path.realpath(p["filepath"]) == os.path.realpath(found.path)]  # not another library's
     if pools and pools[0].get("architecture"):  # OpenBLAS's own answer, through another library
         assert found.core == pools[0]["architecture"]
 
@@ -78,3 +81,21 @@ def test_notes_on_python_loops_and_packed_products_off(monkeypatch, kernel_modes
         cfg = rnnkit.kernels.config()
         assert cfg["packed_products"] == "never"
         assert any("packed products are off" in n for n in cfg["notes"])
+
+
+def test_note_on_loops_on_one_thread(monkeypatch):
+    found = blas.find()
+    if found is None:
+        pytest.skip("no OpenBLAS the loops call here")
+    monkeypatch.setattr(blas, "find", lambda: blas.Blas(found.path, found.ilp64, False, False, found.core))
+    notes = rnnkit.kernels.config()["notes"]
+    assert any(n.startswith("the time loops run on one thread (RNNKIT_NO_POOL") for n in notes)
+
+
+def test_no_c_loop_does_not_look_for_the_blas(monkeypatch):
+    """With RNNKIT_NO_C_LOOP set, config() neither looks for NumPy's BLAS nor registers it."""
+    calls = []
+    monkeypatch.setattr(blas, "find", lambda: calls.append(1))
+    monkeypatch.setenv("RNNKIT_NO_C_LOOP", "1")
+    cfg = rnnkit.kernels.config()
+    assert calls == [] and cfg["blas"] is None and cfg["c_loops"] is False

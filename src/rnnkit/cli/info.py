@@ -78,15 +78,20 @@ def _installation_command(as_json: bool) -> int:
         return 0
     k, blas = d["kernels"], d["kernels"]["blas"]
     print(f"rnnkit {d['rnnkit']}, Python {d['python']}, NumPy {d['numpy']} ({d['platform']})")
-    if blas is None:
-        print("Time loops:       in Python (no OpenBLAS they can call)")
+    if not k["c_loops"]:
+        print("Time loops:       in Python, their step products NumPy's")
     else:
-        where = "in C" if k["c_loops"] else "in Python (RNNKIT_NO_C_LOOP)"
-        threads = "its threads, on rnnkit's pool" if blas["on_pool"] else "its threads" if blas["threads"] else \
-            "one thread"
-        print(f"Time loops:       {where}; NumPy's OpenBLAS ({blas['core'] or 'core unknown'} kernels, {threads})")
-    kernel = f"rnnkit's {k['packed_kernel']} kernel, {k['packed_products']}" if k["packed_kernel"] else \
-        "NumPy's BLAS (no AVX-512 or AVX2 kernel for this CPU or build)"
+        core = f"{blas['core']} kernels" if blas["core"] else "its kernel set unknown"
+        threads = "the loops on its threads, its own work on rnnkit's pool" if blas["on_pool"] else \
+            "the loops on its threads" if blas["threads"] else "the loops on one thread"
+        print(f"Time loops:       in C; NumPy's OpenBLAS ({core}; {threads})")
+    if not k["packed_kernel"]:
+        kernel = "NumPy's BLAS (no AVX-512 or AVX2 kernel for this CPU or build)"
+    elif k["packed_products"] == "never":
+        kernel = f"NumPy's BLAS (rnnkit's {k['packed_kernel']} kernel switched off)"
+    else:
+        kernel = f"rnnkit's {k['packed_kernel']} kernel ({k['packed_products']})" + \
+            ("" if k["c_loops"] else ", for the weight gradients after the Python loops")
     print(f"float32 products: {kernel}")
     for note in k["notes"]:
         print(f"Note: {note}")

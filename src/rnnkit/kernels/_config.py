@@ -33,23 +33,28 @@ def config() -> dict:
     - ``blas``: NumPy's OpenBLAS as the loops call it (``path``, ``core``: the kernel set OpenBLAS
       chose for this CPU, ``ilp64``, ``threads``: whether the loops split their steps over
       OpenBLAS's thread count, ``on_pool``: whether OpenBLAS's own threaded work runs on rnnkit's
-      pool), or None where none was found;
+      pool), or None where none was found or ``RNNKIT_NO_C_LOOP`` is set (then it is not looked
+      for, nor registered);
     - ``packed_kernel``: ``"avx512"``, ``"avx2"`` or None, the kernel of rnnkit's own float32
       products (the best the CPU runs unless ``_fused.packed_kernel`` chose another);
     - ``packed_products``: when the loops use it, ``"never"`` (``RNNKIT_NO_PACKED=1``),
       ``"where they pay"`` (from 16 sequences) or ``"always"``;
     - ``notes``: sentences on what slows this process down and how to change it (empty if nothing).
     """
-    found = blas.find()
+    no_c_loop = os.environ.get("RNNKIT_NO_C_LOOP", "") not in ("", "0")
+    found = None if no_c_loop else blas.find()  # (find registers the BLAS, as a first kernel call does)
     kernel = _fused.packed_kernel(None)
     mode = _fused.packed_products(-1)
     notes = []
-    if found is None:
+    if no_c_loop:
+        notes.append("RNNKIT_NO_C_LOOP is set: the time loops run in Python")
+    elif found is None:
         notes.append("NumPy's BLAS is not an OpenBLAS rnnkit can call from C (NumPy built against MKL or "
                      "Accelerate?): the time loops run in Python, several times slower for short sequences; "
-                     "NumPy's wheels from PyPI ship OpenBLAS")
-    elif not blas.c_loops():
-        notes.append("RNNKIT_NO_C_LOOP is set: the time loops run in Python")
+                     "NumPy's Linux and Windows wheels from PyPI, and conda-forge's NumPy on Linux, come with one")
+    elif not found.threads:
+        notes.append("the time loops run on one thread (RNNKIT_NO_POOL is set, or OpenBLAS has no thread controls "
+                     "rnnkit can call)")
     if mode == 0 and kernel is not None:
         notes.append("the packed products are off (RNNKIT_NO_PACKED, or _fused.packed_products(0)): the float32 "
                      "loops' products run on OpenBLAS")
@@ -57,10 +62,11 @@ def config() -> dict:
     if kernel == "avx512" and core and core.lower() not in AVX512_CORES:
         notes.append(f"this CPU runs AVX-512 but NumPy's OpenBLAS its {core} kernels (OpenBLAS 0.3.31, for one, does "
                      "not know AMD's Zen 5: its issue 6029): NumPy's own products (rnnkit's Linear layers, float64, "
-                     "single sequences' steps) run at about half the CPU's rate; "
+                     "single sequences' steps) run below the CPU's rate (at half of it on Zen 5's full-width "
+                     "AVX-512 units); "
                      "OPENBLAS_CORETYPE=SkylakeX in the environment before Python starts makes them use AVX-512")
     return {
-        "c_loops": blas.c_loops(),
+        "c_loops": not no_c_loop and found is not None,
         "blas": None if found is None else {"path": os.path.normpath(found.path), "core": core,
                                             "ilp64": found.ilp64, "threads": found.threads,
                                             "on_pool": found.blas_on_pool},

@@ -24,7 +24,8 @@ splits each step over as many threads as OpenBLAS uses (each thread owns a slice
 units: its rows of the product and its part of the gate pass), and OpenBLAS is handed rnnkit's
 thread pool for its own multithreaded work (``openblas_set_threads_callback_function``,
 "caller-managed threading", OpenBLAS >= 0.3.27). That second part applies to every NumPy
-product in the process from then on: the same work, on threads that sleep after 0.2 ms idle
+product in the process from then on (with conda's shared ``libblas``, to every other user of that
+OpenBLAS in the process too): the same work, on threads that sleep after 0.2 ms idle
 instead of spinning for about 0.1 s, which is what kept the gate pass off the second core.
 ``RNNKIT_NO_POOL=1`` (read once, at the first call) leaves OpenBLAS its own threads and runs
 the loops on one thread, as before. A callback that another library installed before is left in
@@ -69,52 +70,54 @@ class Blas:
     core: str | None = None  # the kernel set OpenBLAS chose for this CPU (openblas_get_corename), e.g. "Haswell"
 
 
-# NumPy's show_config names of BLAS libraries that are not OpenBLAS
-NOT_OPENBLAS = ("mkl", "accelerate", "blis", "armpl", "aocl", "nvpl", "atlas", "essl")
-
-
-def _candidates() -> list[str]:
-    """The OpenBLAS files a NumPy wheel ships: numpy.libs (Linux, Windows), numpy/.dylibs (macOS);
-    then, on Linux, the OpenBLAS libraries this process has loaded, unless NumPy says it was
-    built against another BLAS (:func:`_loaded_openblas`: conda-forge's NumPy links the
-    environment's ``libblas``, by default its ``libopenblas``, whose symbols have no prefix)."""
+def _wheel_libraries() -> list[str]:
+    """The OpenBLAS files a NumPy wheel ships: numpy.libs (Linux, Windows), numpy/.dylibs (macOS)."""
     root = os.path.dirname(np.__file__)
     found = []
     for folder in (os.path.join(root, "..", "numpy.libs"), os.path.join(root, ".libs"), os.path.join(root, ".dylibs")):
         found += sorted(glob.glob(os.path.join(folder, "*openblas*")))
+    return found
+
+
+def _candidates() -> list[str]:
+    """The wheel's OpenBLAS files (:func:`_wheel_libraries`), then, on Linux, the OpenBLAS libraries
+    this process has loaded (:func:`_loaded_openblas`: conda-forge's NumPy links the environment's
+    ``libblas``, by default its ``libopenblas``, whose symbols have no prefix). :func:`find` takes
+    a loaded one only where NumPy's own extension resolves its cblas_sgemm to it (:func:`_numpys`)."""
+    found = _wheel_libraries()
     seen = {os.path.realpath(p) for p in found}
     return found + [p for p in _loaded_openblas() if os.path.realpath(p) not in seen]
 
 
-def _numpy_blas_name() -> str:
-    """The BLAS NumPy was built against, as its show_config says ("scipy-openblas", "openblas",
-    "blas" for conda-forge's generic one, "mkl", "accelerate", ...); "" where it does not say."""
-    try:
-        return str(np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]).lower()
-    except Exception:  # an older NumPy, or a build without that entry
-        return ""
-
-
 def _loaded_openblas(maps: str = "/proc/self/maps") -> list[str]:
-    """The OpenBLAS libraries mapped into this process (Linux), those of this environment's lib
-    folder (conda's) first: NumPy's own OpenBLAS, wherever its build put it. None where NumPy
-    says it was built against another BLAS (MKL, Accelerate, BLIS, ...), whose kernels the loops
-    do not call (another library's OpenBLAS in the same process is not NumPy's)."""
-    if any(other in _numpy_blas_name() for other in NOT_OPENBLAS):
-        return []
+    """The OpenBLAS libraries mapped into this process (Linux; [] elsewhere), those in this
+    environment's own lib folder (conda's) first."""
     try:
         with open(maps, encoding="utf-8", errors="replace") as fh:
             paths = {line.split(None, 5)[5].strip() for line in fh if len(line.split(None, 5)) == 6}
     except OSError:
         return []
-    env_lib = os.path.join(sys.prefix, "lib") + os.sep
+    env_lib = os.path.join(os.path.realpath(sys.prefix), "lib") + os.sep
     libs = [p for p in paths if "openblas" in os.path.basename(p).lower() and ".so" in os.path.basename(p)]
-    return sorted(libs, key=lambda p: (not p.startswith(env_lib), p))
+    return sorted(libs, key=lambda p: (not os.path.realpath(p).startswith(env_lib), p))
+
+
+def _numpys(name: str, address: int) -> bool:
+    """Whether NumPy's own extension module resolves the symbol ``name`` to ``address``: the
+    library it belongs to is the BLAS NumPy calls, not another one loaded in the same process (a
+    SciPy wheel's OpenBLAS, say, beside a NumPy on MKL)."""
+    core = getattr(np, "_core", None) or getattr(np, "core", None)
+    try:
+        own = ctypes.CDLL(core._multiarray_umath.__file__)
+        return _address(getattr(own, name)) == address
+    except (AttributeError, OSError, TypeError):
+        return False
 
 
 @lru_cache(maxsize=1)
 def find() -> Blas | None:
     """NumPy's OpenBLAS, registered with the C loops; None when this NumPy ships none we can call."""
+    wheel = {os.path.realpath(p) for p in _wheel_libraries()}
     for path in _candidates():
         try:
             lib = ctypes.CDLL(path)
@@ -130,6 +133,8 @@ def find() -> Blas | None:
             config.restype, config.argtypes = ctypes.c_char_p, []
             if ("USE64BITINT" in (config() or b"").decode("ascii", "replace")) != ilp64:
                 continue  # the names say one integer width, the build another: call neither
+            if os.path.realpath(path) not in wheel and not _numpys(f"{prefix}cblas_sgemm{suffix}", _address(sgemm)):
+                break  # loaded, but not the BLAS NumPy calls
             _fused.use_blas(_address(sgemm), _address(dgemm), int(ilp64))
             sgemv = getattr(lib, f"{prefix}cblas_sgemv{suffix}", None)
             dgemv = getattr(lib, f"{prefix}cblas_dgemv{suffix}", None)
