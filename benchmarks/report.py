@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rnnkit.kernels._config import AVX512_CORES  # OpenBLAS's cores whose float32 gemm uses AVX-512
+from rnnkit.kernels._config import blas_without_avx512
 
 COLUMNS = (
     "cell", "shape NxTxIxH", "mode", "torch ms", "rnnkit ms", "ratio t/r",
@@ -84,14 +84,16 @@ def accuracy_warnings(rows: list[dict]) -> list[str]:
 
 
 def blas_core_note(meta: dict) -> str | None:
-    """A line for the header where the CPU runs AVX-512 but NumPy's OpenBLAS runs a kernel without
-    it: then NumPy's matmul, the peak the fractions are of, is about half the CPU's (on the Zen 5
+    """A line for the header where the CPU runs AVX-512 but NumPy's OpenBLAS runs a kernel set
+    without it (``meta["kernels"]``: ``rnnkit.kernels.config()`` at the start of the run): then
+    NumPy's matmul, the peak the fractions are of, is about half the CPU's (on the Zen 5
     development machine 195 against 370 GFLOP/s with OPENBLAS_CORETYPE=SkylakeX), and a fraction
-    above 100% is possible. OpenBLAS 0.3.31 does not know AMD's Zen 5 (OpenBLAS issue 6029)."""
-    core = (meta["threads"]["numpy_blas"].get("architecture") or "").lower()
-    if not meta.get("cpu_avx512") or not core or core in AVX512_CORES:
+    above 100% is possible."""
+    k = meta.get("kernels") or {}
+    core = (k.get("blas") or {}).get("core")
+    if not blas_without_avx512(k.get("packed_kernel"), core):
         return None
-    return (f"# NOTE: this CPU runs AVX-512, NumPy's OpenBLAS its {core.capitalize()} kernel (no AVX-512): the "
+    return (f"# NOTE: this CPU runs AVX-512, NumPy's OpenBLAS its {core} kernel (no AVX-512): the "
             "matmul peak above is about half the CPU's and '% of peak' can pass 100%; "
             "OPENBLAS_CORETYPE=SkylakeX before Python starts makes NumPy use AVX-512 "
             "(rnnkit's loops use their own AVX-512 kernel either way)")

@@ -292,11 +292,13 @@ def main(argv: list[str] | None = None) -> dict:
     threads = sysinfo.set_threads(args.threads)
     limiter = threads.pop("_limiter", None)
     try:
+        from rnnkit import kernels
+
         peak = flops.matmul_peak(n=256 if args.quick else 1024, repeats=3 if args.quick else 7)
         meta = {
             "date": _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
             "cpu_model": sysinfo.cpu_model(),
-            "cpu_avx512": sysinfo.cpu_has_avx512(),
+            "kernels": kernels.config(),  # where the loops run, on what, and its notes
             "cpu_count": os.cpu_count(),
             "loadavg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
             "versions": sysinfo.versions(),

@@ -31,18 +31,6 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def cpu_has_avx512() -> bool | None:
-    """Whether the CPU runs AVX-512F, from /proc/cpuinfo's flags (Linux); None where unknown."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    return "avx512f" in line.split()
-    except OSError:
-        pass
-    return None
-
-
 def numpy_blas_name() -> str:
     """BLAS that numpy was built against, from ``numpy.show_config`` (best effort)."""
     try:

@@ -26,6 +26,13 @@ AVX512_CORES = ("skylakex", "cooperlake", "sapphirerapids")
 PACKED_MODES = {0: "never", 1: "where they pay", 2: "always"}
 
 
+def blas_without_avx512(packed_kernel: str | None, core: str | None) -> bool:
+    """Whether the CPU runs AVX-512 (rnnkit's kernel: ``packed_kernel == "avx512"``) but OpenBLAS's
+    kernel set ``core`` (``openblas_get_corename``) does not use it, as OpenBLAS 0.3.31's Haswell
+    kernels on AMD's Zen 5 (its issue 6029); False where either is unknown."""
+    return packed_kernel == "avx512" and bool(core) and core.lower() not in AVX512_CORES
+
+
 def config() -> dict:
     """The kernels' configuration in this process, as a dict:
 
@@ -41,7 +48,7 @@ def config() -> dict:
       ``"where they pay"`` (from 16 sequences) or ``"always"``;
     - ``notes``: sentences on what slows this process down and how to change it (empty if nothing).
     """
-    no_c_loop = os.environ.get("RNNKIT_NO_C_LOOP", "") not in ("", "0")
+    no_c_loop = not blas.c_loops_wanted()
     found = None if no_c_loop else blas.find()  # (find registers the BLAS, as a first kernel call does)
     kernel = _fused.packed_kernel(None)
     mode = _fused.packed_products(-1)
@@ -59,7 +66,7 @@ def config() -> dict:
         notes.append("the packed products are off (RNNKIT_NO_PACKED, or _fused.packed_products(0)): the float32 "
                      "loops' products run on OpenBLAS")
     core = found.core if found is not None else None
-    if kernel == "avx512" and core and core.lower() not in AVX512_CORES:
+    if blas_without_avx512(kernel, core):
         notes.append(f"this CPU runs AVX-512 but NumPy's OpenBLAS its {core} kernels (OpenBLAS 0.3.31, for one, does "
                      "not know AMD's Zen 5: its issue 6029): NumPy's own products (rnnkit's Linear layers, float64, "
                      "single sequences' steps) run below the CPU's rate (at half of it on Zen 5's full-width "

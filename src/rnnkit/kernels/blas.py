@@ -192,4 +192,10 @@ def _callback_variable(lib: ctypes.CDLL, prefix: str, suffix: str) -> int:
 def c_loops() -> bool:
     """Whether the kernels run their time loops in C (else in Python: RNNKIT_NO_C_LOOP set to
     anything but "" or "0", or no BLAS found)."""
-    return os.environ.get("RNNKIT_NO_C_LOOP", "") in ("", "0") and find() is not None
+    return c_loops_wanted() and find() is not None
+
+
+def c_loops_wanted() -> bool:
+    """Whether the environment lets the loops run in C (RNNKIT_NO_C_LOOP unset, "" or "0"), whatever
+    BLAS there is: :func:`c_loops` without looking for one."""
+    return os.environ.get("RNNKIT_NO_C_LOOP", "") in ("", "0")

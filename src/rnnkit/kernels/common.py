@@ -322,11 +322,17 @@ def gate_gradients(
     dA: np.ndarray, x: np.ndarray, h_in: np.ndarray, has_bias: bool, rec_mask: np.ndarray | None,
     W_ih: np.ndarray, dx_out: np.ndarray | None, side: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
-    """:func:`weight_gradients` through ``_fused.gate_gradients``, or None where that does not
-    apply (not float32, arrays it cannot take as they are: rows (T, N) not C-contiguous or in
-    descending memory order, or the kernel off or not worth it). With ``side`` (H, T, N), the
+    """:func:`weight_gradients` through ``_fused.gate_gradients``: for dA (G*H, T, N), x (I, T, N)
+    and h_in (H, T, N), each read as the (F, T*N) matrix it is,
+
+        dW_ih = dA @ x.T      dW_hh = dA @ (h_in * rec_mask).T      db = dA @ 1      dx = W_ih.T @ dA
+
+    in one pass over dA on packed.h's kernel, into dx_out (I, T, N) where given; or None where that
+    does not apply (not float32, arrays it cannot take as they are: rows (T, N) not C-contiguous or
+    in descending memory order, or the kernel off or not worth it). With ``side`` (H, T, N), the
     last H rows of dW_hh are ``side @ (h_in * rec_mask).T`` instead (the GRU's candidate, whose
-    recurrent side gets ``da_n * r``); bias_hh is then still bias_ih's copy: the caller mends it."""
+    recurrent side gets ``da_n * r``); bias_hh is then still bias_ih's copy: the caller mends it.
+    Returns (grads keyed weight_ih, weight_hh [, bias_ih, bias_hh], dx)."""
     dtype = dA.dtype
     if dtype != np.float32 or not dA.flags.c_contiguous or not W_ih.flags.c_contiguous or any(
             a.dtype != dtype or a.strides[1:] != (a.shape[2] * a.itemsize, a.itemsize) or a.strides[0] < 0
