@@ -92,7 +92,7 @@ def test_gate_gradients_declines(kernel, kernel_modes):
     packed_products, loop_threads = kernel_modes
     _fused.packed_kernel(kernel)
     for dtype, mode, size in [(np.float64, 2, (20, 3, 5, 7, 40)), (np.float32, 0, (512, 64, 128, 20, 64)),
-                              (np.float32, 1, (20, 3, 5, 7, 40))]:
+                              (np.float32, 1, (20, 3, 5, 7, 40)), (np.float32, 1, (96, 8, 32, 5, 40))]:
         packed_products(mode)
         GH, I, H, T, N = size
         dA, x, h, mask, W_ih = _problem(GH, I, H, T, N, False, False, dtype)
@@ -104,6 +104,11 @@ def test_gate_gradients_declines(kernel, kernel_modes):
     assert _fused.gate_gradients(*_problem(512, 64, 128, 20, 64, False, False), np.empty((512, 64), np.float32),
                                  np.empty((512, 128), np.float32), None,
                                  np.empty((64, 20, 64), np.float32)) is (kernel == "avx512")
+    # from 12288 values of [dW_ih | dW_hh] (gradients.h: GR_MIN_WEIGHT): a GRU of H = 64 takes the
+    # pass (3 * 64 * (8 + 64) = 13824), one of H = 32 (3840, in the loop above) NumPy's products
+    assert _fused.gate_gradients(*_problem(192, 8, 64, 5, 40, False, False), np.empty((192, 8), np.float32),
+                                 np.empty((192, 64), np.float32), None,
+                                 np.empty((8, 5, 40), np.float32)) is (kernel == "avx512")
 
 
 @needs_packed_kernel

@@ -9,7 +9,7 @@
  * rows from Ms = M - H on): for those rows the x part and the h part are two products, from two
  * packed blocks. On the Zen 5 machine, whose CPU NumPy's OpenBLAS 0.3.31 runs its AVX2 kernel on,
  * GRU training steps 19-22% less time than with NumPy's products at 64x100x32x128 and 64x200x64x256
- * (32x100x8x64 is below GR_MIN_WEIGHT).
+ * (32x100x8x64: see GR_MIN_WEIGHT).
  *
  * every (F, T, N) array read as the (F, K) matrix it is, K = T * N (kernels/common.py:
  * weight_gradients does the same with NumPy). NumPy's OpenBLAS takes these as three products
@@ -36,9 +36,14 @@
  */
 
 #define GR_KC 128 /* columns of K per chunk: Bt (GR_KC, I + H) and each Ap (rows, GR_KC) stay in cache */
-#define GR_MIN_WEIGHT 32768 /* the fewest values of [dW_ih | dW_hh] (G*H * (I + H)) this pays from: measured
-                               0.85-0.94x NumPy's time at H = 64 (G*H * (I + H) = 18432, 20480), 1.0-1.16x
-                               from 49152 (H = 96 to 256) */
+/* the fewest values of [dW_ih | dW_hh] (G*H * (I + H)) this pays from. It was 32768, set on Zen 4 while
+ * the kernel's add tiles still kept their accumulators on the stack (packed_tile.h), from "0.85-0.94x
+ * NumPy's time at H = 64 (18432, 20480 values), 1.0-1.16x from 49152". On the Zen 5 machine,
+ * since then, GRU training steps at 32x100x8x64 and 16x100x8x64 (13824 values) took 20-25% less time
+ * with the pass than with NumPy's products on its OpenBLAS (Haswell kernel), 1-4% less with
+ * OPENBLAS_CORETYPE=SkylakeX (medians of 40 paired rounds); at H = 32 (3840 values at I = 8) -16% to
+ * +3%, mixed: so from 12288, H = 64 for the GRU */
+#define GR_MIN_WEIGHT 12288
 
 typedef struct {
     const float *dA, *x, *h, *mask, *Wi; /* Wi: W_ih.T packed (I rows, K = M) */
