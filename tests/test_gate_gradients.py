@@ -104,11 +104,16 @@ def test_gate_gradients_declines(kernel, kernel_modes):
     assert _fused.gate_gradients(*_problem(512, 64, 128, 20, 64, False, False), np.empty((512, 64), np.float32),
                                  np.empty((512, 128), np.float32), None,
                                  np.empty((64, 20, 64), np.float32)) is (kernel == "avx512")
-    # from 12288 values of [dW_ih | dW_hh] (gradients.h: GR_MIN_WEIGHT): a GRU of H = 64 takes the
-    # pass (3 * 64 * (8 + 64) = 13824), one of H = 32 (3840, in the loop above) NumPy's products
-    assert _fused.gate_gradients(*_problem(192, 8, 64, 5, 40, False, False), np.empty((192, 8), np.float32),
-                                 np.empty((192, 64), np.float32), None,
-                                 np.empty((8, 5, 40), np.float32)) is (kernel == "avx512")
+    # from 12288 values of [dW_ih | dW_hh] with 16 sequences or more (gradients.h: GR_MIN_WEIGHT): a
+    # GRU of H = 64 takes the pass (3 * 64 * (8 + 64) = 13824), one of H = 32 (3840, in the loop
+    # above) NumPy's products; with fewer sequences from 32768 (GR_MIN_WEIGHT_FEW), so H = 64 does not
+    for N, T, takes in [(16, 5, kernel == "avx512"), (15, 5, False), (1, 100, False)]:
+        assert _fused.gate_gradients(*_problem(192, 8, 64, T, N, False, False), np.empty((192, 8), np.float32),
+                                     np.empty((192, 64), np.float32), None,
+                                     np.empty((8, T, N), np.float32)) is takes, (N, T)
+    assert _fused.gate_gradients(*_problem(384, 8, 128, 100, 1, False, False), np.empty((384, 8), np.float32),
+                                 np.empty((384, 128), np.float32), None,
+                                 np.empty((8, 100, 1), np.float32)) is (kernel == "avx512")  # 52224 values
 
 
 @needs_packed_kernel

@@ -1709,9 +1709,13 @@ fail:
 #if PK_BUILT
 #include "gradients.h"
 
-/* `least` of gate_gradients: GR_MIN_WEIGHT with the AVX-512 kernel; with the AVX2 one never but in
- * mode 2 (on Zen 3 it took twice the time of NumPy's products) */
-static Py_ssize_t gr_min_weight(int lanes) { return lanes == 16 ? GR_MIN_WEIGHT : PY_SSIZE_T_MAX; }
+/* `least` of gate_gradients for N sequences: with the AVX-512 kernel GR_MIN_WEIGHT from PK_MIN_N
+ * sequences, GR_MIN_WEIGHT_FEW below (gradients.h); with the AVX2 one never but in mode 2 (on Zen 3
+ * it took twice the time of NumPy's products) */
+static Py_ssize_t gr_min_weight(int lanes, Py_ssize_t N)
+{
+    return lanes != 16 ? PY_SSIZE_T_MAX : N >= PK_MIN_N ? GR_MIN_WEIGHT : GR_MIN_WEIGHT_FEW;
+}
 #endif
 
 /* the shape of an ndim-d array argument (for take_whole), or -1 with a TypeError / ValueError */
@@ -1744,7 +1748,7 @@ static int peek_shape(PyObject *o, const char *fn, const char *name, int ndim, P
  * last H rows still give dW_ih's, db's and dx's). With packed.h's kernel in one pass over dA, split
  * over the loops' threads (gradients.h), and True; False, with nothing done, where that kernel
  * does not apply (float64, packed_products off, or in mode 1 the AVX2 kernel, or fewer than
- * GR_MIN_WEIGHT values of [dW_ih | dW_hh] or PK_MIN_N columns: gr_min_weight): the caller then
+ * gr_min_weight(lanes, N) values of [dW_ih | dW_hh] or PK_MIN_N columns): the caller then
  * uses NumPy (kernels/common.py: weight_gradients). */
 static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1786,7 +1790,7 @@ static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_
 #if PK_BUILT
     Py_ssize_t K = T * N, J = I + H;
     int lanes = pk_kernel_now();
-    if (M > 0 && K > 0 && packs(g.size, M * J, gr_min_weight(lanes), K)) {
+    if (M > 0 && K > 0 && packs(g.size, M * J, gr_min_weight(lanes, N), K)) {
         Grads G = {.dA = (const float *)dA, .x = (const float *)sx.x, .h = (const float *)sh.x,
                    .mask = (const float *)mask, .dW_ih = (float *)dWi, .dW_hh = (float *)dW, .db = (float *)db,
                    .dx = (float *)dx, .M = M, .I = I, .H = H, .T = T, .N = N, .ldx = sx.ldx, .ldh = sh.ldx,
