@@ -104,16 +104,26 @@ def test_gate_gradients_declines(kernel, kernel_modes):
     assert _fused.gate_gradients(*_problem(512, 64, 128, 20, 64, False, False), np.empty((512, 64), np.float32),
                                  np.empty((512, 128), np.float32), None,
                                  np.empty((64, 20, 64), np.float32)) is (kernel == "avx512")
-    # from 12288 values of [dW_ih | dW_hh] with 16 sequences or more (gradients.h: GR_MIN_WEIGHT): a
-    # GRU of H = 64 takes the pass (3 * 64 * (8 + 64) = 13824), one of H = 32 (3840, in the loop
-    # above) NumPy's products; with fewer sequences from 32768 (GR_MIN_WEIGHT_FEW), so H = 64 does not
-    for N, T, takes in [(16, 5, kernel == "avx512"), (15, 5, False), (1, 100, False)]:
+    # from 12288 values of [dW_ih | dW_hh] (gradients.h: GR_MIN_WEIGHT): a GRU of H = 64 takes the
+    # pass (3 * 64 * (8 + 64) = 13824), one of H = 32 (3840, in the loop above) NumPy's products; below
+    # 32768 (GR_MIN_WEIGHT_ANY) only where the pass's scratch (about 450 kB here, on 1 or 2 threads)
+    # is no larger than dA (192 * T * N values): so not for 1 x 100 nor 16 x 5, but for 2 x 1000
+    takes_long = kernel == "avx512"
+    for N, T, takes in [(16, 100, takes_long), (2, 1000, takes_long), (1, 100, False), (16, 5, False)]:
         assert _fused.gate_gradients(*_problem(192, 8, 64, T, N, False, False), np.empty((192, 8), np.float32),
                                      np.empty((192, 64), np.float32), None,
                                      np.empty((8, T, N), np.float32)) is takes, (N, T)
+    # from 32768 whatever the scratch: 3 * 128 * (8 + 128) = 52224 values, one sequence of 100 steps
     assert _fused.gate_gradients(*_problem(384, 8, 128, 100, 1, False, False), np.empty((384, 8), np.float32),
                                  np.empty((384, 128), np.float32), None,
-                                 np.empty((8, 100, 1), np.float32)) is (kernel == "avx512")  # 52224 values
+                                 np.empty((8, 100, 1), np.float32)) is (kernel == "avx512")
+    # the two thresholds to the value: M * (I + H) = 12288 takes the pass, 12160 not (16 x 100, dA
+    # larger than the scratch); 32768 takes it, 32512 not (1 x 100, the scratch larger than dA)
+    for M, I, H, T, N, takes in [(128, 1, 95, 100, 16, takes_long), (128, 1, 94, 100, 16, False),
+                                 (256, 1, 127, 100, 1, takes_long), (256, 1, 126, 100, 1, False)]:
+        assert _fused.gate_gradients(*_problem(M, I, H, T, N, False, False), np.empty((M, I), np.float32),
+                                     np.empty((M, H), np.float32), None,
+                                     np.empty((I, T, N), np.float32)) is takes, (M, I, H, T, N)
 
 
 @needs_packed_kernel

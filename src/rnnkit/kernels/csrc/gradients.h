@@ -42,14 +42,15 @@
  * since then, GRU training steps at 32x100x8x64 and 16x100x8x64 (13824 values) took 20-25% less time
  * with the pass than with NumPy's products on its OpenBLAS (Haswell kernel), 1-4% less with
  * OPENBLAS_CORETYPE=SkylakeX (medians of 40 paired rounds); at H = 32 (3840 values at I = 8) -16% to
- * +3%, mixed: so from 12288, H = 64 for the GRU. That is from PK_MIN_N sequences: the pass's scratch
- * (each participant's packed rows of dA and side, GR_KC columns, and its block of the gradients; a
- * shared Bt), about 450 kB for the GRU at H = 64 with two threads, is small next to the arrays of 16
- * sequences, but with one it would take a training step at 1x100x8x64 from 0.25 MB to about 0.7 MB,
- * past PyTorch's 0.29 (tests/test_training_memory.py). With fewer sequences, GR_MIN_WEIGHT_FEW, the
- * value of before. */
+ * +3%, mixed: so from 12288, H = 64 for the GRU. Below GR_MIN_WEIGHT_ANY (32768, the value of
+ * before) only where the pass's scratch (each participant's packed rows of dA and side, GR_KC
+ * columns, and its block of the gradients; the shared Bt and packed W_ih.T; module.c: gate_gradients)
+ * is no larger than dA, G*H * T*N values: about 450 kB for the GRU at H = 64 on two threads, which
+ * would take a training step at 1x100x8x64 from 0.25 MB to about 0.7 MB, past PyTorch's 0.29
+ * (tests/test_training_memory.py), and one at 16x5x8x64 from 0.25 to 0.67 (PyTorch's 0.23). From
+ * GR_MIN_WEIGHT_ANY whatever the scratch, as before (the pass was 9-30% faster at N = 1 too). */
 #define GR_MIN_WEIGHT 12288
-#define GR_MIN_WEIGHT_FEW 32768
+#define GR_MIN_WEIGHT_ANY 32768
 
 typedef struct {
     const float *dA, *x, *h, *mask, *Wi; /* Wi: W_ih.T packed (I rows, K = M) */

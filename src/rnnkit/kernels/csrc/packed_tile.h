@@ -67,7 +67,7 @@ PK_TGT static inline __attribute__((always_inline)) void PKN(pk_tile)(
      * test: with a loop bounded by `rows` as well, GCC 12 kept the accumulators of the add tiles
      * on the stack (pk_product_to_avx512: 96 vector loads and stores on the stack; none now), and
      * the chunk weight gradients with I = 8 (24 x 16 tiles) took 25% longer (LSTM training steps
-     * 5% less time now at 32x100x8x64, the GRU's 13%; the same results bit for bit) */
+     * 5% less time now at 32x100x8x64; the same results bit for bit) */
     if (add)
 #pragma GCC unroll 24
         for (int r = 0; r < nb * PK_MR; r++)
