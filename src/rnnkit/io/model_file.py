@@ -49,7 +49,7 @@ def save_model(module: Module, path: str | os.PathLike, extra_tensors: Mapping[s
         tensors[name] = a
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "rnnkit_version": __version__,
             "model": json.dumps(layer_to_spec(module)), "rng": json.dumps(module.get_rng_state()),
-            "training": json.dumps([bool(getattr(m, "training", True)) for m in list(module.modules())])}
+            "training": json.dumps([bool(getattr(m, "training", True)) for m in module.modules()])}
     meta.update(extra_metadata or {})
     write_safetensors(path, tensors, meta)
 

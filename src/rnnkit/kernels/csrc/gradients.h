@@ -84,26 +84,6 @@ static void grad_rows(const Grads *G, int k, Py_ssize_t *m0, Py_ssize_t *m1)
     if (*m1 > G->M) *m1 = G->M;
 }
 
-/* rows [j0, j1) of Z = [x; h_prev * rec_mask] for the columns [k0, k0 + kc), transposed into Bt
- * (row stride I + H) */
-static void grad_transpose(const Grads *G, float *Bt, Py_ssize_t j0, Py_ssize_t j1, Py_ssize_t k0, Py_ssize_t kc)
-{
-    Py_ssize_t I = G->I, J = I + G->H;
-    if (j0 < I) {
-        Py_ssize_t e = j1 < I ? j1 : I;
-        transpose_f(Bt + j0, J, G->x + j0 * G->ldx + k0, G->ldx, e - j0, kc);
-        j0 = e;
-    }
-    if (j0 >= j1) return;
-    transpose_f(Bt + j0, J, G->h + (j0 - I) * G->ldh + k0, G->ldh, j1 - j0, kc);
-    if (!G->mask) return;
-    for (Py_ssize_t c = 0; c < kc; c++) { /* times rec_mask[j, n], n = (k0 + c) mod N */
-        const float *m = G->mask + (k0 + c) % G->N;
-        float *row = Bt + c * J;
-        for (Py_ssize_t j = j0; j < j1; j++) row[j] *= m[(j - I) * G->N];
-    }
-}
-
 static void grad_part(void *ctx, int k)
 {
     Grads *G = (Grads *)ctx;
@@ -119,7 +99,8 @@ static void grad_part(void *ctx, int k)
     for (Py_ssize_t k0 = 0, q = 0; k0 < K; k0 += GR_KC, q++) {
         Py_ssize_t kc = K - k0 < GR_KC ? K - k0 : GR_KC;
         float *Bt = G->Bt[q & 1];
-        grad_transpose(G, Bt, j0, j1, k0, kc);
+        /* Z = [x; h_prev * rec_mask], columns [k0, k0 + kc) (sequence.h) */
+        stacked_transpose_f(Bt, J, j0, j1, G->x + k0, G->ldx, I, G->h + k0, G->ldh, 1, G->mask, k0, kc, G->N);
         if (r1 > 0) pk_pack(Ap, kc, 0, G->dA + m0 * K + k0, 1, 0, r1, K, kc, 1, 0);
         if (r2 > 0) {
             pk_pack(Ap2, kc, 0, G->dA + ms * K + k0, 1, 0, r2, K, kc, 1, 0);

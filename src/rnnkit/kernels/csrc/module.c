@@ -1709,10 +1709,13 @@ fail:
 #if PK_BUILT
 #include "gradients.h"
 
-/* `least` of gate_gradients: GR_MIN_WEIGHT with the AVX-512 kernel (and below GR_MIN_WEIGHT_ANY
- * only where the pass's scratch is no larger than dA: gradients.h); with the AVX2 one never but in
- * mode 2 (on Zen 3 it took twice the time of NumPy's products) */
-static Py_ssize_t gr_min_weight(int lanes) { return lanes == 16 ? GR_MIN_WEIGHT : PY_SSIZE_T_MAX; }
+/* `least` of gate_gradients: with the AVX-512 kernel GR_MIN_WEIGHT where the pass's scratch fits
+ * (is no larger than dA), else GR_MIN_WEIGHT_ANY (gradients.h); with the AVX2 one never but in mode
+ * 2 (on Zen 3 it took twice the time of NumPy's products) */
+static Py_ssize_t gr_min_weight(int lanes, int fits)
+{
+    return lanes != 16 ? PY_SSIZE_T_MAX : fits ? GR_MIN_WEIGHT : GR_MIN_WEIGHT_ANY;
+}
 #endif
 
 /* the shape of an ndim-d array argument (for take_whole), or -1 with a TypeError / ValueError */
@@ -1745,8 +1748,7 @@ static int peek_shape(PyObject *o, const char *fn, const char *name, int ndim, P
  * last H rows still give dW_ih's, db's and dx's). With packed.h's kernel in one pass over dA, split
  * over the loops' threads (gradients.h), and True; False, with nothing done, where that kernel
  * does not apply (float64, packed_products off, or in mode 1 the AVX2 kernel, or fewer than
- * GR_MIN_WEIGHT values of [dW_ih | dW_hh], or below GR_MIN_WEIGHT_ANY a scratch larger than dA, or
- * PK_MIN_N columns: gr_min_weight): the caller then
+ * gr_min_weight values of [dW_ih | dW_hh] or PK_MIN_N columns): the caller then
  * uses NumPy (kernels/common.py: weight_gradients). */
 static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1788,7 +1790,8 @@ static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_
 #if PK_BUILT
     Py_ssize_t K = T * N, J = I + H;
     int lanes = pk_kernel_now();
-    if (M > 0 && K > 0 && packs(g.size, M * J, gr_min_weight(lanes), K)) {
+    /* packs at all (the smaller threshold), then with the threshold its scratch allows */
+    if (M > 0 && K > 0 && packs(g.size, M * J, gr_min_weight(lanes, 1), K)) {
         Grads G = {.dA = (const float *)dA, .x = (const float *)sx.x, .h = (const float *)sh.x,
                    .mask = (const float *)mask, .dW_ih = (float *)dWi, .dW_hh = (float *)dW, .db = (float *)db,
                    .dx = (float *)dx, .M = M, .I = I, .H = H, .T = T, .N = N, .ldx = sx.ldx, .ldh = sh.ldx,
@@ -1801,8 +1804,7 @@ static PyObject *gate_gradients(PyObject *self, PyObject *const *args, Py_ssize_
         G.part_bytes = (part + 63) / 64 * 64;
         size_t shared = (size_t)(2 * GR_KC * J + pk_values(I, M) + 32) * sizeof(float);
         size_t scratch = shared + G.P * G.part_bytes + 64;
-        /* in mode 1 below GR_MIN_WEIGHT_ANY, only where the scratch is no larger than dA */
-        if (packed_mode() == 1 && M * J < GR_MIN_WEIGHT_ANY && scratch > (size_t)(M * K) * sizeof(float)) {
+        if (!packs(g.size, M * J, gr_min_weight(lanes, scratch <= (size_t)(M * K) * sizeof(float)), K)) {
             release(&g);
             Py_RETURN_FALSE;
         }

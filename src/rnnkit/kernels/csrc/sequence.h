@@ -488,6 +488,29 @@ static void RK(add_row_sums)(REAL *restrict db, const REAL *restrict a, Py_ssize
 }
 
 #if RK_PACKED
+/* Rows [j0, j1) of Z = [Z0; Z1] (J rows: n0 of Z0 at row stride ld0, then those of Z1 at ld1),
+ * kc columns from each block's pointer, transposed into Bt (row stride J): Bt[c * J + j] = Z[j][c].
+ * The rows of block mb (0 or 1) are h~ = h * rec_mask: times mask[row of the block][(k0 + c) % N]
+ * (mask (rows, N); NULL: none). The products of a backward's weight gradients read Z = [h~; x]
+ * (chunk_grads_packed) or [x; h~] (gradients.h: grad_part) this way, a chunk of K's columns at a
+ * time, their participants each a share of Z's rows. */
+static void RK(stacked_transpose)(float *Bt, Py_ssize_t J, Py_ssize_t j0, Py_ssize_t j1, const float *Z0,
+                                   Py_ssize_t ld0, Py_ssize_t n0, const float *Z1, Py_ssize_t ld1, int mb,
+                                   const float *mask, Py_ssize_t k0, Py_ssize_t kc, Py_ssize_t N)
+{
+    for (int b = 0; b < 2; b++) {
+        Py_ssize_t lo = b ? n0 : 0, a = j0 > lo ? j0 : lo, e = b ? j1 : j1 < n0 ? j1 : n0, ld = b ? ld1 : ld0;
+        if (a >= e) continue;
+        transpose_f(Bt + a, J, (b ? Z1 : Z0) + (a - lo) * ld, ld, e - a, kc);
+        if (b != mb || !mask) continue;
+        for (Py_ssize_t c = 0; c < kc; c++) {
+            const float *m = mask + (k0 + c) % N;
+            float *row = Bt + c * J;
+            for (Py_ssize_t j = a; j < e; j++) row[j] *= m[(j - lo) * N];
+        }
+    }
+}
+
 /* A chunk's weight gradients on the AVX-512 kernel (Loop.pk_grads; module.c: loop_scratch): the
  * LSTM's (lstm_chunk_grads, below) and the RNN's (rnn_bwd_seq). NumPy's OpenBLAS 0.3.31 runs its
  * AVX2 (Haswell) kernel on AMD's Zen 5 (it does not know the CPU: OpenBLAS issue 6029); on its
@@ -511,23 +534,9 @@ static int RK(chunk_grads_packed)(const Loop *L, int k, const float *ring, Py_ss
     if (!L->pk_grads) return 0;
     Py_ssize_t H = L->s.H, N = L->s.N, I = L->s.I, J = H + I, K = n * N, j0, j1;
     const Seq *s = &L->s;
-    const float *hp = hs + PREV(lo) * N, *x = xs + lo * N;
     float *Bt = L->gr_Bt;
-    share(L, J, k, &j0, &j1);
-    if (j0 < H) { /* rows of h~ = h_{t-1} * rec_mask */
-        Py_ssize_t e = j1 < H ? j1 : H;
-        transpose_f(Bt + j0, J, hp + j0 * (s->T + 1) * N, (s->T + 1) * N, e - j0, K);
-        if (mask)
-            for (Py_ssize_t col = 0; col < K; col++) {
-                const float *m = mask + col % N;
-                float *row = Bt + col * J;
-                for (Py_ssize_t j = j0; j < e; j++) row[j] *= m[j * N];
-            }
-    }
-    if (j1 > H) { /* rows of x */
-        Py_ssize_t b = j0 > H ? j0 : H;
-        transpose_f(Bt + b, J, x + (b - H) * s->ldx, s->ldx, j1 - b, K);
-    }
+    share(L, J, k, &j0, &j1); /* Z = [h~; x] of the chunk: h_{t-1} of its steps, and x_t */
+    RK(stacked_transpose)(Bt, J, j0, j1, hs + PREV(lo) * N, (s->T + 1) * N, H, xs + lo * N, s->ldx, 0, mask, 0, K, N);
     barrier_wait((Barrier *)&L->bar);
     float *Ap = (float *)((char *)part_scratch(L, k) + L->gr_offset);
     for (Py_ssize_t q = r0; q < r1; q += GR_ROWS) { /* GR_ROWS rows at a time: a small Ap */
