@@ -62,6 +62,7 @@ from .common import (
     step_projection,
     step_views,
     steps,
+    with_bias,
 )
 
 
@@ -196,30 +197,28 @@ def gru_backward(
         _backward_steps(cache, dy, dh, dh_sq)
     H = side.shape[0]
     dA = A  # the gate gradients, written over the activations
-    if reset_after:  # in one pass over dA on packed.h's kernel where it applies (csrc/gradients.h)
+    # in float32 in one pass over dA on packed.h's kernel where it applies (csrc/gradients.h), else NumPy's
+    fused = None
+    if reset_after:
         fused = gate_gradients(dA, x, previous_states(hs, reverse), cache["has_bias"], rec_mask, cache["W_ih"],
                                dx_target(x, overwrite_x), side)
-        if fused is not None:
-            grads, dx = fused
-            if cache["has_bias"]:  # the candidate's recurrent bias gets da_n * r too
-                grads["bias_hh"][2 * H :] = row_sums(as_matrix(side))
-            return dx, (dh,), add_gradients(grads, grads_into), dh_sq
-    h_in = as_matrix(previous_states(hs, reverse), rec_mask)  # (H, T*N): h~ of every step
-    dA2 = dA.reshape(3 * H, T * N)
-    grads = {"weight_ih": dA2 @ as_matrix(x).T}
-    # the r and z blocks, then the n block, straight into one (3H, H) array (no concatenated copy)
-    dW_hh = grads["weight_hh"] = np.empty((3 * H, H), dtype=np.result_type(dA2, h_in))
-    np.matmul(dA2[: 2 * H], h_in.T, out=dW_hh[: 2 * H])  # [da_r; da_z] = dA[:2H]
-    if reset_after:  # the n block's gradient on the recurrent side is da_n * r = side
-        np.matmul(as_matrix(side), h_in.T, out=dW_hh[2 * H :])
-    else:  # the n block's recurrent input is r * h~, kept in side
-        np.matmul(dA2[2 * H :], as_matrix(side).T, out=dW_hh[2 * H :])
-    if cache["has_bias"]:
-        grads["bias_ih"] = row_sums(dA2)
-        grads["bias_hh"] = grads["bias_ih"].copy()
-        if reset_after:
-            grads["bias_hh"][2 * H :] = row_sums(as_matrix(side))
-    dx = input_gradient(cache["W_ih"], dA, dx_target(x, overwrite_x))  # the gradients above are done with x
+    if fused is not None:
+        grads, dx = fused
+    else:
+        h_in = as_matrix(previous_states(hs, reverse), rec_mask)  # (H, T*N): h~ of every step
+        dA2 = dA.reshape(3 * H, T * N)
+        grads = {"weight_ih": dA2 @ as_matrix(x).T}
+        # the r and z blocks, then the n block, straight into one (3H, H) array (no concatenated copy)
+        dW_hh = grads["weight_hh"] = np.empty((3 * H, H), dtype=np.result_type(dA2, h_in))
+        np.matmul(dA2[: 2 * H], h_in.T, out=dW_hh[: 2 * H])  # [da_r; da_z] = dA[:2H]
+        if reset_after:  # the n block's gradient on the recurrent side is da_n * r = side
+            np.matmul(as_matrix(side), h_in.T, out=dW_hh[2 * H :])
+        else:  # the n block's recurrent input is r * h~, kept in side
+            np.matmul(dA2[2 * H :], as_matrix(side).T, out=dW_hh[2 * H :])
+        grads = with_bias(grads, row_sums(dA2) if cache["has_bias"] else None)  # bias_hh: bias_ih's copy
+        dx = input_gradient(cache["W_ih"], dA, dx_target(x, overwrite_x))  # the gradients above are done with x
+    if reset_after and cache["has_bias"]:  # the candidate's recurrent bias gets da_n * r = side instead
+        grads["bias_hh"][2 * H :] = row_sums(as_matrix(side))
     return dx, (dh,), add_gradients(grads, grads_into), dh_sq
 
 
